@@ -1,0 +1,37 @@
+//! Generates the gRPC server traits for the services Temper serves from the descriptor set
+//! that `temporalio-protos` exports, so message types are that crate's own (no copied .proto files).
+use prost::Message;
+use std::{env, path::PathBuf};
+
+const SERVED: &[(&str, &str)] = &[
+    ("temporal.api.workflowservice.v1", "WorkflowService"),
+    ("temporal.api.operatorservice.v1", "OperatorService"),
+    ("temporal.api.testservice.v1", "TestService"),
+    ("grpc.health.v1", "Health"),
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let descriptor_path = env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")?;
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={descriptor_path}");
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let bytes = std::fs::read(&descriptor_path)?;
+    std::fs::write(out_dir.join("temporal_descriptors.bin"), &bytes)?;
+    let mut descriptors = prost_types::FileDescriptorSet::decode(&*bytes)?;
+    descriptors.file.retain_mut(|file| {
+        let package = file.package().to_string();
+        file.service
+            .retain(|service| SERVED.contains(&(package.as_str(), service.name())));
+        !file.service.is_empty()
+    });
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .generate_default_stubs(true)
+        .extern_path(".temporal", "::temporalio_protos::temporal")
+        .extern_path(".grpc", "::temporalio_protos::grpc")
+        .extern_path(".google.rpc", "::temporalio_protos::google::rpc")
+        .extern_path(".coresdk", "::temporalio_protos::coresdk")
+        .compile_fds(descriptors)?;
+    Ok(())
+}

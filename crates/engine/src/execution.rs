@@ -1,0 +1,1562 @@
+//! Transitions of one workflow run: each takes the current time, mutates an [`Execution`] and
+//! records the history events and ready tasks it produced in a [`Transition`].
+//!
+//! The contract, in one place:
+//! - Event ids are contiguous from 1. Events that arrive while a workflow task is *started*
+//!   (signals, timer firings, activity results, cancel requests) are buffered and written at the
+//!   next flush, completion-type events last; command events and workflow-task events are never
+//!   buffered.
+//! - At most one workflow task exists per run. Anything that needs the workflow's attention
+//!   schedules one if none is scheduled or started; a task completed while events were buffered
+//!   is followed by a new one.
+//! - Activities carry a retry policy (Temporal's defaults fill the gaps). Failed or timed-out
+//!   attempts that are retried write no events; `ActivityTaskStarted` is written only when the
+//!   activity closes, back-dated to the last attempt's start.
+//! - Deadlines (timers, workflow-task and activity timeouts, retry backoffs, workflow
+//!   timeouts) are plain instants in the state; [`Execution::next_wakeup`] says when
+//!   [`Transition::on_time`] must next run.
+
+use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
+use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowType};
+use temper_api::proto::enums::v1::{
+    EventType, RetryState, TaskQueueKind, TimeoutType, WorkflowExecutionStatus,
+    WorkflowTaskFailedCause,
+};
+use temper_api::proto::failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo};
+use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
+use temper_api::proto::taskqueue::v1::TaskQueue;
+use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
+
+use crate::retry::{self, RetryDecision};
+use crate::state::{ActivityInfo, Execution, TimerInfo, WorkflowTaskInfo};
+use crate::time::{duration_ms, ms_duration, ms_timestamp};
+
+/// Temporal's default workflow task start-to-close timeout.
+pub const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS: i64 = 10_000;
+/// Placeholder `started_event_id` of a buffered activity close event whose Started event gets
+/// its id at flush time.
+const STARTED_ID_AT_FLUSH: i64 = -1;
+
+/// A task that a worker can now be given; the server queues it after the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadyTask {
+    Workflow {
+        task_queue: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    Activity {
+        task_queue: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+}
+
+/// What a worker receives when it is handed a workflow task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowTaskGrant {
+    pub scheduled_event_id: i64,
+    pub started_event_id: i64,
+    pub attempt: i32,
+    pub previous_started_event_id: i64,
+    pub scheduled_time_ms: i64,
+    pub started_time_ms: i64,
+}
+
+/// What a worker receives when it is handed an activity task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTaskGrant {
+    pub activity: ActivityInfo,
+}
+
+/// Why a workflow-task completion was not applied as asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionError {
+    /// The token names a task that is no longer current.
+    NotFound(String),
+    /// The request itself is malformed; nothing was written.
+    Invalid(String),
+    /// The commands were rejected: the task was failed with this cause (the events are in the
+    /// transition and must be committed) and a new task scheduled.
+    TaskFailed {
+        cause: WorkflowTaskFailedCause,
+        message: String,
+    },
+}
+
+impl CompletionError {
+    /// The message Temporal returns with INVALID_ARGUMENT: `"<Cause>: <detail>"`.
+    pub fn status_message(&self) -> String {
+        match self {
+            CompletionError::NotFound(m) | CompletionError::Invalid(m) => m.clone(),
+            CompletionError::TaskFailed { cause, message } => {
+                format!("{}: {message}", cause_name(*cause))
+            }
+        }
+    }
+}
+
+fn cause_name(cause: WorkflowTaskFailedCause) -> String {
+    format!("{cause:?}")
+}
+
+/// Why an activity or workflow-task token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// Stale: the task is no longer current (NOT_FOUND).
+    NotFound(String),
+    /// The request is not acceptable in the current state (INVALID_ARGUMENT).
+    Invalid(String),
+}
+
+/// One transition in progress on an execution.
+pub struct Transition<'a> {
+    exec: &'a mut Execution,
+    now: i64,
+    events: Vec<HistoryEvent>,
+    tasks: Vec<ReadyTask>,
+}
+
+fn event_type(attributes: &Attributes) -> EventType {
+    use Attributes as A;
+    match attributes {
+        A::WorkflowExecutionStartedEventAttributes(_) => EventType::WorkflowExecutionStarted,
+        A::WorkflowExecutionCompletedEventAttributes(_) => EventType::WorkflowExecutionCompleted,
+        A::WorkflowExecutionFailedEventAttributes(_) => EventType::WorkflowExecutionFailed,
+        A::WorkflowExecutionTimedOutEventAttributes(_) => EventType::WorkflowExecutionTimedOut,
+        A::WorkflowExecutionCanceledEventAttributes(_) => EventType::WorkflowExecutionCanceled,
+        A::WorkflowExecutionTerminatedEventAttributes(_) => EventType::WorkflowExecutionTerminated,
+        A::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
+        A::WorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::WorkflowExecutionCancelRequested
+        }
+        A::WorkflowTaskScheduledEventAttributes(_) => EventType::WorkflowTaskScheduled,
+        A::WorkflowTaskStartedEventAttributes(_) => EventType::WorkflowTaskStarted,
+        A::WorkflowTaskCompletedEventAttributes(_) => EventType::WorkflowTaskCompleted,
+        A::WorkflowTaskFailedEventAttributes(_) => EventType::WorkflowTaskFailed,
+        A::WorkflowTaskTimedOutEventAttributes(_) => EventType::WorkflowTaskTimedOut,
+        A::ActivityTaskScheduledEventAttributes(_) => EventType::ActivityTaskScheduled,
+        A::ActivityTaskStartedEventAttributes(_) => EventType::ActivityTaskStarted,
+        A::ActivityTaskCompletedEventAttributes(_) => EventType::ActivityTaskCompleted,
+        A::ActivityTaskFailedEventAttributes(_) => EventType::ActivityTaskFailed,
+        A::ActivityTaskTimedOutEventAttributes(_) => EventType::ActivityTaskTimedOut,
+        A::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
+        A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
+        A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
+        A::TimerFiredEventAttributes(_) => EventType::TimerFired,
+        A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,
+        A::MarkerRecordedEventAttributes(_) => EventType::MarkerRecorded,
+        A::UpsertWorkflowSearchAttributesEventAttributes(_) => {
+            EventType::UpsertWorkflowSearchAttributes
+        }
+        A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
+        _ => EventType::Unspecified,
+    }
+}
+
+/// Activity close events, which a flush moves after every other buffered event.
+fn is_activity_close(event: &HistoryEvent) -> bool {
+    matches!(
+        event.attributes,
+        Some(
+            Attributes::ActivityTaskCompletedEventAttributes(_)
+                | Attributes::ActivityTaskFailedEventAttributes(_)
+                | Attributes::ActivityTaskTimedOutEventAttributes(_)
+                | Attributes::ActivityTaskCanceledEventAttributes(_)
+        )
+    )
+}
+
+fn activity_close_ids(event: &mut HistoryEvent) -> Option<(i64, &mut i64)> {
+    match event.attributes.as_mut()? {
+        Attributes::ActivityTaskCompletedEventAttributes(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
+        Attributes::ActivityTaskFailedEventAttributes(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
+        Attributes::ActivityTaskTimedOutEventAttributes(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
+        Attributes::ActivityTaskCanceledEventAttributes(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
+        _ => None,
+    }
+}
+
+fn task_queue(name: &str) -> Option<TaskQueue> {
+    Some(TaskQueue {
+        name: name.to_string(),
+        kind: TaskQueueKind::Normal as i32,
+        ..Default::default()
+    })
+}
+
+fn timeout_failure(
+    kind: TimeoutType,
+    details: Option<Payloads>,
+    cause: Option<Failure>,
+) -> Failure {
+    Failure {
+        message: format!("activity {} timeout", retry::timeout_type_name(kind)),
+        source: "Server".into(),
+        cause: cause.map(Box::new),
+        failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+            timeout_type: kind as i32,
+            last_heartbeat_details: details,
+        })),
+        ..Default::default()
+    }
+}
+
+impl Execution {
+    /// A new run from its `WorkflowExecutionStarted` attributes. The transition holds the
+    /// first events (Started, and WorkflowTaskScheduled) and the first task.
+    pub fn start(
+        namespace: &str,
+        run_id: &str,
+        request_id: &str,
+        started: history::WorkflowExecutionStartedEventAttributes,
+        now: i64,
+    ) -> (Execution, Vec<HistoryEvent>, Vec<ReadyTask>) {
+        let mut started = started;
+        if started.workflow_task_timeout.is_none() {
+            started.workflow_task_timeout = ms_duration(DEFAULT_WORKFLOW_TASK_TIMEOUT_MS);
+        }
+        if started.original_execution_run_id.is_empty() {
+            started.original_execution_run_id = run_id.to_string();
+        }
+        if started.first_execution_run_id.is_empty() {
+            started.first_execution_run_id = run_id.to_string();
+        }
+        if started.attempt == 0 {
+            started.attempt = 1;
+        }
+        let run_timeout_ms = duration_ms(started.workflow_run_timeout.as_ref());
+        let execution_timeout_ms = duration_ms(started.workflow_execution_timeout.as_ref());
+        let deadline = |timeout: i64| if timeout > 0 { now + timeout } else { 0 };
+        let run_deadline_ms = match (deadline(run_timeout_ms), deadline(execution_timeout_ms)) {
+            (0, e) => e,
+            (r, 0) => r,
+            (r, e) => r.min(e),
+        };
+        let mut exec = Execution {
+            namespace: namespace.to_string(),
+            workflow_id: started.workflow_id.clone(),
+            run_id: run_id.to_string(),
+            first_execution_run_id: started.first_execution_run_id.clone(),
+            workflow_type: started
+                .workflow_type
+                .as_ref()
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            task_queue: started
+                .task_queue
+                .as_ref()
+                .map(|q| q.name.clone())
+                .unwrap_or_default(),
+            status: WorkflowExecutionStatus::Running as i32,
+            next_event_id: 1,
+            start_time_ms: now,
+            workflow_task_timeout_ms: duration_ms(started.workflow_task_timeout.as_ref()),
+            run_timeout_ms,
+            execution_timeout_ms,
+            run_deadline_ms,
+            execution_deadline_ms: deadline(execution_timeout_ms),
+            start_request_id: request_id.to_string(),
+            memo: started.memo.clone(),
+            search_attributes: started.search_attributes.clone(),
+            workflow_task_attempt: 1,
+            ..Default::default()
+        };
+        let mut t = Transition::new(&mut exec, now);
+        t.append(Attributes::WorkflowExecutionStartedEventAttributes(started));
+        t.schedule_workflow_task();
+        let (events, tasks) = t.finish();
+        (exec, events, tasks)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status == WorkflowExecutionStatus::Running as i32
+    }
+
+    /// The tasks a worker could be given now; used to rebuild task queues after a restart.
+    pub fn ready_tasks(&self) -> Vec<ReadyTask> {
+        let mut tasks = Vec::new();
+        if !self.is_running() {
+            return tasks;
+        }
+        if let Some(wft) = &self.workflow_task
+            && wft.started_event_id == 0
+        {
+            tasks.push(ReadyTask::Workflow {
+                task_queue: wft.task_queue.clone(),
+                scheduled_event_id: wft.scheduled_event_id,
+                attempt: wft.attempt,
+            });
+        }
+        let mut activities: Vec<&ActivityInfo> = self.activities.values().collect();
+        activities.sort_by_key(|a| a.scheduled_event_id);
+        for activity in activities {
+            if activity.started_time_ms == 0 && activity.retry_ready_time_ms == 0 {
+                tasks.push(ReadyTask::Activity {
+                    task_queue: activity.task_queue.clone(),
+                    scheduled_event_id: activity.scheduled_event_id,
+                    attempt: activity.attempt,
+                });
+            }
+        }
+        tasks
+    }
+
+    /// The earliest instant at which [`Transition::on_time`] has work to do.
+    pub fn next_wakeup(&self) -> Option<i64> {
+        if !self.is_running() {
+            return None;
+        }
+        let mut deadlines = Vec::new();
+        deadlines.push(self.run_deadline_ms);
+        if let Some(wft) = &self.workflow_task
+            && wft.started_event_id > 0
+        {
+            deadlines.push(wft.started_time_ms + wft.start_to_close_timeout_ms);
+        }
+        deadlines.extend(self.timers.values().map(|t| t.fire_time_ms));
+        for activity in self.activities.values() {
+            deadlines.extend(activity_deadlines(activity).into_iter().map(|(at, _)| at));
+            deadlines.push(activity.retry_ready_time_ms);
+        }
+        deadlines.into_iter().filter(|at| *at > 0).min()
+    }
+}
+
+/// The timeouts that apply to an activity now, as (instant, kind).
+fn activity_deadlines(activity: &ActivityInfo) -> Vec<(i64, TimeoutType)> {
+    let mut deadlines = Vec::new();
+    if activity.schedule_to_close_timeout_ms > 0 {
+        deadlines.push((
+            activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms,
+            TimeoutType::ScheduleToClose,
+        ));
+    }
+    if activity.started_time_ms == 0 {
+        if activity.retry_ready_time_ms == 0 && activity.schedule_to_start_timeout_ms > 0 {
+            deadlines.push((
+                activity.current_attempt_scheduled_time_ms + activity.schedule_to_start_timeout_ms,
+                TimeoutType::ScheduleToStart,
+            ));
+        }
+    } else {
+        if activity.start_to_close_timeout_ms > 0 {
+            deadlines.push((
+                activity.started_time_ms + activity.start_to_close_timeout_ms,
+                TimeoutType::StartToClose,
+            ));
+        }
+        if activity.heartbeat_timeout_ms > 0 {
+            let last = activity
+                .last_heartbeat_time_ms
+                .max(activity.started_time_ms);
+            deadlines.push((last + activity.heartbeat_timeout_ms, TimeoutType::Heartbeat));
+        }
+    }
+    deadlines
+}
+
+impl<'a> Transition<'a> {
+    pub fn new(exec: &'a mut Execution, now: i64) -> Self {
+        Transition {
+            exec,
+            now,
+            events: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    /// The events to append (in order) and the tasks to dispatch once they are committed.
+    pub fn finish(self) -> (Vec<HistoryEvent>, Vec<ReadyTask>) {
+        (self.events, self.tasks)
+    }
+
+    pub fn execution(&self) -> &Execution {
+        self.exec
+    }
+
+    fn new_event(&self, attributes: Attributes, event_time_ms: i64) -> HistoryEvent {
+        HistoryEvent {
+            event_id: 0,
+            event_time: ms_timestamp(event_time_ms),
+            event_type: event_type(&attributes) as i32,
+            attributes: Some(attributes),
+            ..Default::default()
+        }
+    }
+
+    fn push_event(&mut self, mut event: HistoryEvent) -> i64 {
+        event.event_id = self.exec.next_event_id;
+        self.exec.next_event_id += 1;
+        self.exec.history_size_bytes += prost::Message::encoded_len(&event) as i64;
+        let id = event.event_id;
+        self.events.push(event);
+        id
+    }
+
+    /// Writes an event now and returns its id.
+    fn append(&mut self, attributes: Attributes) -> i64 {
+        let event = self.new_event(attributes, self.now);
+        self.push_event(event)
+    }
+
+    fn workflow_task_in_flight(&self) -> bool {
+        self.exec
+            .workflow_task
+            .as_ref()
+            .is_some_and(|w| w.started_event_id > 0)
+    }
+
+    /// Writes an event now, or buffers it while a workflow task is in flight.
+    fn append_or_buffer(&mut self, event: HistoryEvent) {
+        if self.workflow_task_in_flight() {
+            self.exec.buffered_events.push(event);
+        } else {
+            self.push_event(event);
+        }
+    }
+
+    /// Writes the buffered events: activity results last, Started events wired to their results.
+    fn flush_buffer(&mut self) -> bool {
+        let buffered = std::mem::take(&mut self.exec.buffered_events);
+        if buffered.is_empty() {
+            return false;
+        }
+        let (closes, others): (Vec<_>, Vec<_>) = buffered.into_iter().partition(is_activity_close);
+        let mut started_ids = std::collections::HashMap::new();
+        for mut event in others.into_iter().chain(closes) {
+            let is_started = matches!(
+                event.attributes,
+                Some(Attributes::ActivityTaskStartedEventAttributes(_))
+            );
+            let scheduled = match &event.attributes {
+                Some(Attributes::ActivityTaskStartedEventAttributes(a)) => a.scheduled_event_id,
+                _ => 0,
+            };
+            if let Some((scheduled_id, started_id)) = activity_close_ids(&mut event)
+                && *started_id == STARTED_ID_AT_FLUSH
+            {
+                *started_id = started_ids.get(&scheduled_id).copied().unwrap_or(0);
+            }
+            let id = self.push_event(event);
+            if is_started {
+                started_ids.insert(scheduled, id);
+            }
+        }
+        true
+    }
+
+    /// Schedules a workflow task unless one is already scheduled or started.
+    fn schedule_workflow_task(&mut self) {
+        if !self.exec.is_running() || self.exec.workflow_task.is_some() {
+            return;
+        }
+        self.flush_buffer();
+        let attempt = self.exec.workflow_task_attempt.max(1);
+        let timeout = self.exec.workflow_task_timeout_ms;
+        let queue = self.exec.task_queue.clone();
+        let scheduled_event_id = self.append(Attributes::WorkflowTaskScheduledEventAttributes(
+            history::WorkflowTaskScheduledEventAttributes {
+                task_queue: task_queue(&queue),
+                start_to_close_timeout: ms_duration(timeout),
+                attempt,
+            },
+        ));
+        self.exec.workflow_task = Some(WorkflowTaskInfo {
+            scheduled_event_id,
+            attempt,
+            scheduled_time_ms: self.now,
+            start_to_close_timeout_ms: timeout,
+            task_queue: queue.clone(),
+            ..Default::default()
+        });
+        self.tasks.push(ReadyTask::Workflow {
+            task_queue: queue,
+            scheduled_event_id,
+            attempt,
+        });
+    }
+
+    /// Hands the scheduled workflow task to a worker (writes WorkflowTaskStarted).
+    pub fn start_workflow_task(
+        &mut self,
+        scheduled_event_id: i64,
+        identity: &str,
+        request_id: &str,
+    ) -> Result<WorkflowTaskGrant, TaskError> {
+        let current = self
+            .exec
+            .workflow_task
+            .clone()
+            .filter(|w| self.exec.is_running() && w.scheduled_event_id == scheduled_event_id);
+        let Some(mut wft) = current else {
+            return Err(TaskError::NotFound("Workflow task not found.".into()));
+        };
+        if wft.started_event_id != 0 {
+            return Err(TaskError::NotFound("Workflow task already started.".into()));
+        }
+        let history_size_bytes = self.exec.history_size_bytes;
+        let started_event_id = self.append(Attributes::WorkflowTaskStartedEventAttributes(
+            history::WorkflowTaskStartedEventAttributes {
+                scheduled_event_id,
+                identity: identity.to_string(),
+                request_id: request_id.to_string(),
+                history_size_bytes,
+                ..Default::default()
+            },
+        ));
+        wft.started_event_id = started_event_id;
+        wft.started_time_ms = self.now;
+        wft.started_identity = identity.to_string();
+        wft.started_request_id = request_id.to_string();
+        let grant = WorkflowTaskGrant {
+            scheduled_event_id,
+            started_event_id,
+            attempt: wft.attempt,
+            previous_started_event_id: self.exec.last_completed_workflow_task_started_id,
+            scheduled_time_ms: wft.scheduled_time_ms,
+            started_time_ms: self.now,
+        };
+        self.exec.workflow_task = Some(wft);
+        Ok(grant)
+    }
+
+    fn current_started_task(
+        &self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+    ) -> Option<WorkflowTaskInfo> {
+        self.exec.workflow_task.clone().filter(|w| {
+            self.exec.is_running()
+                && w.scheduled_event_id == scheduled_event_id
+                && w.started_event_id == started_event_id
+                && started_event_id > 0
+        })
+    }
+
+    /// Fails the in-flight workflow task and schedules the next attempt.
+    fn fail_workflow_task(
+        &mut self,
+        wft: &WorkflowTaskInfo,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: &str,
+    ) {
+        self.append(Attributes::WorkflowTaskFailedEventAttributes(
+            history::WorkflowTaskFailedEventAttributes {
+                scheduled_event_id: wft.scheduled_event_id,
+                started_event_id: wft.started_event_id,
+                cause: cause as i32,
+                failure,
+                identity: identity.to_string(),
+                ..Default::default()
+            },
+        ));
+        self.exec.workflow_task = None;
+        self.exec.workflow_task_attempt = wft.attempt + 1;
+        self.flush_buffer();
+        self.schedule_workflow_task();
+    }
+
+    /// A worker reported that it could not process the workflow task.
+    pub fn workflow_task_failed_by_worker(
+        &mut self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        cause: i32,
+        failure: Option<Failure>,
+        identity: &str,
+    ) -> Result<(), TaskError> {
+        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+            return Err(TaskError::NotFound("Workflow task not found.".into()));
+        };
+        let cause = WorkflowTaskFailedCause::try_from(cause)
+            .unwrap_or(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure);
+        self.fail_workflow_task(&wft, cause, failure, identity);
+        Ok(())
+    }
+
+    /// Applies a workflow-task completion: WorkflowTaskCompleted, the commands' events in order,
+    /// the buffered events, and a new workflow task when one is needed.
+    pub fn complete_workflow_task(
+        &mut self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        request: &RespondWorkflowTaskCompletedRequest,
+    ) -> Result<(), CompletionError> {
+        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+            return Err(CompletionError::NotFound("Workflow task not found.".into()));
+        };
+        validate_command_sequence(&request.commands)?;
+        if let Err((cause, message)) = self.validate_commands(&request.commands) {
+            let failure = Failure {
+                message: message.clone(),
+                ..Default::default()
+            };
+            self.fail_workflow_task(&wft, cause, Some(failure), &request.identity);
+            return Err(CompletionError::TaskFailed { cause, message });
+        }
+        let completed_id = self.append(Attributes::WorkflowTaskCompletedEventAttributes(
+            history::WorkflowTaskCompletedEventAttributes {
+                scheduled_event_id,
+                started_event_id,
+                identity: request.identity.clone(),
+                sdk_metadata: request.sdk_metadata.clone(),
+                metering_metadata: request.metering_metadata,
+                ..Default::default()
+            },
+        ));
+        self.exec.workflow_task = None;
+        self.exec.workflow_task_attempt = 1;
+        self.exec.last_completed_workflow_task_started_id = started_event_id;
+        let mut needs_new_task = request.force_create_new_workflow_task;
+        for command in &request.commands {
+            if let Some(attributes) = &command.attributes {
+                needs_new_task |= self.apply_command(command, attributes, completed_id);
+            }
+        }
+        if self.exec.is_running() {
+            needs_new_task |= self.flush_buffer();
+            if needs_new_task {
+                self.schedule_workflow_task();
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every command before any is applied, so a rejected completion writes nothing but
+    /// the task failure.
+    fn validate_commands(
+        &self,
+        commands: &[Command],
+    ) -> Result<(), (WorkflowTaskFailedCause, String)> {
+        use WorkflowTaskFailedCause as Cause;
+        let mut timers: std::collections::HashSet<String> =
+            self.exec.timers.keys().cloned().collect();
+        for event in &self.exec.buffered_events {
+            if let Some(Attributes::TimerFiredEventAttributes(a)) = &event.attributes {
+                timers.insert(a.timer_id.clone());
+            }
+        }
+        let mut activity_ids: std::collections::HashSet<String> = self
+            .exec
+            .activities
+            .values()
+            .map(|a| a.activity_id.clone())
+            .collect();
+        for command in commands {
+            let Some(attributes) = &command.attributes else {
+                return Err((Cause::UnhandledCommand, "command has no attributes".into()));
+            };
+            match attributes {
+                CommandAttributes::ScheduleActivityTaskCommandAttributes(a) => {
+                    let bad = |m: &str| Err((Cause::BadScheduleActivityAttributes, m.to_string()));
+                    if a.activity_id.is_empty() {
+                        return bad("ActivityId is not set.");
+                    }
+                    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+                        return bad("ActivityType is not set.");
+                    }
+                    if duration_ms(a.schedule_to_close_timeout.as_ref()) == 0
+                        && duration_ms(a.start_to_close_timeout.as_ref()) == 0
+                    {
+                        return bad(
+                            "A valid StartToCloseTimeout or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.",
+                        );
+                    }
+                    if let Some(policy) = &a.retry_policy
+                        && let Err(m) = retry::validate(policy)
+                    {
+                        return bad(&m);
+                    }
+                    if !activity_ids.insert(a.activity_id.clone()) {
+                        return Err((
+                            Cause::ScheduleActivityDuplicateId,
+                            format!("Activity with ID {} already exists.", a.activity_id),
+                        ));
+                    }
+                }
+                CommandAttributes::RequestCancelActivityTaskCommandAttributes(a) => {
+                    if !self.exec.activities.contains_key(&a.scheduled_event_id) {
+                        return Err((
+                            Cause::BadRequestCancelActivityAttributes,
+                            format!(
+                                "Activity with scheduled event id {} is not pending.",
+                                a.scheduled_event_id
+                            ),
+                        ));
+                    }
+                }
+                CommandAttributes::StartTimerCommandAttributes(a) => {
+                    if a.timer_id.is_empty() {
+                        return Err((Cause::BadStartTimerAttributes, "TimerId is not set.".into()));
+                    }
+                    if duration_ms(a.start_to_fire_timeout.as_ref()) == 0 {
+                        return Err((
+                            Cause::BadStartTimerAttributes,
+                            "A valid StartToFireTimeout is not set on StartTimerCommand.".into(),
+                        ));
+                    }
+                    if !timers.insert(a.timer_id.clone()) {
+                        return Err((
+                            Cause::StartTimerDuplicateId,
+                            format!("Timer with ID {} already exists.", a.timer_id),
+                        ));
+                    }
+                }
+                CommandAttributes::CancelTimerCommandAttributes(a) => {
+                    if !timers.remove(&a.timer_id) {
+                        return Err((
+                            Cause::BadCancelTimerAttributes,
+                            format!("Timer with ID {} is not pending.", a.timer_id),
+                        ));
+                    }
+                }
+                CommandAttributes::CompleteWorkflowExecutionCommandAttributes(_)
+                | CommandAttributes::FailWorkflowExecutionCommandAttributes(_)
+                | CommandAttributes::CancelWorkflowExecutionCommandAttributes(_) => {
+                    if !self.exec.buffered_events.is_empty() {
+                        return Err((
+                            Cause::UnhandledCommand,
+                            "new events arrived while the workflow task was running".into(),
+                        ));
+                    }
+                }
+                CommandAttributes::RecordMarkerCommandAttributes(a) => {
+                    if a.marker_name.is_empty() {
+                        return Err((
+                            Cause::BadRecordMarkerAttributes,
+                            "MarkerName is not set.".into(),
+                        ));
+                    }
+                }
+                CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(_)
+                | CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(_) => {}
+                other => {
+                    let (cause, name) = unsupported_command(other);
+                    return Err((cause, format!("{name} is not supported by Temper yet")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one validated command; returns true when it requires a new workflow task.
+    fn apply_command(
+        &mut self,
+        command: &Command,
+        attributes: &CommandAttributes,
+        completed_id: i64,
+    ) -> bool {
+        let metadata = command.user_metadata.clone();
+        let append = |t: &mut Self, attributes: Attributes| {
+            let mut event = t.new_event(attributes, t.now);
+            event.user_metadata = metadata.clone();
+            t.push_event(event)
+        };
+        match attributes {
+            CommandAttributes::ScheduleActivityTaskCommandAttributes(a) => {
+                let mut a = a.clone();
+                self.normalize_activity(&mut a);
+                let queue = a
+                    .task_queue
+                    .as_ref()
+                    .map(|q| q.name.clone())
+                    .unwrap_or_default();
+                let id = append(
+                    self,
+                    Attributes::ActivityTaskScheduledEventAttributes(
+                        history::ActivityTaskScheduledEventAttributes {
+                            activity_id: a.activity_id.clone(),
+                            activity_type: a.activity_type.clone(),
+                            task_queue: a.task_queue.clone(),
+                            header: a.header.clone(),
+                            input: a.input.clone(),
+                            schedule_to_close_timeout: a.schedule_to_close_timeout,
+                            schedule_to_start_timeout: a.schedule_to_start_timeout,
+                            start_to_close_timeout: a.start_to_close_timeout,
+                            heartbeat_timeout: a.heartbeat_timeout,
+                            workflow_task_completed_event_id: completed_id,
+                            retry_policy: a.retry_policy.clone(),
+                            priority: a.priority,
+                            ..Default::default()
+                        },
+                    ),
+                );
+                let activity = ActivityInfo {
+                    scheduled_event_id: id,
+                    activity_id: a.activity_id,
+                    activity_type: a.activity_type.map(|t| t.name).unwrap_or_default(),
+                    task_queue: queue.clone(),
+                    input: a.input,
+                    header: a.header,
+                    attempt: 1,
+                    scheduled_time_ms: self.now,
+                    current_attempt_scheduled_time_ms: self.now,
+                    retry_policy: a.retry_policy,
+                    schedule_to_close_timeout_ms: duration_ms(a.schedule_to_close_timeout.as_ref()),
+                    schedule_to_start_timeout_ms: duration_ms(a.schedule_to_start_timeout.as_ref()),
+                    start_to_close_timeout_ms: duration_ms(a.start_to_close_timeout.as_ref()),
+                    heartbeat_timeout_ms: duration_ms(a.heartbeat_timeout.as_ref()),
+                    ..Default::default()
+                };
+                self.exec.activities.insert(id, activity);
+                self.tasks.push(ReadyTask::Activity {
+                    task_queue: queue,
+                    scheduled_event_id: id,
+                    attempt: 1,
+                });
+                false
+            }
+            CommandAttributes::RequestCancelActivityTaskCommandAttributes(a) => {
+                let requested_id = append(
+                    self,
+                    Attributes::ActivityTaskCancelRequestedEventAttributes(
+                        history::ActivityTaskCancelRequestedEventAttributes {
+                            scheduled_event_id: a.scheduled_event_id,
+                            workflow_task_completed_event_id: completed_id,
+                        },
+                    ),
+                );
+                let Some(activity) = self.exec.activities.get_mut(&a.scheduled_event_id) else {
+                    return false;
+                };
+                if activity.started_time_ms == 0 {
+                    self.exec.activities.remove(&a.scheduled_event_id);
+                    self.append(Attributes::ActivityTaskCanceledEventAttributes(
+                        history::ActivityTaskCanceledEventAttributes {
+                            latest_cancel_requested_event_id: requested_id,
+                            scheduled_event_id: a.scheduled_event_id,
+                            ..Default::default()
+                        },
+                    ));
+                    true
+                } else {
+                    activity.cancel_requested = true;
+                    activity.cancel_requested_event_id = requested_id;
+                    false
+                }
+            }
+            CommandAttributes::StartTimerCommandAttributes(a) => {
+                let id = append(
+                    self,
+                    Attributes::TimerStartedEventAttributes(history::TimerStartedEventAttributes {
+                        timer_id: a.timer_id.clone(),
+                        start_to_fire_timeout: a.start_to_fire_timeout,
+                        workflow_task_completed_event_id: completed_id,
+                    }),
+                );
+                let fire_time_ms = self.now + duration_ms(a.start_to_fire_timeout.as_ref());
+                self.exec.timers.insert(
+                    a.timer_id.clone(),
+                    TimerInfo {
+                        timer_id: a.timer_id.clone(),
+                        started_event_id: id,
+                        fire_time_ms,
+                    },
+                );
+                false
+            }
+            CommandAttributes::CancelTimerCommandAttributes(a) => {
+                let started_event_id = match self.exec.timers.remove(&a.timer_id) {
+                    Some(timer) => timer.started_event_id,
+                    None => self.take_buffered_timer_fired(&a.timer_id),
+                };
+                append(
+                    self,
+                    Attributes::TimerCanceledEventAttributes(
+                        history::TimerCanceledEventAttributes {
+                            timer_id: a.timer_id.clone(),
+                            started_event_id,
+                            workflow_task_completed_event_id: completed_id,
+                            identity: String::new(),
+                        },
+                    ),
+                );
+                false
+            }
+            CommandAttributes::CompleteWorkflowExecutionCommandAttributes(a) => {
+                append(
+                    self,
+                    Attributes::WorkflowExecutionCompletedEventAttributes(
+                        history::WorkflowExecutionCompletedEventAttributes {
+                            result: a.result.clone(),
+                            workflow_task_completed_event_id: completed_id,
+                            new_execution_run_id: String::new(),
+                        },
+                    ),
+                );
+                self.close(WorkflowExecutionStatus::Completed);
+                false
+            }
+            CommandAttributes::FailWorkflowExecutionCommandAttributes(a) => {
+                append(
+                    self,
+                    Attributes::WorkflowExecutionFailedEventAttributes(
+                        history::WorkflowExecutionFailedEventAttributes {
+                            failure: a.failure.clone(),
+                            retry_state: RetryState::RetryPolicyNotSet as i32,
+                            workflow_task_completed_event_id: completed_id,
+                            new_execution_run_id: String::new(),
+                        },
+                    ),
+                );
+                self.close(WorkflowExecutionStatus::Failed);
+                false
+            }
+            CommandAttributes::CancelWorkflowExecutionCommandAttributes(a) => {
+                append(
+                    self,
+                    Attributes::WorkflowExecutionCanceledEventAttributes(
+                        history::WorkflowExecutionCanceledEventAttributes {
+                            details: a.details.clone(),
+                            workflow_task_completed_event_id: completed_id,
+                        },
+                    ),
+                );
+                self.close(WorkflowExecutionStatus::Canceled);
+                false
+            }
+            CommandAttributes::RecordMarkerCommandAttributes(a) => {
+                append(
+                    self,
+                    Attributes::MarkerRecordedEventAttributes(
+                        history::MarkerRecordedEventAttributes {
+                            marker_name: a.marker_name.clone(),
+                            details: a.details.clone(),
+                            workflow_task_completed_event_id: completed_id,
+                            header: a.header.clone(),
+                            failure: a.failure.clone(),
+                        },
+                    ),
+                );
+                false
+            }
+            CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
+                if let Some(upserted) = &a.search_attributes {
+                    let current = self.exec.search_attributes.get_or_insert_default();
+                    for (name, value) in &upserted.indexed_fields {
+                        current.indexed_fields.insert(name.clone(), value.clone());
+                    }
+                }
+                append(
+                    self,
+                    Attributes::UpsertWorkflowSearchAttributesEventAttributes(
+                        history::UpsertWorkflowSearchAttributesEventAttributes {
+                            workflow_task_completed_event_id: completed_id,
+                            search_attributes: a.search_attributes.clone(),
+                        },
+                    ),
+                );
+                false
+            }
+            CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(a) => {
+                if let Some(upserted) = &a.upserted_memo {
+                    let memo = self.exec.memo.get_or_insert_default();
+                    for (name, value) in &upserted.fields {
+                        memo.fields.insert(name.clone(), value.clone());
+                    }
+                }
+                append(
+                    self,
+                    Attributes::WorkflowPropertiesModifiedEventAttributes(
+                        history::WorkflowPropertiesModifiedEventAttributes {
+                            workflow_task_completed_event_id: completed_id,
+                            upserted_memo: a.upserted_memo.clone(),
+                        },
+                    ),
+                );
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes a TimerFired that is still buffered and returns its timer's started event id.
+    fn take_buffered_timer_fired(&mut self, timer_id: &str) -> i64 {
+        let position = self.exec.buffered_events.iter().position(|e| {
+            matches!(&e.attributes, Some(Attributes::TimerFiredEventAttributes(a)) if a.timer_id == timer_id)
+        });
+        match position.map(|p| self.exec.buffered_events.remove(p)) {
+            Some(HistoryEvent {
+                attributes: Some(Attributes::TimerFiredEventAttributes(a)),
+                ..
+            }) => a.started_event_id,
+            _ => 0,
+        }
+    }
+
+    /// Temporal's timeout normalisation and retry-policy defaults for a new activity.
+    fn normalize_activity(
+        &self,
+        a: &mut temper_api::proto::command::v1::ScheduleActivityTaskCommandAttributes,
+    ) {
+        if a.task_queue.as_ref().is_none_or(|q| q.name.is_empty()) {
+            a.task_queue = task_queue(&self.exec.task_queue);
+        }
+        let run_timeout = self.exec.run_timeout_ms;
+        let mut schedule_to_close = duration_ms(a.schedule_to_close_timeout.as_ref());
+        let mut schedule_to_start = duration_ms(a.schedule_to_start_timeout.as_ref());
+        let mut start_to_close = duration_ms(a.start_to_close_timeout.as_ref());
+        let mut heartbeat = duration_ms(a.heartbeat_timeout.as_ref());
+        let min_set = |value: i64, cap: i64| if value == 0 { cap } else { value.min(cap) };
+        if schedule_to_close > 0 {
+            schedule_to_start = min_set(schedule_to_start, schedule_to_close);
+            start_to_close = min_set(start_to_close, schedule_to_close);
+        } else {
+            schedule_to_close = run_timeout;
+            if schedule_to_start == 0 {
+                schedule_to_start = run_timeout;
+            }
+        }
+        if run_timeout > 0 {
+            schedule_to_close = min_set(schedule_to_close, run_timeout);
+            schedule_to_start = min_set(schedule_to_start, run_timeout);
+            start_to_close = min_set(start_to_close, run_timeout);
+        }
+        if heartbeat > start_to_close && start_to_close > 0 {
+            heartbeat = start_to_close;
+        }
+        a.schedule_to_close_timeout = ms_duration(schedule_to_close);
+        a.schedule_to_start_timeout = ms_duration(schedule_to_start);
+        a.start_to_close_timeout = ms_duration(start_to_close);
+        a.heartbeat_timeout = ms_duration(heartbeat);
+        a.retry_policy = Some(retry::with_defaults(a.retry_policy.take()));
+    }
+
+    fn close(&mut self, status: WorkflowExecutionStatus) {
+        self.exec.status = status as i32;
+        self.exec.close_time_ms = self.now;
+        self.exec.workflow_task = None;
+        self.exec.activities.clear();
+        self.exec.timers.clear();
+        self.exec.buffered_events.clear();
+    }
+
+    /// Hands an activity attempt to a worker. No event is written (Started is written lazily).
+    pub fn start_activity_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: &str,
+        request_id: &str,
+    ) -> Result<ActivityTaskGrant, TaskError> {
+        let now = self.now;
+        let running = self.exec.is_running();
+        let Some(activity) = self
+            .exec
+            .activities
+            .get_mut(&scheduled_event_id)
+            .filter(|a| running && a.attempt == attempt && a.started_time_ms == 0)
+        else {
+            return Err(TaskError::NotFound("Activity task not found.".into()));
+        };
+        if activity.retry_ready_time_ms != 0 {
+            return Err(TaskError::NotFound(
+                "Activity task is waiting for its retry.".into(),
+            ));
+        }
+        activity.started_time_ms = now;
+        activity.started_identity = identity.to_string();
+        activity.started_request_id = request_id.to_string();
+        activity.last_heartbeat_time_ms = 0;
+        Ok(ActivityTaskGrant {
+            activity: activity.clone(),
+        })
+    }
+
+    fn running_activity(
+        &self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<ActivityInfo, TaskError> {
+        self.exec
+            .activities
+            .get(&scheduled_event_id)
+            .filter(|a| self.exec.is_running() && a.attempt == attempt && a.started_time_ms > 0)
+            .cloned()
+            .ok_or_else(|| {
+                TaskError::NotFound(
+                    "invalid activityID or activity already timed out or invoking workflow is completed".into(),
+                )
+            })
+    }
+
+    /// Records a heartbeat; returns whether cancellation was requested.
+    pub fn heartbeat_activity(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+    ) -> Result<bool, TaskError> {
+        let activity = self.running_activity(scheduled_event_id, attempt)?;
+        let now = self.now;
+        let entry = self
+            .exec
+            .activities
+            .entry(scheduled_event_id)
+            .or_insert(activity);
+        entry.last_heartbeat_time_ms = now;
+        if details.is_some() {
+            entry.heartbeat_details = details;
+        }
+        Ok(entry.cancel_requested)
+    }
+
+    /// Writes the lazy Started event and a close event built from the Started event's id.
+    fn record_activity_close(
+        &mut self,
+        activity: &ActivityInfo,
+        close: impl FnOnce(i64) -> Attributes,
+    ) {
+        self.exec.activities.remove(&activity.scheduled_event_id);
+        let buffered = self.workflow_task_in_flight();
+        let started_event_id = if activity.started_time_ms > 0 {
+            let started = self.new_event(
+                Attributes::ActivityTaskStartedEventAttributes(
+                    history::ActivityTaskStartedEventAttributes {
+                        scheduled_event_id: activity.scheduled_event_id,
+                        identity: activity.started_identity.clone(),
+                        request_id: activity.started_request_id.clone(),
+                        attempt: activity.attempt,
+                        last_failure: activity.last_failure.clone(),
+                        ..Default::default()
+                    },
+                ),
+                activity.started_time_ms,
+            );
+            if buffered {
+                self.exec.buffered_events.push(started);
+                STARTED_ID_AT_FLUSH
+            } else {
+                self.push_event(started)
+            }
+        } else {
+            0
+        };
+        let event = self.new_event(close(started_event_id), self.now);
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+
+    pub fn complete_activity(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        result: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), TaskError> {
+        let activity = self.running_activity(scheduled_event_id, attempt)?;
+        let identity = identity.to_string();
+        self.record_activity_close(&activity, |started_event_id| {
+            Attributes::ActivityTaskCompletedEventAttributes(
+                history::ActivityTaskCompletedEventAttributes {
+                    result,
+                    scheduled_event_id,
+                    started_event_id,
+                    identity,
+                    ..Default::default()
+                },
+            )
+        });
+        Ok(())
+    }
+
+    /// A worker reported a failed attempt: retried per policy, or the activity fails.
+    pub fn fail_activity(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        failure: Failure,
+        last_heartbeat_details: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), TaskError> {
+        let mut activity = self.running_activity(scheduled_event_id, attempt)?;
+        if last_heartbeat_details.is_some() {
+            activity.heartbeat_details = last_heartbeat_details;
+        }
+        activity.last_worker_identity = identity.to_string();
+        self.end_attempt(activity, failure, None);
+        Ok(())
+    }
+
+    /// The worker acknowledged a cancellation request.
+    pub fn cancel_activity(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), TaskError> {
+        let activity = self.running_activity(scheduled_event_id, attempt)?;
+        if !activity.cancel_requested {
+            return Err(TaskError::Invalid(
+                "Activity task was not requested to be canceled.".into(),
+            ));
+        }
+        let identity = identity.to_string();
+        let requested_id = activity.cancel_requested_event_id;
+        self.record_activity_close(&activity, |started_event_id| {
+            Attributes::ActivityTaskCanceledEventAttributes(
+                history::ActivityTaskCanceledEventAttributes {
+                    details,
+                    latest_cancel_requested_event_id: requested_id,
+                    scheduled_event_id,
+                    started_event_id,
+                    identity,
+                    ..Default::default()
+                },
+            )
+        });
+        Ok(())
+    }
+
+    /// Ends the running (or, for a schedule timeout, waiting) attempt with `failure`: either
+    /// another attempt after the backoff, or the activity's final Failed/TimedOut event.
+    fn end_attempt(
+        &mut self,
+        mut activity: ActivityInfo,
+        failure: Failure,
+        timeout: Option<TimeoutType>,
+    ) {
+        let policy = retry::with_defaults(activity.retry_policy.clone());
+        let expiration = if activity.schedule_to_close_timeout_ms > 0 {
+            activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms
+        } else {
+            0
+        };
+        let decision = if activity.cancel_requested {
+            RetryDecision::GiveUp(RetryState::CancelRequested)
+        } else {
+            retry::decide(&policy, activity.attempt, &failure, self.now, expiration)
+        };
+        match decision {
+            RetryDecision::RetryAfter(delay) => {
+                activity.attempt += 1;
+                activity.started_time_ms = 0;
+                activity.last_failure = Some(failure);
+                activity.current_attempt_scheduled_time_ms = self.now + delay;
+                activity.retry_ready_time_ms = if delay > 0 { self.now + delay } else { 0 };
+                if delay == 0 {
+                    self.tasks.push(ReadyTask::Activity {
+                        task_queue: activity.task_queue.clone(),
+                        scheduled_event_id: activity.scheduled_event_id,
+                        attempt: activity.attempt,
+                    });
+                }
+                self.exec
+                    .activities
+                    .insert(activity.scheduled_event_id, activity);
+            }
+            RetryDecision::GiveUp(retry_state) => {
+                let scheduled_event_id = activity.scheduled_event_id;
+                let identity = activity.last_worker_identity.clone();
+                match timeout {
+                    None => self.record_activity_close(&activity, |started_event_id| {
+                        Attributes::ActivityTaskFailedEventAttributes(
+                            history::ActivityTaskFailedEventAttributes {
+                                failure: Some(failure),
+                                scheduled_event_id,
+                                started_event_id,
+                                identity,
+                                retry_state: retry_state as i32,
+                                ..Default::default()
+                            },
+                        )
+                    }),
+                    Some(_) => self.record_activity_close(&activity, |started_event_id| {
+                        Attributes::ActivityTaskTimedOutEventAttributes(
+                            history::ActivityTaskTimedOutEventAttributes {
+                                failure: Some(failure),
+                                scheduled_event_id,
+                                started_event_id,
+                                retry_state: retry_state as i32,
+                            },
+                        )
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Delivers a signal (deduplicated by request id) and asks for a workflow task.
+    pub fn signal(
+        &mut self,
+        signal_name: &str,
+        input: Option<Payloads>,
+        identity: &str,
+        header: Option<temper_api::proto::common::v1::Header>,
+        request_id: &str,
+    ) {
+        if !request_id.is_empty() {
+            if self.exec.signal_request_ids.iter().any(|r| r == request_id) {
+                return;
+            }
+            self.exec.signal_request_ids.push(request_id.to_string());
+        }
+        let event = self.new_event(
+            Attributes::WorkflowExecutionSignaledEventAttributes(
+                history::WorkflowExecutionSignaledEventAttributes {
+                    signal_name: signal_name.to_string(),
+                    input,
+                    identity: identity.to_string(),
+                    header,
+                    ..Default::default()
+                },
+            ),
+            self.now,
+        );
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+
+    /// Records a cancellation request (idempotent) and asks for a workflow task.
+    pub fn request_cancel(&mut self, reason: &str, identity: &str) {
+        if self.exec.cancel_requested {
+            return;
+        }
+        self.exec.cancel_requested = true;
+        let event = self.new_event(
+            Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+                history::WorkflowExecutionCancelRequestedEventAttributes {
+                    cause: reason.to_string(),
+                    identity: identity.to_string(),
+                    ..Default::default()
+                },
+            ),
+            self.now,
+        );
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+
+    /// Terminates the run: an in-flight workflow task is failed first, as Temporal does.
+    pub fn terminate(&mut self, reason: &str, details: Option<Payloads>, identity: &str) {
+        if let Some(wft) = self
+            .exec
+            .workflow_task
+            .clone()
+            .filter(|w| w.started_event_id > 0)
+        {
+            self.append(Attributes::WorkflowTaskFailedEventAttributes(
+                history::WorkflowTaskFailedEventAttributes {
+                    scheduled_event_id: wft.scheduled_event_id,
+                    started_event_id: wft.started_event_id,
+                    cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
+                    identity: identity.to_string(),
+                    ..Default::default()
+                },
+            ));
+            self.exec.workflow_task = None;
+        }
+        self.flush_buffer();
+        self.append(Attributes::WorkflowExecutionTerminatedEventAttributes(
+            history::WorkflowExecutionTerminatedEventAttributes {
+                reason: reason.to_string(),
+                details,
+                identity: identity.to_string(),
+            },
+        ));
+        self.close(WorkflowExecutionStatus::Terminated);
+    }
+
+    /// Processes everything due at the transition's time: workflow timeouts, workflow-task
+    /// timeouts, timers, retry backoffs and activity timeouts.
+    pub fn on_time(&mut self) {
+        if !self.exec.is_running() {
+            return;
+        }
+        let now = self.now;
+        if self.exec.run_deadline_ms > 0 && self.exec.run_deadline_ms <= now {
+            self.append(Attributes::WorkflowExecutionTimedOutEventAttributes(
+                history::WorkflowExecutionTimedOutEventAttributes {
+                    retry_state: RetryState::RetryPolicyNotSet as i32,
+                    new_execution_run_id: String::new(),
+                },
+            ));
+            self.close(WorkflowExecutionStatus::TimedOut);
+            return;
+        }
+        if let Some(wft) = self.exec.workflow_task.clone()
+            && wft.started_event_id > 0
+            && wft.started_time_ms + wft.start_to_close_timeout_ms <= now
+        {
+            self.append(Attributes::WorkflowTaskTimedOutEventAttributes(
+                history::WorkflowTaskTimedOutEventAttributes {
+                    scheduled_event_id: wft.scheduled_event_id,
+                    started_event_id: wft.started_event_id,
+                    timeout_type: TimeoutType::StartToClose as i32,
+                },
+            ));
+            self.exec.workflow_task = None;
+            self.exec.workflow_task_attempt = wft.attempt + 1;
+            self.flush_buffer();
+            self.schedule_workflow_task();
+        }
+        let mut due_timers: Vec<TimerInfo> = self
+            .exec
+            .timers
+            .values()
+            .filter(|t| t.fire_time_ms <= now)
+            .cloned()
+            .collect();
+        due_timers.sort_by_key(|t| (t.fire_time_ms, t.started_event_id));
+        for timer in due_timers {
+            self.exec.timers.remove(&timer.timer_id);
+            let event = self.new_event(
+                Attributes::TimerFiredEventAttributes(history::TimerFiredEventAttributes {
+                    timer_id: timer.timer_id,
+                    started_event_id: timer.started_event_id,
+                }),
+                now,
+            );
+            self.append_or_buffer(event);
+            self.schedule_workflow_task();
+        }
+        let mut scheduled_ids: Vec<i64> = self.exec.activities.keys().copied().collect();
+        scheduled_ids.sort();
+        for scheduled_event_id in scheduled_ids {
+            self.activity_on_time(scheduled_event_id);
+        }
+    }
+
+    fn activity_on_time(&mut self, scheduled_event_id: i64) {
+        let now = self.now;
+        let Some(activity) = self.exec.activities.get_mut(&scheduled_event_id) else {
+            return;
+        };
+        if activity.retry_ready_time_ms > 0 && activity.retry_ready_time_ms <= now {
+            activity.retry_ready_time_ms = 0;
+            let task = ReadyTask::Activity {
+                task_queue: activity.task_queue.clone(),
+                scheduled_event_id,
+                attempt: activity.attempt,
+            };
+            self.tasks.push(task);
+        }
+        let activity = activity.clone();
+        let Some((_, kind)) = activity_deadlines(&activity)
+            .into_iter()
+            .filter(|(at, _)| *at <= now)
+            .min_by_key(|(at, _)| *at)
+        else {
+            return;
+        };
+        let failure = timeout_failure(
+            kind,
+            activity.heartbeat_details.clone(),
+            activity.last_failure.clone(),
+        );
+        match kind {
+            TimeoutType::StartToClose | TimeoutType::Heartbeat => {
+                self.end_attempt(activity, failure, Some(kind));
+            }
+            _ => {
+                let retry_state = RetryState::Timeout as i32;
+                self.record_activity_close(&activity, |started_event_id| {
+                    Attributes::ActivityTaskTimedOutEventAttributes(
+                        history::ActivityTaskTimedOutEventAttributes {
+                            failure: Some(failure),
+                            scheduled_event_id,
+                            started_event_id,
+                            retry_state,
+                        },
+                    )
+                });
+            }
+        }
+    }
+}
+
+/// Temporal rejects a completion whose close command is followed by other commands.
+fn validate_command_sequence(commands: &[Command]) -> Result<(), CompletionError> {
+    let is_close = |c: &Command| {
+        matches!(
+            c.attributes,
+            Some(
+                CommandAttributes::CompleteWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::FailWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::CancelWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_)
+            )
+        )
+    };
+    match commands.iter().position(is_close) {
+        Some(index) if index + 1 < commands.len() => Err(CompletionError::Invalid(format!(
+            "invalid command sequence: [{}], command {} must be the last command.",
+            commands
+                .iter()
+                .map(|c| format!("{:?}", c.command_type()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            index
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn unsupported_command(attributes: &CommandAttributes) -> (WorkflowTaskFailedCause, &'static str) {
+    use WorkflowTaskFailedCause as Cause;
+    match attributes {
+        CommandAttributes::StartChildWorkflowExecutionCommandAttributes(_) => (
+            Cause::BadStartChildExecutionAttributes,
+            "StartChildWorkflowExecution",
+        ),
+        CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (
+            Cause::BadContinueAsNewAttributes,
+            "ContinueAsNewWorkflowExecution",
+        ),
+        CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(_) => (
+            Cause::BadSignalWorkflowExecutionAttributes,
+            "SignalExternalWorkflowExecution",
+        ),
+        CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => (
+            Cause::BadRequestCancelExternalWorkflowExecutionAttributes,
+            "RequestCancelExternalWorkflowExecution",
+        ),
+        CommandAttributes::ProtocolMessageCommandAttributes(_) => (
+            Cause::BadUpdateWorkflowExecutionMessage,
+            "ProtocolMessage (workflow updates)",
+        ),
+        CommandAttributes::ScheduleNexusOperationCommandAttributes(_) => (
+            Cause::BadScheduleNexusOperationAttributes,
+            "ScheduleNexusOperation",
+        ),
+        CommandAttributes::RequestCancelNexusOperationCommandAttributes(_) => (
+            Cause::BadRequestCancelNexusOperationAttributes,
+            "RequestCancelNexusOperation",
+        ),
+        _ => (Cause::UnhandledCommand, "this command"),
+    }
+}
+
+/// Builds `WorkflowExecutionStarted` attributes' workflow type and queue (for callers and tests).
+pub fn started_attributes(
+    workflow_id: &str,
+    workflow_type: &str,
+    queue: &str,
+) -> history::WorkflowExecutionStartedEventAttributes {
+    history::WorkflowExecutionStartedEventAttributes {
+        workflow_id: workflow_id.to_string(),
+        workflow_type: Some(WorkflowType {
+            name: workflow_type.to_string(),
+        }),
+        task_queue: task_queue(queue),
+        ..Default::default()
+    }
+}
+
+/// The activity type as a proto message (poll responses).
+pub fn activity_type(name: &str) -> Option<ActivityType> {
+    Some(ActivityType {
+        name: name.to_string(),
+    })
+}

@@ -1,0 +1,17 @@
+//! `temper-engine` is the pure, deterministic heart of Temper: the per-execution state machine.
+//!
+//! It owns the persisted shape of one workflow run ([`state::Execution`]) and every transition
+//! on it: starting a run, handing out and completing workflow tasks (commands → history events),
+//! activity attempts with server-side retries and the four activity timeouts, timers, signals,
+//! cancellation, termination and workflow timeouts. A transition takes the current time as an
+//! input, performs no I/O, and returns the new history events plus the tasks that became ready;
+//! the server persists events and state in one atomic write and then dispatches the tasks.
+//! That purity is what makes replay checks, simulation tests and a virtual clock possible.
+
+pub mod execution;
+pub mod retry;
+pub mod state;
+pub mod time;
+
+pub use execution::{ActivityTaskGrant, CompletionError, ReadyTask, Transition, WorkflowTaskGrant};
+pub use state::Execution;

@@ -1,0 +1,172 @@
+//! The persisted state of one workflow run ("mutable state" in Temporal's terms).
+//!
+//! These are protobuf messages (derived with prost) so they embed Temporal's own message types
+//! unchanged and encode compactly; the store writes one encoded [`Execution`] per run next to
+//! its history events. All instants are milliseconds since the epoch, 0 meaning "none".
+
+use std::collections::HashMap;
+
+use temper_api::proto::common::v1::{Header, Memo, Payloads, RetryPolicy, SearchAttributes};
+use temper_api::proto::failure::v1::Failure;
+use temper_api::proto::history::v1::HistoryEvent;
+
+/// One workflow run.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Execution {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub workflow_id: String,
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    #[prost(string, tag = "4")]
+    pub first_execution_run_id: String,
+    #[prost(string, tag = "5")]
+    pub workflow_type: String,
+    #[prost(string, tag = "6")]
+    pub task_queue: String,
+    /// `temporal.api.enums.v1.WorkflowExecutionStatus`.
+    #[prost(int32, tag = "7")]
+    pub status: i32,
+    /// The id the next history event gets; history holds `1..next_event_id`.
+    #[prost(int64, tag = "8")]
+    pub next_event_id: i64,
+    #[prost(int64, tag = "9")]
+    pub start_time_ms: i64,
+    #[prost(int64, tag = "10")]
+    pub close_time_ms: i64,
+    #[prost(int64, tag = "11")]
+    pub workflow_task_timeout_ms: i64,
+    #[prost(int64, tag = "12")]
+    pub run_timeout_ms: i64,
+    #[prost(int64, tag = "13")]
+    pub execution_timeout_ms: i64,
+    /// Absolute deadline of the run (run or execution timeout, whichever is first); 0 = none.
+    #[prost(int64, tag = "14")]
+    pub run_deadline_ms: i64,
+    #[prost(string, tag = "15")]
+    pub start_request_id: String,
+    /// `started_event_id` of the last completed workflow task (the poll's
+    /// `previous_started_event_id`).
+    #[prost(int64, tag = "16")]
+    pub last_completed_workflow_task_started_id: i64,
+    #[prost(message, optional, tag = "17")]
+    pub workflow_task: Option<WorkflowTaskInfo>,
+    #[prost(map = "int64, message", tag = "18")]
+    pub activities: HashMap<i64, ActivityInfo>,
+    #[prost(map = "string, message", tag = "19")]
+    pub timers: HashMap<String, TimerInfo>,
+    /// Events that arrived while a workflow task was in flight; written at the next flush.
+    #[prost(message, repeated, tag = "20")]
+    pub buffered_events: Vec<HistoryEvent>,
+    #[prost(bool, tag = "21")]
+    pub cancel_requested: bool,
+    #[prost(string, repeated, tag = "22")]
+    pub signal_request_ids: Vec<String>,
+    #[prost(message, optional, tag = "23")]
+    pub memo: Option<Memo>,
+    #[prost(message, optional, tag = "24")]
+    pub search_attributes: Option<SearchAttributes>,
+    /// Encoded size of all history events written so far.
+    #[prost(int64, tag = "25")]
+    pub history_size_bytes: i64,
+    /// Attempt number of the next workflow task (counts consecutive failures and timeouts).
+    #[prost(int32, tag = "26")]
+    pub workflow_task_attempt: i32,
+    /// Incremented on every persisted update; the store uses it for optimistic concurrency.
+    #[prost(int64, tag = "29")]
+    pub db_version: i64,
+    #[prost(int64, tag = "30")]
+    pub execution_deadline_ms: i64,
+}
+
+/// The workflow task that is scheduled or in flight (at most one per run).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WorkflowTaskInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// 0 while scheduled and not yet handed to a worker.
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(int32, tag = "3")]
+    pub attempt: i32,
+    #[prost(int64, tag = "4")]
+    pub scheduled_time_ms: i64,
+    #[prost(int64, tag = "5")]
+    pub started_time_ms: i64,
+    #[prost(int64, tag = "6")]
+    pub start_to_close_timeout_ms: i64,
+    #[prost(string, tag = "7")]
+    pub task_queue: String,
+    #[prost(string, tag = "8")]
+    pub started_identity: String,
+    #[prost(string, tag = "9")]
+    pub started_request_id: String,
+}
+
+/// An activity that is scheduled, waiting for a retry, or running.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ActivityInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    #[prost(string, tag = "2")]
+    pub activity_id: String,
+    #[prost(string, tag = "3")]
+    pub activity_type: String,
+    #[prost(string, tag = "4")]
+    pub task_queue: String,
+    #[prost(message, optional, tag = "5")]
+    pub input: Option<Payloads>,
+    #[prost(message, optional, tag = "6")]
+    pub header: Option<Header>,
+    #[prost(int32, tag = "7")]
+    pub attempt: i32,
+    #[prost(int64, tag = "8")]
+    pub scheduled_time_ms: i64,
+    #[prost(int64, tag = "9")]
+    pub current_attempt_scheduled_time_ms: i64,
+    /// 0 while no attempt is running.
+    #[prost(int64, tag = "10")]
+    pub started_time_ms: i64,
+    #[prost(string, tag = "11")]
+    pub started_identity: String,
+    #[prost(string, tag = "12")]
+    pub started_request_id: String,
+    #[prost(message, optional, tag = "13")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[prost(int64, tag = "14")]
+    pub schedule_to_close_timeout_ms: i64,
+    #[prost(int64, tag = "15")]
+    pub schedule_to_start_timeout_ms: i64,
+    #[prost(int64, tag = "16")]
+    pub start_to_close_timeout_ms: i64,
+    #[prost(int64, tag = "17")]
+    pub heartbeat_timeout_ms: i64,
+    #[prost(int64, tag = "18")]
+    pub last_heartbeat_time_ms: i64,
+    #[prost(message, optional, tag = "19")]
+    pub heartbeat_details: Option<Payloads>,
+    #[prost(message, optional, tag = "20")]
+    pub last_failure: Option<Failure>,
+    #[prost(bool, tag = "21")]
+    pub cancel_requested: bool,
+    #[prost(int64, tag = "22")]
+    pub cancel_requested_event_id: i64,
+    /// When a retry backoff ends and the next attempt may be dispatched; 0 when no backoff
+    /// is pending (the attempt is dispatchable or running).
+    #[prost(int64, tag = "23")]
+    pub retry_ready_time_ms: i64,
+    #[prost(string, tag = "24")]
+    pub last_worker_identity: String,
+}
+
+/// A started timer.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimerInfo {
+    #[prost(string, tag = "1")]
+    pub timer_id: String,
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(int64, tag = "3")]
+    pub fire_time_ms: i64,
+}

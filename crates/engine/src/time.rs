@@ -1,0 +1,55 @@
+//! Conversions between protobuf time types and the engine's integer milliseconds.
+//!
+//! The engine keeps every instant as milliseconds since the Unix epoch and every span as
+//! milliseconds, so its arithmetic is exact and its state is easy to compare in tests.
+
+use temper_api::{Duration, Timestamp};
+
+/// Milliseconds of an optional protobuf duration; absent or negative means 0 ("unset").
+pub fn duration_ms(duration: Option<&Duration>) -> i64 {
+    match duration {
+        Some(d) => (d.seconds.saturating_mul(1000) + i64::from(d.nanos) / 1_000_000).max(0),
+        None => 0,
+    }
+}
+
+/// A protobuf duration of `ms` milliseconds, or `None` for 0 ("unset").
+pub fn ms_duration(ms: i64) -> Option<Duration> {
+    (ms > 0).then(|| Duration {
+        seconds: ms / 1000,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    })
+}
+
+/// A protobuf timestamp for `ms` milliseconds since the epoch, or `None` for 0.
+pub fn ms_timestamp(ms: i64) -> Option<Timestamp> {
+    (ms > 0).then(|| Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    })
+}
+
+/// Milliseconds since the epoch of an optional protobuf timestamp (0 when absent).
+pub fn timestamp_ms(ts: Option<&Timestamp>) -> i64 {
+    ts.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(duration_ms(ms_duration(1_500).as_ref()), 1_500);
+        assert_eq!(ms_duration(0), None);
+        assert_eq!(
+            timestamp_ms(ms_timestamp(1_700_000_000_123).as_ref()),
+            1_700_000_000_123
+        );
+        let negative = Duration {
+            seconds: -3,
+            nanos: 0,
+        };
+        assert_eq!(duration_ms(Some(&negative)), 0);
+    }
+}

@@ -1,0 +1,95 @@
+//! gRPC statuses with Temporal's `errordetails` attached the way the SDKs read them
+//! (`google.rpc.Status.details[0]`, type `temporal.api.errordetails.v1.*`).
+
+use prost::{Message, Name};
+use temper_api::proto::errordetails::v1 as details;
+use temper_store::StoreError;
+use tonic::{Code, Status};
+
+fn with_detail<M: Message + Name>(code: Code, message: String, detail: M) -> Status {
+    let any = prost_wkt_types::Any {
+        type_url: format!("type.googleapis.com/{}", M::full_name()),
+        value: detail.encode_to_vec(),
+    };
+    let status = temporalio_protos::google::rpc::Status {
+        code: code as i32,
+        message: message.clone(),
+        details: vec![any],
+    };
+    Status::with_details(code, message, status.encode_to_vec().into())
+}
+
+pub fn namespace_not_found(namespace: &str) -> Status {
+    with_detail(
+        Code::NotFound,
+        format!("Namespace {namespace} is not found."),
+        details::NamespaceNotFoundFailure {
+            namespace: namespace.to_string(),
+        },
+    )
+}
+
+pub fn already_started(
+    workflow_id: &str,
+    request_id: &str,
+    run_id: &str,
+    first_run_id: &str,
+) -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        format!(
+            "Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {run_id}."
+        ),
+        details::WorkflowExecutionAlreadyStartedFailure {
+            start_request_id: request_id.to_string(),
+            run_id: run_id.to_string(),
+            first_execution_run_id: first_run_id.to_string(),
+        },
+    )
+}
+
+pub fn query_failed(
+    message: String,
+    failure: Option<temper_api::proto::failure::v1::Failure>,
+) -> Status {
+    with_detail(
+        Code::InvalidArgument,
+        message,
+        details::QueryFailedFailure { failure },
+    )
+}
+
+pub fn workflow_not_ready(message: &str) -> Status {
+    with_detail(
+        Code::FailedPrecondition,
+        message.to_string(),
+        details::WorkflowNotReadyFailure {},
+    )
+}
+
+pub fn workflow_not_found(workflow_id: &str, run_id: &str) -> Status {
+    if run_id.is_empty() {
+        Status::not_found(format!("workflow not found for ID: {workflow_id}"))
+    } else {
+        Status::not_found(format!(
+            "workflow execution not found for ID: {workflow_id}, RunId: {run_id}"
+        ))
+    }
+}
+
+pub fn already_completed() -> Status {
+    Status::not_found("workflow execution already completed")
+}
+
+pub fn invalid(message: impl Into<String>) -> Status {
+    Status::invalid_argument(message.into())
+}
+
+/// Storage failures are transient from the client's point of view (it may retry).
+pub fn storage(error: StoreError) -> Status {
+    match error {
+        StoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+        StoreError::Conflict(..) => Status::aborted(error.to_string()),
+        other => Status::unavailable(other.to_string()),
+    }
+}

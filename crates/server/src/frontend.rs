@@ -1,0 +1,1266 @@
+//! The `WorkflowService` frontend: validates requests, maps them onto history operations and
+//! builds Temporal's responses. RPCs Temper does not serve yet answer UNIMPLEMENTED (the
+//! generated default), naming the RPC.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
+use temper_api::proto::enums::v1::{
+    HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition,
+    QueryResultType, TaskQueueKind, WorkflowExecutionStatus,
+};
+use temper_api::proto::history::v1::History as HistoryPage;
+use temper_api::proto::query::v1::QueryRejected;
+use temper_api::proto::taskqueue::v1::TaskQueue;
+use temper_api::proto::workflow::v1::{
+    PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo,
+};
+use temper_api::proto::workflowservice::v1::*;
+use temper_api::workflowservice::workflow_service_server::WorkflowService;
+use temper_engine::Execution;
+use temper_engine::execution::{CompletionError, TaskError, activity_type};
+use temper_engine::state::ActivityInfo;
+use temper_engine::time::{ms_duration, ms_timestamp};
+use tonic::{Request, Response, Status};
+
+use crate::errors;
+use crate::history::{History, QueryAnswer};
+use crate::matching::{QueueKind, QueuedTask};
+use crate::namespaces::Namespaces;
+use crate::tokens::{TaskToken, TokenKind};
+
+/// Temporal's per-payload ("blob") size limit.
+pub const BLOB_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// Longest id Temporal accepts (workflow id, activity id, task queue name, …).
+const MAX_ID_LENGTH: usize = 1000;
+/// Longest a task poll waits before answering empty (Temporal's matching default).
+const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
+/// Longest a history long poll waits before answering with a "continue" token.
+const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
+const DEFAULT_HISTORY_PAGE_SIZE: usize = 1000;
+pub const SERVER_VERSION: &str = "1.29.0";
+
+pub struct Frontend {
+    history: Arc<History>,
+    namespaces: Arc<Namespaces>,
+}
+
+/// Where a history page continues.
+#[derive(Clone, PartialEq, prost::Message)]
+struct HistoryPageToken {
+    #[prost(string, tag = "1")]
+    run_id: String,
+    #[prost(int64, tag = "2")]
+    next_event_id: i64,
+}
+
+impl Frontend {
+    pub fn new(history: Arc<History>, namespaces: Arc<Namespaces>) -> Self {
+        Frontend {
+            history,
+            namespaces,
+        }
+    }
+}
+
+/// How long a long poll may wait, from the client's `grpc-timeout` (less a second to answer).
+fn poll_wait<T>(request: &Request<T>) -> Duration {
+    let Some(timeout) = request
+        .metadata()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return MAX_POLL_WAIT;
+    };
+    let (digits, unit) = timeout.split_at(timeout.len().saturating_sub(1));
+    let Ok(value) = digits.parse::<u64>() else {
+        return MAX_POLL_WAIT;
+    };
+    let deadline = match unit {
+        "H" => Duration::from_secs(value * 3600),
+        "M" => Duration::from_secs(value * 60),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return MAX_POLL_WAIT,
+    };
+    deadline
+        .saturating_sub(Duration::from_secs(1))
+        .min(MAX_POLL_WAIT)
+}
+
+fn check_id(value: &str, what: &str) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(errors::invalid(format!("{what} is not set on request.")));
+    }
+    if value.len() > MAX_ID_LENGTH {
+        return Err(errors::invalid(format!("{what} exceeds length limit.")));
+    }
+    Ok(())
+}
+
+fn check_payloads(payloads: Option<&Payloads>) -> Result<(), Status> {
+    let size = payloads.map_or(0, |p| p.encoded_len());
+    if size > BLOB_SIZE_LIMIT {
+        return Err(errors::invalid(format!(
+            "Blob data size exceeds limit: {size} bytes is more than {BLOB_SIZE_LIMIT}."
+        )));
+    }
+    Ok(())
+}
+
+fn task_error(error: TaskError) -> Status {
+    match error {
+        TaskError::NotFound(m) => Status::not_found(m),
+        TaskError::Invalid(m) => Status::invalid_argument(m),
+    }
+}
+
+fn execution_of(exec: &Execution) -> Option<WorkflowExecution> {
+    Some(WorkflowExecution {
+        workflow_id: exec.workflow_id.clone(),
+        run_id: exec.run_id.clone(),
+    })
+}
+
+fn normal_queue(name: &str) -> Option<TaskQueue> {
+    Some(TaskQueue {
+        name: name.to_string(),
+        kind: TaskQueueKind::Normal as i32,
+        ..Default::default()
+    })
+}
+
+fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
+    let closed = exec.close_time_ms > 0;
+    WorkflowExecutionInfo {
+        execution: execution_of(exec),
+        r#type: Some(WorkflowType {
+            name: exec.workflow_type.clone(),
+        }),
+        start_time: ms_timestamp(exec.start_time_ms),
+        close_time: ms_timestamp(exec.close_time_ms),
+        status: exec.status,
+        history_length: exec.next_event_id - 1,
+        execution_time: ms_timestamp(exec.start_time_ms),
+        memo: exec.memo.clone(),
+        search_attributes: exec.search_attributes.clone(),
+        task_queue: exec.task_queue.clone(),
+        state_transition_count: exec.db_version,
+        history_size_bytes: exec.history_size_bytes,
+        execution_duration: if closed {
+            ms_duration(exec.close_time_ms - exec.start_time_ms)
+        } else {
+            None
+        },
+        first_run_id: exec.first_execution_run_id.clone(),
+        ..Default::default()
+    }
+}
+
+fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
+    let state = if activity.cancel_requested {
+        PendingActivityState::CancelRequested
+    } else if activity.started_time_ms > 0 {
+        PendingActivityState::Started
+    } else {
+        PendingActivityState::Scheduled
+    };
+    PendingActivityInfo {
+        activity_id: activity.activity_id.clone(),
+        activity_type: activity_type(&activity.activity_type),
+        state: state as i32,
+        heartbeat_details: activity.heartbeat_details.clone(),
+        last_heartbeat_time: ms_timestamp(activity.last_heartbeat_time_ms),
+        last_started_time: ms_timestamp(activity.started_time_ms),
+        attempt: activity.attempt,
+        maximum_attempts: activity
+            .retry_policy
+            .as_ref()
+            .map_or(0, |p| p.maximum_attempts),
+        scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
+        expiration_time: if activity.schedule_to_close_timeout_ms > 0 {
+            ms_timestamp(activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms)
+        } else {
+            None
+        },
+        last_failure: activity.last_failure.clone(),
+        last_worker_identity: if activity.started_identity.is_empty() {
+            activity.last_worker_identity.clone()
+        } else {
+            activity.started_identity.clone()
+        },
+        next_attempt_schedule_time: ms_timestamp(activity.retry_ready_time_ms),
+        ..Default::default()
+    }
+}
+
+impl Frontend {
+    /// Waits for a workflow task (or query task) on a queue and hands it out.
+    async fn next_workflow_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(task) = self
+                .history
+                .matching()
+                .poll(namespace, queue, QueueKind::Workflow, remaining)
+                .await
+            else {
+                return Ok(PollWorkflowTaskQueueResponse::default());
+            };
+            match task {
+                QueuedTask::Workflow {
+                    run_id,
+                    scheduled_event_id,
+                } => {
+                    let request_id = uuid::Uuid::new_v4().to_string();
+                    let applied = match self
+                        .history
+                        .update(&run_id, |t| {
+                            t.start_workflow_task(scheduled_event_id, identity, &request_id)
+                        })
+                        .await
+                    {
+                        Ok(applied) => applied,
+                        Err(status) => {
+                            tracing::warn!(run_id, error = %status.message(), "dropping workflow task");
+                            continue;
+                        }
+                    };
+                    let Ok(grant) = applied.value else { continue };
+                    let exec = applied.execution;
+                    let events = self.history.read_history(&run_id, 1, usize::MAX).await?;
+                    let token = TaskToken {
+                        namespace: namespace.to_string(),
+                        workflow_id: exec.workflow_id.clone(),
+                        run_id: run_id.clone(),
+                        scheduled_event_id,
+                        started_event_id: grant.started_event_id,
+                        attempt: grant.attempt,
+                        kind: TokenKind::WorkflowTask as i32,
+                        query_id: String::new(),
+                    };
+                    return Ok(PollWorkflowTaskQueueResponse {
+                        task_token: token.encode(),
+                        workflow_execution: execution_of(&exec),
+                        workflow_type: Some(WorkflowType {
+                            name: exec.workflow_type.clone(),
+                        }),
+                        previous_started_event_id: grant.previous_started_event_id,
+                        started_event_id: grant.started_event_id,
+                        attempt: grant.attempt,
+                        history: Some(HistoryPage { events }),
+                        workflow_execution_task_queue: normal_queue(&exec.task_queue),
+                        scheduled_time: ms_timestamp(grant.scheduled_time_ms),
+                        started_time: ms_timestamp(grant.started_time_ms),
+                        ..Default::default()
+                    });
+                }
+                QueuedTask::Query {
+                    run_id,
+                    query_id,
+                    query,
+                } => {
+                    let Some(exec) = self.history.snapshot(&run_id).await? else {
+                        continue;
+                    };
+                    let events = self.history.read_history(&run_id, 1, usize::MAX).await?;
+                    let token = TaskToken {
+                        namespace: namespace.to_string(),
+                        run_id: run_id.clone(),
+                        kind: TokenKind::QueryTask as i32,
+                        query_id,
+                        ..Default::default()
+                    };
+                    return Ok(PollWorkflowTaskQueueResponse {
+                        task_token: token.encode(),
+                        workflow_execution: execution_of(&exec),
+                        workflow_type: Some(WorkflowType {
+                            name: exec.workflow_type.clone(),
+                        }),
+                        previous_started_event_id: exec.last_completed_workflow_task_started_id,
+                        attempt: 1,
+                        history: Some(HistoryPage { events }),
+                        query: Some(query),
+                        workflow_execution_task_queue: normal_queue(&exec.task_queue),
+                        ..Default::default()
+                    });
+                }
+                QueuedTask::Activity { .. } => continue,
+            }
+        }
+    }
+
+    async fn next_activity_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+    ) -> Result<PollActivityTaskQueueResponse, Status> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(task) = self
+                .history
+                .matching()
+                .poll(namespace, queue, QueueKind::Activity, remaining)
+                .await
+            else {
+                return Ok(PollActivityTaskQueueResponse::default());
+            };
+            let QueuedTask::Activity {
+                run_id,
+                scheduled_event_id,
+                attempt,
+            } = task
+            else {
+                continue;
+            };
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let applied = match self
+                .history
+                .update(&run_id, |t| {
+                    t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
+                })
+                .await
+            {
+                Ok(applied) => applied,
+                Err(status) => {
+                    tracing::warn!(run_id, error = %status.message(), "dropping activity task");
+                    continue;
+                }
+            };
+            let Ok(grant) = applied.value else { continue };
+            let exec = applied.execution;
+            let activity = grant.activity;
+            let token = TaskToken {
+                namespace: namespace.to_string(),
+                workflow_id: exec.workflow_id.clone(),
+                run_id: run_id.clone(),
+                scheduled_event_id,
+                attempt,
+                kind: TokenKind::ActivityTask as i32,
+                ..Default::default()
+            };
+            return Ok(PollActivityTaskQueueResponse {
+                task_token: token.encode(),
+                workflow_namespace: namespace.to_string(),
+                workflow_type: Some(WorkflowType {
+                    name: exec.workflow_type.clone(),
+                }),
+                workflow_execution: execution_of(&exec),
+                activity_type: activity_type(&activity.activity_type),
+                activity_id: activity.activity_id.clone(),
+                header: activity.header.clone(),
+                input: activity.input.clone(),
+                heartbeat_details: activity.heartbeat_details.clone(),
+                scheduled_time: ms_timestamp(activity.scheduled_time_ms),
+                current_attempt_scheduled_time: ms_timestamp(
+                    activity.current_attempt_scheduled_time_ms,
+                ),
+                started_time: ms_timestamp(activity.started_time_ms),
+                attempt: activity.attempt,
+                // The TypeScript SDK relies on schedule-to-close always being present.
+                schedule_to_close_timeout: Some(
+                    ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
+                ),
+                start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
+                heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
+                retry_policy: activity.retry_policy.clone(),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Resolves an activity addressed by workflow and activity id to its token fields.
+    async fn activity_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+    ) -> Result<(String, i64, i32), Status> {
+        self.namespaces.require(namespace)?;
+        check_id(activity_id, "ActivityId")?;
+        let exec = self
+            .history
+            .resolve(
+                namespace,
+                Some(&WorkflowExecution {
+                    workflow_id: workflow_id.into(),
+                    run_id: run_id.into(),
+                }),
+            )
+            .await?;
+        let activity = exec
+            .activities
+            .values()
+            .find(|a| a.activity_id == activity_id && a.started_time_ms > 0)
+            .ok_or_else(|| Status::not_found("invalid activityID or activity already timed out or invoking workflow is completed"))?;
+        Ok((
+            exec.run_id.clone(),
+            activity.scheduled_event_id,
+            activity.attempt,
+        ))
+    }
+
+    fn activity_token(&self, bytes: &[u8], namespace: &str) -> Result<TaskToken, Status> {
+        let token = TaskToken::decode_as(bytes, TokenKind::ActivityTask)?;
+        if !namespace.is_empty() && token.namespace != namespace {
+            return Err(errors::invalid(
+                "Task token does not belong to this namespace.",
+            ));
+        }
+        Ok(token)
+    }
+
+    async fn complete_activity(
+        &self,
+        run_id: &str,
+        scheduled: i64,
+        attempt: i32,
+        result: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), Status> {
+        check_payloads(result.as_ref())?;
+        let applied = self
+            .history
+            .update(run_id, |t| {
+                t.complete_activity(scheduled, attempt, result, identity)
+            })
+            .await?;
+        applied.value.map_err(task_error)
+    }
+
+    async fn fail_activity(
+        &self,
+        run_id: &str,
+        scheduled: i64,
+        attempt: i32,
+        failure: Option<temper_api::proto::failure::v1::Failure>,
+        details: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), Status> {
+        let failure = failure.unwrap_or_default();
+        let applied = self
+            .history
+            .update(run_id, |t| {
+                t.fail_activity(scheduled, attempt, failure, details, identity)
+            })
+            .await?;
+        applied.value.map_err(task_error)
+    }
+
+    async fn cancel_activity(
+        &self,
+        run_id: &str,
+        scheduled: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), Status> {
+        let applied = self
+            .history
+            .update(run_id, |t| {
+                t.cancel_activity(scheduled, attempt, details, identity)
+            })
+            .await?;
+        applied.value.map_err(task_error)
+    }
+
+    async fn heartbeat(
+        &self,
+        run_id: &str,
+        scheduled: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+    ) -> Result<bool, Status> {
+        check_payloads(details.as_ref())?;
+        let applied = self
+            .history
+            .update(run_id, |t| {
+                t.heartbeat_activity(scheduled, attempt, details)
+            })
+            .await?;
+        applied.value.map_err(task_error)
+    }
+
+    /// Runs an operation on a run that must still be open.
+    async fn update_open_run<R>(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+        operation: impl FnOnce(&mut temper_engine::Transition<'_>) -> R,
+    ) -> Result<Execution, Status> {
+        self.namespaces.require(namespace)?;
+        let exec = self.history.resolve(namespace, execution).await?;
+        let applied = self
+            .history
+            .update(&exec.run_id, |t| {
+                if t.execution().is_running() {
+                    Some(operation(t))
+                } else {
+                    None
+                }
+            })
+            .await?;
+        match applied.value {
+            Some(_) => Ok(applied.execution),
+            None => Err(errors::already_completed()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl WorkflowService for Frontend {
+    async fn get_system_info(
+        &self,
+        _request: Request<GetSystemInfoRequest>,
+    ) -> Result<Response<GetSystemInfoResponse>, Status> {
+        Ok(Response::new(GetSystemInfoResponse {
+            server_version: SERVER_VERSION.to_string(),
+            capabilities: Some(get_system_info_response::Capabilities {
+                signal_and_query_header: true,
+                internal_error_differentiation: true,
+                activity_failure_include_heartbeat: true,
+                encoded_failure_attributes: true,
+                upsert_memo: true,
+                sdk_metadata: true,
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn describe_namespace(
+        &self,
+        request: Request<DescribeNamespaceRequest>,
+    ) -> Result<Response<DescribeNamespaceResponse>, Status> {
+        let request = request.into_inner();
+        if request.namespace.is_empty() && request.id.is_empty() {
+            return Err(errors::invalid("Namespace is not set on request."));
+        }
+        let name = if request.namespace.is_empty() {
+            self.namespaces
+                .list()
+                .into_iter()
+                .find_map(|d| {
+                    d.namespace_info
+                        .filter(|i| i.id == request.id)
+                        .map(|i| i.name)
+                })
+                .ok_or_else(|| errors::namespace_not_found(&request.id))?
+        } else {
+            request.namespace
+        };
+        Ok(Response::new(self.namespaces.describe(&name)?))
+    }
+
+    async fn list_namespaces(
+        &self,
+        _request: Request<ListNamespacesRequest>,
+    ) -> Result<Response<ListNamespacesResponse>, Status> {
+        Ok(Response::new(ListNamespacesResponse {
+            namespaces: self.namespaces.list(),
+            next_page_token: vec![],
+        }))
+    }
+
+    async fn register_namespace(
+        &self,
+        request: Request<RegisterNamespaceRequest>,
+    ) -> Result<Response<RegisterNamespaceResponse>, Status> {
+        let request = request.into_inner();
+        let retention =
+            temper_engine::time::duration_ms(request.workflow_execution_retention_period.as_ref());
+        self.namespaces
+            .register(
+                &request.namespace,
+                &request.description,
+                &request.owner_email,
+                retention,
+            )
+            .await?;
+        Ok(Response::new(RegisterNamespaceResponse {}))
+    }
+
+    async fn start_workflow_execution(
+        &self,
+        request: Request<StartWorkflowExecutionRequest>,
+    ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        check_id(&request.workflow_id, "WorkflowId")?;
+        check_id(
+            request
+                .workflow_type
+                .as_ref()
+                .map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        check_id(
+            request.task_queue.as_ref().map_or("", |q| q.name.as_str()),
+            "TaskQueue",
+        )?;
+        if request.request_id.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("RequestId exceeds length limit."));
+        }
+        if let Some(policy) = &request.retry_policy {
+            temper_engine::retry::validate(policy).map_err(errors::invalid)?;
+        }
+        for (name, timeout) in [
+            (
+                "WorkflowExecutionTimeout",
+                &request.workflow_execution_timeout,
+            ),
+            ("WorkflowRunTimeout", &request.workflow_run_timeout),
+            ("WorkflowTaskTimeout", &request.workflow_task_timeout),
+        ] {
+            if timeout
+                .as_ref()
+                .is_some_and(|d| d.seconds < 0 || d.nanos < 0)
+            {
+                return Err(errors::invalid(format!("Invalid {name}.")));
+            }
+        }
+        if !request.cron_schedule.is_empty() {
+            return Err(Status::unimplemented(
+                "cron_schedule is not supported by Temper yet",
+            ));
+        }
+        if request.workflow_start_delay.is_some() {
+            return Err(Status::unimplemented(
+                "workflow_start_delay is not supported by Temper yet",
+            ));
+        }
+        check_payloads(request.input.as_ref())?;
+        let (run_id, started) = self
+            .history
+            .start_workflow(&request.namespace.clone(), &request)
+            .await?;
+        Ok(Response::new(StartWorkflowExecutionResponse {
+            run_id,
+            started,
+            ..Default::default()
+        }))
+    }
+
+    async fn poll_workflow_task_queue(
+        &self,
+        request: Request<PollWorkflowTaskQueueRequest>,
+    ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
+        let wait = poll_wait(&request);
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let queue = request
+            .task_queue
+            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+        check_id(&queue.name, "TaskQueue")?;
+        // Temper does not use sticky queues: every task goes to the normal queue with full
+        // history, which the SDKs accept. Sticky polls simply wait out their deadline.
+        if queue.kind == TaskQueueKind::Sticky as i32 {
+            tokio::time::sleep(wait).await;
+            return Ok(Response::new(PollWorkflowTaskQueueResponse::default()));
+        }
+        let response = self
+            .next_workflow_task(&request.namespace, &queue.name, &request.identity, wait)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        request: Request<RespondWorkflowTaskCompletedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
+        let request = request.into_inner();
+        let token = TaskToken::decode_as(&request.task_token, TokenKind::WorkflowTask)?;
+        for command in &request.commands {
+            let payloads = match &command.attributes {
+                Some(temper_api::proto::command::v1::command::Attributes::ScheduleActivityTaskCommandAttributes(a)) => a.input.as_ref(),
+                Some(temper_api::proto::command::v1::command::Attributes::CompleteWorkflowExecutionCommandAttributes(a)) => a.result.as_ref(),
+                _ => None,
+            };
+            check_payloads(payloads)?;
+        }
+        let applied = self
+            .history
+            .update(&token.run_id, |t| {
+                t.complete_workflow_task(token.scheduled_event_id, token.started_event_id, &request)
+            })
+            .await?;
+        match applied.value {
+            Ok(()) => Ok(Response::new(
+                RespondWorkflowTaskCompletedResponse::default(),
+            )),
+            Err(CompletionError::NotFound(m)) => Err(Status::not_found(m)),
+            Err(error) => Err(Status::invalid_argument(error.status_message())),
+        }
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        request: Request<RespondWorkflowTaskFailedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
+        let request = request.into_inner();
+        let token = TaskToken::decode_as(&request.task_token, TokenKind::WorkflowTask)?;
+        let applied = self
+            .history
+            .update(&token.run_id, |t| {
+                t.workflow_task_failed_by_worker(
+                    token.scheduled_event_id,
+                    token.started_event_id,
+                    request.cause,
+                    request.failure.clone(),
+                    &request.identity,
+                )
+            })
+            .await?;
+        applied.value.map_err(task_error)?;
+        Ok(Response::new(RespondWorkflowTaskFailedResponse::default()))
+    }
+
+    async fn poll_activity_task_queue(
+        &self,
+        request: Request<PollActivityTaskQueueRequest>,
+    ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
+        let wait = poll_wait(&request);
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let queue = request
+            .task_queue
+            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+        check_id(&queue.name, "TaskQueue")?;
+        let response = self
+            .next_activity_task(&request.namespace, &queue.name, &request.identity, wait)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn record_activity_task_heartbeat(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
+        let request = request.into_inner();
+        let token = self.activity_token(&request.task_token, &request.namespace)?;
+        let cancel_requested = self
+            .heartbeat(
+                &token.run_id,
+                token.scheduled_event_id,
+                token.attempt,
+                request.details,
+            )
+            .await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatResponse {
+            cancel_requested,
+            ..Default::default()
+        }))
+    }
+
+    async fn record_activity_task_heartbeat_by_id(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatByIdRequest>,
+    ) -> Result<Response<RecordActivityTaskHeartbeatByIdResponse>, Status> {
+        let request = request.into_inner();
+        let (run_id, scheduled, attempt) = self
+            .activity_by_id(
+                &request.namespace,
+                &request.workflow_id,
+                &request.run_id,
+                &request.activity_id,
+            )
+            .await?;
+        let cancel_requested = self
+            .heartbeat(&run_id, scheduled, attempt, request.details)
+            .await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse {
+            cancel_requested,
+            ..Default::default()
+        }))
+    }
+
+    async fn respond_activity_task_completed(
+        &self,
+        request: Request<RespondActivityTaskCompletedRequest>,
+    ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
+        let request = request.into_inner();
+        let token = self.activity_token(&request.task_token, &request.namespace)?;
+        self.complete_activity(
+            &token.run_id,
+            token.scheduled_event_id,
+            token.attempt,
+            request.result,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(
+            RespondActivityTaskCompletedResponse::default(),
+        ))
+    }
+
+    async fn respond_activity_task_completed_by_id(
+        &self,
+        request: Request<RespondActivityTaskCompletedByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskCompletedByIdResponse>, Status> {
+        let request = request.into_inner();
+        let (run_id, scheduled, attempt) = self
+            .activity_by_id(
+                &request.namespace,
+                &request.workflow_id,
+                &request.run_id,
+                &request.activity_id,
+            )
+            .await?;
+        self.complete_activity(
+            &run_id,
+            scheduled,
+            attempt,
+            request.result,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(
+            RespondActivityTaskCompletedByIdResponse::default(),
+        ))
+    }
+
+    async fn respond_activity_task_failed(
+        &self,
+        request: Request<RespondActivityTaskFailedRequest>,
+    ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
+        let request = request.into_inner();
+        let token = self.activity_token(&request.task_token, &request.namespace)?;
+        self.fail_activity(
+            &token.run_id,
+            token.scheduled_event_id,
+            token.attempt,
+            request.failure,
+            request.last_heartbeat_details,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(RespondActivityTaskFailedResponse::default()))
+    }
+
+    async fn respond_activity_task_failed_by_id(
+        &self,
+        request: Request<RespondActivityTaskFailedByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskFailedByIdResponse>, Status> {
+        let request = request.into_inner();
+        let (run_id, scheduled, attempt) = self
+            .activity_by_id(
+                &request.namespace,
+                &request.workflow_id,
+                &request.run_id,
+                &request.activity_id,
+            )
+            .await?;
+        self.fail_activity(
+            &run_id,
+            scheduled,
+            attempt,
+            request.failure,
+            request.last_heartbeat_details,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(
+            RespondActivityTaskFailedByIdResponse::default(),
+        ))
+    }
+
+    async fn respond_activity_task_canceled(
+        &self,
+        request: Request<RespondActivityTaskCanceledRequest>,
+    ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
+        let request = request.into_inner();
+        let token = self.activity_token(&request.task_token, &request.namespace)?;
+        self.cancel_activity(
+            &token.run_id,
+            token.scheduled_event_id,
+            token.attempt,
+            request.details,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(RespondActivityTaskCanceledResponse::default()))
+    }
+
+    async fn respond_activity_task_canceled_by_id(
+        &self,
+        request: Request<RespondActivityTaskCanceledByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskCanceledByIdResponse>, Status> {
+        let request = request.into_inner();
+        let (run_id, scheduled, attempt) = self
+            .activity_by_id(
+                &request.namespace,
+                &request.workflow_id,
+                &request.run_id,
+                &request.activity_id,
+            )
+            .await?;
+        self.cancel_activity(
+            &run_id,
+            scheduled,
+            attempt,
+            request.details,
+            &request.identity,
+        )
+        .await?;
+        Ok(Response::new(
+            RespondActivityTaskCanceledByIdResponse::default(),
+        ))
+    }
+
+    async fn get_workflow_execution_history(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, request.execution.as_ref())
+            .await?;
+        let mut first_event_id = 1;
+        if !request.next_page_token.is_empty() {
+            let token = HistoryPageToken::decode(&*request.next_page_token)
+                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+            if token.run_id != exec.run_id {
+                return Err(errors::invalid(
+                    "Invalid NextPageToken: it belongs to another run.",
+                ));
+            }
+            first_event_id = token.next_event_id.max(1);
+        }
+        let run_id = exec.run_id.clone();
+        let continue_token = |next_event_id: i64| {
+            HistoryPageToken {
+                run_id: run_id.clone(),
+                next_event_id,
+            }
+            .encode_to_vec()
+        };
+        let close_only =
+            request.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
+        let page_size = if request.maximum_page_size > 0 {
+            request.maximum_page_size as usize
+        } else {
+            DEFAULT_HISTORY_PAGE_SIZE
+        };
+        let deadline = tokio::time::Instant::now() + HISTORY_LONG_POLL_WAIT;
+        loop {
+            let seen = self.history.change_version(&run_id);
+            let Some(exec) = self.history.snapshot(&run_id).await? else {
+                return Err(errors::workflow_not_found(&exec.workflow_id, &run_id));
+            };
+            let open = exec.is_running();
+            if close_only {
+                if !open {
+                    let events = self
+                        .history
+                        .read_history(&run_id, exec.next_event_id - 1, 1)
+                        .await?;
+                    return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
+                        history: Some(HistoryPage { events }),
+                        ..Default::default()
+                    }));
+                }
+            } else if first_event_id < exec.next_event_id {
+                let events = self
+                    .history
+                    .read_history(&run_id, first_event_id, page_size)
+                    .await?;
+                let next = events.last().map_or(first_event_id, |e| e.event_id + 1);
+                let more = next < exec.next_event_id || (open && request.wait_new_event);
+                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
+                    history: Some(HistoryPage { events }),
+                    next_page_token: if more { continue_token(next) } else { vec![] },
+                    ..Default::default()
+                }));
+            } else if !open {
+                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
+                    history: Some(HistoryPage::default()),
+                    ..Default::default()
+                }));
+            }
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !request.wait_new_event || remaining.is_zero() {
+                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
+                    history: Some(HistoryPage::default()),
+                    next_page_token: continue_token(first_event_id),
+                    ..Default::default()
+                }));
+            }
+            self.history.wait_for_change(&run_id, seen, remaining).await;
+        }
+    }
+
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, request.execution.as_ref())
+            .await?;
+        let mut last_event_id = exec.next_event_id - 1;
+        if !request.next_page_token.is_empty() {
+            let token = HistoryPageToken::decode(&*request.next_page_token)
+                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+            if token.run_id != exec.run_id {
+                return Err(errors::invalid(
+                    "Invalid NextPageToken: it belongs to another run.",
+                ));
+            }
+            last_event_id = token.next_event_id;
+        }
+        let page_size = if request.maximum_page_size > 0 {
+            request.maximum_page_size as i64
+        } else {
+            DEFAULT_HISTORY_PAGE_SIZE as i64
+        };
+        let first = (last_event_id - page_size + 1).max(1);
+        let mut events = if last_event_id >= 1 {
+            self.history
+                .read_history(&exec.run_id, first, (last_event_id - first + 1) as usize)
+                .await?
+        } else {
+            vec![]
+        };
+        events.reverse();
+        let next_page_token = if first > 1 {
+            HistoryPageToken {
+                run_id: exec.run_id.clone(),
+                next_event_id: first - 1,
+            }
+            .encode_to_vec()
+        } else {
+            vec![]
+        };
+        Ok(Response::new(GetWorkflowExecutionHistoryReverseResponse {
+            history: Some(HistoryPage { events }),
+            next_page_token,
+        }))
+    }
+
+    async fn signal_workflow_execution(
+        &self,
+        request: Request<SignalWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        check_id(&request.signal_name, "SignalName")?;
+        check_payloads(request.input.as_ref())?;
+        self.update_open_run(
+            &request.namespace,
+            request.workflow_execution.as_ref(),
+            |t| {
+                t.signal(
+                    &request.signal_name,
+                    request.input.clone(),
+                    &request.identity,
+                    request.header.clone(),
+                    &request.request_id,
+                )
+            },
+        )
+        .await?;
+        Ok(Response::new(SignalWorkflowExecutionResponse::default()))
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        request: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        if let Some(exec) = &request.workflow_execution
+            && !request.first_execution_run_id.is_empty()
+        {
+            let current = self.history.resolve(&request.namespace, Some(exec)).await?;
+            if current.first_execution_run_id != request.first_execution_run_id {
+                return Err(errors::workflow_not_found(&exec.workflow_id, &exec.run_id));
+            }
+        }
+        self.update_open_run(
+            &request.namespace,
+            request.workflow_execution.as_ref(),
+            |t| t.request_cancel(&request.reason, &request.identity),
+        )
+        .await?;
+        Ok(Response::new(
+            RequestCancelWorkflowExecutionResponse::default(),
+        ))
+    }
+
+    async fn terminate_workflow_execution(
+        &self,
+        request: Request<TerminateWorkflowExecutionRequest>,
+    ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.update_open_run(
+            &request.namespace,
+            request.workflow_execution.as_ref(),
+            |t| t.terminate(&request.reason, request.details.clone(), &request.identity),
+        )
+        .await?;
+        Ok(Response::new(TerminateWorkflowExecutionResponse::default()))
+    }
+
+    async fn describe_workflow_execution(
+        &self,
+        request: Request<DescribeWorkflowExecutionRequest>,
+    ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, request.execution.as_ref())
+            .await?;
+        let mut activities: Vec<&ActivityInfo> = exec.activities.values().collect();
+        activities.sort_by_key(|a| a.scheduled_event_id);
+        let pending_workflow_task = exec
+            .workflow_task
+            .as_ref()
+            .map(|w| PendingWorkflowTaskInfo {
+                state: if w.started_event_id > 0 {
+                    PendingWorkflowTaskState::Started as i32
+                } else {
+                    PendingWorkflowTaskState::Scheduled as i32
+                },
+                scheduled_time: ms_timestamp(w.scheduled_time_ms),
+                original_scheduled_time: ms_timestamp(w.scheduled_time_ms),
+                started_time: ms_timestamp(w.started_time_ms),
+                attempt: w.attempt,
+            });
+        Ok(Response::new(DescribeWorkflowExecutionResponse {
+            execution_config: Some(WorkflowExecutionConfig {
+                task_queue: normal_queue(&exec.task_queue),
+                workflow_execution_timeout: ms_duration(exec.execution_timeout_ms),
+                workflow_run_timeout: ms_duration(exec.run_timeout_ms),
+                default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
+                ..Default::default()
+            }),
+            workflow_execution_info: Some(execution_info(&exec)),
+            pending_activities: activities.into_iter().map(pending_activity).collect(),
+            pending_workflow_task,
+            ..Default::default()
+        }))
+    }
+
+    async fn query_workflow(
+        &self,
+        request: Request<QueryWorkflowRequest>,
+    ) -> Result<Response<QueryWorkflowResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let query = request
+            .query
+            .ok_or_else(|| errors::invalid("Query is not set on request."))?;
+        check_id(&query.query_type, "QueryType")?;
+        check_payloads(query.query_args.as_ref())?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, request.execution.as_ref())
+            .await?;
+        let run_id = exec.run_id.clone();
+        // Queries are answered from the worker's view after the last completed workflow task;
+        // while a task is scheduled or running, wait for it so the answer is consistent.
+        let exec = loop {
+            let seen = self.history.change_version(&run_id);
+            let Some(exec) = self.history.snapshot(&run_id).await? else {
+                return Err(errors::workflow_not_found(&exec.workflow_id, &run_id));
+            };
+            if exec.last_completed_workflow_task_started_id == 0 && !exec.is_running() {
+                return Err(errors::workflow_not_ready(
+                    "Workflow execution closed before WorkflowTaskStarted event",
+                ));
+            }
+            let busy = exec.is_running()
+                && (exec.workflow_task.is_some()
+                    || exec.last_completed_workflow_task_started_id == 0);
+            if !busy {
+                break exec;
+            }
+            self.history
+                .wait_for_change(&run_id, seen, Duration::from_secs(3600))
+                .await;
+        };
+        let status = WorkflowExecutionStatus::try_from(exec.status)
+            .unwrap_or(WorkflowExecutionStatus::Unspecified);
+        let rejected = match QueryRejectCondition::try_from(request.query_reject_condition) {
+            Ok(QueryRejectCondition::NotOpen) => status != WorkflowExecutionStatus::Running,
+            Ok(QueryRejectCondition::NotCompletedCleanly) => {
+                status != WorkflowExecutionStatus::Completed
+            }
+            _ => false,
+        };
+        if rejected {
+            return Ok(Response::new(QueryWorkflowResponse {
+                query_rejected: Some(QueryRejected {
+                    status: exec.status,
+                }),
+                ..Default::default()
+            }));
+        }
+        let (query_id, answer, _registration) = self.history.register_query();
+        self.history.offer_query(&exec, &query_id, query);
+        match answer.await {
+            Ok(QueryAnswer::Answered(result)) => Ok(Response::new(QueryWorkflowResponse {
+                query_result: result,
+                ..Default::default()
+            })),
+            Ok(QueryAnswer::Failed(message, failure)) => {
+                Err(errors::query_failed(message, *failure))
+            }
+            Err(_) => Err(Status::unavailable("query was abandoned")),
+        }
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
+        let request = request.into_inner();
+        let token = TaskToken::decode_as(&request.task_token, TokenKind::QueryTask)?;
+        let answer = if request.completed_type == QueryResultType::Answered as i32 {
+            QueryAnswer::Answered(request.query_result)
+        } else {
+            QueryAnswer::Failed(request.error_message, Box::new(request.failure))
+        };
+        if !self.history.answer_query(&token.query_id, answer) {
+            return Err(Status::not_found("query not found or already answered"));
+        }
+        Ok(Response::new(RespondQueryTaskCompletedResponse::default()))
+    }
+
+    async fn shutdown_worker(
+        &self,
+        _request: Request<ShutdownWorkerRequest>,
+    ) -> Result<Response<ShutdownWorkerResponse>, Status> {
+        Ok(Response::new(ShutdownWorkerResponse::default()))
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        request: Request<ResetStickyTaskQueueRequest>,
+    ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        self.history
+            .resolve(&request.namespace, request.execution.as_ref())
+            .await?;
+        // Temper never dispatches to sticky queues, so there is no stickiness to clear.
+        Ok(Response::new(ResetStickyTaskQueueResponse::default()))
+    }
+}

@@ -1,0 +1,509 @@
+//! The history side: owns every run's state while the server runs.
+//!
+//! Each operation on a run takes the run's lock, applies one engine [`Transition`] to a copy of
+//! its state, commits events + state in one store write, and only then publishes the new state,
+//! queues the ready tasks with matching, registers the run's next wake-up with the timer
+//! service and wakes anyone long-polling the run. Operations on different runs proceed in
+//! parallel; the store's group commit batches their writes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
+use temper_api::proto::enums::v1::{
+    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+};
+use temper_api::proto::history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes};
+use temper_api::proto::query::v1::WorkflowQuery;
+use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
+use temper_engine::Execution;
+use temper_engine::execution::{ReadyTask, Transition};
+use temper_engine::time::{duration_ms, ms_timestamp};
+use temper_store::{ExecutionWrite, Store, StoreError};
+use tokio::sync::{oneshot, watch};
+use tonic::Status;
+
+use crate::clock::Clock;
+use crate::errors;
+use crate::matching::{Matching, QueueKind, QueuedTask};
+use crate::timers::TimerQueue;
+
+/// Stripes of the lock that serialises starts of the same workflow id.
+const ID_LOCK_STRIPES: usize = 64;
+
+struct RunEntry {
+    /// `None` until loaded from the store.
+    state: tokio::sync::Mutex<Option<Execution>>,
+    /// Bumped after every committed change; long polls wait on it.
+    changed: watch::Sender<i64>,
+}
+
+/// A worker's answer to a query task.
+pub enum QueryAnswer {
+    Answered(Option<temper_api::proto::common::v1::Payloads>),
+    Failed(String, Box<Option<temper_api::proto::failure::v1::Failure>>),
+}
+
+pub struct History {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    matching: Arc<Matching>,
+    timers: Arc<TimerQueue>,
+    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    id_locks: Vec<tokio::sync::Mutex<()>>,
+    queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
+}
+
+/// The result of an operation on a run: the closure's value and the state after it.
+pub struct Applied<R> {
+    pub value: R,
+    pub execution: Execution,
+}
+
+impl History {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        matching: Arc<Matching>,
+        timers: Arc<TimerQueue>,
+    ) -> Self {
+        History {
+            store,
+            clock,
+            matching,
+            timers,
+            runs: Mutex::new(HashMap::new()),
+            id_locks: (0..ID_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            queries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Rebuilds task queues and timers from the open runs in the store.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let open = self.store.open_executions().await?;
+        let count = open.len();
+        for exec in open {
+            let entry = self.entry(&exec.run_id);
+            let tasks = exec.ready_tasks();
+            self.publish(&exec, tasks);
+            *entry.state.lock().await = Some(exec);
+        }
+        Ok(count)
+    }
+
+    fn entry(&self, run_id: &str) -> Arc<RunEntry> {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.entry(run_id.to_string())
+            .or_insert_with(|| {
+                Arc::new(RunEntry {
+                    state: tokio::sync::Mutex::new(None),
+                    changed: watch::channel(0).0,
+                })
+            })
+            .clone()
+    }
+
+    /// Queues the ready tasks and registers the next wake-up of a committed state.
+    fn publish(&self, exec: &Execution, tasks: Vec<ReadyTask>) {
+        for task in tasks {
+            match task {
+                ReadyTask::Workflow {
+                    task_queue,
+                    scheduled_event_id,
+                    ..
+                } => self.matching.offer(
+                    &exec.namespace,
+                    &task_queue,
+                    QueueKind::Workflow,
+                    QueuedTask::Workflow {
+                        run_id: exec.run_id.clone(),
+                        scheduled_event_id,
+                    },
+                ),
+                ReadyTask::Activity {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => self.matching.offer(
+                    &exec.namespace,
+                    &task_queue,
+                    QueueKind::Activity,
+                    QueuedTask::Activity {
+                        run_id: exec.run_id.clone(),
+                        scheduled_event_id,
+                        attempt,
+                    },
+                ),
+            }
+        }
+        if let Some(at) = exec.next_wakeup() {
+            self.timers.schedule(at, &exec.run_id);
+        }
+    }
+
+    /// Applies `operation` to a run and commits the result if it changed anything.
+    pub async fn update<R>(
+        &self,
+        run_id: &str,
+        operation: impl FnOnce(&mut Transition<'_>) -> R,
+    ) -> Result<Applied<R>, Status> {
+        let entry = self.entry(run_id);
+        let mut guard = entry.state.lock().await;
+        if guard.is_none() {
+            *guard = self
+                .store
+                .load_execution(run_id)
+                .await
+                .map_err(errors::storage)?;
+        }
+        let Some(before) = guard.as_ref() else {
+            return Err(Status::not_found(format!(
+                "workflow execution not found for RunId: {run_id}"
+            )));
+        };
+        let mut exec = before.clone();
+        let mut transition = Transition::new(&mut exec, self.clock.now_ms());
+        let value = operation(&mut transition);
+        let (events, tasks) = transition.finish();
+        if exec == *before {
+            return Ok(Applied {
+                value,
+                execution: exec,
+            });
+        }
+        exec.db_version = before.db_version + 1;
+        let write = ExecutionWrite {
+            execution: exec.clone(),
+            expected_db_version: before.db_version,
+            new_events: events,
+            make_current: false,
+        };
+        if let Err(error) = self.store.write(write).await {
+            // The cached state may be behind the store now; reload it next time.
+            *guard = None;
+            return Err(errors::storage(error));
+        }
+        *guard = Some(exec.clone());
+        drop(guard);
+        self.publish(&exec, tasks);
+        entry.changed.send_modify(|version| *version += 1);
+        Ok(Applied {
+            value,
+            execution: exec,
+        })
+    }
+
+    /// The current state of a run, loading it if needed.
+    pub async fn snapshot(&self, run_id: &str) -> Result<Option<Execution>, Status> {
+        let entry = self.entry(run_id);
+        let mut guard = entry.state.lock().await;
+        if guard.is_none() {
+            *guard = self
+                .store
+                .load_execution(run_id)
+                .await
+                .map_err(errors::storage)?;
+        }
+        Ok(guard.clone())
+    }
+
+    /// Resolves an execution (an empty run id means the current run) to its state.
+    pub async fn resolve(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+    ) -> Result<Execution, Status> {
+        let execution =
+            execution.ok_or_else(|| errors::invalid("Execution is not set on request."))?;
+        if execution.workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        let run_id = if execution.run_id.is_empty() {
+            self.store
+                .current_run(namespace, &execution.workflow_id)
+                .await
+                .map_err(errors::storage)?
+                .ok_or_else(|| errors::workflow_not_found(&execution.workflow_id, ""))?
+        } else {
+            if uuid::Uuid::parse_str(&execution.run_id).is_err() {
+                return Err(errors::invalid("Invalid RunId."));
+            }
+            execution.run_id.clone()
+        };
+        match self.snapshot(&run_id).await? {
+            Some(exec)
+                if exec.namespace == namespace && exec.workflow_id == execution.workflow_id =>
+            {
+                Ok(exec)
+            }
+            _ => Err(errors::workflow_not_found(
+                &execution.workflow_id,
+                &execution.run_id,
+            )),
+        }
+    }
+
+    /// Waits until the run changes after `seen`, or `wait` passes. Returns the new version.
+    pub async fn wait_for_change(&self, run_id: &str, seen: i64, wait: Duration) -> i64 {
+        let mut receiver = self.entry(run_id).changed.subscribe();
+        let _ = tokio::time::timeout(wait, receiver.wait_for(|v| *v != seen)).await;
+        *receiver.borrow()
+    }
+
+    pub fn change_version(&self, run_id: &str) -> i64 {
+        *self.entry(run_id).changed.borrow()
+    }
+
+    pub async fn read_history(
+        &self,
+        run_id: &str,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<HistoryEvent>, Status> {
+        self.store
+            .read_history(run_id, first_event_id, max_events)
+            .await
+            .map_err(errors::storage)
+    }
+
+    /// Starts a workflow, applying request-id idempotency and the id reuse/conflict policies.
+    /// Returns the run id and whether a new run was started.
+    pub async fn start_workflow(
+        &self,
+        namespace: &str,
+        request: &StartWorkflowExecutionRequest,
+    ) -> Result<(String, bool), Status> {
+        let stripe = stripe_of(namespace, &request.workflow_id);
+        let _id_guard = self.id_locks[stripe].lock().await;
+        let current_run = self
+            .store
+            .current_run(namespace, &request.workflow_id)
+            .await
+            .map_err(errors::storage)?;
+        if let Some(current_run) = current_run
+            && let Some(current) = self.snapshot(&current_run).await?
+        {
+            if !request.request_id.is_empty() && current.start_request_id == request.request_id {
+                return Ok((current.run_id, true));
+            }
+            if let Some(existing) = self.check_id_policies(request, &current).await? {
+                return Ok((existing, false));
+            }
+        }
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now_ms();
+        let started = started_attributes(request, now);
+        let (mut exec, events, tasks) =
+            Execution::start(namespace, &run_id, &request.request_id, started, now);
+        exec.db_version = 1;
+        let write = ExecutionWrite {
+            execution: exec.clone(),
+            expected_db_version: 0,
+            new_events: events,
+            make_current: true,
+        };
+        self.store.write(write).await.map_err(errors::storage)?;
+        let entry = self.entry(&run_id);
+        *entry.state.lock().await = Some(exec.clone());
+        self.publish(&exec, tasks);
+        Ok((run_id, true))
+    }
+
+    /// Applies the id policies against the current run. `Ok(Some(run))` means "use the
+    /// existing run", `Ok(None)` means "start a new run".
+    async fn check_id_policies(
+        &self,
+        request: &StartWorkflowExecutionRequest,
+        current: &Execution,
+    ) -> Result<Option<String>, Status> {
+        let mut conflict = WorkflowIdConflictPolicy::try_from(request.workflow_id_conflict_policy)
+            .unwrap_or(WorkflowIdConflictPolicy::Fail);
+        let mut reuse = WorkflowIdReusePolicy::try_from(request.workflow_id_reuse_policy)
+            .unwrap_or(WorkflowIdReusePolicy::AllowDuplicate);
+        // The deprecated TERMINATE_IF_RUNNING means "terminate the running one, then start".
+        #[allow(deprecated)]
+        let terminate_if_running = reuse == WorkflowIdReusePolicy::TerminateIfRunning;
+        if terminate_if_running {
+            conflict = WorkflowIdConflictPolicy::TerminateExisting;
+            reuse = WorkflowIdReusePolicy::AllowDuplicate;
+        }
+        let already_started = || {
+            errors::already_started(
+                &request.workflow_id,
+                &current.start_request_id,
+                &current.run_id,
+                &current.first_execution_run_id,
+            )
+        };
+        if current.is_running() {
+            return match conflict {
+                WorkflowIdConflictPolicy::UseExisting => Ok(Some(current.run_id.clone())),
+                WorkflowIdConflictPolicy::TerminateExisting => {
+                    let identity = request.identity.clone();
+                    self.update(&current.run_id, |t| {
+                        if t.execution().is_running() {
+                            t.terminate(
+                                "terminated by a new start (TerminateExisting)",
+                                None,
+                                &identity,
+                            );
+                        }
+                    })
+                    .await?;
+                    Ok(None)
+                }
+                _ => Err(already_started()),
+            };
+        }
+        let failed = matches!(
+            WorkflowExecutionStatus::try_from(current.status),
+            Ok(WorkflowExecutionStatus::Failed
+                | WorkflowExecutionStatus::Canceled
+                | WorkflowExecutionStatus::Terminated
+                | WorkflowExecutionStatus::TimedOut)
+        );
+        match reuse {
+            WorkflowIdReusePolicy::RejectDuplicate => Err(errors::already_started(
+                &request.workflow_id,
+                &current.start_request_id,
+                &current.run_id,
+                &current.first_execution_run_id,
+            )),
+            WorkflowIdReusePolicy::AllowDuplicateFailedOnly if !failed => Err(already_started()),
+            _ => Ok(None),
+        }
+    }
+
+    /// Registers a query waiting for a worker's answer; the guard unregisters it when dropped.
+    pub fn register_query(
+        &self,
+    ) -> (
+        String,
+        oneshot::Receiver<QueryAnswer>,
+        QueryRegistration<'_>,
+    ) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (sender, receiver) = oneshot::channel();
+        self.queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), sender);
+        (
+            id.clone(),
+            receiver,
+            QueryRegistration { history: self, id },
+        )
+    }
+
+    /// Delivers a worker's answer; false if nobody waits for this query any more.
+    pub fn answer_query(&self, query_id: &str, answer: QueryAnswer) -> bool {
+        let sender = self
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(query_id);
+        sender.is_some_and(|s| s.send(answer).is_ok())
+    }
+
+    pub fn offer_query(&self, exec: &Execution, query_id: &str, query: WorkflowQuery) {
+        self.matching.offer(
+            &exec.namespace,
+            &exec.task_queue,
+            QueueKind::Workflow,
+            QueuedTask::Query {
+                run_id: exec.run_id.clone(),
+                query_id: query_id.to_string(),
+                query,
+            },
+        );
+    }
+
+    pub fn matching(&self) -> &Matching {
+        &self.matching
+    }
+
+    /// Timer-service callback: processes whatever is due on the run.
+    pub async fn on_timer(&self, run_id: &str) {
+        let result = self.update(run_id, |t| t.on_time()).await;
+        match result {
+            Ok(applied) => {
+                if let Some(at) = applied.execution.next_wakeup() {
+                    self.timers.schedule(at, run_id);
+                }
+            }
+            Err(status) => {
+                tracing::warn!(run_id, error = %status.message(), "timer processing failed; retrying");
+                self.timers.schedule(self.clock.now_ms() + 1_000, run_id);
+            }
+        }
+    }
+}
+
+/// Unregisters a pending query when the waiting RPC ends.
+pub struct QueryRegistration<'a> {
+    history: &'a History,
+    id: String,
+}
+
+impl Drop for QueryRegistration<'_> {
+    fn drop(&mut self) {
+        self.history
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+fn stripe_of(namespace: &str, workflow_id: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (namespace, workflow_id).hash(&mut hasher);
+    (hasher.finish() % ID_LOCK_STRIPES as u64) as usize
+}
+
+fn started_attributes(
+    request: &StartWorkflowExecutionRequest,
+    now: i64,
+) -> WorkflowExecutionStartedEventAttributes {
+    let execution_timeout = duration_ms(request.workflow_execution_timeout.as_ref());
+    WorkflowExecutionStartedEventAttributes {
+        workflow_id: request.workflow_id.clone(),
+        workflow_type: request
+            .workflow_type
+            .clone()
+            .or(Some(WorkflowType::default())),
+        task_queue: request.task_queue.clone(),
+        input: request.input.clone(),
+        workflow_execution_timeout: request.workflow_execution_timeout,
+        workflow_run_timeout: request
+            .workflow_run_timeout
+            .or(request.workflow_execution_timeout),
+        workflow_task_timeout: request.workflow_task_timeout,
+        identity: request.identity.clone(),
+        header: request.header.clone(),
+        memo: request.memo.clone(),
+        search_attributes: request.search_attributes.clone(),
+        retry_policy: request.retry_policy.clone(),
+        cron_schedule: request.cron_schedule.clone(),
+        priority: request.priority.clone(),
+        attempt: 1,
+        workflow_execution_expiration_time: if execution_timeout > 0 {
+            ms_timestamp(now + execution_timeout)
+        } else {
+            None
+        },
+        ..Default::default()
+    }
+}

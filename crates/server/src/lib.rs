@@ -1,0 +1,124 @@
+//! `temper-server` is Temper's service layer: the gRPC frontend ([`frontend`]) that validates
+//! requests, the history side ([`history`]) that applies engine transitions to runs and commits
+//! them, matching ([`matching`]) with long-poll task queues, the timer service ([`timers`]),
+//! the namespace registry ([`namespaces`]), and [`serve`], which wires them together on one
+//! port next to gRPC health and reflection.
+
+pub mod clock;
+pub mod errors;
+pub mod frontend;
+pub mod history;
+pub mod matching;
+pub mod namespaces;
+pub mod timers;
+pub mod tokens;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use temper_api::health::health_server::{Health, HealthServer};
+use temper_api::operatorservice::operator_service_server::{
+    OperatorService, OperatorServiceServer,
+};
+use temper_api::workflowservice::workflow_service_server::WorkflowServiceServer;
+use temper_store::Store;
+use temporalio_protos::grpc::health::v1::{
+    HealthCheckRequest, HealthCheckResponse, health_check_response::ServingStatus,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use crate::clock::{Clock, SystemClock};
+use crate::history::History;
+use crate::matching::Matching;
+use crate::namespaces::Namespaces;
+use crate::timers::TimerQueue;
+
+/// Largest request a client may send (Temporal's frontend accepts large completions).
+const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
+
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Namespaces to create at start-up besides `default`.
+    pub namespaces: Vec<String>,
+    pub store: Arc<dyn Store>,
+}
+
+struct HealthService;
+
+#[tonic::async_trait]
+impl Health for HealthService {
+    async fn check(
+        &self,
+        _request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        Ok(Response::new(HealthCheckResponse {
+            status: ServingStatus::Serving as i32,
+        }))
+    }
+}
+
+struct Operator;
+
+impl OperatorService for Operator {}
+
+/// Recovers state from the store, then serves until `shutdown` resolves.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let matching = Arc::new(Matching::default());
+    let timers = Arc::new(TimerQueue::default());
+    let namespaces = Arc::new(Namespaces::load(config.store.clone(), &config.namespaces).await?);
+    let history = Arc::new(History::new(
+        config.store.clone(),
+        clock.clone(),
+        matching,
+        timers.clone(),
+    ));
+    let recovered = history.recover().await?;
+    tracing::info!(open_executions = recovered, "recovered state");
+    {
+        let history = history.clone();
+        let clock = clock.clone();
+        tokio::spawn(timers.run(
+            move || clock.now_ms(),
+            move |run_id| {
+                let history = history.clone();
+                async move { history.on_timer(&run_id).await }
+            },
+        ));
+    }
+    let frontend = frontend::Frontend::new(history, namespaces);
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
+        .with_service_name("temporal.api.workflowservice.v1.WorkflowService")
+        .with_service_name("temporal.api.operatorservice.v1.OperatorService")
+        .with_service_name("grpc.health.v1.Health")
+        .build_v1()?;
+    tracing::info!(address = %config.listen, "serving");
+    tonic::transport::Server::builder()
+        .add_service(
+            WorkflowServiceServer::new(frontend)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(
+            OperatorServiceServer::new(Operator)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            HealthServer::new(HealthService)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(reflection)
+        .serve_with_shutdown(config.listen, shutdown)
+        .await?;
+    Ok(())
+}

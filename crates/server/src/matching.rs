@@ -1,0 +1,177 @@
+//! Matching: in-memory task queues with long polling.
+//!
+//! A queue is keyed by namespace, name and kind (workflow or activity). Offering a task hands
+//! it straight to a waiting poller when there is one (no storage round trip); otherwise it is
+//! kept until a poll arrives. Queued entries are only references (run id, scheduled event id,
+//! attempt): the history side re-checks them when a poller takes one, so a stale or duplicate
+//! entry is simply skipped. Queues are rebuilt from open executions at start-up.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use temper_api::proto::query::v1::WorkflowQuery;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueueKind {
+    Workflow,
+    Activity,
+}
+
+/// A reference to a task; the history side validates it when it is taken.
+#[derive(Debug, Clone)]
+pub enum QueuedTask {
+    Workflow {
+        run_id: String,
+        scheduled_event_id: i64,
+    },
+    Activity {
+        run_id: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    /// A query for a worker to answer from its cached workflow state.
+    Query {
+        run_id: String,
+        query_id: String,
+        query: WorkflowQuery,
+    },
+}
+
+type QueueKey = (String, String, QueueKind);
+
+#[derive(Default)]
+struct Queue {
+    tasks: VecDeque<QueuedTask>,
+    pollers: VecDeque<oneshot::Sender<QueuedTask>>,
+}
+
+#[derive(Default)]
+pub struct Matching {
+    queues: Mutex<HashMap<QueueKey, Queue>>,
+}
+
+impl Matching {
+    pub fn offer(&self, namespace: &str, queue: &str, kind: QueueKind, task: QueuedTask) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queues
+            .entry((namespace.to_string(), queue.to_string(), kind))
+            .or_default();
+        let mut task = task;
+        while let Some(poller) = entry.pollers.pop_front() {
+            match poller.send(task) {
+                Ok(()) => return,
+                Err(returned) => task = returned,
+            }
+        }
+        entry.tasks.push_back(task);
+    }
+
+    /// Waits up to `wait` for a task; `None` when the wait ends empty.
+    pub async fn poll(
+        &self,
+        namespace: &str,
+        queue: &str,
+        kind: QueueKind,
+        wait: Duration,
+    ) -> Option<QueuedTask> {
+        let mut receiver = {
+            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = queues
+                .entry((namespace.to_string(), queue.to_string(), kind))
+                .or_default();
+            if let Some(task) = entry.tasks.pop_front() {
+                return Some(task);
+            }
+            let (sender, receiver) = oneshot::channel();
+            entry.pollers.retain(|p| !p.is_closed());
+            entry.pollers.push_back(sender);
+            receiver
+        };
+        match tokio::time::timeout(wait, &mut receiver).await {
+            Ok(Ok(task)) => Some(task),
+            Ok(Err(_)) => None,
+            Err(_) => {
+                // A task sent between the timeout and now must not be lost.
+                receiver.close();
+                receiver.try_recv().ok()
+            }
+        }
+    }
+
+    /// Number of tasks waiting in a queue (for tests and diagnostics).
+    pub fn backlog(&self, namespace: &str, queue: &str, kind: QueueKind) -> usize {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .get(&(namespace.to_string(), queue.to_string(), kind))
+            .map_or(0, |q| q.tasks.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(id: i64) -> QueuedTask {
+        QueuedTask::Activity {
+            run_id: "r".into(),
+            scheduled_event_id: id,
+            attempt: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn waiting_poller_gets_task_directly() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let poller = {
+            let matching = matching.clone();
+            tokio::spawn(async move {
+                matching
+                    .poll("ns", "q", QueueKind::Activity, Duration::from_secs(5))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        matching.offer("ns", "q", QueueKind::Activity, activity(5));
+        let task = poller.await.unwrap();
+        assert!(matches!(
+            task,
+            Some(QueuedTask::Activity {
+                scheduled_event_id: 5,
+                ..
+            })
+        ));
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 0);
+    }
+
+    #[tokio::test]
+    async fn queued_tasks_are_fifo_and_polls_time_out_empty() {
+        let matching = Matching::default();
+        matching.offer("ns", "q", QueueKind::Activity, activity(1));
+        matching.offer("ns", "q", QueueKind::Activity, activity(2));
+        let wait = Duration::from_millis(10);
+        let first = matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        assert!(matches!(
+            first,
+            Some(QueuedTask::Activity {
+                scheduled_event_id: 1,
+                ..
+            })
+        ));
+        let second = matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        assert!(matches!(
+            second,
+            Some(QueuedTask::Activity {
+                scheduled_event_id: 2,
+                ..
+            })
+        ));
+        assert!(
+            matching
+                .poll("ns", "q", QueueKind::Workflow, wait)
+                .await
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The behaviour every [`Store`] backend must show. Each check runs against every backend.
+
+use temper_api::proto::history::v1::HistoryEvent;
+use temper_engine::Execution;
+
+use crate::sqlite::SqliteStore;
+use crate::{ExecutionWrite, NamespaceRecord, Store, StoreError};
+
+fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = SqliteStore::open_file(&dir.path().join("temper.db"), &[]).expect("open file");
+    vec![
+        (
+            "sqlite-memory",
+            Box::new(SqliteStore::open_in_memory().expect("open memory")),
+            None,
+        ),
+        ("sqlite-file", Box::new(file), Some(dir)),
+    ]
+}
+
+fn execution(run_id: &str, version: i64, next_event_id: i64) -> Execution {
+    Execution {
+        namespace: "default".into(),
+        workflow_id: "wf".into(),
+        run_id: run_id.into(),
+        status: 1,
+        db_version: version,
+        next_event_id,
+        ..Default::default()
+    }
+}
+
+fn events(range: std::ops::Range<i64>) -> Vec<HistoryEvent> {
+    range
+        .map(|event_id| HistoryEvent {
+            event_id,
+            ..Default::default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_are_read_back_in_order() {
+    for (name, store, _dir) in backends() {
+        let create = ExecutionWrite {
+            execution: execution("r1", 1, 3),
+            expected_db_version: 0,
+            new_events: events(1..3),
+            make_current: true,
+        };
+        store
+            .write(create)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let update = ExecutionWrite {
+            execution: execution("r1", 2, 5),
+            expected_db_version: 1,
+            new_events: events(3..5),
+            make_current: false,
+        };
+        store
+            .write(update)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ids: Vec<i64> = store
+            .read_history("r1", 1, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3, 4], "{name}");
+        let page: Vec<i64> = store
+            .read_history("r1", 2, 2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(page, vec![2, 3], "{name}");
+        let loaded = store.load_execution("r1").await.unwrap().expect(name);
+        assert_eq!(loaded.db_version, 2, "{name}");
+        assert_eq!(
+            store.current_run("default", "wf").await.unwrap().as_deref(),
+            Some("r1")
+        );
+        assert_eq!(
+            store.current_run("default", "other").await.unwrap(),
+            None,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stale_versions_conflict_and_write_nothing() {
+    for (name, store, _dir) in backends() {
+        let create = ExecutionWrite {
+            execution: execution("r1", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        store.write(create.clone()).await.unwrap();
+        let again = store.write(create).await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(..))),
+            "{name}: {again:?}"
+        );
+        let stale = ExecutionWrite {
+            execution: execution("r1", 5, 3),
+            expected_db_version: 4,
+            new_events: events(2..3),
+            make_current: false,
+        };
+        assert!(
+            matches!(store.write(stale).await, Err(StoreError::Conflict(..))),
+            "{name}"
+        );
+        assert_eq!(
+            store.read_history("r1", 1, 10).await.unwrap().len(),
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn open_executions_exclude_closed_runs() {
+    for (name, store, _dir) in backends() {
+        for (run, status) in [("open", 1), ("closed", 2)] {
+            let mut exec = execution(run, 1, 1);
+            exec.status = status;
+            let write = ExecutionWrite {
+                execution: exec,
+                expected_db_version: 0,
+                new_events: vec![],
+                make_current: false,
+            };
+            store.write(write).await.unwrap();
+        }
+        let open: Vec<String> = store
+            .open_executions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.run_id)
+            .collect();
+        assert_eq!(open, vec!["open".to_string()], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn namespaces_are_unique() {
+    for (name, store, _dir) in backends() {
+        let ns = NamespaceRecord {
+            name: "orders".into(),
+            id: "1".into(),
+            ..Default::default()
+        };
+        store.create_namespace(ns.clone()).await.unwrap();
+        assert!(
+            matches!(
+                store.create_namespace(ns).await,
+                Err(StoreError::AlreadyExists(_))
+            ),
+            "{name}"
+        );
+        assert_eq!(store.namespaces().await.unwrap().len(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn file_database_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("temper.db");
+    {
+        let store = SqliteStore::open_file(&path, &["cache_size=-2000".into()]).unwrap();
+        let write = ExecutionWrite {
+            execution: execution("r1", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        store.write(write).await.unwrap();
+    }
+    let store = SqliteStore::open_file(&path, &[]).unwrap();
+    assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);
+    assert_eq!(store.open_executions().await.unwrap().len(), 1);
+}

@@ -1,0 +1,93 @@
+//! `temper-store` owns durable state: one [`Store`] trait that every backend implements, and
+//! the embedded SQLite backend ([`sqlite::SqliteStore`]).
+//!
+//! The unit of writing is an [`ExecutionWrite`]: a run's new history events, its new state and
+//! (optionally) its place as the workflow id's current run, committed in one transaction. The
+//! state carries everything that is pending (workflow task, activities, timers), so tasks and
+//! timers are written atomically with the events that created them and are rebuilt from open
+//! executions after a restart. Each write is conditional on the state's `db_version`, which is
+//! the fencing hook for several server nodes sharing one database.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use temper_api::proto::history::v1::HistoryEvent;
+use temper_engine::Execution;
+
+pub mod sqlite;
+
+#[cfg(test)]
+mod conformance;
+
+/// Errors a backend reports.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed since it was read (another writer won); the caller must reload.
+    #[error("concurrent update of {0}: expected version {1}")]
+    Conflict(String, i64),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// One atomic update of a run.
+#[derive(Debug, Clone)]
+pub struct ExecutionWrite {
+    /// The run's new state; its `db_version` must be `expected_db_version + 1`.
+    pub execution: Execution,
+    /// The version the writer read; 0 creates the run.
+    pub expected_db_version: i64,
+    /// Events to append, contiguous from the previously stored `next_event_id`.
+    pub new_events: Vec<HistoryEvent>,
+    /// Make this run the current run of its workflow id.
+    pub make_current: bool,
+}
+
+/// A registered namespace, as stored.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NamespaceRecord {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub id: String,
+    #[prost(string, tag = "3")]
+    pub description: String,
+    #[prost(string, tag = "4")]
+    pub owner_email: String,
+    #[prost(int64, tag = "5")]
+    pub retention_ms: i64,
+}
+
+/// Durable storage of namespaces, executions and histories.
+pub trait Store: Send + Sync + 'static {
+    /// Commits one run update (events + state + current-run pointer) atomically. The future
+    /// resolves only once the write is durable.
+    fn write(&self, write: ExecutionWrite) -> StoreFuture<'_, ()>;
+    /// The current run id of a workflow id, if any run exists.
+    fn current_run(&self, namespace: &str, workflow_id: &str) -> StoreFuture<'_, Option<String>>;
+    fn load_execution(&self, run_id: &str) -> StoreFuture<'_, Option<Execution>>;
+    /// Up to `max_events` events of a run starting at `first_event_id`, in order.
+    fn read_history(
+        &self,
+        run_id: &str,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> StoreFuture<'_, Vec<HistoryEvent>>;
+    /// Every run that is still open (used to rebuild task queues and timers at start-up).
+    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>>;
+    fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>>;
+    /// Registers a namespace; `AlreadyExists` if the name is taken.
+    fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
+}

@@ -1,0 +1,320 @@
+//! The embedded SQLite backend.
+//!
+//! One writer thread owns the write connection and commits whatever writes are waiting in one
+//! transaction (group commit: one fsync for many RPCs); each caller is answered after the
+//! commit. Files use WAL with `synchronous=FULL`, so an acknowledged write survives a crash.
+//! Reads use a second connection. An in-memory database (no file) uses one connection for both.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+
+use prost::Message;
+use rusqlite::{Connection, OptionalExtension, params};
+use temper_api::proto::history::v1::HistoryEvent;
+use temper_engine::Execution;
+use tokio::sync::oneshot;
+
+use crate::{ExecutionWrite, NamespaceRecord, Store, StoreError, StoreFuture, StoreResult};
+
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY,
+    record BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    run_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    db_version INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_open ON executions(status);
+CREATE TABLE IF NOT EXISTS current_executions (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, workflow_id)
+);
+CREATE TABLE IF NOT EXISTS history_events (
+    run_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    event BLOB NOT NULL,
+    PRIMARY KEY (run_id, event_id)
+) WITHOUT ROWID;
+";
+
+/// `WorkflowExecutionStatus::Running`.
+const STATUS_RUNNING: i32 = 1;
+
+type WriteRequest = (ExecutionWrite, oneshot::Sender<StoreResult<()>>);
+
+pub struct SqliteStore {
+    reader: Arc<Mutex<Connection>>,
+    writes: mpsc::Sender<WriteRequest>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a database file; `pragmas` are extra `NAME=VALUE` pragmas.
+    pub fn open_file(path: &Path, pragmas: &[String]) -> StoreResult<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", parent.display())))?;
+        }
+        let writer = Connection::open(path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        apply_pragmas(&writer, pragmas)?;
+        writer.execute_batch(SCHEMA)?;
+        let reader = Connection::open(path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Self::with_connections(
+            Arc::new(Mutex::new(writer)),
+            Arc::new(Mutex::new(reader)),
+        ))
+    }
+
+    /// A database that lives only as long as the process (Temporal's dev-server default).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        let shared = Arc::new(Mutex::new(conn));
+        Ok(Self::with_connections(shared.clone(), shared))
+    }
+
+    fn with_connections(writer: Arc<Mutex<Connection>>, reader: Arc<Mutex<Connection>>) -> Self {
+        let (writes, queue) = mpsc::channel::<WriteRequest>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer, queue))
+            .expect("spawning the SQLite writer thread");
+        SqliteStore { reader, writes }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Backend("reader connection poisoned".into()))?;
+        f(&conn)
+    }
+}
+
+fn apply_pragmas(conn: &Connection, pragmas: &[String]) -> StoreResult<()> {
+    for pragma in pragmas {
+        let (name, value) = pragma
+            .split_once('=')
+            .ok_or_else(|| StoreError::Backend(format!("pragma {pragma:?} is not NAME=VALUE")))?;
+        conn.pragma_update(None, name.trim(), value.trim())?;
+    }
+    Ok(())
+}
+
+fn writer_loop(conn: Arc<Mutex<Connection>>, queue: mpsc::Receiver<WriteRequest>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let results = match conn.lock() {
+            Ok(mut conn) => commit_group(&mut conn, &group),
+            Err(_) => Err(StoreError::Backend("writer connection poisoned".into())),
+        };
+        match results {
+            Ok(results) => {
+                for ((_, reply), result) in group.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (_, reply) in group {
+                    let _ = reply.send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Commits a group in one transaction; a write that loses its version check is skipped and
+/// answered with `Conflict` while the others commit.
+fn commit_group(
+    conn: &mut Connection,
+    group: &[WriteRequest],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(group.len());
+    for (write, _) in group {
+        results.push(apply_write(&tx, write)?);
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn apply_write(
+    tx: &rusqlite::Transaction<'_>,
+    write: &ExecutionWrite,
+) -> StoreResult<StoreResult<()>> {
+    let exec = &write.execution;
+    let state = exec.encode_to_vec();
+    let changed = if write.expected_db_version == 0 {
+        tx.execute(
+            "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(run_id) DO NOTHING",
+            params![
+                exec.run_id,
+                exec.namespace,
+                exec.workflow_id,
+                exec.status,
+                exec.db_version,
+                state
+            ],
+        )?
+    } else {
+        tx.execute(
+            "UPDATE executions SET status = ?2, db_version = ?3, state = ?4
+             WHERE run_id = ?1 AND db_version = ?5",
+            params![
+                exec.run_id,
+                exec.status,
+                exec.db_version,
+                state,
+                write.expected_db_version
+            ],
+        )?
+    };
+    if changed == 0 {
+        return Ok(Err(StoreError::Conflict(
+            exec.run_id.clone(),
+            write.expected_db_version,
+        )));
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO history_events (run_id, event_id, event) VALUES (?1, ?2, ?3)",
+    )?;
+    for event in &write.new_events {
+        insert.execute(params![exec.run_id, event.event_id, event.encode_to_vec()])?;
+    }
+    if write.make_current {
+        tx.execute(
+            "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT(namespace, workflow_id) DO UPDATE SET run_id = excluded.run_id",
+            params![exec.namespace, exec.workflow_id, exec.run_id],
+        )?;
+    }
+    Ok(Ok(()))
+}
+
+fn decode_execution(bytes: &[u8]) -> StoreResult<Execution> {
+    Execution::decode(bytes).map_err(|e| StoreError::Corrupt(format!("execution state: {e}")))
+}
+
+impl Store for SqliteStore {
+    fn write(&self, write: ExecutionWrite) -> StoreFuture<'_, ()> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.writes.send((write, reply));
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
+            answer
+                .await
+                .map_err(|_| StoreError::Backend("writer thread dropped the write".into()))?
+        })
+    }
+
+    fn current_run(&self, namespace: &str, workflow_id: &str) -> StoreFuture<'_, Option<String>> {
+        let result = self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT run_id FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2",
+                    params![namespace, workflow_id],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn load_execution(&self, run_id: &str) -> StoreFuture<'_, Option<Execution>> {
+        let result = self.read(|conn| {
+            let bytes: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT state FROM executions WHERE run_id = ?1",
+                    params![run_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            bytes.map(|b| decode_execution(&b)).transpose()
+        });
+        Box::pin(async move { result })
+    }
+
+    fn read_history(
+        &self,
+        run_id: &str,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> StoreFuture<'_, Vec<HistoryEvent>> {
+        let result = self.read(|conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT event FROM history_events WHERE run_id = ?1 AND event_id >= ?2
+                 ORDER BY event_id LIMIT ?3",
+            )?;
+            let rows = query
+                .query_map(params![run_id, first_event_id, max_events as i64], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?;
+            let mut events = Vec::new();
+            for bytes in rows {
+                let event = HistoryEvent::decode(&*bytes?)
+                    .map_err(|e| StoreError::Corrupt(format!("history event: {e}")))?;
+                events.push(event);
+            }
+            Ok(events)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
+        let result = self.read(|conn| {
+            let mut query = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
+            let rows = query.query_map(params![STATUS_RUNNING], |row| row.get::<_, Vec<u8>>(0))?;
+            rows.map(|bytes| decode_execution(&bytes?)).collect()
+        });
+        Box::pin(async move { result })
+    }
+
+    fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>> {
+        let result = self.read(|conn| {
+            let mut query = conn.prepare("SELECT record FROM namespaces ORDER BY name")?;
+            let rows = query.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+            rows.map(|bytes| {
+                NamespaceRecord::decode(&*bytes?)
+                    .map_err(|e| StoreError::Corrupt(format!("namespace: {e}")))
+            })
+            .collect()
+        });
+        Box::pin(async move { result })
+    }
+
+    fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
+        // Namespace registration is rare; it bypasses the group-commit queue.
+        let result = self.read(|conn| {
+            let inserted = conn.execute(
+                "INSERT INTO namespaces (name, record) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![namespace.name, namespace.encode_to_vec()],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!("namespace {}", namespace.name)));
+            }
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+}

@@ -1,0 +1,233 @@
+//! `temper`: the Temper server binary.
+//!
+//! `temper server start-dev` accepts the flags of `temporal server start-dev` (in-memory
+//! SQLite unless `--db-filename` is given); `temper server start` runs the durable default, a
+//! SQLite file under `--data-dir`. Flags Temper does not act on yet are accepted and logged.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use temper_server::ServerConfig;
+use temper_store::Store;
+use temper_store::sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(
+    name = "temper",
+    version,
+    about = "A durable-execution server that speaks Temporal's gRPC API"
+)]
+struct Cli {
+    /// Log level: debug, info, warn, error or never.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    /// Log format: text, pretty or json.
+    #[arg(long, global = true, default_value = "text")]
+    log_format: String,
+    /// Logging configuration file (accepted for compatibility; not read).
+    #[arg(long, global = true)]
+    log_config: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Start a development server (the flags of `temporal server start-dev`).
+    StartDev(StartDevArgs),
+    /// Start a durable server that keeps its state under a data directory.
+    Start(StartArgs),
+}
+
+#[derive(Args)]
+struct ListenArgs {
+    /// Port for the gRPC frontend.
+    #[arg(short = 'p', long, default_value_t = 7233)]
+    port: u16,
+    /// IP address to bind the frontend to.
+    #[arg(long, default_value = "localhost")]
+    ip: String,
+    /// Namespaces to create at start-up (`default` always exists). Repeatable.
+    #[arg(short = 'n', long = "namespace")]
+    namespaces: Vec<String>,
+}
+
+#[derive(Args)]
+struct StartDevArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// SQLite file to persist to; in memory when omitted.
+    #[arg(short = 'f', long)]
+    db_filename: Option<PathBuf>,
+    /// SQLite pragma NAME=VALUE. Repeatable.
+    #[arg(long = "sqlite-pragma")]
+    sqlite_pragmas: Vec<String>,
+    #[arg(long)]
+    headless: bool,
+    #[arg(long)]
+    http_port: Option<u16>,
+    #[arg(long)]
+    metrics_port: Option<u16>,
+    #[arg(long)]
+    ui_port: Option<u16>,
+    #[arg(long)]
+    ui_ip: Option<String>,
+    #[arg(long)]
+    ui_public_path: Option<String>,
+    #[arg(long)]
+    ui_asset_path: Option<String>,
+    #[arg(long)]
+    ui_codec_endpoint: Option<String>,
+    #[arg(long)]
+    ui_disable_news_fetch: bool,
+    /// Dynamic config KEY=VALUE (JSON value). Repeatable; unknown keys are ignored.
+    #[arg(long = "dynamic-config-value")]
+    dynamic_config_values: Vec<String>,
+    /// Custom search attribute NAME=Type. Repeatable.
+    #[arg(long = "search-attribute")]
+    search_attributes: Vec<String>,
+}
+
+#[derive(Args)]
+struct StartArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Directory holding the server's SQLite database.
+    #[arg(long, default_value = "./temper-data")]
+    data_dir: PathBuf,
+}
+
+fn init_logging(level: &str, format: &str) {
+    let filter = match level {
+        "never" | "off" => "off".to_string(),
+        other => format!("{other},h2=warn,hyper=warn,tower=warn"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn resolve(listen: &ListenArgs) -> Result<SocketAddr, String> {
+    let host = if listen.ip == "localhost" {
+        "127.0.0.1"
+    } else {
+        listen.ip.as_str()
+    };
+    (host, listen.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve --ip {}: {e}", listen.ip))?
+        .next()
+        .ok_or_else(|| format!("--ip {} resolves to no address", listen.ip))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn log_accepted_flags(args: &StartDevArgs) {
+    let ignored = [
+        ("--headless", args.headless.then(String::new)),
+        ("--http-port", args.http_port.map(|p| p.to_string())),
+        ("--metrics-port", args.metrics_port.map(|p| p.to_string())),
+        ("--ui-port", args.ui_port.map(|p| p.to_string())),
+        ("--ui-ip", args.ui_ip.clone()),
+        ("--ui-public-path", args.ui_public_path.clone()),
+        ("--ui-asset-path", args.ui_asset_path.clone()),
+        ("--ui-codec-endpoint", args.ui_codec_endpoint.clone()),
+        (
+            "--ui-disable-news-fetch",
+            args.ui_disable_news_fetch.then(String::new),
+        ),
+    ];
+    for (flag, value) in ignored {
+        if let Some(value) = value {
+            tracing::info!(
+                flag,
+                value,
+                "accepted; Temper has no web UI, HTTP or metrics endpoint yet"
+            );
+        }
+    }
+    for value in &args.dynamic_config_values {
+        tracing::info!(value, "--dynamic-config-value accepted and ignored");
+    }
+    for value in &args.search_attributes {
+        tracing::info!(
+            value,
+            "--search-attribute accepted; search attributes are not indexed yet"
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level, &cli.log_format);
+    if let Some(path) = &cli.log_config {
+        tracing::info!(path, "--log-config accepted and ignored");
+    }
+    let result = match cli.command {
+        Command::Server(ServerCommand::StartDev(args)) => {
+            log_accepted_flags(&args);
+            let store = match &args.db_filename {
+                Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
+                None => SqliteStore::open_in_memory(),
+            };
+            run(&args.listen, store).await
+        }
+        Command::Server(ServerCommand::Start(args)) => {
+            let store = SqliteStore::open_file(&args.data_dir.join("temper.db"), &[]);
+            run(&args.listen, store).await
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("temper: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(
+    listen: &ListenArgs,
+    store: Result<SqliteStore, temper_store::StoreError>,
+) -> Result<(), String> {
+    let store: Arc<dyn Store> = Arc::new(store.map_err(|e| e.to_string())?);
+    let config = ServerConfig {
+        listen: resolve(listen)?,
+        namespaces: listen.namespaces.clone(),
+        store,
+    };
+    temper_server::serve(config, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: formatting and lint checks, the Rust unit and
+# conformance tests, then the end-to-end suite (official Python SDK against the real binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== setting up the Python environment"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --quiet
+
+echo "== end-to-end tests (Python SDK against target/debug/temper)"
+cargo build --quiet -p temper
+cd tests/e2e
+../../.venv/bin/python -m pytest -q "$@"

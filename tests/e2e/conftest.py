@@ -1,0 +1,101 @@
+"""Fixtures for the end-to-end suite: the real `temper` binary on a free port, and clients of
+the official Temporal Python SDK connected to it."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPER_BIN = Path(os.environ.get("TEMPER_BIN", REPO / "target" / "debug" / "temper"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TemperServer:
+    """One `temper server start-dev` process; restartable on the same database file."""
+
+    def __init__(self, db_path: Path | None, log_path: Path):
+        self.db_path = db_path
+        self.log_path = log_path
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(self.port), "--headless",
+                "--log-level", "info"]
+        if self.db_path is not None:
+            args += ["--db-filename", str(self.db_path)]
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"temper exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("temper did not start listening")
+
+    def kill(self) -> None:
+        """SIGKILL: nothing gets a chance to flush."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def temper(tmp_path):
+    if not TEMPER_BIN.exists():
+        pytest.fail(f"{TEMPER_BIN} is missing: build it with `cargo build -p temper`")
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture
+async def client(temper):
+    return await Client.connect(temper.target)
+
+
+@pytest.fixture
+def task_queue():
+    return f"tq-{uuid.uuid4()}"
+
+
+async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
+    """Polls an async predicate until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
