@@ -54,3 +54,23 @@ async def test_robust_order_retries_then_compensates(client, task_queue):
     ]
     desc = await handle.describe()
     assert desc.status.name == "FAILED"
+
+
+async def test_trackable_order_signals_and_queries(client, task_queue):
+    async with worker(client, task_queue):
+        handle = await client.start_workflow(
+            TrackableOrderWorkflow.run, "42", id=f"track-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert await handle.query(TrackableOrderWorkflow.get_status) == "WAITING"
+        for note in ["first", "second", "third"]:
+            await handle.signal(TrackableOrderWorkflow.add_customer_note, note)
+        await handle.signal(TrackableOrderWorkflow.finish)
+        assert await handle.result() == "\nfirst\nsecond\nthird"
+        assert await handle.query(TrackableOrderWorkflow.get_status) == "DONE"
+        assert await handle.query(TrackableOrderWorkflow.get_notes) == "\nfirst\nsecond\nthird"
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in (await handle.fetch_history()).events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert signals == ["add_customer_note"] * 3 + ["finish"]

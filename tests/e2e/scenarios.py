@@ -1,0 +1,153 @@
+"""Workflows and activities for the end-to-end scenarios beyond the guide's own examples."""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+
+# (activity name, key, attempt) of every activity execution in this process.
+CALLS: list[tuple[str, str, int]] = []
+
+
+def calls(name: str, key: str) -> list[int]:
+    return [attempt for n, k, attempt in CALLS if n == name and k == key]
+
+
+@activity.defn
+async def record(key: str) -> str:
+    CALLS.append(("record", key, activity.info().attempt))
+    return f"recorded {key}"
+
+
+@activity.defn
+async def slow(key: str) -> str:
+    """Takes 3 seconds; used to have an activity running across a server crash."""
+    CALLS.append(("slow", key, activity.info().attempt))
+    await asyncio.sleep(3)
+    return f"slow {key}"
+
+
+@activity.defn
+async def heartbeat_until_cancelled(key: str) -> str:
+    CALLS.append(("heartbeat_until_cancelled", key, activity.info().attempt))
+    try:
+        while True:
+            activity.heartbeat("beating")
+            await asyncio.sleep(0.2)
+    except asyncio.CancelledError:
+        CALLS.append(("cancelled", key, activity.info().attempt))
+        raise
+
+
+@activity.defn
+async def hang_first_attempt(key: str) -> str:
+    """Attempt 1 hangs past its start-to-close timeout; attempt 2 succeeds."""
+    attempt = activity.info().attempt
+    CALLS.append(("hang_first_attempt", key, attempt))
+    if attempt == 1:
+        await asyncio.sleep(30)
+    return f"attempt {attempt}"
+
+
+@activity.defn
+async def stop_heartbeating_first_attempt(key: str) -> str:
+    """Attempt 1 heartbeats once then goes silent; attempt 2 sees the heartbeat details."""
+    info = activity.info()
+    CALLS.append(("stop_heartbeating_first_attempt", key, info.attempt))
+    if info.attempt == 1:
+        activity.heartbeat("progress-1")
+        await asyncio.sleep(30)
+    return f"attempt {info.attempt} resumed from {list(info.heartbeat_details)}"
+
+
+@workflow.defn
+class SleepWorkflow:
+    @workflow.run
+    async def run(self, seconds: float) -> str:
+        start = workflow.now()
+        await workflow.sleep(seconds)
+        return f"slept {(workflow.now() - start).total_seconds():.1f}"
+
+
+@workflow.defn
+class CancellableWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(
+            heartbeat_until_cancelled,
+            key,
+            start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=timedelta(seconds=2),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+
+@workflow.defn
+class WaitForSignalWorkflow:
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+
+    @workflow.signal
+    async def add(self, value: str) -> None:
+        self.signals.append(value)
+
+    @workflow.query
+    def seen(self) -> list[str]:
+        return self.signals
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: "done" in self.signals)
+        return self.signals
+
+
+@workflow.defn
+class TimeoutRetryWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        policy = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
+        first = await workflow.execute_activity(
+            hang_first_attempt,
+            key,
+            start_to_close_timeout=timedelta(seconds=1),
+            retry_policy=policy,
+        )
+        second = await workflow.execute_activity(
+            stop_heartbeating_first_attempt,
+            key,
+            start_to_close_timeout=timedelta(seconds=20),
+            heartbeat_timeout=timedelta(seconds=1),
+            retry_policy=policy,
+        )
+        return [first, second]
+
+
+@workflow.defn
+class TwoStepWorkflow:
+    """Records a step, sleeps, then records another step: long enough to swap workers."""
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.execute_activity(record, f"{key}-1", start_to_close_timeout=timedelta(seconds=30))
+        await workflow.sleep(2)
+        await workflow.execute_activity(record, f"{key}-2", start_to_close_timeout=timedelta(seconds=30))
+        return "both steps"
+
+
+@workflow.defn
+class CrashTimerWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
+        await workflow.sleep(3)
+        return "timer fired"
+
+
+@workflow.defn
+class CrashActivityWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
+        return await workflow.execute_activity(slow, key, start_to_close_timeout=timedelta(seconds=20))
