@@ -1,0 +1,174 @@
+"""Bad input gets a clear gRPC status and a readable message, and the server keeps serving."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio.api.command.v1 import (
+    Command,
+    CompleteWorkflowExecutionCommandAttributes,
+    ScheduleActivityTaskCommandAttributes,
+    StartChildWorkflowExecutionCommandAttributes,
+)
+from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import CommandType, EventType
+from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    GetWorkflowExecutionHistoryRequest,
+    PollActivityTaskQueueRequest,
+    PollWorkflowTaskQueueRequest,
+    RespondActivityTaskCompletedRequest,
+    RespondWorkflowTaskCompletedRequest,
+    StartWorkflowExecutionRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+TIMEOUT = timedelta(seconds=10)
+
+
+def start_request(queue_name, **overrides):
+    fields = dict(
+        namespace="default",
+        workflow_id=f"raw-{uuid.uuid4()}",
+        workflow_type=WorkflowType(name="RawWorkflow"),
+        task_queue=TaskQueue(name=queue_name),
+        request_id=str(uuid.uuid4()),
+    )
+    fields.update(overrides)
+    return StartWorkflowExecutionRequest(**fields)
+
+
+async def poll_workflow_task(client, task_queue):
+    return await client.workflow_service.poll_workflow_task_queue(
+        PollWorkflowTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=task_queue), identity="raw"),
+        timeout=TIMEOUT,
+    )
+
+
+async def expect_error(call, code):
+    with pytest.raises(RPCError) as error:
+        await call
+    assert error.value.status == code, error.value.message
+    assert error.value.message
+    return error.value
+
+
+async def test_empty_workflow_id(client, task_queue):
+    error = await expect_error(
+        client.workflow_service.start_workflow_execution(start_request(task_queue, workflow_id="")),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert "WorkflowId" in error.message
+
+
+async def test_unknown_namespace(temper, task_queue):
+    client = await Client.connect(temper.target, namespace="no-such-namespace")
+    error = await expect_error(
+        client.workflow_service.start_workflow_execution(start_request(task_queue, namespace="no-such-namespace")),
+        RPCStatusCode.NOT_FOUND,
+    )
+    assert "no-such-namespace" in error.message
+    detail = NamespaceNotFoundFailure()
+    assert error.grpc_status.details[0].Unpack(detail)
+    assert detail.namespace == "no-such-namespace"
+
+
+async def test_malformed_task_token(client):
+    error = await expect_error(
+        client.workflow_service.respond_activity_task_completed(
+            RespondActivityTaskCompletedRequest(namespace="default", task_token=b"\xff\x00garbage")
+        ),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert "token" in error.message.lower()
+
+
+async def test_stale_activity_token(client, task_queue):
+    started = await client.workflow_service.start_workflow_execution(start_request(task_queue))
+    task = await poll_workflow_task(client, task_queue)
+    schedule = Command(
+        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+            activity_id="a1",
+            activity_type=ActivityType(name="RawActivity"),
+            task_queue=TaskQueue(name=task_queue),
+        ),
+    )
+    schedule.schedule_activity_task_command_attributes.start_to_close_timeout.FromSeconds(30)
+    await client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[schedule])
+    )
+    activity = await client.workflow_service.poll_activity_task_queue(
+        PollActivityTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=task_queue), identity="raw"),
+        timeout=TIMEOUT,
+    )
+    assert activity.activity_id == "a1" and activity.attempt == 1
+    done = RespondActivityTaskCompletedRequest(namespace="default", task_token=activity.task_token)
+    await client.workflow_service.respond_activity_task_completed(done)
+    await expect_error(client.workflow_service.respond_activity_task_completed(done), RPCStatusCode.NOT_FOUND)
+    # A workflow-task token that was already used is stale too.
+    await expect_error(
+        client.workflow_service.respond_workflow_task_completed(
+            RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token)
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
+    assert started.run_id
+
+
+async def test_payload_over_size_limit(client, task_queue):
+    big = Payloads(payloads=[Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * (3 * 1024 * 1024))])
+    error = await expect_error(
+        client.workflow_service.start_workflow_execution(start_request(task_queue, input=big)),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert "size exceeds limit" in error.message
+
+
+async def test_unsupported_command_fails_the_workflow_task(client, task_queue):
+    request = start_request(task_queue)
+    await client.workflow_service.start_workflow_execution(request)
+    task = await poll_workflow_task(client, task_queue)
+    child = Command(
+        command_type=CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+        start_child_workflow_execution_command_attributes=StartChildWorkflowExecutionCommandAttributes(
+            workflow_id="child", workflow_type=WorkflowType(name="Child")
+        ),
+    )
+    error = await expect_error(
+        client.workflow_service.respond_workflow_task_completed(
+            RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[child])
+        ),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert error.message.startswith("BadStartChildExecutionAttributes")
+    assert "not supported" in error.message
+    history = await client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id))
+    )
+    types = [EventType.Name(e.event_type) for e in history.history.events]
+    assert types[-2:] == ["EVENT_TYPE_WORKFLOW_TASK_FAILED", "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED"]
+    # The next attempt is dispatched and can complete the workflow.
+    retry = await poll_workflow_task(client, task_queue)
+    assert retry.attempt == 2
+    complete = Command(
+        command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(),
+    )
+    await client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(namespace="default", task_token=retry.task_token, commands=[complete])
+    )
+
+
+async def test_server_keeps_serving_after_bad_input(client, task_queue):
+    for bad in [start_request(task_queue, workflow_id=""), start_request(task_queue, task_queue=TaskQueue(name=""))]:
+        await expect_error(client.workflow_service.start_workflow_execution(bad), RPCStatusCode.INVALID_ARGUMENT)
+    await expect_error(
+        client.workflow_service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(task_token=b"")),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+    assert described.namespace_info.name == "default"
