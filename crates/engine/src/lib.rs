@@ -15,3 +15,6 @@ pub mod time;
 
 pub use execution::{ActivityTaskGrant, CompletionError, ReadyTask, Transition, WorkflowTaskGrant};
 pub use state::Execution;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,758 @@
+//! Command → events transitions of the engine, one scenario per behaviour.
+
+use temper_api::proto::command::v1::{self as command, Command, command::Attributes as C};
+use temper_api::proto::common::v1::{ActivityType, Payloads, RetryPolicy};
+use temper_api::proto::enums::v1::{
+    EventType, RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause,
+};
+use temper_api::proto::failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo};
+use temper_api::proto::history::v1::{HistoryEvent, history_event::Attributes};
+use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
+
+use crate::Execution;
+use crate::execution::{CompletionError, ReadyTask, TaskError, Transition, started_attributes};
+use crate::time::{duration_ms, ms_duration};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn types(events: &[HistoryEvent]) -> Vec<EventType> {
+    events
+        .iter()
+        .map(|e| EventType::try_from(e.event_type).unwrap_or(EventType::Unspecified))
+        .collect()
+}
+
+/// A run with its first workflow task started; returns (exec, scheduled id, started id).
+fn started_run() -> (Execution, i64, i64) {
+    let (mut exec, events, tasks) = Execution::start(
+        "default",
+        "run-1",
+        "req-1",
+        started_attributes("wf", "Type", "q"),
+        T0,
+    );
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Workflow {
+            task_queue: "q".into(),
+            scheduled_event_id: 2,
+            attempt: 1
+        }]
+    );
+    let (grant, events) = apply(&mut exec, T0, |t| t.start_workflow_task(2, "worker", "r"));
+    let grant = grant.expect("task starts");
+    assert_eq!(types(&events), vec![EventType::WorkflowTaskStarted]);
+    assert_eq!(
+        (grant.started_event_id, grant.previous_started_event_id),
+        (3, 0)
+    );
+    (exec, 2, 3)
+}
+
+fn apply<R>(
+    exec: &mut Execution,
+    now: i64,
+    f: impl FnOnce(&mut Transition<'_>) -> R,
+) -> (R, Vec<HistoryEvent>) {
+    let mut t = Transition::new(exec, now);
+    let value = f(&mut t);
+    let (events, _) = t.finish();
+    (value, events)
+}
+
+fn apply_tasks(
+    exec: &mut Execution,
+    now: i64,
+    f: impl FnOnce(&mut Transition<'_>),
+) -> (Vec<HistoryEvent>, Vec<ReadyTask>) {
+    let mut t = Transition::new(exec, now);
+    f(&mut t);
+    t.finish()
+}
+
+fn complete(
+    exec: &mut Execution,
+    now: i64,
+    ids: (i64, i64),
+    commands: Vec<C>,
+) -> (Result<(), CompletionError>, Vec<HistoryEvent>) {
+    let request = RespondWorkflowTaskCompletedRequest {
+        commands: commands
+            .into_iter()
+            .map(|a| Command {
+                attributes: Some(a),
+                ..Default::default()
+            })
+            .collect(),
+        identity: "worker".into(),
+        ..Default::default()
+    };
+    apply(exec, now, |t| {
+        t.complete_workflow_task(ids.0, ids.1, &request)
+    })
+}
+
+fn schedule_activity(id: &str, retry: Option<RetryPolicy>) -> C {
+    C::ScheduleActivityTaskCommandAttributes(command::ScheduleActivityTaskCommandAttributes {
+        activity_id: id.into(),
+        activity_type: Some(ActivityType { name: "Act".into() }),
+        start_to_close_timeout: ms_duration(10_000),
+        retry_policy: retry,
+        ..Default::default()
+    })
+}
+
+fn start_timer(id: &str, ms: i64) -> C {
+    C::StartTimerCommandAttributes(command::StartTimerCommandAttributes {
+        timer_id: id.into(),
+        start_to_fire_timeout: ms_duration(ms),
+    })
+}
+
+fn complete_workflow() -> C {
+    C::CompleteWorkflowExecutionCommandAttributes(
+        command::CompleteWorkflowExecutionCommandAttributes::default(),
+    )
+}
+
+fn app_failure() -> Failure {
+    Failure {
+        message: "boom".into(),
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(
+            ApplicationFailureInfo::default(),
+        )),
+        ..Default::default()
+    }
+}
+
+/// Runs with one activity scheduled (event 5) by the first task; the task is completed.
+fn run_with_activity(retry: Option<RetryPolicy>) -> Execution {
+    let (mut exec, s, st) = started_run();
+    let (result, events) = complete(
+        &mut exec,
+        T0 + 10,
+        (s, st),
+        vec![schedule_activity("a1", retry)],
+    );
+    result.expect("completion applies");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::ActivityTaskScheduled
+        ]
+    );
+    exec
+}
+
+#[test]
+fn schedule_activity_fills_defaults_and_readies_a_task() {
+    let (mut exec, s, st) = started_run();
+    let mut t = Transition::new(&mut exec, T0 + 10);
+    let request = RespondWorkflowTaskCompletedRequest {
+        commands: vec![Command {
+            attributes: Some(schedule_activity("a1", None)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    t.complete_workflow_task(s, st, &request).expect("applies");
+    let (events, tasks) = t.finish();
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Activity {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 1
+        }]
+    );
+    let Some(Attributes::ActivityTaskScheduledEventAttributes(a)) = &events[1].attributes else {
+        panic!()
+    };
+    assert_eq!(a.workflow_task_completed_event_id, 4);
+    let policy = a.retry_policy.as_ref().expect("policy attached");
+    assert_eq!(duration_ms(policy.initial_interval.as_ref()), 1_000);
+    assert_eq!(policy.backoff_coefficient, 2.0);
+    assert_eq!(a.task_queue.as_ref().map(|q| q.name.as_str()), Some("q"));
+    assert_eq!(exec.last_completed_workflow_task_started_id, 3);
+    assert!(exec.workflow_task.is_none());
+}
+
+#[test]
+fn activity_completion_writes_back_dated_started_then_completed() {
+    let mut exec = run_with_activity(None);
+    let (grant, events) = apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    });
+    assert!(
+        grant.is_ok() && events.is_empty(),
+        "starting an attempt writes no event"
+    );
+    let (result, events) = apply(&mut exec, T0 + 50, |t| {
+        t.complete_activity(5, 1, Some(Payloads::default()), "w")
+    });
+    result.expect("completes");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskCompleted,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert_eq!(
+        crate::time::timestamp_ms(events[0].event_time.as_ref()),
+        T0 + 20
+    );
+    let Some(Attributes::ActivityTaskCompletedEventAttributes(c)) = &events[1].attributes else {
+        panic!()
+    };
+    assert_eq!((c.scheduled_event_id, c.started_event_id), (5, 6));
+    let (again, _) = apply(&mut exec, T0 + 60, |t| t.complete_activity(5, 1, None, "w"));
+    assert!(
+        matches!(again, Err(TaskError::NotFound(_))),
+        "a second completion is stale"
+    );
+}
+
+#[test]
+fn failed_attempts_retry_after_backoff_without_events() {
+    let policy = RetryPolicy {
+        maximum_attempts: 2,
+        ..Default::default()
+    };
+    let mut exec = run_with_activity(Some(policy));
+    apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    let (result, events) = apply(&mut exec, T0 + 30, |t| {
+        t.fail_activity(5, 1, app_failure(), None, "w")
+    });
+    result.expect("fails");
+    assert!(events.is_empty(), "a retried attempt writes no events");
+    assert_eq!(exec.activities[&5].retry_ready_time_ms, T0 + 1_030);
+    assert_eq!(exec.next_wakeup(), Some(T0 + 1_030));
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 1_030, |t| t.on_time());
+    assert!(events.is_empty());
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Activity {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 2
+        }]
+    );
+    apply(&mut exec, T0 + 1_040, |t| {
+        t.start_activity_task(5, 2, "w", "r")
+    })
+    .0
+    .expect("attempt 2 starts");
+    let (_, events) = apply(&mut exec, T0 + 1_050, |t| {
+        t.fail_activity(5, 2, app_failure(), None, "w")
+    });
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskFailed,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    let Some(Attributes::ActivityTaskFailedEventAttributes(f)) = &events[1].attributes else {
+        panic!()
+    };
+    assert_eq!(f.retry_state, RetryState::MaximumAttemptsReached as i32);
+}
+
+#[test]
+fn events_during_a_task_are_buffered_and_activity_results_flush_last() {
+    let mut exec = run_with_activity(None);
+    apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    let (_, events) = apply(&mut exec, T0 + 21, |t| {
+        t.signal("first", None, "c", None, "s1")
+    });
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowExecutionSignaled,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    apply(&mut exec, T0 + 22, |t| t.start_workflow_task(7, "w", "r"))
+        .0
+        .expect("task 2 starts");
+    let (_, events) = apply(&mut exec, T0 + 23, |t| t.complete_activity(5, 1, None, "w"));
+    assert!(events.is_empty(), "buffered while the task is in flight");
+    let (_, events) = apply(&mut exec, T0 + 24, |t| {
+        t.signal("second", None, "c", None, "s2")
+    });
+    assert!(events.is_empty());
+    let (_, events) = apply(&mut exec, T0 + 24, |t| {
+        t.signal("second", None, "c", None, "s2")
+    });
+    assert!(
+        events.is_empty() && exec.buffered_events.len() == 3,
+        "duplicate signal request ignored"
+    );
+    let (result, events) = complete(&mut exec, T0 + 25, (7, 8), vec![]);
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::ActivityTaskStarted,
+            EventType::WorkflowExecutionSignaled,
+            EventType::ActivityTaskCompleted,
+            EventType::WorkflowTaskScheduled,
+        ]
+    );
+    let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, vec![9, 10, 11, 12, 13]);
+    let Some(Attributes::ActivityTaskCompletedEventAttributes(c)) = &events[3].attributes else {
+        panic!()
+    };
+    assert_eq!(c.started_event_id, 10, "started id wired at flush");
+}
+
+#[test]
+fn timers_fire_and_cancel() {
+    let (mut exec, s, st) = started_run();
+    let (result, events) = complete(
+        &mut exec,
+        T0,
+        (s, st),
+        vec![start_timer("1", 5_000), start_timer("2", 9_000)],
+    );
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::TimerStarted,
+            EventType::TimerStarted
+        ]
+    );
+    assert_eq!(exec.next_wakeup(), Some(T0 + 5_000));
+    let (events, _) = apply_tasks(&mut exec, T0 + 5_000, |t| t.on_time());
+    assert_eq!(
+        types(&events),
+        vec![EventType::TimerFired, EventType::WorkflowTaskScheduled]
+    );
+    let Some(Attributes::TimerFiredEventAttributes(fired)) = &events[0].attributes else {
+        panic!()
+    };
+    assert_eq!((fired.timer_id.as_str(), fired.started_event_id), ("1", 5));
+    apply(&mut exec, T0 + 5_001, |t| {
+        t.start_workflow_task(8, "w", "r")
+    })
+    .0
+    .expect("starts");
+    let cancel = C::CancelTimerCommandAttributes(command::CancelTimerCommandAttributes {
+        timer_id: "2".into(),
+    });
+    let (result, events) = complete(&mut exec, T0 + 5_002, (8, 9), vec![cancel]);
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![EventType::WorkflowTaskCompleted, EventType::TimerCanceled]
+    );
+    assert!(exec.timers.is_empty() && exec.next_wakeup().is_none());
+}
+
+#[test]
+fn cancelling_a_timer_whose_firing_is_buffered_drops_the_firing() {
+    let (mut exec, s, st) = started_run();
+    complete(
+        &mut exec,
+        T0,
+        (s, st),
+        vec![start_timer("1", 1_000), start_timer("2", 1_000_000)],
+    )
+    .0
+    .expect("applies");
+    apply_tasks(&mut exec, T0 + 10, |t| {
+        t.signal("wake", None, "c", None, "")
+    });
+    apply(&mut exec, T0 + 20, |t| t.start_workflow_task(8, "w", "r"))
+        .0
+        .expect("starts");
+    let (events, _) = apply_tasks(&mut exec, T0 + 1_000, |t| t.on_time());
+    assert!(events.is_empty(), "TimerFired is buffered");
+    let cancel = C::CancelTimerCommandAttributes(command::CancelTimerCommandAttributes {
+        timer_id: "1".into(),
+    });
+    let (result, events) = complete(&mut exec, T0 + 1_001, (8, 9), vec![cancel]);
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![EventType::WorkflowTaskCompleted, EventType::TimerCanceled]
+    );
+    let Some(Attributes::TimerCanceledEventAttributes(c)) = &events[1].attributes else {
+        panic!()
+    };
+    assert_eq!(c.started_event_id, 5);
+}
+
+#[test]
+fn close_commands_close_the_run() {
+    for (command, status, event) in [
+        (
+            complete_workflow(),
+            WorkflowExecutionStatus::Completed,
+            EventType::WorkflowExecutionCompleted,
+        ),
+        (
+            C::FailWorkflowExecutionCommandAttributes(
+                command::FailWorkflowExecutionCommandAttributes {
+                    failure: Some(app_failure()),
+                },
+            ),
+            WorkflowExecutionStatus::Failed,
+            EventType::WorkflowExecutionFailed,
+        ),
+        (
+            C::CancelWorkflowExecutionCommandAttributes(
+                command::CancelWorkflowExecutionCommandAttributes::default(),
+            ),
+            WorkflowExecutionStatus::Canceled,
+            EventType::WorkflowExecutionCanceled,
+        ),
+    ] {
+        let (mut exec, s, st) = started_run();
+        let (result, events) = complete(&mut exec, T0 + 1, (s, st), vec![command]);
+        result.expect("applies");
+        assert_eq!(
+            types(&events),
+            vec![EventType::WorkflowTaskCompleted, event]
+        );
+        assert_eq!(exec.status, status as i32);
+        assert_eq!(exec.close_time_ms, T0 + 1);
+        assert!(exec.next_wakeup().is_none() && exec.ready_tasks().is_empty());
+    }
+}
+
+#[test]
+fn close_with_buffered_events_is_an_unhandled_command() {
+    let (mut exec, s, st) = started_run();
+    apply_tasks(&mut exec, T0 + 1, |t| t.signal("late", None, "c", None, ""));
+    let (result, events) = complete(&mut exec, T0 + 2, (s, st), vec![complete_workflow()]);
+    assert!(matches!(
+        result,
+        Err(CompletionError::TaskFailed {
+            cause: WorkflowTaskFailedCause::UnhandledCommand,
+            ..
+        })
+    ));
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowExecutionSignaled,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert!(exec.is_running());
+}
+
+#[test]
+fn markers_keep_their_details() {
+    let (mut exec, s, st) = started_run();
+    let mut details = std::collections::HashMap::new();
+    details.insert("data".to_string(), Payloads::default());
+    let marker = C::RecordMarkerCommandAttributes(command::RecordMarkerCommandAttributes {
+        marker_name: "core_patch".into(),
+        details: details.clone(),
+        ..Default::default()
+    });
+    let (result, events) = complete(&mut exec, T0, (s, st), vec![marker]);
+    result.expect("applies");
+    let Some(Attributes::MarkerRecordedEventAttributes(m)) = &events[1].attributes else {
+        panic!()
+    };
+    assert_eq!(
+        (m.marker_name.as_str(), &m.details),
+        ("core_patch", &details)
+    );
+}
+
+#[test]
+fn cancel_activity_before_and_after_start() {
+    let cancel = || {
+        C::RequestCancelActivityTaskCommandAttributes(
+            command::RequestCancelActivityTaskCommandAttributes {
+                scheduled_event_id: 5,
+            },
+        )
+    };
+    // Not started: CancelRequested + Canceled at once, and a new workflow task.
+    let mut exec = run_with_activity(None);
+    apply_tasks(&mut exec, T0 + 20, |t| t.signal("go", None, "c", None, ""));
+    apply(&mut exec, T0 + 21, |t| t.start_workflow_task(7, "w", "r"))
+        .0
+        .expect("starts");
+    let (result, events) = complete(&mut exec, T0 + 22, (7, 8), vec![cancel()]);
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::ActivityTaskCancelRequested,
+            EventType::ActivityTaskCanceled,
+            EventType::WorkflowTaskScheduled,
+        ]
+    );
+    // Started: only CancelRequested; the worker learns it from its heartbeat.
+    let mut exec = run_with_activity(None);
+    apply(&mut exec, T0 + 19, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    apply_tasks(&mut exec, T0 + 20, |t| t.signal("go", None, "c", None, ""));
+    apply(&mut exec, T0 + 21, |t| t.start_workflow_task(7, "w", "r"))
+        .0
+        .expect("starts");
+    let (result, events) = complete(&mut exec, T0 + 22, (7, 8), vec![cancel()]);
+    result.expect("applies");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::ActivityTaskCancelRequested
+        ]
+    );
+    assert_eq!(
+        apply(&mut exec, T0 + 23, |t| t.heartbeat_activity(5, 1, None)).0,
+        Ok(true)
+    );
+    let (result, events) = apply(&mut exec, T0 + 24, |t| t.cancel_activity(5, 1, None, "w"));
+    result.expect("cancels");
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskCanceled,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+}
+
+#[test]
+fn unsupported_and_invalid_commands_fail_the_task() {
+    let (mut exec, s, st) = started_run();
+    let child = C::StartChildWorkflowExecutionCommandAttributes(Default::default());
+    let (result, events) = complete(&mut exec, T0, (s, st), vec![child]);
+    let Err(error) = result else {
+        panic!("must fail")
+    };
+    assert!(
+        error
+            .status_message()
+            .starts_with("BadStartChildExecutionAttributes: StartChildWorkflowExecution")
+    );
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert_eq!(exec.workflow_task.as_ref().map(|w| w.attempt), Some(2));
+
+    let (mut exec, s, st) = started_run();
+    let (result, events) = complete(
+        &mut exec,
+        T0,
+        (s, st),
+        vec![start_timer("1", 10), start_timer("1", 10)],
+    );
+    assert!(matches!(
+        result,
+        Err(CompletionError::TaskFailed {
+            cause: WorkflowTaskFailedCause::StartTimerDuplicateId,
+            ..
+        })
+    ));
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+
+    let (mut exec, s, st) = started_run();
+    let no_timeout =
+        C::ScheduleActivityTaskCommandAttributes(command::ScheduleActivityTaskCommandAttributes {
+            activity_id: "a".into(),
+            activity_type: Some(ActivityType { name: "A".into() }),
+            ..Default::default()
+        });
+    let (result, _) = complete(&mut exec, T0, (s, st), vec![no_timeout]);
+    assert!(matches!(
+        result,
+        Err(CompletionError::TaskFailed {
+            cause: WorkflowTaskFailedCause::BadScheduleActivityAttributes,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn commands_after_a_close_command_are_rejected_without_writing() {
+    let (mut exec, s, st) = started_run();
+    let (result, events) = complete(
+        &mut exec,
+        T0,
+        (s, st),
+        vec![complete_workflow(), start_timer("1", 10)],
+    );
+    assert!(matches!(result, Err(CompletionError::Invalid(_))));
+    assert!(events.is_empty());
+}
+
+#[test]
+fn workflow_task_timeout_schedules_next_attempt() {
+    let (mut exec, _, _) = started_run();
+    assert_eq!(exec.next_wakeup(), Some(T0 + 10_000));
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 10_000, |t| t.on_time());
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskTimedOut,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Workflow {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 2
+        }]
+    );
+}
+
+#[test]
+fn activity_timeouts() {
+    // Start-to-close is retried (no events), schedule-to-close is final.
+    let mut exec = run_with_activity(None);
+    apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    let (events, _) = apply_tasks(&mut exec, T0 + 10_020, |t| t.on_time());
+    assert!(events.is_empty());
+    assert_eq!(exec.activities[&5].attempt, 2);
+    let last = exec.activities[&5]
+        .last_failure
+        .clone()
+        .expect("timeout recorded");
+    assert_eq!(last.message, "activity StartToClose timeout");
+
+    let (mut exec, s, st) = started_run();
+    let with_deadline =
+        C::ScheduleActivityTaskCommandAttributes(command::ScheduleActivityTaskCommandAttributes {
+            activity_id: "a".into(),
+            activity_type: Some(ActivityType { name: "A".into() }),
+            schedule_to_close_timeout: ms_duration(3_000),
+            heartbeat_timeout: ms_duration(1_000),
+            ..Default::default()
+        });
+    complete(&mut exec, T0, (s, st), vec![with_deadline])
+        .0
+        .expect("applies");
+    apply(&mut exec, T0 + 100, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    apply(&mut exec, T0 + 900, |t| t.heartbeat_activity(5, 1, None))
+        .0
+        .expect("heartbeat");
+    assert_eq!(
+        exec.next_wakeup(),
+        Some(T0 + 1_900),
+        "heartbeat deadline moves with heartbeats"
+    );
+    let (events, _) = apply_tasks(&mut exec, T0 + 3_000, |t| t.on_time());
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskTimedOut,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+}
+
+#[test]
+fn run_timeout_and_termination_close_the_run() {
+    let mut attributes = started_attributes("wf", "Type", "q");
+    attributes.workflow_run_timeout = ms_duration(60_000);
+    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, T0);
+    assert_eq!(exec.next_wakeup(), Some(T0 + 60_000));
+    let (events, _) = apply_tasks(&mut exec, T0 + 60_000, |t| t.on_time());
+    assert_eq!(types(&events), vec![EventType::WorkflowExecutionTimedOut]);
+    assert_eq!(exec.status, WorkflowExecutionStatus::TimedOut as i32);
+
+    let (mut exec, _, _) = started_run();
+    apply_tasks(&mut exec, T0 + 1, |t| t.signal("late", None, "c", None, ""));
+    let (events, _) = apply_tasks(&mut exec, T0 + 2, |t| t.terminate("stop", None, "op"));
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowExecutionSignaled,
+            EventType::WorkflowExecutionTerminated
+        ]
+    );
+    assert_eq!(exec.status, WorkflowExecutionStatus::Terminated as i32);
+}
+
+#[test]
+fn ready_tasks_are_rebuilt_from_state() {
+    let policy = RetryPolicy {
+        initial_interval: ms_duration(5_000),
+        ..Default::default()
+    };
+    let mut exec = run_with_activity(Some(policy));
+    assert_eq!(
+        exec.ready_tasks(),
+        vec![ReadyTask::Activity {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 1
+        }]
+    );
+    apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    assert!(
+        exec.ready_tasks().is_empty(),
+        "a running attempt is not dispatchable"
+    );
+    apply(&mut exec, T0 + 30, |t| {
+        t.fail_activity(5, 1, app_failure(), None, "w")
+    })
+    .0
+    .expect("fails");
+    assert!(exec.ready_tasks().is_empty(), "waiting for its backoff");
+    assert_eq!(exec.next_wakeup(), Some(T0 + 5_030));
+}
