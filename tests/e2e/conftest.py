@@ -26,9 +26,11 @@ def free_port() -> int:
 class TemperServer:
     """One `temper server start-dev` process; restartable on the same database file."""
 
-    def __init__(self, db_path: Path | None, log_path: Path):
+    def __init__(self, db_path: Path | None, log_path: Path, mode_args: list[str] | None = None):
+        """`mode_args` replaces the default `server start-dev --db-filename DB_PATH`."""
         self.db_path = db_path
         self.log_path = log_path
+        self.mode_args = mode_args
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -37,10 +39,13 @@ class TemperServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(self.port), "--headless",
-                "--log-level", "info"]
-        if self.db_path is not None:
-            args += ["--db-filename", str(self.db_path)]
+        if self.mode_args is not None:
+            args = [str(TEMPER_BIN), *self.mode_args, "--port", str(self.port)]
+        else:
+            args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(self.port), "--headless",
+                    "--log-level", "info"]
+            if self.db_path is not None:
+                args += ["--db-filename", str(self.db_path)]
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 15

@@ -151,3 +151,26 @@ class CrashActivityWorkflow:
     async def run(self, key: str) -> str:
         await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
         return await workflow.execute_activity(slow, key, start_to_close_timeout=timedelta(seconds=20))
+
+
+@activity.defn
+async def complete_later(key: str) -> str:
+    """Completes asynchronously: the test completes it by workflow and activity id."""
+    CALLS.append(("complete_later", key, activity.info().attempt))
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class AsyncActivityWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(
+            complete_later, key, start_to_close_timeout=timedelta(seconds=60), activity_id="async-1"
+        )
+
+
+@workflow.defn
+class OneActivityWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
