@@ -150,10 +150,16 @@ async def test_unsupported_command_fails_the_workflow_task(client, task_queue):
         GetWorkflowExecutionHistoryRequest(namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id))
     )
     types = [EventType.Name(e.event_type) for e in history.history.events]
-    assert types[-2:] == ["EVENT_TYPE_WORKFLOW_TASK_FAILED", "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED"]
-    # The next attempt is dispatched and can complete the workflow.
+    assert types[-1] == "EVENT_TYPE_WORKFLOW_TASK_FAILED"
+    # The next attempt is dispatched (its events are transient, shown only to the worker)
+    # and can complete the workflow.
     retry = await poll_workflow_task(client, task_queue)
     assert retry.attempt == 2
+    assert [EventType.Name(e.event_type) for e in retry.history.events[-2:]] == [
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+    ]
+    assert retry.history.events[-1].event_id == retry.started_event_id
     complete = Command(
         command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
         complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(),

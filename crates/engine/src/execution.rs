@@ -420,6 +420,7 @@ impl<'a> Transition<'a> {
         if self.workflow_task_in_flight() {
             self.exec.buffered_events.push(event);
         } else {
+            self.demote_waiting_transient_task();
             self.push_event(event);
         }
     }
@@ -459,23 +460,32 @@ impl<'a> Transition<'a> {
         if !self.exec.is_running() || self.exec.workflow_task.is_some() {
             return;
         }
-        self.flush_buffer();
+        if self.flush_buffer() {
+            // New events make this a fresh task the worker must see, not a retry.
+            self.exec.workflow_task_attempt = 1;
+        }
         let attempt = self.exec.workflow_task_attempt.max(1);
         let timeout = self.exec.workflow_task_timeout_ms;
         let queue = self.exec.task_queue.clone();
-        let scheduled_event_id = self.append(Attributes::WorkflowTaskScheduledEventAttributes(
-            history::WorkflowTaskScheduledEventAttributes {
-                task_queue: task_queue(&queue),
-                start_to_close_timeout: ms_duration(timeout),
-                attempt,
-            },
-        ));
+        let transient = attempt > 1;
+        let scheduled_event_id = if transient {
+            self.exec.next_event_id
+        } else {
+            self.append(Attributes::WorkflowTaskScheduledEventAttributes(
+                history::WorkflowTaskScheduledEventAttributes {
+                    task_queue: task_queue(&queue),
+                    start_to_close_timeout: ms_duration(timeout),
+                    attempt,
+                },
+            ))
+        };
         self.exec.workflow_task = Some(WorkflowTaskInfo {
             scheduled_event_id,
             attempt,
             scheduled_time_ms: self.now,
             start_to_close_timeout_ms: timeout,
             task_queue: queue.clone(),
+            transient,
             ..Default::default()
         });
         self.tasks.push(ReadyTask::Workflow {
@@ -503,20 +513,16 @@ impl<'a> Transition<'a> {
         if wft.started_event_id != 0 {
             return Err(TaskError::NotFound("Workflow task already started.".into()));
         }
-        let history_size_bytes = self.exec.history_size_bytes;
-        let started_event_id = self.append(Attributes::WorkflowTaskStartedEventAttributes(
-            history::WorkflowTaskStartedEventAttributes {
-                scheduled_event_id,
-                identity: identity.to_string(),
-                request_id: request_id.to_string(),
-                history_size_bytes,
-                ..Default::default()
-            },
-        ));
-        wft.started_event_id = started_event_id;
         wft.started_time_ms = self.now;
         wft.started_identity = identity.to_string();
         wft.started_request_id = request_id.to_string();
+        let started_event_id = if wft.transient {
+            scheduled_event_id + 1
+        } else {
+            let started = started_event(&wft, self.exec.history_size_bytes);
+            self.push_event(started)
+        };
+        wft.started_event_id = started_event_id;
         let grant = WorkflowTaskGrant {
             scheduled_event_id,
             started_event_id,
@@ -527,6 +533,31 @@ impl<'a> Transition<'a> {
         };
         self.exec.workflow_task = Some(wft);
         Ok(grant)
+    }
+
+    /// Writes a transient task's Scheduled and Started events for real (when it completes).
+    fn materialize_transient_task(&mut self, wft: &mut WorkflowTaskInfo) {
+        if !wft.transient {
+            return;
+        }
+        for event in transient_events(wft, self.exec.history_size_bytes) {
+            self.push_event(event);
+        }
+        wft.transient = false;
+    }
+
+    /// A transient task that has not started yet cannot keep its place once other events are
+    /// written: it is replaced by a normal task (attempt 1) after them.
+    fn demote_waiting_transient_task(&mut self) {
+        if self
+            .exec
+            .workflow_task
+            .as_ref()
+            .is_some_and(|w| w.transient && w.started_event_id == 0)
+        {
+            self.exec.workflow_task = None;
+            self.exec.workflow_task_attempt = 1;
+        }
     }
 
     fn current_started_task(
@@ -550,19 +581,23 @@ impl<'a> Transition<'a> {
         failure: Option<Failure>,
         identity: &str,
     ) {
-        self.append(Attributes::WorkflowTaskFailedEventAttributes(
-            history::WorkflowTaskFailedEventAttributes {
-                scheduled_event_id: wft.scheduled_event_id,
-                started_event_id: wft.started_event_id,
-                cause: cause as i32,
-                failure,
-                identity: identity.to_string(),
-                ..Default::default()
-            },
-        ));
+        let mut wft = wft.clone();
+        // A failing retry attempt leaves no trace, except when the worker must see new events.
+        if !wft.transient || cause == WorkflowTaskFailedCause::UnhandledCommand {
+            self.materialize_transient_task(&mut wft);
+            self.append(Attributes::WorkflowTaskFailedEventAttributes(
+                history::WorkflowTaskFailedEventAttributes {
+                    scheduled_event_id: wft.scheduled_event_id,
+                    started_event_id: wft.started_event_id,
+                    cause: cause as i32,
+                    failure,
+                    identity: identity.to_string(),
+                    ..Default::default()
+                },
+            ));
+        }
         self.exec.workflow_task = None;
         self.exec.workflow_task_attempt = wft.attempt + 1;
-        self.flush_buffer();
         self.schedule_workflow_task();
     }
 
@@ -592,7 +627,7 @@ impl<'a> Transition<'a> {
         started_event_id: i64,
         request: &RespondWorkflowTaskCompletedRequest,
     ) -> Result<(), CompletionError> {
-        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+        let Some(mut wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
             return Err(CompletionError::NotFound("Workflow task not found.".into()));
         };
         validate_command_sequence(&request.commands)?;
@@ -604,6 +639,7 @@ impl<'a> Transition<'a> {
             self.fail_workflow_task(&wft, cause, Some(failure), &request.identity);
             return Err(CompletionError::TaskFailed { cause, message });
         }
+        self.materialize_transient_task(&mut wft);
         let completed_id = self.append(Attributes::WorkflowTaskCompletedEventAttributes(
             history::WorkflowTaskCompletedEventAttributes {
                 scheduled_event_id,
@@ -1137,6 +1173,7 @@ impl<'a> Transition<'a> {
                 self.exec.buffered_events.push(started);
                 STARTED_ID_AT_FLUSH
             } else {
+                self.demote_waiting_transient_task();
                 self.push_event(started)
             }
         } else {
@@ -1344,7 +1381,7 @@ impl<'a> Transition<'a> {
             .exec
             .workflow_task
             .clone()
-            .filter(|w| w.started_event_id > 0)
+            .filter(|w| w.started_event_id > 0 && !w.transient)
         {
             self.append(Attributes::WorkflowTaskFailedEventAttributes(
                 history::WorkflowTaskFailedEventAttributes {
@@ -1389,16 +1426,17 @@ impl<'a> Transition<'a> {
             && wft.started_event_id > 0
             && wft.started_time_ms + wft.start_to_close_timeout_ms <= now
         {
-            self.append(Attributes::WorkflowTaskTimedOutEventAttributes(
-                history::WorkflowTaskTimedOutEventAttributes {
-                    scheduled_event_id: wft.scheduled_event_id,
-                    started_event_id: wft.started_event_id,
-                    timeout_type: TimeoutType::StartToClose as i32,
-                },
-            ));
+            if !wft.transient {
+                self.append(Attributes::WorkflowTaskTimedOutEventAttributes(
+                    history::WorkflowTaskTimedOutEventAttributes {
+                        scheduled_event_id: wft.scheduled_event_id,
+                        started_event_id: wft.started_event_id,
+                        timeout_type: TimeoutType::StartToClose as i32,
+                    },
+                ));
+            }
             self.exec.workflow_task = None;
             self.exec.workflow_task_attempt = wft.attempt + 1;
-            self.flush_buffer();
             self.schedule_workflow_task();
         }
         let mut due_timers: Vec<TimerInfo> = self
@@ -1474,6 +1512,47 @@ impl<'a> Transition<'a> {
             }
         }
     }
+}
+
+fn started_event(wft: &WorkflowTaskInfo, history_size_bytes: i64) -> HistoryEvent {
+    HistoryEvent {
+        event_time: ms_timestamp(wft.started_time_ms),
+        event_type: EventType::WorkflowTaskStarted as i32,
+        attributes: Some(Attributes::WorkflowTaskStartedEventAttributes(
+            history::WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: wft.scheduled_event_id,
+                identity: wft.started_identity.clone(),
+                request_id: wft.started_request_id.clone(),
+                history_size_bytes,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// The Scheduled and Started events of a started transient task, numbered where they would
+/// be written; workers receive them at the end of the task's history.
+pub fn transient_events(wft: &WorkflowTaskInfo, history_size_bytes: i64) -> Vec<HistoryEvent> {
+    if !wft.transient || wft.started_event_id == 0 {
+        return Vec::new();
+    }
+    let scheduled = HistoryEvent {
+        event_id: wft.scheduled_event_id,
+        event_time: ms_timestamp(wft.scheduled_time_ms),
+        event_type: EventType::WorkflowTaskScheduled as i32,
+        attributes: Some(Attributes::WorkflowTaskScheduledEventAttributes(
+            history::WorkflowTaskScheduledEventAttributes {
+                task_queue: task_queue(&wft.task_queue),
+                start_to_close_timeout: ms_duration(wft.start_to_close_timeout_ms),
+                attempt: wft.attempt,
+            },
+        )),
+        ..Default::default()
+    };
+    let mut started = started_event(wft, history_size_bytes);
+    started.event_id = wft.started_event_id;
+    vec![scheduled, started]
 }
 
 /// Temporal rejects a completion whose close command is followed by other commands.

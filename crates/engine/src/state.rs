@@ -102,6 +102,10 @@ pub struct WorkflowTaskInfo {
     pub started_identity: String,
     #[prost(string, tag = "9")]
     pub started_request_id: String,
+    /// A retry attempt (attempt > 1) whose Scheduled/Started events are not persisted: they
+    /// are shown to the worker only, and written for real if this attempt completes.
+    #[prost(bool, tag = "10")]
+    pub transient: bool,
 }
 
 /// An activity that is scheduled, waiting for a retry, or running.

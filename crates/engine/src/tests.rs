@@ -565,12 +565,15 @@ fn unsupported_and_invalid_commands_fail_the_task() {
     );
     assert_eq!(
         types(&events),
-        vec![
-            EventType::WorkflowTaskFailed,
-            EventType::WorkflowTaskScheduled
-        ]
+        vec![EventType::WorkflowTaskFailed],
+        "attempt 2 is transient"
     );
-    assert_eq!(exec.workflow_task.as_ref().map(|w| w.attempt), Some(2));
+    assert_eq!(
+        exec.workflow_task
+            .as_ref()
+            .map(|w| (w.attempt, w.transient)),
+        Some((2, true))
+    );
 
     let (mut exec, s, st) = started_run();
     let (result, events) = complete(
@@ -586,13 +589,7 @@ fn unsupported_and_invalid_commands_fail_the_task() {
             ..
         })
     ));
-    assert_eq!(
-        types(&events),
-        vec![
-            EventType::WorkflowTaskFailed,
-            EventType::WorkflowTaskScheduled
-        ]
-    );
+    assert_eq!(types(&events), vec![EventType::WorkflowTaskFailed]);
 
     let (mut exec, s, st) = started_run();
     let no_timeout =
@@ -625,14 +622,70 @@ fn commands_after_a_close_command_are_rejected_without_writing() {
 }
 
 #[test]
-fn workflow_task_timeout_schedules_next_attempt() {
+fn retried_workflow_tasks_are_transient_until_they_complete() {
     let (mut exec, _, _) = started_run();
     assert_eq!(exec.next_wakeup(), Some(T0 + 10_000));
     let (events, tasks) = apply_tasks(&mut exec, T0 + 10_000, |t| t.on_time());
+    assert_eq!(types(&events), vec![EventType::WorkflowTaskTimedOut]);
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Workflow {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 2
+        }]
+    );
+    // Attempt 2 starts and times out: nothing is written.
+    let (grant, events) = apply(&mut exec, T0 + 10_001, |t| {
+        t.start_workflow_task(5, "w", "r")
+    });
+    assert_eq!(grant.map(|g| (g.started_event_id, g.attempt)), Ok((6, 2)));
+    assert!(events.is_empty());
+    let wft = exec.workflow_task.clone().expect("in flight");
+    assert_eq!(
+        types(&crate::execution::transient_events(&wft, 0)),
+        vec![
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted
+        ]
+    );
+    let (events, _) = apply_tasks(&mut exec, T0 + 20_001, |t| t.on_time());
+    assert!(events.is_empty());
+    assert_eq!(exec.next_event_id, 5);
+    // Attempt 3 completes: its Scheduled and Started are written, then the completion.
+    apply(&mut exec, T0 + 20_002, |t| {
+        t.start_workflow_task(5, "w", "r")
+    })
+    .0
+    .expect("attempt 3 starts");
+    let (result, events) = complete(&mut exec, T0 + 20_003, (5, 6), vec![complete_workflow()]);
+    result.expect("completes");
     assert_eq!(
         types(&events),
         vec![
-            EventType::WorkflowTaskTimedOut,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskCompleted,
+            EventType::WorkflowExecutionCompleted,
+        ]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        vec![5, 6, 7, 8]
+    );
+}
+
+#[test]
+fn a_signal_turns_a_waiting_transient_task_into_a_fresh_one() {
+    let (mut exec, _, _) = started_run();
+    apply_tasks(&mut exec, T0 + 10_000, |t| t.on_time());
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 10_001, |t| {
+        t.signal("s", None, "c", None, "")
+    });
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowExecutionSignaled,
             EventType::WorkflowTaskScheduled
         ]
     );
@@ -640,8 +693,8 @@ fn workflow_task_timeout_schedules_next_attempt() {
         tasks,
         vec![ReadyTask::Workflow {
             task_queue: "q".into(),
-            scheduled_event_id: 5,
-            attempt: 2
+            scheduled_event_id: 6,
+            attempt: 1
         }]
     );
 }

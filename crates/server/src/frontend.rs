@@ -20,7 +20,7 @@ use temper_api::proto::workflow::v1::{
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::Execution;
-use temper_engine::execution::{CompletionError, TaskError, activity_type};
+use temper_engine::execution::{CompletionError, TaskError, activity_type, transient_events};
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
@@ -239,7 +239,10 @@ impl Frontend {
                     };
                     let Ok(grant) = applied.value else { continue };
                     let exec = applied.execution;
-                    let events = self.history.read_history(&run_id, 1, usize::MAX).await?;
+                    let mut events = self.history.read_history(&run_id, 1, usize::MAX).await?;
+                    if let Some(wft) = &exec.workflow_task {
+                        events.extend(transient_events(wft, exec.history_size_bytes));
+                    }
                     let token = TaskToken {
                         namespace: namespace.to_string(),
                         workflow_id: exec.workflow_id.clone(),

@@ -10,6 +10,7 @@ pub mod frontend;
 pub mod history;
 pub mod matching;
 pub mod namespaces;
+mod rpc_layer;
 pub mod timers;
 pub mod tokens;
 
@@ -100,6 +101,7 @@ pub async fn serve(
         .build_v1()?;
     tracing::info!(address = %config.listen, "serving");
     tonic::transport::Server::builder()
+        .layer(rpc_layer::layer())
         .add_service(
             WorkflowServiceServer::new(frontend)
                 .accept_compressed(CompressionEncoding::Gzip)
