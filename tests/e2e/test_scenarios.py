@@ -132,3 +132,26 @@ async def test_describe_and_history_agree(client, task_queue):
     assert done.start_time == history.events[0].event_time.ToDatetime().replace(tzinfo=done.start_time.tzinfo)
     assert done.close_time is not None and done.close_time >= done.start_time
     assert EventType.Name(history.events[-1].event_type) == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+
+
+async def test_signal_with_start(client, task_queue):
+    key = str(uuid.uuid4())
+    workflow_id = f"sws-{key}"
+    async with worker(client, task_queue):
+        handle = await client.start_workflow(
+            WaitForSignalWorkflow.run, key, id=workflow_id, task_queue=task_queue,
+            start_signal="add", start_signal_args=["first"],
+        )
+        await wait_for(lambda: asyncio.sleep(0, result=calls("record", key)))
+        again = await client.start_workflow(
+            WaitForSignalWorkflow.run, key, id=workflow_id, task_queue=task_queue,
+            start_signal="add", start_signal_args=["done"],
+        )
+        assert again.result_run_id == handle.result_run_id
+        assert await handle.result() == ["first", "done"]
+    types = await history_types(handle)
+    assert types[:3] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+    ]

@@ -52,6 +52,17 @@ pub enum ReadyTask {
     },
 }
 
+/// A signal delivered together with the start (`SignalWithStartWorkflowExecution`): it is
+/// written right after `WorkflowExecutionStarted`, before the first workflow task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InitialSignal {
+    pub name: String,
+    pub input: Option<Payloads>,
+    pub header: Option<temper_api::proto::common::v1::Header>,
+    pub identity: String,
+    pub request_id: String,
+}
+
 /// What a worker receives when it is handed a workflow task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowTaskGrant {
@@ -218,6 +229,7 @@ impl Execution {
         run_id: &str,
         request_id: &str,
         started: history::WorkflowExecutionStartedEventAttributes,
+        initial_signal: Option<&InitialSignal>,
         now: i64,
     ) -> (Execution, Vec<HistoryEvent>, Vec<ReadyTask>) {
         let mut started = started;
@@ -272,6 +284,15 @@ impl Execution {
         };
         let mut t = Transition::new(&mut exec, now);
         t.append(Attributes::WorkflowExecutionStartedEventAttributes(started));
+        if let Some(signal) = initial_signal {
+            t.signal(
+                &signal.name,
+                signal.input.clone(),
+                &signal.identity,
+                signal.header.clone(),
+                &signal.request_id,
+            );
+        }
         t.schedule_workflow_task();
         let (events, tasks) = t.finish();
         (exec, events, tasks)

@@ -29,6 +29,7 @@ fn started_run() -> (Execution, i64, i64) {
         "run-1",
         "req-1",
         started_attributes("wf", "Type", "q"),
+        None,
         T0,
     );
     assert_eq!(
@@ -676,6 +677,30 @@ fn retried_workflow_tasks_are_transient_until_they_complete() {
 }
 
 #[test]
+fn signal_with_start_writes_the_signal_before_the_first_task() {
+    let signal = crate::execution::InitialSignal {
+        name: "go".into(),
+        ..Default::default()
+    };
+    let (_, events, _) = Execution::start(
+        "default",
+        "run-1",
+        "req",
+        started_attributes("wf", "T", "q"),
+        Some(&signal),
+        T0,
+    );
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowExecutionSignaled,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+}
+
+#[test]
 fn a_signal_turns_a_waiting_transient_task_into_a_fresh_one() {
     let (mut exec, _, _) = started_run();
     apply_tasks(&mut exec, T0 + 10_000, |t| t.on_time());
@@ -757,7 +782,7 @@ fn activity_timeouts() {
 fn run_timeout_and_termination_close_the_run() {
     let mut attributes = started_attributes("wf", "Type", "q");
     attributes.workflow_run_timeout = ms_duration(60_000);
-    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, T0);
+    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, None, T0);
     assert_eq!(exec.next_wakeup(), Some(T0 + 60_000));
     let (events, _) = apply_tasks(&mut exec, T0 + 60_000, |t| t.on_time());
     assert_eq!(types(&events), vec![EventType::WorkflowExecutionTimedOut]);

@@ -9,7 +9,7 @@ use prost::Message;
 use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
     HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition,
-    QueryResultType, TaskQueueKind, WorkflowExecutionStatus,
+    QueryResultType, TaskQueueKind, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
 };
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::QueryRejected;
@@ -20,7 +20,9 @@ use temper_api::proto::workflow::v1::{
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::Execution;
-use temper_engine::execution::{CompletionError, TaskError, activity_type, transient_events};
+use temper_engine::execution::{
+    CompletionError, InitialSignal, TaskError, activity_type, transient_events,
+};
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
@@ -41,6 +43,8 @@ const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
 const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
 const DEFAULT_HISTORY_PAGE_SIZE: usize = 1000;
 pub const SERVER_VERSION: &str = "1.29.0";
+/// From this workflow-task attempt on, queries fail fast instead of waiting (as Temporal).
+const FAILING_TASK_ATTEMPT: i32 = 3;
 
 pub struct Frontend {
     history: Arc<History>,
@@ -199,6 +203,56 @@ fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
 }
 
 impl Frontend {
+    /// Validates a start request (also used for signal-with-start).
+    fn validate_start(&self, request: &StartWorkflowExecutionRequest) -> Result<(), Status> {
+        self.namespaces.require(&request.namespace)?;
+        check_id(&request.workflow_id, "WorkflowId")?;
+        check_id(
+            request
+                .workflow_type
+                .as_ref()
+                .map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        check_id(
+            request.task_queue.as_ref().map_or("", |q| q.name.as_str()),
+            "TaskQueue",
+        )?;
+        if request.request_id.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("RequestId exceeds length limit."));
+        }
+        if let Some(policy) = &request.retry_policy {
+            temper_engine::retry::validate(policy).map_err(errors::invalid)?;
+        }
+        for (name, timeout) in [
+            (
+                "WorkflowExecutionTimeout",
+                &request.workflow_execution_timeout,
+            ),
+            ("WorkflowRunTimeout", &request.workflow_run_timeout),
+            ("WorkflowTaskTimeout", &request.workflow_task_timeout),
+        ] {
+            if timeout
+                .as_ref()
+                .is_some_and(|d| d.seconds < 0 || d.nanos < 0)
+            {
+                return Err(errors::invalid(format!("Invalid {name}.")));
+            }
+        }
+        if !request.cron_schedule.is_empty() {
+            return Err(Status::unimplemented(
+                "cron_schedule is not supported by Temper yet",
+            ));
+        }
+        if request.workflow_start_delay.is_some() {
+            return Err(Status::unimplemented(
+                "workflow_start_delay is not supported by Temper yet",
+            ));
+        }
+        check_payloads(request.input.as_ref())?;
+        Ok(())
+    }
+
     /// Waits for a workflow task (or query task) on a queue and hands it out.
     async fn next_workflow_task(
         &self,
@@ -602,56 +656,69 @@ impl WorkflowService for Frontend {
         request: Request<StartWorkflowExecutionRequest>,
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
         let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        check_id(&request.workflow_id, "WorkflowId")?;
-        check_id(
-            request
-                .workflow_type
-                .as_ref()
-                .map_or("", |t| t.name.as_str()),
-            "WorkflowType",
-        )?;
-        check_id(
-            request.task_queue.as_ref().map_or("", |q| q.name.as_str()),
-            "TaskQueue",
-        )?;
-        if request.request_id.len() > MAX_ID_LENGTH {
-            return Err(errors::invalid("RequestId exceeds length limit."));
-        }
-        if let Some(policy) = &request.retry_policy {
-            temper_engine::retry::validate(policy).map_err(errors::invalid)?;
-        }
-        for (name, timeout) in [
-            (
-                "WorkflowExecutionTimeout",
-                &request.workflow_execution_timeout,
-            ),
-            ("WorkflowRunTimeout", &request.workflow_run_timeout),
-            ("WorkflowTaskTimeout", &request.workflow_task_timeout),
-        ] {
-            if timeout
-                .as_ref()
-                .is_some_and(|d| d.seconds < 0 || d.nanos < 0)
-            {
-                return Err(errors::invalid(format!("Invalid {name}.")));
-            }
-        }
-        if !request.cron_schedule.is_empty() {
-            return Err(Status::unimplemented(
-                "cron_schedule is not supported by Temper yet",
-            ));
-        }
-        if request.workflow_start_delay.is_some() {
-            return Err(Status::unimplemented(
-                "workflow_start_delay is not supported by Temper yet",
-            ));
-        }
-        check_payloads(request.input.as_ref())?;
+        self.validate_start(&request)?;
         let (run_id, started) = self
             .history
-            .start_workflow(&request.namespace.clone(), &request)
+            .start_workflow(&request.namespace, &request, None)
             .await?;
         Ok(Response::new(StartWorkflowExecutionResponse {
+            run_id,
+            started,
+            ..Default::default()
+        }))
+    }
+
+    async fn signal_with_start_workflow_execution(
+        &self,
+        request: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        check_id(&request.signal_name, "SignalName")?;
+        check_payloads(request.signal_input.as_ref())?;
+        // Signal-with-start signals a running workflow unless the caller asked otherwise.
+        let conflict_policy = if request.workflow_id_conflict_policy
+            == WorkflowIdConflictPolicy::Unspecified as i32
+        {
+            WorkflowIdConflictPolicy::UseExisting as i32
+        } else {
+            request.workflow_id_conflict_policy
+        };
+        let start = StartWorkflowExecutionRequest {
+            namespace: request.namespace,
+            workflow_id: request.workflow_id,
+            workflow_type: request.workflow_type,
+            task_queue: request.task_queue,
+            input: request.input,
+            workflow_execution_timeout: request.workflow_execution_timeout,
+            workflow_run_timeout: request.workflow_run_timeout,
+            workflow_task_timeout: request.workflow_task_timeout,
+            identity: request.identity.clone(),
+            request_id: request.request_id.clone(),
+            workflow_id_reuse_policy: request.workflow_id_reuse_policy,
+            workflow_id_conflict_policy: conflict_policy,
+            retry_policy: request.retry_policy,
+            cron_schedule: request.cron_schedule,
+            memo: request.memo,
+            search_attributes: request.search_attributes,
+            header: request.header.clone(),
+            workflow_start_delay: request.workflow_start_delay,
+            user_metadata: request.user_metadata,
+            priority: request.priority,
+            ..Default::default()
+        };
+        self.validate_start(&start)?;
+        let signal = InitialSignal {
+            name: request.signal_name,
+            input: request.signal_input,
+            header: request.header,
+            identity: request.identity,
+            request_id: request.request_id,
+        };
+        let (run_id, started) = self
+            .history
+            .start_workflow(&start.namespace, &start, Some(&signal))
+            .await?;
+        Ok(Response::new(SignalWithStartWorkflowExecutionResponse {
             run_id,
             started,
             ..Default::default()
@@ -1187,6 +1254,15 @@ impl WorkflowService for Frontend {
             if exec.last_completed_workflow_task_started_id == 0 && !exec.is_running() {
                 return Err(errors::workflow_not_ready(
                     "Workflow execution closed before WorkflowTaskStarted event",
+                ));
+            }
+            if exec
+                .workflow_task
+                .as_ref()
+                .is_some_and(|w| w.attempt >= FAILING_TASK_ATTEMPT)
+            {
+                return Err(errors::workflow_not_ready(
+                    "Unable to query workflow due to Workflow Task in failed state.",
                 ));
             }
             let busy = exec.is_running()

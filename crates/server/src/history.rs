@@ -18,7 +18,7 @@ use temper_api::proto::history::v1::{HistoryEvent, WorkflowExecutionStartedEvent
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
 use temper_engine::Execution;
-use temper_engine::execution::{ReadyTask, Transition};
+use temper_engine::execution::{InitialSignal, ReadyTask, Transition};
 use temper_engine::time::{duration_ms, ms_timestamp};
 use temper_store::{ExecutionWrite, Store, StoreError};
 use tokio::sync::{oneshot, watch};
@@ -278,11 +278,13 @@ impl History {
     }
 
     /// Starts a workflow, applying request-id idempotency and the id reuse/conflict policies.
-    /// Returns the run id and whether a new run was started.
+    /// With `signal` (signal-with-start) the signal goes to the run that is used, new or
+    /// existing. Returns the run id and whether a new run was started.
     pub async fn start_workflow(
         &self,
         namespace: &str,
         request: &StartWorkflowExecutionRequest,
+        signal: Option<&InitialSignal>,
     ) -> Result<(String, bool), Status> {
         let stripe = stripe_of(namespace, &request.workflow_id);
         let _id_guard = self.id_locks[stripe].lock().await;
@@ -298,14 +300,40 @@ impl History {
                 return Ok((current.run_id, true));
             }
             if let Some(existing) = self.check_id_policies(request, &current).await? {
+                if let Some(signal) = signal {
+                    let applied = self
+                        .update(&existing, |t| {
+                            let running = t.execution().is_running();
+                            if running {
+                                t.signal(
+                                    &signal.name,
+                                    signal.input.clone(),
+                                    &signal.identity,
+                                    signal.header.clone(),
+                                    &signal.request_id,
+                                );
+                            }
+                            running
+                        })
+                        .await?;
+                    if !applied.value {
+                        return Err(errors::already_completed());
+                    }
+                }
                 return Ok((existing, false));
             }
         }
         let run_id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now_ms();
         let started = started_attributes(request, now);
-        let (mut exec, events, tasks) =
-            Execution::start(namespace, &run_id, &request.request_id, started, now);
+        let (mut exec, events, tasks) = Execution::start(
+            namespace,
+            &run_id,
+            &request.request_id,
+            started,
+            signal,
+            now,
+        );
         exec.db_version = 1;
         let write = ExecutionWrite {
             execution: exec.clone(),
