@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 # (activity name, key, attempt) of every activity execution in this process.
 CALLS: list[tuple[str, str, int]] = []
@@ -174,3 +175,22 @@ class OneActivityWorkflow:
     @workflow.run
     async def run(self, key: str) -> str:
         return await workflow.execute_activity(record, key, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn
+class ContinueAsNewWorkflow:
+    @workflow.run
+    async def run(self, count: int) -> str:
+        if count < 3:
+            workflow.continue_as_new(count + 1)
+        return f"done after {count}"
+
+
+@workflow.defn
+class RetryingWorkflow:
+    @workflow.run
+    async def run(self) -> int:
+        attempt = workflow.info().attempt
+        if attempt < 3:
+            raise ApplicationError(f"attempt {attempt} fails")
+        return attempt

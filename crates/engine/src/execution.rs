@@ -19,8 +19,8 @@
 use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
 use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowType};
 use temper_api::proto::enums::v1::{
-    EventType, RetryState, TaskQueueKind, TimeoutType, WorkflowExecutionStatus,
-    WorkflowTaskFailedCause,
+    ContinueAsNewInitiator, EventType, RetryState, TaskQueueKind, TimeoutType,
+    WorkflowExecutionStatus, WorkflowTaskFailedCause,
 };
 use temper_api::proto::failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
@@ -29,7 +29,7 @@ use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use crate::retry::{self, RetryDecision};
 use crate::state::{ActivityInfo, Execution, TimerInfo, WorkflowTaskInfo};
-use crate::time::{duration_ms, ms_duration, ms_timestamp};
+use crate::time::{duration_ms, ms_duration, ms_timestamp, timestamp_ms};
 
 /// Temporal's default workflow task start-to-close timeout.
 pub const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS: i64 = 10_000;
@@ -124,8 +124,29 @@ pub enum TaskError {
 pub struct Transition<'a> {
     exec: &'a mut Execution,
     now: i64,
+    /// The id a run started by this transition gets (continue-as-new, retry).
+    new_run_id: String,
     events: Vec<HistoryEvent>,
     tasks: Vec<ReadyTask>,
+    new_run: Option<NewRun>,
+}
+
+/// A run that a transition chains to the current one (continue-as-new or workflow retry).
+/// The server creates it in the same atomic write as the closing run's update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub run_id: String,
+    pub started: history::WorkflowExecutionStartedEventAttributes,
+}
+
+/// Everything a transition produced.
+#[derive(Debug, Default)]
+pub struct TransitionOutput {
+    /// Events to append, in order.
+    pub events: Vec<HistoryEvent>,
+    /// Tasks to dispatch once the events are committed.
+    pub tasks: Vec<ReadyTask>,
+    pub new_run: Option<NewRun>,
 }
 
 fn event_type(attributes: &Attributes) -> EventType {
@@ -161,6 +182,9 @@ fn event_type(attributes: &Attributes) -> EventType {
             EventType::UpsertWorkflowSearchAttributes
         }
         A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
+        A::WorkflowExecutionContinuedAsNewEventAttributes(_) => {
+            EventType::WorkflowExecutionContinuedAsNew
+        }
         _ => EventType::Unspecified,
     }
 }
@@ -247,8 +271,23 @@ impl Execution {
         }
         let run_timeout_ms = duration_ms(started.workflow_run_timeout.as_ref());
         let execution_timeout_ms = duration_ms(started.workflow_execution_timeout.as_ref());
-        let deadline = |timeout: i64| if timeout > 0 { now + timeout } else { 0 };
-        let run_deadline_ms = match (deadline(run_timeout_ms), deadline(execution_timeout_ms)) {
+        let backoff_ms = duration_ms(started.first_workflow_task_backoff.as_ref());
+        // The execution timeout spans a whole chain of runs; a run's own timeout starts
+        // once its first workflow task is due.
+        let execution_deadline_ms =
+            match timestamp_ms(started.workflow_execution_expiration_time.as_ref()) {
+                0 if execution_timeout_ms > 0 => now + backoff_ms + execution_timeout_ms,
+                at => at,
+            };
+        if execution_deadline_ms > 0 {
+            started.workflow_execution_expiration_time = ms_timestamp(execution_deadline_ms);
+        }
+        let own_deadline = if run_timeout_ms > 0 {
+            now + backoff_ms + run_timeout_ms
+        } else {
+            0
+        };
+        let run_deadline_ms = match (own_deadline, execution_deadline_ms) {
             (0, e) => e,
             (r, 0) => r,
             (r, e) => r.min(e),
@@ -275,11 +314,13 @@ impl Execution {
             run_timeout_ms,
             execution_timeout_ms,
             run_deadline_ms,
-            execution_deadline_ms: deadline(execution_timeout_ms),
+            execution_deadline_ms,
             start_request_id: request_id.to_string(),
             memo: started.memo.clone(),
             search_attributes: started.search_attributes.clone(),
             workflow_task_attempt: 1,
+            started: Some(started.clone()),
+            first_workflow_task_time_ms: if backoff_ms > 0 { now + backoff_ms } else { 0 },
             ..Default::default()
         };
         let mut t = Transition::new(&mut exec, now);
@@ -293,9 +334,11 @@ impl Execution {
                 &signal.request_id,
             );
         }
-        t.schedule_workflow_task();
-        let (events, tasks) = t.finish();
-        (exec, events, tasks)
+        if t.exec.first_workflow_task_time_ms == 0 {
+            t.schedule_workflow_task();
+        }
+        let output = t.finish();
+        (exec, output.events, output.tasks)
     }
 
     pub fn is_running(&self) -> bool {
@@ -336,8 +379,7 @@ impl Execution {
         if !self.is_running() {
             return None;
         }
-        let mut deadlines = Vec::new();
-        deadlines.push(self.run_deadline_ms);
+        let mut deadlines = vec![self.run_deadline_ms, self.first_workflow_task_time_ms];
         if let Some(wft) = &self.workflow_task
             && wft.started_event_id > 0
         {
@@ -390,14 +432,26 @@ impl<'a> Transition<'a> {
         Transition {
             exec,
             now,
+            new_run_id: String::new(),
             events: Vec::new(),
             tasks: Vec::new(),
+            new_run: None,
         }
     }
 
-    /// The events to append (in order) and the tasks to dispatch once they are committed.
-    pub fn finish(self) -> (Vec<HistoryEvent>, Vec<ReadyTask>) {
-        (self.events, self.tasks)
+    /// The run id to give a run this transition may start. Without one, a transition that
+    /// would chain a new run (continue-as-new, retry) closes the run without chaining.
+    pub fn with_new_run_id(mut self, run_id: &str) -> Self {
+        self.new_run_id = run_id.to_string();
+        self
+    }
+
+    pub fn finish(self) -> TransitionOutput {
+        TransitionOutput {
+            events: self.events,
+            tasks: self.tasks,
+            new_run: self.new_run,
+        }
     }
 
     pub fn execution(&self) -> &Execution {
@@ -478,7 +532,10 @@ impl<'a> Transition<'a> {
 
     /// Schedules a workflow task unless one is already scheduled or started.
     fn schedule_workflow_task(&mut self) {
-        if !self.exec.is_running() || self.exec.workflow_task.is_some() {
+        if !self.exec.is_running()
+            || self.exec.workflow_task.is_some()
+            || self.exec.first_workflow_task_time_ms > 0
+        {
             return;
         }
         if self.flush_buffer() {
@@ -779,7 +836,15 @@ impl<'a> Transition<'a> {
                 }
                 CommandAttributes::CompleteWorkflowExecutionCommandAttributes(_)
                 | CommandAttributes::FailWorkflowExecutionCommandAttributes(_)
-                | CommandAttributes::CancelWorkflowExecutionCommandAttributes(_) => {
+                | CommandAttributes::CancelWorkflowExecutionCommandAttributes(_)
+                | CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => {
+                    if let CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) =
+                        attributes
+                        && let Some(policy) = &a.retry_policy
+                        && let Err(m) = retry::validate(policy)
+                    {
+                        return Err((Cause::BadContinueAsNewAttributes, m));
+                    }
                     if !self.exec.buffered_events.is_empty() {
                         return Err((
                             Cause::UnhandledCommand,
@@ -955,14 +1020,16 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::FailWorkflowExecutionCommandAttributes(a) => {
+                let failure = a.failure.clone().unwrap_or_default();
+                let (retry_state, new_execution_run_id) = self.retry_run(&failure);
                 append(
                     self,
                     Attributes::WorkflowExecutionFailedEventAttributes(
                         history::WorkflowExecutionFailedEventAttributes {
                             failure: a.failure.clone(),
-                            retry_state: RetryState::RetryPolicyNotSet as i32,
+                            retry_state: retry_state as i32,
                             workflow_task_completed_event_id: completed_id,
-                            new_execution_run_id: String::new(),
+                            new_execution_run_id,
                         },
                     ),
                 );
@@ -980,6 +1047,47 @@ impl<'a> Transition<'a> {
                     ),
                 );
                 self.close(WorkflowExecutionStatus::Canceled);
+                false
+            }
+            CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
+                let new_run = self.continued_run(a);
+                let new_execution_run_id = new_run
+                    .as_ref()
+                    .map(|r| r.run_id.clone())
+                    .unwrap_or_default();
+                append(
+                    self,
+                    Attributes::WorkflowExecutionContinuedAsNewEventAttributes(
+                        history::WorkflowExecutionContinuedAsNewEventAttributes {
+                            new_execution_run_id,
+                            workflow_type: new_run
+                                .as_ref()
+                                .and_then(|r| r.started.workflow_type.clone()),
+                            task_queue: new_run.as_ref().and_then(|r| r.started.task_queue.clone()),
+                            input: a.input.clone(),
+                            workflow_run_timeout: new_run
+                                .as_ref()
+                                .and_then(|r| r.started.workflow_run_timeout),
+                            workflow_task_timeout: new_run
+                                .as_ref()
+                                .and_then(|r| r.started.workflow_task_timeout),
+                            workflow_task_completed_event_id: completed_id,
+                            backoff_start_interval: a.backoff_start_interval,
+                            initiator: new_run
+                                .as_ref()
+                                .map_or(a.initiator, |r| r.started.initiator),
+                            last_completion_result: a.last_completion_result.clone(),
+                            header: a.header.clone(),
+                            memo: new_run.as_ref().and_then(|r| r.started.memo.clone()),
+                            search_attributes: new_run
+                                .as_ref()
+                                .and_then(|r| r.started.search_attributes.clone()),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                self.new_run = new_run;
+                self.close(WorkflowExecutionStatus::ContinuedAsNew);
                 false
             }
             CommandAttributes::RecordMarkerCommandAttributes(a) => {
@@ -1087,6 +1195,106 @@ impl<'a> Transition<'a> {
         a.start_to_close_timeout = ms_duration(start_to_close);
         a.heartbeat_timeout = ms_duration(heartbeat);
         a.retry_policy = Some(retry::with_defaults(a.retry_policy.take()));
+    }
+
+    /// Decides whether a failed or timed-out run is retried per its retry policy; when it is,
+    /// prepares the next run. Returns the retry state and the new run's id ("" if none).
+    fn retry_run(&mut self, failure: &Failure) -> (RetryState, String) {
+        let Some(started) = self.exec.started.clone() else {
+            return (RetryState::RetryPolicyNotSet, String::new());
+        };
+        let Some(policy) = started.retry_policy.clone() else {
+            return (RetryState::RetryPolicyNotSet, String::new());
+        };
+        if self.new_run_id.is_empty() {
+            return (RetryState::InternalServerError, String::new());
+        }
+        let policy = retry::with_defaults(Some(policy));
+        match retry::decide(
+            &policy,
+            started.attempt,
+            failure,
+            self.now,
+            self.exec.execution_deadline_ms,
+        ) {
+            RetryDecision::GiveUp(state) => (state, String::new()),
+            RetryDecision::RetryAfter(delay) => {
+                let run_id = self.new_run_id.clone();
+                let next = history::WorkflowExecutionStartedEventAttributes {
+                    attempt: started.attempt + 1,
+                    first_workflow_task_backoff: ms_duration(delay),
+                    initiator: ContinueAsNewInitiator::Retry as i32,
+                    continued_failure: Some(failure.clone()),
+                    continued_execution_run_id: self.exec.run_id.clone(),
+                    original_execution_run_id: run_id.clone(),
+                    memo: self.exec.memo.clone(),
+                    search_attributes: self.exec.search_attributes.clone(),
+                    ..started
+                };
+                self.new_run = Some(NewRun {
+                    run_id: run_id.clone(),
+                    started: next,
+                });
+                (RetryState::InProgress, run_id)
+            }
+        }
+    }
+
+    /// The run a ContinueAsNew command starts: the command's values, the old run's otherwise.
+    fn continued_run(
+        &self,
+        a: &temper_api::proto::command::v1::ContinueAsNewWorkflowExecutionCommandAttributes,
+    ) -> Option<NewRun> {
+        if self.new_run_id.is_empty() {
+            return None;
+        }
+        let old = self.exec.started.clone().unwrap_or_default();
+        let initiator = if a.initiator == ContinueAsNewInitiator::Unspecified as i32 {
+            ContinueAsNewInitiator::Workflow as i32
+        } else {
+            a.initiator
+        };
+        let started = history::WorkflowExecutionStartedEventAttributes {
+            workflow_id: self.exec.workflow_id.clone(),
+            workflow_type: a
+                .workflow_type
+                .clone()
+                .filter(|t| !t.name.is_empty())
+                .or(old.workflow_type),
+            task_queue: a
+                .task_queue
+                .clone()
+                .filter(|q| !q.name.is_empty())
+                .or(old.task_queue),
+            input: a.input.clone(),
+            workflow_execution_timeout: old.workflow_execution_timeout,
+            workflow_run_timeout: a.workflow_run_timeout.or(old.workflow_run_timeout),
+            workflow_task_timeout: a.workflow_task_timeout.or(old.workflow_task_timeout),
+            continued_execution_run_id: self.exec.run_id.clone(),
+            initiator,
+            continued_failure: a.failure.clone(),
+            last_completion_result: a.last_completion_result.clone(),
+            original_execution_run_id: self.new_run_id.clone(),
+            identity: old.identity,
+            first_execution_run_id: self.exec.first_execution_run_id.clone(),
+            retry_policy: a.retry_policy.clone().or(old.retry_policy),
+            attempt: 1,
+            workflow_execution_expiration_time: old.workflow_execution_expiration_time,
+            cron_schedule: a.cron_schedule.clone(),
+            first_workflow_task_backoff: a.backoff_start_interval,
+            memo: a.memo.clone().or_else(|| self.exec.memo.clone()),
+            search_attributes: a
+                .search_attributes
+                .clone()
+                .or_else(|| self.exec.search_attributes.clone()),
+            header: a.header.clone(),
+            priority: old.priority,
+            ..Default::default()
+        };
+        Some(NewRun {
+            run_id: self.new_run_id.clone(),
+            started,
+        })
     }
 
     fn close(&mut self, status: WorkflowExecutionStatus) {
@@ -1434,14 +1642,29 @@ impl<'a> Transition<'a> {
         }
         let now = self.now;
         if self.exec.run_deadline_ms > 0 && self.exec.run_deadline_ms <= now {
+            let failure = Failure {
+                message: "workflow timeout".into(),
+                source: "Server".into(),
+                failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+                    timeout_type: TimeoutType::StartToClose as i32,
+                    last_heartbeat_details: None,
+                })),
+                ..Default::default()
+            };
+            let (retry_state, new_execution_run_id) = self.retry_run(&failure);
             self.append(Attributes::WorkflowExecutionTimedOutEventAttributes(
                 history::WorkflowExecutionTimedOutEventAttributes {
-                    retry_state: RetryState::RetryPolicyNotSet as i32,
-                    new_execution_run_id: String::new(),
+                    retry_state: retry_state as i32,
+                    new_execution_run_id,
                 },
             ));
             self.close(WorkflowExecutionStatus::TimedOut);
             return;
+        }
+        if self.exec.first_workflow_task_time_ms > 0 && self.exec.first_workflow_task_time_ms <= now
+        {
+            self.exec.first_workflow_task_time_ms = 0;
+            self.schedule_workflow_task();
         }
         if let Some(wft) = self.exec.workflow_task.clone()
             && wft.started_event_id > 0

@@ -13,7 +13,10 @@ pub mod retry;
 pub mod state;
 pub mod time;
 
-pub use execution::{ActivityTaskGrant, CompletionError, ReadyTask, Transition, WorkflowTaskGrant};
+pub use execution::{
+    ActivityTaskGrant, CompletionError, NewRun, ReadyTask, Transition, TransitionOutput,
+    WorkflowTaskGrant,
+};
 pub use state::Execution;
 
 #[cfg(test)]

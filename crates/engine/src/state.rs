@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use temper_api::proto::common::v1::{Header, Memo, Payloads, RetryPolicy, SearchAttributes};
 use temper_api::proto::failure::v1::Failure;
-use temper_api::proto::history::v1::HistoryEvent;
+use temper_api::proto::history::v1::{self as history, HistoryEvent};
 
 /// One workflow run.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -78,6 +78,13 @@ pub struct Execution {
     pub db_version: i64,
     #[prost(int64, tag = "30")]
     pub execution_deadline_ms: i64,
+    /// The run's `WorkflowExecutionStarted` attributes: what a retry or continued run inherits.
+    #[prost(message, optional, tag = "31")]
+    pub started: Option<history::WorkflowExecutionStartedEventAttributes>,
+    /// When the first workflow task is due (start delay, retry or continue-as-new backoff);
+    /// 0 once it has been scheduled.
+    #[prost(int64, tag = "32")]
+    pub first_workflow_task_time_ms: i64,
 }
 
 /// The workflow task that is scheduled or in flight (at most one per run).

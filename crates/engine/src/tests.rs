@@ -64,8 +64,7 @@ fn apply<R>(
 ) -> (R, Vec<HistoryEvent>) {
     let mut t = Transition::new(exec, now);
     let value = f(&mut t);
-    let (events, _) = t.finish();
-    (value, events)
+    (value, t.finish().events)
 }
 
 fn apply_tasks(
@@ -75,7 +74,8 @@ fn apply_tasks(
 ) -> (Vec<HistoryEvent>, Vec<ReadyTask>) {
     let mut t = Transition::new(exec, now);
     f(&mut t);
-    t.finish()
+    let output = t.finish();
+    (output.events, output.tasks)
 }
 
 fn complete(
@@ -165,7 +165,7 @@ fn schedule_activity_fills_defaults_and_readies_a_task() {
         ..Default::default()
     };
     t.complete_workflow_task(s, st, &request).expect("applies");
-    let (events, tasks) = t.finish();
+    let crate::TransitionOutput { events, tasks, .. } = t.finish();
     assert_eq!(
         tasks,
         vec![ReadyTask::Activity {
@@ -833,4 +833,127 @@ fn ready_tasks_are_rebuilt_from_state() {
     .expect("fails");
     assert!(exec.ready_tasks().is_empty(), "waiting for its backoff");
     assert_eq!(exec.next_wakeup(), Some(T0 + 5_030));
+}
+
+fn complete_chaining(
+    exec: &mut Execution,
+    now: i64,
+    ids: (i64, i64),
+    command: C,
+) -> crate::TransitionOutput {
+    let request = RespondWorkflowTaskCompletedRequest {
+        commands: vec![Command {
+            attributes: Some(command),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut t = Transition::new(exec, now).with_new_run_id("run-2");
+    t.complete_workflow_task(ids.0, ids.1, &request)
+        .expect("applies");
+    t.finish()
+}
+
+#[test]
+fn continue_as_new_closes_the_run_and_describes_the_next() {
+    let (mut exec, s, st) = started_run();
+    let can = C::ContinueAsNewWorkflowExecutionCommandAttributes(
+        command::ContinueAsNewWorkflowExecutionCommandAttributes {
+            input: Some(Payloads::default()),
+            ..Default::default()
+        },
+    );
+    let output = complete_chaining(&mut exec, T0 + 5, (s, st), can);
+    assert_eq!(
+        types(&output.events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::WorkflowExecutionContinuedAsNew
+        ]
+    );
+    let Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(e)) =
+        &output.events[1].attributes
+    else {
+        panic!()
+    };
+    assert_eq!(e.new_execution_run_id, "run-2");
+    let next = output.new_run.expect("a new run");
+    assert_eq!(next.run_id, "run-2");
+    assert_eq!(next.started.continued_execution_run_id, "run-1");
+    assert_eq!(next.started.first_execution_run_id, "run-1");
+    assert_eq!(next.started.original_execution_run_id, "run-2");
+    assert_eq!(
+        next.started.workflow_type.map(|t| t.name),
+        Some("Type".to_string())
+    );
+    assert_eq!(
+        next.started.task_queue.map(|q| q.name),
+        Some("q".to_string())
+    );
+    assert_eq!(exec.status, WorkflowExecutionStatus::ContinuedAsNew as i32);
+}
+
+#[test]
+fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
+    let mut attributes = started_attributes("wf", "Type", "q");
+    attributes.retry_policy = Some(RetryPolicy {
+        initial_interval: ms_duration(2_000),
+        maximum_attempts: 2,
+        ..Default::default()
+    });
+    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, None, T0);
+    apply(&mut exec, T0, |t| t.start_workflow_task(2, "w", "r"))
+        .0
+        .expect("starts");
+    let fail = || {
+        C::FailWorkflowExecutionCommandAttributes(command::FailWorkflowExecutionCommandAttributes {
+            failure: Some(app_failure()),
+        })
+    };
+    let output = complete_chaining(&mut exec, T0 + 10, (2, 3), fail());
+    let Some(Attributes::WorkflowExecutionFailedEventAttributes(f)) = &output.events[1].attributes
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (f.retry_state, f.new_execution_run_id.as_str()),
+        (RetryState::InProgress as i32, "run-2")
+    );
+    let next = output.new_run.expect("a retry run");
+    assert_eq!(next.started.attempt, 2);
+    assert_eq!(
+        duration_ms(next.started.first_workflow_task_backoff.as_ref()),
+        2_000
+    );
+    assert_eq!(
+        next.started
+            .continued_failure
+            .as_ref()
+            .map(|f| f.message.as_str()),
+        Some("boom")
+    );
+
+    // The retry run waits out its backoff before its first workflow task.
+    let (mut retry, events, tasks) =
+        Execution::start("default", "run-2", "", next.started, None, T0 + 10);
+    assert_eq!(types(&events), vec![EventType::WorkflowExecutionStarted]);
+    assert!(tasks.is_empty());
+    assert_eq!(retry.next_wakeup(), Some(T0 + 2_010));
+    let (events, tasks) = apply_tasks(&mut retry, T0 + 2_010, |t| t.on_time());
+    assert_eq!(types(&events), vec![EventType::WorkflowTaskScheduled]);
+    assert_eq!(tasks.len(), 1);
+
+    // The last attempt gives up.
+    apply(&mut retry, T0 + 2_011, |t| {
+        t.start_workflow_task(2, "w", "r")
+    })
+    .0
+    .expect("starts");
+    let output = complete_chaining(&mut retry, T0 + 2_012, (2, 3), fail());
+    let Some(Attributes::WorkflowExecutionFailedEventAttributes(f)) = &output.events[1].attributes
+    else {
+        panic!()
+    };
+    assert_eq!(f.retry_state, RetryState::MaximumAttemptsReached as i32);
+    assert!(output.new_run.is_none());
 }

@@ -24,7 +24,7 @@ use temper_engine::execution::{
     CompletionError, InitialSignal, TaskError, activity_type, transient_events,
 };
 use temper_engine::state::ActivityInfo;
-use temper_engine::time::{ms_duration, ms_timestamp};
+use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::errors;
@@ -149,7 +149,13 @@ fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
         close_time: ms_timestamp(exec.close_time_ms),
         status: exec.status,
         history_length: exec.next_event_id - 1,
-        execution_time: ms_timestamp(exec.start_time_ms),
+        execution_time: ms_timestamp(
+            exec.start_time_ms
+                + exec
+                    .started
+                    .as_ref()
+                    .map_or(0, |s| duration_ms(s.first_workflow_task_backoff.as_ref())),
+        ),
         memo: exec.memo.clone(),
         search_attributes: exec.search_attributes.clone(),
         task_queue: exec.task_queue.clone(),
@@ -242,11 +248,6 @@ impl Frontend {
         if !request.cron_schedule.is_empty() {
             return Err(Status::unimplemented(
                 "cron_schedule is not supported by Temper yet",
-            ));
-        }
-        if request.workflow_start_delay.is_some() {
-            return Err(Status::unimplemented(
-                "workflow_start_delay is not supported by Temper yet",
             ));
         }
         check_payloads(request.input.as_ref())?;

@@ -173,9 +173,11 @@ impl History {
             )));
         };
         let mut exec = before.clone();
-        let mut transition = Transition::new(&mut exec, self.clock.now_ms());
+        let now = self.clock.now_ms();
+        let new_run_id = uuid::Uuid::new_v4().to_string();
+        let mut transition = Transition::new(&mut exec, now).with_new_run_id(&new_run_id);
         let value = operation(&mut transition);
-        let (events, tasks) = transition.finish();
+        let output = transition.finish();
         if exec == *before {
             return Ok(Applied {
                 value,
@@ -183,21 +185,38 @@ impl History {
             });
         }
         exec.db_version = before.db_version + 1;
-        let write = ExecutionWrite {
+        let mut writes = vec![ExecutionWrite {
             execution: exec.clone(),
             expected_db_version: before.db_version,
-            new_events: events,
+            new_events: output.events,
             make_current: false,
-        };
-        if let Err(error) = self.store.write(write).await {
+        }];
+        // A chained run (continue-as-new, retry) is created in the same atomic write.
+        let chained = output.new_run.map(|run| {
+            let (mut next, events, tasks) =
+                Execution::start(&exec.namespace, &run.run_id, "", run.started, None, now);
+            next.db_version = 1;
+            writes.push(ExecutionWrite {
+                execution: next.clone(),
+                expected_db_version: 0,
+                new_events: events,
+                make_current: true,
+            });
+            (next, tasks)
+        });
+        if let Err(error) = self.store.write(writes).await {
             // The cached state may be behind the store now; reload it next time.
             *guard = None;
             return Err(errors::storage(error));
         }
         *guard = Some(exec.clone());
         drop(guard);
-        self.publish(&exec, tasks);
+        self.publish(&exec, output.tasks);
         entry.changed.send_modify(|version| *version += 1);
+        if let Some((next, tasks)) = chained {
+            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.publish(&next, tasks);
+        }
         Ok(Applied {
             value,
             execution: exec,
@@ -341,7 +360,10 @@ impl History {
             new_events: events,
             make_current: true,
         };
-        self.store.write(write).await.map_err(errors::storage)?;
+        self.store
+            .write(vec![write])
+            .await
+            .map_err(errors::storage)?;
         let entry = self.entry(&run_id);
         *entry.state.lock().await = Some(exec.clone());
         self.publish(&exec, tasks);
@@ -526,6 +548,7 @@ fn started_attributes(
         retry_policy: request.retry_policy.clone(),
         cron_schedule: request.cron_schedule.clone(),
         priority: request.priority.clone(),
+        first_workflow_task_backoff: request.workflow_start_delay,
         attempt: 1,
         workflow_execution_expiration_time: if execution_timeout > 0 {
             ms_timestamp(now + execution_timeout)

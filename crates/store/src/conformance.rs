@@ -50,7 +50,7 @@ async fn writes_are_read_back_in_order() {
             make_current: true,
         };
         store
-            .write(create)
+            .write(vec![create])
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let update = ExecutionWrite {
@@ -60,7 +60,7 @@ async fn writes_are_read_back_in_order() {
             make_current: false,
         };
         store
-            .write(update)
+            .write(vec![update])
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let ids: Vec<i64> = store
@@ -102,8 +102,8 @@ async fn stale_versions_conflict_and_write_nothing() {
             new_events: events(1..2),
             make_current: true,
         };
-        store.write(create.clone()).await.unwrap();
-        let again = store.write(create).await;
+        store.write(vec![create.clone()]).await.unwrap();
+        let again = store.write(vec![create]).await;
         assert!(
             matches!(again, Err(StoreError::Conflict(..))),
             "{name}: {again:?}"
@@ -115,12 +115,70 @@ async fn stale_versions_conflict_and_write_nothing() {
             make_current: false,
         };
         assert!(
-            matches!(store.write(stale).await, Err(StoreError::Conflict(..))),
+            matches!(
+                store.write(vec![stale]).await,
+                Err(StoreError::Conflict(..))
+            ),
             "{name}"
         );
         assert_eq!(
             store.read_history("r1", 1, 10).await.unwrap().len(),
             1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_of_its_batch() {
+    for (name, store, _dir) in backends() {
+        let old = ExecutionWrite {
+            execution: execution("old", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        store.write(vec![old]).await.unwrap();
+        // A new run plus a stale update of the old one: neither may be written.
+        let new_run = ExecutionWrite {
+            execution: execution("new", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        let stale = ExecutionWrite {
+            execution: execution("old", 3, 3),
+            expected_db_version: 2,
+            new_events: events(2..3),
+            make_current: false,
+        };
+        let result = store.write(vec![new_run.clone(), stale]).await;
+        assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
+        assert!(
+            store.load_execution("new").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert_eq!(
+            store.current_run("default", "wf").await.unwrap().as_deref(),
+            Some("old"),
+            "{name}"
+        );
+        // Both together, correctly versioned, commit atomically.
+        let close_old = ExecutionWrite {
+            execution: execution("old", 2, 3),
+            expected_db_version: 1,
+            new_events: events(2..3),
+            make_current: false,
+        };
+        store.write(vec![close_old, new_run]).await.unwrap();
+        assert_eq!(
+            store.current_run("default", "wf").await.unwrap().as_deref(),
+            Some("new"),
+            "{name}"
+        );
+        assert_eq!(
+            store.read_history("old", 1, 10).await.unwrap().len(),
+            2,
             "{name}"
         );
     }
@@ -138,7 +196,7 @@ async fn open_executions_exclude_closed_runs() {
                 new_events: vec![],
                 make_current: false,
             };
-            store.write(write).await.unwrap();
+            store.write(vec![write]).await.unwrap();
         }
         let open: Vec<String> = store
             .open_executions()
@@ -183,7 +241,7 @@ async fn file_database_survives_reopen() {
             new_events: events(1..2),
             make_current: true,
         };
-        store.write(write).await.unwrap();
+        store.write(vec![write]).await.unwrap();
     }
     let store = SqliteStore::open_file(&path, &[]).unwrap();
     assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);

@@ -72,9 +72,10 @@ pub struct NamespaceRecord {
 
 /// Durable storage of namespaces, executions and histories.
 pub trait Store: Send + Sync + 'static {
-    /// Commits one run update (events + state + current-run pointer) atomically. The future
+    /// Commits run updates (events + state + current-run pointer) atomically: all of them or
+    /// none (a run closing and the run it chains to are written together). The future
     /// resolves only once the write is durable.
-    fn write(&self, write: ExecutionWrite) -> StoreFuture<'_, ()>;
+    fn write(&self, writes: Vec<ExecutionWrite>) -> StoreFuture<'_, ()>;
     /// The current run id of a workflow id, if any run exists.
     fn current_run(&self, namespace: &str, workflow_id: &str) -> StoreFuture<'_, Option<String>>;
     fn load_execution(&self, run_id: &str) -> StoreFuture<'_, Option<Execution>>;

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS history_events (
 /// `WorkflowExecutionStatus::Running`.
 const STATUS_RUNNING: i32 = 1;
 
-type WriteRequest = (ExecutionWrite, oneshot::Sender<StoreResult<()>>);
+type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
 
 pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
@@ -143,23 +143,35 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, queue: mpsc::Receiver<WriteRequest>
     }
 }
 
-/// Commits a group in one transaction; a write that loses its version check is skipped and
-/// answered with `Conflict` while the others commit.
+/// Commits a group in one transaction. Each request is all-or-nothing (a savepoint): one
+/// that loses a version check is rolled back and answered with `Conflict` while the others
+/// commit.
 fn commit_group(
     conn: &mut Connection,
     group: &[WriteRequest],
 ) -> StoreResult<Vec<StoreResult<()>>> {
-    let tx = conn.transaction()?;
+    let mut tx = conn.transaction()?;
     let mut results = Vec::with_capacity(group.len());
-    for (write, _) in group {
-        results.push(apply_write(&tx, write)?);
+    for (writes, _) in group {
+        let savepoint = tx.savepoint()?;
+        let mut result = Ok(());
+        for write in writes {
+            if let Err(conflict) = apply_write(&savepoint, write)? {
+                result = Err(conflict);
+                break;
+            }
+        }
+        if result.is_ok() {
+            savepoint.commit()?;
+        }
+        results.push(result);
     }
     tx.commit()?;
     Ok(results)
 }
 
 fn apply_write(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Savepoint<'_>,
     write: &ExecutionWrite,
 ) -> StoreResult<StoreResult<()>> {
     let exec = &write.execution;
@@ -217,9 +229,9 @@ fn decode_execution(bytes: &[u8]) -> StoreResult<Execution> {
 }
 
 impl Store for SqliteStore {
-    fn write(&self, write: ExecutionWrite) -> StoreFuture<'_, ()> {
+    fn write(&self, writes: Vec<ExecutionWrite>) -> StoreFuture<'_, ()> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.writes.send((write, reply));
+        let sent = self.writes.send((writes, reply));
         Box::pin(async move {
             sent.map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
             answer
