@@ -194,3 +194,24 @@ class RetryingWorkflow:
         if attempt < 3:
             raise ApplicationError(f"attempt {attempt} fails")
         return attempt
+
+
+@activity.defn
+async def fail_first_attempt(key: str) -> int:
+    attempt = activity.info().attempt
+    CALLS.append(("fail_first_attempt", key, attempt))
+    if attempt == 1:
+        raise ApplicationError("first attempt fails")
+    return attempt
+
+
+@workflow.defn
+class HourlyRetryWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> int:
+        return await workflow.execute_activity(
+            fail_first_attempt,
+            key,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(hours=1)),
+        )

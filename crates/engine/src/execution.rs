@@ -374,6 +374,14 @@ impl Execution {
         tasks
     }
 
+    /// Whether a worker has (or could pick up) a workflow or activity task of this run. A
+    /// time-skipping server does not skip time while any run has one.
+    pub fn has_outstanding_tasks(&self) -> bool {
+        self.is_running()
+            && (self.workflow_task.is_some()
+                || self.activities.values().any(|a| a.retry_ready_time_ms == 0))
+    }
+
     /// The earliest instant at which [`Transition::on_time`] has work to do.
     pub fn next_wakeup(&self) -> Option<i64> {
         if !self.is_running() {

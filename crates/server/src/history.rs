@@ -53,6 +53,8 @@ pub struct History {
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
     id_locks: Vec<tokio::sync::Mutex<()>>,
     queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
+    /// Runs with a workflow or activity task a worker could be working on.
+    busy_runs: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The result of an operation on a run: the closure's value and the state after it.
@@ -78,6 +80,7 @@ impl History {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             queries: Mutex::new(HashMap::new()),
+            busy_runs: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -147,9 +150,25 @@ impl History {
                 ),
             }
         }
+        {
+            let mut busy = self.busy_runs.lock().unwrap_or_else(|e| e.into_inner());
+            if exec.has_outstanding_tasks() {
+                busy.insert(exec.run_id.clone());
+            } else {
+                busy.remove(&exec.run_id);
+            }
+        }
         if let Some(at) = exec.next_wakeup() {
             self.timers.schedule(at, &exec.run_id);
         }
+    }
+
+    /// True when no run has a workflow or activity task outstanding (time may be skipped).
+    pub fn is_idle(&self) -> bool {
+        self.busy_runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// Applies `operation` to a run and commits the result if it changed anything.

@@ -1,8 +1,8 @@
 //! `temper-server` is Temper's service layer: the gRPC frontend ([`frontend`]) that validates
 //! requests, the history side ([`history`]) that applies engine transitions to runs and commits
 //! them, matching ([`matching`]) with long-poll task queues, the timer service ([`timers`]),
-//! the namespace registry ([`namespaces`]), and [`serve`], which wires them together on one
-//! port next to gRPC health and reflection.
+//! the namespace registry ([`namespaces`]), time skipping ([`time_skipping`]) and [`serve`],
+//! which wires them together on one port next to gRPC health and reflection.
 
 pub mod clock;
 pub mod errors;
@@ -11,6 +11,7 @@ pub mod history;
 pub mod matching;
 pub mod namespaces;
 mod rpc_layer;
+pub mod time_skipping;
 pub mod timers;
 pub mod tokens;
 
@@ -22,6 +23,7 @@ use temper_api::health::health_server::{Health, HealthServer};
 use temper_api::operatorservice::operator_service_server::{
     OperatorService, OperatorServiceServer,
 };
+use temper_api::testservice::test_service_server::TestServiceServer;
 use temper_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use temper_store::Store;
 use temporalio_protos::grpc::health::v1::{
@@ -30,7 +32,7 @@ use temporalio_protos::grpc::health::v1::{
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, VirtualClock};
 use crate::history::History;
 use crate::matching::Matching;
 use crate::namespaces::Namespaces;
@@ -44,6 +46,8 @@ pub struct ServerConfig {
     /// Namespaces to create at start-up besides `default`.
     pub namespaces: Vec<String>,
     pub store: Arc<dyn Store>,
+    /// Serve the TestService and run on a virtual clock that skips idle time.
+    pub time_skipping: bool,
 }
 
 struct HealthService;
@@ -69,7 +73,16 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let virtual_clock = if config.time_skipping {
+        let offset = config.store.load_clock_offset().await?;
+        Some(Arc::new(VirtualClock::new(offset)))
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &virtual_clock {
+        Some(virtual_clock) => virtual_clock.clone(),
+        None => Arc::new(SystemClock),
+    };
     let matching = Arc::new(Matching::default());
     let timers = Arc::new(TimerQueue::default());
     let namespaces = Arc::new(Namespaces::load(config.store.clone(), &config.namespaces).await?);
@@ -84,7 +97,7 @@ pub async fn serve(
     {
         let history = history.clone();
         let clock = clock.clone();
-        tokio::spawn(timers.run(
+        tokio::spawn(timers.clone().run(
             move || clock.now_ms(),
             move |run_id| {
                 let history = history.clone();
@@ -92,12 +105,25 @@ pub async fn serve(
             },
         ));
     }
+    let test_service = virtual_clock.map(|clock| {
+        let skipper = Arc::new(time_skipping::TimeSkipper::new(
+            clock,
+            timers.clone(),
+            history.clone(),
+            config.store.clone(),
+        ));
+        tokio::spawn(skipper.clone().run());
+        TestServiceServer::new(time_skipping::TestServiceHandler::new(skipper))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+    });
     let frontend = frontend::Frontend::new(history, namespaces);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
         .with_service_name("temporal.api.workflowservice.v1.WorkflowService")
         .with_service_name("temporal.api.operatorservice.v1.OperatorService")
         .with_service_name("grpc.health.v1.Health")
+        .with_service_name("temporal.api.testservice.v1.TestService")
         .build_v1()?;
     tracing::info!(address = %config.listen, "serving");
     tonic::transport::Server::builder()
@@ -119,6 +145,7 @@ pub async fn serve(
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),
         )
+        .add_optional_service(test_service)
         .add_service(reflection)
         .serve_with_shutdown(config.listen, shutdown)
         .await?;

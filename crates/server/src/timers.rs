@@ -6,6 +6,7 @@
 //! processing a run with nothing due changes nothing.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -14,6 +15,8 @@ use tokio::sync::Notify;
 pub struct TimerQueue {
     entries: Mutex<BTreeSet<(i64, String)>>,
     changed: Notify,
+    /// Wake-ups taken from the queue whose processing has not finished yet.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl TimerQueue {
@@ -25,6 +28,22 @@ impl TimerQueue {
         if is_earliest {
             self.changed.notify_one();
         }
+    }
+
+    /// The instant of the earliest entry.
+    pub fn next_at(&self) -> Option<i64> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.first().map(|(at, _)| *at)
+    }
+
+    /// True when no taken wake-up is still being processed.
+    pub fn is_quiet(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Makes the run loop re-read the clock (after the clock jumped).
+    pub fn wake(&self) {
+        self.changed.notify_one();
     }
 
     /// Removes and returns the runs due at `now_ms`, or the instant of the next entry.
@@ -56,7 +75,13 @@ impl TimerQueue {
             match self.take_due(now_ms()) {
                 Ok(due) => {
                     for run_id in due {
-                        tokio::spawn(fire(run_id));
+                        self.in_flight.fetch_add(1, Ordering::SeqCst);
+                        let in_flight = self.in_flight.clone();
+                        let processing = fire(run_id);
+                        tokio::spawn(async move {
+                            processing.await;
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                 }
                 Err(next) => {

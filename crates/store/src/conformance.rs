@@ -230,6 +230,20 @@ async fn namespaces_are_unique() {
 }
 
 #[tokio::test]
+async fn clock_offset_is_kept() {
+    for (name, store, _dir) in backends() {
+        assert_eq!(store.load_clock_offset().await.unwrap(), 0, "{name}");
+        store.save_clock_offset(86_400_000).await.unwrap();
+        store.save_clock_offset(90_000_000).await.unwrap();
+        assert_eq!(
+            store.load_clock_offset().await.unwrap(),
+            90_000_000,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn file_database_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("temper.db");

@@ -91,4 +91,7 @@ pub trait Store: Send + Sync + 'static {
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>>;
     /// Registers a namespace; `AlreadyExists` if the name is taken.
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
+    /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
+    fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
+    fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;
 }

@@ -316,6 +316,7 @@ async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::
     let config = temper_server::ServerConfig {
         listen: address,
         namespaces: vec![],
+        time_skipping: false,
         store: Arc::new(store),
     };
     tokio::spawn(async move {

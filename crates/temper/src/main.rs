@@ -3,6 +3,8 @@
 //! `temper server start-dev` accepts the flags of `temporal server start-dev` (in-memory
 //! SQLite unless `--db-filename` is given); `temper server start` runs the durable default, a
 //! SQLite file under `--data-dir`. Flags Temper does not act on yet are accepted and logged.
+//! `temper PORT [FLAGS]` is the command line of Temporal's Java test server, which the SDKs'
+//! time-skipping environments launch: a time-skipping dev server on PORT.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -95,6 +97,10 @@ struct StartDevArgs {
     /// Custom search attribute NAME=Type. Repeatable.
     #[arg(long = "search-attribute")]
     search_attributes: Vec<String>,
+    /// Run on a virtual clock that skips idle time and serve Temporal's TestService (what
+    /// `WorkflowEnvironment.start_time_skipping` talks to).
+    #[arg(long)]
+    time_skipping: bool,
 }
 
 #[derive(Args)]
@@ -190,9 +196,32 @@ fn log_accepted_flags(args: &StartDevArgs) {
     }
 }
 
+/// Rewrites the Java test server's command line (`PORT [FLAGS]`) into
+/// `server start-dev --time-skipping --port PORT --headless [FLAGS]`.
+fn test_server_argv(args: Vec<String>) -> Vec<String> {
+    match args.get(1) {
+        Some(port) if port.parse::<u16>().is_ok() => {
+            let mut rewritten: Vec<String> = vec![
+                args[0].clone(),
+                "server".into(),
+                "start-dev".into(),
+                "--time-skipping".into(),
+                "--headless".into(),
+                "--log-level".into(),
+                "warn".into(),
+                "--port".into(),
+                port.clone(),
+            ];
+            rewritten.extend(args[2..].iter().cloned());
+            rewritten
+        }
+        _ => args,
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(test_server_argv(std::env::args().collect()));
     init_logging(&cli.log_level, &cli.log_format);
     if let Some(path) = &cli.log_config {
         tracing::info!(path, "--log-config accepted and ignored");
@@ -204,11 +233,11 @@ async fn main() {
                 Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
                 None => SqliteStore::open_in_memory(),
             };
-            run(&args.listen, store).await
+            run(&args.listen, store, args.time_skipping).await
         }
         Command::Server(ServerCommand::Start(args)) => {
             let store = SqliteStore::open_file(&args.data_dir.join("temper.db"), &[]);
-            run(&args.listen, store).await
+            run(&args.listen, store, false).await
         }
     };
     if let Err(message) = result {
@@ -220,12 +249,14 @@ async fn main() {
 async fn run(
     listen: &ListenArgs,
     store: Result<SqliteStore, temper_store::StoreError>,
+    time_skipping: bool,
 ) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(store.map_err(|e| e.to_string())?);
     let config = ServerConfig {
         listen: resolve(listen)?,
         namespaces: listen.namespaces.clone(),
         store,
+        time_skipping,
     };
     temper_server::serve(config, shutdown_signal())
         .await
