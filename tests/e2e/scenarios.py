@@ -215,3 +215,43 @@ class HourlyRetryWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(initial_interval=timedelta(hours=1)),
         )
+
+
+@workflow.defn
+class ChildWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        if name == "fail":
+            raise ApplicationError("child failed", non_retryable=True)
+        if name == "wait":
+            await workflow.wait_condition(lambda: False)
+        return f"child {name}"
+
+
+@workflow.defn
+class ParentWorkflow:
+    @workflow.run
+    async def run(self, names: list[str]) -> list[str]:
+        results = []
+        for name in names:
+            try:
+                results.append(
+                    await workflow.execute_child_workflow(
+                        ChildWorkflow.run, name, id=f"{workflow.info().workflow_id}-{name}"
+                    )
+                )
+            except Exception as error:
+                cause = getattr(error, "cause", None)
+                results.append(f"{type(error).__name__}: {getattr(cause, 'message', '')}")
+        return results
+
+
+@workflow.defn
+class ParentOfTakenIdWorkflow:
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        try:
+            await workflow.start_child_workflow(ChildWorkflow.run, "x", id=child_id)
+        except Exception as error:
+            return type(error).__name__
+        return "started"

@@ -8,7 +8,7 @@ from temporalio.api.command.v1 import (
     Command,
     CompleteWorkflowExecutionCommandAttributes,
     ScheduleActivityTaskCommandAttributes,
-    StartChildWorkflowExecutionCommandAttributes,
+    SignalExternalWorkflowExecutionCommandAttributes,
 )
 from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import CommandType, EventType
@@ -132,19 +132,19 @@ async def test_unsupported_command_fails_the_workflow_task(client, task_queue):
     request = start_request(task_queue)
     await client.workflow_service.start_workflow_execution(request)
     task = await poll_workflow_task(client, task_queue)
-    child = Command(
-        command_type=CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
-        start_child_workflow_execution_command_attributes=StartChildWorkflowExecutionCommandAttributes(
-            workflow_id="child", workflow_type=WorkflowType(name="Child")
+    unsupported = Command(
+        command_type=CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+        signal_external_workflow_execution_command_attributes=SignalExternalWorkflowExecutionCommandAttributes(
+            execution=WorkflowExecution(workflow_id="elsewhere"), signal_name="hello"
         ),
     )
     error = await expect_error(
         client.workflow_service.respond_workflow_task_completed(
-            RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[child])
+            RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[unsupported])
         ),
         RPCStatusCode.INVALID_ARGUMENT,
     )
-    assert error.message.startswith("BadStartChildExecutionAttributes")
+    assert error.message.startswith("BadSignalWorkflowExecutionAttributes")
     assert "not supported" in error.message
     history = await client.workflow_service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id))

@@ -17,10 +17,11 @@
 //!   [`Transition::on_time`] must next run.
 
 use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
-use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowType};
+use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
-    ContinueAsNewInitiator, EventType, RetryState, TaskQueueKind, TimeoutType,
-    WorkflowExecutionStatus, WorkflowTaskFailedCause,
+    ContinueAsNewInitiator, EventType, ParentClosePolicy, RetryState,
+    StartChildWorkflowExecutionFailedCause, TaskQueueKind, TimeoutType, WorkflowExecutionStatus,
+    WorkflowTaskFailedCause,
 };
 use temper_api::proto::failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
@@ -28,7 +29,7 @@ use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use crate::retry::{self, RetryDecision};
-use crate::state::{ActivityInfo, Execution, TimerInfo, WorkflowTaskInfo};
+use crate::state::{ActivityInfo, ChildInfo, Execution, TimerInfo, WorkflowTaskInfo};
 use crate::time::{duration_ms, ms_duration, ms_timestamp, timestamp_ms};
 
 /// Temporal's default workflow task start-to-close timeout.
@@ -124,11 +125,17 @@ pub enum TaskError {
 pub struct Transition<'a> {
     exec: &'a mut Execution,
     now: i64,
-    /// The id a run started by this transition gets (continue-as-new, retry).
-    new_run_id: String,
+    /// Gives ids to runs this transition starts (continue-as-new, retry, children).
+    run_ids: Option<Box<dyn FnMut() -> String + Send + 'a>>,
     events: Vec<HistoryEvent>,
     tasks: Vec<ReadyTask>,
-    new_run: Option<NewRun>,
+    new_runs: Vec<NewRun>,
+    /// Non-command events produced while applying commands (a child's start), written after
+    /// every command event so workers see them in a later activation.
+    after_commands: Vec<HistoryEvent>,
+    /// Workflow ids (of this namespace) that have a running run: a child with one of these
+    /// ids cannot start. The server looks them up before the transition.
+    running_workflow_ids: std::collections::HashSet<String>,
 }
 
 /// A run that a transition chains to the current one (continue-as-new or workflow retry).
@@ -146,7 +153,8 @@ pub struct TransitionOutput {
     pub events: Vec<HistoryEvent>,
     /// Tasks to dispatch once the events are committed.
     pub tasks: Vec<ReadyTask>,
-    pub new_run: Option<NewRun>,
+    /// Runs to create in the same atomic write (each becomes its workflow id's current run).
+    pub new_runs: Vec<NewRun>,
 }
 
 fn event_type(attributes: &Attributes) -> EventType {
@@ -185,11 +193,35 @@ fn event_type(attributes: &Attributes) -> EventType {
         A::WorkflowExecutionContinuedAsNewEventAttributes(_) => {
             EventType::WorkflowExecutionContinuedAsNew
         }
+        A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::StartChildWorkflowExecutionInitiated
+        }
+        A::StartChildWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::StartChildWorkflowExecutionFailed
+        }
+        A::ChildWorkflowExecutionStartedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionStarted
+        }
+        A::ChildWorkflowExecutionCompletedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionCompleted
+        }
+        A::ChildWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionFailed
+        }
+        A::ChildWorkflowExecutionCanceledEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionCanceled
+        }
+        A::ChildWorkflowExecutionTerminatedEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionTerminated
+        }
+        A::ChildWorkflowExecutionTimedOutEventAttributes(_) => {
+            EventType::ChildWorkflowExecutionTimedOut
+        }
         _ => EventType::Unspecified,
     }
 }
 
-/// Activity close events, which a flush moves after every other buffered event.
+/// Activity and child close events, which a flush moves after every other buffered event.
 fn is_activity_close(event: &HistoryEvent) -> bool {
     matches!(
         event.attributes,
@@ -198,6 +230,11 @@ fn is_activity_close(event: &HistoryEvent) -> bool {
                 | Attributes::ActivityTaskFailedEventAttributes(_)
                 | Attributes::ActivityTaskTimedOutEventAttributes(_)
                 | Attributes::ActivityTaskCanceledEventAttributes(_)
+                | Attributes::ChildWorkflowExecutionCompletedEventAttributes(_)
+                | Attributes::ChildWorkflowExecutionFailedEventAttributes(_)
+                | Attributes::ChildWorkflowExecutionCanceledEventAttributes(_)
+                | Attributes::ChildWorkflowExecutionTerminatedEventAttributes(_)
+                | Attributes::ChildWorkflowExecutionTimedOutEventAttributes(_)
         )
     )
 }
@@ -440,25 +477,36 @@ impl<'a> Transition<'a> {
         Transition {
             exec,
             now,
-            new_run_id: String::new(),
+            run_ids: None,
             events: Vec::new(),
             tasks: Vec::new(),
-            new_run: None,
+            new_runs: Vec::new(),
+            after_commands: Vec::new(),
+            running_workflow_ids: Default::default(),
         }
     }
 
-    /// The run id to give a run this transition may start. Without one, a transition that
-    /// would chain a new run (continue-as-new, retry) closes the run without chaining.
-    pub fn with_new_run_id(mut self, run_id: &str) -> Self {
-        self.new_run_id = run_id.to_string();
+    /// Where ids of runs this transition starts come from. Without it, a transition that
+    /// would start a run (continue-as-new, retry, child) cannot, and says so in its events.
+    pub fn with_run_ids(mut self, ids: impl FnMut() -> String + Send + 'a) -> Self {
+        self.run_ids = Some(Box::new(ids));
         self
+    }
+
+    /// Declares which workflow ids already have a running run (for child starts).
+    pub fn set_running_workflow_ids(&mut self, ids: std::collections::HashSet<String>) {
+        self.running_workflow_ids = ids;
+    }
+
+    fn next_run_id(&mut self) -> Option<String> {
+        self.run_ids.as_mut().map(|ids| ids())
     }
 
     pub fn finish(self) -> TransitionOutput {
         TransitionOutput {
             events: self.events,
             tasks: self.tasks,
-            new_run: self.new_run,
+            new_runs: self.new_runs,
         }
     }
 
@@ -745,6 +793,21 @@ impl<'a> Transition<'a> {
                 needs_new_task |= self.apply_command(command, attributes, completed_id);
             }
         }
+        let after_commands = std::mem::take(&mut self.after_commands);
+        if self.exec.is_running() {
+            for event in after_commands {
+                let initiated = match &event.attributes {
+                    Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => {
+                        a.initiated_event_id
+                    }
+                    _ => 0,
+                };
+                let id = self.push_event(event);
+                if let Some(child) = self.exec.children.get_mut(&initiated) {
+                    child.started_event_id = id;
+                }
+            }
+        }
         if self.exec.is_running() {
             needs_new_task |= self.flush_buffer();
             if needs_new_task {
@@ -866,6 +929,21 @@ impl<'a> Transition<'a> {
                             Cause::BadRecordMarkerAttributes,
                             "MarkerName is not set.".into(),
                         ));
+                    }
+                }
+                CommandAttributes::StartChildWorkflowExecutionCommandAttributes(a) => {
+                    let bad =
+                        |m: &str| Err((Cause::BadStartChildExecutionAttributes, m.to_string()));
+                    if a.workflow_id.is_empty() {
+                        return bad("Required field WorkflowId is not set.");
+                    }
+                    if a.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+                        return bad("Required field WorkflowType is not set.");
+                    }
+                    if let Some(policy) = &a.retry_policy
+                        && let Err(m) = retry::validate(policy)
+                    {
+                        return bad(&m);
                     }
                 }
                 CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(_)
@@ -1058,7 +1136,9 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
-                let new_run = self.continued_run(a);
+                let new_run = self
+                    .next_run_id()
+                    .map(|run_id| self.continued_run(a, run_id));
                 let new_execution_run_id = new_run
                     .as_ref()
                     .map(|r| r.run_id.clone())
@@ -1094,9 +1174,45 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                self.new_run = new_run;
+                self.new_runs.extend(new_run);
                 self.close(WorkflowExecutionStatus::ContinuedAsNew);
                 false
+            }
+            CommandAttributes::StartChildWorkflowExecutionCommandAttributes(a) => {
+                let mut a = a.clone();
+                if a.task_queue.as_ref().is_none_or(|q| q.name.is_empty()) {
+                    a.task_queue = task_queue(&self.exec.task_queue);
+                }
+                if a.parent_close_policy == ParentClosePolicy::Unspecified as i32 {
+                    a.parent_close_policy = ParentClosePolicy::Terminate as i32;
+                }
+                let initiated_event_id = append(
+                    self,
+                    Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(
+                        history::StartChildWorkflowExecutionInitiatedEventAttributes {
+                            namespace: self.exec.namespace.clone(),
+                            workflow_id: a.workflow_id.clone(),
+                            workflow_type: a.workflow_type.clone(),
+                            task_queue: a.task_queue.clone(),
+                            input: a.input.clone(),
+                            workflow_execution_timeout: a.workflow_execution_timeout,
+                            workflow_run_timeout: a.workflow_run_timeout,
+                            workflow_task_timeout: a.workflow_task_timeout,
+                            parent_close_policy: a.parent_close_policy,
+                            workflow_task_completed_event_id: completed_id,
+                            workflow_id_reuse_policy: a.workflow_id_reuse_policy,
+                            retry_policy: a.retry_policy.clone(),
+                            cron_schedule: a.cron_schedule.clone(),
+                            header: a.header.clone(),
+                            memo: a.memo.clone(),
+                            search_attributes: a.search_attributes.clone(),
+                            priority: a.priority.clone(),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                self.start_child(&a, initiated_event_id, completed_id);
+                true
             }
             CommandAttributes::RecordMarkerCommandAttributes(a) => {
                 append(
@@ -1214,9 +1330,6 @@ impl<'a> Transition<'a> {
         let Some(policy) = started.retry_policy.clone() else {
             return (RetryState::RetryPolicyNotSet, String::new());
         };
-        if self.new_run_id.is_empty() {
-            return (RetryState::InternalServerError, String::new());
-        }
         let policy = retry::with_defaults(Some(policy));
         match retry::decide(
             &policy,
@@ -1227,7 +1340,9 @@ impl<'a> Transition<'a> {
         ) {
             RetryDecision::GiveUp(state) => (state, String::new()),
             RetryDecision::RetryAfter(delay) => {
-                let run_id = self.new_run_id.clone();
+                let Some(run_id) = self.next_run_id() else {
+                    return (RetryState::InternalServerError, String::new());
+                };
                 let next = history::WorkflowExecutionStartedEventAttributes {
                     attempt: started.attempt + 1,
                     first_workflow_task_backoff: ms_duration(delay),
@@ -1239,7 +1354,7 @@ impl<'a> Transition<'a> {
                     search_attributes: self.exec.search_attributes.clone(),
                     ..started
                 };
-                self.new_run = Some(NewRun {
+                self.new_runs.push(NewRun {
                     run_id: run_id.clone(),
                     started: next,
                 });
@@ -1252,10 +1367,8 @@ impl<'a> Transition<'a> {
     fn continued_run(
         &self,
         a: &temper_api::proto::command::v1::ContinueAsNewWorkflowExecutionCommandAttributes,
-    ) -> Option<NewRun> {
-        if self.new_run_id.is_empty() {
-            return None;
-        }
+        run_id: String,
+    ) -> NewRun {
         let old = self.exec.started.clone().unwrap_or_default();
         let initiator = if a.initiator == ContinueAsNewInitiator::Unspecified as i32 {
             ContinueAsNewInitiator::Workflow as i32
@@ -1282,7 +1395,7 @@ impl<'a> Transition<'a> {
             initiator,
             continued_failure: a.failure.clone(),
             last_completion_result: a.last_completion_result.clone(),
-            original_execution_run_id: self.new_run_id.clone(),
+            original_execution_run_id: run_id.clone(),
             identity: old.identity,
             first_execution_run_id: self.exec.first_execution_run_id.clone(),
             retry_policy: a.retry_policy.clone().or(old.retry_policy),
@@ -1297,12 +1410,204 @@ impl<'a> Transition<'a> {
                 .or_else(|| self.exec.search_attributes.clone()),
             header: a.header.clone(),
             priority: old.priority,
+            parent_workflow_namespace: old.parent_workflow_namespace,
+            parent_workflow_execution: old.parent_workflow_execution,
+            parent_initiated_event_id: old.parent_initiated_event_id,
+            root_workflow_execution: old.root_workflow_execution,
             ..Default::default()
         };
-        Some(NewRun {
-            run_id: self.new_run_id.clone(),
+        NewRun { run_id, started }
+    }
+
+    /// Starts a child run (created by the server with this transition's write) or, when its
+    /// workflow id is taken, records the failure. Either event reaches the workflow after all
+    /// command events.
+    fn start_child(
+        &mut self,
+        a: &temper_api::proto::command::v1::StartChildWorkflowExecutionCommandAttributes,
+        initiated_event_id: i64,
+        completed_id: i64,
+    ) {
+        let taken = !self.running_workflow_ids.insert(a.workflow_id.clone());
+        let run_id = if taken { None } else { self.next_run_id() };
+        let Some(run_id) = run_id else {
+            let failed = self.new_event(
+                Attributes::StartChildWorkflowExecutionFailedEventAttributes(
+                    history::StartChildWorkflowExecutionFailedEventAttributes {
+                        namespace: self.exec.namespace.clone(),
+                        workflow_id: a.workflow_id.clone(),
+                        workflow_type: a.workflow_type.clone(),
+                        cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists as i32,
+                        initiated_event_id,
+                        workflow_task_completed_event_id: completed_id,
+                        ..Default::default()
+                    },
+                ),
+                self.now,
+            );
+            self.after_commands.push(failed);
+            return;
+        };
+        let parent = WorkflowExecution {
+            workflow_id: self.exec.workflow_id.clone(),
+            run_id: self.exec.run_id.clone(),
+        };
+        let root = self
+            .exec
+            .started
+            .as_ref()
+            .and_then(|s| s.root_workflow_execution.clone())
+            .unwrap_or_else(|| parent.clone());
+        let started = history::WorkflowExecutionStartedEventAttributes {
+            workflow_id: a.workflow_id.clone(),
+            workflow_type: a.workflow_type.clone(),
+            parent_workflow_namespace: self.exec.namespace.clone(),
+            parent_workflow_execution: Some(parent),
+            parent_initiated_event_id: initiated_event_id,
+            task_queue: a.task_queue.clone(),
+            input: a.input.clone(),
+            workflow_execution_timeout: a.workflow_execution_timeout,
+            workflow_run_timeout: a.workflow_run_timeout,
+            workflow_task_timeout: a.workflow_task_timeout,
+            retry_policy: a.retry_policy.clone(),
+            cron_schedule: a.cron_schedule.clone(),
+            memo: a.memo.clone(),
+            search_attributes: a.search_attributes.clone(),
+            header: a.header.clone(),
+            root_workflow_execution: Some(root),
+            priority: a.priority.clone(),
+            attempt: 1,
+            ..Default::default()
+        };
+        self.new_runs.push(NewRun {
+            run_id: run_id.clone(),
             started,
-        })
+        });
+        let child_started = self.new_event(
+            Attributes::ChildWorkflowExecutionStartedEventAttributes(
+                history::ChildWorkflowExecutionStartedEventAttributes {
+                    namespace: self.exec.namespace.clone(),
+                    initiated_event_id,
+                    workflow_execution: Some(WorkflowExecution {
+                        workflow_id: a.workflow_id.clone(),
+                        run_id: run_id.clone(),
+                    }),
+                    workflow_type: a.workflow_type.clone(),
+                    header: a.header.clone(),
+                    ..Default::default()
+                },
+            ),
+            self.now,
+        );
+        self.after_commands.push(child_started);
+        self.exec.children.insert(
+            initiated_event_id,
+            ChildInfo {
+                initiated_event_id,
+                started_event_id: 0,
+                namespace: self.exec.namespace.clone(),
+                workflow_id: a.workflow_id.clone(),
+                run_id,
+                workflow_type: a
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                parent_close_policy: a.parent_close_policy,
+            },
+        );
+    }
+
+    /// A child's chain of runs ended with `close` (its last run's close event): the parent
+    /// records the matching Child…{Completed,Failed,Canceled,Terminated,TimedOut} event.
+    pub fn child_closed(&mut self, initiated_event_id: i64, close: &HistoryEvent) {
+        if !self.exec.is_running() {
+            return;
+        }
+        let Some(child) = self.exec.children.get(&initiated_event_id).cloned() else {
+            return;
+        };
+        let namespace = child.namespace.clone();
+        let workflow_execution = Some(WorkflowExecution {
+            workflow_id: child.workflow_id.clone(),
+            run_id: child.run_id.clone(),
+        });
+        let workflow_type = Some(WorkflowType {
+            name: child.workflow_type.clone(),
+        });
+        let started_event_id = child.started_event_id;
+        let attributes = match &close.attributes {
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(c)) => {
+                Attributes::ChildWorkflowExecutionCompletedEventAttributes(
+                    history::ChildWorkflowExecutionCompletedEventAttributes {
+                        result: c.result.clone(),
+                        namespace,
+                        workflow_execution,
+                        workflow_type,
+                        initiated_event_id,
+                        started_event_id,
+                        ..Default::default()
+                    },
+                )
+            }
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(c)) => {
+                Attributes::ChildWorkflowExecutionFailedEventAttributes(
+                    history::ChildWorkflowExecutionFailedEventAttributes {
+                        failure: c.failure.clone(),
+                        namespace,
+                        workflow_execution,
+                        workflow_type,
+                        initiated_event_id,
+                        started_event_id,
+                        retry_state: c.retry_state,
+                        ..Default::default()
+                    },
+                )
+            }
+            Some(Attributes::WorkflowExecutionCanceledEventAttributes(c)) => {
+                Attributes::ChildWorkflowExecutionCanceledEventAttributes(
+                    history::ChildWorkflowExecutionCanceledEventAttributes {
+                        details: c.details.clone(),
+                        namespace,
+                        workflow_execution,
+                        workflow_type,
+                        initiated_event_id,
+                        started_event_id,
+                        ..Default::default()
+                    },
+                )
+            }
+            Some(Attributes::WorkflowExecutionTerminatedEventAttributes(_)) => {
+                Attributes::ChildWorkflowExecutionTerminatedEventAttributes(
+                    history::ChildWorkflowExecutionTerminatedEventAttributes {
+                        namespace,
+                        workflow_execution,
+                        workflow_type,
+                        initiated_event_id,
+                        started_event_id,
+                        ..Default::default()
+                    },
+                )
+            }
+            Some(Attributes::WorkflowExecutionTimedOutEventAttributes(c)) => {
+                Attributes::ChildWorkflowExecutionTimedOutEventAttributes(
+                    history::ChildWorkflowExecutionTimedOutEventAttributes {
+                        namespace,
+                        workflow_execution,
+                        workflow_type,
+                        initiated_event_id,
+                        started_event_id,
+                        retry_state: c.retry_state,
+                        ..Default::default()
+                    },
+                )
+            }
+            _ => return,
+        };
+        self.exec.children.remove(&initiated_event_id);
+        let event = self.new_event(attributes, self.now);
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
     }
 
     fn close(&mut self, status: WorkflowExecutionStatus) {
@@ -1837,10 +2142,6 @@ fn validate_command_sequence(commands: &[Command]) -> Result<(), CompletionError
 fn unsupported_command(attributes: &CommandAttributes) -> (WorkflowTaskFailedCause, &'static str) {
     use WorkflowTaskFailedCause as Cause;
     match attributes {
-        CommandAttributes::StartChildWorkflowExecutionCommandAttributes(_) => (
-            Cause::BadStartChildExecutionAttributes,
-            "StartChildWorkflowExecution",
-        ),
         CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (
             Cause::BadContinueAsNewAttributes,
             "ContinueAsNewWorkflowExecution",

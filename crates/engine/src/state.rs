@@ -85,6 +85,31 @@ pub struct Execution {
     /// 0 once it has been scheduled.
     #[prost(int64, tag = "32")]
     pub first_workflow_task_time_ms: i64,
+    /// Child workflows by initiated event id. Kept after the run closes, so the parent close
+    /// policy can still be applied to them.
+    #[prost(map = "int64, message", tag = "33")]
+    pub children: HashMap<i64, ChildInfo>,
+}
+
+/// A child workflow started by this run and not yet closed.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChildInfo {
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(string, tag = "3")]
+    pub namespace: String,
+    #[prost(string, tag = "4")]
+    pub workflow_id: String,
+    /// The child's first run; later runs of its chain are found through the store.
+    #[prost(string, tag = "5")]
+    pub run_id: String,
+    #[prost(string, tag = "6")]
+    pub workflow_type: String,
+    /// `temporal.api.enums.v1.ParentClosePolicy` (never UNSPECIFIED: defaults to TERMINATE).
+    #[prost(int32, tag = "7")]
+    pub parent_close_policy: i32,
 }
 
 /// The workflow task that is scheduled or in flight (at most one per run).

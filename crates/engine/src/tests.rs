@@ -554,15 +554,15 @@ fn cancel_activity_before_and_after_start() {
 #[test]
 fn unsupported_and_invalid_commands_fail_the_task() {
     let (mut exec, s, st) = started_run();
-    let child = C::StartChildWorkflowExecutionCommandAttributes(Default::default());
-    let (result, events) = complete(&mut exec, T0, (s, st), vec![child]);
+    let signal = C::SignalExternalWorkflowExecutionCommandAttributes(Default::default());
+    let (result, events) = complete(&mut exec, T0, (s, st), vec![signal]);
     let Err(error) = result else {
         panic!("must fail")
     };
     assert!(
         error
             .status_message()
-            .starts_with("BadStartChildExecutionAttributes: StartChildWorkflowExecution")
+            .starts_with("BadSignalWorkflowExecutionAttributes: SignalExternalWorkflowExecution")
     );
     assert_eq!(
         types(&events),
@@ -848,7 +848,7 @@ fn complete_chaining(
         }],
         ..Default::default()
     };
-    let mut t = Transition::new(exec, now).with_new_run_id("run-2");
+    let mut t = Transition::new(exec, now).with_run_ids(|| "run-2".to_string());
     t.complete_workflow_task(ids.0, ids.1, &request)
         .expect("applies");
     t.finish()
@@ -877,7 +877,7 @@ fn continue_as_new_closes_the_run_and_describes_the_next() {
         panic!()
     };
     assert_eq!(e.new_execution_run_id, "run-2");
-    let next = output.new_run.expect("a new run");
+    let next = output.new_runs.into_iter().next().expect("a new run");
     assert_eq!(next.run_id, "run-2");
     assert_eq!(next.started.continued_execution_run_id, "run-1");
     assert_eq!(next.started.first_execution_run_id, "run-1");
@@ -919,7 +919,7 @@ fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
         (f.retry_state, f.new_execution_run_id.as_str()),
         (RetryState::InProgress as i32, "run-2")
     );
-    let next = output.new_run.expect("a retry run");
+    let next = output.new_runs.into_iter().next().expect("a retry run");
     assert_eq!(next.started.attempt, 2);
     assert_eq!(
         duration_ms(next.started.first_workflow_task_backoff.as_ref()),
@@ -955,5 +955,5 @@ fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
         panic!()
     };
     assert_eq!(f.retry_state, RetryState::MaximumAttemptsReached as i32);
-    assert!(output.new_run.is_none());
+    assert!(output.new_runs.is_empty());
 }

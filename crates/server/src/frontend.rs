@@ -441,6 +441,38 @@ impl Frontend {
         }
     }
 
+    /// Which of the workflow ids that the completion's child starts name already run.
+    async fn running_child_ids(
+        &self,
+        namespace: &str,
+        request: &RespondWorkflowTaskCompletedRequest,
+    ) -> Result<std::collections::HashSet<String>, Status> {
+        let mut running = std::collections::HashSet::new();
+        for command in &request.commands {
+            let Some(temper_api::proto::command::v1::command::Attributes::StartChildWorkflowExecutionCommandAttributes(a)) =
+                &command.attributes
+            else {
+                continue;
+            };
+            let current = self
+                .history
+                .store()
+                .current_run(namespace, &a.workflow_id)
+                .await
+                .map_err(errors::storage)?;
+            if let Some(run_id) = current
+                && self
+                    .history
+                    .snapshot(&run_id)
+                    .await?
+                    .is_some_and(|e| e.is_running())
+            {
+                running.insert(a.workflow_id.clone());
+            }
+        }
+        Ok(running)
+    }
+
     /// Resolves an activity addressed by workflow and activity id to its token fields.
     async fn activity_by_id(
         &self,
@@ -763,9 +795,11 @@ impl WorkflowService for Frontend {
             };
             check_payloads(payloads)?;
         }
+        let running_ids = self.running_child_ids(&token.namespace, &request).await?;
         let applied = self
             .history
             .update(&token.run_id, |t| {
+                t.set_running_workflow_ids(running_ids);
                 t.complete_workflow_task(token.scheduled_event_id, token.started_event_id, &request)
             })
             .await?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
-    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    ParentClosePolicy, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
 use temper_api::proto::history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes};
 use temper_api::proto::query::v1::WorkflowQuery;
@@ -21,7 +21,7 @@ use temper_engine::Execution;
 use temper_engine::execution::{InitialSignal, ReadyTask, Transition};
 use temper_engine::time::{duration_ms, ms_timestamp};
 use temper_store::{ExecutionWrite, Store, StoreError};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::clock::Clock;
@@ -55,6 +55,20 @@ pub struct History {
     queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
     /// Runs with a workflow or activity task a worker could be working on.
     busy_runs: Mutex<std::collections::HashSet<String>>,
+    /// Work on other runs that a committed change implies (see [`FollowUp`]).
+    follow_ups: mpsc::UnboundedSender<FollowUp>,
+    follow_up_queue: Mutex<Option<mpsc::UnboundedReceiver<FollowUp>>>,
+}
+
+/// Work on other runs that follows a committed change. It runs after the commit (never under
+/// the run's lock) and is idempotent; start-up recovery re-derives all of it from state, so a
+/// crash in between loses nothing.
+#[derive(Debug)]
+enum FollowUp {
+    /// A child run closed: its parent collects the results of finished children.
+    SyncChildren { parent_run_id: String },
+    /// A parent closed: apply each open child's parent close policy.
+    ApplyParentClosePolicy { parent_run_id: String },
 }
 
 /// The result of an operation on a run: the closure's value and the state after it.
@@ -70,6 +84,7 @@ impl History {
         matching: Arc<Matching>,
         timers: Arc<TimerQueue>,
     ) -> Self {
+        let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
         History {
             store,
             clock,
@@ -81,6 +96,8 @@ impl History {
                 .collect(),
             queries: Mutex::new(HashMap::new()),
             busy_runs: Mutex::new(std::collections::HashSet::new()),
+            follow_ups,
+            follow_up_queue: Mutex::new(Some(follow_up_queue)),
         }
     }
 
@@ -100,6 +117,20 @@ impl History {
             let entry = self.entry(&exec.run_id);
             let tasks = exec.ready_tasks();
             self.publish(&exec, tasks);
+            if !exec.children.is_empty() {
+                self.follow_up(FollowUp::SyncChildren {
+                    parent_run_id: exec.run_id.clone(),
+                });
+            }
+            if let Some(parent) = exec
+                .started
+                .as_ref()
+                .and_then(|s| s.parent_workflow_execution.as_ref())
+            {
+                self.follow_up(FollowUp::ApplyParentClosePolicy {
+                    parent_run_id: parent.run_id.clone(),
+                });
+            }
             *entry.state.lock().await = Some(exec);
         }
         Ok(count)
@@ -163,6 +194,147 @@ impl History {
         }
     }
 
+    fn follow_up(&self, work: FollowUp) {
+        // The receiver lives as long as the server; a send can only fail during shutdown.
+        let _ = self.follow_ups.send(work);
+    }
+
+    /// What a run's close implies for its parent and its children.
+    fn after_close(&self, exec: &Execution) {
+        if let Some(parent) = exec
+            .started
+            .as_ref()
+            .and_then(|s| s.parent_workflow_execution.as_ref())
+        {
+            self.follow_up(FollowUp::SyncChildren {
+                parent_run_id: parent.run_id.clone(),
+            });
+        }
+        if !exec.children.is_empty() {
+            self.follow_up(FollowUp::ApplyParentClosePolicy {
+                parent_run_id: exec.run_id.clone(),
+            });
+        }
+    }
+
+    /// Processes follow-up work until the server stops.
+    pub fn spawn_follow_ups(self: &Arc<Self>) {
+        let Some(mut queue) = self
+            .follow_up_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let history = self.clone();
+        tokio::spawn(async move {
+            while let Some(work) = queue.recv().await {
+                let result = match &work {
+                    FollowUp::SyncChildren { parent_run_id } => {
+                        history.sync_children(parent_run_id).await
+                    }
+                    FollowUp::ApplyParentClosePolicy { parent_run_id } => {
+                        history.apply_parent_close_policy(parent_run_id).await
+                    }
+                };
+                if let Err(status) = result {
+                    tracing::warn!(?work, error = %status.message(), "follow-up failed");
+                }
+            }
+        });
+    }
+
+    /// The close event ending a child's chain of runs, if the chain has ended.
+    async fn final_close_event(&self, first_run_id: &str) -> Result<Option<HistoryEvent>, Status> {
+        let mut run_id = first_run_id.to_string();
+        loop {
+            let Some(exec) = self.snapshot(&run_id).await? else {
+                return Ok(None);
+            };
+            if exec.is_running() {
+                return Ok(None);
+            }
+            let Some(close) = self
+                .read_history(&run_id, exec.next_event_id - 1, 1)
+                .await?
+                .pop()
+            else {
+                return Ok(None);
+            };
+            match next_run_of(&close) {
+                Some(next) => run_id = next,
+                None => return Ok(Some(close)),
+            }
+        }
+    }
+
+    /// Gives a parent the results of its children whose chains have ended.
+    async fn sync_children(&self, parent_run_id: &str) -> Result<(), Status> {
+        let Some(parent) = self.snapshot(parent_run_id).await? else {
+            return Ok(());
+        };
+        if !parent.is_running() {
+            return Ok(());
+        }
+        for child in parent.children.values() {
+            if let Some(close) = self.final_close_event(&child.run_id).await? {
+                let initiated = child.initiated_event_id;
+                self.update(parent_run_id, |t| t.child_closed(initiated, &close))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Terminates or cancels the open children of a closed parent, per their policy.
+    async fn apply_parent_close_policy(&self, parent_run_id: &str) -> Result<(), Status> {
+        let Some(parent) = self.snapshot(parent_run_id).await? else {
+            return Ok(());
+        };
+        if parent.is_running() {
+            return Ok(());
+        }
+        for child in parent.children.values() {
+            let policy = ParentClosePolicy::try_from(child.parent_close_policy)
+                .unwrap_or(ParentClosePolicy::Terminate);
+            if policy == ParentClosePolicy::Abandon {
+                continue;
+            }
+            let Some(current) = self
+                .store
+                .current_run(&child.namespace, &child.workflow_id)
+                .await
+                .map_err(errors::storage)?
+            else {
+                continue;
+            };
+            let reason = format!(
+                "by parent close policy: parent {} closed",
+                parent.workflow_id
+            );
+            self.update(&current, |t| {
+                let exec = t.execution();
+                let is_our_child = exec.is_running()
+                    && exec
+                        .started
+                        .as_ref()
+                        .and_then(|s| s.parent_workflow_execution.as_ref())
+                        .is_some_and(|p| p.run_id == parent.run_id);
+                if !is_our_child {
+                    return;
+                }
+                if policy == ParentClosePolicy::RequestCancel {
+                    t.request_cancel(&reason, "temper");
+                } else {
+                    t.terminate(&reason, None, "temper");
+                }
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// True when no run has a workflow or activity task outstanding (time may be skipped).
     pub fn is_idle(&self) -> bool {
         self.busy_runs
@@ -193,8 +365,8 @@ impl History {
         };
         let mut exec = before.clone();
         let now = self.clock.now_ms();
-        let new_run_id = uuid::Uuid::new_v4().to_string();
-        let mut transition = Transition::new(&mut exec, now).with_new_run_id(&new_run_id);
+        let mut transition =
+            Transition::new(&mut exec, now).with_run_ids(|| uuid::Uuid::new_v4().to_string());
         let value = operation(&mut transition);
         let output = transition.finish();
         if exec == *before {
@@ -210,8 +382,10 @@ impl History {
             new_events: output.events,
             make_current: false,
         }];
-        // A chained run (continue-as-new, retry) is created in the same atomic write.
-        let chained = output.new_run.map(|run| {
+        // Runs this one starts (continue-as-new, retry, children) are created in the same
+        // atomic write.
+        let mut started_runs = Vec::new();
+        for run in output.new_runs {
             let (mut next, events, tasks) =
                 Execution::start(&exec.namespace, &run.run_id, "", run.started, None, now);
             next.db_version = 1;
@@ -221,8 +395,9 @@ impl History {
                 new_events: events,
                 make_current: true,
             });
-            (next, tasks)
-        });
+            started_runs.push((next, tasks));
+        }
+        let closed_now = before.is_running() && !exec.is_running();
         if let Err(error) = self.store.write(writes).await {
             // The cached state may be behind the store now; reload it next time.
             *guard = None;
@@ -232,9 +407,12 @@ impl History {
         drop(guard);
         self.publish(&exec, output.tasks);
         entry.changed.send_modify(|version| *version += 1);
-        if let Some((next, tasks)) = chained {
+        for (next, tasks) in started_runs {
             *self.entry(&next.run_id).state.lock().await = Some(next.clone());
             self.publish(&next, tasks);
+        }
+        if closed_now {
+            self.after_close(&exec);
         }
         Ok(Applied {
             value,
@@ -533,6 +711,19 @@ impl Drop for QueryRegistration<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
     }
+}
+
+/// The run a close event chains to (continue-as-new, retry, cron), if any.
+fn next_run_of(close: &HistoryEvent) -> Option<String> {
+    use temper_api::proto::history::v1::history_event::Attributes;
+    let next = match close.attributes.as_ref()? {
+        Attributes::WorkflowExecutionCompletedEventAttributes(a) => &a.new_execution_run_id,
+        Attributes::WorkflowExecutionFailedEventAttributes(a) => &a.new_execution_run_id,
+        Attributes::WorkflowExecutionTimedOutEventAttributes(a) => &a.new_execution_run_id,
+        Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a) => &a.new_execution_run_id,
+        _ => return None,
+    };
+    (!next.is_empty()).then(|| next.clone())
 }
 
 fn stripe_of(namespace: &str, workflow_id: &str) -> usize {

@@ -92,6 +92,7 @@ pub async fn serve(
         matching,
         timers.clone(),
     ));
+    history.spawn_follow_ups();
     let recovered = history.recover().await?;
     tracing::info!(open_executions = recovered, "recovered state");
     {

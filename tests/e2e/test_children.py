@@ -1,0 +1,75 @@
+"""Child workflows: results and failures reach the parent, id conflicts, parent close policy."""
+
+import asyncio
+import uuid
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from conftest import wait_for
+from scenarios import ChildWorkflow, ParentOfTakenIdWorkflow, ParentWorkflow, WaitForSignalWorkflow, record
+
+WORKFLOWS = [ChildWorkflow, ParentWorkflow, ParentOfTakenIdWorkflow, WaitForSignalWorkflow]
+
+
+def worker(client, task_queue):
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[record])
+
+
+async def history_types(handle):
+    return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
+
+
+async def test_child_results_and_failures_reach_the_parent(client, task_queue):
+    parent_id = f"parent-{uuid.uuid4()}"
+    async with worker(client, task_queue):
+        result = await client.execute_workflow(
+            ParentWorkflow.run, ["a", "fail"], id=parent_id, task_queue=task_queue
+        )
+    assert result == ["child a", "ChildWorkflowError: child failed"]
+    types = await history_types(client.get_workflow_handle(parent_id))
+    for expected in [
+        "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+        "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED",
+        "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED",
+    ]:
+        assert expected in types
+    child = client.get_workflow_handle(f"{parent_id}-a")
+    started = (await child.fetch_history()).events[0].workflow_execution_started_event_attributes
+    assert started.parent_workflow_execution.workflow_id == parent_id
+    assert (await child.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_child_with_a_running_id_fails_to_start(client, task_queue):
+    taken = f"taken-{uuid.uuid4()}"
+    async with worker(client, task_queue):
+        blocker = await client.start_workflow(WaitForSignalWorkflow.run, "b", id=taken, task_queue=task_queue)
+        result = await client.execute_workflow(
+            ParentOfTakenIdWorkflow.run, taken, id=f"parent-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await blocker.terminate()
+    assert result == "WorkflowAlreadyStartedError"
+
+
+async def test_terminating_the_parent_terminates_its_child(client, task_queue):
+    parent_id = f"parent-{uuid.uuid4()}"
+    async with worker(client, task_queue):
+        parent = await client.start_workflow(ParentWorkflow.run, ["wait"], id=parent_id, task_queue=task_queue)
+        child = client.get_workflow_handle(f"{parent_id}-wait")
+
+        async def child_running():
+            try:
+                return (await child.describe()).status == WorkflowExecutionStatus.RUNNING
+            except Exception:
+                return False
+
+        await wait_for(child_running)
+        await parent.terminate("stop the family")
+
+        async def child_terminated():
+            return (await child.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+        await wait_for(child_terminated)
+    await asyncio.sleep(0)
