@@ -255,3 +255,37 @@ class ParentOfTakenIdWorkflow:
         except Exception as error:
             return type(error).__name__
         return "started"
+
+
+@workflow.defn
+class SignalOtherWorkflow:
+    @workflow.run
+    async def run(self, target_id: str) -> str:
+        try:
+            await workflow.get_external_workflow_handle(target_id).signal(WaitForSignalWorkflow.add, "done")
+        except Exception as error:
+            return type(error).__name__
+        return "signalled"
+
+
+@workflow.defn
+class CancelOtherWorkflow:
+    @workflow.run
+    async def run(self, target_id: str) -> str:
+        await workflow.get_external_workflow_handle(target_id).cancel()
+        return "cancel requested"
+
+
+@workflow.defn
+class CancelChildWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        child = await workflow.start_child_workflow(
+            ChildWorkflow.run, "wait", id=f"{workflow.info().workflow_id}-child"
+        )
+        child.cancel()
+        try:
+            await child
+        except Exception as error:
+            return f"{type(error).__name__}: {type(error.cause).__name__}"
+        return "child finished"

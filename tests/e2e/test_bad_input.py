@@ -8,7 +8,7 @@ from temporalio.api.command.v1 import (
     Command,
     CompleteWorkflowExecutionCommandAttributes,
     ScheduleActivityTaskCommandAttributes,
-    SignalExternalWorkflowExecutionCommandAttributes,
+    ScheduleNexusOperationCommandAttributes,
 )
 from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import CommandType, EventType
@@ -133,9 +133,9 @@ async def test_unsupported_command_fails_the_workflow_task(client, task_queue):
     await client.workflow_service.start_workflow_execution(request)
     task = await poll_workflow_task(client, task_queue)
     unsupported = Command(
-        command_type=CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
-        signal_external_workflow_execution_command_attributes=SignalExternalWorkflowExecutionCommandAttributes(
-            execution=WorkflowExecution(workflow_id="elsewhere"), signal_name="hello"
+        command_type=CommandType.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION,
+        schedule_nexus_operation_command_attributes=ScheduleNexusOperationCommandAttributes(
+            endpoint="payments", service="billing", operation="charge"
         ),
     )
     error = await expect_error(
@@ -144,7 +144,7 @@ async def test_unsupported_command_fails_the_workflow_task(client, task_queue):
         ),
         RPCStatusCode.INVALID_ARGUMENT,
     )
-    assert error.message.startswith("BadSignalWorkflowExecutionAttributes")
+    assert error.message.startswith("BadScheduleNexusOperationAttributes")
     assert "not supported" in error.message
     history = await client.workflow_service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id))

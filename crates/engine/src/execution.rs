@@ -19,7 +19,8 @@
 use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
 use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
-    ContinueAsNewInitiator, EventType, ParentClosePolicy, RetryState,
+    CancelExternalWorkflowExecutionFailedCause, ContinueAsNewInitiator, EventType,
+    ParentClosePolicy, RetryState, SignalExternalWorkflowExecutionFailedCause,
     StartChildWorkflowExecutionFailedCause, TaskQueueKind, TimeoutType, WorkflowExecutionStatus,
     WorkflowTaskFailedCause,
 };
@@ -29,7 +30,9 @@ use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use crate::retry::{self, RetryDecision};
-use crate::state::{ActivityInfo, ChildInfo, Execution, TimerInfo, WorkflowTaskInfo};
+use crate::state::{
+    ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, WorkflowTaskInfo,
+};
 use crate::time::{duration_ms, ms_duration, ms_timestamp, timestamp_ms};
 
 /// Temporal's default workflow task start-to-close timeout.
@@ -216,6 +219,24 @@ fn event_type(attributes: &Attributes) -> EventType {
         }
         A::ChildWorkflowExecutionTimedOutEventAttributes(_) => {
             EventType::ChildWorkflowExecutionTimedOut
+        }
+        A::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionInitiated
+        }
+        A::SignalExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionFailed
+        }
+        A::ExternalWorkflowExecutionSignaledEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionSignaled
+        }
+        A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionInitiated
+        }
+        A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        }
+        A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionCancelRequested
         }
         _ => EventType::Unspecified,
     }
@@ -946,6 +967,27 @@ impl<'a> Transition<'a> {
                         return bad(&m);
                     }
                 }
+                CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(a) => {
+                    let bad =
+                        |m: &str| Err((Cause::BadSignalWorkflowExecutionAttributes, m.to_string()));
+                    if a.execution
+                        .as_ref()
+                        .is_none_or(|e| e.workflow_id.is_empty())
+                    {
+                        return bad("Required field WorkflowId is not set.");
+                    }
+                    if a.signal_name.is_empty() {
+                        return bad("Required field SignalName is not set.");
+                    }
+                }
+                CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
+                    if a.workflow_id.is_empty() {
+                        return Err((
+                            Cause::BadRequestCancelExternalWorkflowExecutionAttributes,
+                            "Required field WorkflowId is not set.".into(),
+                        ));
+                    }
+                }
                 CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(_)
                 | CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(_) => {}
                 other => {
@@ -1213,6 +1255,71 @@ impl<'a> Transition<'a> {
                 );
                 self.start_child(&a, initiated_event_id, completed_id);
                 true
+            }
+            CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(a) => {
+                let target = a.execution.clone().unwrap_or_default();
+                let initiated_event_id = append(
+                    self,
+                    Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(
+                        history::SignalExternalWorkflowExecutionInitiatedEventAttributes {
+                            workflow_task_completed_event_id: completed_id,
+                            namespace: self.exec.namespace.clone(),
+                            workflow_execution: Some(target.clone()),
+                            signal_name: a.signal_name.clone(),
+                            input: a.input.clone(),
+                            child_workflow_only: a.child_workflow_only,
+                            header: a.header.clone(),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                let request = ExternalRequest {
+                    initiated_event_id,
+                    namespace: self.exec.namespace.clone(),
+                    workflow_id: target.workflow_id,
+                    run_id: target.run_id,
+                    child_workflow_only: a.child_workflow_only,
+                    signal_name: a.signal_name.clone(),
+                    input: a.input.clone(),
+                    header: a.header.clone(),
+                    reason: String::new(),
+                };
+                self.exec
+                    .external_requests
+                    .insert(initiated_event_id, request);
+                false
+            }
+            CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
+                let target = WorkflowExecution {
+                    workflow_id: a.workflow_id.clone(),
+                    run_id: a.run_id.clone(),
+                };
+                let initiated_event_id = append(
+                    self,
+                    Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
+                        history::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
+                            workflow_task_completed_event_id: completed_id,
+                            namespace: self.exec.namespace.clone(),
+                            workflow_execution: Some(target),
+                            child_workflow_only: a.child_workflow_only,
+                            reason: a.reason.clone(),
+                            ..Default::default()
+                        },
+                    ),
+                );
+                let request = ExternalRequest {
+                    initiated_event_id,
+                    namespace: self.exec.namespace.clone(),
+                    workflow_id: a.workflow_id.clone(),
+                    run_id: a.run_id.clone(),
+                    child_workflow_only: a.child_workflow_only,
+                    reason: a.reason.clone(),
+                    ..Default::default()
+                };
+                self.exec
+                    .external_requests
+                    .insert(initiated_event_id, request);
+                false
             }
             CommandAttributes::RecordMarkerCommandAttributes(a) => {
                 append(
@@ -1610,6 +1717,66 @@ impl<'a> Transition<'a> {
         self.schedule_workflow_task();
     }
 
+    /// The outcome of delivering an external signal or cancel request: `delivered_to` is the
+    /// run that received it, or `None` when no such workflow was open.
+    pub fn external_request_done(
+        &mut self,
+        initiated_event_id: i64,
+        delivered_to: Option<WorkflowExecution>,
+    ) {
+        if !self.exec.is_running() {
+            return;
+        }
+        let Some(request) = self.exec.external_requests.remove(&initiated_event_id) else {
+            return;
+        };
+        let namespace = request.namespace.clone();
+        let target = WorkflowExecution {
+            workflow_id: request.workflow_id.clone(),
+            run_id: request.run_id.clone(),
+        };
+        let is_signal = !request.signal_name.is_empty();
+        let attributes = match (is_signal, delivered_to) {
+            (true, Some(run)) => Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
+                history::ExternalWorkflowExecutionSignaledEventAttributes {
+                    initiated_event_id,
+                    namespace,
+                    workflow_execution: Some(run),
+                    ..Default::default()
+                },
+            ),
+            (false, Some(run)) => Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
+                history::ExternalWorkflowExecutionCancelRequestedEventAttributes {
+                    initiated_event_id,
+                    namespace,
+                    workflow_execution: Some(run),
+                    ..Default::default()
+                },
+            ),
+            (true, None) => Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
+                history::SignalExternalWorkflowExecutionFailedEventAttributes {
+                    cause: SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
+                    namespace,
+                    workflow_execution: Some(target),
+                    initiated_event_id,
+                    ..Default::default()
+                },
+            ),
+            (false, None) => Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
+                history::RequestCancelExternalWorkflowExecutionFailedEventAttributes {
+                    cause: CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
+                    namespace,
+                    workflow_execution: Some(target),
+                    initiated_event_id,
+                    ..Default::default()
+                },
+            ),
+        };
+        let event = self.new_event(attributes, self.now);
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+
     fn close(&mut self, status: WorkflowExecutionStatus) {
         self.exec.status = status as i32;
         self.exec.close_time_ms = self.now;
@@ -1899,6 +2066,17 @@ impl<'a> Transition<'a> {
 
     /// Records a cancellation request (idempotent) and asks for a workflow task.
     pub fn request_cancel(&mut self, reason: &str, identity: &str) {
+        self.request_cancel_from(reason, identity, 0, None);
+    }
+
+    /// A cancellation request sent by another workflow (its initiated event and run).
+    pub fn request_cancel_from(
+        &mut self,
+        reason: &str,
+        identity: &str,
+        external_initiated_event_id: i64,
+        external_workflow_execution: Option<WorkflowExecution>,
+    ) {
         if self.exec.cancel_requested {
             return;
         }
@@ -1908,7 +2086,8 @@ impl<'a> Transition<'a> {
                 history::WorkflowExecutionCancelRequestedEventAttributes {
                     cause: reason.to_string(),
                     identity: identity.to_string(),
-                    ..Default::default()
+                    external_initiated_event_id,
+                    external_workflow_execution,
                 },
             ),
             self.now,
@@ -2145,14 +2324,6 @@ fn unsupported_command(attributes: &CommandAttributes) -> (WorkflowTaskFailedCau
         CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (
             Cause::BadContinueAsNewAttributes,
             "ContinueAsNewWorkflowExecution",
-        ),
-        CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(_) => (
-            Cause::BadSignalWorkflowExecutionAttributes,
-            "SignalExternalWorkflowExecution",
-        ),
-        CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => (
-            Cause::BadRequestCancelExternalWorkflowExecutionAttributes,
-            "RequestCancelExternalWorkflowExecution",
         ),
         CommandAttributes::ProtocolMessageCommandAttributes(_) => (
             Cause::BadUpdateWorkflowExecutionMessage,

@@ -89,6 +89,34 @@ pub struct Execution {
     /// policy can still be applied to them.
     #[prost(map = "int64, message", tag = "33")]
     pub children: HashMap<i64, ChildInfo>,
+    /// Signals and cancel requests to other workflows, by initiated event id, until delivered.
+    #[prost(map = "int64, message", tag = "34")]
+    pub external_requests: HashMap<i64, ExternalRequest>,
+}
+
+/// A signal or cancel request this run sends to another workflow.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExternalRequest {
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    #[prost(string, tag = "2")]
+    pub namespace: String,
+    #[prost(string, tag = "3")]
+    pub workflow_id: String,
+    /// Empty: the workflow id's current run.
+    #[prost(string, tag = "4")]
+    pub run_id: String,
+    #[prost(bool, tag = "5")]
+    pub child_workflow_only: bool,
+    /// Empty for a cancel request.
+    #[prost(string, tag = "6")]
+    pub signal_name: String,
+    #[prost(message, optional, tag = "7")]
+    pub input: Option<Payloads>,
+    #[prost(message, optional, tag = "8")]
+    pub header: Option<Header>,
+    #[prost(string, tag = "9")]
+    pub reason: String,
 }
 
 /// A child workflow started by this run and not yet closed.

@@ -554,15 +554,15 @@ fn cancel_activity_before_and_after_start() {
 #[test]
 fn unsupported_and_invalid_commands_fail_the_task() {
     let (mut exec, s, st) = started_run();
-    let signal = C::SignalExternalWorkflowExecutionCommandAttributes(Default::default());
-    let (result, events) = complete(&mut exec, T0, (s, st), vec![signal]);
+    let nexus = C::ScheduleNexusOperationCommandAttributes(Default::default());
+    let (result, events) = complete(&mut exec, T0, (s, st), vec![nexus]);
     let Err(error) = result else {
         panic!("must fail")
     };
     assert!(
         error
             .status_message()
-            .starts_with("BadSignalWorkflowExecutionAttributes: SignalExternalWorkflowExecution")
+            .starts_with("BadScheduleNexusOperationAttributes: ScheduleNexusOperation")
     );
     assert_eq!(
         types(&events),

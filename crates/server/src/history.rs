@@ -19,6 +19,7 @@ use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
 use temper_engine::Execution;
 use temper_engine::execution::{InitialSignal, ReadyTask, Transition};
+use temper_engine::state::ExternalRequest;
 use temper_engine::time::{duration_ms, ms_timestamp};
 use temper_store::{ExecutionWrite, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -69,6 +70,8 @@ enum FollowUp {
     SyncChildren { parent_run_id: String },
     /// A parent closed: apply each open child's parent close policy.
     ApplyParentClosePolicy { parent_run_id: String },
+    /// A run asked to signal or cancel other workflows.
+    DeliverExternal { source_run_id: String },
 }
 
 /// The result of an operation on a run: the closure's value and the state after it.
@@ -120,6 +123,11 @@ impl History {
             if !exec.children.is_empty() {
                 self.follow_up(FollowUp::SyncChildren {
                     parent_run_id: exec.run_id.clone(),
+                });
+            }
+            if !exec.external_requests.is_empty() {
+                self.follow_up(FollowUp::DeliverExternal {
+                    source_run_id: exec.run_id.clone(),
                 });
             }
             if let Some(parent) = exec
@@ -237,6 +245,9 @@ impl History {
                     FollowUp::ApplyParentClosePolicy { parent_run_id } => {
                         history.apply_parent_close_policy(parent_run_id).await
                     }
+                    FollowUp::DeliverExternal { source_run_id } => {
+                        history.deliver_external(source_run_id).await
+                    }
                 };
                 if let Err(status) = result {
                     tracing::warn!(?work, error = %status.message(), "follow-up failed");
@@ -285,6 +296,96 @@ impl History {
             }
         }
         Ok(())
+    }
+
+    /// Delivers a run's pending signals and cancel requests to other workflows and records the
+    /// outcome in the run. Signals are deduplicated by a request id derived from the sender,
+    /// so delivering twice (after a crash) signals once.
+    async fn deliver_external(&self, source_run_id: &str) -> Result<(), Status> {
+        let Some(source) = self.snapshot(source_run_id).await? else {
+            return Ok(());
+        };
+        if !source.is_running() {
+            return Ok(());
+        }
+        for request in source.external_requests.values() {
+            let delivered_to = self.deliver_one(&source, request).await?;
+            let initiated = request.initiated_event_id;
+            self.update(source_run_id, |t| {
+                t.external_request_done(initiated, delivered_to)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_one(
+        &self,
+        source: &Execution,
+        request: &ExternalRequest,
+    ) -> Result<Option<WorkflowExecution>, Status> {
+        let run_id = if request.run_id.is_empty() {
+            match self
+                .store
+                .current_run(&request.namespace, &request.workflow_id)
+                .await
+                .map_err(errors::storage)?
+            {
+                Some(run_id) => run_id,
+                None => return Ok(None),
+            }
+        } else {
+            request.run_id.clone()
+        };
+        let signal_request_id =
+            format!("external:{}:{}", source.run_id, request.initiated_event_id);
+        let sender = WorkflowExecution {
+            workflow_id: source.workflow_id.clone(),
+            run_id: source.run_id.clone(),
+        };
+        let applied = self
+            .update(&run_id, |t| {
+                let target = t.execution();
+                let parent_run = target
+                    .started
+                    .as_ref()
+                    .and_then(|s| s.parent_workflow_execution.as_ref())
+                    .map(|p| p.run_id.as_str());
+                let is_target = target.is_running()
+                    && target.namespace == request.namespace
+                    && target.workflow_id == request.workflow_id
+                    && (!request.child_workflow_only || parent_run == Some(source.run_id.as_str()));
+                if !is_target {
+                    return None;
+                }
+                let run = WorkflowExecution {
+                    workflow_id: target.workflow_id.clone(),
+                    run_id: target.run_id.clone(),
+                };
+                if request.signal_name.is_empty() {
+                    t.request_cancel_from(
+                        &request.reason,
+                        "",
+                        request.initiated_event_id,
+                        Some(sender.clone()),
+                    );
+                } else {
+                    t.signal(
+                        &request.signal_name,
+                        request.input.clone(),
+                        "",
+                        request.header.clone(),
+                        &signal_request_id,
+                    );
+                }
+                Some(run)
+            })
+            .await;
+        match applied {
+            Ok(applied) => Ok(applied.value),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(status),
+        }
     }
 
     /// Terminates or cancels the open children of a closed parent, per their policy.
@@ -398,6 +499,10 @@ impl History {
             started_runs.push((next, tasks));
         }
         let closed_now = before.is_running() && !exec.is_running();
+        let new_external_requests = exec
+            .external_requests
+            .keys()
+            .any(|id| !before.external_requests.contains_key(id));
         if let Err(error) = self.store.write(writes).await {
             // The cached state may be behind the store now; reload it next time.
             *guard = None;
@@ -413,6 +518,11 @@ impl History {
         }
         if closed_now {
             self.after_close(&exec);
+        }
+        if new_external_requests {
+            self.follow_up(FollowUp::DeliverExternal {
+                source_run_id: exec.run_id.clone(),
+            });
         }
         Ok(Applied {
             value,
