@@ -289,3 +289,35 @@ class CancelChildWorkflow:
         except Exception as error:
             return f"{type(error).__name__}: {type(error.cause).__name__}"
         return "child finished"
+
+
+@workflow.defn
+class UpdatableWorkflow:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.done = False
+
+    @workflow.update
+    async def add(self, item: str) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+    @add.validator
+    def validate_add(self, item: str) -> None:
+        if not item:
+            raise ValueError("empty items are not allowed")
+
+    @workflow.update
+    async def slow_add(self, item: str) -> int:
+        await workflow.sleep(0.5)
+        self.items.append(item)
+        return len(self.items)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: self.done)
+        return self.items

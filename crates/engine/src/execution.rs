@@ -29,6 +29,8 @@ use temper_api::proto::history::v1::{self as history, HistoryEvent, history_even
 use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
+mod updates;
+
 use crate::retry::{self, RetryDecision};
 use crate::state::{
     ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, WorkflowTaskInfo,
@@ -237,6 +239,12 @@ fn event_type(attributes: &Attributes) -> EventType {
         }
         A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
             EventType::ExternalWorkflowExecutionCancelRequested
+        }
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateAccepted
+        }
+        A::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
+            EventType::WorkflowExecutionUpdateCompleted
         }
         _ => EventType::Unspecified,
     }
@@ -786,7 +794,10 @@ impl<'a> Transition<'a> {
             return Err(CompletionError::NotFound("Workflow task not found.".into()));
         };
         validate_command_sequence(&request.commands)?;
-        if let Err((cause, message)) = self.validate_commands(&request.commands) {
+        let validation = self
+            .validate_commands(&request.commands)
+            .and_then(|()| self.validate_messages(&request.commands, &request.messages));
+        if let Err((cause, message)) = validation {
             let failure = Failure {
                 message: message.clone(),
                 ..Default::default()
@@ -809,11 +820,26 @@ impl<'a> Transition<'a> {
         self.exec.workflow_task_attempt = 1;
         self.exec.last_completed_workflow_task_started_id = started_event_id;
         let mut needs_new_task = request.force_create_new_workflow_task;
+        let mut placed_messages = std::collections::HashSet::new();
         for command in &request.commands {
-            if let Some(attributes) = &command.attributes {
+            if let Some(CommandAttributes::ProtocolMessageCommandAttributes(a)) =
+                &command.attributes
+            {
+                if let Some(message) = request.messages.iter().find(|m| m.id == a.message_id) {
+                    self.apply_message(message);
+                    placed_messages.insert(a.message_id.clone());
+                }
+            } else if let Some(attributes) = &command.attributes {
                 needs_new_task |= self.apply_command(command, attributes, completed_id);
             }
         }
+        for message in &request.messages {
+            if !placed_messages.contains(&message.id) && self.exec.is_running() {
+                self.apply_message(message);
+            }
+        }
+        // Updates admitted meanwhile (or left unanswered) need another task.
+        needs_new_task |= self.exec.has_admitted_updates();
         let after_commands = std::mem::take(&mut self.after_commands);
         if self.exec.is_running() {
             for event in after_commands {
@@ -989,7 +1015,8 @@ impl<'a> Transition<'a> {
                     }
                 }
                 CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(_)
-                | CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(_) => {}
+                | CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(_)
+                | CommandAttributes::ProtocolMessageCommandAttributes(_) => {}
                 other => {
                     let (cause, name) = unsupported_command(other);
                     return Err((cause, format!("{name} is not supported by Temper yet")));
@@ -2324,10 +2351,6 @@ fn unsupported_command(attributes: &CommandAttributes) -> (WorkflowTaskFailedCau
         CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (
             Cause::BadContinueAsNewAttributes,
             "ContinueAsNewWorkflowExecution",
-        ),
-        CommandAttributes::ProtocolMessageCommandAttributes(_) => (
-            Cause::BadUpdateWorkflowExecutionMessage,
-            "ProtocolMessage (workflow updates)",
         ),
         CommandAttributes::ScheduleNexusOperationCommandAttributes(_) => (
             Cause::BadScheduleNexusOperationAttributes,

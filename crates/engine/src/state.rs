@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use temper_api::proto::common::v1::{Header, Memo, Payloads, RetryPolicy, SearchAttributes};
 use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::{self as history, HistoryEvent};
+use temper_api::proto::update::v1 as update;
 
 /// One workflow run.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -92,6 +93,28 @@ pub struct Execution {
     /// Signals and cancel requests to other workflows, by initiated event id, until delivered.
     #[prost(map = "int64, message", tag = "34")]
     pub external_requests: HashMap<i64, ExternalRequest>,
+    /// Workflow updates by update id, kept after completion for deduplication and polling.
+    #[prost(map = "string, message", tag = "35")]
+    pub updates: HashMap<String, UpdateInfo>,
+    /// Admission counter: orders update requests on workflow tasks.
+    #[prost(int64, tag = "36")]
+    pub updates_admitted: i64,
+}
+
+/// A workflow update and how far it got.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpdateInfo {
+    #[prost(message, optional, tag = "1")]
+    pub request: Option<update::Request>,
+    /// `temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage`.
+    #[prost(int32, tag = "2")]
+    pub stage: i32,
+    #[prost(int64, tag = "3")]
+    pub accepted_event_id: i64,
+    #[prost(message, optional, tag = "4")]
+    pub outcome: Option<update::Outcome>,
+    #[prost(int64, tag = "5")]
+    pub admission: i64,
 }
 
 /// A signal or cancel request this run sends to another workflow.

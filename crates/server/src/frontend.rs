@@ -9,11 +9,13 @@ use prost::Message;
 use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
     HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition,
-    QueryResultType, TaskQueueKind, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
+    QueryResultType, TaskQueueKind, UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy,
 };
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::QueryRejected;
 use temper_api::proto::taskqueue::v1::TaskQueue;
+use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflow::v1::{
     PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo,
 };
@@ -321,6 +323,7 @@ impl Frontend {
                         workflow_execution_task_queue: normal_queue(&exec.task_queue),
                         scheduled_time: ms_timestamp(grant.scheduled_time_ms),
                         started_time: ms_timestamp(grant.started_time_ms),
+                        messages: exec.update_request_messages(grant.started_event_id),
                         ..Default::default()
                     });
                 }
@@ -438,6 +441,40 @@ impl Frontend {
                 retry_policy: activity.retry_policy.clone(),
                 ..Default::default()
             });
+        }
+    }
+
+    /// Waits (up to the update long-poll interval) until an update reaches `wanted`; returns
+    /// its stage and outcome then, or where it stands when the wait ends.
+    async fn wait_for_update(
+        &self,
+        run_id: &str,
+        update_id: &str,
+        wanted: i32,
+    ) -> Result<(i32, Option<temper_api::proto::update::v1::Outcome>), Status> {
+        let deadline = tokio::time::Instant::now() + HISTORY_LONG_POLL_WAIT;
+        loop {
+            let seen = self.history.change_version(run_id);
+            let exec = self
+                .history
+                .snapshot(run_id)
+                .await?
+                .ok_or_else(|| Status::not_found("workflow execution not found"))?;
+            let Some(update) = exec.updates.get(update_id) else {
+                return Err(Status::not_found(format!("update {update_id} not found")));
+            };
+            let completed = update.stage == UpdateWorkflowExecutionLifecycleStage::Completed as i32;
+            if completed || update.stage >= wanted {
+                return Ok((update.stage, update.outcome.clone()));
+            }
+            if !exec.is_running() {
+                return Err(errors::already_completed());
+            }
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                return Ok((update.stage, None));
+            }
+            self.history.wait_for_change(run_id, seen, remaining).await;
         }
     }
 
@@ -1356,6 +1393,83 @@ impl WorkflowService for Frontend {
             return Err(Status::not_found("query not found or already answered"));
         }
         Ok(Response::new(RespondQueryTaskCompletedResponse::default()))
+    }
+
+    async fn update_workflow_execution(
+        &self,
+        request: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let update = request
+            .request
+            .ok_or_else(|| errors::invalid("Request is not set on request."))?;
+        let update_id = update
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        check_id(&update_id, "UpdateId")?;
+        check_id(
+            update.input.as_ref().map_or("", |i| i.name.as_str()),
+            "Update name",
+        )?;
+        check_payloads(update.input.as_ref().and_then(|i| i.args.as_ref()))?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, request.workflow_execution.as_ref())
+            .await?;
+        if !request.first_execution_run_id.is_empty()
+            && exec.first_execution_run_id != request.first_execution_run_id
+        {
+            return Err(errors::workflow_not_found(&exec.workflow_id, ""));
+        }
+        let applied = self
+            .history
+            .update(&exec.run_id, |t| t.admit_update(update))
+            .await?;
+        applied.value.map_err(task_error)?;
+        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
+        let (stage, outcome) = self
+            .wait_for_update(&exec.run_id, &update_id, wanted)
+            .await?;
+        Ok(Response::new(UpdateWorkflowExecutionResponse {
+            update_ref: Some(UpdateRef {
+                workflow_execution: execution_of(&exec),
+                update_id,
+            }),
+            outcome,
+            stage,
+            ..Default::default()
+        }))
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let update_ref = request
+            .update_ref
+            .ok_or_else(|| errors::invalid("UpdateRef is not set on request."))?;
+        check_id(&update_ref.update_id, "UpdateId")?;
+        let exec = self
+            .history
+            .resolve(&request.namespace, update_ref.workflow_execution.as_ref())
+            .await?;
+        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
+        let (stage, outcome) = self
+            .wait_for_update(&exec.run_id, &update_ref.update_id, wanted)
+            .await?;
+        Ok(Response::new(PollWorkflowExecutionUpdateResponse {
+            outcome,
+            stage,
+            update_ref: Some(UpdateRef {
+                workflow_execution: execution_of(&exec),
+                update_id: update_ref.update_id,
+            }),
+        }))
     }
 
     async fn shutdown_worker(

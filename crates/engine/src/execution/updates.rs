@@ -1,0 +1,217 @@
+//! Workflow updates: admission, the protocol messages exchanged on workflow tasks, and the
+//! `WorkflowExecutionUpdateAccepted` / `…Completed` events.
+//!
+//! An admitted update rides on every workflow task as a `Request` message until the worker
+//! accepts or rejects it. Acceptance and completion are command events, written where the
+//! completion's `ProtocolMessage` command places them (messages no command references are
+//! processed after all commands). A rejection writes no event; its failure is the outcome.
+
+use prost::Message as _;
+use prost_wkt_types::Any;
+use temper_api::proto::enums::v1::{
+    UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowTaskFailedCause,
+};
+use temper_api::proto::history::v1::{self as history, history_event::Attributes};
+use temper_api::proto::protocol::v1::{Message, message::SequencingId};
+use temper_api::proto::update::v1 as update;
+
+use super::{TaskError, Transition};
+use crate::state::{Execution, UpdateInfo};
+
+const TYPE_PREFIX: &str = "type.googleapis.com/";
+
+/// What a worker answered for an update.
+enum Answer {
+    Accepted(update::Acceptance),
+    Rejected(update::Rejection),
+    Completed(update::Response),
+}
+
+fn decode(message: &Message) -> Result<Answer, String> {
+    let body = message
+        .body
+        .as_ref()
+        .ok_or_else(|| format!("message {} has no body", message.id))?;
+    let kind = body
+        .type_url
+        .strip_prefix(TYPE_PREFIX)
+        .unwrap_or(&body.type_url);
+    let bad = |e: prost::DecodeError| format!("message {}: {e}", message.id);
+    match kind {
+        "temporal.api.update.v1.Acceptance" => update::Acceptance::decode(&*body.value)
+            .map(Answer::Accepted)
+            .map_err(bad),
+        "temporal.api.update.v1.Rejection" => update::Rejection::decode(&*body.value)
+            .map(Answer::Rejected)
+            .map_err(bad),
+        "temporal.api.update.v1.Response" => update::Response::decode(&*body.value)
+            .map(Answer::Completed)
+            .map_err(bad),
+        other => Err(format!(
+            "message {} has unsupported body type {other}",
+            message.id
+        )),
+    }
+}
+
+impl Execution {
+    /// The `Request` messages of admitted updates, for a workflow task whose started event
+    /// is `started_event_id`.
+    pub fn update_request_messages(&self, started_event_id: i64) -> Vec<Message> {
+        let mut admitted: Vec<&UpdateInfo> = self
+            .updates
+            .values()
+            .filter(|u| u.stage == Stage::Admitted as i32)
+            .collect();
+        admitted.sort_by_key(|u| u.admission);
+        admitted
+            .into_iter()
+            .filter_map(|u| {
+                let request = u.request.as_ref()?;
+                let update_id = request.meta.as_ref()?.update_id.clone();
+                Some(Message {
+                    id: format!("{update_id}/request"),
+                    protocol_instance_id: update_id,
+                    sequencing_id: Some(SequencingId::EventId(started_event_id - 1)),
+                    body: Some(Any {
+                        type_url: format!("{TYPE_PREFIX}temporal.api.update.v1.Request"),
+                        value: request.encode_to_vec(),
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    pub fn has_admitted_updates(&self) -> bool {
+        self.updates
+            .values()
+            .any(|u| u.stage == Stage::Admitted as i32)
+    }
+}
+
+impl Transition<'_> {
+    /// Admits an update (a known update id is left as it is) and asks for a workflow task.
+    pub fn admit_update(&mut self, request: update::Request) -> Result<(), TaskError> {
+        if !self.exec.is_running() {
+            return Err(TaskError::NotFound(
+                "workflow execution already completed".into(),
+            ));
+        }
+        let update_id = request
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        if self.exec.updates.contains_key(&update_id) {
+            return Ok(());
+        }
+        self.exec.updates_admitted += 1;
+        let info = UpdateInfo {
+            request: Some(request),
+            stage: Stage::Admitted as i32,
+            admission: self.exec.updates_admitted,
+            ..Default::default()
+        };
+        self.exec.updates.insert(update_id, info);
+        self.schedule_workflow_task();
+        Ok(())
+    }
+
+    /// Checks a completion's messages and the commands that place them.
+    pub(super) fn validate_messages(
+        &self,
+        commands: &[temper_api::proto::command::v1::Command],
+        messages: &[Message],
+    ) -> Result<(), (WorkflowTaskFailedCause, String)> {
+        let bad = |m: String| {
+            Err((
+                WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
+                m,
+            ))
+        };
+        for command in commands {
+            if let Some(temper_api::proto::command::v1::command::Attributes::ProtocolMessageCommandAttributes(a)) =
+                &command.attributes
+                && !messages.iter().any(|m| m.id == a.message_id)
+            {
+                return bad(format!("ProtocolMessageCommand refers to message {} that is not in the request", a.message_id));
+            }
+        }
+        for message in messages {
+            if let Err(problem) = decode(message) {
+                return bad(problem);
+            }
+            if !self
+                .exec
+                .updates
+                .contains_key(&message.protocol_instance_id)
+            {
+                return bad(format!(
+                    "update {} is not known",
+                    message.protocol_instance_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a worker's answer to an update, writing its event if it has one.
+    pub(super) fn apply_message(&mut self, message: &Message) {
+        let Ok(answer) = decode(message) else { return };
+        let Some(info) = self
+            .exec
+            .updates
+            .get(&message.protocol_instance_id)
+            .cloned()
+        else {
+            return;
+        };
+        match answer {
+            Answer::Accepted(acceptance) => {
+                if info.stage != Stage::Admitted as i32 {
+                    return;
+                }
+                let accepted_event_id =
+                    self.append(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
+                        history::WorkflowExecutionUpdateAcceptedEventAttributes {
+                            protocol_instance_id: message.protocol_instance_id.clone(),
+                            accepted_request_message_id: acceptance.accepted_request_message_id,
+                            accepted_request_sequencing_event_id: acceptance
+                                .accepted_request_sequencing_event_id,
+                            accepted_request: acceptance.accepted_request.or(info.request),
+                        },
+                    ));
+                if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id) {
+                    entry.stage = Stage::Accepted as i32;
+                    entry.accepted_event_id = accepted_event_id;
+                }
+            }
+            Answer::Rejected(rejection) => {
+                if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id)
+                    && entry.stage == Stage::Admitted as i32
+                {
+                    entry.stage = Stage::Completed as i32;
+                    entry.outcome = Some(update::Outcome {
+                        value: rejection.failure.map(update::outcome::Value::Failure),
+                    });
+                }
+            }
+            Answer::Completed(response) => {
+                if info.stage == Stage::Completed as i32 {
+                    return;
+                }
+                self.append(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
+                    history::WorkflowExecutionUpdateCompletedEventAttributes {
+                        meta: response.meta,
+                        accepted_event_id: info.accepted_event_id,
+                        outcome: response.outcome.clone(),
+                    },
+                ));
+                if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id) {
+                    entry.stage = Stage::Completed as i32;
+                    entry.outcome = response.outcome;
+                }
+            }
+        }
+    }
+}
