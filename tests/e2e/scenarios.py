@@ -321,3 +321,13 @@ class UpdatableWorkflow:
     async def run(self) -> list[str]:
         await workflow.wait_condition(lambda: self.done)
         return self.items
+
+
+@workflow.defn
+class CronCounterWorkflow:
+    """Counts its cron runs through the last completion result."""
+
+    @workflow.run
+    async def run(self) -> int:
+        previous = workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        return previous + 1

@@ -1,6 +1,7 @@
 """Temper as the SDK's test server: `WorkflowEnvironment.start_local` and
 `WorkflowEnvironment.start_time_skipping` launch the real binary with their own arguments."""
 
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -15,6 +16,7 @@ from temporalio.worker import Worker
 from conftest import TEMPER_BIN
 from scenarios import (
     CrashActivityWorkflow,
+    CronCounterWorkflow,
     HourlyRetryWorkflow,
     OneActivityWorkflow,
     SleepWorkflow,
@@ -28,7 +30,7 @@ from scenarios import (
     stop_heartbeating_first_attempt,
 )
 
-WORKFLOWS = [SleepWorkflow, HourlyRetryWorkflow, CrashActivityWorkflow, WaitForSignalWorkflow, TimeoutRetryWorkflow, OneActivityWorkflow]
+WORKFLOWS = [CronCounterWorkflow, SleepWorkflow, HourlyRetryWorkflow, CrashActivityWorkflow, WaitForSignalWorkflow, TimeoutRetryWorkflow, OneActivityWorkflow]
 ACTIVITIES = [fail_first_attempt, record, slow, hang_first_attempt, stop_heartbeating_first_attempt]
 
 
@@ -141,3 +143,23 @@ async def test_persistent_time_skipping_survives_restart(tmp_path, task_queue):
             result = await env.client.get_workflow_handle(workflow_id).result()
             assert time.monotonic() - begin < 3
     assert result.startswith("slept 259200")
+
+
+async def test_cron_runs_on_schedule_in_virtual_time(task_queue):
+    workflow_id = f"cron-{uuid.uuid4()}"
+    async with await time_skipping() as env:
+        async with worker(env, task_queue):
+            first = await env.client.start_workflow(
+                CronCounterWorkflow.run, id=workflow_id, task_queue=task_queue, cron_schedule="0 * * * *"
+            )
+            begin = time.monotonic()
+            await env.sleep(timedelta(hours=3, minutes=30))
+            assert time.monotonic() - begin < 5
+            latest = env.client.get_workflow_handle(workflow_id)
+            started = (await latest.fetch_history()).events[0].workflow_execution_started_event_attributes
+            assert started.initiator == 3  # CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE
+            assert json.loads(started.last_completion_result.payloads[0].data) >= 3
+            first_run = env.client.get_workflow_handle(workflow_id, run_id=first.result_run_id)
+            completed = (await first_run.fetch_history()).events[-1].workflow_execution_completed_event_attributes
+            assert completed.new_execution_run_id
+            await latest.terminate("enough")

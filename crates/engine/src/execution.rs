@@ -337,6 +337,14 @@ impl Execution {
         }
         let run_timeout_ms = duration_ms(started.workflow_run_timeout.as_ref());
         let execution_timeout_ms = duration_ms(started.workflow_execution_timeout.as_ref());
+        // A cron workflow's first run waits for the schedule's first time.
+        if !started.cron_schedule.is_empty()
+            && started.first_workflow_task_backoff.is_none()
+            && started.continued_execution_run_id.is_empty()
+        {
+            started.first_workflow_task_backoff =
+                ms_duration(crate::cron::backoff_ms(&started.cron_schedule, now).unwrap_or(0));
+        }
         let backoff_ms = duration_ms(started.first_workflow_task_backoff.as_ref());
         // The execution timeout spans a whole chain of runs; a run's own timeout starts
         // once its first workflow task is due.
@@ -1161,13 +1169,14 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::CompleteWorkflowExecutionCommandAttributes(a) => {
+                let new_execution_run_id = self.cron_run(a.result.clone(), None);
                 append(
                     self,
                     Attributes::WorkflowExecutionCompletedEventAttributes(
                         history::WorkflowExecutionCompletedEventAttributes {
                             result: a.result.clone(),
                             workflow_task_completed_event_id: completed_id,
-                            new_execution_run_id: String::new(),
+                            new_execution_run_id,
                         },
                     ),
                 );
@@ -1455,9 +1464,63 @@ impl<'a> Transition<'a> {
         a.retry_policy = Some(retry::with_defaults(a.retry_policy.take()));
     }
 
-    /// Decides whether a failed or timed-out run is retried per its retry policy; when it is,
-    /// prepares the next run. Returns the retry state and the new run's id ("" if none).
+    /// Decides whether a failed or timed-out run is retried per its retry policy (or, when it
+    /// is not, runs again on its cron schedule); prepares the next run. Returns the retry
+    /// state and the new run's id ("" if none).
     fn retry_run(&mut self, failure: &Failure) -> (RetryState, String) {
+        let (state, run_id) = self.retry_per_policy(failure);
+        if run_id.is_empty() {
+            let cron_run = self.cron_run(None, Some(failure.clone()));
+            if !cron_run.is_empty() {
+                return (state, cron_run);
+            }
+        }
+        (state, run_id)
+    }
+
+    /// The next run of a cron workflow that just closed, due at the schedule's next time.
+    /// `result` is the closing run's result (a failed run passes on the previous one).
+    fn cron_run(&mut self, result: Option<Payloads>, failure: Option<Failure>) -> String {
+        let Some(started) = self
+            .exec
+            .started
+            .clone()
+            .filter(|s| !s.cron_schedule.is_empty())
+        else {
+            return String::new();
+        };
+        let Ok(backoff) = crate::cron::backoff_ms(&started.cron_schedule, self.now) else {
+            return String::new();
+        };
+        let Some(run_id) = self.next_run_id() else {
+            return String::new();
+        };
+        let last_completion_result = if failure.is_some() {
+            started.last_completion_result.clone()
+        } else {
+            result
+        };
+        let next = history::WorkflowExecutionStartedEventAttributes {
+            attempt: 1,
+            first_workflow_task_backoff: ms_duration(backoff.max(1)),
+            initiator: ContinueAsNewInitiator::CronSchedule as i32,
+            continued_failure: failure,
+            last_completion_result,
+            continued_execution_run_id: self.exec.run_id.clone(),
+            original_execution_run_id: run_id.clone(),
+            memo: self.exec.memo.clone(),
+            search_attributes: self.exec.search_attributes.clone(),
+            workflow_execution_expiration_time: started.workflow_execution_expiration_time,
+            ..started
+        };
+        self.new_runs.push(NewRun {
+            run_id: run_id.clone(),
+            started: next,
+        });
+        run_id
+    }
+
+    fn retry_per_policy(&mut self, failure: &Failure) -> (RetryState, String) {
         let Some(started) = self.exec.started.clone() else {
             return (RetryState::RetryPolicyNotSet, String::new());
         };

@@ -8,6 +8,7 @@
 //! the server persists events and state in one atomic write and then dispatches the tasks.
 //! That purity is what makes replay checks, simulation tests and a virtual clock possible.
 
+pub mod cron;
 pub mod execution;
 pub mod retry;
 pub mod state;

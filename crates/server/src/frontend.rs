@@ -248,9 +248,7 @@ impl Frontend {
             }
         }
         if !request.cron_schedule.is_empty() {
-            return Err(Status::unimplemented(
-                "cron_schedule is not supported by Temper yet",
-            ));
+            temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
         }
         check_payloads(request.input.as_ref())?;
         Ok(())
