@@ -331,3 +331,16 @@ class CronCounterWorkflow:
     async def run(self) -> int:
         previous = workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
         return previous + 1
+
+
+@workflow.defn
+class LongHistoryWorkflow:
+    """Grows its history by sleeping in a loop; continues as new when the server suggests it."""
+
+    @workflow.run
+    async def run(self, continue_when_suggested: bool) -> str:
+        for _ in range(100):
+            if continue_when_suggested and workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(False)
+            await workflow.sleep(0.01)
+        return "done"

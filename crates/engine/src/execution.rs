@@ -21,8 +21,8 @@ use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowExecution, W
 use temper_api::proto::enums::v1::{
     CancelExternalWorkflowExecutionFailedCause, ContinueAsNewInitiator, EventType,
     ParentClosePolicy, RetryState, SignalExternalWorkflowExecutionFailedCause,
-    StartChildWorkflowExecutionFailedCause, TaskQueueKind, TimeoutType, WorkflowExecutionStatus,
-    WorkflowTaskFailedCause,
+    StartChildWorkflowExecutionFailedCause, SuggestContinueAsNewReason, TaskQueueKind, TimeoutType,
+    WorkflowExecutionStatus, WorkflowTaskFailedCause,
 };
 use temper_api::proto::failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
@@ -126,6 +126,28 @@ pub enum TaskError {
     Invalid(String),
 }
 
+/// History length and size thresholds (Temporal's `limit.history*` dynamic config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Workflow tasks suggest continue-as-new from this many events on.
+    pub suggest_continue_as_new_count: i64,
+    pub suggest_continue_as_new_size: i64,
+    /// A run whose history grows past these is terminated.
+    pub max_count: i64,
+    pub max_size: i64,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            suggest_continue_as_new_count: 4 * 1024,
+            suggest_continue_as_new_size: 4 * 1024 * 1024,
+            max_count: 50 * 1024,
+            max_size: 50 * 1024 * 1024,
+        }
+    }
+}
+
 /// One transition in progress on an execution.
 pub struct Transition<'a> {
     exec: &'a mut Execution,
@@ -141,6 +163,7 @@ pub struct Transition<'a> {
     /// Workflow ids (of this namespace) that have a running run: a child with one of these
     /// ids cannot start. The server looks them up before the transition.
     running_workflow_ids: std::collections::HashSet<String>,
+    limits: HistoryLimits,
 }
 
 /// A run that a transition chains to the current one (continue-as-new or workflow retry).
@@ -520,6 +543,7 @@ impl<'a> Transition<'a> {
             new_runs: Vec::new(),
             after_commands: Vec::new(),
             running_workflow_ids: Default::default(),
+            limits: HistoryLimits::default(),
         }
     }
 
@@ -527,6 +551,11 @@ impl<'a> Transition<'a> {
     /// would start a run (continue-as-new, retry, child) cannot, and says so in its events.
     pub fn with_run_ids(mut self, ids: impl FnMut() -> String + Send + 'a) -> Self {
         self.run_ids = Some(Box::new(ids));
+        self
+    }
+
+    pub fn with_limits(mut self, limits: HistoryLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -687,6 +716,14 @@ impl<'a> Transition<'a> {
         wft.started_time_ms = self.now;
         wft.started_identity = identity.to_string();
         wft.started_request_id = request_id.to_string();
+        let mut reasons = Vec::new();
+        if self.exec.history_size_bytes >= self.limits.suggest_continue_as_new_size {
+            reasons.push(SuggestContinueAsNewReason::HistorySizeTooLarge as i32);
+        }
+        if self.exec.next_event_id >= self.limits.suggest_continue_as_new_count {
+            reasons.push(SuggestContinueAsNewReason::TooManyHistoryEvents as i32);
+        }
+        wft.suggest_continue_as_new_reasons = reasons;
         let started_event_id = if wft.transient {
             scheduled_event_id + 1
         } else {
@@ -869,7 +906,23 @@ impl<'a> Transition<'a> {
                 self.schedule_workflow_task();
             }
         }
+        self.enforce_history_limits();
         Ok(())
+    }
+
+    /// Terminates a run whose history outgrew the hard limits, as Temporal does.
+    fn enforce_history_limits(&mut self) {
+        if !self.exec.is_running() {
+            return;
+        }
+        let reason = if self.exec.history_size_bytes > self.limits.max_size {
+            "Workflow history size exceeds limit."
+        } else if self.exec.next_event_id - 1 > self.limits.max_count {
+            "Workflow history count exceeds limit."
+        } else {
+            return;
+        };
+        self.terminate(reason, None, "temper");
     }
 
     /// Checks every command before any is applied, so a rejected completion writes nothing but
@@ -2350,6 +2403,8 @@ fn started_event(wft: &WorkflowTaskInfo, history_size_bytes: i64) -> HistoryEven
                 identity: wft.started_identity.clone(),
                 request_id: wft.started_request_id.clone(),
                 history_size_bytes,
+                suggest_continue_as_new: !wft.suggest_continue_as_new_reasons.is_empty(),
+                suggest_continue_as_new_reasons: wft.suggest_continue_as_new_reasons.clone(),
                 ..Default::default()
             },
         )),

@@ -15,8 +15,8 @@ pub mod state;
 pub mod time;
 
 pub use execution::{
-    ActivityTaskGrant, CompletionError, NewRun, ReadyTask, Transition, TransitionOutput,
-    WorkflowTaskGrant,
+    ActivityTaskGrant, CompletionError, HistoryLimits, NewRun, ReadyTask, Transition,
+    TransitionOutput, WorkflowTaskGrant,
 };
 pub use state::Execution;
 

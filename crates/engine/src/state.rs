@@ -189,6 +189,9 @@ pub struct WorkflowTaskInfo {
     /// are shown to the worker only, and written for real if this attempt completes.
     #[prost(bool, tag = "10")]
     pub transient: bool,
+    /// `SuggestContinueAsNewReason`s reported when the task started.
+    #[prost(int32, repeated, tag = "11")]
+    pub suggest_continue_as_new_reasons: Vec<i32>,
 }
 
 /// An activity that is scheduled, waiting for a retry, or running.

@@ -17,10 +17,10 @@ use temper_api::proto::enums::v1::{
 use temper_api::proto::history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes};
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
-use temper_engine::Execution;
 use temper_engine::execution::{InitialSignal, ReadyTask, Transition};
 use temper_engine::state::ExternalRequest;
 use temper_engine::time::{duration_ms, ms_timestamp};
+use temper_engine::{Execution, HistoryLimits};
 use temper_store::{ExecutionWrite, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
@@ -59,6 +59,7 @@ pub struct History {
     /// Work on other runs that a committed change implies (see [`FollowUp`]).
     follow_ups: mpsc::UnboundedSender<FollowUp>,
     follow_up_queue: Mutex<Option<mpsc::UnboundedReceiver<FollowUp>>>,
+    limits: HistoryLimits,
 }
 
 /// Work on other runs that follows a committed change. It runs after the commit (never under
@@ -86,6 +87,7 @@ impl History {
         clock: Arc<dyn Clock>,
         matching: Arc<Matching>,
         timers: Arc<TimerQueue>,
+        limits: HistoryLimits,
     ) -> Self {
         let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
         History {
@@ -101,6 +103,7 @@ impl History {
             busy_runs: Mutex::new(std::collections::HashSet::new()),
             follow_ups,
             follow_up_queue: Mutex::new(Some(follow_up_queue)),
+            limits,
         }
     }
 
@@ -466,8 +469,9 @@ impl History {
         };
         let mut exec = before.clone();
         let now = self.clock.now_ms();
-        let mut transition =
-            Transition::new(&mut exec, now).with_run_ids(|| uuid::Uuid::new_v4().to_string());
+        let mut transition = Transition::new(&mut exec, now)
+            .with_run_ids(|| uuid::Uuid::new_v4().to_string())
+            .with_limits(self.limits);
         let value = operation(&mut transition);
         let output = transition.finish();
         if exec == *before {

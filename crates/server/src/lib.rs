@@ -48,6 +48,7 @@ pub struct ServerConfig {
     pub store: Arc<dyn Store>,
     /// Serve the TestService and run on a virtual clock that skips idle time.
     pub time_skipping: bool,
+    pub history_limits: temper_engine::HistoryLimits,
 }
 
 struct HealthService;
@@ -91,6 +92,7 @@ pub async fn serve(
         clock.clone(),
         matching,
         timers.clone(),
+        config.history_limits,
     ));
     history.spawn_follow_ups();
     let recovered = history.recover().await?;

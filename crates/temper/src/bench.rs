@@ -317,6 +317,7 @@ async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::
         listen: address,
         namespaces: vec![],
         time_skipping: false,
+        history_limits: Default::default(),
         store: Arc::new(store),
     };
     tokio::spawn(async move {

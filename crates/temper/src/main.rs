@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use temper_engine::HistoryLimits;
 use temper_server::ServerConfig;
 use temper_store::Store;
 use temper_store::sqlite::SqliteStore;
@@ -186,7 +187,10 @@ fn log_accepted_flags(args: &StartDevArgs) {
         }
     }
     for value in &args.dynamic_config_values {
-        tracing::info!(value, "--dynamic-config-value accepted and ignored");
+        let key = value.split_once('=').map_or(value.as_str(), |(key, _)| key);
+        if !HISTORY_LIMIT_KEYS.contains(&key) {
+            tracing::info!(value, "--dynamic-config-value accepted and ignored");
+        }
     }
     for value in &args.search_attributes {
         tracing::info!(
@@ -194,6 +198,35 @@ fn log_accepted_flags(args: &StartDevArgs) {
             "--search-attribute accepted; search attributes are not indexed yet"
         );
     }
+}
+
+/// The dynamic-config keys Temper acts on: Temporal's history length and size limits.
+const HISTORY_LIMIT_KEYS: [&str; 4] = [
+    "limit.historyCount.suggestContinueAsNew",
+    "limit.historySize.suggestContinueAsNew",
+    "limit.historyCount.error",
+    "limit.historySize.error",
+];
+
+/// History limits from `--dynamic-config-value KEY=VALUE` pairs (values are JSON numbers).
+fn history_limits(values: &[String]) -> Result<HistoryLimits, String> {
+    let mut limits = HistoryLimits::default();
+    for pair in values {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("--dynamic-config-value {pair:?} is not KEY=VALUE"));
+        };
+        let slot = match key.trim() {
+            "limit.historyCount.suggestContinueAsNew" => &mut limits.suggest_continue_as_new_count,
+            "limit.historySize.suggestContinueAsNew" => &mut limits.suggest_continue_as_new_size,
+            "limit.historyCount.error" => &mut limits.max_count,
+            "limit.historySize.error" => &mut limits.max_size,
+            _ => continue,
+        };
+        *slot = value.trim().parse().map_err(|_| {
+            format!("--dynamic-config-value {key}: {value:?} is not a whole number")
+        })?;
+    }
+    Ok(limits)
 }
 
 /// Rewrites the Java test server's command line (`PORT [FLAGS]`) into
@@ -233,11 +266,14 @@ async fn main() {
                 Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
                 None => SqliteStore::open_in_memory(),
             };
-            run(&args.listen, store, args.time_skipping).await
+            match history_limits(&args.dynamic_config_values) {
+                Ok(limits) => run(&args.listen, store, args.time_skipping, limits).await,
+                Err(message) => Err(message),
+            }
         }
         Command::Server(ServerCommand::Start(args)) => {
             let store = SqliteStore::open_file(&args.data_dir.join("temper.db"), &[]);
-            run(&args.listen, store, false).await
+            run(&args.listen, store, false, HistoryLimits::default()).await
         }
     };
     if let Err(message) = result {
@@ -250,6 +286,7 @@ async fn run(
     listen: &ListenArgs,
     store: Result<SqliteStore, temper_store::StoreError>,
     time_skipping: bool,
+    history_limits: HistoryLimits,
 ) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(store.map_err(|e| e.to_string())?);
     let config = ServerConfig {
@@ -257,6 +294,7 @@ async fn run(
         namespaces: listen.namespaces.clone(),
         store,
         time_skipping,
+        history_limits,
     };
     temper_server::serve(config, shutdown_signal())
         .await
