@@ -5,7 +5,9 @@ import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -32,3 +34,28 @@ async def test_updates(client, task_queue):
     types = [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
     assert types.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 3
     assert types.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 3
+
+
+async def test_update_with_start(client, task_queue):
+    workflow_id = f"uws-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[UpdatableWorkflow]):
+        start = WithStartWorkflowOperation(
+            UpdatableWorkflow.run, id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert await client.execute_update_with_start_workflow(UpdatableWorkflow.add, "first", start_workflow_operation=start) == 1
+        handle = await start.workflow_handle()
+        again = WithStartWorkflowOperation(
+            UpdatableWorkflow.run, id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert await client.execute_update_with_start_workflow(UpdatableWorkflow.add, "second", start_workflow_operation=again) == 2
+        assert (await again.workflow_handle()).result_run_id == handle.result_run_id
+        failing = WithStartWorkflowOperation(
+            UpdatableWorkflow.run, id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await client.execute_update_with_start_workflow(UpdatableWorkflow.add, "third", start_workflow_operation=failing)
+        await handle.signal(UpdatableWorkflow.finish)
+        assert await handle.result() == ["first", "second"]

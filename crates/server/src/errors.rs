@@ -93,3 +93,37 @@ pub fn storage(error: StoreError) -> Status {
         other => Status::unavailable(other.to_string()),
     }
 }
+
+/// A failed operation of `ExecuteMultiOperation`: its status at `failed` among `count`
+/// operations, the others aborted, as Temporal reports them.
+pub fn multi_operation_failed(failed: usize, count: usize, status: Status) -> Status {
+    use details::multi_operation_execution_failure::OperationStatus;
+    let inner_details = temporalio_protos::google::rpc::Status::decode(status.details())
+        .map(|s| s.details)
+        .unwrap_or_default();
+    let statuses = (0..count)
+        .map(|index| {
+            if index == failed {
+                OperationStatus {
+                    code: status.code() as i32,
+                    message: status.message().to_string(),
+                    details: inner_details.clone(),
+                }
+            } else {
+                OperationStatus {
+                    code: Code::Aborted as i32,
+                    message: "Operation was aborted.".into(),
+                    details: vec![],
+                }
+            }
+        })
+        .collect();
+    with_detail(
+        status.code(),
+        format!(
+            "Update-with-Start could not be executed: {}",
+            status.message()
+        ),
+        details::MultiOperationExecutionFailure { statuses },
+    )
+}

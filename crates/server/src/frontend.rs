@@ -442,6 +442,102 @@ impl Frontend {
         }
     }
 
+    /// Admits an update to a run and waits for the stage the request asks for.
+    async fn run_update(
+        &self,
+        exec: &Execution,
+        request: UpdateWorkflowExecutionRequest,
+    ) -> Result<UpdateWorkflowExecutionResponse, Status> {
+        let update = request
+            .request
+            .ok_or_else(|| errors::invalid("Request is not set on request."))?;
+        let update_id = update
+            .meta
+            .as_ref()
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        check_id(&update_id, "UpdateId")?;
+        check_id(
+            update.input.as_ref().map_or("", |i| i.name.as_str()),
+            "Update name",
+        )?;
+        check_payloads(update.input.as_ref().and_then(|i| i.args.as_ref()))?;
+        let applied = self
+            .history
+            .update(&exec.run_id, |t| t.admit_update(update))
+            .await?;
+        applied.value.map_err(task_error)?;
+        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
+        let (stage, outcome) = self
+            .wait_for_update(&exec.run_id, &update_id, wanted)
+            .await?;
+        Ok(UpdateWorkflowExecutionResponse {
+            update_ref: Some(UpdateRef {
+                workflow_execution: execution_of(exec),
+                update_id,
+            }),
+            outcome,
+            stage,
+            ..Default::default()
+        })
+    }
+
+    /// Update-with-start: starts the workflow (or uses the running one, per the conflict
+    /// policy), then runs the update on that run. Errors name the operation that failed in a
+    /// `MultiOperationExecutionFailure`, the other one reported as aborted.
+    async fn update_with_start(
+        &self,
+        start: StartWorkflowExecutionRequest,
+        update: UpdateWorkflowExecutionRequest,
+    ) -> Result<
+        (
+            StartWorkflowExecutionResponse,
+            UpdateWorkflowExecutionResponse,
+        ),
+        Status,
+    > {
+        let start_failed = |status: Status| errors::multi_operation_failed(0, 2, status);
+        self.validate_start(&start).map_err(start_failed)?;
+        if start.workflow_id_conflict_policy == WorkflowIdConflictPolicy::Unspecified as i32 {
+            return Err(start_failed(errors::invalid(
+                "WorkflowIdConflictPolicy must be set for Update-with-Start.",
+            )));
+        }
+        if update
+            .workflow_execution
+            .as_ref()
+            .is_some_and(|e| e.workflow_id != start.workflow_id)
+        {
+            return Err(errors::multi_operation_failed(
+                1,
+                2,
+                errors::invalid("WorkflowId of the update does not match the start."),
+            ));
+        }
+        let (run_id, started) = self
+            .history
+            .start_workflow(&start.namespace, &start, None)
+            .await
+            .map_err(start_failed)?;
+        let exec = self
+            .history
+            .snapshot(&run_id)
+            .await?
+            .ok_or_else(|| Status::not_found("workflow execution not found"))?;
+        let updated = self
+            .run_update(&exec, update)
+            .await
+            .map_err(|s| errors::multi_operation_failed(1, 2, s))?;
+        Ok((
+            StartWorkflowExecutionResponse {
+                run_id,
+                started,
+                ..Default::default()
+            },
+            updated,
+        ))
+    }
+
     /// Waits (up to the update long-poll interval) until an update reaches `wanted`; returns
     /// its stage and outcome then, or where it stands when the wait ends.
     async fn wait_for_update(
@@ -1399,20 +1495,6 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
-        let update = request
-            .request
-            .ok_or_else(|| errors::invalid("Request is not set on request."))?;
-        let update_id = update
-            .meta
-            .as_ref()
-            .map(|m| m.update_id.clone())
-            .unwrap_or_default();
-        check_id(&update_id, "UpdateId")?;
-        check_id(
-            update.input.as_ref().map_or("", |i| i.name.as_str()),
-            "Update name",
-        )?;
-        check_payloads(update.input.as_ref().and_then(|i| i.args.as_ref()))?;
         let exec = self
             .history
             .resolve(&request.namespace, request.workflow_execution.as_ref())
@@ -1422,23 +1504,38 @@ impl WorkflowService for Frontend {
         {
             return Err(errors::workflow_not_found(&exec.workflow_id, ""));
         }
-        let applied = self
-            .history
-            .update(&exec.run_id, |t| t.admit_update(update))
-            .await?;
-        applied.value.map_err(task_error)?;
-        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
-        let (stage, outcome) = self
-            .wait_for_update(&exec.run_id, &update_id, wanted)
-            .await?;
-        Ok(Response::new(UpdateWorkflowExecutionResponse {
-            update_ref: Some(UpdateRef {
-                workflow_execution: execution_of(&exec),
-                update_id,
-            }),
-            outcome,
-            stage,
-            ..Default::default()
+        Ok(Response::new(self.run_update(&exec, request).await?))
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        request: Request<ExecuteMultiOperationRequest>,
+    ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
+        use execute_multi_operation_request::operation::Operation;
+        use execute_multi_operation_response::{Response as OperationResponse, response};
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let mut operations = request.operations.into_iter().map(|o| o.operation);
+        let (
+            Some(Some(Operation::StartWorkflow(start))),
+            Some(Some(Operation::UpdateWorkflow(update))),
+            None,
+        ) = (operations.next(), operations.next(), operations.next())
+        else {
+            return Err(errors::invalid(
+                "ExecuteMultiOperation takes exactly one StartWorkflow operation followed by one UpdateWorkflow operation.",
+            ));
+        };
+        let started = self.update_with_start(start, update).await?;
+        Ok(Response::new(ExecuteMultiOperationResponse {
+            responses: vec![
+                OperationResponse {
+                    response: Some(response::Response::StartWorkflow(started.0)),
+                },
+                OperationResponse {
+                    response: Some(response::Response::UpdateWorkflow(started.1)),
+                },
+            ],
         }))
     }
 
