@@ -423,13 +423,7 @@ impl Execution {
         let mut t = Transition::new(&mut exec, now);
         t.append(Attributes::WorkflowExecutionStartedEventAttributes(started));
         if let Some(signal) = initial_signal {
-            t.signal(
-                &signal.name,
-                signal.input.clone(),
-                &signal.identity,
-                signal.header.clone(),
-                &signal.request_id,
-            );
+            t.deliver_signal(signal);
         }
         if t.exec.first_workflow_task_time_ms == 0 {
             t.schedule_workflow_task();
@@ -2205,6 +2199,17 @@ impl<'a> Transition<'a> {
         );
         self.append_or_buffer(event);
         self.schedule_workflow_task();
+    }
+
+    /// [`Transition::signal`] for a signal given as one value.
+    pub fn deliver_signal(&mut self, signal: &InitialSignal) {
+        self.signal(
+            &signal.name,
+            signal.input.clone(),
+            &signal.identity,
+            signal.header.clone(),
+            &signal.request_id,
+        );
     }
 
     /// Records a cancellation request (idempotent) and asks for a workflow task.

@@ -635,13 +635,7 @@ impl History {
                         .update(&existing, |t| {
                             let running = t.execution().is_running();
                             if running {
-                                t.signal(
-                                    &signal.name,
-                                    signal.input.clone(),
-                                    &signal.identity,
-                                    signal.header.clone(),
-                                    &signal.request_id,
-                                );
+                                t.deliver_signal(signal);
                             }
                             running
                         })
