@@ -37,6 +37,9 @@ use crate::state::{
 };
 use crate::time::{duration_ms, ms_duration, ms_timestamp, timestamp_ms};
 
+/// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
+/// default when they send none).
+const DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT_MS: i64 = 10_000;
 /// Temporal's default workflow task start-to-close timeout.
 pub const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS: i64 = 10_000;
 /// Placeholder `started_event_id` of a buffered activity close event whose Started event gets
@@ -473,16 +476,23 @@ impl Execution {
                 || self.activities.values().any(|a| a.retry_ready_time_ms == 0))
     }
 
+    /// Whether a workflow task was offered on the sticky queue.
+    pub fn is_sticky(&self, wft: &WorkflowTaskInfo) -> bool {
+        wft.task_queue != self.task_queue
+    }
+
     /// The earliest instant at which [`Transition::on_time`] has work to do.
     pub fn next_wakeup(&self) -> Option<i64> {
         if !self.is_running() {
             return None;
         }
         let mut deadlines = vec![self.run_deadline_ms, self.first_workflow_task_time_ms];
-        if let Some(wft) = &self.workflow_task
-            && wft.started_event_id > 0
-        {
-            deadlines.push(wft.started_time_ms + wft.start_to_close_timeout_ms);
+        if let Some(wft) = &self.workflow_task {
+            if wft.started_event_id > 0 {
+                deadlines.push(wft.started_time_ms + wft.start_to_close_timeout_ms);
+            } else if self.is_sticky(wft) {
+                deadlines.push(wft.scheduled_time_ms + self.sticky_schedule_to_start_timeout_ms);
+            }
         }
         deadlines.extend(self.timers.values().map(|t| t.fire_time_ms));
         for activity in self.activities.values() {
@@ -660,14 +670,28 @@ impl<'a> Transition<'a> {
         }
         let attempt = self.exec.workflow_task_attempt.max(1);
         let timeout = self.exec.workflow_task_timeout_ms;
-        let queue = self.exec.task_queue.clone();
+        let sticky = !self.exec.sticky_task_queue.is_empty();
+        let queue = if sticky {
+            self.exec.sticky_task_queue.clone()
+        } else {
+            self.exec.task_queue.clone()
+        };
+        let event_queue = if sticky {
+            Some(TaskQueue {
+                name: queue.clone(),
+                kind: TaskQueueKind::Sticky as i32,
+                normal_name: self.exec.task_queue.clone(),
+            })
+        } else {
+            task_queue(&queue)
+        };
         let transient = attempt > 1;
         let scheduled_event_id = if transient {
             self.exec.next_event_id
         } else {
             self.append(Attributes::WorkflowTaskScheduledEventAttributes(
                 history::WorkflowTaskScheduledEventAttributes {
-                    task_queue: task_queue(&queue),
+                    task_queue: event_queue,
                     start_to_close_timeout: ms_duration(timeout),
                     attempt,
                 },
@@ -800,7 +824,26 @@ impl<'a> Transition<'a> {
         }
         self.exec.workflow_task = None;
         self.exec.workflow_task_attempt = wft.attempt + 1;
+        self.exec.sticky_task_queue.clear();
         self.schedule_workflow_task();
+    }
+
+    /// Forgets the run's sticky queue; a task waiting there is offered on the normal queue
+    /// (`ResetStickyTaskQueue`, or the sticky worker shut down).
+    pub fn reset_stickiness(&mut self) {
+        self.exec.sticky_task_queue.clear();
+        let normal = self.exec.task_queue.clone();
+        if let Some(wft) = self.exec.workflow_task.as_mut()
+            && wft.started_event_id == 0
+            && wft.task_queue != normal
+        {
+            wft.task_queue = normal.clone();
+            self.tasks.push(ReadyTask::Workflow {
+                task_queue: normal,
+                scheduled_event_id: wft.scheduled_event_id,
+                attempt: wft.attempt,
+            });
+        }
     }
 
     /// A worker reported that it could not process the workflow task.
@@ -858,6 +901,21 @@ impl<'a> Transition<'a> {
         self.exec.workflow_task = None;
         self.exec.workflow_task_attempt = 1;
         self.exec.last_completed_workflow_task_started_id = started_event_id;
+        match request
+            .sticky_attributes
+            .as_ref()
+            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
+        {
+            Some((queue, attributes)) if !queue.name.is_empty() => {
+                self.exec.sticky_task_queue = queue.name.clone();
+                self.exec.sticky_schedule_to_start_timeout_ms =
+                    match duration_ms(attributes.schedule_to_start_timeout.as_ref()) {
+                        0 => DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT_MS,
+                        ms => ms,
+                    };
+            }
+            _ => self.exec.sticky_task_queue.clear(),
+        }
         let mut needs_new_task = request.force_create_new_workflow_task;
         let mut placed_messages = std::collections::HashSet::new();
         for command in &request.commands {
@@ -2307,6 +2365,25 @@ impl<'a> Transition<'a> {
             self.schedule_workflow_task();
         }
         if let Some(wft) = self.exec.workflow_task.clone()
+            && wft.started_event_id == 0
+            && self.exec.is_sticky(&wft)
+            && wft.scheduled_time_ms + self.exec.sticky_schedule_to_start_timeout_ms <= now
+        {
+            // The sticky worker did not take the task in time: offer it on the normal queue.
+            if !wft.transient {
+                self.append(Attributes::WorkflowTaskTimedOutEventAttributes(
+                    history::WorkflowTaskTimedOutEventAttributes {
+                        scheduled_event_id: wft.scheduled_event_id,
+                        started_event_id: 0,
+                        timeout_type: TimeoutType::ScheduleToStart as i32,
+                    },
+                ));
+            }
+            self.exec.workflow_task = None;
+            self.exec.sticky_task_queue.clear();
+            self.schedule_workflow_task();
+        }
+        if let Some(wft) = self.exec.workflow_task.clone()
             && wft.started_event_id > 0
             && wft.started_time_ms + wft.start_to_close_timeout_ms <= now
         {
@@ -2321,6 +2398,7 @@ impl<'a> Transition<'a> {
             }
             self.exec.workflow_task = None;
             self.exec.workflow_task_attempt = wft.attempt + 1;
+            self.exec.sticky_task_queue.clear();
             self.schedule_workflow_task();
         }
         let mut due_timers: Vec<TimerInfo> = self

@@ -99,6 +99,12 @@ pub struct Execution {
     /// Admission counter: orders update requests on workflow tasks.
     #[prost(int64, tag = "36")]
     pub updates_admitted: i64,
+    /// The sticky queue of the worker that completed the last workflow task (empty: none).
+    /// The next workflow task is offered there first, with only the new events.
+    #[prost(string, tag = "37")]
+    pub sticky_task_queue: String,
+    #[prost(int64, tag = "38")]
+    pub sticky_schedule_to_start_timeout_ms: i64,
 }
 
 /// A workflow update and how far it got.

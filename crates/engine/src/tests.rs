@@ -957,3 +957,49 @@ fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
     assert_eq!(f.retry_state, RetryState::MaximumAttemptsReached as i32);
     assert!(output.new_runs.is_empty());
 }
+
+#[test]
+fn sticky_tasks_fall_back_to_the_normal_queue() {
+    use temper_api::proto::taskqueue::v1::{StickyExecutionAttributes, TaskQueue};
+    let (mut exec, s, st) = started_run();
+    let request = RespondWorkflowTaskCompletedRequest {
+        sticky_attributes: Some(StickyExecutionAttributes {
+            worker_task_queue: Some(TaskQueue {
+                name: "sticky-1".into(),
+                ..Default::default()
+            }),
+            schedule_to_start_timeout: ms_duration(5_000),
+        }),
+        ..Default::default()
+    };
+    apply(&mut exec, T0, |t| t.complete_workflow_task(s, st, &request))
+        .0
+        .expect("completes");
+    let (_, tasks) = apply_tasks(&mut exec, T0 + 10, |t| t.signal("s", None, "c", None, ""));
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Workflow {
+            task_queue: "sticky-1".into(),
+            scheduled_event_id: 6,
+            attempt: 1
+        }]
+    );
+    assert_eq!(exec.next_wakeup(), Some(T0 + 5_010));
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 5_010, |t| t.on_time());
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskTimedOut,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Workflow {
+            task_queue: "q".into(),
+            scheduled_event_id: 8,
+            attempt: 1
+        }]
+    );
+    assert!(exec.sticky_task_queue.is_empty());
+}

@@ -261,6 +261,7 @@ impl Frontend {
         queue: &str,
         identity: &str,
         wait: Duration,
+        sticky: bool,
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -294,7 +295,15 @@ impl Frontend {
                     };
                     let Ok(grant) = applied.value else { continue };
                     let exec = applied.execution;
-                    let mut events = self.history.read_history(&run_id, 1, usize::MAX).await?;
+                    let first_event_id = if sticky {
+                        grant.previous_started_event_id + 1
+                    } else {
+                        1
+                    };
+                    let mut events = self
+                        .history
+                        .read_history(&run_id, first_event_id, usize::MAX)
+                        .await?;
                     if let Some(wft) = &exec.workflow_task {
                         events.extend(transient_events(wft, exec.history_size_bytes));
                     }
@@ -900,14 +909,17 @@ impl WorkflowService for Frontend {
             .task_queue
             .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
         check_id(&queue.name, "TaskQueue")?;
-        // Temper does not use sticky queues: every task goes to the normal queue with full
-        // history, which the SDKs accept. Sticky polls simply wait out their deadline.
-        if queue.kind == TaskQueueKind::Sticky as i32 {
-            tokio::time::sleep(wait).await;
-            return Ok(Response::new(PollWorkflowTaskQueueResponse::default()));
-        }
+        // A task taken from a sticky queue goes to the worker that has the run cached, so it
+        // carries only the events after the last task that worker completed.
+        let sticky = queue.kind == TaskQueueKind::Sticky as i32;
         let response = self
-            .next_workflow_task(&request.namespace, &queue.name, &request.identity, wait)
+            .next_workflow_task(
+                &request.namespace,
+                &queue.name,
+                &request.identity,
+                wait,
+                sticky,
+            )
             .await?;
         Ok(Response::new(response))
     }
@@ -1569,8 +1581,15 @@ impl WorkflowService for Frontend {
 
     async fn shutdown_worker(
         &self,
-        _request: Request<ShutdownWorkerRequest>,
+        request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        if !request.sticky_task_queue.is_empty() {
+            self.history
+                .close_sticky_queue(&request.namespace, &request.sticky_task_queue)
+                .await?;
+        }
         Ok(Response::new(ShutdownWorkerResponse::default()))
     }
 
@@ -1580,10 +1599,11 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
-        self.history
+        let exec = self
+            .history
             .resolve(&request.namespace, request.execution.as_ref())
             .await?;
-        // Temper never dispatches to sticky queues, so there is no stickiness to clear.
+        self.history.reset_sticky(&exec.run_id).await?;
         Ok(Response::new(ResetStickyTaskQueueResponse::default()))
     }
 }

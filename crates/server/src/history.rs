@@ -73,6 +73,8 @@ enum FollowUp {
     ApplyParentClosePolicy { parent_run_id: String },
     /// A run asked to signal or cancel other workflows.
     DeliverExternal { source_run_id: String },
+    /// A run's sticky worker is gone.
+    ResetSticky { run_id: String },
 }
 
 /// The result of an operation on a run: the closure's value and the state after it.
@@ -167,29 +169,38 @@ impl History {
                     task_queue,
                     scheduled_event_id,
                     ..
-                } => self.matching.offer(
-                    &exec.namespace,
-                    &task_queue,
-                    QueueKind::Workflow,
-                    QueuedTask::Workflow {
+                } => {
+                    let task = QueuedTask::Workflow {
                         run_id: exec.run_id.clone(),
                         scheduled_event_id,
-                    },
-                ),
+                    };
+                    if !self
+                        .matching
+                        .offer(&exec.namespace, &task_queue, QueueKind::Workflow, task)
+                    {
+                        // Its sticky worker is gone: offer the task on the normal queue.
+                        self.follow_up(FollowUp::ResetSticky {
+                            run_id: exec.run_id.clone(),
+                        });
+                    }
+                }
                 ReadyTask::Activity {
                     task_queue,
                     scheduled_event_id,
                     attempt,
-                } => self.matching.offer(
-                    &exec.namespace,
-                    &task_queue,
-                    QueueKind::Activity,
-                    QueuedTask::Activity {
-                        run_id: exec.run_id.clone(),
-                        scheduled_event_id,
-                        attempt,
-                    },
-                ),
+                } => {
+                    // Activity queues are never closed.
+                    self.matching.offer(
+                        &exec.namespace,
+                        &task_queue,
+                        QueueKind::Activity,
+                        QueuedTask::Activity {
+                            run_id: exec.run_id.clone(),
+                            scheduled_event_id,
+                            attempt,
+                        },
+                    );
+                }
             }
         }
         {
@@ -248,6 +259,7 @@ impl History {
                     FollowUp::ApplyParentClosePolicy { parent_run_id } => {
                         history.apply_parent_close_policy(parent_run_id).await
                     }
+                    FollowUp::ResetSticky { run_id } => history.reset_sticky(run_id).await,
                     FollowUp::DeliverExternal { source_run_id } => {
                         history.deliver_external(source_run_id).await
                     }
@@ -296,6 +308,23 @@ impl History {
                 let initiated = child.initiated_event_id;
                 self.update(parent_run_id, |t| t.child_closed(initiated, &close))
                     .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a run's next workflow task to its normal queue from now on.
+    pub async fn reset_sticky(&self, run_id: &str) -> Result<(), Status> {
+        self.update(run_id, |t| t.reset_stickiness())
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes a sticky queue whose worker shut down; its waiting tasks go to normal queues.
+    pub async fn close_sticky_queue(&self, namespace: &str, queue: &str) -> Result<(), Status> {
+        for task in self.matching.close(namespace, queue, QueueKind::Workflow) {
+            if let QueuedTask::Workflow { run_id, .. } = task {
+                self.reset_sticky(&run_id).await?;
             }
         }
         Ok(())

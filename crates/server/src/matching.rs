@@ -50,10 +50,23 @@ struct Queue {
 #[derive(Default)]
 pub struct Matching {
     queues: Mutex<HashMap<QueueKey, Queue>>,
+    /// Sticky queues whose worker shut down: offers to them are refused.
+    closed: Mutex<std::collections::HashSet<QueueKey>>,
 }
 
 impl Matching {
-    pub fn offer(&self, namespace: &str, queue: &str, kind: QueueKind, task: QueuedTask) {
+    /// Queues a task (or hands it to a waiting poller). Returns false, keeping nothing, when
+    /// the queue was closed.
+    pub fn offer(&self, namespace: &str, queue: &str, kind: QueueKind, task: QueuedTask) -> bool {
+        let key = (namespace.to_string(), queue.to_string(), kind);
+        if self
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return false;
+        }
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let entry = queues
             .entry((namespace.to_string(), queue.to_string(), kind))
@@ -61,11 +74,26 @@ impl Matching {
         let mut task = task;
         while let Some(poller) = entry.pollers.pop_front() {
             match poller.send(task) {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(returned) => task = returned,
             }
         }
         entry.tasks.push_back(task);
+        true
+    }
+
+    /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
+    pub fn close(&self, namespace: &str, queue: &str, kind: QueueKind) -> Vec<QueuedTask> {
+        let key = (namespace.to_string(), queue.to_string(), kind);
+        self.closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone());
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .remove(&key)
+            .map(|q| q.tasks.into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// Waits up to `wait` for a task; `None` when the wait ends empty.
