@@ -344,3 +344,23 @@ class LongHistoryWorkflow:
                 workflow.continue_as_new(False)
             await workflow.sleep(0.01)
         return "done"
+
+
+@activity.defn
+async def local_step(key: str) -> str:
+    CALLS.append(("local_step", key, activity.info().attempt))
+    return f"local {key}"
+
+
+@workflow.defn
+class PatchedLocalActivityWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        if workflow.patched("new-behaviour"):
+            result = await workflow.execute_local_activity(
+                local_step, key, start_to_close_timeout=timedelta(seconds=10)
+            )
+        else:
+            result = "old"
+        await workflow.sleep(0.1)
+        return result
