@@ -44,6 +44,14 @@ async def time_skipping(extra_args=()):
     )
 
 
+@pytest.fixture(params=["in-memory", "persistent"])
+def skipping_args(request, tmp_path):
+    """Every time-skipping test runs both in memory and on a database file."""
+    if request.param == "persistent":
+        return ["--db-filename", str(tmp_path / "time-skipping.db")]
+    return []
+
+
 async def test_start_local_launches_temper_with_the_sdk_arguments(task_queue):
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPER_BIN),
@@ -60,8 +68,8 @@ async def test_start_local_launches_temper_with_the_sdk_arguments(task_queue):
     assert result == "recorded local"
 
 
-async def test_thirty_day_sleep_completes_at_once(task_queue):
-    async with await time_skipping() as env:
+async def test_thirty_day_sleep_completes_at_once(task_queue, skipping_args):
+    async with await time_skipping(skipping_args) as env:
         assert env.supports_time_skipping
         async with worker(env, task_queue):
             begin = time.monotonic()
@@ -72,9 +80,9 @@ async def test_thirty_day_sleep_completes_at_once(task_queue):
     assert result.startswith("slept 259200")
 
 
-async def test_activity_retry_backoff_runs_on_the_skipped_clock(task_queue):
+async def test_activity_retry_backoff_runs_on_the_skipped_clock(task_queue, skipping_args):
     key = str(uuid.uuid4())
-    async with await time_skipping() as env:
+    async with await time_skipping(skipping_args) as env:
         async with worker(env, task_queue):
             before = await env.get_current_time()
             begin = time.monotonic()
@@ -85,8 +93,8 @@ async def test_activity_retry_backoff_runs_on_the_skipped_clock(task_queue):
     assert calls("fail_first_attempt", key) == [1, 2]
 
 
-async def test_env_sleep_and_current_time():
-    async with await time_skipping() as env:
+async def test_env_sleep_and_current_time(skipping_args):
+    async with await time_skipping(skipping_args) as env:
         before = await env.get_current_time()
         begin = time.monotonic()
         await env.sleep(timedelta(hours=5))
@@ -95,9 +103,9 @@ async def test_env_sleep_and_current_time():
         assert timedelta(hours=5) <= after - before < timedelta(hours=5, minutes=1)
 
 
-async def test_no_skipping_while_an_activity_runs(task_queue):
+async def test_no_skipping_while_an_activity_runs(task_queue, skipping_args):
     key = str(uuid.uuid4())
-    async with await time_skipping() as env:
+    async with await time_skipping(skipping_args) as env:
         async with worker(env, task_queue):
             before = await env.get_current_time()
             result = await env.client.execute_workflow(CrashActivityWorkflow.run, key, id=key, task_queue=task_queue)
@@ -107,9 +115,9 @@ async def test_no_skipping_while_an_activity_runs(task_queue):
     assert timedelta(seconds=3) <= elapsed < timedelta(seconds=30)
 
 
-async def test_timeouts_fire_on_the_virtual_clock(task_queue):
+async def test_timeouts_fire_on_the_virtual_clock(task_queue, skipping_args):
     key = str(uuid.uuid4())
-    async with await time_skipping() as env:
+    async with await time_skipping(skipping_args) as env:
         async with worker(env, task_queue):
             handle = await env.client.start_workflow(
                 WaitForSignalWorkflow.run, key, id=f"day-{key}", task_queue=task_queue,
@@ -145,9 +153,9 @@ async def test_persistent_time_skipping_survives_restart(tmp_path, task_queue):
     assert result.startswith("slept 259200")
 
 
-async def test_cron_runs_on_schedule_in_virtual_time(task_queue):
+async def test_cron_runs_on_schedule_in_virtual_time(task_queue, skipping_args):
     workflow_id = f"cron-{uuid.uuid4()}"
-    async with await time_skipping() as env:
+    async with await time_skipping(skipping_args) as env:
         async with worker(env, task_queue):
             first = await env.client.start_workflow(
                 CronCounterWorkflow.run, id=workflow_id, task_queue=task_queue, cron_schedule="0 * * * *"
