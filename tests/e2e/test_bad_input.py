@@ -178,3 +178,31 @@ async def test_server_keeps_serving_after_bad_input(client, task_queue):
     )
     described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
     assert described.namespace_info.name == "default"
+
+
+async def test_eager_activity_is_returned_with_the_completion(client, task_queue):
+    await client.workflow_service.start_workflow_execution(start_request(task_queue))
+    task = await poll_workflow_task(client, task_queue)
+    schedule = Command(
+        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+            activity_id="eager-1",
+            activity_type=ActivityType(name="RawActivity"),
+            task_queue=TaskQueue(name=task_queue),
+            request_eager_execution=True,
+        ),
+    )
+    schedule.schedule_activity_task_command_attributes.start_to_close_timeout.FromSeconds(30)
+    response = await client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(
+            namespace="default", task_token=task.task_token, commands=[schedule], identity="raw"
+        )
+    )
+    [eager] = response.activity_tasks
+    assert eager.activity_id == "eager-1" and eager.attempt == 1 and eager.task_token
+    await client.workflow_service.respond_activity_task_completed(
+        RespondActivityTaskCompletedRequest(namespace="default", task_token=eager.task_token)
+    )
+    next_task = await poll_workflow_task(client, task_queue)
+    types = [EventType.Name(e.event_type) for e in next_task.history.events]
+    assert "EVENT_TYPE_ACTIVITY_TASK_COMPLETED" in types

@@ -167,6 +167,8 @@ pub struct Transition<'a> {
     /// ids cannot start. The server looks them up before the transition.
     running_workflow_ids: std::collections::HashSet<String>,
     limits: HistoryLimits,
+    /// Activities scheduled by this completion whose worker asked to run them at once.
+    eager_activities: Vec<i64>,
 }
 
 /// A run that a transition chains to the current one (continue-as-new or workflow retry).
@@ -548,6 +550,7 @@ impl<'a> Transition<'a> {
             after_commands: Vec::new(),
             running_workflow_ids: Default::default(),
             limits: HistoryLimits::default(),
+            eager_activities: Vec::new(),
         }
     }
 
@@ -1199,6 +1202,9 @@ impl<'a> Transition<'a> {
                     ..Default::default()
                 };
                 self.exec.activities.insert(id, activity);
+                if a.request_eager_execution {
+                    self.eager_activities.push(id);
+                }
                 self.tasks.push(ReadyTask::Activity {
                     task_queue: queue,
                     scheduled_event_id: id,
@@ -1979,6 +1985,27 @@ impl<'a> Transition<'a> {
         self.exec.activities.clear();
         self.exec.timers.clear();
         self.exec.buffered_events.clear();
+    }
+
+    /// Starts, for the completing worker itself, the activities it asked to run eagerly
+    /// (returned in the completion response instead of going through matching).
+    pub fn start_eager_activities(
+        &mut self,
+        identity: &str,
+        request_id: &str,
+    ) -> Vec<ActivityTaskGrant> {
+        let eager = std::mem::take(&mut self.eager_activities);
+        let mut grants = Vec::new();
+        for scheduled_event_id in eager {
+            if let Ok(grant) = self.start_activity_task(scheduled_event_id, 1, identity, request_id)
+            {
+                self.tasks.retain(|t| {
+                    !matches!(t, ReadyTask::Activity { scheduled_event_id: id, .. } if *id == scheduled_event_id)
+                });
+                grants.push(grant);
+            }
+        }
+        grants
     }
 
     /// Hands an activity attempt to a worker. No event is written (Started is written lazily).

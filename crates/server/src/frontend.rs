@@ -210,6 +210,48 @@ fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
     }
 }
 
+/// What a worker receives for an activity attempt that was handed to it.
+fn activity_task_response(
+    namespace: &str,
+    exec: &Execution,
+    activity: &ActivityInfo,
+) -> PollActivityTaskQueueResponse {
+    let token = TaskToken {
+        namespace: namespace.to_string(),
+        workflow_id: exec.workflow_id.clone(),
+        run_id: exec.run_id.clone(),
+        scheduled_event_id: activity.scheduled_event_id,
+        attempt: activity.attempt,
+        kind: TokenKind::ActivityTask as i32,
+        ..Default::default()
+    };
+    PollActivityTaskQueueResponse {
+        task_token: token.encode(),
+        workflow_namespace: namespace.to_string(),
+        workflow_type: Some(WorkflowType {
+            name: exec.workflow_type.clone(),
+        }),
+        workflow_execution: execution_of(exec),
+        activity_type: activity_type(&activity.activity_type),
+        activity_id: activity.activity_id.clone(),
+        header: activity.header.clone(),
+        input: activity.input.clone(),
+        heartbeat_details: activity.heartbeat_details.clone(),
+        scheduled_time: ms_timestamp(activity.scheduled_time_ms),
+        current_attempt_scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
+        started_time: ms_timestamp(activity.started_time_ms),
+        attempt: activity.attempt,
+        // The TypeScript SDK relies on schedule-to-close always being present.
+        schedule_to_close_timeout: Some(
+            ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
+        ),
+        start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
+        heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
+        retry_policy: activity.retry_policy.clone(),
+        ..Default::default()
+    }
+}
+
 impl Frontend {
     /// Validates a start request (also used for signal-with-start).
     fn validate_start(&self, request: &StartWorkflowExecutionRequest) -> Result<(), Status> {
@@ -410,44 +452,11 @@ impl Frontend {
                 }
             };
             let Ok(grant) = applied.value else { continue };
-            let exec = applied.execution;
-            let activity = grant.activity;
-            let token = TaskToken {
-                namespace: namespace.to_string(),
-                workflow_id: exec.workflow_id.clone(),
-                run_id: run_id.clone(),
-                scheduled_event_id,
-                attempt,
-                kind: TokenKind::ActivityTask as i32,
-                ..Default::default()
-            };
-            return Ok(PollActivityTaskQueueResponse {
-                task_token: token.encode(),
-                workflow_namespace: namespace.to_string(),
-                workflow_type: Some(WorkflowType {
-                    name: exec.workflow_type.clone(),
-                }),
-                workflow_execution: execution_of(&exec),
-                activity_type: activity_type(&activity.activity_type),
-                activity_id: activity.activity_id.clone(),
-                header: activity.header.clone(),
-                input: activity.input.clone(),
-                heartbeat_details: activity.heartbeat_details.clone(),
-                scheduled_time: ms_timestamp(activity.scheduled_time_ms),
-                current_attempt_scheduled_time: ms_timestamp(
-                    activity.current_attempt_scheduled_time_ms,
-                ),
-                started_time: ms_timestamp(activity.started_time_ms),
-                attempt: activity.attempt,
-                // The TypeScript SDK relies on schedule-to-close always being present.
-                schedule_to_close_timeout: Some(
-                    ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
-                ),
-                start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
-                heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
-                retry_policy: activity.retry_policy.clone(),
-                ..Default::default()
-            });
+            return Ok(activity_task_response(
+                namespace,
+                &applied.execution,
+                &grant.activity,
+            ));
         }
     }
 
@@ -939,17 +948,29 @@ impl WorkflowService for Frontend {
             check_payloads(payloads)?;
         }
         let running_ids = self.running_child_ids(&token.namespace, &request).await?;
+        let eager_request_id = uuid::Uuid::new_v4().to_string();
         let applied = self
             .history
             .update(&token.run_id, |t| {
                 t.set_running_workflow_ids(running_ids);
                 t.complete_workflow_task(token.scheduled_event_id, token.started_event_id, &request)
+                    .map(|()| t.start_eager_activities(&request.identity, &eager_request_id))
             })
             .await?;
         match applied.value {
-            Ok(()) => Ok(Response::new(
-                RespondWorkflowTaskCompletedResponse::default(),
-            )),
+            Ok(eager) => Ok(Response::new(RespondWorkflowTaskCompletedResponse {
+                activity_tasks: eager
+                    .iter()
+                    .map(|grant| {
+                        activity_task_response(
+                            &token.namespace,
+                            &applied.execution,
+                            &grant.activity,
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            })),
             Err(CompletionError::NotFound(m)) => Err(Status::not_found(m)),
             Err(error) => Err(Status::invalid_argument(error.status_message())),
         }
