@@ -9,13 +9,22 @@ from temporalio.api.command.v1 import (
     CompleteWorkflowExecutionCommandAttributes,
     ScheduleActivityTaskCommandAttributes,
     ScheduleNexusOperationCommandAttributes,
+    StartChildWorkflowExecutionCommandAttributes,
 )
 from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import CommandType, EventType
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import Input as UpdateInput
+from temporalio.api.update.v1 import Meta as UpdateMeta
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.update.v1 import UpdateRef
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
+    PollWorkflowExecutionUpdateRequest,
+    SignalWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
+    UpdateWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
     PollActivityTaskQueueRequest,
     PollWorkflowTaskQueueRequest,
@@ -206,3 +215,56 @@ async def test_eager_activity_is_returned_with_the_completion(client, task_queue
     next_task = await poll_workflow_task(client, task_queue)
     types = [EventType.Name(e.event_type) for e in next_task.history.events]
     assert "EVENT_TYPE_ACTIVITY_TASK_COMPLETED" in types
+
+
+async def test_bad_input_for_signals_updates_and_children(client, task_queue):
+    request = start_request(task_queue)
+    await client.workflow_service.start_workflow_execution(request)
+    execution = WorkflowExecution(workflow_id=request.workflow_id)
+    # An update id nobody sent.
+    error = await expect_error(
+        client.workflow_service.poll_workflow_execution_update(
+            PollWorkflowExecutionUpdateRequest(
+                namespace="default", update_ref=UpdateRef(workflow_execution=execution, update_id="nope")
+            )
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
+    assert "nope" in error.message
+    # A child without a workflow id fails the workflow task with the child cause.
+    task = await poll_workflow_task(client, task_queue)
+    child = Command(
+        command_type=CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+        start_child_workflow_execution_command_attributes=StartChildWorkflowExecutionCommandAttributes(
+            workflow_id="", workflow_type=WorkflowType(name="Child")
+        ),
+    )
+    error = await expect_error(
+        client.workflow_service.respond_workflow_task_completed(
+            RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[child])
+        ),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert error.message.startswith("BadStartChildExecutionAttributes: Required field WorkflowId")
+    # A signal to a closed run.
+    await client.workflow_service.terminate_workflow_execution(
+        TerminateWorkflowExecutionRequest(namespace="default", workflow_execution=execution, reason="done")
+    )
+    error = await expect_error(
+        client.workflow_service.signal_workflow_execution(
+            SignalWorkflowExecutionRequest(namespace="default", workflow_execution=execution, signal_name="late")
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
+    assert "already completed" in error.message
+    # An update to a closed run.
+    error = await expect_error(
+        client.workflow_service.update_workflow_execution(
+            UpdateWorkflowExecutionRequest(
+                namespace="default",
+                workflow_execution=execution,
+                request=UpdateRequest(meta=UpdateMeta(update_id="u1"), input=UpdateInput(name="add")),
+            )
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
