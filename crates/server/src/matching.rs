@@ -52,7 +52,12 @@ pub struct Matching {
     queues: Mutex<HashMap<QueueKey, Queue>>,
     /// Sticky queues whose worker shut down: offers to them are refused.
     closed: Mutex<std::collections::HashSet<QueueKey>>,
+    /// When each queue was last polled.
+    last_polled: Mutex<HashMap<QueueKey, std::time::Instant>>,
 }
+
+/// A sticky queue nobody polled for this long is taken to have lost its worker.
+const STICKY_POLLER_GONE_AFTER: Duration = Duration::from_secs(10);
 
 impl Matching {
     /// Queues a task (or hands it to a waiting poller). Returns false, keeping nothing, when
@@ -82,6 +87,29 @@ impl Matching {
         true
     }
 
+    /// Offers a task to a sticky queue, if its worker seems alive (it polls now or did so
+    /// recently). Returns false, keeping nothing, otherwise.
+    pub fn offer_sticky(&self, namespace: &str, queue: &str, task: QueuedTask) -> bool {
+        let key = (
+            namespace.to_string(),
+            queue.to_string(),
+            QueueKind::Workflow,
+        );
+        let polled_recently = self
+            .last_polled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < STICKY_POLLER_GONE_AFTER);
+        let polling_now = self
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .is_some_and(|q| q.pollers.iter().any(|p| !p.is_closed()));
+        (polled_recently || polling_now) && self.offer(namespace, queue, QueueKind::Workflow, task)
+    }
+
     /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
     pub fn close(&self, namespace: &str, queue: &str, kind: QueueKind) -> Vec<QueuedTask> {
         let key = (namespace.to_string(), queue.to_string(), kind);
@@ -104,6 +132,13 @@ impl Matching {
         kind: QueueKind,
         wait: Duration,
     ) -> Option<QueuedTask> {
+        self.last_polled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                (namespace.to_string(), queue.to_string(), kind),
+                std::time::Instant::now(),
+            );
         let mut receiver = {
             let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
             let entry = queues
