@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,3 +105,8 @@ async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+async def history_types(handle) -> list[str]:
+    """The event type names of a workflow's history, e.g. EVENT_TYPE_TIMER_FIRED."""
+    return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]

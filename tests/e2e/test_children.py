@@ -3,11 +3,10 @@
 import asyncio
 import uuid
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from conftest import wait_for
+from conftest import history_types, wait_for
 from scenarios import ChildWorkflow, ParentOfTakenIdWorkflow, ParentWorkflow, WaitForSignalWorkflow, record
 
 WORKFLOWS = [ChildWorkflow, ParentWorkflow, ParentOfTakenIdWorkflow, WaitForSignalWorkflow]
@@ -16,9 +15,6 @@ WORKFLOWS = [ChildWorkflow, ParentWorkflow, ParentOfTakenIdWorkflow, WaitForSign
 def worker(client, task_queue):
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[record])
 
-
-async def history_types(handle):
-    return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
 
 
 async def test_child_results_and_failures_reach_the_parent(client, task_queue):

@@ -4,12 +4,11 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
-from conftest import wait_for
+from conftest import history_types, wait_for
 from scenarios import (
     CancelChildWorkflow,
     CancelOtherWorkflow,
@@ -26,9 +25,6 @@ WORKFLOWS = [SignalOtherWorkflow, CancelOtherWorkflow, CancelChildWorkflow, Chil
 def worker(client, task_queue):
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[record])
 
-
-async def history_types(handle):
-    return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
 
 
 async def test_signal_external_workflow(client, task_queue):

@@ -25,10 +25,6 @@ def worker(client, task_queue):
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
 
 
-async def event_types(handle):
-    return [e.event_type for e in (await handle.fetch_history()).events]
-
-
 async def test_order_processing_workflow(client, task_queue):
     async with worker(client, task_queue):
         result = await client.execute_workflow(

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError, TerminatedError, WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
-from conftest import wait_for
+from conftest import history_types, wait_for
 from scenarios import (
     CALLS,
     CancellableWorkflow,
@@ -33,9 +33,6 @@ ACTIVITIES = [record, heartbeat_until_cancelled, hang_first_attempt, stop_heartb
 def worker(client, task_queue):
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
 
-
-async def history_types(handle):
-    return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
 
 
 async def test_workflow_sleep_fires_timer(client, task_queue):
