@@ -62,6 +62,11 @@ async def test_terminating_the_parent_terminates_its_child(client, task_queue):
                 return False
 
         await wait_for(child_running)
+        child_description = await child.describe()
+        assert child_description.parent_id == parent_id
+        assert child_description.root_id == parent_id
+        [pending] = (await parent.describe()).raw_description.pending_children
+        assert pending.workflow_id == f"{parent_id}-wait"
         await parent.terminate("stop the family")
 
         async def child_terminated():

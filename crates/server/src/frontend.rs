@@ -17,7 +17,8 @@ use temper_api::proto::query::v1::QueryRejected;
 use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflow::v1::{
-    PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo,
+    PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+    WorkflowExecutionConfig, WorkflowExecutionInfo,
 };
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
@@ -169,6 +170,15 @@ fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
             None
         },
         first_run_id: exec.first_execution_run_id.clone(),
+        parent_execution: exec
+            .started
+            .as_ref()
+            .and_then(|s| s.parent_workflow_execution.clone()),
+        root_execution: exec
+            .started
+            .as_ref()
+            .and_then(|s| s.root_workflow_execution.clone())
+            .or_else(|| execution_of(exec)),
         ..Default::default()
     }
 }
@@ -1422,6 +1432,22 @@ impl WorkflowService for Frontend {
             }),
             workflow_execution_info: Some(execution_info(&exec)),
             pending_activities: activities.into_iter().map(pending_activity).collect(),
+            pending_children: if exec.is_running() {
+                let mut children: Vec<_> = exec.children.values().collect();
+                children.sort_by_key(|c| c.initiated_event_id);
+                children
+                    .into_iter()
+                    .map(|c| PendingChildExecutionInfo {
+                        workflow_id: c.workflow_id.clone(),
+                        run_id: c.run_id.clone(),
+                        workflow_type_name: c.workflow_type.clone(),
+                        initiated_id: c.initiated_event_id,
+                        parent_close_policy: c.parent_close_policy,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             pending_workflow_task,
             ..Default::default()
         }))
