@@ -50,6 +50,21 @@ def start_request(queue_name, **overrides):
     return StartWorkflowExecutionRequest(**fields)
 
 
+def schedule_activity(activity_id, queue_name, **extra):
+    """A ScheduleActivityTask command for a raw workflow task completion."""
+    command = Command(
+        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+            activity_id=activity_id,
+            activity_type=ActivityType(name="RawActivity"),
+            task_queue=TaskQueue(name=queue_name),
+            **extra,
+        ),
+    )
+    command.schedule_activity_task_command_attributes.start_to_close_timeout.FromSeconds(30)
+    return command
+
+
 async def poll_workflow_task(client, task_queue):
     return await client.workflow_service.poll_workflow_task_queue(
         PollWorkflowTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=task_queue), identity="raw"),
@@ -98,15 +113,7 @@ async def test_malformed_task_token(client):
 async def test_stale_activity_token(client, task_queue):
     started = await client.workflow_service.start_workflow_execution(start_request(task_queue))
     task = await poll_workflow_task(client, task_queue)
-    schedule = Command(
-        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
-        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
-            activity_id="a1",
-            activity_type=ActivityType(name="RawActivity"),
-            task_queue=TaskQueue(name=task_queue),
-        ),
-    )
-    schedule.schedule_activity_task_command_attributes.start_to_close_timeout.FromSeconds(30)
+    schedule = schedule_activity("a1", task_queue)
     await client.workflow_service.respond_workflow_task_completed(
         RespondWorkflowTaskCompletedRequest(namespace="default", task_token=task.task_token, commands=[schedule])
     )
@@ -192,16 +199,7 @@ async def test_server_keeps_serving_after_bad_input(client, task_queue):
 async def test_eager_activity_is_returned_with_the_completion(client, task_queue):
     await client.workflow_service.start_workflow_execution(start_request(task_queue))
     task = await poll_workflow_task(client, task_queue)
-    schedule = Command(
-        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
-        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
-            activity_id="eager-1",
-            activity_type=ActivityType(name="RawActivity"),
-            task_queue=TaskQueue(name=task_queue),
-            request_eager_execution=True,
-        ),
-    )
-    schedule.schedule_activity_task_command_attributes.start_to_close_timeout.FromSeconds(30)
+    schedule = schedule_activity("eager-1", task_queue, request_eager_execution=True)
     response = await client.workflow_service.respond_workflow_task_completed(
         RespondWorkflowTaskCompletedRequest(
             namespace="default", task_token=task.task_token, commands=[schedule], identity="raw"

