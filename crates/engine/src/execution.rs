@@ -29,7 +29,10 @@ use temper_api::proto::history::v1::{self as history, HistoryEvent, history_even
 use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
+mod reset;
 mod updates;
+
+pub use reset::{ResetPoint, ResetRun};
 
 use crate::retry::{self, RetryDecision};
 use crate::state::{
