@@ -154,3 +154,13 @@ async def test_sticky_fallback_has_the_same_history_shape(temper, temporal_serve
     ours = await sticky_fallback_history(temper.target, task_queue)
     theirs = await sticky_fallback_history(temporal_server, task_queue)
     assert ours == theirs, f"\nours:   {ours}\ntheirs: {theirs}"
+
+
+async def test_reset_has_the_same_history_shape(temper, temporal_server, task_queue):
+    from test_reset import reset_scenario
+
+    ours = await reset_scenario(temper.target, task_queue)
+    theirs = await reset_scenario(temporal_server, task_queue)
+    for run in ("base", "new"):
+        assert ours[run] == theirs[run], f"\n{run} run\nours:   {ours[run]}\ntheirs: {theirs[run]}"
+    assert ours["result"] == theirs["result"]

@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryReverseRequest,
-    ListWorkflowExecutionsRequest,
+    ListSchedulesRequest,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -90,10 +90,10 @@ async def test_describe_shows_pending_activity_and_task(client, task_queue):
 
 async def test_unimplemented_rpcs_name_themselves(client):
     try:
-        await client.workflow_service.list_workflow_executions(ListWorkflowExecutionsRequest(namespace="default"))
+        await client.workflow_service.list_schedules(ListSchedulesRequest(namespace="default"))
     except RPCError as error:
         assert error.status == RPCStatusCode.UNIMPLEMENTED
-        assert "ListWorkflowExecutions" in error.message
+        assert "ListSchedules" in error.message
     else:
         raise AssertionError("expected UNIMPLEMENTED")
 

@@ -29,6 +29,14 @@ pub fn namespace_not_found(namespace: &str) -> Status {
     )
 }
 
+pub fn namespace_already_exists(namespace: &str) -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        format!("Namespace \"{namespace}\" already exists"),
+        details::NamespaceAlreadyExistsFailure {},
+    )
+}
+
 pub fn already_started(
     workflow_id: &str,
     request_id: &str,
@@ -90,6 +98,8 @@ pub fn storage(error: StoreError) -> Status {
     match error {
         StoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
         StoreError::Conflict(..) => Status::aborted(error.to_string()),
+        StoreError::NotFound(_) => Status::not_found(error.to_string()),
+        StoreError::InvalidPageToken(message) => Status::invalid_argument(message),
         other => Status::unavailable(other.to_string()),
     }
 }

@@ -10,8 +10,9 @@ use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
     HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition,
     QueryResultType, TaskQueueKind, UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus,
-    WorkflowIdConflictPolicy,
+    WorkflowIdConflictPolicy, WorkflowTaskFailedCause,
 };
+use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::QueryRejected;
 use temper_api::proto::taskqueue::v1::TaskQueue;
@@ -33,8 +34,9 @@ use tonic::{Request, Response, Status};
 use crate::errors;
 use crate::history::{History, QueryAnswer};
 use crate::matching::{QueueKind, QueuedTask};
-use crate::namespaces::Namespaces;
+use crate::namespaces::{self, Namespaces};
 use crate::tokens::{TaskToken, TokenKind};
+use crate::visibility;
 
 /// Temporal's per-payload ("blob") size limit.
 pub const BLOB_SIZE_LIMIT: usize = 2 * 1024 * 1024;
@@ -64,6 +66,41 @@ struct HistoryPageToken {
 }
 
 impl Frontend {
+    /// One page of `ListWorkflowExecutions`/`ScanWorkflowExecutions`.
+    async fn list_runs(
+        &self,
+        namespace: &str,
+        query: &str,
+        page_size: i32,
+        page_token: &[u8],
+    ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
+        self.namespaces.require(namespace)?;
+        let custom = self.namespaces.search_attributes(namespace)?;
+        let filter = visibility::compile(query, &custom)?;
+        let page_size = match usize::try_from(page_size) {
+            Ok(0) | Err(_) => visibility::DEFAULT_PAGE_SIZE,
+            Ok(n) => n.min(visibility::DEFAULT_PAGE_SIZE),
+        };
+        let page = self
+            .history
+            .store()
+            .list_executions(namespace, &filter, page_size, page_token)
+            .await
+            .map_err(errors::storage)?;
+        let executions = page
+            .executions
+            .iter()
+            .map(|exec| {
+                let mut info = execution_info(exec);
+                if let Some(attributes) = info.search_attributes.as_mut() {
+                    visibility::annotate_types(attributes, &custom);
+                }
+                info
+            })
+            .collect();
+        Ok((executions, page.next_page_token))
+    }
+
     pub fn new(history: Arc<History>, namespaces: Arc<Namespaces>) -> Self {
         Frontend {
             history,
@@ -303,7 +340,39 @@ impl Frontend {
             temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
         }
         check_payloads(request.input.as_ref())?;
+        let custom = self.namespaces.search_attributes(&request.namespace)?;
+        visibility::validate_search_attributes(request.search_attributes.as_ref(), &custom)
+            .map_err(errors::invalid)?;
         Ok(())
+    }
+
+    /// Search attributes set by a completion's commands, checked against the namespace's
+    /// registry: the first problem found, if any.
+    fn search_attribute_problem(
+        &self,
+        namespace: &str,
+        request: &RespondWorkflowTaskCompletedRequest,
+    ) -> Result<Option<String>, Status> {
+        use temper_api::proto::command::v1::command::Attributes as C;
+        let custom = self.namespaces.search_attributes(namespace)?;
+        for command in &request.commands {
+            let attributes = match &command.attributes {
+                Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+                    a.search_attributes.as_ref()
+                }
+                Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+                    a.search_attributes.as_ref()
+                }
+                Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                    a.search_attributes.as_ref()
+                }
+                _ => None,
+            };
+            if let Err(problem) = visibility::validate_search_attributes(attributes, &custom) {
+                return Ok(Some(problem));
+            }
+        }
+        Ok(None)
     }
 
     /// Waits for a workflow task (or query task) on a queue and hands it out.
@@ -957,6 +1026,26 @@ impl WorkflowService for Frontend {
             };
             check_payloads(payloads)?;
         }
+        if let Some(problem) = self.search_attribute_problem(&token.namespace, &request)? {
+            let failure = Failure {
+                message: problem.clone(),
+                ..Default::default()
+            };
+            self.history
+                .update(&token.run_id, |t| {
+                    t.workflow_task_failed_by_worker(
+                        token.scheduled_event_id,
+                        token.started_event_id,
+                        WorkflowTaskFailedCause::BadSearchAttributes as i32,
+                        Some(failure),
+                        &request.identity,
+                    )
+                })
+                .await?
+                .value
+                .map_err(task_error)?;
+            return Err(errors::invalid(problem));
+        }
         let running_ids = self.running_child_ids(&token.namespace, &request).await?;
         let eager_request_id = uuid::Uuid::new_v4().to_string();
         let applied = self
@@ -1396,6 +1485,108 @@ impl WorkflowService for Frontend {
         Ok(Response::new(TerminateWorkflowExecutionResponse::default()))
     }
 
+    async fn list_workflow_executions(
+        &self,
+        request: Request<ListWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
+        let request = request.into_inner();
+        let (executions, next_page_token) = self
+            .list_runs(
+                &request.namespace,
+                &request.query,
+                request.page_size,
+                &request.next_page_token,
+            )
+            .await?;
+        Ok(Response::new(ListWorkflowExecutionsResponse {
+            executions,
+            next_page_token,
+        }))
+    }
+
+    async fn scan_workflow_executions(
+        &self,
+        request: Request<ScanWorkflowExecutionsRequest>,
+    ) -> Result<Response<ScanWorkflowExecutionsResponse>, Status> {
+        let request = request.into_inner();
+        let (executions, next_page_token) = self
+            .list_runs(
+                &request.namespace,
+                &request.query,
+                request.page_size,
+                &request.next_page_token,
+            )
+            .await?;
+        Ok(Response::new(ScanWorkflowExecutionsResponse {
+            executions,
+            next_page_token,
+        }))
+    }
+
+    async fn count_workflow_executions(
+        &self,
+        request: Request<CountWorkflowExecutionsRequest>,
+    ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let custom = self.namespaces.search_attributes(&request.namespace)?;
+        let filter = visibility::compile(&request.query, &custom)?;
+        if filter.order_by.is_some() {
+            return Err(errors::invalid(
+                "invalid query: operation is not supported: 'ORDER BY' clause",
+            ));
+        }
+        let count = self
+            .history
+            .store()
+            .count_executions(&request.namespace, &filter)
+            .await
+            .map_err(errors::storage)?;
+        Ok(Response::new(CountWorkflowExecutionsResponse {
+            count: count.count,
+            groups: visibility::count_groups(&count),
+        }))
+    }
+
+    async fn get_search_attributes(
+        &self,
+        _request: Request<GetSearchAttributesRequest>,
+    ) -> Result<Response<GetSearchAttributesResponse>, Status> {
+        let custom = self
+            .namespaces
+            .search_attributes(namespaces::DEFAULT_NAMESPACE)?;
+        Ok(Response::new(GetSearchAttributesResponse {
+            keys: visibility::all_attributes(&custom),
+        }))
+    }
+
+    async fn update_namespace(
+        &self,
+        request: Request<UpdateNamespaceRequest>,
+    ) -> Result<Response<UpdateNamespaceResponse>, Status> {
+        let described = self.namespaces.update(request.into_inner()).await?;
+        Ok(Response::new(UpdateNamespaceResponse {
+            namespace_info: described.namespace_info,
+            config: described.config,
+            replication_config: described.replication_config,
+            failover_version: described.failover_version,
+            is_global_namespace: described.is_global_namespace,
+        }))
+    }
+
+    async fn reset_workflow_execution(
+        &self,
+        request: Request<ResetWorkflowExecutionRequest>,
+    ) -> Result<Response<ResetWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let run_id = self
+            .history
+            .reset_workflow(&request.namespace, &request)
+            .await?;
+        Ok(Response::new(ResetWorkflowExecutionResponse { run_id }))
+    }
+
     async fn describe_workflow_execution(
         &self,
         request: Request<DescribeWorkflowExecutionRequest>,
@@ -1430,7 +1621,14 @@ impl WorkflowService for Frontend {
                 default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
                 ..Default::default()
             }),
-            workflow_execution_info: Some(execution_info(&exec)),
+            workflow_execution_info: Some({
+                let mut info = execution_info(&exec);
+                if let Some(attributes) = info.search_attributes.as_mut() {
+                    let custom = self.namespaces.search_attributes(&request.namespace)?;
+                    visibility::annotate_types(attributes, &custom);
+                }
+                info
+            }),
             pending_activities: activities.into_iter().map(pending_activity).collect(),
             pending_children: if exec.is_running() {
                 let mut children: Vec<_> = exec.children.values().collect();

@@ -12,12 +12,15 @@ use std::time::Duration;
 
 use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
-    ParentClosePolicy, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    ParentClosePolicy, ResetReapplyExcludeType, ResetReapplyType, WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
 use temper_api::proto::history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes};
 use temper_api::proto::query::v1::WorkflowQuery;
-use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
-use temper_engine::execution::{InitialSignal, ReadyTask, Transition};
+use temper_api::proto::workflowservice::v1::{
+    ResetWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+};
+use temper_engine::execution::{InitialSignal, ReadyTask, ResetPoint, ResetRun, Transition};
 use temper_engine::state::ExternalRequest;
 use temper_engine::time::{duration_ms, ms_timestamp};
 use temper_engine::{Execution, HistoryLimits};
@@ -30,6 +33,10 @@ use crate::errors;
 use crate::matching::{Matching, QueueKind, QueuedTask};
 use crate::timers::TimerQueue;
 
+/// How often a reset starts over when the run it resets keeps changing.
+const RESET_ATTEMPTS: usize = 5;
+/// The identity on the termination of a run replaced by a reset (Temporal's).
+const RESETTER_IDENTITY: &str = "history-resetter";
 /// Stripes of the lock that serialises starts of the same workflow id.
 const ID_LOCK_STRIPES: usize = 64;
 
@@ -487,6 +494,16 @@ impl History {
         run_id: &str,
         operation: impl FnOnce(&mut Transition<'_>) -> R,
     ) -> Result<Applied<R>, Status> {
+        self.update_creating(run_id, |t| (operation(t), None)).await
+    }
+
+    /// [`History::update`] whose operation may also hand back a run to create in the same
+    /// atomic write, as the workflow id's new current run (a reset).
+    async fn update_creating<R>(
+        &self,
+        run_id: &str,
+        operation: impl FnOnce(&mut Transition<'_>) -> (R, Option<ResetRun>),
+    ) -> Result<Applied<R>, Status> {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
         if guard.is_none() {
@@ -506,21 +523,35 @@ impl History {
         let mut transition = Transition::new(&mut exec, now)
             .with_run_ids(|| uuid::Uuid::new_v4().to_string())
             .with_limits(self.limits);
-        let value = operation(&mut transition);
+        let (value, created) = operation(&mut transition);
         let output = transition.finish();
-        if exec == *before {
+        let changed = exec != *before;
+        if !changed && created.is_none() {
             return Ok(Applied {
                 value,
                 execution: exec,
             });
         }
-        exec.db_version = before.db_version + 1;
-        let mut writes = vec![ExecutionWrite {
-            execution: exec.clone(),
-            expected_db_version: before.db_version,
-            new_events: output.events,
-            make_current: false,
-        }];
+        let mut writes = Vec::new();
+        if changed {
+            exec.db_version = before.db_version + 1;
+            writes.push(ExecutionWrite {
+                execution: exec.clone(),
+                expected_db_version: before.db_version,
+                new_events: output.events,
+                make_current: false,
+            });
+        }
+        let created = created.map(|mut run| {
+            run.execution.db_version = 1;
+            writes.push(ExecutionWrite {
+                execution: run.execution.clone(),
+                expected_db_version: 0,
+                new_events: std::mem::take(&mut run.events),
+                make_current: true,
+            });
+            run
+        });
         // Runs this one starts (continue-as-new, retry, children) are created in the same
         // atomic write.
         let mut started_runs = Vec::new();
@@ -554,6 +585,16 @@ impl History {
             *self.entry(&next.run_id).state.lock().await = Some(next.clone());
             self.publish(&next, tasks);
         }
+        if let Some(run) = created {
+            let next = run.execution;
+            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.publish(&next, run.tasks);
+            if !next.external_requests.is_empty() {
+                self.follow_up(FollowUp::DeliverExternal {
+                    source_run_id: next.run_id.clone(),
+                });
+            }
+        }
         if closed_now {
             self.after_close(&exec);
         }
@@ -566,6 +607,34 @@ impl History {
             value,
             execution: exec,
         })
+    }
+
+    /// Drops cached state of runs the store deleted, so they read as not found.
+    pub async fn forget_runs(&self, run_ids: &[String]) {
+        for run_id in run_ids {
+            let entry = self.entry(run_id);
+            *entry.state.lock().await = None;
+            self.busy_runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(run_id);
+        }
+    }
+
+    /// [`History::forget_runs`] for every cached run of a deleted namespace.
+    pub async fn forget_namespace(&self, namespace: &str) {
+        let entries: Vec<(String, Arc<RunEntry>)> = {
+            let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+            runs.iter().map(|(id, e)| (id.clone(), e.clone())).collect()
+        };
+        let mut deleted = Vec::new();
+        for (run_id, entry) in entries {
+            let state = entry.state.lock().await;
+            if state.as_ref().is_some_and(|e| e.namespace == namespace) {
+                deleted.push(run_id);
+            }
+        }
+        self.forget_runs(&deleted).await;
     }
 
     /// The current state of a run, loading it if needed.
@@ -707,6 +776,85 @@ impl History {
         *entry.state.lock().await = Some(exec.clone());
         self.publish(&exec, tasks);
         Ok((run_id, true))
+    }
+
+    /// Resets a workflow (`ResetWorkflowExecution`): creates a run that keeps the base run's
+    /// history up to the workflow-task finish event, and terminates the current run if it is
+    /// still running, in one atomic write. Returns the new run's id.
+    pub async fn reset_workflow(
+        &self,
+        namespace: &str,
+        request: &ResetWorkflowExecutionRequest,
+    ) -> Result<String, Status> {
+        let workflow_id = request
+            .workflow_execution
+            .as_ref()
+            .map(|e| e.workflow_id.clone())
+            .unwrap_or_default();
+        let stripe = stripe_of(namespace, &workflow_id);
+        let _id_guard = self.id_locks[stripe].lock().await;
+        let reapply_signals = reapplies_signals(request);
+        // A signal can reach a running base run between reading its history and terminating
+        // it; the operation notices (the run moved on) and the reset starts over.
+        for _ in 0..RESET_ATTEMPTS {
+            let base = self
+                .resolve(namespace, request.workflow_execution.as_ref())
+                .await?;
+            let finish_event_id = request.workflow_task_finish_event_id;
+            if finish_event_id <= 1 || finish_event_id >= base.next_event_id {
+                return Err(errors::invalid(
+                    "Workflow task finish ID must be > 1 && <= workflow last event ID.",
+                ));
+            }
+            let current_run_id = self
+                .store
+                .current_run(namespace, &workflow_id)
+                .await
+                .map_err(errors::storage)?
+                .ok_or_else(|| errors::workflow_not_found(&workflow_id, ""))?;
+            let current = self
+                .snapshot(&current_run_id)
+                .await?
+                .ok_or_else(|| errors::workflow_not_found(&workflow_id, &current_run_id))?;
+            if !request.request_id.is_empty() && current.start_request_id == request.request_id {
+                return Ok(current_run_id);
+            }
+            let mut history = self.read_history(&base.run_id, 1, usize::MAX).await?;
+            let after = history.split_off((finish_event_id - 1) as usize);
+            let new_run_id = uuid::Uuid::new_v4().to_string();
+            let reset = Execution::reset(
+                ResetPoint {
+                    base: &base,
+                    kept: history,
+                    after: &after,
+                    new_run_id: new_run_id.clone(),
+                    request_id: request.request_id.clone(),
+                    reason: request.reason.clone(),
+                    reapply_signals,
+                },
+                self.clock.now_ms(),
+            )
+            .map_err(errors::invalid)?;
+            let base_next_event_id = base.next_event_id;
+            let base_is_current = base.run_id == current_run_id;
+            let applied = self
+                .update_creating(&current_run_id, |t| {
+                    if base_is_current && t.execution().next_event_id != base_next_event_id {
+                        return (false, None);
+                    }
+                    if t.execution().is_running() {
+                        t.terminate(&request.reason, None, RESETTER_IDENTITY);
+                    }
+                    (true, Some(reset))
+                })
+                .await?;
+            if applied.value {
+                return Ok(new_run_id);
+            }
+        }
+        Err(Status::aborted(
+            "the workflow kept changing during the reset; try again",
+        ))
     }
 
     /// Applies the id policies against the current run. `Ok(Some(run))` means "use the
@@ -866,6 +1014,15 @@ fn next_run_of(close: &HistoryEvent) -> Option<String> {
         _ => return None,
     };
     (!next.is_empty()).then(|| next.clone())
+}
+
+/// Whether a reset request reapplies the base run's later signals (Temporal's default).
+#[allow(deprecated)] // clients still send the deprecated `reset_reapply_type`
+fn reapplies_signals(request: &ResetWorkflowExecutionRequest) -> bool {
+    let excluded = request
+        .reset_reapply_exclude_types
+        .contains(&(ResetReapplyExcludeType::Signal as i32));
+    !excluded && request.reset_reapply_type != ResetReapplyType::None as i32
 }
 
 fn stripe_of(namespace: &str, workflow_id: &str) -> usize {

@@ -10,19 +10,20 @@ pub mod frontend;
 pub mod history;
 pub mod matching;
 pub mod namespaces;
+mod operator;
+mod retention;
 mod rpc_layer;
 pub mod time_skipping;
 pub mod timers;
 pub mod tokens;
+pub mod visibility;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use temper_api::health::health_server::{Health, HealthServer};
-use temper_api::operatorservice::operator_service_server::{
-    OperatorService, OperatorServiceServer,
-};
+use temper_api::operatorservice::operator_service_server::OperatorServiceServer;
 use temper_api::testservice::test_service_server::TestServiceServer;
 use temper_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use temper_store::Store;
@@ -38,6 +39,8 @@ use crate::matching::Matching;
 use crate::namespaces::Namespaces;
 use crate::timers::TimerQueue;
 
+/// How often closed runs past their namespace's retention are looked for.
+const RETENTION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Largest request a client may send (Temporal's frontend accepts large completions).
 const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
 
@@ -49,6 +52,9 @@ pub struct ServerConfig {
     /// Serve the TestService and run on a virtual clock that skips idle time.
     pub time_skipping: bool,
     pub history_limits: temper_engine::HistoryLimits,
+    /// Custom search attributes (name → `IndexedValueType`) registered in every namespace at
+    /// start-up (`--search-attribute`).
+    pub search_attributes: std::collections::HashMap<String, i32>,
 }
 
 struct HealthService;
@@ -64,10 +70,6 @@ impl Health for HealthService {
         }))
     }
 }
-
-struct Operator;
-
-impl OperatorService for Operator {}
 
 /// Recovers state from the store, then serves until `shutdown` resolves.
 pub async fn serve(
@@ -87,6 +89,9 @@ pub async fn serve(
     let matching = Arc::new(Matching::default());
     let timers = Arc::new(TimerQueue::default());
     let namespaces = Arc::new(Namespaces::load(config.store.clone(), &config.namespaces).await?);
+    namespaces
+        .register_startup_attributes(&config.search_attributes)
+        .await?;
     let history = Arc::new(History::new(
         config.store.clone(),
         clock.clone(),
@@ -120,6 +125,12 @@ pub async fn serve(
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
     });
+    tokio::spawn(retention::sweep(
+        namespaces.clone(),
+        history.clone(),
+        RETENTION_SWEEP_INTERVAL,
+    ));
+    let operator = operator::Operator::new(namespaces.clone(), history.clone());
     let frontend = frontend::Frontend::new(history, namespaces);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
@@ -139,7 +150,7 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
         .add_service(
-            OperatorServiceServer::new(Operator)
+            OperatorServiceServer::new(operator)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),
         )

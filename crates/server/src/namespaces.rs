@@ -1,15 +1,16 @@
 //! The namespace registry: kept in memory, persisted in the store. `default` always exists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use temper_api::proto::enums::v1::NamespaceState;
+use temper_api::proto::enums::v1::{ArchivalState, IndexedValueType, NamespaceState};
 use temper_api::proto::namespace::v1::{
     NamespaceConfig, NamespaceInfo, namespace_info::Capabilities,
 };
 use temper_api::proto::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
-use temper_api::proto::workflowservice::v1::DescribeNamespaceResponse;
-use temper_engine::time::ms_duration;
+use temper_api::proto::workflowservice::v1::{DescribeNamespaceResponse, UpdateNamespaceRequest};
+use temper_engine::time::{duration_ms, ms_duration};
+use temper_query::AttributeType;
 use temper_store::{NamespaceRecord, Store, StoreError};
 use tonic::Status;
 
@@ -23,6 +24,8 @@ pub const CLUSTER_NAME: &str = "active";
 pub struct Namespaces {
     store: Arc<dyn Store>,
     known: RwLock<BTreeMap<String, NamespaceRecord>>,
+    /// Serialises read-modify-write changes of namespace records.
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl Namespaces {
@@ -46,6 +49,7 @@ impl Namespaces {
         Ok(Namespaces {
             store,
             known: RwLock::new(known),
+            changes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -75,6 +79,214 @@ impl Namespaces {
         known.values().map(describe_record).collect()
     }
 
+    /// The custom search attributes of a namespace (name → `IndexedValueType`).
+    pub fn search_attributes(&self, name: &str) -> Result<HashMap<String, i32>, Status> {
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(name)
+            .map(|r| r.search_attributes.clone())
+            .ok_or_else(|| errors::namespace_not_found(name))
+    }
+
+    /// Every namespace with its retention (for the retention sweeper).
+    pub fn retentions(&self) -> Vec<(String, i64)> {
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        known
+            .values()
+            .map(|r| (r.name.clone(), r.retention_ms))
+            .collect()
+    }
+
+    /// The namespace named by `name`, or else by `id`.
+    pub fn resolve_name(&self, name: &str, id: &str) -> Result<String, Status> {
+        if name.is_empty() && id.is_empty() {
+            return Err(errors::invalid("Namespace is not set on request."));
+        }
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        let found = if name.is_empty() {
+            known.values().find(|r| r.id == id)
+        } else {
+            known.get(name)
+        };
+        found
+            .map(|r| r.name.clone())
+            .ok_or_else(|| errors::namespace_not_found(if name.is_empty() { id } else { name }))
+    }
+
+    /// Applies a change to a namespace's record and persists it.
+    async fn modify(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut NamespaceRecord) -> Result<(), Status>,
+    ) -> Result<NamespaceRecord, Status> {
+        self.require(name)?;
+        // One change at a time, so concurrent changes cannot lose each other's updates.
+        let _guard = self.changes.lock().await;
+        let mut record = {
+            let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+            known
+                .get(name)
+                .cloned()
+                .ok_or_else(|| errors::namespace_not_found(name))?
+        };
+        change(&mut record)?;
+        self.store
+            .update_namespace(record.clone())
+            .await
+            .map_err(errors::storage)?;
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), record.clone());
+        Ok(record)
+    }
+
+    /// `AddSearchAttributes`: registering an existing name again is a no-op, as in Temporal.
+    pub async fn add_search_attributes(
+        &self,
+        name: &str,
+        attributes: &HashMap<String, i32>,
+    ) -> Result<(), Status> {
+        if name.is_empty() {
+            return Err(errors::invalid("Namespace is not set on request."));
+        }
+        if attributes.is_empty() {
+            return Err(errors::invalid("SearchAttributes are not set on request."));
+        }
+        for (attribute, ty) in attributes {
+            if *ty == IndexedValueType::Unspecified as i32 {
+                return Err(errors::invalid(
+                    "Unable to create search attributes: cannot have more than 0 search attribute of type Unspecified.",
+                ));
+            }
+            if AttributeType::from_proto(*ty).is_none() {
+                return Err(errors::invalid(format!(
+                    "Unknown search attribute type: {ty}."
+                )));
+            }
+            if temper_query::is_reserved_attribute_name(attribute) {
+                return Err(errors::invalid(format!(
+                    "Search attribute {attribute} is reserved by system."
+                )));
+            }
+        }
+        self.modify(name, |record| {
+            for (attribute, ty) in attributes {
+                record
+                    .search_attributes
+                    .entry(attribute.clone())
+                    .or_insert(*ty);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `RemoveSearchAttributes`: unknown names are ignored, built-in ones refused.
+    pub async fn remove_search_attributes(
+        &self,
+        name: &str,
+        attributes: &[String],
+    ) -> Result<(), Status> {
+        if name.is_empty() {
+            return Err(errors::invalid("Namespace is not set on request."));
+        }
+        if attributes.is_empty() {
+            return Err(errors::invalid("SearchAttributes are not set on request."));
+        }
+        if let Some(builtin) = attributes
+            .iter()
+            .find(|a| temper_query::builtin_attribute_type(a).is_some())
+        {
+            return Err(errors::invalid(format!(
+                "Unable to remove non-custom search attributes: {builtin}."
+            )));
+        }
+        self.modify(name, |record| {
+            for attribute in attributes {
+                record.search_attributes.remove(attribute);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `UpdateNamespace`: unset fields keep their values; `data` is merged.
+    pub async fn update(
+        &self,
+        request: UpdateNamespaceRequest,
+    ) -> Result<DescribeNamespaceResponse, Status> {
+        if request.namespace.is_empty() {
+            return Err(errors::invalid("Namespace is not set on request."));
+        }
+        let record = self
+            .modify(&request.namespace, |record| {
+                if let Some(info) = &request.update_info {
+                    if !info.description.is_empty() {
+                        record.description = info.description.clone();
+                    }
+                    if !info.owner_email.is_empty() {
+                        record.owner_email = info.owner_email.clone();
+                    }
+                    record
+                        .data
+                        .extend(info.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                if let Some(retention) = request
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.workflow_execution_retention_ttl.as_ref())
+                {
+                    let retention_ms = duration_ms(Some(retention));
+                    if retention_ms <= 0 {
+                        return Err(errors::invalid(
+                            "A valid retention period is not set on request.",
+                        ));
+                    }
+                    record.retention_ms = retention_ms;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(describe_record(&record))
+    }
+
+    /// Deletes a namespace and everything in it.
+    pub async fn delete(&self, name: &str) -> Result<(), Status> {
+        self.require(name)?;
+        let _guard = self.changes.lock().await;
+        self.store
+            .delete_namespace(name)
+            .await
+            .map_err(errors::storage)?;
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        Ok(())
+    }
+
+    /// Registers custom search attributes at start-up (`--search-attribute`), in every
+    /// namespace the server created or found.
+    pub async fn register_startup_attributes(
+        &self,
+        attributes: &HashMap<String, i32>,
+    ) -> Result<(), Status> {
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = {
+            let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+            known.keys().cloned().collect()
+        };
+        for name in names {
+            self.add_search_attributes(&name, attributes).await?;
+        }
+        Ok(())
+    }
+
     pub async fn register(
         &self,
         name: &str,
@@ -94,7 +306,7 @@ impl Namespaces {
         match self.store.create_namespace(record.clone()).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists(_)) => {
-                return Err(Status::already_exists("Namespace already exists."));
+                return Err(errors::namespace_already_exists(name));
             }
             Err(e) => return Err(errors::storage(e)),
         }
@@ -118,6 +330,7 @@ fn new_record(
         description: description.to_string(),
         owner_email: owner_email.to_string(),
         retention_ms,
+        ..Default::default()
     }
 }
 
@@ -129,6 +342,7 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
             description: record.description.clone(),
             owner_email: record.owner_email.clone(),
             id: record.id.clone(),
+            data: record.data.clone(),
             capabilities: Some(Capabilities {
                 eager_workflow_start: false,
                 sync_update: false,
@@ -139,6 +353,8 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
         }),
         config: Some(NamespaceConfig {
             workflow_execution_retention_ttl: ms_duration(record.retention_ms),
+            history_archival_state: ArchivalState::Disabled as i32,
+            visibility_archival_state: ArchivalState::Disabled as i32,
             ..Default::default()
         }),
         replication_config: Some(NamespaceReplicationConfig {

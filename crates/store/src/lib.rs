@@ -15,6 +15,9 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
 pub mod sqlite;
+pub mod visibility;
+
+pub use temper_query::CompiledQuery;
 
 #[cfg(test)]
 mod conformance;
@@ -31,6 +34,10 @@ pub enum StoreError {
     Backend(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidPageToken(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -68,6 +75,27 @@ pub struct NamespaceRecord {
     pub owner_email: String,
     #[prost(int64, tag = "5")]
     pub retention_ms: i64,
+    /// Custom search attributes: name → `temporal.api.enums.v1.IndexedValueType`.
+    #[prost(map = "string, int32", tag = "6")]
+    pub search_attributes: std::collections::HashMap<String, i32>,
+    #[prost(map = "string, string", tag = "7")]
+    pub data: std::collections::HashMap<String, String>,
+}
+
+/// A page of a visibility listing.
+#[derive(Debug, Default)]
+pub struct ExecutionPage {
+    pub executions: Vec<Execution>,
+    /// Empty on the last page.
+    pub next_page_token: Vec<u8>,
+}
+
+/// The result of a visibility count.
+#[derive(Debug, Default, PartialEq)]
+pub struct ExecutionCount {
+    pub count: i64,
+    /// With GROUP BY ExecutionStatus: (status, count) in status order.
+    pub groups: Vec<(i32, i64)>,
 }
 
 /// Durable storage of namespaces, executions and histories.
@@ -91,6 +119,31 @@ pub trait Store: Send + Sync + 'static {
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>>;
     /// Registers a namespace; `AlreadyExists` if the name is taken.
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
+    /// Replaces a namespace's record; `NotFound` if it does not exist.
+    fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
+    /// Deletes a namespace with all its runs, histories and visibility rows.
+    fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// A page of the namespace's runs (visibility rows) matching `filter`.
+    fn list_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> StoreFuture<'_, ExecutionPage>;
+    fn count_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+    ) -> StoreFuture<'_, ExecutionCount>;
+    /// Deletes up to `limit` runs of `namespace` that closed before `closed_before_ms`
+    /// (state, history, visibility and a current-run pointer to them); returns their ids.
+    fn delete_closed_runs(
+        &self,
+        namespace: &str,
+        closed_before_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<String>>;
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;

@@ -14,7 +14,11 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 use tokio::sync::oneshot;
 
-use crate::{ExecutionWrite, NamespaceRecord, Store, StoreError, StoreFuture, StoreResult};
+use crate::visibility;
+use crate::{
+    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
+    StoreError, StoreFuture, StoreResult,
+};
 
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -74,8 +78,12 @@ impl SqliteStore {
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
         apply_pragmas(&writer, pragmas)?;
         writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(visibility::SCHEMA)?;
+        visibility::register_functions(&writer)?;
+        backfill_visibility(&writer)?;
         let reader = Connection::open(path)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        visibility::register_functions(&reader)?;
         Ok(Self::with_connections(
             Arc::new(Mutex::new(writer)),
             Arc::new(Mutex::new(reader)),
@@ -86,6 +94,8 @@ impl SqliteStore {
     pub fn open_in_memory() -> StoreResult<Self> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(visibility::SCHEMA)?;
+        visibility::register_functions(&conn)?;
         let shared = Arc::new(Mutex::new(conn));
         Ok(Self::with_connections(shared.clone(), shared))
     }
@@ -218,6 +228,12 @@ fn apply_write(
     for event in &write.new_events {
         insert.execute(params![exec.run_id, event.event_id, event.encode_to_vec()])?;
     }
+    let registry = if needs_registry(exec) {
+        namespace_search_attributes(tx, &exec.namespace)?
+    } else {
+        Default::default()
+    };
+    visibility::upsert(tx, exec, &registry)?;
     if write.make_current {
         tx.execute(
             "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES (?1, ?2, ?3)
@@ -226,6 +242,49 @@ fn apply_write(
         )?;
     }
     Ok(Ok(()))
+}
+
+/// Whether some search attribute of the run does not carry its type in its payload.
+fn needs_registry(exec: &Execution) -> bool {
+    exec.search_attributes.as_ref().is_some_and(|attributes| {
+        attributes
+            .indexed_fields
+            .values()
+            .any(|p| !p.metadata.contains_key("type"))
+    })
+}
+
+fn namespace_search_attributes(
+    conn: &Connection,
+    namespace: &str,
+) -> StoreResult<std::collections::HashMap<String, i32>> {
+    let record: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT record FROM namespaces WHERE name = ?1",
+            params![namespace],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(record
+        .and_then(|bytes| NamespaceRecord::decode(&*bytes).ok())
+        .map(|r| r.search_attributes)
+        .unwrap_or_default())
+}
+
+/// Gives runs written before the visibility table existed their rows.
+fn backfill_visibility(conn: &Connection) -> StoreResult<()> {
+    let mut query = conn.prepare(
+        "SELECT state FROM executions WHERE run_id NOT IN (SELECT run_id FROM visibility)",
+    )?;
+    let states = query
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for state in states {
+        let exec = decode_execution(&state)?;
+        let registry = namespace_search_attributes(conn, &exec.namespace)?;
+        visibility::upsert(conn, &exec, &registry)?;
+    }
+    Ok(())
 }
 
 fn decode_execution(bytes: &[u8]) -> StoreResult<Execution> {
@@ -330,6 +389,117 @@ impl Store for SqliteStore {
                 return Err(StoreError::AlreadyExists(format!("namespace {}", namespace.name)));
             }
             Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
+        let result = self.read(|conn| {
+            let updated = conn.execute(
+                "UPDATE namespaces SET record = ?2 WHERE name = ?1",
+                params![namespace.name, namespace.encode_to_vec()],
+            )?;
+            if updated == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "namespace {}",
+                    namespace.name
+                )));
+            }
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()> {
+        let result = self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
+                "DELETE FROM history_events WHERE run_id IN
+                     (SELECT run_id FROM executions WHERE namespace = ?1)",
+                params![name],
+            )?;
+            for table in ["executions", "visibility", "current_executions"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE namespace = ?1"),
+                    params![name],
+                )?;
+            }
+            let deleted = tx.execute("DELETE FROM namespaces WHERE name = ?1", params![name])?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound(format!("namespace {name}")));
+            }
+            tx.commit()?;
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn list_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> StoreFuture<'_, ExecutionPage> {
+        let result = self.read(|conn| {
+            let (executions, next_page_token) =
+                visibility::list(conn, namespace, filter, page_size, page_token)?;
+            Ok(ExecutionPage {
+                executions,
+                next_page_token,
+            })
+        });
+        Box::pin(async move { result })
+    }
+
+    fn count_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+    ) -> StoreFuture<'_, ExecutionCount> {
+        let result = self.read(|conn| {
+            let (count, groups) = visibility::count(conn, namespace, filter)?;
+            Ok(ExecutionCount { count, groups })
+        });
+        Box::pin(async move { result })
+    }
+
+    fn delete_closed_runs(
+        &self,
+        namespace: &str,
+        closed_before_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        // Rare background work; it bypasses the group-commit queue like namespace changes.
+        let result = self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let run_ids = {
+                let mut query = tx.prepare(
+                    "SELECT run_id FROM visibility WHERE namespace = ?1
+                     AND close_time IS NOT NULL AND close_time < ?2 LIMIT ?3",
+                )?;
+                query
+                    .query_map(
+                        params![namespace, closed_before_ms * 1_000_000, limit as i64],
+                        |row| row.get::<_, String>(0),
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            for run_id in &run_ids {
+                for table in [
+                    "history_events",
+                    "executions",
+                    "visibility",
+                    "current_executions",
+                ] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE run_id = ?1"),
+                        params![run_id],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(run_ids)
         });
         Box::pin(async move { result })
     }

@@ -318,6 +318,7 @@ async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::
         namespaces: vec![],
         time_skipping: false,
         history_limits: Default::default(),
+        search_attributes: Default::default(),
         store: Arc::new(store),
     };
     tokio::spawn(async move {

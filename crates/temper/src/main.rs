@@ -6,12 +6,14 @@
 //! `temper PORT [FLAGS]` is the command line of Temporal's Java test server, which the SDKs'
 //! time-skipping environments launch: a time-skipping dev server on PORT.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use temper_engine::HistoryLimits;
+use temper_query::AttributeType;
 use temper_server::ServerConfig;
 use temper_store::Store;
 use temper_store::sqlite::SqliteStore;
@@ -192,12 +194,22 @@ fn log_accepted_flags(args: &StartDevArgs) {
             tracing::info!(value, "--dynamic-config-value accepted and ignored");
         }
     }
-    for value in &args.search_attributes {
-        tracing::info!(
-            value,
-            "--search-attribute accepted; search attributes are not indexed yet"
-        );
-    }
+}
+
+/// Custom search attributes from `--search-attribute NAME=TYPE` flags.
+fn search_attributes(values: &[String]) -> Result<HashMap<String, i32>, String> {
+    values
+        .iter()
+        .map(|pair| {
+            let (name, ty) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--search-attribute {pair:?} is not NAME=TYPE"))?;
+            let ty = AttributeType::from_name(ty.trim()).ok_or_else(|| {
+                format!("--search-attribute {pair:?}: unknown type {ty:?} (Text, Keyword, Int, Double, Bool, Datetime, KeywordList)")
+            })?;
+            Ok((name.trim().to_string(), ty.to_proto()))
+        })
+        .collect()
 }
 
 /// The dynamic-config keys Temper acts on: Temporal's history length and size limits.
@@ -266,14 +278,26 @@ async fn main() {
                 Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
                 None => SqliteStore::open_in_memory(),
             };
-            match history_limits(&args.dynamic_config_values) {
-                Ok(limits) => run(&args.listen, store, args.time_skipping, limits).await,
-                Err(message) => Err(message),
+            match (
+                history_limits(&args.dynamic_config_values),
+                search_attributes(&args.search_attributes),
+            ) {
+                (Ok(limits), Ok(attributes)) => {
+                    run(&args.listen, store, args.time_skipping, limits, attributes).await
+                }
+                (Err(message), _) | (_, Err(message)) => Err(message),
             }
         }
         Command::Server(ServerCommand::Start(args)) => {
             let store = SqliteStore::open_file(&args.data_dir.join("temper.db"), &[]);
-            run(&args.listen, store, false, HistoryLimits::default()).await
+            run(
+                &args.listen,
+                store,
+                false,
+                HistoryLimits::default(),
+                HashMap::new(),
+            )
+            .await
         }
     };
     if let Err(message) = result {
@@ -287,6 +311,7 @@ async fn run(
     store: Result<SqliteStore, temper_store::StoreError>,
     time_skipping: bool,
     history_limits: HistoryLimits,
+    search_attributes: HashMap<String, i32>,
 ) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(store.map_err(|e| e.to_string())?);
     let config = ServerConfig {
@@ -295,6 +320,7 @@ async fn run(
         store,
         time_skipping,
         history_limits,
+        search_attributes,
     };
     temper_server::serve(config, shutdown_signal())
         .await

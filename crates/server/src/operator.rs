@@ -1,0 +1,78 @@
+//! The `OperatorService`: custom search attributes and namespace deletion.
+
+use std::sync::Arc;
+
+use temper_api::operatorservice::operator_service_server::OperatorService;
+use temper_api::proto::operatorservice::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::history::History;
+use crate::namespaces::Namespaces;
+use crate::visibility;
+
+pub struct Operator {
+    namespaces: Arc<Namespaces>,
+    history: Arc<History>,
+}
+
+impl Operator {
+    pub fn new(namespaces: Arc<Namespaces>, history: Arc<History>) -> Self {
+        Operator {
+            namespaces,
+            history,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OperatorService for Operator {
+    async fn add_search_attributes(
+        &self,
+        request: Request<AddSearchAttributesRequest>,
+    ) -> Result<Response<AddSearchAttributesResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces
+            .add_search_attributes(&request.namespace, &request.search_attributes)
+            .await?;
+        Ok(Response::new(AddSearchAttributesResponse {}))
+    }
+
+    async fn remove_search_attributes(
+        &self,
+        request: Request<RemoveSearchAttributesRequest>,
+    ) -> Result<Response<RemoveSearchAttributesResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces
+            .remove_search_attributes(&request.namespace, &request.search_attributes)
+            .await?;
+        Ok(Response::new(RemoveSearchAttributesResponse {}))
+    }
+
+    async fn list_search_attributes(
+        &self,
+        request: Request<ListSearchAttributesRequest>,
+    ) -> Result<Response<ListSearchAttributesResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        Ok(Response::new(ListSearchAttributesResponse {
+            custom_attributes: self.namespaces.search_attributes(&request.namespace)?,
+            system_attributes: visibility::system_attributes(),
+            storage_schema: Default::default(),
+        }))
+    }
+
+    async fn delete_namespace(
+        &self,
+        request: Request<DeleteNamespaceRequest>,
+    ) -> Result<Response<DeleteNamespaceResponse>, Status> {
+        let request = request.into_inner();
+        let name = self
+            .namespaces
+            .resolve_name(&request.namespace, &request.namespace_id)?;
+        self.namespaces.delete(&name).await?;
+        self.history.forget_namespace(&name).await;
+        Ok(Response::new(DeleteNamespaceResponse {
+            deleted_namespace: name,
+        }))
+    }
+}

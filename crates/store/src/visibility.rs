@@ -1,0 +1,339 @@
+//! The visibility table: one row per run holding what list and count queries filter on.
+//!
+//! Rows are written by the same transaction as the run's state and events, so a list never
+//! lags behind an acknowledged change. Times are Unix nanoseconds and statuses are
+//! `WorkflowExecutionStatus` numbers, the representation `temper-query` compiles filters
+//! against. Search attributes are one JSON object per row (Datetime values as nanoseconds),
+//! typed by the payload's `type` metadata or, failing that, the namespace's registry.
+
+use std::collections::HashMap;
+
+use prost::Message;
+use rusqlite::{Connection, params};
+use serde_json::Value as Json;
+use temper_api::proto::common::v1::Payload;
+use temper_api::proto::enums::v1::IndexedValueType;
+use temper_engine::Execution;
+use temper_engine::time::duration_ms;
+use temper_query::{CompiledQuery, SqlValue};
+
+use crate::{StoreError, StoreResult};
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS visibility (
+    run_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    execution_time INTEGER NOT NULL,
+    close_time INTEGER,
+    execution_duration INTEGER,
+    task_queue TEXT NOT NULL,
+    history_length INTEGER NOT NULL,
+    history_size_bytes INTEGER NOT NULL,
+    state_transition_count INTEGER NOT NULL,
+    parent_workflow_id TEXT,
+    parent_run_id TEXT,
+    root_workflow_id TEXT NOT NULL,
+    root_run_id TEXT NOT NULL,
+    search_attributes TEXT NOT NULL,
+    -- close_time, with open runs last-closed-first: the default list order's first key.
+    sort_close INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visibility_order
+    ON visibility(namespace, sort_close DESC, start_time DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS visibility_type ON visibility(namespace, workflow_type);
+CREATE INDEX IF NOT EXISTS visibility_status ON visibility(namespace, status);
+CREATE INDEX IF NOT EXISTS visibility_workflow_id ON visibility(namespace, workflow_id);
+CREATE INDEX IF NOT EXISTS visibility_start ON visibility(namespace, start_time);
+CREATE INDEX IF NOT EXISTS visibility_close ON visibility(namespace, close_time);
+";
+
+/// Open runs sort before every closed one in the default (newest first) order.
+const OPEN_SORT_KEY: i64 = i64::MAX;
+const NANOS_PER_MS: i64 = 1_000_000;
+
+/// Registers the SQL functions compiled queries call (on every connection).
+pub(crate) fn register_functions(conn: &Connection) -> StoreResult<()> {
+    conn.create_scalar_function(
+        "temper_text_match",
+        2,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let field: Option<String> = ctx.get(0)?;
+            let query: Option<String> = ctx.get(1)?;
+            Ok(match (field, query) {
+                (Some(field), Some(query)) => temper_query::text_matches(&field, &query),
+                _ => false,
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// Writes (or rewrites) a run's visibility row. `registry` gives the types of custom search
+/// attributes whose payloads do not say their type.
+pub(crate) fn upsert(
+    conn: &Connection,
+    exec: &Execution,
+    registry: &HashMap<String, i32>,
+) -> StoreResult<()> {
+    let started = exec.started.clone().unwrap_or_default();
+    let start_time = exec.start_time_ms * NANOS_PER_MS;
+    let execution_time = (exec.start_time_ms
+        + duration_ms(started.first_workflow_task_backoff.as_ref()))
+        * NANOS_PER_MS;
+    let closed = !exec.is_running() && exec.close_time_ms > 0;
+    let close_time = closed.then_some(exec.close_time_ms * NANOS_PER_MS);
+    let execution_duration = close_time.map(|close| (close - execution_time).max(0));
+    let parent = started.parent_workflow_execution.clone();
+    let root = started.root_workflow_execution.clone();
+    let search_attributes = search_attributes_json(exec, registry);
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status,
+             start_time, execution_time, close_time, execution_duration, task_queue,
+             history_length, history_size_bytes, state_transition_count, parent_workflow_id,
+             parent_run_id, root_workflow_id, root_run_id, search_attributes, sort_close)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, ?19)
+         ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
+             execution_time = excluded.execution_time, close_time = excluded.close_time,
+             execution_duration = excluded.execution_duration,
+             history_length = excluded.history_length,
+             history_size_bytes = excluded.history_size_bytes,
+             state_transition_count = excluded.state_transition_count,
+             search_attributes = excluded.search_attributes, sort_close = excluded.sort_close",
+    )?;
+    statement.execute(params![
+        exec.run_id,
+        exec.namespace,
+        exec.workflow_id,
+        exec.workflow_type,
+        exec.status,
+        start_time,
+        execution_time,
+        close_time,
+        execution_duration,
+        exec.task_queue,
+        exec.next_event_id - 1,
+        exec.history_size_bytes,
+        exec.db_version,
+        parent.as_ref().map(|p| p.workflow_id.clone()),
+        parent.as_ref().map(|p| p.run_id.clone()),
+        root.as_ref()
+            .map_or(exec.workflow_id.clone(), |r| r.workflow_id.clone()),
+        root.as_ref()
+            .map_or(exec.run_id.clone(), |r| r.run_id.clone()),
+        search_attributes,
+        close_time.unwrap_or(OPEN_SORT_KEY),
+    ])?;
+    Ok(())
+}
+
+/// The run's search attributes as the JSON object the compiled queries read.
+fn search_attributes_json(exec: &Execution, registry: &HashMap<String, i32>) -> String {
+    let mut object = serde_json::Map::new();
+    if let Some(attributes) = &exec.search_attributes {
+        for (name, payload) in &attributes.indexed_fields {
+            let declared = payload
+                .metadata
+                .get("type")
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .and_then(type_from_short_name)
+                .or_else(|| {
+                    registry
+                        .get(name)
+                        .and_then(|t| IndexedValueType::try_from(*t).ok())
+                });
+            if let Some(value) = indexed_value(payload, declared) {
+                object.insert(name.clone(), value);
+            }
+        }
+    }
+    Json::Object(object).to_string()
+}
+
+/// A type as payload metadata and the CLI spell it ("Keyword", "Int", …).
+pub fn type_from_short_name(name: &str) -> Option<IndexedValueType> {
+    Some(match name {
+        "Text" => IndexedValueType::Text,
+        "Keyword" => IndexedValueType::Keyword,
+        "Int" => IndexedValueType::Int,
+        "Double" => IndexedValueType::Double,
+        "Bool" => IndexedValueType::Bool,
+        "Datetime" => IndexedValueType::Datetime,
+        "KeywordList" => IndexedValueType::KeywordList,
+        _ => return None,
+    })
+}
+
+/// A search attribute payload as the JSON value stored for queries; `None` when it holds no
+/// value (an attribute removed by an upsert) or cannot be read.
+fn indexed_value(payload: &Payload, declared: Option<IndexedValueType>) -> Option<Json> {
+    let value: Json = serde_json::from_slice(&payload.data).ok()?;
+    // Untyped SDK APIs send every value as a list; single values come as a one-element list.
+    let value = match (value, declared) {
+        (Json::Null, _) => return None,
+        (Json::Array(items), Some(t)) if t != IndexedValueType::KeywordList => {
+            match <[Json; 1]>::try_from(items) {
+                Ok([single]) => single,
+                Err(_) => return None,
+            }
+        }
+        (Json::Array(items), _) if items.is_empty() => return None,
+        (value, _) => value,
+    };
+    match declared {
+        Some(IndexedValueType::Datetime) => {
+            let text = value.as_str()?;
+            let at = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+            Some(Json::from(at.timestamp_nanos_opt()?))
+        }
+        Some(IndexedValueType::KeywordList) => match value {
+            Json::String(single) => Some(Json::Array(vec![Json::String(single)])),
+            list => Some(list),
+        },
+        _ => Some(value),
+    }
+}
+
+/// Where a list page continues: after this row of the default order, or at an offset for
+/// queries with their own ORDER BY.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PageToken {
+    #[prost(int64, tag = "1")]
+    pub sort_close: i64,
+    #[prost(int64, tag = "2")]
+    pub start_time: i64,
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    #[prost(int64, tag = "4")]
+    pub offset: i64,
+}
+
+fn sql_params(values: &[SqlValue]) -> Vec<rusqlite::types::Value> {
+    values
+        .iter()
+        .map(|v| match v {
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+            SqlValue::Real(f) => rusqlite::types::Value::Real(*f),
+            SqlValue::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        })
+        .collect()
+}
+
+/// One page of runs matching `filter`, newest first unless the query orders otherwise.
+pub(crate) fn list(
+    conn: &Connection,
+    namespace: &str,
+    filter: &CompiledQuery,
+    page_size: usize,
+    page_token: &[u8],
+) -> StoreResult<(Vec<Execution>, Vec<u8>)> {
+    let token = if page_token.is_empty() {
+        None
+    } else {
+        Some(
+            PageToken::decode(page_token)
+                .map_err(|_| StoreError::InvalidPageToken("invalid next page token".into()))?,
+        )
+    };
+    let mut params = vec![rusqlite::types::Value::Text(namespace.to_string())];
+    params.extend(sql_params(&filter.params));
+    let mut sql = format!(
+        "SELECT (SELECT state FROM executions e WHERE e.run_id = v.run_id),
+                sort_close, start_time, run_id
+         FROM visibility v WHERE namespace = ? AND ({})",
+        filter.where_sql
+    );
+    let offset = match (&filter.order_by, &token) {
+        (Some(order), token) => {
+            sql.push_str(&format!(" ORDER BY {order}, run_id DESC LIMIT ? OFFSET ?"));
+            token.as_ref().map_or(0, |t| t.offset)
+        }
+        (None, token) => {
+            if let Some(token) = token {
+                sql.push_str(" AND (sort_close, start_time, run_id) < (?, ?, ?)");
+                params.push(rusqlite::types::Value::Integer(token.sort_close));
+                params.push(rusqlite::types::Value::Integer(token.start_time));
+                params.push(rusqlite::types::Value::Text(token.run_id.clone()));
+            }
+            sql.push_str(
+                " ORDER BY sort_close DESC, start_time DESC, run_id DESC LIMIT ? OFFSET ?",
+            );
+            0
+        }
+    };
+    params.push(rusqlite::types::Value::Integer(page_size as i64 + 1));
+    params.push(rusqlite::types::Value::Integer(offset));
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let mut executions = Vec::new();
+    let mut last = PageToken::default();
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if executions.len() == page_size {
+            more = true;
+            break;
+        }
+        let state: Option<Vec<u8>> = row.get(0)?;
+        last = PageToken {
+            sort_close: row.get(1)?,
+            start_time: row.get(2)?,
+            run_id: row.get(3)?,
+            offset: 0,
+        };
+        if let Some(state) = state {
+            executions.push(
+                Execution::decode(&*state)
+                    .map_err(|e| StoreError::Corrupt(format!("execution state: {e}")))?,
+            );
+        }
+    }
+    let next = if !more {
+        Vec::new()
+    } else if filter.order_by.is_some() {
+        PageToken {
+            offset: offset + page_size as i64,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    } else {
+        last.encode_to_vec()
+    };
+    Ok((executions, next))
+}
+
+/// How many runs match `filter`, and with GROUP BY ExecutionStatus the count per status.
+pub(crate) fn count(
+    conn: &Connection,
+    namespace: &str,
+    filter: &CompiledQuery,
+) -> StoreResult<(i64, Vec<(i32, i64)>)> {
+    let mut params = vec![rusqlite::types::Value::Text(namespace.to_string())];
+    params.extend(sql_params(&filter.params));
+    if filter.group_by_status {
+        let sql = format!(
+            "SELECT status, count(*) FROM visibility WHERE namespace = ? AND ({})
+             GROUP BY status ORDER BY status",
+            filter.where_sql
+        );
+        let mut statement = conn.prepare(&sql)?;
+        let groups = statement
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                Ok((row.get::<_, i32>(0)?, row.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = groups.iter().map(|(_, n)| n).sum();
+        return Ok((total, groups));
+    }
+    let sql = format!(
+        "SELECT count(*) FROM visibility WHERE namespace = ? AND ({})",
+        filter.where_sql
+    );
+    let total = conn.query_row(&sql, rusqlite::params_from_iter(params), |row| row.get(0))?;
+    Ok((total, Vec::new()))
+}
