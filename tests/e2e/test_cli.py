@@ -57,6 +57,9 @@ async def workflow_commands(target: str) -> None:
             assert "Running execution:" in out and wid(name) in out
         out = await cli(target, "workflow", "result", "--workflow-id", wid("done"))
         assert "COMPLETED" in out and '"done"' in out
+        out = await eventually(target, ["task-queue", "describe", "--task-queue", task_queue],
+                               lambda o: "Pollers:" in o and "workflow" in o.split("Pollers:")[1])
+        assert "Task Queue Statistics:" in out
         out = await cli(target, "workflow", "query", "--workflow-id", wid("wait"), "--type", "waiting")
         assert "true" in out
 

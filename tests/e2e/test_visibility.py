@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType, WorkflowTaskFailedCause
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -266,3 +266,20 @@ async def test_unregistered_search_attribute_is_refused_at_start(client, task_qu
         )
     assert error.value.status == RPCStatusCode.INVALID_ARGUMENT
     assert "NotRegistered" in error.value.message
+
+
+async def test_upserting_an_unregistered_attribute_fails_the_workflow_task(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[OrderWorkflow]):
+        handle = await client.start_workflow(OrderWorkflow.run, "bad-upsert", id=f"bad-upsert-{uuid.uuid4()}",
+                                             task_queue=task_queue)
+
+        async def failed_task():
+            for event in (await handle.fetch_history()).events:
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    return event.workflow_task_failed_event_attributes
+            return None
+
+        failed = await wait_for(failed_task)
+        assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
+        assert "NotRegistered" in failed.failure.message
+        await handle.terminate("done")

@@ -21,6 +21,8 @@ async def body(mode: str, proceed) -> str:
         await workflow.wait_condition(proceed)
     if mode == "upsert":
         workflow.upsert_search_attributes([INT.value_set(6)])
+    if mode == "bad-upsert":
+        workflow.upsert_search_attributes([SearchAttributeKey.for_keyword("NotRegistered").value_set("x")])
     return mode
 
 

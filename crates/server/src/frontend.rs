@@ -8,14 +8,17 @@ use std::time::Duration;
 use prost::Message;
 use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
 use temper_api::proto::enums::v1::{
-    HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition,
-    QueryResultType, TaskQueueKind, UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus,
-    WorkflowIdConflictPolicy, WorkflowTaskFailedCause,
+    BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType, PendingActivityState,
+    PendingWorkflowTaskState, QueryRejectCondition, QueryResultType, TaskQueueKind, TaskQueueType,
+    UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
+    WorkflowTaskFailedCause,
 };
 use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::QueryRejected;
-use temper_api::proto::taskqueue::v1::TaskQueue;
+use temper_api::proto::taskqueue::v1::{
+    PollerInfo, TaskQueue, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
+};
 use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflow::v1::{
     PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
@@ -106,6 +109,15 @@ impl Frontend {
             history,
             namespaces,
         }
+    }
+}
+
+/// The matching queue kind of a `TaskQueueType`; `None` for kinds Temper has no queues of.
+fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
+    match TaskQueueType::try_from(task_queue_type) {
+        Ok(TaskQueueType::Workflow | TaskQueueType::Unspecified) => Some(QueueKind::Workflow),
+        Ok(TaskQueueType::Activity) => Some(QueueKind::Activity),
+        _ => None,
     }
 }
 
@@ -384,6 +396,9 @@ impl Frontend {
         wait: Duration,
         sticky: bool,
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        self.history
+            .matching()
+            .record_poller(namespace, queue, QueueKind::Workflow, identity);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -497,6 +512,9 @@ impl Frontend {
         identity: &str,
         wait: Duration,
     ) -> Result<PollActivityTaskQueueResponse, Status> {
+        self.history
+            .matching()
+            .record_poller(namespace, queue, QueueKind::Activity, identity);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -1571,6 +1589,83 @@ impl WorkflowService for Frontend {
             replication_config: described.replication_config,
             failover_version: described.failover_version,
             is_global_namespace: described.is_global_namespace,
+        }))
+    }
+
+    // The enhanced-mode fields are deprecated in the API but still what the CLI sends.
+    #[allow(deprecated)]
+    async fn describe_task_queue(
+        &self,
+        request: Request<DescribeTaskQueueRequest>,
+    ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let queue = request
+            .task_queue
+            .clone()
+            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+        check_id(&queue.name, "TaskQueue")?;
+        let matching = self.history.matching();
+        let pollers = |kind| -> Vec<PollerInfo> {
+            matching
+                .recent_pollers(&request.namespace, &queue.name, kind)
+                .into_iter()
+                .map(|p| PollerInfo {
+                    last_access_time: Some(p.last_access.into()),
+                    identity: p.identity,
+                    ..Default::default()
+                })
+                .collect()
+        };
+        let backlog = |kind| matching.backlog(&request.namespace, &queue.name, kind) as i64;
+        if request.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
+            // Temper has no worker versioning: everything is the unversioned queue ("").
+            let types = if request.task_queue_types.is_empty() {
+                vec![
+                    TaskQueueType::Workflow as i32,
+                    TaskQueueType::Activity as i32,
+                ]
+            } else {
+                request.task_queue_types.clone()
+            };
+            let types_info = types
+                .into_iter()
+                .filter_map(|ty| {
+                    let kind = queue_kind(ty)?;
+                    let info = TaskQueueTypeInfo {
+                        pollers: if request.report_pollers {
+                            pollers(kind)
+                        } else {
+                            Vec::new()
+                        },
+                        stats: request.report_stats.then(|| TaskQueueStats {
+                            approximate_backlog_count: backlog(kind),
+                            ..Default::default()
+                        }),
+                    };
+                    Some((ty, info))
+                })
+                .collect();
+            return Ok(Response::new(DescribeTaskQueueResponse {
+                versions_info: [(
+                    String::new(),
+                    TaskQueueVersionInfo {
+                        types_info,
+                        task_reachability: BuildIdTaskReachability::Reachable as i32,
+                    },
+                )]
+                .into(),
+                ..Default::default()
+            }));
+        }
+        let kind = queue_kind(request.task_queue_type).unwrap_or(QueueKind::Workflow);
+        Ok(Response::new(DescribeTaskQueueResponse {
+            pollers: pollers(kind),
+            task_queue_status: request.include_task_queue_status.then(|| TaskQueueStatus {
+                backlog_count_hint: backlog(kind),
+                ..Default::default()
+            }),
+            ..Default::default()
         }))
     }
 

@@ -54,7 +54,19 @@ pub struct Matching {
     closed: Mutex<std::collections::HashSet<QueueKey>>,
     /// When each queue was last polled.
     last_polled: Mutex<HashMap<QueueKey, std::time::Instant>>,
+    /// Who polled each queue and when (wall-clock time), for `DescribeTaskQueue`.
+    pollers_seen: Mutex<HashMap<QueueKey, HashMap<String, std::time::SystemTime>>>,
 }
+
+/// A worker that polled a queue recently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollerSeen {
+    pub identity: String,
+    pub last_access: std::time::SystemTime,
+}
+
+/// Pollers are reported for this long after their last poll (Temporal's matching default).
+const POLLER_REPORTED_FOR: Duration = Duration::from_secs(300);
 
 /// A sticky queue nobody polled for this long is taken to have lost its worker.
 const STICKY_POLLER_GONE_AFTER: Duration = Duration::from_secs(10);
@@ -161,6 +173,35 @@ impl Matching {
                 receiver.try_recv().ok()
             }
         }
+    }
+
+    /// Notes that `identity` is polling a queue.
+    pub fn record_poller(&self, namespace: &str, queue: &str, kind: QueueKind, identity: &str) {
+        let now = std::time::SystemTime::now();
+        let mut seen = self.pollers_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let pollers = seen
+            .entry((namespace.to_string(), queue.to_string(), kind))
+            .or_default();
+        pollers.retain(|_, at| now.duration_since(*at).unwrap_or_default() < POLLER_REPORTED_FOR);
+        pollers.insert(identity.to_string(), now);
+    }
+
+    /// The workers that polled a queue in the last five minutes, most recent first.
+    pub fn recent_pollers(&self, namespace: &str, queue: &str, kind: QueueKind) -> Vec<PollerSeen> {
+        let now = std::time::SystemTime::now();
+        let seen = self.pollers_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pollers: Vec<PollerSeen> = seen
+            .get(&(namespace.to_string(), queue.to_string(), kind))
+            .into_iter()
+            .flatten()
+            .filter(|(_, at)| now.duration_since(**at).unwrap_or_default() < POLLER_REPORTED_FOR)
+            .map(|(identity, at)| PollerSeen {
+                identity: identity.clone(),
+                last_access: *at,
+            })
+            .collect();
+        pollers.sort_by(|a, b| b.last_access.cmp(&a.last_access));
+        pollers
     }
 
     /// Number of tasks waiting in a queue (for tests and diagnostics).

@@ -261,3 +261,188 @@ async fn file_database_survives_reopen() {
     assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);
     assert_eq!(store.open_executions().await.unwrap().len(), 1);
 }
+
+/// A run for the visibility checks: `started_ms` apart, closed at `closed_ms` (0: open), with
+/// one custom Keyword attribute.
+fn visible_run(
+    run_id: &str,
+    workflow_type: &str,
+    started_ms: i64,
+    closed_ms: i64,
+    tier: &str,
+) -> ExecutionWrite {
+    use temper_api::proto::common::v1::{Payload, SearchAttributes};
+    let mut exec = execution(run_id, 1, 3);
+    exec.workflow_id = format!("wf-{run_id}");
+    exec.workflow_type = workflow_type.into();
+    exec.start_time_ms = started_ms;
+    if closed_ms > 0 {
+        exec.status = 2;
+        exec.close_time_ms = closed_ms;
+    }
+    exec.search_attributes = Some(SearchAttributes {
+        indexed_fields: [(
+            "Tier".to_string(),
+            Payload {
+                metadata: [("type".to_string(), b"Keyword".to_vec())].into(),
+                data: format!("\"{tier}\"").into_bytes(),
+                ..Default::default()
+            },
+        )]
+        .into(),
+    });
+    ExecutionWrite {
+        execution: exec,
+        expected_db_version: 0,
+        new_events: events(1..3),
+        make_current: true,
+    }
+}
+
+fn query(text: &str) -> crate::CompiledQuery {
+    let custom = |name: &str| (name == "Tier").then_some(temper_query::AttributeType::Keyword);
+    temper_query::parse_and_compile(text, &custom).expect("valid query")
+}
+
+#[tokio::test]
+async fn visibility_lists_counts_and_pages() {
+    for (name, store, _dir) in backends() {
+        store
+            .write(vec![
+                visible_run("a", "Order", 1_000, 0, "gold"),
+                visible_run("b", "Order", 2_000, 5_000, "silver"),
+                visible_run("c", "Ship", 3_000, 4_000, "gold"),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ids = |page: &crate::ExecutionPage| -> Vec<String> {
+            page.executions.iter().map(|e| e.run_id.clone()).collect()
+        };
+        // Open runs first, then the most recently closed.
+        let all = store
+            .list_executions("default", &query(""), 10, &[])
+            .await
+            .unwrap();
+        assert_eq!(ids(&all), vec!["a", "b", "c"], "{name}");
+        let gold = store
+            .list_executions("default", &query("Tier = 'gold'"), 10, &[])
+            .await
+            .unwrap();
+        assert_eq!(ids(&gold), vec!["a", "c"], "{name}");
+        let mut paged = Vec::new();
+        let mut token = Vec::new();
+        loop {
+            let page = store
+                .list_executions("default", &query(""), 1, &token)
+                .await
+                .unwrap();
+            paged.extend(ids(&page));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(paged, vec!["a", "b", "c"], "{name}");
+        let ordered = store
+            .list_executions("default", &query("ORDER BY StartTime DESC"), 2, &[])
+            .await
+            .unwrap();
+        assert_eq!(ids(&ordered), vec!["c", "b"], "{name}");
+        let rest = store
+            .list_executions(
+                "default",
+                &query("ORDER BY StartTime DESC"),
+                2,
+                &ordered.next_page_token,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&rest), vec!["a"], "{name}");
+        let count = store
+            .count_executions("default", &query("WorkflowType = 'Order'"))
+            .await
+            .unwrap();
+        assert_eq!(count.count, 2, "{name}");
+        let grouped = store
+            .count_executions("default", &query("GROUP BY ExecutionStatus"))
+            .await
+            .unwrap();
+        assert_eq!(grouped.groups, vec![(1, 1), (2, 2)], "{name}");
+        let other = store
+            .count_executions("elsewhere", &query(""))
+            .await
+            .unwrap();
+        assert_eq!(other.count, 0, "{name}");
+        assert!(matches!(
+            store
+                .list_executions("default", &query(""), 1, b"not a token")
+                .await,
+            Err(StoreError::InvalidPageToken(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn closed_runs_past_retention_are_deleted_with_their_history() {
+    for (name, store, _dir) in backends() {
+        store
+            .write(vec![
+                visible_run("open", "Order", 1_000, 0, "gold"),
+                visible_run("old", "Order", 1_000, 2_000, "gold"),
+                visible_run("new", "Order", 1_000, 9_000, "gold"),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let deleted = store
+            .delete_closed_runs("default", 5_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(deleted, vec!["old".to_string()], "{name}");
+        assert!(
+            store.load_execution("old").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert!(
+            store.read_history("old", 1, 10).await.unwrap().is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store.current_run("default", "wf-old").await.unwrap(),
+            None,
+            "{name}"
+        );
+        let left = store.count_executions("default", &query("")).await.unwrap();
+        assert_eq!(left.count, 2, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn namespaces_update_and_delete_with_their_runs() {
+    for (name, store, _dir) in backends() {
+        let record = NamespaceRecord {
+            name: "orders".into(),
+            id: "id-1".into(),
+            retention_ms: 1_000,
+            ..Default::default()
+        };
+        store.create_namespace(record.clone()).await.unwrap();
+        let mut updated = record.clone();
+        updated.search_attributes.insert("Tier".into(), 2);
+        store.update_namespace(updated.clone()).await.unwrap();
+        assert_eq!(store.namespaces().await.unwrap(), vec![updated], "{name}");
+        let mut run = visible_run("r", "Order", 1_000, 0, "gold");
+        run.execution.namespace = "orders".into();
+        store.write(vec![run]).await.unwrap();
+        store.delete_namespace("orders").await.unwrap();
+        assert!(store.namespaces().await.unwrap().is_empty(), "{name}");
+        assert!(store.load_execution("r").await.unwrap().is_none(), "{name}");
+        assert!(matches!(
+            store.delete_namespace("orders").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.update_namespace(record).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
