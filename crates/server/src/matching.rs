@@ -200,7 +200,7 @@ impl Matching {
                 last_access: *at,
             })
             .collect();
-        pollers.sort_by(|a, b| b.last_access.cmp(&a.last_access));
+        pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access));
         pollers
     }
 
