@@ -98,6 +98,12 @@ impl Frontend {
                 if let Some(attributes) = info.search_attributes.as_mut() {
                     visibility::annotate_types(attributes, &custom);
                 }
+                if exec.is_running() {
+                    // Visibility records history counters at close, as Temporal's does.
+                    info.history_length = 0;
+                    info.history_size_bytes = 0;
+                    info.state_transition_count = 0;
+                }
                 info
             })
             .collect();

@@ -118,9 +118,10 @@ pub(crate) fn upsert(
         close_time,
         execution_duration,
         exec.task_queue,
-        exec.next_event_id - 1,
-        exec.history_size_bytes,
-        exec.db_version,
+        // Like Temporal, the history counters are recorded when the run closes (0 while open).
+        if closed { exec.next_event_id - 1 } else { 0 },
+        if closed { exec.history_size_bytes } else { 0 },
+        if closed { exec.db_version } else { 0 },
         parent.as_ref().map(|p| p.workflow_id.clone()),
         parent.as_ref().map(|p| p.run_id.clone()),
         root.as_ref()
