@@ -1,10 +1,14 @@
 """Markers and properties: local activities and `workflow.patched` record markers (and the
-`TemporalChangeVersion` search attribute), built-in queries reach the worker, and eager start
-requests are answered with a normal start the SDK accepts."""
+`TemporalChangeVersion` search attribute), built-in queries reach the worker, and eager
+workflow start hands the first workflow task back in the start response."""
 
 import uuid
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes
+from temporalio.api.common.v1 import WorkflowType
+from temporalio.api.enums.v1 import CommandType, EventType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest, StartWorkflowExecutionRequest
 from temporalio.worker import Replayer, Worker
 
 from scenarios import PatchedLocalActivityWorkflow, WaitForSignalWorkflow, local_step, record
@@ -37,3 +41,31 @@ async def test_builtin_queries_and_eager_start(client, task_queue):
         assert metadata is not None
         await handle.signal(WaitForSignalWorkflow.add, "done")
         assert await handle.result() == ["done"]
+
+
+async def test_eager_start_returns_the_first_workflow_task(client, task_queue):
+    workflow_id = f"eager-raw-{uuid.uuid4()}"
+    started = await client.workflow_service.start_workflow_execution(StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=workflow_id, workflow_type=WorkflowType(name="Raw"),
+        task_queue=TaskQueue(name=task_queue), identity="eager-worker", request_id=str(uuid.uuid4()),
+        request_eager_execution=True,
+    ))
+    task = started.eager_workflow_task
+    assert task.task_token and task.workflow_execution.run_id == started.run_id
+    assert [EventType.Name(e.event_type) for e in task.history.events] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+    ]
+    assert task.history.events[-1].workflow_task_started_event_attributes.identity == "eager-worker"
+    await client.workflow_service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+        namespace="default", task_token=task.task_token, identity="eager-worker",
+        commands=[Command(command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+                          complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes())],
+    ))
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    assert EventType.Name(history.events[-1].event_type) == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+    # Without the flag, the start response carries no task.
+    plain = await client.workflow_service.start_workflow_execution(StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=f"{workflow_id}-plain", workflow_type=WorkflowType(name="Raw"),
+        task_queue=TaskQueue(name=task_queue), request_id=str(uuid.uuid4()),
+    ))
+    assert not plain.HasField("eager_workflow_task")

@@ -28,7 +28,7 @@ use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::Execution;
 use temper_engine::execution::{
-    CompletionError, InitialSignal, TaskError, activity_type, transient_events,
+    CompletionError, InitialSignal, TaskError, WorkflowTaskGrant, activity_type, transient_events,
 };
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
@@ -393,6 +393,87 @@ impl Frontend {
         Ok(None)
     }
 
+    /// What a worker receives for a workflow task it was granted: the history (only the new
+    /// events on a sticky queue) and the token to complete it with.
+    async fn workflow_task_response(
+        &self,
+        namespace: &str,
+        exec: &Execution,
+        grant: &WorkflowTaskGrant,
+        sticky: bool,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        let first_event_id = if sticky {
+            grant.previous_started_event_id + 1
+        } else {
+            1
+        };
+        let mut events = self
+            .history
+            .read_history(&exec.run_id, first_event_id, usize::MAX)
+            .await?;
+        if let Some(wft) = &exec.workflow_task {
+            events.extend(transient_events(wft, exec.history_size_bytes));
+        }
+        let token = TaskToken {
+            namespace: namespace.to_string(),
+            workflow_id: exec.workflow_id.clone(),
+            run_id: exec.run_id.clone(),
+            scheduled_event_id: grant.scheduled_event_id,
+            started_event_id: grant.started_event_id,
+            attempt: grant.attempt,
+            kind: TokenKind::WorkflowTask as i32,
+            query_id: String::new(),
+        };
+        Ok(PollWorkflowTaskQueueResponse {
+            task_token: token.encode(),
+            workflow_execution: execution_of(exec),
+            workflow_type: Some(WorkflowType {
+                name: exec.workflow_type.clone(),
+            }),
+            previous_started_event_id: grant.previous_started_event_id,
+            started_event_id: grant.started_event_id,
+            attempt: grant.attempt,
+            history: Some(HistoryPage { events }),
+            workflow_execution_task_queue: normal_queue(&exec.task_queue),
+            scheduled_time: ms_timestamp(grant.scheduled_time_ms),
+            started_time: ms_timestamp(grant.started_time_ms),
+            messages: exec.update_request_messages(grant.started_event_id),
+            ..Default::default()
+        })
+    }
+
+    /// Eager workflow start: the new run's first workflow task, started for the worker that
+    /// asked to start it (`request_eager_execution`). `None` when there is no such task (a
+    /// start delay or cron backoff) or a poller took it first; the task then goes the normal
+    /// way.
+    async fn eager_workflow_task(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        identity: &str,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let applied = self
+            .history
+            .update(run_id, |t| {
+                let first_task = t
+                    .execution()
+                    .workflow_task
+                    .as_ref()
+                    .filter(|w| w.started_event_id == 0 && w.attempt == 1)
+                    .map(|w| w.scheduled_event_id)?;
+                t.start_workflow_task(first_task, identity, &request_id)
+                    .ok()
+            })
+            .await?;
+        let Some(grant) = applied.value else {
+            return Ok(None);
+        };
+        self.workflow_task_response(namespace, &applied.execution, &grant, false)
+            .await
+            .map(Some)
+    }
+
     /// Waits for a workflow task (or query task) on a queue and hands it out.
     async fn next_workflow_task(
         &self,
@@ -436,45 +517,9 @@ impl Frontend {
                         }
                     };
                     let Ok(grant) = applied.value else { continue };
-                    let exec = applied.execution;
-                    let first_event_id = if sticky {
-                        grant.previous_started_event_id + 1
-                    } else {
-                        1
-                    };
-                    let mut events = self
-                        .history
-                        .read_history(&run_id, first_event_id, usize::MAX)
-                        .await?;
-                    if let Some(wft) = &exec.workflow_task {
-                        events.extend(transient_events(wft, exec.history_size_bytes));
-                    }
-                    let token = TaskToken {
-                        namespace: namespace.to_string(),
-                        workflow_id: exec.workflow_id.clone(),
-                        run_id: run_id.clone(),
-                        scheduled_event_id,
-                        started_event_id: grant.started_event_id,
-                        attempt: grant.attempt,
-                        kind: TokenKind::WorkflowTask as i32,
-                        query_id: String::new(),
-                    };
-                    return Ok(PollWorkflowTaskQueueResponse {
-                        task_token: token.encode(),
-                        workflow_execution: execution_of(&exec),
-                        workflow_type: Some(WorkflowType {
-                            name: exec.workflow_type.clone(),
-                        }),
-                        previous_started_event_id: grant.previous_started_event_id,
-                        started_event_id: grant.started_event_id,
-                        attempt: grant.attempt,
-                        history: Some(HistoryPage { events }),
-                        workflow_execution_task_queue: normal_queue(&exec.task_queue),
-                        scheduled_time: ms_timestamp(grant.scheduled_time_ms),
-                        started_time: ms_timestamp(grant.started_time_ms),
-                        messages: exec.update_request_messages(grant.started_event_id),
-                        ..Default::default()
-                    });
+                    return self
+                        .workflow_task_response(namespace, &applied.execution, &grant, sticky)
+                        .await;
                 }
                 QueuedTask::Query {
                     run_id,
@@ -946,9 +991,16 @@ impl WorkflowService for Frontend {
             .history
             .start_workflow(&request.namespace, &request, None)
             .await?;
+        let eager_workflow_task = if started && request.request_eager_execution {
+            self.eager_workflow_task(&request.namespace, &run_id, &request.identity)
+                .await?
+        } else {
+            None
+        };
         Ok(Response::new(StartWorkflowExecutionResponse {
             run_id,
             started,
+            eager_workflow_task,
             ..Default::default()
         }))
     }

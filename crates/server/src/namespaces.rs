@@ -344,7 +344,7 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
             id: record.id.clone(),
             data: record.data.clone(),
             capabilities: Some(Capabilities {
-                eager_workflow_start: false,
+                eager_workflow_start: true,
                 sync_update: false,
                 async_update: false,
                 ..Default::default()
