@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from conftest import free_port, wait_for
@@ -122,6 +122,9 @@ async def updates_history(target: str, task_queue: str) -> list[str]:
         # which task carries the first update.
         await wait_for(lambda: history_length_at_least(handle, 4))
         await handle.execute_update(UpdatableWorkflow.add, "a")
+        # A rejected update leaves no trace in history (its workflow task was speculative).
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(UpdatableWorkflow.add, "")
         await handle.execute_update(UpdatableWorkflow.slow_add, "b")
         await handle.signal(UpdatableWorkflow.finish)
         await handle.result()

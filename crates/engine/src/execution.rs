@@ -32,6 +32,8 @@ use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 mod reset;
 mod updates;
 
+use updates::only_rejections;
+
 pub use reset::{ResetPoint, ResetRun};
 
 use crate::retry::{self, RetryDecision};
@@ -48,6 +50,16 @@ pub const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS: i64 = 10_000;
 /// Placeholder `started_event_id` of a buffered activity close event whose Started event gets
 /// its id at flush time.
 const STARTED_ID_AT_FLUSH: i64 = -1;
+
+/// What became of a completed workflow task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// Its events were written.
+    Recorded,
+    /// A speculative task that only rejected updates: nothing was written, and the worker
+    /// must roll its history back to `reset_history_event_id`.
+    Discarded { reset_history_event_id: i64 },
+}
 
 /// A task that a worker can now be given; the server queues it after the commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -664,6 +676,18 @@ impl<'a> Transition<'a> {
 
     /// Schedules a workflow task unless one is already scheduled or started.
     fn schedule_workflow_task(&mut self) {
+        self.schedule_workflow_task_of_kind(false);
+    }
+
+    /// Schedules a workflow task to deliver updates: speculative (no events) when nothing else
+    /// is waiting for the workflow, a normal one otherwise.
+    fn schedule_speculative_workflow_task(&mut self) {
+        let speculative =
+            self.exec.buffered_events.is_empty() && self.exec.workflow_task_attempt <= 1;
+        self.schedule_workflow_task_of_kind(speculative);
+    }
+
+    fn schedule_workflow_task_of_kind(&mut self, speculative: bool) {
         if !self.exec.is_running()
             || self.exec.workflow_task.is_some()
             || self.exec.first_workflow_task_time_ms > 0
@@ -691,7 +715,7 @@ impl<'a> Transition<'a> {
         } else {
             task_queue(&queue)
         };
-        let transient = attempt > 1;
+        let transient = attempt > 1 || speculative;
         let scheduled_event_id = if transient {
             self.exec.next_event_id
         } else {
@@ -710,6 +734,7 @@ impl<'a> Transition<'a> {
             start_to_close_timeout_ms: timeout,
             task_queue: queue.clone(),
             transient,
+            speculative,
             ..Default::default()
         });
         self.tasks.push(ReadyTask::Workflow {
@@ -815,7 +840,8 @@ impl<'a> Transition<'a> {
     ) {
         let mut wft = wft.clone();
         // A failing retry attempt leaves no trace, except when the worker must see new events.
-        if !wft.transient || cause == WorkflowTaskFailedCause::UnhandledCommand {
+        // A failing speculative task is recorded: the failure must be visible.
+        if !wft.transient || wft.speculative || cause == WorkflowTaskFailedCause::UnhandledCommand {
             self.materialize_transient_task(&mut wft);
             self.append(Attributes::WorkflowTaskFailedEventAttributes(
                 history::WorkflowTaskFailedEventAttributes {
@@ -877,7 +903,7 @@ impl<'a> Transition<'a> {
         scheduled_event_id: i64,
         started_event_id: i64,
         request: &RespondWorkflowTaskCompletedRequest,
-    ) -> Result<(), CompletionError> {
+    ) -> Result<Completed, CompletionError> {
         let Some(mut wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
             return Err(CompletionError::NotFound("Workflow task not found.".into()));
         };
@@ -893,6 +919,26 @@ impl<'a> Transition<'a> {
             self.fail_workflow_task(&wft, cause, Some(failure), &request.identity);
             return Err(CompletionError::TaskFailed { cause, message });
         }
+        if wft.speculative
+            && request.commands.is_empty()
+            && !request.force_create_new_workflow_task
+            && self.exec.buffered_events.is_empty()
+            && only_rejections(&request.messages)
+        {
+            // Nothing to record: the task and its rejections leave no trace in history.
+            for message in &request.messages {
+                self.apply_message(message);
+            }
+            self.exec.workflow_task = None;
+            self.exec.workflow_task_attempt = 1;
+            self.apply_sticky_attributes(request);
+            if self.exec.has_admitted_updates() {
+                self.schedule_speculative_workflow_task();
+            }
+            return Ok(Completed::Discarded {
+                reset_history_event_id: self.exec.last_completed_workflow_task_started_id,
+            });
+        }
         self.materialize_transient_task(&mut wft);
         let completed_id = self.append(Attributes::WorkflowTaskCompletedEventAttributes(
             history::WorkflowTaskCompletedEventAttributes {
@@ -907,21 +953,7 @@ impl<'a> Transition<'a> {
         self.exec.workflow_task = None;
         self.exec.workflow_task_attempt = 1;
         self.exec.last_completed_workflow_task_started_id = started_event_id;
-        match request
-            .sticky_attributes
-            .as_ref()
-            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
-        {
-            Some((queue, attributes)) if !queue.name.is_empty() => {
-                self.exec.sticky_task_queue = queue.name.clone();
-                self.exec.sticky_schedule_to_start_timeout_ms =
-                    match duration_ms(attributes.schedule_to_start_timeout.as_ref()) {
-                        0 => DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT_MS,
-                        ms => ms,
-                    };
-            }
-            _ => self.exec.sticky_task_queue.clear(),
-        }
+        self.apply_sticky_attributes(request);
         let mut needs_new_task = request.force_create_new_workflow_task;
         let mut placed_messages = std::collections::HashSet::new();
         for command in &request.commands {
@@ -965,7 +997,26 @@ impl<'a> Transition<'a> {
             }
         }
         self.enforce_history_limits();
-        Ok(())
+        Ok(Completed::Recorded)
+    }
+
+    /// The worker's sticky queue from a completion (none: the run is not sticky any more).
+    fn apply_sticky_attributes(&mut self, request: &RespondWorkflowTaskCompletedRequest) {
+        match request
+            .sticky_attributes
+            .as_ref()
+            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
+        {
+            Some((queue, attributes)) if !queue.name.is_empty() => {
+                self.exec.sticky_task_queue = queue.name.clone();
+                self.exec.sticky_schedule_to_start_timeout_ms =
+                    match duration_ms(attributes.schedule_to_start_timeout.as_ref()) {
+                        0 => DEFAULT_STICKY_SCHEDULE_TO_START_TIMEOUT_MS,
+                        ms => ms,
+                    };
+            }
+            _ => self.exec.sticky_task_queue.clear(),
+        }
     }
 
     /// Terminates a run whose history outgrew the hard limits, as Temporal does.
@@ -2413,10 +2464,13 @@ impl<'a> Transition<'a> {
             self.exec.sticky_task_queue.clear();
             self.schedule_workflow_task();
         }
-        if let Some(wft) = self.exec.workflow_task.clone()
+        if let Some(mut wft) = self.exec.workflow_task.clone()
             && wft.started_event_id > 0
             && wft.started_time_ms + wft.start_to_close_timeout_ms <= now
         {
+            if wft.speculative {
+                self.materialize_transient_task(&mut wft);
+            }
             if !wft.transient {
                 self.append(Attributes::WorkflowTaskTimedOutEventAttributes(
                     history::WorkflowTaskTimedOutEventAttributes {

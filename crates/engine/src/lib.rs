@@ -15,7 +15,7 @@ pub mod state;
 pub mod time;
 
 pub use execution::{
-    ActivityTaskGrant, CompletionError, HistoryLimits, NewRun, ReadyTask, Transition,
+    ActivityTaskGrant, Completed, CompletionError, HistoryLimits, NewRun, ReadyTask, Transition,
     TransitionOutput, WorkflowTaskGrant,
 };
 pub use state::Execution;

@@ -198,6 +198,10 @@ pub struct WorkflowTaskInfo {
     /// `SuggestContinueAsNewReason`s reported when the task started.
     #[prost(int32, repeated, tag = "11")]
     pub suggest_continue_as_new_reasons: Vec<i32>,
+    /// Scheduled only to deliver updates (Temporal's speculative task): it is also
+    /// `transient`, and a completion that merely rejects them writes no events at all.
+    #[prost(bool, tag = "12")]
+    pub speculative: bool,
 }
 
 /// An activity that is scheduled, waiting for a retry, or running.

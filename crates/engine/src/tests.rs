@@ -10,7 +10,9 @@ use temper_api::proto::history::v1::{HistoryEvent, history_event::Attributes};
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use crate::Execution;
-use crate::execution::{CompletionError, ReadyTask, TaskError, Transition, started_attributes};
+use crate::execution::{
+    Completed, CompletionError, ReadyTask, TaskError, Transition, started_attributes,
+};
 use crate::time::{duration_ms, ms_duration};
 
 const T0: i64 = 1_700_000_000_000;
@@ -83,7 +85,7 @@ fn complete(
     now: i64,
     ids: (i64, i64),
     commands: Vec<C>,
-) -> (Result<(), CompletionError>, Vec<HistoryEvent>) {
+) -> (Result<Completed, CompletionError>, Vec<HistoryEvent>) {
     let request = RespondWorkflowTaskCompletedRequest {
         commands: commands
             .into_iter()
@@ -1102,4 +1104,74 @@ fn reset_rebuilds_pending_work_from_the_kept_history() {
     // A point without a pending workflow task is refused.
     let refused = reset_to(6).err().unwrap_or_default();
     assert!(refused.starts_with("Can only reset workflow to event ID in range"));
+}
+
+#[test]
+fn a_rejected_update_on_a_speculative_task_leaves_no_events() {
+    use prost::Message as _;
+    use temper_api::proto::protocol::v1::Message;
+    use temper_api::proto::update::v1 as update;
+    let (mut exec, s, st) = started_run();
+    let (result, _) = complete(&mut exec, T0 + 10, (s, st), vec![]);
+    result.expect("first task completes");
+    let next_event_id = exec.next_event_id;
+    let request = update::Request {
+        meta: Some(update::Meta {
+            update_id: "u1".into(),
+            identity: "client".into(),
+        }),
+        input: Some(update::Input {
+            name: "add".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (admitted, events) = apply(&mut exec, T0 + 20, |t| t.admit_update(request));
+    admitted.expect("admitted");
+    assert!(
+        events.is_empty(),
+        "a speculative task writes no Scheduled event"
+    );
+    let scheduled = exec
+        .workflow_task
+        .clone()
+        .expect("a task delivers the update");
+    assert!(scheduled.speculative && scheduled.transient);
+    let (grant, events) = apply(&mut exec, T0 + 30, |t| {
+        t.start_workflow_task(scheduled.scheduled_event_id, "worker", "r")
+    });
+    let grant = grant.expect("starts");
+    assert!(events.is_empty());
+    let rejection = Message {
+        id: "u1/reject".into(),
+        protocol_instance_id: "u1".into(),
+        body: Some(prost_wkt_types::Any {
+            type_url: "type.googleapis.com/temporal.api.update.v1.Rejection".into(),
+            value: update::Rejection {
+                rejected_request_message_id: "u1/request".into(),
+                failure: Some(app_failure()),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        }),
+        ..Default::default()
+    };
+    let request = RespondWorkflowTaskCompletedRequest {
+        messages: vec![rejection],
+        identity: "worker".into(),
+        ..Default::default()
+    };
+    let (completed, events) = apply(&mut exec, T0 + 40, |t| {
+        t.complete_workflow_task(grant.scheduled_event_id, grant.started_event_id, &request)
+    });
+    assert_eq!(
+        completed.expect("completes"),
+        Completed::Discarded {
+            reset_history_event_id: st
+        }
+    );
+    assert!(events.is_empty());
+    assert_eq!(exec.next_event_id, next_event_id);
+    assert!(exec.workflow_task.is_none());
+    assert!(exec.updates["u1"].outcome.is_some());
 }

@@ -28,7 +28,8 @@ use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::Execution;
 use temper_engine::execution::{
-    CompletionError, InitialSignal, TaskError, WorkflowTaskGrant, activity_type, transient_events,
+    Completed, CompletionError, InitialSignal, TaskError, WorkflowTaskGrant, activity_type,
+    transient_events,
 };
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
@@ -1129,11 +1130,20 @@ impl WorkflowService for Frontend {
             .update(&token.run_id, |t| {
                 t.set_running_workflow_ids(running_ids);
                 t.complete_workflow_task(token.scheduled_event_id, token.started_event_id, &request)
-                    .map(|()| t.start_eager_activities(&request.identity, &eager_request_id))
+                    .map(|completed| {
+                        let eager = t.start_eager_activities(&request.identity, &eager_request_id);
+                        (completed, eager)
+                    })
             })
             .await?;
         match applied.value {
-            Ok(eager) => Ok(Response::new(RespondWorkflowTaskCompletedResponse {
+            Ok((completed, eager)) => Ok(Response::new(RespondWorkflowTaskCompletedResponse {
+                reset_history_event_id: match completed {
+                    Completed::Discarded {
+                        reset_history_event_id,
+                    } => reset_history_event_id,
+                    Completed::Recorded => 0,
+                },
                 activity_tasks: eager
                     .iter()
                     .map(|grant| {

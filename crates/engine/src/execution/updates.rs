@@ -54,6 +54,13 @@ fn decode(message: &Message) -> Result<Answer, String> {
     }
 }
 
+/// Whether a completion's messages only reject updates (nothing that writes an event).
+pub(super) fn only_rejections(messages: &[Message]) -> bool {
+    messages
+        .iter()
+        .all(|m| matches!(decode(m), Ok(Answer::Rejected(_))))
+}
+
 impl Execution {
     /// The `Request` messages of admitted updates, for a workflow task whose started event
     /// is `started_event_id`.
@@ -113,7 +120,7 @@ impl Transition<'_> {
             ..Default::default()
         };
         self.exec.updates.insert(update_id, info);
-        self.schedule_workflow_task();
+        self.schedule_speculative_workflow_task();
         Ok(())
     }
 
