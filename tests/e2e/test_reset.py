@@ -58,6 +58,10 @@ async def reset_scenario(target: str, task_queue: str) -> dict:
         new_run = await reset(client, key, base_run, first_completed_task(base_events))
         assert (await client.get_workflow_handle(key).describe()).run_id == new_run
         await wait_for(lambda: _new_run_saw_signal(client, key, new_run))
+        # The activity re-runs in the new run; let it finish first so both servers see the
+        # next signal at the same point.
+        new_handle = client.get_workflow_handle(key, run_id=new_run)
+        await wait_for(lambda: _settled_after(new_handle, "ACTIVITY_TASK_COMPLETED"))
         await client.get_workflow_handle(key).signal(WaitForSignalWorkflow.add, "done")
         result = await client.get_workflow_handle(key, run_id=new_run).result()
     return {

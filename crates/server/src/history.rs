@@ -33,6 +33,9 @@ use crate::errors;
 use crate::matching::{Matching, QueueKind, QueuedTask};
 use crate::timers::TimerQueue;
 
+/// The run cache is swept for closed runs once it holds this many entries (and then whenever
+/// it has doubled since the last sweep), so memory follows the open runs, not all runs ever.
+const RUN_CACHE_MIN_EVICTION: usize = 10_000;
 /// How often a reset starts over when the run it resets keeps changing.
 const RESET_ATTEMPTS: usize = 5;
 /// The identity on the termination of a run replaced by a reset (Temporal's).
@@ -59,6 +62,8 @@ pub struct History {
     matching: Arc<Matching>,
     timers: Arc<TimerQueue>,
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    /// Cache size at which closed runs are next evicted (see [`evict_closed_runs`]).
+    evict_at: std::sync::atomic::AtomicUsize,
     id_locks: Vec<tokio::sync::Mutex<()>>,
     queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
     /// Runs with a workflow or activity task a worker could be working on.
@@ -105,6 +110,7 @@ impl History {
             matching,
             timers,
             runs: Mutex::new(HashMap::new()),
+            evict_at: std::sync::atomic::AtomicUsize::new(RUN_CACHE_MIN_EVICTION),
             id_locks: (0..ID_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -158,6 +164,14 @@ impl History {
 
     fn entry(&self, run_id: &str) -> Arc<RunEntry> {
         let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let evict_at = self.evict_at.load(std::sync::atomic::Ordering::Relaxed);
+        if runs.len() >= evict_at {
+            evict_closed_runs(&mut runs);
+            self.evict_at.store(
+                (runs.len() * 2).max(RUN_CACHE_MIN_EVICTION),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         runs.entry(run_id.to_string())
             .or_insert_with(|| {
                 Arc::new(RunEntry {
@@ -1016,6 +1030,20 @@ fn next_run_of(close: &HistoryEvent) -> Option<String> {
     (!next.is_empty()).then(|| next.clone())
 }
 
+/// Drops cached runs that are closed (or were never loaded) and that nobody is using: the
+/// store has them, and the next access loads them again.
+fn evict_closed_runs(runs: &mut HashMap<String, Arc<RunEntry>>) {
+    runs.retain(|_, entry| {
+        if Arc::strong_count(entry) > 1 {
+            return true;
+        }
+        match entry.state.try_lock() {
+            Ok(state) => state.as_ref().is_some_and(Execution::is_running),
+            Err(_) => true,
+        }
+    });
+}
+
 /// Whether a reset request reapplies the base run's later signals (Temporal's default).
 #[allow(deprecated)] // clients still send the deprecated `reset_reapply_type`
 fn reapplies_signals(request: &ResetWorkflowExecutionRequest) -> bool {
@@ -1065,5 +1093,42 @@ fn started_attributes(
             None
         },
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: Option<WorkflowExecutionStatus>) -> Arc<RunEntry> {
+        Arc::new(RunEntry {
+            state: tokio::sync::Mutex::new(status.map(|s| Execution {
+                status: s as i32,
+                ..Default::default()
+            })),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    #[test]
+    fn eviction_keeps_open_and_in_use_runs_only() {
+        let in_use = entry(Some(WorkflowExecutionStatus::Completed));
+        let mut runs = HashMap::from([
+            (
+                "open".to_string(),
+                entry(Some(WorkflowExecutionStatus::Running)),
+            ),
+            (
+                "closed".to_string(),
+                entry(Some(WorkflowExecutionStatus::Completed)),
+            ),
+            ("unloaded".to_string(), entry(None)),
+            ("in-use".to_string(), in_use.clone()),
+        ]);
+        evict_closed_runs(&mut runs);
+        let mut kept: Vec<&str> = runs.keys().map(String::as_str).collect();
+        kept.sort();
+        assert_eq!(kept, vec!["in-use", "open"]);
+        drop(in_use);
     }
 }

@@ -12,10 +12,9 @@ use prost::Message;
 use rusqlite::{Connection, params};
 use serde_json::Value as Json;
 use temper_api::proto::common::v1::Payload;
-use temper_api::proto::enums::v1::IndexedValueType;
 use temper_engine::Execution;
 use temper_engine::time::duration_ms;
-use temper_query::{CompiledQuery, SqlValue};
+use temper_query::{AttributeType, CompiledQuery, SqlValue};
 
 use crate::{StoreError, StoreResult};
 
@@ -58,7 +57,7 @@ const NANOS_PER_MS: i64 = 1_000_000;
 /// Registers the SQL functions compiled queries call (on every connection).
 pub(crate) fn register_functions(conn: &Connection) -> StoreResult<()> {
     conn.create_scalar_function(
-        "temper_text_match",
+        temper_query::TEXT_MATCH_FUNCTION,
         2,
         rusqlite::functions::FunctionFlags::SQLITE_UTF8
             | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
@@ -143,11 +142,11 @@ fn search_attributes_json(exec: &Execution, registry: &HashMap<String, i32>) -> 
                 .metadata
                 .get("type")
                 .and_then(|t| std::str::from_utf8(t).ok())
-                .and_then(type_from_short_name)
+                .and_then(AttributeType::from_name)
                 .or_else(|| {
                     registry
                         .get(name)
-                        .and_then(|t| IndexedValueType::try_from(*t).ok())
+                        .and_then(|t| AttributeType::from_proto(*t))
                 });
             if let Some(value) = indexed_value(payload, declared) {
                 object.insert(name.clone(), value);
@@ -157,28 +156,14 @@ fn search_attributes_json(exec: &Execution, registry: &HashMap<String, i32>) -> 
     Json::Object(object).to_string()
 }
 
-/// A type as payload metadata and the CLI spell it ("Keyword", "Int", …).
-pub fn type_from_short_name(name: &str) -> Option<IndexedValueType> {
-    Some(match name {
-        "Text" => IndexedValueType::Text,
-        "Keyword" => IndexedValueType::Keyword,
-        "Int" => IndexedValueType::Int,
-        "Double" => IndexedValueType::Double,
-        "Bool" => IndexedValueType::Bool,
-        "Datetime" => IndexedValueType::Datetime,
-        "KeywordList" => IndexedValueType::KeywordList,
-        _ => return None,
-    })
-}
-
 /// A search attribute payload as the JSON value stored for queries; `None` when it holds no
 /// value (an attribute removed by an upsert) or cannot be read.
-fn indexed_value(payload: &Payload, declared: Option<IndexedValueType>) -> Option<Json> {
+fn indexed_value(payload: &Payload, declared: Option<AttributeType>) -> Option<Json> {
     let value: Json = serde_json::from_slice(&payload.data).ok()?;
     // Untyped SDK APIs send every value as a list; single values come as a one-element list.
     let value = match (value, declared) {
         (Json::Null, _) => return None,
-        (Json::Array(items), Some(t)) if t != IndexedValueType::KeywordList => {
+        (Json::Array(items), Some(t)) if t != AttributeType::KeywordList => {
             match <[Json; 1]>::try_from(items) {
                 Ok([single]) => single,
                 Err(_) => return None,
@@ -188,12 +173,12 @@ fn indexed_value(payload: &Payload, declared: Option<IndexedValueType>) -> Optio
         (value, _) => value,
     };
     match declared {
-        Some(IndexedValueType::Datetime) => {
+        Some(AttributeType::Datetime) => {
             let text = value.as_str()?;
             let at = chrono::DateTime::parse_from_rfc3339(text).ok()?;
             Some(Json::from(at.timestamp_nanos_opt()?))
         }
-        Some(IndexedValueType::KeywordList) => match value {
+        Some(AttributeType::KeywordList) => match value {
             Json::String(single) => Some(Json::Array(vec![Json::String(single)])),
             list => Some(list),
         },
