@@ -329,6 +329,39 @@ fn activity_close_ids(event: &mut HistoryEvent) -> Option<(i64, &mut i64)> {
     }
 }
 
+/// The pending request a `SignalExternalWorkflowExecutionInitiated` event stands for (its
+/// `initiated_event_id` is set once the event has its id).
+fn signal_request(
+    initiated: &history::SignalExternalWorkflowExecutionInitiatedEventAttributes,
+) -> ExternalRequest {
+    let target = initiated.workflow_execution.clone().unwrap_or_default();
+    ExternalRequest {
+        namespace: initiated.namespace.clone(),
+        workflow_id: target.workflow_id,
+        run_id: target.run_id,
+        child_workflow_only: initiated.child_workflow_only,
+        signal_name: initiated.signal_name.clone(),
+        input: initiated.input.clone(),
+        header: initiated.header.clone(),
+        ..Default::default()
+    }
+}
+
+/// The pending request a `RequestCancelExternalWorkflowExecutionInitiated` event stands for.
+fn cancel_request(
+    initiated: &history::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+) -> ExternalRequest {
+    let target = initiated.workflow_execution.clone().unwrap_or_default();
+    ExternalRequest {
+        namespace: initiated.namespace.clone(),
+        workflow_id: target.workflow_id,
+        run_id: target.run_id,
+        child_workflow_only: initiated.child_workflow_only,
+        reason: initiated.reason.clone(),
+        ..Default::default()
+    }
+}
+
 fn task_queue(name: &str) -> Option<TaskQueue> {
     Some(TaskQueue {
         name: name.to_string(),
@@ -450,6 +483,29 @@ impl Execution {
         }
         let output = t.finish();
         (exec, output.events, output.tasks)
+    }
+
+    /// Merges upserted search attributes into the run's.
+    pub fn upsert_search_attributes(
+        &mut self,
+        upserted: Option<&temper_api::proto::common::v1::SearchAttributes>,
+    ) {
+        if let Some(upserted) = upserted {
+            let current = self.search_attributes.get_or_insert_default();
+            for (name, value) in &upserted.indexed_fields {
+                current.indexed_fields.insert(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// Merges upserted memo fields into the run's memo.
+    pub fn upsert_memo(&mut self, upserted: Option<&temper_api::proto::common::v1::Memo>) {
+        if let Some(upserted) = upserted {
+            let memo = self.memo.get_or_insert_default();
+            for (name, value) in &upserted.fields {
+                memo.fields.insert(name.clone(), value.clone());
+            }
+        }
     }
 
     pub fn is_running(&self) -> bool {
@@ -1458,68 +1514,49 @@ impl<'a> Transition<'a> {
                 true
             }
             CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(a) => {
-                let target = a.execution.clone().unwrap_or_default();
-                let initiated_event_id = append(
-                    self,
-                    Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(
-                        history::SignalExternalWorkflowExecutionInitiatedEventAttributes {
-                            workflow_task_completed_event_id: completed_id,
-                            namespace: self.exec.namespace.clone(),
-                            workflow_execution: Some(target.clone()),
-                            signal_name: a.signal_name.clone(),
-                            input: a.input.clone(),
-                            child_workflow_only: a.child_workflow_only,
-                            header: a.header.clone(),
-                            ..Default::default()
-                        },
-                    ),
-                );
-                let request = ExternalRequest {
-                    initiated_event_id,
+                let initiated = history::SignalExternalWorkflowExecutionInitiatedEventAttributes {
+                    workflow_task_completed_event_id: completed_id,
                     namespace: self.exec.namespace.clone(),
-                    workflow_id: target.workflow_id,
-                    run_id: target.run_id,
-                    child_workflow_only: a.child_workflow_only,
+                    workflow_execution: Some(a.execution.clone().unwrap_or_default()),
                     signal_name: a.signal_name.clone(),
                     input: a.input.clone(),
+                    child_workflow_only: a.child_workflow_only,
                     header: a.header.clone(),
-                    reason: String::new(),
+                    ..Default::default()
                 };
+                let mut request = signal_request(&initiated);
+                request.initiated_event_id = append(
+                    self,
+                    Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(initiated),
+                );
                 self.exec
                     .external_requests
-                    .insert(initiated_event_id, request);
+                    .insert(request.initiated_event_id, request);
                 false
             }
             CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
-                let target = WorkflowExecution {
-                    workflow_id: a.workflow_id.clone(),
-                    run_id: a.run_id.clone(),
-                };
-                let initiated_event_id = append(
+                let initiated =
+                    history::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
+                        workflow_task_completed_event_id: completed_id,
+                        namespace: self.exec.namespace.clone(),
+                        workflow_execution: Some(WorkflowExecution {
+                            workflow_id: a.workflow_id.clone(),
+                            run_id: a.run_id.clone(),
+                        }),
+                        child_workflow_only: a.child_workflow_only,
+                        reason: a.reason.clone(),
+                        ..Default::default()
+                    };
+                let mut request = cancel_request(&initiated);
+                request.initiated_event_id = append(
                     self,
                     Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
-                        history::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
-                            workflow_task_completed_event_id: completed_id,
-                            namespace: self.exec.namespace.clone(),
-                            workflow_execution: Some(target),
-                            child_workflow_only: a.child_workflow_only,
-                            reason: a.reason.clone(),
-                            ..Default::default()
-                        },
+                        initiated,
                     ),
                 );
-                let request = ExternalRequest {
-                    initiated_event_id,
-                    namespace: self.exec.namespace.clone(),
-                    workflow_id: a.workflow_id.clone(),
-                    run_id: a.run_id.clone(),
-                    child_workflow_only: a.child_workflow_only,
-                    reason: a.reason.clone(),
-                    ..Default::default()
-                };
                 self.exec
                     .external_requests
-                    .insert(initiated_event_id, request);
+                    .insert(request.initiated_event_id, request);
                 false
             }
             CommandAttributes::RecordMarkerCommandAttributes(a) => {
@@ -1538,12 +1575,8 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
-                if let Some(upserted) = &a.search_attributes {
-                    let current = self.exec.search_attributes.get_or_insert_default();
-                    for (name, value) in &upserted.indexed_fields {
-                        current.indexed_fields.insert(name.clone(), value.clone());
-                    }
-                }
+                self.exec
+                    .upsert_search_attributes(a.search_attributes.as_ref());
                 append(
                     self,
                     Attributes::UpsertWorkflowSearchAttributesEventAttributes(
@@ -1556,12 +1589,7 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(a) => {
-                if let Some(upserted) = &a.upserted_memo {
-                    let memo = self.exec.memo.get_or_insert_default();
-                    for (name, value) in &upserted.fields {
-                        memo.fields.insert(name.clone(), value.clone());
-                    }
-                }
+                self.exec.upsert_memo(a.upserted_memo.as_ref());
                 append(
                     self,
                     Attributes::WorkflowPropertiesModifiedEventAttributes(

@@ -23,7 +23,7 @@ use temper_api::proto::failure::v1::{Failure, ResetWorkflowFailureInfo, failure:
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 use temper_api::proto::update::v1 as update;
 
-use super::{ReadyTask, Transition, started_event};
+use super::{ReadyTask, Transition, cancel_request, signal_request, started_event};
 use crate::state::{
     ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, UpdateInfo, WorkflowTaskInfo,
 };
@@ -194,6 +194,21 @@ fn rebuild(
 fn apply_event(exec: &mut Execution, event: &HistoryEvent, attributes: &Attributes) {
     let event_time_ms = timestamp_ms(event.event_time.as_ref());
     let id = event.event_id;
+    match closed_item(attributes) {
+        Some(Closed::Activity(scheduled_event_id)) => {
+            exec.activities.remove(&scheduled_event_id);
+            return;
+        }
+        Some(Closed::Child(initiated_event_id)) => {
+            exec.children.remove(&initiated_event_id);
+            return;
+        }
+        Some(Closed::External(initiated_event_id)) => {
+            exec.external_requests.remove(&initiated_event_id);
+            return;
+        }
+        None => {}
+    }
     match attributes {
         Attributes::WorkflowTaskScheduledEventAttributes(a) => {
             exec.workflow_task = Some(WorkflowTaskInfo {
@@ -255,18 +270,6 @@ fn apply_event(exec: &mut Execution, event: &HistoryEvent, attributes: &Attribut
                 activity.cancel_requested_event_id = id;
             }
         }
-        Attributes::ActivityTaskCompletedEventAttributes(a) => {
-            exec.activities.remove(&a.scheduled_event_id);
-        }
-        Attributes::ActivityTaskFailedEventAttributes(a) => {
-            exec.activities.remove(&a.scheduled_event_id);
-        }
-        Attributes::ActivityTaskTimedOutEventAttributes(a) => {
-            exec.activities.remove(&a.scheduled_event_id);
-        }
-        Attributes::ActivityTaskCanceledEventAttributes(a) => {
-            exec.activities.remove(&a.scheduled_event_id);
-        }
         Attributes::TimerStartedEventAttributes(a) => {
             exec.timers.insert(
                 a.timer_id.clone(),
@@ -310,86 +313,28 @@ fn apply_event(exec: &mut Execution, event: &HistoryEvent, attributes: &Attribut
                     .unwrap_or_default();
             }
         }
-        Attributes::StartChildWorkflowExecutionFailedEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
-        Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
-        Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
-        Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
-        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
-        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
-            exec.children.remove(&a.initiated_event_id);
-        }
         Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(a) => {
-            let target = a.workflow_execution.clone().unwrap_or_default();
-            exec.external_requests.insert(
-                id,
-                ExternalRequest {
-                    initiated_event_id: id,
-                    namespace: a.namespace.clone(),
-                    workflow_id: target.workflow_id,
-                    run_id: target.run_id,
-                    child_workflow_only: a.child_workflow_only,
-                    signal_name: a.signal_name.clone(),
-                    input: a.input.clone(),
-                    header: a.header.clone(),
-                    reason: String::new(),
-                },
-            );
+            let request = ExternalRequest {
+                initiated_event_id: id,
+                ..signal_request(a)
+            };
+            exec.external_requests.insert(id, request);
         }
         Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(a) => {
-            let target = a.workflow_execution.clone().unwrap_or_default();
-            exec.external_requests.insert(
-                id,
-                ExternalRequest {
-                    initiated_event_id: id,
-                    namespace: a.namespace.clone(),
-                    workflow_id: target.workflow_id,
-                    run_id: target.run_id,
-                    child_workflow_only: a.child_workflow_only,
-                    reason: a.reason.clone(),
-                    ..Default::default()
-                },
-            );
-        }
-        Attributes::ExternalWorkflowExecutionSignaledEventAttributes(a) => {
-            exec.external_requests.remove(&a.initiated_event_id);
-        }
-        Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(a) => {
-            exec.external_requests.remove(&a.initiated_event_id);
-        }
-        Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(a) => {
-            exec.external_requests.remove(&a.initiated_event_id);
-        }
-        Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(a) => {
-            exec.external_requests.remove(&a.initiated_event_id);
+            let request = ExternalRequest {
+                initiated_event_id: id,
+                ..cancel_request(a)
+            };
+            exec.external_requests.insert(id, request);
         }
         Attributes::WorkflowExecutionCancelRequestedEventAttributes(_) => {
             exec.cancel_requested = true;
         }
         Attributes::UpsertWorkflowSearchAttributesEventAttributes(a) => {
-            if let Some(upserted) = &a.search_attributes {
-                let current = exec.search_attributes.get_or_insert_default();
-                for (name, value) in &upserted.indexed_fields {
-                    current.indexed_fields.insert(name.clone(), value.clone());
-                }
-            }
+            exec.upsert_search_attributes(a.search_attributes.as_ref());
         }
         Attributes::WorkflowPropertiesModifiedEventAttributes(a) => {
-            if let Some(upserted) = &a.upserted_memo {
-                let memo = exec.memo.get_or_insert_default();
-                for (name, value) in &upserted.fields {
-                    memo.fields.insert(name.clone(), value.clone());
-                }
-            }
+            exec.upsert_memo(a.upserted_memo.as_ref());
         }
         Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a) => {
             exec.updates_admitted += 1;
@@ -417,4 +362,44 @@ fn apply_event(exec: &mut Execution, event: &HistoryEvent, attributes: &Attribut
         }
         _ => {}
     }
+}
+
+/// Something pending that an event ends, by the id of the event that started it.
+enum Closed {
+    Activity(i64),
+    Child(i64),
+    External(i64),
+}
+
+fn closed_item(attributes: &Attributes) -> Option<Closed> {
+    use Attributes as A;
+    Some(match attributes {
+        A::ActivityTaskCompletedEventAttributes(a) => Closed::Activity(a.scheduled_event_id),
+        A::ActivityTaskFailedEventAttributes(a) => Closed::Activity(a.scheduled_event_id),
+        A::ActivityTaskTimedOutEventAttributes(a) => Closed::Activity(a.scheduled_event_id),
+        A::ActivityTaskCanceledEventAttributes(a) => Closed::Activity(a.scheduled_event_id),
+        A::StartChildWorkflowExecutionFailedEventAttributes(a) => {
+            Closed::Child(a.initiated_event_id)
+        }
+        A::ChildWorkflowExecutionCompletedEventAttributes(a) => Closed::Child(a.initiated_event_id),
+        A::ChildWorkflowExecutionFailedEventAttributes(a) => Closed::Child(a.initiated_event_id),
+        A::ChildWorkflowExecutionCanceledEventAttributes(a) => Closed::Child(a.initiated_event_id),
+        A::ChildWorkflowExecutionTimedOutEventAttributes(a) => Closed::Child(a.initiated_event_id),
+        A::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
+            Closed::Child(a.initiated_event_id)
+        }
+        A::ExternalWorkflowExecutionSignaledEventAttributes(a) => {
+            Closed::External(a.initiated_event_id)
+        }
+        A::SignalExternalWorkflowExecutionFailedEventAttributes(a) => {
+            Closed::External(a.initiated_event_id)
+        }
+        A::ExternalWorkflowExecutionCancelRequestedEventAttributes(a) => {
+            Closed::External(a.initiated_event_id)
+        }
+        A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(a) => {
+            Closed::External(a.initiated_event_id)
+        }
+        _ => return None,
+    })
 }
