@@ -106,6 +106,19 @@ async def workflow_commands(target: str) -> None:
         out = await cli(target, "workflow", "describe", "--workflow-id", wid("missing"), ok=False)
         assert "not found" in out
 
+        # Reset the completed run to its first workflow task: a new run does the work again.
+        before = json.loads(await cli(target, "workflow", "describe", "--workflow-id", wid("done"), "--output", "json"))
+        out = await cli(target, "workflow", "reset", "--workflow-id", wid("done"), "--type", "FirstWorkflowTask",
+                        "--reason", "cli reset")
+        assert f"Resetting workflow {wid('done')} to event ID 4" in out
+        out = await cli(target, "workflow", "result", "--workflow-id", wid("done"))
+        assert "COMPLETED" in out and '"done"' in out
+        after = json.loads(await cli(target, "workflow", "describe", "--workflow-id", wid("done"), "--output", "json"))
+        assert after["workflowExecutionInfo"]["execution"]["runId"] != before["workflowExecutionInfo"]["execution"]["runId"]
+        shown = json.loads(await cli(target, "workflow", "show", "--workflow-id", wid("done"), "--output", "json"))
+        failed = next(e for e in shown["events"] if e["eventType"] == "EVENT_TYPE_WORKFLOW_TASK_FAILED")
+        assert failed["workflowTaskFailedEventAttributes"]["cause"] == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
+
 
 async def namespace_commands(target: str) -> None:
     namespace = f"cli-ns-{uuid.uuid4().hex[:8]}"
