@@ -321,3 +321,45 @@ async def test_the_same_queries_give_the_same_runs_on_temporal(temporal_server, 
         await asyncio.sleep(0.5)
     assert not wrong, "\n".join(map(str, wrong))
     await prepared["handles"]["order-3"].signal(OrderWorkflow.proceed)
+
+
+async def test_legacy_open_and_closed_listings(client, task_queue):
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus as Status
+    from temporalio.api.filter.v1 import StartTimeFilter, StatusFilter, WorkflowExecutionFilter, WorkflowTypeFilter
+    from temporalio.api.workflowservice.v1 import (
+        ListClosedWorkflowExecutionsRequest,
+        ListOpenWorkflowExecutionsRequest,
+    )
+
+    key = uuid.uuid4().hex[:8]
+    async with Worker(client, task_queue=task_queue, workflows=[OrderWorkflow, ShipWorkflow]):
+        waiting = await client.start_workflow(OrderWorkflow.run, "wait", id=f"{key}-wait", task_queue=task_queue)
+        done = await client.start_workflow(ShipWorkflow.run, "done", id=f"{key}-done", task_queue=task_queue)
+        await done.result()
+        failed = await client.start_workflow(OrderWorkflow.run, "fail", id=f"{key}-fail", task_queue=task_queue)
+        with pytest.raises(Exception):
+            await failed.result()
+
+        async def open_ids(**filters) -> list[str]:
+            response = await client.workflow_service.list_open_workflow_executions(
+                ListOpenWorkflowExecutionsRequest(namespace="default", maximum_page_size=10, **filters))
+            return [e.execution.workflow_id for e in response.executions]
+
+        async def closed_ids(**filters) -> list[str]:
+            response = await client.workflow_service.list_closed_workflow_executions(
+                ListClosedWorkflowExecutionsRequest(namespace="default", maximum_page_size=10, **filters))
+            return [e.execution.workflow_id for e in response.executions]
+
+        assert await open_ids() == [waiting.id]
+        assert await open_ids(type_filter=WorkflowTypeFilter(name="ShipWorkflow")) == []
+        assert await open_ids(execution_filter=WorkflowExecutionFilter(workflow_id=waiting.id)) == [waiting.id]
+        # Closed runs, most recently closed first.
+        assert await closed_ids() == [failed.id, done.id]
+        assert await closed_ids(type_filter=WorkflowTypeFilter(name="ShipWorkflow")) == [done.id]
+        assert await closed_ids(status_filter=StatusFilter(status=Status.WORKFLOW_EXECUTION_STATUS_FAILED)) == [failed.id]
+        future = Timestamp(seconds=4_000_000_000)
+        assert await closed_ids(start_time_filter=StartTimeFilter(earliest_time=future)) == []
+        await waiting.signal(OrderWorkflow.proceed)
+        await waiting.result()
+    assert await open_ids() == []

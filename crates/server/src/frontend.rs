@@ -1590,6 +1590,79 @@ impl WorkflowService for Frontend {
         }))
     }
 
+    async fn list_open_workflow_executions(
+        &self,
+        request: Request<ListOpenWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListOpenWorkflowExecutionsResponse>, Status> {
+        use list_open_workflow_executions_request::Filters;
+        let request = request.into_inner();
+        let query = visibility::legacy_filter(
+            true,
+            "StartTime",
+            request.start_time_filter.as_ref(),
+            match &request.filters {
+                Some(Filters::ExecutionFilter(f)) => Some(f),
+                _ => None,
+            },
+            match &request.filters {
+                Some(Filters::TypeFilter(f)) => Some(f),
+                _ => None,
+            },
+            None,
+        );
+        let (executions, next_page_token) = self
+            .list_runs(
+                &request.namespace,
+                &query,
+                request.maximum_page_size,
+                &request.next_page_token,
+            )
+            .await?;
+        Ok(Response::new(ListOpenWorkflowExecutionsResponse {
+            executions,
+            next_page_token,
+        }))
+    }
+
+    async fn list_closed_workflow_executions(
+        &self,
+        request: Request<ListClosedWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListClosedWorkflowExecutionsResponse>, Status> {
+        use list_closed_workflow_executions_request::Filters;
+        let request = request.into_inner();
+        // For closed runs the legacy time filter applies to the close time, as in Temporal's
+        // SQL visibility.
+        let query = visibility::legacy_filter(
+            false,
+            "CloseTime",
+            request.start_time_filter.as_ref(),
+            match &request.filters {
+                Some(Filters::ExecutionFilter(f)) => Some(f),
+                _ => None,
+            },
+            match &request.filters {
+                Some(Filters::TypeFilter(f)) => Some(f),
+                _ => None,
+            },
+            match &request.filters {
+                Some(Filters::StatusFilter(f)) => Some(f),
+                _ => None,
+            },
+        );
+        let (executions, next_page_token) = self
+            .list_runs(
+                &request.namespace,
+                &query,
+                request.maximum_page_size,
+                &request.next_page_token,
+            )
+            .await?;
+        Ok(Response::new(ListClosedWorkflowExecutionsResponse {
+            executions,
+            next_page_token,
+        }))
+    }
+
     async fn scan_workflow_executions(
         &self,
         request: Request<ScanWorkflowExecutionsRequest>,

@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use serde_json::Value as Json;
 use temper_api::proto::common::v1::{Payload, SearchAttributes};
 use temper_api::proto::enums::v1::WorkflowExecutionStatus;
+use temper_api::proto::filter::v1::{
+    StartTimeFilter, StatusFilter, WorkflowExecutionFilter, WorkflowTypeFilter,
+};
 use temper_api::proto::workflowservice::v1::count_workflow_executions_response::AggregationGroup;
 use temper_query::{AttributeType, CompiledQuery};
 use temper_store::ExecutionCount;
@@ -24,6 +27,56 @@ pub fn compile(query: &str, custom: &HashMap<String, i32>) -> Result<CompiledQue
     temper_query::parse(query)
         .and_then(|parsed| temper_query::compile(&parsed, &resolve))
         .map_err(|error| Status::invalid_argument(error.to_string()))
+}
+
+/// A string literal of the list-filter language holding `value` exactly.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The list filter equivalent to the legacy `ListOpen`/`ListClosedWorkflowExecutions`
+/// filters: `time_attribute` (StartTime or CloseTime) within `range`, plus at most one of a
+/// workflow id/run id, a workflow type or (closed runs only) a status.
+pub fn legacy_filter(
+    open: bool,
+    time_attribute: &str,
+    range: Option<&StartTimeFilter>,
+    execution: Option<&WorkflowExecutionFilter>,
+    workflow_type: Option<&WorkflowTypeFilter>,
+    status: Option<&StatusFilter>,
+) -> String {
+    let mut conditions = vec![if open {
+        "ExecutionStatus = 'Running'".to_string()
+    } else {
+        "ExecutionStatus != 'Running'".to_string()
+    }];
+    if let Some(range) = range {
+        let nanos = |t: &Option<temper_api::Timestamp>| {
+            t.as_ref()
+                .map(|t| t.seconds.saturating_mul(1_000_000_000) + i64::from(t.nanos))
+        };
+        if let Some(earliest) = nanos(&range.earliest_time).filter(|n| *n > 0) {
+            conditions.push(format!("{time_attribute} >= {earliest}"));
+        }
+        if let Some(latest) = nanos(&range.latest_time).filter(|n| *n > 0) {
+            conditions.push(format!("{time_attribute} <= {latest}"));
+        }
+    }
+    if let Some(execution) = execution {
+        if !execution.workflow_id.is_empty() {
+            conditions.push(format!("WorkflowId = {}", quoted(&execution.workflow_id)));
+        }
+        if !execution.run_id.is_empty() {
+            conditions.push(format!("RunId = {}", quoted(&execution.run_id)));
+        }
+    }
+    if let Some(workflow_type) = workflow_type {
+        conditions.push(format!("WorkflowType = {}", quoted(&workflow_type.name)));
+    }
+    if let Some(status) = status.filter(|s| s.status > 0) {
+        conditions.push(format!("ExecutionStatus = {}", status.status));
+    }
+    conditions.join(" AND ")
 }
 
 /// The type of a search attribute in a namespace: built-in or custom.
@@ -147,4 +200,40 @@ pub fn count_groups(count: &ExecutionCount) -> Vec<AggregationGroup> {
             count: *n,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_filters_become_queries_that_compile() {
+        let filter = legacy_filter(
+            false,
+            "CloseTime",
+            Some(&StartTimeFilter {
+                earliest_time: Some(temper_api::Timestamp {
+                    seconds: 1,
+                    nanos: 5,
+                }),
+                latest_time: None,
+            }),
+            Some(&WorkflowExecutionFilter {
+                workflow_id: "it's \\odd".into(),
+                run_id: String::new(),
+            }),
+            None,
+            Some(&StatusFilter { status: 2 }),
+        );
+        assert_eq!(
+            filter,
+            "ExecutionStatus != 'Running' AND CloseTime >= 1000000005 AND WorkflowId = 'it''s \\\\odd' AND ExecutionStatus = 2"
+        );
+        let compiled = compile(&filter, &HashMap::new()).expect("compiles");
+        assert!(
+            compiled
+                .params
+                .contains(&temper_query::SqlValue::Text("it's \\odd".into()))
+        );
+    }
 }
