@@ -165,14 +165,20 @@ pub(crate) fn json_path_literal(key: &str) -> String {
     sql_string(&path)
 }
 
+/// The SQL expression reading a non-column search attribute's value; the store indexes
+/// exactly this expression, so compiled filters on the attribute can use the index.
+pub fn search_attribute_expression(name: &str) -> String {
+    format!(
+        "json_extract(search_attributes, {})",
+        json_path_literal(name)
+    )
+}
+
 /// SQL for an attribute's scalar value.
 fn value_sql(resolved: &Resolved) -> String {
     match &resolved.storage {
         Storage::Column(column) => (*column).to_string(),
-        Storage::Json(key) => format!(
-            "json_extract(search_attributes, {})",
-            json_path_literal(key)
-        ),
+        Storage::Json(key) => search_attribute_expression(key),
     }
 }
 

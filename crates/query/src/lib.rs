@@ -26,6 +26,7 @@ pub use attributes::{
     AttributeType, builtin_attribute_type, is_reserved_attribute_name, is_user_settable_predefined,
     predefined_attributes, system_attribute_column, system_attributes,
 };
+pub use compile::search_attribute_expression;
 pub use text::{TEXT_MATCH_FUNCTION, text_matches};
 
 /// The condition Temporal adds when a query does not mention `TemporalNamespaceDivision`: only

@@ -36,6 +36,8 @@ use crate::timers::TimerQueue;
 /// The run cache is swept for closed runs once it holds this many entries (and then whenever
 /// it has doubled since the last sweep), so memory follows the open runs, not all runs ever.
 const RUN_CACHE_MIN_EVICTION: usize = 10_000;
+/// How often a start reruns the id policies after losing the id to a concurrent run.
+const START_ATTEMPTS: usize = 3;
 /// How often a reset starts over when the run it resets keeps changing.
 const RESET_ATTEMPTS: usize = 5;
 /// The identity on the termination of a run replaced by a reset (Temporal's).
@@ -87,6 +89,19 @@ enum FollowUp {
     DeliverExternal { source_run_id: String },
     /// A run's sticky worker is gone.
     ResetSticky { run_id: String },
+}
+
+/// Why one start attempt did not start.
+enum StartError {
+    /// Another run became the id's running run between the check and the write.
+    LostRace,
+    Status(Status),
+}
+
+impl From<Status> for StartError {
+    fn from(status: Status) -> Self {
+        StartError::Status(status)
+    }
 }
 
 /// The result of an operation on a run: the closure's value and the state after it.
@@ -735,6 +750,30 @@ impl History {
     ) -> Result<(String, bool), Status> {
         let stripe = stripe_of(namespace, &request.workflow_id);
         let _id_guard = self.id_locks[stripe].lock().await;
+        // A run chained by continue-as-new or started as a child can take the id between the
+        // policy check and the write; the store refuses the write then, and the check reruns.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.try_start_workflow(namespace, request, signal).await {
+                Err(StartError::LostRace) if attempts < START_ATTEMPTS => continue,
+                Err(StartError::LostRace) => {
+                    return Err(Status::aborted(
+                        "the workflow id kept changing during the start; try again",
+                    ));
+                }
+                Err(StartError::Status(status)) => return Err(status),
+                Ok(started) => return Ok(started),
+            }
+        }
+    }
+
+    async fn try_start_workflow(
+        &self,
+        namespace: &str,
+        request: &StartWorkflowExecutionRequest,
+        signal: Option<&InitialSignal>,
+    ) -> Result<(String, bool), StartError> {
         let current_run = self
             .store
             .current_run(namespace, &request.workflow_id)
@@ -758,7 +797,7 @@ impl History {
                         })
                         .await?;
                     if !applied.value {
-                        return Err(errors::already_completed());
+                        return Err(errors::already_completed().into());
                     }
                 }
                 return Ok((existing, false));
@@ -782,10 +821,11 @@ impl History {
             new_events: events,
             make_current: true,
         };
-        self.store
-            .write(vec![write])
-            .await
-            .map_err(errors::storage)?;
+        match self.store.write(vec![write]).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(..)) => return Err(StartError::LostRace),
+            Err(error) => return Err(errors::storage(error).into()),
+        }
         let entry = self.entry(&run_id);
         *entry.state.lock().await = Some(exec.clone());
         self.publish(&exec, tasks);

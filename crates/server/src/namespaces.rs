@@ -170,6 +170,12 @@ impl Namespaces {
                 )));
             }
         }
+        for attribute in attributes.keys() {
+            self.store
+                .index_search_attribute(attribute)
+                .await
+                .map_err(errors::storage)?;
+        }
         self.modify(name, |record| {
             for (attribute, ty) in attributes {
                 record

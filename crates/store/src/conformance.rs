@@ -164,8 +164,10 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             "{name}"
         );
         // Both together, correctly versioned, commit atomically.
+        let mut closed = execution("old", 2, 3);
+        closed.status = 2;
         let close_old = ExecutionWrite {
-            execution: execution("old", 2, 3),
+            execution: closed,
             expected_db_version: 1,
             new_events: events(2..3),
             make_current: false,
@@ -307,6 +309,13 @@ fn query(text: &str) -> crate::CompiledQuery {
 #[tokio::test]
 async fn visibility_lists_counts_and_pages() {
     for (name, store, _dir) in backends() {
+        // Indexing an attribute is idempotent and changes no result.
+        for _ in 0..2 {
+            store
+                .index_search_attribute("Tier")
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
         store
             .write(vec![
                 visible_run("a", "Order", 1_000, 0, "gold"),
@@ -444,5 +453,58 @@ async fn namespaces_update_and_delete_with_their_runs() {
             store.update_namespace(record).await,
             Err(StoreError::NotFound(_))
         ));
+    }
+}
+
+#[tokio::test]
+async fn a_running_run_is_never_displaced_as_current() {
+    for (name, store, _dir) in backends() {
+        let running = ExecutionWrite {
+            execution: execution("running", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        store.write(vec![running]).await.unwrap();
+        let rival = ExecutionWrite {
+            execution: execution("rival", 1, 2),
+            expected_db_version: 0,
+            new_events: events(1..2),
+            make_current: true,
+        };
+        let result = store.write(vec![rival.clone()]).await;
+        assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
+        assert!(
+            store.load_execution("rival").await.unwrap().is_none(),
+            "{name}"
+        );
+        // Rewriting the current run itself is fine.
+        let mut again = execution("running", 2, 2);
+        again.status = 1;
+        let rewrite = ExecutionWrite {
+            execution: again,
+            expected_db_version: 1,
+            new_events: vec![],
+            make_current: true,
+        };
+        store.write(vec![rewrite]).await.unwrap();
+        // Once it has closed, a new run may take its place.
+        let mut closed = execution("running", 3, 2);
+        closed.status = 2;
+        store
+            .write(vec![ExecutionWrite {
+                execution: closed,
+                expected_db_version: 2,
+                new_events: vec![],
+                make_current: false,
+            }])
+            .await
+            .unwrap();
+        store.write(vec![rival]).await.unwrap();
+        assert_eq!(
+            store.current_run("default", "wf").await.unwrap().as_deref(),
+            Some("rival"),
+            "{name}"
+        );
     }
 }

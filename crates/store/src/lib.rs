@@ -123,6 +123,8 @@ pub trait Store: Send + Sync + 'static {
     fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
     /// Deletes a namespace with all its runs, histories and visibility rows.
     fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// Indexes a custom search attribute's values, so filters on it use an index (idempotent).
+    fn index_search_attribute(&self, name: &str) -> StoreFuture<'_, ()>;
     /// A page of the namespace's runs (visibility rows) matching `filter`.
     fn list_executions(
         &self,

@@ -235,11 +235,27 @@ fn apply_write(
     };
     visibility::upsert(tx, exec, &registry)?;
     if write.make_current {
-        tx.execute(
+        // Never displace a running run: a workflow id has at most one (a start racing a
+        // continue-as-new or a child start loses here, as a conflict).
+        let changed = tx.execute(
             "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT(namespace, workflow_id) DO UPDATE SET run_id = excluded.run_id",
-            params![exec.namespace, exec.workflow_id, exec.run_id],
+             ON CONFLICT(namespace, workflow_id) DO UPDATE SET run_id = excluded.run_id
+             WHERE current_executions.run_id = excluded.run_id OR NOT EXISTS (
+                 SELECT 1 FROM executions e
+                 WHERE e.run_id = current_executions.run_id AND e.status = ?4)",
+            params![
+                exec.namespace,
+                exec.workflow_id,
+                exec.run_id,
+                STATUS_RUNNING
+            ],
         )?;
+        if changed == 0 {
+            return Ok(Err(StoreError::Conflict(
+                format!("workflow id {} (it has a running run)", exec.workflow_id),
+                write.expected_db_version,
+            )));
+        }
     }
     Ok(Ok(()))
 }
@@ -431,6 +447,12 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(())
         });
+        Box::pin(async move { result })
+    }
+
+    fn index_search_attribute(&self, name: &str) -> StoreFuture<'_, ()> {
+        // Rare (registering an attribute); it bypasses the group-commit queue.
+        let result = self.read(|conn| visibility::index_search_attribute(conn, name));
         Box::pin(async move { result })
     }
 

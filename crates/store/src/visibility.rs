@@ -73,6 +73,17 @@ pub(crate) fn register_functions(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Creates the index over one search attribute's values (per namespace), named after the
+/// attribute's bytes so any name is a valid identifier.
+pub(crate) fn index_search_attribute(conn: &Connection, name: &str) -> StoreResult<()> {
+    let suffix: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    conn.execute_batch(&format!(
+        "CREATE INDEX IF NOT EXISTS visibility_sa_{suffix} ON visibility(namespace, {})",
+        temper_query::search_attribute_expression(name)
+    ))?;
+    Ok(())
+}
+
 /// Writes (or rewrites) a run's visibility row. `registry` gives the types of custom search
 /// attributes whose payloads do not say their type.
 pub(crate) fn upsert(
@@ -322,4 +333,36 @@ pub(crate) fn count(
     );
     let total = conn.query_row(&sql, rusqlite::params_from_iter(params), |row| row.get(0))?;
     Ok((total, Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_on_an_indexed_custom_attribute_use_its_index() {
+        let conn = Connection::open_in_memory().expect("memory database");
+        conn.execute_batch(SCHEMA).expect("schema");
+        register_functions(&conn).expect("functions");
+        index_search_attribute(&conn, "Customer \"Tier\"").expect("index");
+        let custom = |name: &str| (name == "Customer \"Tier\"").then_some(AttributeType::Keyword);
+        let filter = temper_query::parse_and_compile("`Customer \"Tier\"` = 'gold'", &custom)
+            .expect("compiles");
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT run_id FROM visibility WHERE namespace = 'default' AND ({})",
+                filter.where_sql
+            ))
+            .expect("plan")
+            .query_map(rusqlite::params_from_iter(sql_params(&filter.params)), |row| {
+                row.get::<_, String>(3)
+            })
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        assert!(
+            plan.iter().any(|step| step.contains("visibility_sa_")),
+            "{plan:?}"
+        );
+    }
 }
