@@ -4,7 +4,8 @@
 //! By default it starts Temper in-process on a free port over a fresh SQLite file. With
 //! `--target HOST:PORT` it drives an already running server instead (Temper or Temporal's own
 //! dev server), and with `--baseline HOST:PORT` it runs the same load against a second server
-//! and prints the ratio of the two.
+//! and prints the ratio of the two. Afterwards it times visibility queries (a count and a
+//! 100-run list page filtered on the load's task queue) against the same servers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,9 +50,13 @@ struct Args {
     /// A second server to run the same load against, for a ratio (e.g. `temporal server start-dev`).
     #[arg(long)]
     baseline: Option<String>,
+    /// Visibility queries of each kind (count, list page) timed after the load; 0 skips them.
+    #[arg(long, default_value_t = 200)]
+    visibility_queries: usize,
 }
 
 struct Report {
+    task_queue: String,
     workflows: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -100,6 +105,8 @@ where
         .map(|r| r.into_inner())
 }
 
+const COUNT: &str = "/temporal.api.workflowservice.v1.WorkflowService/CountWorkflowExecutions";
+const LIST: &str = "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions";
 const START: &str = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution";
 const POLL_WORKFLOW: &str =
     "/temporal.api.workflowservice.v1.WorkflowService/PollWorkflowTaskQueue";
@@ -301,10 +308,104 @@ async fn run_load(target: &str, args: &Args) -> Result<Report, Box<dyn std::erro
     let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     latencies.sort();
     Ok(Report {
+        task_queue,
         workflows: args.workflows,
         elapsed,
         latencies,
     })
+}
+
+/// Latencies of sequential visibility queries of one kind.
+struct QueryTimes {
+    kind: &'static str,
+    latencies: Vec<Duration>,
+}
+
+impl QueryTimes {
+    fn per_second(&self) -> f64 {
+        let total: Duration = self.latencies.iter().sum();
+        self.latencies.len() as f64 / total.as_secs_f64().max(1e-9)
+    }
+
+    fn p50_ms(&self) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted
+            .get(sorted.len() / 2)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    fn print(&self, name: &str) {
+        println!(
+            "{name}: {} {} at {:.0}/s, p50 {:.2} ms",
+            self.latencies.len(),
+            self.kind,
+            self.per_second(),
+            self.p50_ms()
+        );
+    }
+}
+
+/// Times `queries` counts and `queries` first list pages over the runs the load left behind.
+async fn run_visibility(
+    target: &str,
+    task_queue: &str,
+    queries: usize,
+) -> Result<[QueryTimes; 2], Box<dyn std::error::Error>> {
+    let channel = Channel::from_shared(format!("http://{target}"))?
+        .connect()
+        .await?;
+    let query = format!("TaskQueue = '{task_queue}' AND ExecutionStatus = 'Completed'");
+    let mut counts = QueryTimes {
+        kind: "counts",
+        latencies: Vec::with_capacity(queries),
+    };
+    let mut lists = QueryTimes {
+        kind: "list pages of 100",
+        latencies: Vec::with_capacity(queries),
+    };
+    for _ in 0..queries {
+        let at = Instant::now();
+        let count = CountWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            query: query.clone(),
+        };
+        let _: CountWorkflowExecutionsResponse =
+            call_until_admitted(&channel, COUNT, count).await?;
+        counts.latencies.push(at.elapsed());
+        let at = Instant::now();
+        let list = ListWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            page_size: 100,
+            query: query.clone(),
+            ..Default::default()
+        };
+        let _: ListWorkflowExecutionsResponse = call_until_admitted(&channel, LIST, list).await?;
+        lists.latencies.push(at.elapsed());
+    }
+    Ok([counts, lists])
+}
+
+/// [`call`], retried while the server rate-limits it (Temporal's dev server answers
+/// RESOURCE_EXHAUSTED above its persistence QPS limit); the waiting counts as latency, since a
+/// client waits just the same.
+async fn call_until_admitted<Req, Resp>(
+    channel: &Channel,
+    method: &'static str,
+    request: Req,
+) -> Result<Resp, tonic::Status>
+where
+    Req: prost::Message + Clone + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    loop {
+        match call(channel, method, request.clone()).await {
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::error::Error>> {
@@ -350,6 +451,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.workflows, args.concurrency, args.pollers
     );
     let temper = run_load(&target, &args).await?;
+    let mut baseline_report = None;
     temper.print(&format!("target {target}"));
     if let Some(baseline) = &args.baseline {
         let other = run_load(baseline, &args).await?;
@@ -359,6 +461,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             temper.throughput() / other.throughput(),
             temper.percentile(0.5).as_secs_f64() / other.percentile(0.5).as_secs_f64().max(1e-9),
         );
+        baseline_report = Some((baseline.clone(), other));
+    }
+    if args.visibility_queries > 0 {
+        let ours = run_visibility(&target, &temper.task_queue, args.visibility_queries).await?;
+        for times in &ours {
+            times.print(&format!("target {target}"));
+        }
+        if let Some((baseline, other)) = baseline_report {
+            let theirs =
+                run_visibility(&baseline, &other.task_queue, args.visibility_queries).await?;
+            for (mine, their) in ours.iter().zip(&theirs) {
+                their.print(&format!("baseline {baseline}"));
+                println!(
+                    "ratio target/baseline {}: {:.2}x queries/s",
+                    mine.kind,
+                    mine.per_second() / their.per_second().max(1e-9)
+                );
+            }
+        }
     }
     Ok(())
 }
