@@ -23,3 +23,6 @@ echo "== end-to-end tests (Python SDK against target/debug/temper)"
 cargo build --quiet -p temper
 cd tests/e2e
 ../../.venv/bin/python -m pytest -q "$@"
+
+echo "== end-to-end tests again with the servers on PostgreSQL (127.0.0.1:5432, database test)"
+TEMPER_E2E_STORE=postgres ../../.venv/bin/python -m pytest -q "$@"

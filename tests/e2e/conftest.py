@@ -16,6 +16,11 @@ from temporalio.client import Client
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPER_BIN = Path(os.environ.get("TEMPER_BIN", REPO / "target" / "debug" / "temper"))
+# `TEMPER_E2E_STORE=postgres` runs the servers the suite starts by default on PostgreSQL
+# (one schema per server, dropped at the end of the session) instead of SQLite files.
+POSTGRES = os.environ.get("TEMPER_E2E_STORE") == "postgres"
+POSTGRES_URL = os.environ.get("TEMPER_TEST_POSTGRES", "host=127.0.0.1 user=postgres dbname=test")
+CREATED_SCHEMAS: list[str] = []
 
 
 def free_port() -> int:
@@ -27,13 +32,20 @@ def free_port() -> int:
 class TemperServer:
     """One `temper server start-dev` process; restartable on the same database file."""
 
-    def __init__(self, db_path: Path | None, log_path: Path, mode_args: list[str] | None = None):
-        """`mode_args` replaces the default `server start-dev --db-filename DB_PATH`."""
+    def __init__(self, db_path: Path | None, log_path: Path, mode_args: list[str] | None = None,
+                 extra_args: list[str] | None = None):
+        """`mode_args` replaces the default `server start-dev --db-filename DB_PATH`;
+        `extra_args` are added to that default."""
         self.db_path = db_path
         self.log_path = log_path
         self.mode_args = mode_args
+        self.extra_args = extra_args or []
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        # With PostgreSQL, the schema plays the database file's part (kept across restarts).
+        self.schema = f"e2e_{uuid.uuid4().hex}"
+        if POSTGRES:
+            CREATED_SCHEMAS.append(self.schema)
 
     @property
     def target(self) -> str:
@@ -45,8 +57,11 @@ class TemperServer:
         else:
             args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(self.port), "--headless",
                     "--log-level", "info"]
-            if self.db_path is not None:
+            if POSTGRES:
+                args += ["--postgres", POSTGRES_URL, "--postgres-schema", self.schema]
+            elif self.db_path is not None:
                 args += ["--db-filename", str(self.db_path)]
+            args += self.extra_args
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 15
@@ -73,6 +88,16 @@ class TemperServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_postgres_schemas():
+    yield
+    for schema in CREATED_SCHEMAS:
+        subprocess.run(
+            ["psql", POSTGRES_URL, "-q", "-c", f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        )
 
 
 @pytest.fixture

@@ -26,10 +26,9 @@ from visibility_workflows import BOOL, DATETIME, DOUBLE, INT, KEYWORD, KEYWORD_L
 def temper(tmp_path):
     """A server with two custom attributes registered by flag; the tests add the others."""
     server = TemperServer(
-        None, tmp_path / "temper.log",
-        mode_args=["server", "start-dev", "--headless", "--db-filename", str(tmp_path / "temper.db"),
-                   "--search-attribute", "CustomKeywordField=Keyword",
-                   "--search-attribute", "CustomIntField=Int"],
+        tmp_path / "temper.db", tmp_path / "temper.log",
+        extra_args=["--search-attribute", "CustomKeywordField=Keyword",
+                    "--search-attribute", "CustomIntField=Int"],
     )
     server.start()
     yield server

@@ -1,9 +1,17 @@
-//! Turns a parsed [`Query`] into SQLite SQL over the `visibility` table.
+//! Turns a parsed [`Query`] into SQL over the `visibility` table, for SQLite or PostgreSQL.
 //!
 //! Which operators each type accepts, how values are checked and converted, and the error
 //! wording follow `common/persistence/visibility/store/query/converter.go`; the SQL shapes
 //! follow the spirit of `common/persistence/visibility/store/sql/query_converter.go` adapted to
 //! our schema (nanosecond integer times, integer status, attributes in one JSON column).
+//!
+//! Both dialects select the same rows for the same data. The PostgreSQL rendering differs where
+//! the engines do: `TRUE` for an empty filter; `$n` placeholders, each cast to the type of its
+//! bound value; typed reads of the JSONB column; byte order (`COLLATE "C"`, like SQLite's
+//! BINARY) for text range comparisons and sorting; SQLite's NULL placement in ORDER BY; and
+//! KeywordList membership as JSONB containment, which is NULL (not false) on a run without the
+//! attribute, so it is wrapped in `COALESCE(.., FALSE)` wherever that difference could show
+//! (under an odd number of negations).
 
 use crate::ast::{CompareOp, Condition, Expr, Ident, Literal, Predicate, Query, Value};
 use crate::attributes::{AttributeType, NAMESPACE_DIVISION, Resolved, Special, Storage, resolve};
@@ -11,7 +19,7 @@ use crate::text::{TEXT_MATCH_FUNCTION, has_terms};
 use crate::values::{
     is_status_number, parse_datetime_nanos, parse_duration_nanos, parse_status_name,
 };
-use crate::{CompiledQuery, QueryError, SqlValue};
+use crate::{CompiledQuery, Dialect, QueryError, SqlValue};
 
 const NOT_SUPPORTED: &str = "operation is not supported";
 const INVALID: &str = "invalid expression";
@@ -19,14 +27,26 @@ const INVALID: &str = "invalid expression";
 pub(crate) fn compile(
     query: &Query,
     custom: &dyn Fn(&str) -> Option<AttributeType>,
+    dialect: Dialect,
 ) -> Result<CompiledQuery, QueryError> {
+    if let Dialect::Postgres { first_parameter } = dialect {
+        assert!(
+            first_parameter >= 1,
+            "PostgreSQL placeholders are numbered from $1"
+        );
+    }
     let mut compiler = Compiler {
         custom,
+        dialect,
         params: Vec::new(),
         mentions_namespace_division: false,
+        negated: false,
     };
     let where_sql = match &query.filter {
-        None => "1".to_string(),
+        None => match dialect {
+            Dialect::Sqlite => "1".to_string(),
+            Dialect::Postgres { .. } => "TRUE".to_string(),
+        },
         // A top-level OR is parenthesized so callers can AND their own conditions onto it.
         Some(expr @ Expr::Or(_)) => format!("({})", compiler.expr(expr)?),
         Some(expr) => compiler.expr(expr)?,
@@ -73,7 +93,19 @@ pub(crate) fn compile(
             ));
         }
         let direction = if term.descending { "DESC" } else { "ASC" };
-        order_terms.push(format!("{} {direction}", value_sql(&resolved)));
+        order_terms.push(match dialect {
+            Dialect::Sqlite => format!("{} {direction}", value_sql(&resolved, dialect)),
+            // SQLite puts NULLs first in ascending order and last in descending order;
+            // PostgreSQL does the opposite unless told.
+            Dialect::Postgres { .. } => {
+                let nulls = match (nullable(&resolved), term.descending) {
+                    (false, _) => "",
+                    (true, false) => " NULLS FIRST",
+                    (true, true) => " NULLS LAST",
+                };
+                format!("{} {direction}{nulls}", ordered_sql(&resolved, dialect))
+            }
+        });
     }
     let order_by = (!order_terms.is_empty()).then(|| order_terms.join(", "));
 
@@ -174,12 +206,89 @@ pub fn search_attribute_expression(name: &str) -> String {
     )
 }
 
-/// SQL for an attribute's scalar value.
-fn value_sql(resolved: &Resolved) -> String {
+/// [`search_attribute_expression`] for a dialect. PostgreSQL reads the JSONB value typed:
+/// text for Keyword and Text, `bigint` for Int and Datetime, `double precision`, `boolean`,
+/// and the JSONB array itself for KeywordList. SQLite ignores `ty`.
+pub fn search_attribute_expression_for(name: &str, ty: AttributeType, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => search_attribute_expression(name),
+        Dialect::Postgres { .. } => {
+            let key = sql_string(name);
+            match ty {
+                AttributeType::Keyword | AttributeType::Text => {
+                    format!("(search_attributes ->> {key})")
+                }
+                AttributeType::Int | AttributeType::Datetime => {
+                    format!("((search_attributes ->> {key})::bigint)")
+                }
+                AttributeType::Double => {
+                    format!("((search_attributes ->> {key})::double precision)")
+                }
+                AttributeType::Bool => format!("((search_attributes ->> {key})::boolean)"),
+                AttributeType::KeywordList => format!("(search_attributes -> {key})"),
+            }
+        }
+    }
+}
+
+/// [`crate::DEFAULT_NAMESPACE_DIVISION_FILTER`] for a dialect.
+pub fn default_namespace_division_filter(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => crate::DEFAULT_NAMESPACE_DIVISION_FILTER,
+        Dialect::Postgres { .. } => "(search_attributes ->> 'TemporalNamespaceDivision') IS NULL",
+    }
+}
+
+/// SQL for an attribute's value (typed, for PostgreSQL).
+fn value_sql(resolved: &Resolved, dialect: Dialect) -> String {
     match &resolved.storage {
         Storage::Column(column) => (*column).to_string(),
-        Storage::Json(key) => search_attribute_expression(key),
+        Storage::Json(key) => search_attribute_expression_for(key, resolved.ty, dialect),
     }
+}
+
+/// Whether the attribute's SQL value is text (ExecutionStatus is a Keyword stored as a number).
+fn is_text(resolved: &Resolved) -> bool {
+    matches!(resolved.ty, AttributeType::Keyword | AttributeType::Text)
+        && resolved.special != Special::ExecutionStatus
+}
+
+/// [`value_sql`] for ordering (`<`, BETWEEN, ORDER BY): PostgreSQL compares text in the
+/// column's collation, so byte order is requested to match SQLite's BINARY. Equality needs no
+/// collation (it is byte equality under any deterministic one) and so keeps using indexes.
+fn ordered_sql(resolved: &Resolved, dialect: Dialect) -> String {
+    let sql = value_sql(resolved, dialect);
+    match dialect {
+        Dialect::Postgres { .. } if is_text(resolved) => format!("{sql} COLLATE \"C\""),
+        _ => sql,
+    }
+}
+
+/// Columns of the `visibility` table that may be NULL; search attributes in the JSON always may.
+const NULLABLE_COLUMNS: &[&str] = &[
+    "close_time",
+    "execution_duration",
+    "parent_workflow_id",
+    "parent_run_id",
+];
+
+fn nullable(resolved: &Resolved) -> bool {
+    match &resolved.storage {
+        Storage::Column(column) => NULLABLE_COLUMNS.contains(column),
+        Storage::Json(_) => true,
+    }
+}
+
+/// PostgreSQL SQL testing whether the attribute is (not) NULL: on the JSON, an absent key (or a
+/// JSON null) is NULL; no cast is applied, so no stored value can make it fail.
+fn is_null_sql(resolved: &Resolved, dialect: Dialect, negated: bool) -> String {
+    let value = match (&resolved.storage, dialect) {
+        (Storage::Json(key), Dialect::Postgres { .. }) => {
+            format!("(search_attributes ->> {})", sql_string(key))
+        }
+        _ => value_sql(resolved, dialect),
+    };
+    format!("{value} IS {}NULL", not_prefix(negated))
 }
 
 /// A table-valued source over a KeywordList's elements.
@@ -188,10 +297,6 @@ fn list_source(resolved: &Resolved) -> String {
         Storage::Column(column) => format!("json_each({column})"),
         Storage::Json(key) => format!("json_each(search_attributes, {})", json_path_literal(key)),
     }
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
 }
 
 fn not_prefix(negated: bool) -> &'static str {
@@ -221,11 +326,47 @@ fn show(value: &Value) -> String {
 
 struct Compiler<'a> {
     custom: &'a dyn Fn(&str) -> Option<AttributeType>,
+    dialect: Dialect,
     params: Vec<SqlValue>,
     mentions_namespace_division: bool,
+    /// Whether the expression being compiled sits under an odd number of NOTs.
+    negated: bool,
 }
 
 impl Compiler<'_> {
+    /// Adds a parameter and returns its placeholder: `?` for SQLite; for PostgreSQL `$n` cast
+    /// to the bound value's type, or, for a Bool attribute (bound as 1/0), a boolean.
+    fn bind(&mut self, resolved: &Resolved, value: SqlValue) -> String {
+        let sql = match self.dialect {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres { first_parameter } => {
+                let n = first_parameter + self.params.len();
+                match (&value, resolved.ty) {
+                    (SqlValue::Int(_), AttributeType::Bool) => format!("(${n}::bigint <> 0)"),
+                    (SqlValue::Int(_), _) => format!("${n}::bigint"),
+                    (SqlValue::Real(_), _) => format!("${n}::double precision"),
+                    (SqlValue::Text(_), _) => format!("${n}::text"),
+                }
+            }
+        };
+        self.params.push(value);
+        sql
+    }
+
+    /// PostgreSQL membership test of a KeywordList (`atom` is NULL when the run lacks the
+    /// attribute, where SQLite's EXISTS is false). When the atom ends up under an odd number of
+    /// negations (enclosing NOTs plus the operator's own, `negated_here`), that NULL would not
+    /// turn into a match where SQLite's false does, so the atom is made two-valued; otherwise
+    /// NULL and false select the same rows and the bare form is kept, as it can use a GIN index.
+    fn membership(&self, atom: String, negated_here: bool) -> String {
+        let atom = if self.negated != negated_here {
+            format!("COALESCE({atom}, FALSE)")
+        } else {
+            atom
+        };
+        format!("{}{atom}", not_prefix(negated_here))
+    }
+
     fn resolve(&mut self, ident: &Ident) -> Result<Resolved, QueryError> {
         let resolved = resolve(&ident.name, self.custom).ok_or_else(|| {
             QueryError::at(
@@ -265,7 +406,10 @@ impl Compiler<'_> {
                 Ok(parts.join(" OR "))
             }
             Expr::Not(inner) => {
-                let sql = self.expr(inner)?;
+                self.negated = !self.negated;
+                let sql = self.expr(inner);
+                self.negated = !self.negated;
+                let sql = sql?;
                 Ok(if matches!(**inner, Expr::And(_) | Expr::Or(_)) {
                     format!("NOT ({sql})")
                 } else {
@@ -286,10 +430,10 @@ impl Compiler<'_> {
                 Err(operator_error(ident, r.ty, op.name(), ident.position))
             }
         };
+        let dialect = self.dialect;
+        let postgres = matches!(dialect, Dialect::Postgres { .. });
         match &predicate.condition {
-            Condition::IsNull { negated } => {
-                Ok(format!("{} IS {}NULL", value_sql(&r), not_prefix(*negated)))
-            }
+            Condition::IsNull { negated } => Ok(is_null_sql(&r, dialect, *negated)),
             Condition::Unsupported { operator, position } => {
                 Err(operator_error(ident, r.ty, operator, *position))
             }
@@ -299,12 +443,18 @@ impl Compiler<'_> {
                 let negated = *op == CompareOp::Ne;
                 match r.ty {
                     AttributeType::KeywordList => {
-                        self.params.push(param);
-                        Ok(format!(
-                            "{}EXISTS (SELECT 1 FROM {} AS j WHERE j.value = ?)",
-                            not_prefix(negated),
-                            list_source(&r)
-                        ))
+                        let p = self.bind(&r, param);
+                        Ok(if postgres {
+                            let atom =
+                                format!("{} @> jsonb_build_array({p})", value_sql(&r, dialect));
+                            self.membership(atom, negated)
+                        } else {
+                            format!(
+                                "{}EXISTS (SELECT 1 FROM {} AS j WHERE j.value = {p})",
+                                not_prefix(negated),
+                                list_source(&r)
+                            )
+                        })
                     }
                     AttributeType::Text => {
                         if let SqlValue::Text(text) = &param
@@ -318,36 +468,49 @@ impl Compiler<'_> {
                                 value.position,
                             ));
                         }
-                        self.params.push(param);
+                        let p = self.bind(&r, param);
                         // COALESCE: a missing value is no match (so `!=` matches it), as with
                         // Temporal's `rowid NOT IN (fts match)`.
                         Ok(format!(
-                            "{}{TEXT_MATCH_FUNCTION}(COALESCE({}, ''), ?)",
+                            "{}{TEXT_MATCH_FUNCTION}(COALESCE({}, ''), {p})",
                             not_prefix(negated),
-                            value_sql(&r)
+                            value_sql(&r, dialect)
                         ))
                     }
                     _ => {
-                        self.params.push(param);
-                        Ok(format!("{} {} ?", value_sql(&r), op.as_str()))
+                        let p = self.bind(&r, param);
+                        let lhs = match op {
+                            CompareOp::Eq | CompareOp::Ne => value_sql(&r, dialect),
+                            _ => ordered_sql(&r, dialect),
+                        };
+                        Ok(format!("{lhs} {} {p}", op.as_str()))
                     }
                 }
             }
             Condition::In { negated, values } => {
                 check(Op::In(*negated))?;
+                let mut list = Vec::with_capacity(values.len());
                 for value in values {
                     let param = self.convert(ident, &r, value)?;
-                    self.params.push(param);
+                    list.push(self.bind(&r, param));
                 }
-                let list = placeholders(values.len());
-                Ok(if r.ty == AttributeType::KeywordList {
-                    format!(
+                let list = list.join(", ");
+                Ok(match (r.ty, postgres) {
+                    (AttributeType::KeywordList, false) => format!(
                         "{}EXISTS (SELECT 1 FROM {} AS j WHERE j.value IN ({list}))",
                         not_prefix(*negated),
                         list_source(&r)
-                    )
-                } else {
-                    format!("{} {}IN ({list})", value_sql(&r), not_prefix(*negated))
+                    ),
+                    // `?|`: whether any of the strings is an element of the array.
+                    (AttributeType::KeywordList, true) => {
+                        let atom = format!("{} ?| ARRAY[{list}]", value_sql(&r, dialect));
+                        self.membership(atom, *negated)
+                    }
+                    _ => format!(
+                        "{} {}IN ({list})",
+                        value_sql(&r, dialect),
+                        not_prefix(*negated)
+                    ),
                 })
             }
             Condition::Between { negated, low, high } => {
@@ -363,11 +526,11 @@ impl Compiler<'_> {
                 }
                 let low = self.convert(ident, &r, low)?;
                 let high = self.convert(ident, &r, high)?;
-                self.params.push(low);
-                self.params.push(high);
+                let low = self.bind(&r, low);
+                let high = self.bind(&r, high);
                 Ok(format!(
-                    "{} {}BETWEEN ? AND ?",
-                    value_sql(&r),
+                    "{} {}BETWEEN {low} AND {high}",
+                    ordered_sql(&r, dialect),
                     not_prefix(*negated)
                 ))
             }
@@ -385,9 +548,19 @@ impl Compiler<'_> {
                 // substr/length count characters, so this is an exact prefix test with no
                 // LIKE wildcards or case folding to worry about.
                 let len = text.chars().count();
-                self.params.push(param);
-                let op = if *negated { "!=" } else { "=" };
-                Ok(format!("substr({}, 1, {len}) {op} ?", value_sql(&r)))
+                let p = self.bind(&r, param);
+                Ok(if postgres {
+                    // starts_with compares bytes (under the deterministic collations databases
+                    // use), so it is exact too; NULL on a missing value, like substr.
+                    format!(
+                        "{}starts_with({}, {p})",
+                        not_prefix(*negated),
+                        value_sql(&r, dialect)
+                    )
+                } else {
+                    let op = if *negated { "!=" } else { "=" };
+                    format!("substr({}, 1, {len}) {op} {p}", value_sql(&r, dialect))
+                })
             }
         }
     }

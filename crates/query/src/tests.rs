@@ -775,3 +775,5 @@ fn text_matching_function() {
     assert!(text_matches("payment failed: card declined", "refund CARD"));
     assert!(!text_matches("payment failed: card declined", "refund"));
 }
+
+mod postgres;

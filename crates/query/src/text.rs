@@ -7,8 +7,9 @@
 //! `unicode61` tokenizer splits into words at punctuation and matches case-insensitively. We
 //! reproduce that without FTS: the store registers [`text_matches`] as a SQL function.
 
-/// Name of the SQL function the compiled query calls for `Text` comparisons; the store must
-/// register [`text_matches`] under it (deterministic, two text arguments, returns 0/1).
+/// Name of the SQL function the compiled query calls for `Text` comparisons. A SQLite store
+/// must register [`text_matches`] under it (deterministic, two text arguments, returns 0/1); for
+/// PostgreSQL, [`crate::POSTGRES_SETUP_SQL`] defines it.
 pub const TEXT_MATCH_FUNCTION: &str = "temper_text_match";
 
 /// Lower-cased words of `s`: maximal runs of alphanumeric characters.

@@ -1,10 +1,14 @@
 //! Seeded fuzzing of the public API: arbitrary input must never panic or stall, and every query
 //! from the valid-query generator must compile, with one parameter per placeholder and no
-//! user data in the SQL text.
+//! user data in the SQL text. Every input is compiled for SQLite and for PostgreSQL: both
+//! dialects accept and refuse the same queries, with the same parameters.
 
 use std::time::{Duration, Instant};
 
-use temper_query::{AttributeType, CompiledQuery, QueryError, SqlValue, parse, parse_and_compile};
+use temper_query::{
+    AttributeType, CompiledQuery, Dialect, QueryError, SqlValue, parse, parse_and_compile,
+    parse_and_compile_for,
+};
 
 /// xorshift64*: tiny, deterministic, good enough to explore inputs.
 struct Rng(u64);
@@ -49,24 +53,117 @@ fn custom(name: &str) -> Option<AttributeType> {
 
 /// Runs parse + compile, timing the call. A panic fails the test by itself.
 fn run(input: &str, slowest: &mut Duration) -> Result<CompiledQuery, QueryError> {
-    let start = Instant::now();
-    let result = parse_and_compile(input, &custom);
-    let elapsed = start.elapsed();
-    if elapsed > *slowest {
-        *slowest = elapsed;
+    run_both(input, slowest).0
+}
+
+/// The first PostgreSQL placeholder number used for an input (varied, deterministic).
+fn first_parameter(input: &str) -> usize {
+    1 + input.len() % 4
+}
+
+/// Compiles `input` for SQLite and for PostgreSQL, timing each, and checks that they agree and
+/// that the PostgreSQL placeholders line up with the parameters.
+fn run_both(
+    input: &str,
+    slowest: &mut Duration,
+) -> (
+    Result<CompiledQuery, QueryError>,
+    Result<CompiledQuery, QueryError>,
+) {
+    let mut timed = |f: &dyn Fn() -> Result<CompiledQuery, QueryError>| {
+        let start = Instant::now();
+        let result = f();
+        let elapsed = start.elapsed();
+        if elapsed > *slowest {
+            *slowest = elapsed;
+        }
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{input:?} took {elapsed:?}"
+        );
+        result
+    };
+    let first = first_parameter(input);
+    let sqlite = timed(&|| parse_and_compile(input, &custom));
+    let postgres = timed(&|| {
+        parse_and_compile_for(
+            input,
+            &custom,
+            Dialect::Postgres {
+                first_parameter: first,
+            },
+        )
+    });
+    match (&sqlite, &postgres) {
+        (Ok(s), Ok(p)) => {
+            assert_eq!(
+                s.where_sql.matches('?').count(),
+                s.params.len(),
+                "{input:?} -> {s:?}"
+            );
+            assert_eq!(s.params, p.params, "{input:?}");
+            assert_eq!(s.group_by_status, p.group_by_status, "{input:?}");
+            assert_eq!(s.order_by.is_some(), p.order_by.is_some(), "{input:?}");
+            check_postgres_placeholders(p, first);
+        }
+        (Err(s), Err(p)) => assert_eq!(s, p, "{input:?}"),
+        _ => panic!("{input:?}: dialects disagree: {sqlite:?} / {postgres:?}"),
+    }
+    (sqlite, postgres)
+}
+
+/// Scans the PostgreSQL SQL (skipping '...' literals, where attribute names live): every
+/// placeholder is `$first..$first + params.len() - 1` with the cast of its value's type, each
+/// of them appears, and ORDER BY has none.
+fn check_postgres_placeholders(c: &CompiledQuery, first: usize) {
+    let sql = c.where_sql.as_bytes();
+    let mut seen = vec![false; c.params.len()];
+    let mut i = 0;
+    while i < sql.len() {
+        match sql[i] {
+            b'\'' => {
+                i += 1;
+                while i < sql.len() && sql[i] != b'\'' {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                let digits = sql[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                assert!(digits > 0, "bare $ in {}", c.where_sql);
+                let n: usize = c.where_sql[i + 1..i + 1 + digits].parse().unwrap();
+                assert!(
+                    n >= first && n < first + c.params.len(),
+                    "${n} out of range in {}",
+                    c.where_sql
+                );
+                let cast = match c.params[n - first] {
+                    SqlValue::Int(_) => "::bigint",
+                    SqlValue::Real(_) => "::double precision",
+                    SqlValue::Text(_) => "::text",
+                };
+                assert!(
+                    c.where_sql[i + 1 + digits..].starts_with(cast),
+                    "${n} lacks {cast} in {}",
+                    c.where_sql
+                );
+                seen[n - first] = true;
+                i += digits;
+            }
+            _ => {}
+        }
+        i += 1;
     }
     assert!(
-        elapsed < Duration::from_secs(1),
-        "{input:?} took {elapsed:?}"
+        seen.iter().all(|&s| s),
+        "a parameter has no placeholder in {}",
+        c.where_sql
     );
-    if let Ok(compiled) = &result {
-        assert_eq!(
-            compiled.where_sql.matches('?').count(),
-            compiled.params.len(),
-            "{input:?} -> {compiled:?}"
-        );
+    if let Some(order) = &c.order_by {
+        assert!(!order.contains('$') && !order.contains('?'), "{order}");
     }
-    result
 }
 
 const VOCABULARY: &[&str] = &[
@@ -556,22 +653,37 @@ fn generated_valid_queries_compile() {
     let mut slowest = Duration::ZERO;
     for _ in 0..20_000 {
         let q = valid_query(&mut rng);
-        let compiled = match run(&q, &mut slowest) {
-            Ok(c) => c,
-            Err(e) => panic!("{q:?} failed: {e}"),
+        let (compiled, postgres) = match run_both(&q, &mut slowest) {
+            (Ok(s), Ok(p)) => (s, p),
+            (Err(e), _) => panic!("{q:?} failed: {e}"),
+            (_, Err(e)) => panic!("{q:?} failed for PostgreSQL: {e}"),
         };
         // Values travel only as parameters.
-        assert!(
-            !compiled.where_sql.contains(MARKER),
-            "{q:?} leaked a value: {}",
-            compiled.where_sql
-        );
+        for c in [&compiled, &postgres] {
+            assert!(
+                !c.where_sql.contains(MARKER),
+                "{q:?} leaked a value: {}",
+                c.where_sql
+            );
+            for p in &c.params {
+                if let SqlValue::Text(s) = p
+                    && s.starts_with(MARKER)
+                {
+                    assert!(!c.where_sql.contains(s.as_str()));
+                }
+            }
+        }
         if let Some(order) = &compiled.order_by {
             assert!(!order.contains('?'));
         }
         // Compiling is deterministic.
         let again = parse(&q).and_then(|ast| temper_query::compile(&ast, &custom));
         assert_eq!(again.as_ref(), Ok(&compiled));
+        let dialect = Dialect::Postgres {
+            first_parameter: first_parameter(&q),
+        };
+        let again = parse(&q).and_then(|ast| temper_query::compile_for(&ast, &custom, dialect));
+        assert_eq!(again.as_ref(), Ok(&postgres));
     }
 }
 

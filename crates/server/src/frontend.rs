@@ -80,7 +80,7 @@ impl Frontend {
     ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
         self.namespaces.require(namespace)?;
         let custom = self.namespaces.search_attributes(namespace)?;
-        let filter = visibility::compile(query, &custom)?;
+        let filter = visibility::compile(query, &custom, self.history.store().dialect())?;
         let page_size = match usize::try_from(page_size) {
             Ok(0) | Err(_) => visibility::DEFAULT_PAGE_SIZE,
             Ok(n) => n.min(visibility::DEFAULT_PAGE_SIZE),
@@ -1689,7 +1689,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
         let custom = self.namespaces.search_attributes(&request.namespace)?;
-        let filter = visibility::compile(&request.query, &custom)?;
+        let filter = visibility::compile(&request.query, &custom, self.history.store().dialect())?;
         if filter.order_by.is_some() {
             return Err(errors::invalid(
                 "invalid query: operation is not supported: 'ORDER BY' clause",

@@ -170,11 +170,13 @@ impl Namespaces {
                 )));
             }
         }
-        for attribute in attributes.keys() {
-            self.store
-                .index_search_attribute(attribute)
-                .await
-                .map_err(errors::storage)?;
+        for (attribute, ty) in attributes {
+            if let Some(ty) = AttributeType::from_proto(*ty) {
+                self.store
+                    .index_search_attribute(name, attribute, ty)
+                    .await
+                    .map_err(errors::storage)?;
+            }
         }
         self.modify(name, |record| {
             for (attribute, ty) in attributes {

@@ -21,11 +21,15 @@ use tonic::Status;
 /// Page size of a list request that asks for none (Temporal's `frontend.visibilityMaxPageSize`).
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
 
-/// Compiles a list filter for a namespace whose custom attributes are `custom`.
-pub fn compile(query: &str, custom: &HashMap<String, i32>) -> Result<CompiledQuery, Status> {
+/// Compiles a list filter for a namespace whose custom attributes are `custom`, in the
+/// store's SQL dialect.
+pub fn compile(
+    query: &str,
+    custom: &HashMap<String, i32>,
+    dialect: temper_query::Dialect,
+) -> Result<CompiledQuery, Status> {
     let resolve = |name: &str| custom.get(name).and_then(|t| AttributeType::from_proto(*t));
-    temper_query::parse(query)
-        .and_then(|parsed| temper_query::compile(&parsed, &resolve))
+    temper_query::parse_and_compile_for(query, &resolve, dialect)
         .map_err(|error| Status::invalid_argument(error.to_string()))
 }
 
@@ -229,7 +233,8 @@ mod tests {
             filter,
             "ExecutionStatus != 'Running' AND CloseTime >= 1000000005 AND WorkflowId = 'it''s \\\\odd' AND ExecutionStatus = 2"
         );
-        let compiled = compile(&filter, &HashMap::new()).expect("compiles");
+        let compiled =
+            compile(&filter, &HashMap::new(), temper_query::Dialect::Sqlite).expect("compiles");
         assert!(
             compiled
                 .params

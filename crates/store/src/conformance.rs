@@ -3,10 +3,11 @@
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
+use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::{ExecutionWrite, NamespaceRecord, Store, StoreError};
 
-fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
+async fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = SqliteStore::open_file(&dir.path().join("temper.db"), &[]).expect("open file");
     vec![
@@ -16,7 +17,49 @@ fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> 
             None,
         ),
         ("sqlite-file", Box::new(file), Some(dir)),
+        ("postgres", Box::new(postgres_store().await), None),
     ]
+}
+
+/// A PostgreSQL store in a fresh schema of its own, on `$TEMPER_TEST_POSTGRES` (a
+/// connection string) or the local server. Schemas older than an hour from earlier runs are
+/// dropped first, so test runs do not pile up.
+async fn postgres_store() -> PostgresStore {
+    let url = std::env::var("TEMPER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=test".into());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url:?} (set TEMPER_TEST_POSTGRES): {e}"));
+    tokio::spawn(connection);
+    let old: Vec<String> = client
+        .query(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'temper\\_test\\_%'",
+            &[],
+        )
+        .await
+        .expect("list schemas")
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .filter(|name| {
+            name.split('_')
+                .nth(2)
+                .and_then(|secs| secs.parse::<u64>().ok())
+                .is_some_and(|created| created + 3600 < now)
+        })
+        .collect();
+    for schema in old {
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .await;
+    }
+    let schema = format!("temper_test_{now}_{}", uuid::Uuid::new_v4().simple());
+    PostgresStore::connect(&url, Some(&schema))
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url:?}: {e}"))
 }
 
 fn execution(run_id: &str, version: i64, next_event_id: i64) -> Execution {
@@ -42,7 +85,7 @@ fn events(range: std::ops::Range<i64>) -> Vec<HistoryEvent> {
 
 #[tokio::test]
 async fn writes_are_read_back_in_order() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let create = ExecutionWrite {
             execution: execution("r1", 1, 3),
             expected_db_version: 0,
@@ -95,7 +138,7 @@ async fn writes_are_read_back_in_order() {
 
 #[tokio::test]
 async fn stale_versions_conflict_and_write_nothing() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let create = ExecutionWrite {
             execution: execution("r1", 1, 2),
             expected_db_version: 0,
@@ -131,7 +174,7 @@ async fn stale_versions_conflict_and_write_nothing() {
 
 #[tokio::test]
 async fn a_failed_write_leaves_nothing_of_its_batch() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let old = ExecutionWrite {
             execution: execution("old", 1, 2),
             expected_db_version: 0,
@@ -188,7 +231,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
 
 #[tokio::test]
 async fn open_executions_exclude_closed_runs() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         for (run, status) in [("open", 1), ("closed", 2)] {
             let mut exec = execution(run, 1, 1);
             exec.status = status;
@@ -213,7 +256,7 @@ async fn open_executions_exclude_closed_runs() {
 
 #[tokio::test]
 async fn namespaces_are_unique() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let ns = NamespaceRecord {
             name: "orders".into(),
             id: "1".into(),
@@ -233,7 +276,7 @@ async fn namespaces_are_unique() {
 
 #[tokio::test]
 async fn clock_offset_is_kept() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         assert_eq!(store.load_clock_offset().await.unwrap(), 0, "{name}");
         store.save_clock_offset(86_400_000).await.unwrap();
         store.save_clock_offset(90_000_000).await.unwrap();
@@ -301,18 +344,18 @@ fn visible_run(
     }
 }
 
-fn query(text: &str) -> crate::CompiledQuery {
+fn query(store: &dyn Store, text: &str) -> crate::CompiledQuery {
     let custom = |name: &str| (name == "Tier").then_some(temper_query::AttributeType::Keyword);
-    temper_query::parse_and_compile(text, &custom).expect("valid query")
+    temper_query::parse_and_compile_for(text, &custom, store.dialect()).expect("valid query")
 }
 
 #[tokio::test]
 async fn visibility_lists_counts_and_pages() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         // Indexing an attribute is idempotent and changes no result.
         for _ in 0..2 {
             store
-                .index_search_attribute("Tier")
+                .index_search_attribute("default", "Tier", temper_query::AttributeType::Keyword)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
@@ -329,12 +372,12 @@ async fn visibility_lists_counts_and_pages() {
         };
         // Open runs first, then the most recently closed.
         let all = store
-            .list_executions("default", &query(""), 10, &[])
+            .list_executions("default", &query(&*store, ""), 10, &[])
             .await
             .unwrap();
         assert_eq!(ids(&all), vec!["a", "b", "c"], "{name}");
         let gold = store
-            .list_executions("default", &query("Tier = 'gold'"), 10, &[])
+            .list_executions("default", &query(&*store, "Tier = 'gold'"), 10, &[])
             .await
             .unwrap();
         assert_eq!(ids(&gold), vec!["a", "c"], "{name}");
@@ -342,7 +385,7 @@ async fn visibility_lists_counts_and_pages() {
         let mut token = Vec::new();
         loop {
             let page = store
-                .list_executions("default", &query(""), 1, &token)
+                .list_executions("default", &query(&*store, ""), 1, &token)
                 .await
                 .unwrap();
             paged.extend(ids(&page));
@@ -353,14 +396,19 @@ async fn visibility_lists_counts_and_pages() {
         }
         assert_eq!(paged, vec!["a", "b", "c"], "{name}");
         let ordered = store
-            .list_executions("default", &query("ORDER BY StartTime DESC"), 2, &[])
+            .list_executions(
+                "default",
+                &query(&*store, "ORDER BY StartTime DESC"),
+                2,
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(ids(&ordered), vec!["c", "b"], "{name}");
         let rest = store
             .list_executions(
                 "default",
-                &query("ORDER BY StartTime DESC"),
+                &query(&*store, "ORDER BY StartTime DESC"),
                 2,
                 &ordered.next_page_token,
             )
@@ -368,23 +416,23 @@ async fn visibility_lists_counts_and_pages() {
             .unwrap();
         assert_eq!(ids(&rest), vec!["a"], "{name}");
         let count = store
-            .count_executions("default", &query("WorkflowType = 'Order'"))
+            .count_executions("default", &query(&*store, "WorkflowType = 'Order'"))
             .await
             .unwrap();
         assert_eq!(count.count, 2, "{name}");
         let grouped = store
-            .count_executions("default", &query("GROUP BY ExecutionStatus"))
+            .count_executions("default", &query(&*store, "GROUP BY ExecutionStatus"))
             .await
             .unwrap();
         assert_eq!(grouped.groups, vec![(1, 1), (2, 2)], "{name}");
         let other = store
-            .count_executions("elsewhere", &query(""))
+            .count_executions("elsewhere", &query(&*store, ""))
             .await
             .unwrap();
         assert_eq!(other.count, 0, "{name}");
         assert!(matches!(
             store
-                .list_executions("default", &query(""), 1, b"not a token")
+                .list_executions("default", &query(&*store, ""), 1, b"not a token")
                 .await,
             Err(StoreError::InvalidPageToken(_))
         ));
@@ -393,7 +441,7 @@ async fn visibility_lists_counts_and_pages() {
 
 #[tokio::test]
 async fn closed_runs_past_retention_are_deleted_with_their_history() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         store
             .write(vec![
                 visible_run("open", "Order", 1_000, 0, "gold"),
@@ -420,14 +468,17 @@ async fn closed_runs_past_retention_are_deleted_with_their_history() {
             None,
             "{name}"
         );
-        let left = store.count_executions("default", &query("")).await.unwrap();
+        let left = store
+            .count_executions("default", &query(&*store, ""))
+            .await
+            .unwrap();
         assert_eq!(left.count, 2, "{name}");
     }
 }
 
 #[tokio::test]
 async fn namespaces_update_and_delete_with_their_runs() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let record = NamespaceRecord {
             name: "orders".into(),
             id: "id-1".into(),
@@ -458,7 +509,7 @@ async fn namespaces_update_and_delete_with_their_runs() {
 
 #[tokio::test]
 async fn a_running_run_is_never_displaced_as_current() {
-    for (name, store, _dir) in backends() {
+    for (name, store, _dir) in backends().await {
         let running = ExecutionWrite {
             execution: execution("running", 1, 2),
             expected_db_version: 0,
@@ -506,5 +557,60 @@ async fn a_running_run_is_never_displaced_as_current() {
             Some("rival"),
             "{name}"
         );
+    }
+}
+
+#[tokio::test]
+async fn one_attribute_name_may_have_different_types_in_different_namespaces() {
+    use temper_api::proto::common::v1::{Payload, SearchAttributes};
+    use temper_query::AttributeType;
+    for (name, store, _dir) in backends().await {
+        let typed = |namespace: &str, run_id: &str, ty: &str, json: &str| {
+            let mut write = visible_run(run_id, "Order", 1_000, 0, "gold");
+            write.execution.namespace = namespace.into();
+            write.execution.workflow_id = format!("wf-{run_id}");
+            write.execution.search_attributes = Some(SearchAttributes {
+                indexed_fields: [(
+                    "Amount".to_string(),
+                    Payload {
+                        metadata: [("type".to_string(), ty.as_bytes().to_vec())].into(),
+                        data: json.as_bytes().to_vec(),
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+            });
+            write
+        };
+        store
+            .index_search_attribute("ints", "Amount", AttributeType::Int)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        store
+            .index_search_attribute("words", "Amount", AttributeType::Keyword)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        store
+            .write(vec![typed("ints", "i", "Int", "42")])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        store
+            .write(vec![typed("words", "w", "Keyword", "\"many\"")])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let compile = |ty: AttributeType, text: &str| {
+            let custom = move |n: &str| (n == "Amount").then_some(ty);
+            temper_query::parse_and_compile_for(text, &custom, store.dialect()).expect("valid")
+        };
+        let ints = store
+            .count_executions("ints", &compile(AttributeType::Int, "Amount > 40"))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(ints.count, 1, "{name}");
+        let words = store
+            .count_executions("words", &compile(AttributeType::Keyword, "Amount = 'many'"))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(words.count, 1, "{name}");
     }
 }

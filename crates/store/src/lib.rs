@@ -1,5 +1,6 @@
-//! `temper-store` owns durable state: one [`Store`] trait that every backend implements, and
-//! the embedded SQLite backend ([`sqlite::SqliteStore`]).
+//! `temper-store` owns durable state: one [`Store`] trait that every backend implements, the
+//! embedded SQLite backend ([`sqlite::SqliteStore`]) and the PostgreSQL backend
+//! ([`postgres::PostgresStore`]); one conformance suite runs against both.
 //!
 //! The unit of writing is an [`ExecutionWrite`]: a run's new history events, its new state and
 //! (optionally) its place as the workflow id's current run, committed in one transaction. The
@@ -14,6 +15,7 @@ use std::pin::Pin;
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
+pub mod postgres;
 pub mod sqlite;
 pub mod visibility;
 
@@ -38,6 +40,16 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     InvalidPageToken(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The server's own message is what says what went wrong ("db error" alone does not).
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Backend(e.to_string()),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -123,8 +135,16 @@ pub trait Store: Send + Sync + 'static {
     fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;
     /// Deletes a namespace with all its runs, histories and visibility rows.
     fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()>;
-    /// Indexes a custom search attribute's values, so filters on it use an index (idempotent).
-    fn index_search_attribute(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// The SQL dialect visibility filters must be compiled for.
+    fn dialect(&self) -> temper_query::Dialect;
+    /// Indexes a namespace's custom search attribute, so filters on it use an index
+    /// (idempotent).
+    fn index_search_attribute(
+        &self,
+        namespace: &str,
+        name: &str,
+        ty: temper_query::AttributeType,
+    ) -> StoreFuture<'_, ()>;
     /// A page of the namespace's runs (visibility rows) matching `filter`.
     fn list_executions(
         &self,
@@ -149,4 +169,20 @@ pub trait Store: Send + Sync + 'static {
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;
+}
+
+/// Decodes a stored run state.
+pub(crate) fn decode_execution(bytes: &[u8]) -> StoreResult<Execution> {
+    prost::Message::decode(bytes).map_err(|e| StoreError::Corrupt(format!("execution state: {e}")))
+}
+
+/// Whether some search attribute of the run does not carry its type in its payload (so the
+/// namespace's registry must be read to index it).
+pub(crate) fn needs_registry(exec: &Execution) -> bool {
+    exec.search_attributes.as_ref().is_some_and(|attributes| {
+        attributes
+            .indexed_fields
+            .values()
+            .any(|p| !p.metadata.contains_key("type"))
+    })
 }

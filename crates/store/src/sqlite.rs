@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::visibility;
 use crate::{
     CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
-    StoreError, StoreFuture, StoreResult,
+    StoreError, StoreFuture, StoreResult, decode_execution, needs_registry,
 };
 
 /// Most writes committed in one transaction.
@@ -260,16 +260,6 @@ fn apply_write(
     Ok(Ok(()))
 }
 
-/// Whether some search attribute of the run does not carry its type in its payload.
-fn needs_registry(exec: &Execution) -> bool {
-    exec.search_attributes.as_ref().is_some_and(|attributes| {
-        attributes
-            .indexed_fields
-            .values()
-            .any(|p| !p.metadata.contains_key("type"))
-    })
-}
-
 fn namespace_search_attributes(
     conn: &Connection,
     namespace: &str,
@@ -301,10 +291,6 @@ fn backfill_visibility(conn: &Connection) -> StoreResult<()> {
         visibility::upsert(conn, &exec, &registry)?;
     }
     Ok(())
-}
-
-fn decode_execution(bytes: &[u8]) -> StoreResult<Execution> {
-    Execution::decode(bytes).map_err(|e| StoreError::Corrupt(format!("execution state: {e}")))
 }
 
 impl Store for SqliteStore {
@@ -450,7 +436,16 @@ impl Store for SqliteStore {
         Box::pin(async move { result })
     }
 
-    fn index_search_attribute(&self, name: &str) -> StoreFuture<'_, ()> {
+    fn dialect(&self) -> temper_query::Dialect {
+        temper_query::Dialect::Sqlite
+    }
+
+    fn index_search_attribute(
+        &self,
+        _namespace: &str,
+        name: &str,
+        _ty: temper_query::AttributeType,
+    ) -> StoreFuture<'_, ()> {
         // Rare (registering an attribute); it bypasses the group-commit queue.
         let result = self.read(|conn| visibility::index_search_attribute(conn, name));
         Box::pin(async move { result })

@@ -84,13 +84,33 @@ pub(crate) fn index_search_attribute(conn: &Connection, name: &str) -> StoreResu
     Ok(())
 }
 
-/// Writes (or rewrites) a run's visibility row. `registry` gives the types of custom search
-/// attributes whose payloads do not say their type.
-pub(crate) fn upsert(
-    conn: &Connection,
-    exec: &Execution,
-    registry: &HashMap<String, i32>,
-) -> StoreResult<()> {
+/// A run's visibility row, backend-neutral: what both backends write.
+pub(crate) struct VisibilityRow {
+    pub run_id: String,
+    pub namespace: String,
+    pub workflow_id: String,
+    pub workflow_type: String,
+    pub status: i64,
+    pub start_time: i64,
+    pub execution_time: i64,
+    pub close_time: Option<i64>,
+    pub execution_duration: Option<i64>,
+    pub task_queue: String,
+    pub history_length: i64,
+    pub history_size_bytes: i64,
+    pub state_transition_count: i64,
+    pub parent_workflow_id: Option<String>,
+    pub parent_run_id: Option<String>,
+    pub root_workflow_id: String,
+    pub root_run_id: String,
+    /// The search attributes as a JSON object (text).
+    pub search_attributes: String,
+    pub sort_close: i64,
+}
+
+/// The row for a run's current state. `registry` gives the types of custom search attributes
+/// whose payloads do not say their type.
+pub(crate) fn row_of(exec: &Execution, registry: &HashMap<String, i32>) -> VisibilityRow {
     let started = exec.started.clone().unwrap_or_default();
     let start_time = exec.start_time_ms * NANOS_PER_MS;
     let execution_time = (exec.start_time_ms
@@ -98,48 +118,81 @@ pub(crate) fn upsert(
         * NANOS_PER_MS;
     let closed = !exec.is_running() && exec.close_time_ms > 0;
     let close_time = closed.then_some(exec.close_time_ms * NANOS_PER_MS);
-    let execution_duration = close_time.map(|close| (close - execution_time).max(0));
     let parent = started.parent_workflow_execution.clone();
     let root = started.root_workflow_execution.clone();
-    let search_attributes = search_attributes_json(exec, registry);
-    let mut statement = conn.prepare_cached(
+    VisibilityRow {
+        run_id: exec.run_id.clone(),
+        namespace: exec.namespace.clone(),
+        workflow_id: exec.workflow_id.clone(),
+        workflow_type: exec.workflow_type.clone(),
+        status: i64::from(exec.status),
+        start_time,
+        execution_time,
+        close_time,
+        execution_duration: close_time.map(|close| (close - execution_time).max(0)),
+        task_queue: exec.task_queue.clone(),
+        // Like Temporal, the history counters are recorded when the run closes (0 while open).
+        history_length: if closed { exec.next_event_id - 1 } else { 0 },
+        history_size_bytes: if closed { exec.history_size_bytes } else { 0 },
+        state_transition_count: if closed { exec.db_version } else { 0 },
+        parent_workflow_id: parent.as_ref().map(|p| p.workflow_id.clone()),
+        parent_run_id: parent.as_ref().map(|p| p.run_id.clone()),
+        root_workflow_id: root
+            .as_ref()
+            .map_or(exec.workflow_id.clone(), |r| r.workflow_id.clone()),
+        root_run_id: root
+            .as_ref()
+            .map_or(exec.run_id.clone(), |r| r.run_id.clone()),
+        search_attributes: search_attributes_json(exec, registry),
+        sort_close: close_time.unwrap_or(OPEN_SORT_KEY),
+    }
+}
+
+/// The columns a row rewrite updates (everything but the run's identity and start).
+pub(crate) const UPSERT_SQL_TAIL: &str =
+    "ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
+     execution_time = excluded.execution_time, close_time = excluded.close_time,
+     execution_duration = excluded.execution_duration,
+     history_length = excluded.history_length,
+     history_size_bytes = excluded.history_size_bytes,
+     state_transition_count = excluded.state_transition_count,
+     search_attributes = excluded.search_attributes, sort_close = excluded.sort_close";
+
+/// Writes (or rewrites) a run's visibility row.
+pub(crate) fn upsert(
+    conn: &Connection,
+    exec: &Execution,
+    registry: &HashMap<String, i32>,
+) -> StoreResult<()> {
+    let row = row_of(exec, registry);
+    let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status,
              start_time, execution_time, close_time, execution_duration, task_queue,
              history_length, history_size_bytes, state_transition_count, parent_workflow_id,
              parent_run_id, root_workflow_id, root_run_id, search_attributes, sort_close)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-             ?18, ?19)
-         ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
-             execution_time = excluded.execution_time, close_time = excluded.close_time,
-             execution_duration = excluded.execution_duration,
-             history_length = excluded.history_length,
-             history_size_bytes = excluded.history_size_bytes,
-             state_transition_count = excluded.state_transition_count,
-             search_attributes = excluded.search_attributes, sort_close = excluded.sort_close",
-    )?;
+             ?18, ?19) {UPSERT_SQL_TAIL}"
+    ))?;
     statement.execute(params![
-        exec.run_id,
-        exec.namespace,
-        exec.workflow_id,
-        exec.workflow_type,
-        exec.status,
-        start_time,
-        execution_time,
-        close_time,
-        execution_duration,
-        exec.task_queue,
-        // Like Temporal, the history counters are recorded when the run closes (0 while open).
-        if closed { exec.next_event_id - 1 } else { 0 },
-        if closed { exec.history_size_bytes } else { 0 },
-        if closed { exec.db_version } else { 0 },
-        parent.as_ref().map(|p| p.workflow_id.clone()),
-        parent.as_ref().map(|p| p.run_id.clone()),
-        root.as_ref()
-            .map_or(exec.workflow_id.clone(), |r| r.workflow_id.clone()),
-        root.as_ref()
-            .map_or(exec.run_id.clone(), |r| r.run_id.clone()),
-        search_attributes,
-        close_time.unwrap_or(OPEN_SORT_KEY),
+        row.run_id,
+        row.namespace,
+        row.workflow_id,
+        row.workflow_type,
+        row.status,
+        row.start_time,
+        row.execution_time,
+        row.close_time,
+        row.execution_duration,
+        row.task_queue,
+        row.history_length,
+        row.history_size_bytes,
+        row.state_transition_count,
+        row.parent_workflow_id,
+        row.parent_run_id,
+        row.root_workflow_id,
+        row.root_run_id,
+        row.search_attributes,
+        row.sort_close,
     ])?;
     Ok(())
 }
@@ -211,6 +264,16 @@ pub(crate) struct PageToken {
     pub offset: i64,
 }
 
+/// A client's page token (`None` for the first page).
+pub(crate) fn decode_page_token(page_token: &[u8]) -> StoreResult<Option<PageToken>> {
+    if page_token.is_empty() {
+        return Ok(None);
+    }
+    PageToken::decode(page_token)
+        .map(Some)
+        .map_err(|_| StoreError::InvalidPageToken("invalid next page token".into()))
+}
+
 fn sql_params(values: &[SqlValue]) -> Vec<rusqlite::types::Value> {
     values
         .iter()
@@ -230,14 +293,7 @@ pub(crate) fn list(
     page_size: usize,
     page_token: &[u8],
 ) -> StoreResult<(Vec<Execution>, Vec<u8>)> {
-    let token = if page_token.is_empty() {
-        None
-    } else {
-        Some(
-            PageToken::decode(page_token)
-                .map_err(|_| StoreError::InvalidPageToken("invalid next page token".into()))?,
-        )
-    };
+    let token = decode_page_token(page_token)?;
     let mut params = vec![rusqlite::types::Value::Text(namespace.to_string())];
     params.extend(sql_params(&filter.params));
     let mut sql = format!(

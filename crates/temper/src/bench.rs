@@ -1,7 +1,8 @@
 //! `temper-bench`: drives N workflows of one activity each through a server with raw gRPC
 //! pollers and prints throughput and start-to-completion latency.
 //!
-//! By default it starts Temper in-process on a free port over a fresh SQLite file. With
+//! By default it starts Temper in-process on a free port over a fresh SQLite file (or, with
+//! `--postgres`, a fresh schema in PostgreSQL). With
 //! `--target HOST:PORT` it drives an already running server instead (Temper or Temporal's own
 //! dev server), and with `--baseline HOST:PORT` it runs the same load against a second server
 //! and prints the ratio of the two. Afterwards it times visibility queries (a count and a
@@ -50,6 +51,10 @@ struct Args {
     /// A second server to run the same load against, for a ratio (e.g. `temporal server start-dev`).
     #[arg(long)]
     baseline: Option<String>,
+    /// Run the in-process Temper on PostgreSQL (a connection string; a fresh schema is
+    /// created) instead of a SQLite file.
+    #[arg(long)]
+    postgres: Option<String>,
     /// Visibility queries of each kind (count, list page) timed after the load; 0 skips them.
     #[arg(long, default_value_t = 200)]
     visibility_queries: usize,
@@ -408,9 +413,20 @@ where
     }
 }
 
-async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::error::Error>> {
+async fn start_in_process(
+    postgres: Option<&str>,
+) -> Result<(String, tempfile::TempDir), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let store = temper_store::sqlite::SqliteStore::open_file(&dir.path().join("bench.db"), &[])?;
+    let store: Arc<dyn temper_store::Store> = match postgres {
+        Some(url) => {
+            let schema = format!("temper_bench_{}", uuid::Uuid::new_v4().simple());
+            Arc::new(temper_store::postgres::PostgresStore::connect(url, Some(&schema)).await?)
+        }
+        None => Arc::new(temper_store::sqlite::SqliteStore::open_file(
+            &dir.path().join("bench.db"),
+            &[],
+        )?),
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
     drop(listener);
@@ -420,7 +436,7 @@ async fn start_in_process() -> Result<(String, tempfile::TempDir), Box<dyn std::
         time_skipping: false,
         history_limits: Default::default(),
         search_attributes: Default::default(),
-        store: Arc::new(store),
+        store,
     };
     tokio::spawn(async move {
         if let Err(e) = temper_server::serve(config, std::future::pending()).await {
@@ -442,7 +458,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (target, _dir) = match &args.target {
         Some(target) => (target.clone(), None),
         None => {
-            let (address, dir) = start_in_process().await?;
+            let (address, dir) = start_in_process(args.postgres.as_deref()).await?;
             (address, Some(dir))
         }
     };

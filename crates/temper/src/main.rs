@@ -16,6 +16,7 @@ use temper_engine::HistoryLimits;
 use temper_query::AttributeType;
 use temper_server::ServerConfig;
 use temper_store::Store;
+use temper_store::postgres::PostgresStore;
 use temper_store::sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -76,6 +77,8 @@ struct StartDevArgs {
     /// SQLite pragma NAME=VALUE. Repeatable.
     #[arg(long = "sqlite-pragma")]
     sqlite_pragmas: Vec<String>,
+    #[command(flatten)]
+    postgres: PostgresArgs,
     #[arg(long)]
     headless: bool,
     #[arg(long)]
@@ -113,6 +116,32 @@ struct StartArgs {
     /// Directory holding the server's SQLite database.
     #[arg(long, default_value = "./temper-data")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    postgres: PostgresArgs,
+}
+
+/// Temper's extension to both server commands: state in PostgreSQL instead of SQLite.
+#[derive(Args)]
+struct PostgresArgs {
+    /// Keep state in PostgreSQL: a connection string
+    /// (`host=127.0.0.1 user=postgres dbname=temper`) or URL (`postgres://…`).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// With `--postgres`: the schema holding Temper's tables (created if missing).
+    #[arg(long, requires = "postgres")]
+    postgres_schema: Option<String>,
+}
+
+impl PostgresArgs {
+    /// The PostgreSQL store, when `--postgres` was given.
+    async fn open(&self) -> Option<Result<Arc<dyn Store>, temper_store::StoreError>> {
+        let url = self.postgres.as_ref()?;
+        Some(
+            PostgresStore::connect(url, self.postgres_schema.as_deref())
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>),
+        )
+    }
 }
 
 fn init_logging(level: &str, format: &str) {
@@ -274,9 +303,13 @@ async fn main() {
     let result = match cli.command {
         Command::Server(ServerCommand::StartDev(args)) => {
             log_accepted_flags(&args);
-            let store = match &args.db_filename {
-                Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
-                None => SqliteStore::open_in_memory(),
+            let store = match args.postgres.open().await {
+                Some(store) => store,
+                None => match &args.db_filename {
+                    Some(path) => SqliteStore::open_file(path, &args.sqlite_pragmas),
+                    None => SqliteStore::open_in_memory(),
+                }
+                .map(|s| Arc::new(s) as Arc<dyn Store>),
             };
             match (
                 history_limits(&args.dynamic_config_values),
@@ -289,7 +322,11 @@ async fn main() {
             }
         }
         Command::Server(ServerCommand::Start(args)) => {
-            let store = SqliteStore::open_file(&args.data_dir.join("temper.db"), &[]);
+            let store = match args.postgres.open().await {
+                Some(store) => store,
+                None => SqliteStore::open_file(&args.data_dir.join("temper.db"), &[])
+                    .map(|s| Arc::new(s) as Arc<dyn Store>),
+            };
             run(
                 &args.listen,
                 store,
@@ -308,12 +345,12 @@ async fn main() {
 
 async fn run(
     listen: &ListenArgs,
-    store: Result<SqliteStore, temper_store::StoreError>,
+    store: Result<Arc<dyn Store>, temper_store::StoreError>,
     time_skipping: bool,
     history_limits: HistoryLimits,
     search_attributes: HashMap<String, i32>,
 ) -> Result<(), String> {
-    let store: Arc<dyn Store> = Arc::new(store.map_err(|e| e.to_string())?);
+    let store = store.map_err(|e| e.to_string())?;
     let config = ServerConfig {
         listen: resolve(listen)?,
         namespaces: listen.namespaces.clone(),

@@ -1,0 +1,800 @@
+//! The PostgreSQL backend.
+//!
+//! Same tables and the same contract as the SQLite backend: one writer task commits whatever
+//! writes are waiting in one transaction (group commit, each request all-or-nothing through a
+//! savepoint) and answers each caller after the commit; PostgreSQL's default
+//! `synchronous_commit` makes an acknowledged write durable. Reads share a second connection
+//! (tokio-postgres pipelines concurrent queries on it). Rare administrative writes (namespaces,
+//! retention deletes, indexes, the clock offset) take the writer connection between groups.
+//! Visibility filters are compiled for the PostgreSQL dialect (`$n` parameters, JSONB
+//! search attributes).
+
+use std::sync::Arc;
+
+use prost::Message;
+use temper_api::proto::history::v1::HistoryEvent;
+use temper_engine::Execution;
+use temper_query::{AttributeType, Dialect, SqlValue};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls};
+
+use crate::visibility::{self, PageToken, VisibilityRow};
+use crate::{
+    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
+    StoreError, StoreFuture, StoreResult, decode_execution, needs_registry,
+};
+
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 256;
+/// `WorkflowExecutionStatus::Running`.
+const STATUS_RUNNING: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY,
+    record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    run_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    db_version BIGINT NOT NULL,
+    state BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_open ON executions(status);
+CREATE TABLE IF NOT EXISTS current_executions (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, workflow_id)
+);
+CREATE TABLE IF NOT EXISTS history_events (
+    run_id TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    event BYTEA NOT NULL,
+    PRIMARY KEY (run_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS visibility (
+    run_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    start_time BIGINT NOT NULL,
+    execution_time BIGINT NOT NULL,
+    close_time BIGINT,
+    execution_duration BIGINT,
+    task_queue TEXT NOT NULL,
+    history_length BIGINT NOT NULL,
+    history_size_bytes BIGINT NOT NULL,
+    state_transition_count BIGINT NOT NULL,
+    parent_workflow_id TEXT,
+    parent_run_id TEXT,
+    root_workflow_id TEXT NOT NULL,
+    root_run_id TEXT NOT NULL,
+    search_attributes JSONB NOT NULL,
+    sort_close BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visibility_order
+    ON visibility(namespace, sort_close DESC, start_time DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS visibility_type ON visibility(namespace, workflow_type);
+CREATE INDEX IF NOT EXISTS visibility_status ON visibility(namespace, status);
+CREATE INDEX IF NOT EXISTS visibility_workflow_id ON visibility(namespace, workflow_id);
+CREATE INDEX IF NOT EXISTS visibility_start ON visibility(namespace, start_time);
+CREATE INDEX IF NOT EXISTS visibility_close ON visibility(namespace, close_time);
+";
+
+type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
+
+pub struct PostgresStore {
+    reader: Arc<Client>,
+    writer: Arc<Mutex<Client>>,
+    writes: mpsc::UnboundedSender<WriteRequest>,
+}
+
+/// Opens a connection whose statements run in `schema` (when given).
+async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::error!(%error, "PostgreSQL connection closed");
+        }
+    });
+    if let Some(schema) = schema {
+        client
+            .batch_execute(&format!("SET search_path TO {}", quote_identifier(schema)))
+            .await?;
+    }
+    Ok(client)
+}
+
+/// A stable 64-bit digest (FNV-1a) naming indexes: PostgreSQL identifiers are limited to 63
+/// bytes, so a namespace and attribute name cannot be spelled out.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl PostgresStore {
+    /// Connects to `url` (a libpq-style connection string or URL) and creates the tables if
+    /// needed, in `schema` when one is given (it is created too).
+    pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let writer = connect(url, None).await?;
+        if let Some(schema) = schema {
+            writer
+                .batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}",
+                    quote_identifier(schema)
+                ))
+                .await?;
+        }
+        // Concurrent starts against a fresh database may race on CREATE ... IF NOT EXISTS;
+        // a transaction-level lock serialises them.
+        writer
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7233); {SCHEMA} {} COMMIT;",
+                temper_query::POSTGRES_SETUP_SQL
+            ))
+            .await?;
+        let reader = connect(url, schema).await?;
+        let writer = Arc::new(Mutex::new(writer));
+        let (writes, queue) = mpsc::unbounded_channel();
+        tokio::spawn(writer_loop(writer.clone(), queue));
+        Ok(PostgresStore {
+            reader: Arc::new(reader),
+            writer,
+            writes,
+        })
+    }
+}
+
+async fn writer_loop(writer: Arc<Mutex<Client>>, mut queue: mpsc::UnboundedReceiver<WriteRequest>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut client = writer.lock().await;
+        match commit_group(&mut client, &group).await {
+            Ok(results) => {
+                for ((_, reply), result) in group.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for (_, reply) in group {
+                    let _ = reply.send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_group(
+    client: &mut Client,
+    group: &[WriteRequest],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut tx = client.transaction().await?;
+    let mut results = Vec::with_capacity(group.len());
+    for (writes, _) in group {
+        let savepoint = tx.savepoint("request").await?;
+        let mut result = Ok(());
+        for write in writes {
+            if let Err(conflict) = apply_write(&savepoint, write).await? {
+                result = Err(conflict);
+                break;
+            }
+        }
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// One run's write; the inner `Err` is a lost version check (the caller rolls back).
+async fn apply_write(
+    tx: &tokio_postgres::Transaction<'_>,
+    write: &ExecutionWrite,
+) -> StoreResult<StoreResult<()>> {
+    let exec = &write.execution;
+    let state = exec.encode_to_vec();
+    let status = i64::from(exec.status);
+    let changed = if write.expected_db_version == 0 {
+        tx.execute(
+            "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+            &[
+                &exec.run_id,
+                &exec.namespace,
+                &exec.workflow_id,
+                &status,
+                &exec.db_version,
+                &state,
+            ],
+        )
+        .await?
+    } else {
+        tx.execute(
+            "UPDATE executions SET status = $2, db_version = $3, state = $4
+             WHERE run_id = $1 AND db_version = $5",
+            &[
+                &exec.run_id,
+                &status,
+                &exec.db_version,
+                &state,
+                &write.expected_db_version,
+            ],
+        )
+        .await?
+    };
+    if changed == 0 {
+        return Ok(Err(StoreError::Conflict(
+            exec.run_id.clone(),
+            write.expected_db_version,
+        )));
+    }
+    if !write.new_events.is_empty() {
+        let ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
+        let events: Vec<Vec<u8>> = write.new_events.iter().map(|e| e.encode_to_vec()).collect();
+        tx.execute(
+            "INSERT INTO history_events (run_id, event_id, event)
+             SELECT $1, id, event FROM UNNEST($2::bigint[], $3::bytea[]) AS e(id, event)",
+            &[&exec.run_id, &ids, &events],
+        )
+        .await?;
+    }
+    let registry = if needs_registry(exec) {
+        namespace_search_attributes(tx, &exec.namespace).await?
+    } else {
+        Default::default()
+    };
+    upsert_visibility(tx, &visibility::row_of(exec, &registry)).await?;
+    if write.make_current {
+        // Never displace a running run (see the SQLite backend).
+        let changed = tx
+            .execute(
+                "INSERT INTO current_executions AS c (namespace, workflow_id, run_id)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
+                 WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
+                     SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)",
+                &[
+                    &exec.namespace,
+                    &exec.workflow_id,
+                    &exec.run_id,
+                    &STATUS_RUNNING,
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(Err(StoreError::Conflict(
+                format!("workflow id {} (it has a running run)", exec.workflow_id),
+                write.expected_db_version,
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn upsert_visibility(
+    tx: &tokio_postgres::Transaction<'_>,
+    row: &VisibilityRow,
+) -> StoreResult<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status,
+                 start_time, execution_time, close_time, execution_duration, task_queue,
+                 history_length, history_size_bytes, state_transition_count, parent_workflow_id,
+                 parent_run_id, root_workflow_id, root_run_id, search_attributes, sort_close)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18::text::jsonb, $19) {}",
+            visibility::UPSERT_SQL_TAIL
+        ),
+        &[
+            &row.run_id,
+            &row.namespace,
+            &row.workflow_id,
+            &row.workflow_type,
+            &row.status,
+            &row.start_time,
+            &row.execution_time,
+            &row.close_time,
+            &row.execution_duration,
+            &row.task_queue,
+            &row.history_length,
+            &row.history_size_bytes,
+            &row.state_transition_count,
+            &row.parent_workflow_id,
+            &row.parent_run_id,
+            &row.root_workflow_id,
+            &row.root_run_id,
+            &row.search_attributes,
+            &row.sort_close,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn namespace_search_attributes(
+    tx: &tokio_postgres::Transaction<'_>,
+    namespace: &str,
+) -> StoreResult<std::collections::HashMap<String, i32>> {
+    let row = tx
+        .query_opt(
+            "SELECT record FROM namespaces WHERE name = $1",
+            &[&namespace],
+        )
+        .await?;
+    Ok(row
+        .and_then(|row| NamespaceRecord::decode(row.get::<_, &[u8]>(0)).ok())
+        .map(|r| r.search_attributes)
+        .unwrap_or_default())
+}
+
+/// Bound values of a compiled filter, in placeholder order.
+fn filter_params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                SqlValue::Int(i) => Box::new(*i),
+                SqlValue::Real(f) => Box::new(*f),
+                SqlValue::Text(s) => Box::new(s.clone()),
+            }
+        })
+        .collect()
+}
+
+fn as_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+impl PostgresStore {
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> StoreResult<ExecutionPage> {
+        let token = visibility::decode_page_token(page_token)?;
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(namespace.to_string())];
+        params.extend(filter_params(&filter.params));
+        let next = |params: &Vec<Box<dyn ToSql + Sync + Send>>| params.len() + 1;
+        let mut sql = format!(
+            "SELECT sort_close, start_time, run_id FROM visibility
+             WHERE namespace = $1 AND ({})",
+            filter.where_sql
+        );
+        let offset = match (&filter.order_by, &token) {
+            (Some(order), token) => {
+                let offset = token.as_ref().map_or(0, |t| t.offset);
+                sql.push_str(&format!(
+                    " ORDER BY {order}, run_id DESC LIMIT ${} OFFSET ${}",
+                    next(&params),
+                    next(&params) + 1
+                ));
+                offset
+            }
+            (None, token) => {
+                if let Some(token) = token {
+                    let n = next(&params);
+                    sql.push_str(&format!(
+                        " AND (sort_close, start_time, run_id) < (${}, ${}, ${})",
+                        n,
+                        n + 1,
+                        n + 2
+                    ));
+                    params.push(Box::new(token.sort_close));
+                    params.push(Box::new(token.start_time));
+                    params.push(Box::new(token.run_id.clone()));
+                }
+                sql.push_str(&format!(
+                    " ORDER BY sort_close DESC, start_time DESC, run_id DESC LIMIT ${} OFFSET ${}",
+                    next(&params),
+                    next(&params) + 1
+                ));
+                0
+            }
+        };
+        params.push(Box::new(page_size as i64 + 1));
+        params.push(Box::new(offset));
+        let rows = self.reader.query(&sql, &as_refs(&params)).await?;
+        let more = rows.len() > page_size;
+        let page: Vec<PageToken> = rows
+            .iter()
+            .take(page_size)
+            .map(|row| PageToken {
+                sort_close: row.get(0),
+                start_time: row.get(1),
+                run_id: row.get(2),
+                offset: 0,
+            })
+            .collect();
+        let run_ids: Vec<&str> = page.iter().map(|p| p.run_id.as_str()).collect();
+        let mut states: std::collections::HashMap<String, Execution> = self
+            .reader
+            .query(
+                "SELECT run_id, state FROM executions WHERE run_id = ANY($1)",
+                &[&run_ids],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.get(0), decode_execution(row.get::<_, &[u8]>(1))?)))
+            .collect::<StoreResult<_>>()?;
+        let executions = page
+            .iter()
+            .filter_map(|p| states.remove(&p.run_id))
+            .collect();
+        let last = page.last().cloned().unwrap_or_default();
+        let next_page_token = if !more {
+            Vec::new()
+        } else if filter.order_by.is_some() {
+            PageToken {
+                offset: offset + page_size as i64,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        } else {
+            last.encode_to_vec()
+        };
+        Ok(ExecutionPage {
+            executions,
+            next_page_token,
+        })
+    }
+
+    async fn count(&self, namespace: &str, filter: &CompiledQuery) -> StoreResult<ExecutionCount> {
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(namespace.to_string())];
+        params.extend(filter_params(&filter.params));
+        if filter.group_by_status {
+            let sql = format!(
+                "SELECT status, count(*) FROM visibility WHERE namespace = $1 AND ({})
+                 GROUP BY status ORDER BY status",
+                filter.where_sql
+            );
+            let rows = self.reader.query(&sql, &as_refs(&params)).await?;
+            let groups: Vec<(i32, i64)> = rows
+                .iter()
+                .map(|row| (row.get::<_, i64>(0) as i32, row.get::<_, i64>(1)))
+                .collect();
+            return Ok(ExecutionCount {
+                count: groups.iter().map(|(_, n)| n).sum(),
+                groups,
+            });
+        }
+        let sql = format!(
+            "SELECT count(*) FROM visibility WHERE namespace = $1 AND ({})",
+            filter.where_sql
+        );
+        let row = self.reader.query_one(&sql, &as_refs(&params)).await?;
+        Ok(ExecutionCount {
+            count: row.get(0),
+            groups: Vec::new(),
+        })
+    }
+
+    async fn delete_closed(
+        &self,
+        namespace: &str,
+        closed_before_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let mut client = self.writer.lock().await;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT run_id FROM visibility WHERE namespace = $1
+                 AND close_time IS NOT NULL AND close_time < $2 LIMIT $3",
+                &[
+                    &namespace,
+                    &closed_before_ms.saturating_mul(1_000_000),
+                    &(limit as i64),
+                ],
+            )
+            .await?;
+        let run_ids: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        for table in [
+            "history_events",
+            "executions",
+            "visibility",
+            "current_executions",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE run_id = ANY($1)"),
+                &[&run_ids],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(run_ids)
+    }
+
+    async fn drop_namespace(&self, name: &str) -> StoreResult<()> {
+        let mut client = self.writer.lock().await;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM history_events WHERE run_id IN
+                 (SELECT run_id FROM executions WHERE namespace = $1)",
+            &[&name],
+        )
+        .await?;
+        for table in ["executions", "visibility", "current_executions"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE namespace = $1"),
+                &[&name],
+            )
+            .await?;
+        }
+        let deleted = tx
+            .execute("DELETE FROM namespaces WHERE name = $1", &[&name])
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound(format!("namespace {name}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    fn write(&self, writes: Vec<ExecutionWrite>) -> StoreFuture<'_, ()> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.writes.send((writes, reply));
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Backend("writer task has stopped".into()))?;
+            answer
+                .await
+                .map_err(|_| StoreError::Backend("writer task dropped the write".into()))?
+        })
+    }
+
+    fn current_run(&self, namespace: &str, workflow_id: &str) -> StoreFuture<'_, Option<String>> {
+        let (namespace, workflow_id) = (namespace.to_string(), workflow_id.to_string());
+        Box::pin(async move {
+            let row = self
+                .reader
+                .query_opt(
+                    "SELECT run_id FROM current_executions WHERE namespace = $1 AND workflow_id = $2",
+                    &[&namespace, &workflow_id],
+                )
+                .await?;
+            Ok(row.map(|row| row.get(0)))
+        })
+    }
+
+    fn load_execution(&self, run_id: &str) -> StoreFuture<'_, Option<Execution>> {
+        let run_id = run_id.to_string();
+        Box::pin(async move {
+            let row = self
+                .reader
+                .query_opt("SELECT state FROM executions WHERE run_id = $1", &[&run_id])
+                .await?;
+            row.map(|row| decode_execution(row.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn read_history(
+        &self,
+        run_id: &str,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> StoreFuture<'_, Vec<HistoryEvent>> {
+        let run_id = run_id.to_string();
+        let limit = i64::try_from(max_events).unwrap_or(i64::MAX);
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT event FROM history_events WHERE run_id = $1 AND event_id >= $2
+                     ORDER BY event_id LIMIT $3",
+                    &[&run_id, &first_event_id, &limit],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    HistoryEvent::decode(row.get::<_, &[u8]>(0))
+                        .map_err(|e| StoreError::Corrupt(format!("history event: {e}")))
+                })
+                .collect()
+        })
+    }
+
+    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT state FROM executions WHERE status = $1",
+                    &[&STATUS_RUNNING],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| decode_execution(row.get::<_, &[u8]>(0)))
+                .collect()
+        })
+    }
+
+    fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query("SELECT record FROM namespaces ORDER BY name", &[])
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    NamespaceRecord::decode(row.get::<_, &[u8]>(0))
+                        .map_err(|e| StoreError::Corrupt(format!("namespace: {e}")))
+                })
+                .collect()
+        })
+    }
+
+    fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            let inserted = client
+                .execute(
+                    "INSERT INTO namespaces (name, record) VALUES ($1, $2)
+                     ON CONFLICT (name) DO NOTHING",
+                    &[&namespace.name, &namespace.encode_to_vec()],
+                )
+                .await?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!(
+                    "namespace {}",
+                    namespace.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            let updated = client
+                .execute(
+                    "UPDATE namespaces SET record = $2 WHERE name = $1",
+                    &[&namespace.name, &namespace.encode_to_vec()],
+                )
+                .await?;
+            if updated == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "namespace {}",
+                    namespace.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = name.to_string();
+        Box::pin(async move { self.drop_namespace(&name).await })
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres { first_parameter: 2 }
+    }
+
+    fn index_search_attribute(
+        &self,
+        namespace: &str,
+        name: &str,
+        ty: AttributeType,
+    ) -> StoreFuture<'_, ()> {
+        // One partial index per namespace: the same name may have another type elsewhere,
+        // and PostgreSQL computes an index's typed expression only for rows its predicate
+        // admits. Text values are matched by a function no index serves (and may be long);
+        // KeywordList membership is served by a GIN index.
+        let key: Vec<u8> = namespace.bytes().chain([0]).chain(name.bytes()).collect();
+        let digest = format!("{:016x}", fnv1a(&key));
+        let predicate = format!("namespace = '{}'", namespace.replace('\'', "''"));
+        let expression = temper_query::search_attribute_expression_for(name, ty, self.dialect());
+        let sql = match ty {
+            AttributeType::Text => None,
+            AttributeType::KeywordList => Some(format!(
+                "CREATE INDEX IF NOT EXISTS visibility_sa_{digest} ON visibility
+                 USING gin (({expression})) WHERE {predicate}"
+            )),
+            _ => Some(format!(
+                "CREATE INDEX IF NOT EXISTS visibility_sa_{digest} ON visibility
+                 (({expression})) WHERE {predicate}"
+            )),
+        };
+        Box::pin(async move {
+            if let Some(sql) = sql {
+                let client = self.writer.lock().await;
+                client.batch_execute(&sql).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> StoreFuture<'_, ExecutionPage> {
+        let (namespace, filter, page_token) =
+            (namespace.to_string(), filter.clone(), page_token.to_vec());
+        Box::pin(async move { self.list(&namespace, &filter, page_size, &page_token).await })
+    }
+
+    fn count_executions(
+        &self,
+        namespace: &str,
+        filter: &CompiledQuery,
+    ) -> StoreFuture<'_, ExecutionCount> {
+        let (namespace, filter) = (namespace.to_string(), filter.clone());
+        Box::pin(async move { self.count(&namespace, &filter).await })
+    }
+
+    fn delete_closed_runs(
+        &self,
+        namespace: &str,
+        closed_before_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        let namespace = namespace.to_string();
+        Box::pin(async move {
+            self.delete_closed(&namespace, closed_before_ms, limit)
+                .await
+        })
+    }
+
+    fn load_clock_offset(&self) -> StoreFuture<'_, i64> {
+        Box::pin(async move {
+            let row = self
+                .reader
+                .query_opt(
+                    "SELECT value FROM settings WHERE name = 'clock_offset_ms'",
+                    &[],
+                )
+                .await?;
+            Ok(row.map_or(0, |row| row.get(0)))
+        })
+    }
+
+    fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            client
+                .execute(
+                    "INSERT INTO settings (name, value) VALUES ('clock_offset_ms', $1)
+                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                    &[&offset_ms],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}
