@@ -17,9 +17,9 @@ use temper_engine::Execution;
 use temper_query::{AttributeType, Dialect, SqlValue};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::visibility::{self, PageToken, VisibilityRow};
+use crate::visibility::{self, PageToken};
 use crate::{
     CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
     StoreError, StoreFuture, StoreResult, decode_execution, needs_registry,
@@ -148,9 +148,10 @@ impl PostgresStore {
             ))
             .await?;
         let reader = connect(url, schema).await?;
+        let statements = Statements::prepare(&writer).await?;
         let writer = Arc::new(Mutex::new(writer));
         let (writes, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(writer.clone(), queue));
+        tokio::spawn(writer_loop(writer.clone(), statements, queue));
         Ok(PostgresStore {
             reader: Arc::new(reader),
             writer,
@@ -159,7 +160,71 @@ impl PostgresStore {
     }
 }
 
-async fn writer_loop(writer: Arc<Mutex<Client>>, mut queue: mpsc::UnboundedReceiver<WriteRequest>) {
+/// The writer's statements, prepared once per connection so a run update costs no parse
+/// round trips.
+struct Statements {
+    insert_execution: Statement,
+    update_execution: Statement,
+    insert_events: Statement,
+    upsert_visibility: Statement,
+    make_current: Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &Client) -> StoreResult<Self> {
+        Ok(Statements {
+            insert_execution: client
+                .prepare(
+                    "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+                )
+                .await?,
+            update_execution: client
+                .prepare(
+                    "UPDATE executions SET status = $2, db_version = $3, state = $4
+                     WHERE run_id = $1 AND db_version = $5",
+                )
+                .await?,
+            insert_events: client
+                .prepare(
+                    // A write that loses its version check is rolled back, but its events are
+                    // sent alongside (pipelined), so they must not fail on existing ids.
+                    "INSERT INTO history_events (run_id, event_id, event)
+                     SELECT $1, id, event FROM UNNEST($2::bigint[], $3::bytea[]) AS e(id, event)
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?,
+            upsert_visibility: client
+                .prepare(&format!(
+                    "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status,
+                         start_time, execution_time, close_time, execution_duration, task_queue,
+                         history_length, history_size_bytes, state_transition_count,
+                         parent_workflow_id, parent_run_id, root_workflow_id, root_run_id,
+                         search_attributes, sort_close)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                         $16, $17, $18::text::jsonb, $19) {}",
+                    visibility::UPSERT_SQL_TAIL
+                ))
+                .await?,
+            // Never displace a running run (see the SQLite backend).
+            make_current: client
+                .prepare(
+                    "INSERT INTO current_executions AS c (namespace, workflow_id, run_id)
+                     VALUES ($1, $2, $3)
+                     ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
+                     WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
+                         SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)",
+                )
+                .await?,
+        })
+    }
+}
+
+async fn writer_loop(
+    writer: Arc<Mutex<Client>>,
+    statements: Statements,
+    mut queue: mpsc::UnboundedReceiver<WriteRequest>,
+) {
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -169,7 +234,7 @@ async fn writer_loop(writer: Arc<Mutex<Client>>, mut queue: mpsc::UnboundedRecei
             }
         }
         let mut client = writer.lock().await;
-        match commit_group(&mut client, &group).await {
+        match commit_group(&mut client, &statements, &group).await {
             Ok(results) => {
                 for ((_, reply), result) in group.into_iter().zip(results) {
                     let _ = reply.send(result);
@@ -187,6 +252,7 @@ async fn writer_loop(writer: Arc<Mutex<Client>>, mut queue: mpsc::UnboundedRecei
 
 async fn commit_group(
     client: &mut Client,
+    statements: &Statements,
     group: &[WriteRequest],
 ) -> StoreResult<Vec<StoreResult<()>>> {
     let mut tx = client.transaction().await?;
@@ -195,7 +261,7 @@ async fn commit_group(
         let savepoint = tx.savepoint("request").await?;
         let mut result = Ok(());
         for write in writes {
-            if let Err(conflict) = apply_write(&savepoint, write).await? {
+            if let Err(conflict) = apply_write(&savepoint, statements, write).await? {
                 result = Err(conflict);
                 break;
             }
@@ -211,129 +277,115 @@ async fn commit_group(
     Ok(results)
 }
 
-/// One run's write; the inner `Err` is a lost version check (the caller rolls back).
+/// One run's write; the inner `Err` is a lost version check (the caller rolls back). Its
+/// statements are issued together: tokio-postgres pipelines them on the connection and the
+/// server runs them in order, so the whole write costs about one round trip.
 async fn apply_write(
     tx: &tokio_postgres::Transaction<'_>,
+    statements: &Statements,
     write: &ExecutionWrite,
 ) -> StoreResult<StoreResult<()>> {
     let exec = &write.execution;
+    let registry = if needs_registry(exec) {
+        namespace_search_attributes(tx, &exec.namespace).await?
+    } else {
+        Default::default()
+    };
+    let row = visibility::row_of(exec, &registry);
     let state = exec.encode_to_vec();
     let status = i64::from(exec.status);
-    let changed = if write.expected_db_version == 0 {
+    let event_ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
+    let events: Vec<Vec<u8>> = write.new_events.iter().map(|e| e.encode_to_vec()).collect();
+    let execution = async {
+        if write.expected_db_version == 0 {
+            tx.execute(
+                &statements.insert_execution,
+                &[
+                    &exec.run_id,
+                    &exec.namespace,
+                    &exec.workflow_id,
+                    &status,
+                    &exec.db_version,
+                    &state,
+                ],
+            )
+            .await
+        } else {
+            tx.execute(
+                &statements.update_execution,
+                &[
+                    &exec.run_id,
+                    &status,
+                    &exec.db_version,
+                    &state,
+                    &write.expected_db_version,
+                ],
+            )
+            .await
+        }
+    };
+    let history = async {
+        if event_ids.is_empty() {
+            return Ok(0);
+        }
         tx.execute(
-            "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+            &statements.insert_events,
+            &[&exec.run_id, &event_ids, &events],
+        )
+        .await
+    };
+    let visibility_params: [&(dyn ToSql + Sync); 19] = [
+        &row.run_id,
+        &row.namespace,
+        &row.workflow_id,
+        &row.workflow_type,
+        &row.status,
+        &row.start_time,
+        &row.execution_time,
+        &row.close_time,
+        &row.execution_duration,
+        &row.task_queue,
+        &row.history_length,
+        &row.history_size_bytes,
+        &row.state_transition_count,
+        &row.parent_workflow_id,
+        &row.parent_run_id,
+        &row.root_workflow_id,
+        &row.root_run_id,
+        &row.search_attributes,
+        &row.sort_close,
+    ];
+    let visibility_row = tx.execute(&statements.upsert_visibility, &visibility_params);
+    let current = async {
+        if !write.make_current {
+            return Ok(1);
+        }
+        tx.execute(
+            &statements.make_current,
             &[
-                &exec.run_id,
                 &exec.namespace,
                 &exec.workflow_id,
-                &status,
-                &exec.db_version,
-                &state,
-            ],
-        )
-        .await?
-    } else {
-        tx.execute(
-            "UPDATE executions SET status = $2, db_version = $3, state = $4
-             WHERE run_id = $1 AND db_version = $5",
-            &[
                 &exec.run_id,
-                &status,
-                &exec.db_version,
-                &state,
-                &write.expected_db_version,
+                &STATUS_RUNNING,
             ],
         )
-        .await?
+        .await
     };
+    let (changed, _, _, current_changed) =
+        tokio::try_join!(execution, history, visibility_row, current)?;
     if changed == 0 {
         return Ok(Err(StoreError::Conflict(
             exec.run_id.clone(),
             write.expected_db_version,
         )));
     }
-    if !write.new_events.is_empty() {
-        let ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
-        let events: Vec<Vec<u8>> = write.new_events.iter().map(|e| e.encode_to_vec()).collect();
-        tx.execute(
-            "INSERT INTO history_events (run_id, event_id, event)
-             SELECT $1, id, event FROM UNNEST($2::bigint[], $3::bytea[]) AS e(id, event)",
-            &[&exec.run_id, &ids, &events],
-        )
-        .await?;
-    }
-    let registry = if needs_registry(exec) {
-        namespace_search_attributes(tx, &exec.namespace).await?
-    } else {
-        Default::default()
-    };
-    upsert_visibility(tx, &visibility::row_of(exec, &registry)).await?;
-    if write.make_current {
-        // Never displace a running run (see the SQLite backend).
-        let changed = tx
-            .execute(
-                "INSERT INTO current_executions AS c (namespace, workflow_id, run_id)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
-                 WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
-                     SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)",
-                &[
-                    &exec.namespace,
-                    &exec.workflow_id,
-                    &exec.run_id,
-                    &STATUS_RUNNING,
-                ],
-            )
-            .await?;
-        if changed == 0 {
-            return Ok(Err(StoreError::Conflict(
-                format!("workflow id {} (it has a running run)", exec.workflow_id),
-                write.expected_db_version,
-            )));
-        }
+    if current_changed == 0 {
+        return Ok(Err(StoreError::Conflict(
+            format!("workflow id {} (it has a running run)", exec.workflow_id),
+            write.expected_db_version,
+        )));
     }
     Ok(Ok(()))
-}
-
-async fn upsert_visibility(
-    tx: &tokio_postgres::Transaction<'_>,
-    row: &VisibilityRow,
-) -> StoreResult<()> {
-    tx.execute(
-        &format!(
-            "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status,
-                 start_time, execution_time, close_time, execution_duration, task_queue,
-                 history_length, history_size_bytes, state_transition_count, parent_workflow_id,
-                 parent_run_id, root_workflow_id, root_run_id, search_attributes, sort_close)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18::text::jsonb, $19) {}",
-            visibility::UPSERT_SQL_TAIL
-        ),
-        &[
-            &row.run_id,
-            &row.namespace,
-            &row.workflow_id,
-            &row.workflow_type,
-            &row.status,
-            &row.start_time,
-            &row.execution_time,
-            &row.close_time,
-            &row.execution_duration,
-            &row.task_queue,
-            &row.history_length,
-            &row.history_size_bytes,
-            &row.state_transition_count,
-            &row.parent_workflow_id,
-            &row.parent_run_id,
-            &row.root_workflow_id,
-            &row.root_run_id,
-            &row.search_attributes,
-            &row.sort_close,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 async fn namespace_search_attributes(
