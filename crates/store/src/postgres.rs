@@ -503,17 +503,7 @@ impl PostgresStore {
             .filter_map(|p| states.remove(&p.run_id))
             .collect();
         let last = page.last().cloned().unwrap_or_default();
-        let next_page_token = if !more {
-            Vec::new()
-        } else if filter.order_by.is_some() {
-            PageToken {
-                offset: offset + page_size as i64,
-                ..Default::default()
-            }
-            .encode_to_vec()
-        } else {
-            last.encode_to_vec()
-        };
+        let next_page_token = visibility::next_page_token(more, filter, offset, page_size, last);
         Ok(ExecutionPage {
             executions,
             next_page_token,

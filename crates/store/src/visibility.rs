@@ -264,6 +264,28 @@ pub(crate) struct PageToken {
     pub offset: i64,
 }
 
+/// The token of the page after one that ended with `last` (empty when there is none): a
+/// keyset position in the default order, an offset with the query's own ORDER BY.
+pub(crate) fn next_page_token(
+    more: bool,
+    filter: &CompiledQuery,
+    offset: i64,
+    page_size: usize,
+    last: PageToken,
+) -> Vec<u8> {
+    if !more {
+        Vec::new()
+    } else if filter.order_by.is_some() {
+        PageToken {
+            offset: offset + page_size as i64,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    } else {
+        last.encode_to_vec()
+    }
+}
+
 /// A client's page token (`None` for the first page).
 pub(crate) fn decode_page_token(page_token: &[u8]) -> StoreResult<Option<PageToken>> {
     if page_token.is_empty() {
@@ -346,17 +368,7 @@ pub(crate) fn list(
             );
         }
     }
-    let next = if !more {
-        Vec::new()
-    } else if filter.order_by.is_some() {
-        PageToken {
-            offset: offset + page_size as i64,
-            ..Default::default()
-        }
-        .encode_to_vec()
-    } else {
-        last.encode_to_vec()
-    };
+    let next = next_page_token(more, filter, offset, page_size, last);
     Ok((executions, next))
 }
 
