@@ -3,7 +3,6 @@
 types. Skipped when that binary is not installed; never the only proof of a behaviour."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -50,13 +49,17 @@ def temporal_server(tmp_path):
          "--ip", "127.0.0.1", "--http-port", str(free_port()), "--metrics-port", str(free_port())],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL,
     )
-    deadline = time.time() + 30
+    # The port opens before the server serves; wait until the default namespace answers.
+    deadline = time.time() + 60
     while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.1)
+        ready = subprocess.run(
+            [str(TEMPORAL), "operator", "namespace", "describe", "--namespace", "default",
+             "--address", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        )
+        if ready.returncode == 0:
+            break
+        time.sleep(0.2)
     yield f"127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=15)

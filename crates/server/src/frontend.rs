@@ -359,9 +359,11 @@ impl Frontend {
             temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
         }
         check_payloads(request.input.as_ref())?;
-        let custom = self.namespaces.search_attributes(&request.namespace)?;
-        visibility::validate_search_attributes(request.search_attributes.as_ref(), &custom)
-            .map_err(errors::invalid)?;
+        if let Some(attributes) = &request.search_attributes {
+            let custom = self.namespaces.search_attributes(&request.namespace)?;
+            visibility::validate_search_attributes(Some(attributes), &custom)
+                .map_err(errors::invalid)?;
+        }
         Ok(())
     }
 
@@ -373,9 +375,10 @@ impl Frontend {
         request: &RespondWorkflowTaskCompletedRequest,
     ) -> Result<Option<String>, Status> {
         use temper_api::proto::command::v1::command::Attributes as C;
-        let custom = self.namespaces.search_attributes(namespace)?;
-        for command in &request.commands {
-            let attributes = match &command.attributes {
+        let upserted = request
+            .commands
+            .iter()
+            .filter_map(|command| match &command.attributes {
                 Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
                     a.search_attributes.as_ref()
                 }
@@ -386,8 +389,15 @@ impl Frontend {
                     a.search_attributes.as_ref()
                 }
                 _ => None,
+            });
+        // Most completions set no search attributes: the registry is read only when one does.
+        let mut custom = None;
+        for attributes in upserted {
+            let custom = match &mut custom {
+                Some(custom) => custom,
+                None => custom.insert(self.namespaces.search_attributes(namespace)?),
             };
-            if let Err(problem) = visibility::validate_search_attributes(attributes, &custom) {
+            if let Err(problem) = visibility::validate_search_attributes(Some(attributes), custom) {
                 return Ok(Some(problem));
             }
         }

@@ -81,13 +81,6 @@ CREATE TABLE IF NOT EXISTS visibility (
     search_attributes JSONB NOT NULL,
     sort_close BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS visibility_order
-    ON visibility(namespace, sort_close DESC, start_time DESC, run_id DESC);
-CREATE INDEX IF NOT EXISTS visibility_type ON visibility(namespace, workflow_type);
-CREATE INDEX IF NOT EXISTS visibility_status ON visibility(namespace, status);
-CREATE INDEX IF NOT EXISTS visibility_workflow_id ON visibility(namespace, workflow_id);
-CREATE INDEX IF NOT EXISTS visibility_start ON visibility(namespace, start_time);
-CREATE INDEX IF NOT EXISTS visibility_close ON visibility(namespace, close_time);
 ";
 
 type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
@@ -143,7 +136,8 @@ impl PostgresStore {
         // a transaction-level lock serialises them.
         writer
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7233); {SCHEMA} {} COMMIT;",
+                "BEGIN; SELECT pg_advisory_xact_lock(7233); {SCHEMA} {} {} COMMIT;",
+                visibility::INDEXES,
                 temper_query::POSTGRES_SETUP_SQL
             ))
             .await?;

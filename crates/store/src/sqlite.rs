@@ -79,6 +79,7 @@ impl SqliteStore {
         apply_pragmas(&writer, pragmas)?;
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(visibility::SCHEMA)?;
+        writer.execute_batch(visibility::INDEXES)?;
         visibility::register_functions(&writer)?;
         backfill_visibility(&writer)?;
         let reader = Connection::open(path)?;
@@ -95,6 +96,7 @@ impl SqliteStore {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(visibility::SCHEMA)?;
+        conn.execute_batch(visibility::INDEXES)?;
         visibility::register_functions(&conn)?;
         let shared = Arc::new(Mutex::new(conn));
         Ok(Self::with_connections(shared.clone(), shared))

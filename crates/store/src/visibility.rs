@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS visibility (
     -- close_time, with open runs last-closed-first: the default list order's first key.
     sort_close INTEGER NOT NULL
 );
+";
+
+/// The visibility table's indexes, the same on every backend.
+pub(crate) const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS visibility_order
     ON visibility(namespace, sort_close DESC, start_time DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS visibility_type ON visibility(namespace, workflow_type);
