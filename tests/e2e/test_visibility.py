@@ -362,3 +362,28 @@ async def test_legacy_open_and_closed_listings(client, task_queue):
         await waiting.signal(OrderWorkflow.proceed)
         await waiting.result()
     assert await open_ids() == []
+
+
+async def test_scan_and_get_search_attributes(temper, task_queue):
+    from temporalio.api.workflowservice.v1 import GetSearchAttributesRequest, ScanWorkflowExecutionsRequest
+
+    client = await Client.connect(temper.target)
+    keys = (await client.workflow_service.get_search_attributes(GetSearchAttributesRequest())).keys
+    assert keys["CustomKeywordField"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    assert keys["WorkflowType"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    async with Worker(client, task_queue=task_queue, workflows=[OrderWorkflow]):
+        for i in range(3):
+            await client.execute_workflow(OrderWorkflow.run, "done", id=f"scan-{i}-{uuid.uuid4()}", task_queue=task_queue)
+    seen, token = [], b""
+    while True:
+        page = await client.workflow_service.scan_workflow_executions(ScanWorkflowExecutionsRequest(
+            namespace="default", page_size=2, next_page_token=token, query=f"TaskQueue = '{task_queue}'"))
+        seen += [e.execution.workflow_id for e in page.executions]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == 3 and len(set(seen)) == 3
+    with pytest.raises(RPCError) as error:
+        await client.workflow_service.scan_workflow_executions(ScanWorkflowExecutionsRequest(
+            namespace="default", next_page_token=b"not a token"))
+    assert error.value.status == RPCStatusCode.INVALID_ARGUMENT
