@@ -118,6 +118,8 @@ async def test_reset_of_a_closed_run_without_reapplying_signals(client, task_que
     key = f"reset-closed-{uuid.uuid4()}"
     async with Worker(client, task_queue=task_queue, workflows=[WaitForSignalWorkflow], activities=[record]):
         handle = await client.start_workflow(WaitForSignalWorkflow.run, key, id=key, task_queue=task_queue)
+        # Signal only once the first task is done, so the signal is after the reset point.
+        await wait_for(lambda: _settled_after(handle, "ACTIVITY_TASK_COMPLETED"))
         await handle.signal(WaitForSignalWorkflow.add, "done")
         assert await handle.result() == ["done"]
         events = (await handle.fetch_history()).events
