@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(false)
         .build_server(true)
         .generate_default_stubs(true)
+        .codec_path("crate::codec::CheckedCodec")
         .extern_path(".temporal", "::temporalio_protos::temporal")
         .extern_path(".grpc", "::temporalio_protos::grpc")
         .extern_path(".google.rpc", "::temporalio_protos::google::rpc")

@@ -4,6 +4,8 @@
 //! types. It re-exports those types so every other crate names one set of protos.
 //! Every RPC has a default body answering UNIMPLEMENTED; the server overrides what it serves.
 
+pub mod codec;
+
 pub use prost_wkt_types::{Duration, Timestamp};
 pub use temporalio_protos::temporal::api as proto;
 

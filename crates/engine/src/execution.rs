@@ -387,6 +387,17 @@ fn timeout_failure(
     }
 }
 
+/// What an attempt that will be retried leaves as the activity's last failure. A timeout's
+/// failure wraps the previous attempt's failure as its cause; kept as is, every timed-out
+/// attempt would nest the chain one level deeper, without bound. As Temporal does, the retried
+/// timeout is kept bare; the final timeout event still carries the last failure as its cause.
+fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>) -> Failure {
+    if timeout.is_some() {
+        failure.cause = None;
+    }
+    failure
+}
+
 impl Execution {
     /// A new run from its `WorkflowExecutionStarted` attributes. The transition holds the
     /// first events (Started, and WorkflowTaskScheduled) and the first task.
@@ -2292,7 +2303,7 @@ impl<'a> Transition<'a> {
             RetryDecision::RetryAfter(delay) => {
                 activity.attempt += 1;
                 activity.started_time_ms = 0;
-                activity.last_failure = Some(failure);
+                activity.last_failure = Some(retried_failure(failure, timeout));
                 activity.current_attempt_scheduled_time_ms = self.now + delay;
                 activity.retry_ready_time_ms = if delay > 0 { self.now + delay } else { 0 };
                 if delay == 0 {

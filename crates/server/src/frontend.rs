@@ -15,7 +15,7 @@ use temper_api::proto::enums::v1::{
 };
 use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
-use temper_api::proto::query::v1::QueryRejected;
+use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
 use temper_api::proto::taskqueue::v1::{
     PollerInfo, TaskQueue, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
 };
@@ -528,43 +528,72 @@ impl Frontend {
                         }
                     };
                     let Ok(grant) = applied.value else { continue };
-                    return self
+                    let response = self
                         .workflow_task_response(namespace, &applied.execution, &grant, sticky)
                         .await;
+                    match response {
+                        Ok(response) => return Ok(response),
+                        // One run whose history cannot be read must not fail every poll of
+                        // the queue: its task times out and is retried; the next one is served.
+                        Err(status) => {
+                            tracing::error!(run_id, error = %status.message(), "workflow task not served");
+                            continue;
+                        }
+                    }
                 }
                 QueuedTask::Query {
                     run_id,
                     query_id,
                     query,
-                } => {
-                    let Some(exec) = self.history.snapshot(&run_id).await? else {
+                } => match self
+                    .query_task_response(namespace, &run_id, query_id, query)
+                    .await
+                {
+                    Ok(Some(response)) => return Ok(response),
+                    Ok(None) => continue,
+                    Err(status) => {
+                        tracing::error!(run_id, error = %status.message(), "query task not served");
                         continue;
-                    };
-                    let events = self.history.read_history(&run_id, 1, usize::MAX).await?;
-                    let token = TaskToken {
-                        namespace: namespace.to_string(),
-                        run_id: run_id.clone(),
-                        kind: TokenKind::QueryTask as i32,
-                        query_id,
-                        ..Default::default()
-                    };
-                    return Ok(PollWorkflowTaskQueueResponse {
-                        task_token: token.encode(),
-                        workflow_execution: execution_of(&exec),
-                        workflow_type: Some(WorkflowType {
-                            name: exec.workflow_type.clone(),
-                        }),
-                        previous_started_event_id: exec.last_completed_workflow_task_started_id,
-                        attempt: 1,
-                        history: Some(HistoryPage { events }),
-                        query: Some(query),
-                        workflow_execution_task_queue: normal_queue(&exec.task_queue),
-                        ..Default::default()
-                    });
-                }
+                    }
+                },
                 QueuedTask::Activity { .. } => continue,
             }
         }
+    }
+
+    /// A query task for a worker: the run's whole history and the query. `None` when the run
+    /// is gone.
+    async fn query_task_response(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        query_id: String,
+        query: WorkflowQuery,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
+        let Some(exec) = self.history.snapshot(run_id).await? else {
+            return Ok(None);
+        };
+        let events = self.history.read_history(run_id, 1, usize::MAX).await?;
+        let token = TaskToken {
+            namespace: namespace.to_string(),
+            run_id: run_id.to_string(),
+            kind: TokenKind::QueryTask as i32,
+            query_id,
+            ..Default::default()
+        };
+        Ok(Some(PollWorkflowTaskQueueResponse {
+            task_token: token.encode(),
+            workflow_execution: execution_of(&exec),
+            workflow_type: Some(WorkflowType {
+                name: exec.workflow_type.clone(),
+            }),
+            previous_started_event_id: exec.last_completed_workflow_task_started_id,
+            attempt: 1,
+            history: Some(HistoryPage { events }),
+            query: Some(query),
+            workflow_execution_task_queue: normal_queue(&exec.task_queue),
+            ..Default::default()
+        }))
     }
 
     async fn next_activity_task(

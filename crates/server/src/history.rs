@@ -1126,6 +1126,9 @@ fn started_attributes(
         cron_schedule: request.cron_schedule.clone(),
         priority: request.priority.clone(),
         first_workflow_task_backoff: request.workflow_start_delay,
+        // Set by clients that chain runs themselves (Temporal's scheduler does).
+        continued_failure: request.continued_failure.clone(),
+        last_completion_result: request.last_completion_result.clone(),
         attempt: 1,
         workflow_execution_expiration_time: if execution_timeout > 0 {
             ms_timestamp(now + execution_timeout)

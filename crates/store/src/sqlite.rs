@@ -106,6 +106,7 @@ impl SqliteStore {
         let (writes, queue) = mpsc::channel::<WriteRequest>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
+            .stack_size(temper_api::codec::THREAD_STACK_BYTES)
             .spawn(move || writer_loop(writer, queue))
             .expect("spawning the SQLite writer thread");
         SqliteStore { reader, writes }

@@ -293,8 +293,27 @@ fn test_server_argv(args: Vec<String>) -> Vec<String> {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Built by hand for the stack size: see `temper_api::codec::THREAD_STACK_BYTES`. The
+    // server runs in a spawned task, so nothing decodes on the main thread's smaller stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(temper_api::codec::THREAD_STACK_BYTES)
+        .build();
+    let outcome = runtime
+        .map_err(|e| format!("starting the runtime: {e}"))
+        .and_then(|runtime| {
+            runtime
+                .block_on(async { tokio::spawn(run_command()).await })
+                .map_err(|e| format!("server task: {e}"))
+        });
+    if let Err(message) = outcome {
+        eprintln!("temper: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run_command() {
     let cli = Cli::parse_from(test_server_argv(std::env::args().collect()));
     init_logging(&cli.log_level, &cli.log_format);
     if let Some(path) = &cli.log_config {
