@@ -101,11 +101,12 @@ async def run_and_collect(target: str, workflow, arg, task_queue: str) -> list[l
         (OrderProcessingWorkflow.run, "123"),
         (RobustOrderWorkflow.run, "fail-differential"),
         (SleepWorkflow.run, 0.5),
+        (SleepWorkflow.run, 0),
         (ContinueAsNewWorkflow.run, 1),
         (TimeoutRetryWorkflow.run, "differential"),
         (ParentWorkflow.run, ["a", "fail"]),
     ],
-    ids=["order", "robust-order", "sleep", "continue-as-new", "activity-timeouts", "children"],
+    ids=["order", "robust-order", "sleep", "zero-sleep", "continue-as-new", "activity-timeouts", "children"],
 )
 async def test_same_event_types_as_temporal(temper, temporal_server, task_queue, workflow, arg):
     ours = await run_and_collect(temper.target, workflow, arg, task_queue)

@@ -24,7 +24,9 @@ use temper_api::proto::enums::v1::{
     StartChildWorkflowExecutionFailedCause, SuggestContinueAsNewReason, TaskQueueKind, TimeoutType,
     WorkflowExecutionStatus, WorkflowTaskFailedCause,
 };
-use temper_api::proto::failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo};
+use temper_api::proto::failure::v1::{
+    Failure, ServerFailureInfo, TimeoutFailureInfo, failure::FailureInfo,
+};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
@@ -40,7 +42,9 @@ use crate::retry::{self, RetryDecision};
 use crate::state::{
     ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, WorkflowTaskInfo,
 };
-use crate::time::{duration_ms, ms_duration, ms_timestamp, timestamp_ms};
+use crate::time::{
+    capped_duration, duration_ms, duration_problem, ms_duration, ms_timestamp, timestamp_ms,
+};
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
 /// default when they send none).
@@ -945,6 +949,48 @@ impl<'a> Transition<'a> {
         }
     }
 
+    /// The server refused a workflow-task completion (a bad command, a bad search attribute).
+    /// The first attempt's refusal is recorded and the task retried at once. As Temporal does,
+    /// a later attempt's refused completion changes nothing: the task is left to time out, so a
+    /// worker that keeps sending the same bad commands retries once per workflow-task timeout
+    /// instead of in a tight loop. `UnhandledCommand` is the exception: new events must reach
+    /// the worker now.
+    fn refuse_completion(
+        &mut self,
+        wft: &WorkflowTaskInfo,
+        cause: WorkflowTaskFailedCause,
+        message: &str,
+        identity: &str,
+    ) {
+        if wft.attempt > 1 && cause != WorkflowTaskFailedCause::UnhandledCommand {
+            return;
+        }
+        // The recorded message is the one the caller gets: the cause's name, then the text.
+        let failure = Failure {
+            message: format!("{}: {message}", cause_name(cause)),
+            failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo::default())),
+            ..Default::default()
+        };
+        self.fail_workflow_task(wft, cause, Some(failure), identity);
+    }
+
+    /// The frontend refused a completion for a reason it checks itself (search attributes
+    /// against the namespace's registry); see [`Self::refuse_completion`].
+    pub fn refuse_workflow_task_completion(
+        &mut self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        cause: WorkflowTaskFailedCause,
+        message: &str,
+        identity: &str,
+    ) -> Result<(), TaskError> {
+        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+            return Err(TaskError::NotFound("Workflow task not found.".into()));
+        };
+        self.refuse_completion(&wft, cause, message, identity);
+        Ok(())
+    }
+
     /// A worker reported that it could not process the workflow task.
     pub fn workflow_task_failed_by_worker(
         &mut self,
@@ -979,11 +1025,7 @@ impl<'a> Transition<'a> {
             .validate_commands(&request.commands)
             .and_then(|()| self.validate_messages(&request.commands, &request.messages));
         if let Err((cause, message)) = validation {
-            let failure = Failure {
-                message: message.clone(),
-                ..Default::default()
-            };
-            self.fail_workflow_task(&wft, cause, Some(failure), &request.identity);
+            self.refuse_completion(&wft, cause, &message, &request.identity);
             return Err(CompletionError::TaskFailed { cause, message });
         }
         if wft.speculative
@@ -1168,10 +1210,14 @@ impl<'a> Transition<'a> {
                     if a.timer_id.is_empty() {
                         return Err((Cause::BadStartTimerAttributes, "TimerId is not set.".into()));
                     }
-                    if duration_ms(a.start_to_fire_timeout.as_ref()) == 0 {
+                    // A zero or absent duration is a valid timer that fires at once.
+                    if let Some(problem) = duration_problem(a.start_to_fire_timeout.as_ref()) {
                         return Err((
                             Cause::BadStartTimerAttributes,
-                            "A valid StartToFireTimeout is not set on StartTimerCommand.".into(),
+                            format!(
+                                "An invalid StartToFireTimeout is set on StartTimerCommand: {problem}. TimerId={}",
+                                a.timer_id
+                            ),
                         ));
                     }
                     if !timers.insert(a.timer_id.clone()) {
@@ -1367,11 +1413,13 @@ impl<'a> Transition<'a> {
                     self,
                     Attributes::TimerStartedEventAttributes(history::TimerStartedEventAttributes {
                         timer_id: a.timer_id.clone(),
-                        start_to_fire_timeout: a.start_to_fire_timeout,
+                        start_to_fire_timeout: capped_duration(a.start_to_fire_timeout),
                         workflow_task_completed_event_id: completed_id,
                     }),
                 );
-                let fire_time_ms = self.now + duration_ms(a.start_to_fire_timeout.as_ref());
+                let fire_time_ms = self.now.saturating_add(duration_ms(
+                    capped_duration(a.start_to_fire_timeout).as_ref(),
+                ));
                 self.exec.timers.insert(
                     a.timer_id.clone(),
                     TimerInfo {

@@ -13,6 +13,36 @@ pub fn duration_ms(duration: Option<&Duration>) -> i64 {
     }
 }
 
+/// Longest span Temporal keeps for a timer or timeout: 100 years (longer ones are capped).
+pub const MAX_DURATION_SECONDS: i64 = 100 * 365 * 24 * 3600;
+
+/// What is wrong with a duration a client sent, in the words of Temporal's validation, or
+/// `None` if it is usable (zero and absent are usable).
+pub fn duration_problem(duration: Option<&Duration>) -> Option<&'static str> {
+    let d = duration?;
+    if (d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0) {
+        Some("duration has seconds and nanos with different signs")
+    } else if d.seconds < 0 || d.nanos < 0 {
+        Some("negative duration")
+    } else {
+        None
+    }
+}
+
+/// A duration capped at [`MAX_DURATION_SECONDS`], as Temporal stores it.
+pub fn capped_duration(duration: Option<Duration>) -> Option<Duration> {
+    duration.map(|d| {
+        if d.seconds >= MAX_DURATION_SECONDS {
+            Duration {
+                seconds: MAX_DURATION_SECONDS,
+                nanos: 0,
+            }
+        } else {
+            d
+        }
+    })
+}
+
 /// A protobuf duration of `ms` milliseconds, or `None` for 0 ("unset").
 pub fn ms_duration(ms: i64) -> Option<Duration> {
     (ms > 0).then(|| Duration {

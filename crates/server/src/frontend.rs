@@ -13,7 +13,6 @@ use temper_api::proto::enums::v1::{
     UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
     WorkflowTaskFailedCause,
 };
-use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
 use temper_api::proto::taskqueue::v1::{
@@ -1143,17 +1142,13 @@ impl WorkflowService for Frontend {
             check_payloads(payloads)?;
         }
         if let Some(problem) = self.search_attribute_problem(&token.namespace, &request)? {
-            let failure = Failure {
-                message: problem.clone(),
-                ..Default::default()
-            };
             self.history
                 .update(&token.run_id, |t| {
-                    t.workflow_task_failed_by_worker(
+                    t.refuse_workflow_task_completion(
                         token.scheduled_event_id,
                         token.started_event_id,
-                        WorkflowTaskFailedCause::BadSearchAttributes as i32,
-                        Some(failure),
+                        WorkflowTaskFailedCause::BadSearchAttributes,
+                        &problem,
                         &request.identity,
                     )
                 })
