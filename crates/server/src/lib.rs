@@ -59,12 +59,24 @@ pub struct ServerConfig {
 
 struct HealthService;
 
+/// The names gRPC health checks may ask about, as Temporal's frontend registers them (the
+/// empty name is the server as a whole).
+const HEALTH_CHECKED_SERVICES: &[&str] = &[
+    "",
+    "temporal.api.workflowservice.v1.WorkflowService",
+    "temporal.api.operatorservice.v1.OperatorService",
+    "temporal.api.adminservice.v1.AdminService",
+];
+
 #[tonic::async_trait]
 impl Health for HealthService {
     async fn check(
         &self,
-        _request: Request<HealthCheckRequest>,
+        request: Request<HealthCheckRequest>,
     ) -> Result<Response<HealthCheckResponse>, Status> {
+        if !HEALTH_CHECKED_SERVICES.contains(&request.get_ref().service.as_str()) {
+            return Err(Status::not_found("unknown service"));
+        }
         Ok(Response::new(HealthCheckResponse {
             status: ServingStatus::Serving as i32,
         }))
