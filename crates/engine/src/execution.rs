@@ -17,7 +17,9 @@
 //!   [`Transition::on_time`] must next run.
 
 use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
-use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowExecution, WorkflowType};
+use temper_api::proto::common::v1::{
+    ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType,
+};
 use temper_api::proto::enums::v1::{
     CancelExternalWorkflowExecutionFailedCause, ContinueAsNewInitiator, EventType,
     ParentClosePolicy, RetryState, SignalExternalWorkflowExecutionFailedCause,
@@ -391,6 +393,21 @@ fn timeout_failure(
     }
 }
 
+/// Upserts named payloads: a value that is empty, `null` or `[]` (whatever its encoding)
+/// removes the name, as Temporal does for memo fields and search attributes.
+fn merge_upserted(
+    current: &mut std::collections::HashMap<String, Payload>,
+    upserted: &std::collections::HashMap<String, Payload>,
+) {
+    for (name, value) in upserted {
+        if matches!(value.data.as_slice(), b"" | b"null" | b"[]") {
+            current.remove(name);
+        } else {
+            current.insert(name.clone(), value.clone());
+        }
+    }
+}
+
 /// What an attempt that will be retried leaves as the activity's last failure. A timeout's
 /// failure wraps the previous attempt's failure as its cause; kept as is, every timed-out
 /// attempt would nest the chain one level deeper, without bound. As Temporal does, the retried
@@ -507,9 +524,7 @@ impl Execution {
     ) {
         if let Some(upserted) = upserted {
             let current = self.search_attributes.get_or_insert_default();
-            for (name, value) in &upserted.indexed_fields {
-                current.indexed_fields.insert(name.clone(), value.clone());
-            }
+            merge_upserted(&mut current.indexed_fields, &upserted.indexed_fields);
         }
     }
 
@@ -517,9 +532,7 @@ impl Execution {
     pub fn upsert_memo(&mut self, upserted: Option<&temper_api::proto::common::v1::Memo>) {
         if let Some(upserted) = upserted {
             let memo = self.memo.get_or_insert_default();
-            for (name, value) in &upserted.fields {
-                memo.fields.insert(name.clone(), value.clone());
-            }
+            merge_upserted(&mut memo.fields, &upserted.fields);
         }
     }
 

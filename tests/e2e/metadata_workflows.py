@@ -1,0 +1,18 @@
+"""Workflows of `test_metadata.py`, in a module of their own so the SDK's sandbox can import
+them without the test fixtures."""
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+
+KEYWORD = SearchAttributeKey.for_keyword("CustomKeywordField")
+INT = SearchAttributeKey.for_int("CustomIntField")
+
+
+@workflow.defn
+class UnsetWorkflow:
+    """Sets memo fields and search attributes at start, then removes some of them."""
+
+    @workflow.run
+    async def run(self) -> None:
+        workflow.upsert_memo({"gone": None, "kept": "still here", "added": [1, 2]})
+        workflow.upsert_search_attributes([KEYWORD.value_unset(), INT.value_set(7)])
