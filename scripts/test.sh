@@ -19,8 +19,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --quiet
 
-echo "== end-to-end tests (Python SDK against target/debug/temper)"
 cargo build --quiet -p temper
+echo "== end-to-end tests (TypeScript SDK against target/debug/temper)"
+scripts/test-typescript.sh
+
+echo "== end-to-end tests (Python SDK against target/debug/temper)"
 cd tests/e2e
 ../../.venv/bin/python -m pytest -q "$@"
 

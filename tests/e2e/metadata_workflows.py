@@ -16,3 +16,13 @@ class UnsetWorkflow:
     async def run(self) -> None:
         workflow.upsert_memo({"gone": None, "kept": "still here", "added": [1, 2]})
         workflow.upsert_search_attributes([KEYWORD.value_unset(), INT.value_set(7)])
+
+
+@workflow.defn
+class SeesItsSearchAttributesWorkflow:
+    """Returns the search attributes the worker read from its started event, typed."""
+
+    @workflow.run
+    async def run(self) -> list:
+        return sorted(pair.key.name + "=" + type(pair.value).__name__
+                      for pair in workflow.info().typed_search_attributes)

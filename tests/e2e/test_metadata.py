@@ -2,6 +2,7 @@
 through `describe()` on Temper and, when it is installed, on Temporal's dev server."""
 
 import uuid
+import warnings
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -9,16 +10,23 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-from metadata_workflows import INT, KEYWORD, UnsetWorkflow
+from metadata_workflows import INT, KEYWORD, SeesItsSearchAttributesWorkflow, UnsetWorkflow
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
-async def unset_metadata(target: str, task_queue: str):
+async def registered(target: str) -> Client:
+    """A client of a server with the custom attributes of these tests registered."""
     client = await Client.connect(target)
     await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace=client.namespace,
         search_attributes={"CustomKeywordField": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-                           "CustomIntField": IndexedValueType.INDEXED_VALUE_TYPE_INT},
+                           "CustomIntField": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+                           "CustomDatetimeField": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME},
     ))
+    return client
+
+
+async def unset_metadata(target: str, task_queue: str):
+    client = await registered(target)
     async with Worker(client, task_queue=task_queue, workflows=[UnsetWorkflow]):
         handle = await client.start_workflow(
             UnsetWorkflow.run, id=f"unset-{uuid.uuid4()}", task_queue=task_queue,
@@ -42,3 +50,37 @@ async def test_upserting_none_removes_memo_fields_and_search_attributes(temper, 
 
 async def test_temporal_removes_them_too(temporal_server, task_queue):  # noqa: F811
     check_unset(*await unset_metadata(temporal_server, task_queue))
+
+
+# Sent in the SDK's old untyped form: payloads without `type` metadata.
+UNTYPED = {"CustomKeywordField": ["untyped"], "CustomDatetimeField": ["2024-01-02T03:04:05.123456+02:00"]}
+
+
+async def untyped_attributes(target: str, task_queue: str):
+    client = await registered(target)
+    async with Worker(client, task_queue=task_queue, workflows=[SeesItsSearchAttributesWorkflow]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            handle = await client.start_workflow(
+                SeesItsSearchAttributesWorkflow.run, id=f"untyped-{uuid.uuid4()}", task_queue=task_queue,
+                search_attributes=UNTYPED)
+        seen = await handle.result()
+    described = (await handle.describe()).raw_description.workflow_execution_info.search_attributes
+    started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    return seen, described.indexed_fields, started.search_attributes.indexed_fields
+
+
+def check_untyped(seen, described, started) -> None:
+    assert seen == ["CustomDatetimeField=datetime", "CustomKeywordField=str"]
+    for fields in (described, started):
+        assert fields["CustomKeywordField"].metadata["type"] == b"Keyword"
+        assert fields["CustomDatetimeField"].metadata["type"] == b"Datetime"
+        assert fields["CustomDatetimeField"].data == b'["2024-01-02T03:04:05.123456+02:00"]'
+
+
+async def test_untyped_search_attributes_reach_the_worker_typed(temper, task_queue):
+    check_untyped(*await untyped_attributes(temper.target, task_queue))
+
+
+async def test_temporal_types_them_the_same(temporal_server, task_queue):  # noqa: F811
+    check_untyped(*await untyped_attributes(temporal_server, task_queue))

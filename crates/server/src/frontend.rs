@@ -318,8 +318,9 @@ fn activity_task_response(
 }
 
 impl Frontend {
-    /// Validates a start request (also used for signal-with-start).
-    fn validate_start(&self, request: &StartWorkflowExecutionRequest) -> Result<(), Status> {
+    /// Validates a start request (also used for signal-with-start and update-with-start) and
+    /// types its search attributes.
+    fn prepare_start(&self, request: &mut StartWorkflowExecutionRequest) -> Result<(), Status> {
         self.namespaces.require(&request.namespace)?;
         check_id(&request.workflow_id, "WorkflowId")?;
         check_id(
@@ -358,37 +359,40 @@ impl Frontend {
             temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
         }
         check_payloads(request.input.as_ref())?;
-        if let Some(attributes) = &request.search_attributes {
+        if let Some(attributes) = &mut request.search_attributes {
             let custom = self.namespaces.search_attributes(&request.namespace)?;
             visibility::validate_search_attributes(Some(attributes), &custom)
                 .map_err(errors::invalid)?;
+            // Stored typed, so the worker's started event carries the types too.
+            visibility::annotate_types(attributes, &custom);
         }
         Ok(())
     }
 
     /// Search attributes set by a completion's commands, checked against the namespace's
-    /// registry: the first problem found, if any.
+    /// registry and typed as Temporal stores them: the first problem found, if any.
     fn search_attribute_problem(
         &self,
         namespace: &str,
-        request: &RespondWorkflowTaskCompletedRequest,
+        request: &mut RespondWorkflowTaskCompletedRequest,
     ) -> Result<Option<String>, Status> {
         use temper_api::proto::command::v1::command::Attributes as C;
-        let upserted = request
-            .commands
-            .iter()
-            .filter_map(|command| match &command.attributes {
-                Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-                    a.search_attributes.as_ref()
-                }
-                Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
-                    a.search_attributes.as_ref()
-                }
-                Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
-                    a.search_attributes.as_ref()
-                }
-                _ => None,
-            });
+        let upserted =
+            request
+                .commands
+                .iter_mut()
+                .filter_map(|command| match &mut command.attributes {
+                    Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+                        a.search_attributes.as_mut()
+                    }
+                    Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+                        a.search_attributes.as_mut()
+                    }
+                    Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                        a.search_attributes.as_mut()
+                    }
+                    _ => None,
+                });
         // Most completions set no search attributes: the registry is read only when one does.
         let mut custom = None;
         for attributes in upserted {
@@ -399,6 +403,7 @@ impl Frontend {
             if let Err(problem) = visibility::validate_search_attributes(Some(attributes), custom) {
                 return Ok(Some(problem));
             }
+            visibility::annotate_types(attributes, custom);
         }
         Ok(None)
     }
@@ -692,7 +697,7 @@ impl Frontend {
     /// `MultiOperationExecutionFailure`, the other one reported as aborted.
     async fn update_with_start(
         &self,
-        start: StartWorkflowExecutionRequest,
+        mut start: StartWorkflowExecutionRequest,
         update: UpdateWorkflowExecutionRequest,
     ) -> Result<
         (
@@ -702,7 +707,7 @@ impl Frontend {
         Status,
     > {
         let start_failed = |status: Status| errors::multi_operation_failed(0, 2, status);
-        self.validate_start(&start).map_err(start_failed)?;
+        self.prepare_start(&mut start).map_err(start_failed)?;
         if start.workflow_id_conflict_policy == WorkflowIdConflictPolicy::Unspecified as i32 {
             return Err(start_failed(errors::invalid(
                 "WorkflowIdConflictPolicy must be set for Update-with-Start.",
@@ -1024,8 +1029,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<StartWorkflowExecutionRequest>,
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.validate_start(&request)?;
+        let mut request = request.into_inner();
+        self.prepare_start(&mut request)?;
         let (run_id, started) = self
             .history
             .start_workflow(&request.namespace, &request, None)
@@ -1059,7 +1064,7 @@ impl WorkflowService for Frontend {
         } else {
             request.workflow_id_conflict_policy
         };
-        let start = StartWorkflowExecutionRequest {
+        let mut start = StartWorkflowExecutionRequest {
             namespace: request.namespace,
             workflow_id: request.workflow_id,
             workflow_type: request.workflow_type,
@@ -1082,7 +1087,7 @@ impl WorkflowService for Frontend {
             priority: request.priority,
             ..Default::default()
         };
-        self.validate_start(&start)?;
+        self.prepare_start(&mut start)?;
         let signal = InitialSignal {
             name: request.signal_name,
             input: request.signal_input,
@@ -1131,7 +1136,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let token = TaskToken::decode_as(&request.task_token, TokenKind::WorkflowTask)?;
         for command in &request.commands {
             let payloads = match &command.attributes {
@@ -1141,7 +1146,7 @@ impl WorkflowService for Frontend {
             };
             check_payloads(payloads)?;
         }
-        if let Some(problem) = self.search_attribute_problem(&token.namespace, &request)? {
+        if let Some(problem) = self.search_attribute_problem(&token.namespace, &mut request)? {
             self.history
                 .update(&token.run_id, |t| {
                     t.refuse_workflow_task_completion(
