@@ -26,3 +26,20 @@ class SeesItsSearchAttributesWorkflow:
     async def run(self) -> list:
         return sorted(pair.key.name + "=" + type(pair.value).__name__
                       for pair in workflow.info().typed_search_attributes)
+
+
+@workflow.defn
+class RunIdChild:
+    @workflow.run
+    async def run(self) -> str:
+        return workflow.info().run_id
+
+
+@workflow.defn
+class RunIdParent:
+    """Returns its own run id, as the SDK shows it, and its child's."""
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        child = await workflow.execute_child_workflow(RunIdChild.run, id=f"{workflow.info().workflow_id}-child")
+        return [workflow.info().run_id, child]

@@ -10,7 +10,14 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-from metadata_workflows import INT, KEYWORD, SeesItsSearchAttributesWorkflow, UnsetWorkflow
+from metadata_workflows import (
+    INT,
+    KEYWORD,
+    RunIdChild,
+    RunIdParent,
+    SeesItsSearchAttributesWorkflow,
+    UnsetWorkflow,
+)
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
 async def registered(target: str) -> Client:
@@ -84,3 +91,22 @@ async def test_untyped_search_attributes_reach_the_worker_typed(temper, task_que
 
 async def test_temporal_types_them_the_same(temporal_server, task_queue):  # noqa: F811
     check_untyped(*await untyped_attributes(temporal_server, task_queue))
+
+
+async def run_ids(target: str, task_queue: str) -> list[uuid.UUID]:
+    client = await Client.connect(target)
+    async with Worker(client, task_queue=task_queue, workflows=[RunIdParent, RunIdChild]):
+        handle = await client.start_workflow(RunIdParent.run, id=f"ids-{uuid.uuid4()}", task_queue=task_queue)
+        seen = await handle.result()
+    assert seen[0] == handle.result_run_id
+    return [uuid.UUID(run_id) for run_id in seen]
+
+
+async def test_run_ids_are_time_ordered_uuid_v7(temper, task_queue):
+    parent, child = await run_ids(temper.target, task_queue)
+    assert (parent.version, child.version) == (7, 7)
+    assert parent.bytes[:6] <= child.bytes[:6]  # the 48-bit millisecond timestamp
+
+
+async def test_temporal_issues_v7_run_ids_too(temporal_server, task_queue):  # noqa: F811
+    assert [u.version for u in await run_ids(temporal_server, task_queue)] == [7, 7]
