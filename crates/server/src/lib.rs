@@ -41,6 +41,9 @@ use crate::timers::TimerQueue;
 
 /// How often closed runs past their namespace's retention are looked for.
 const RETENTION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Largest header list (request metadata) a client may send: grpc-go's, which Temporal's
+/// frontend runs with.
+const MAX_HEADER_LIST_BYTES: u32 = 16 << 20;
 /// Largest request a client may send (Temporal's frontend accepts large completions).
 const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
 
@@ -153,6 +156,7 @@ pub async fn serve(
         .build_v1()?;
     tracing::info!(address = %config.listen, "serving");
     tonic::transport::Server::builder()
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
         .add_service(
             WorkflowServiceServer::new(frontend)
