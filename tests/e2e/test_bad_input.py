@@ -21,6 +21,7 @@ from temporalio.api.update.v1 import Request as UpdateRequest
 from temporalio.api.update.v1 import UpdateRef
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
+    GetSystemInfoRequest,
     PollWorkflowExecutionUpdateRequest,
     SignalWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
@@ -266,3 +267,19 @@ async def test_bad_input_for_signals_updates_and_children(client, task_queue):
         ),
         RPCStatusCode.NOT_FOUND,
     )
+
+
+async def test_error_messages_never_echo_large_input(client):
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+
+    huge = "x" * (1 << 20)
+    for request in (
+        DescribeWorkflowExecutionRequest(namespace="default", execution=WorkflowExecution(workflow_id=huge)),
+        DescribeWorkflowExecutionRequest(namespace=huge, execution=WorkflowExecution(workflow_id="w")),
+    ):
+        with pytest.raises(RPCError) as error:
+            await client.workflow_service.describe_workflow_execution(request)
+        assert error.value.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT)
+        assert "xxxx" in error.value.message and len(error.value.message) < 2200
+    # The connection is still good.
+    await client.workflow_service.get_system_info(GetSystemInfoRequest())

@@ -1,5 +1,7 @@
-//! A tower layer around every RPC: logs each call (method, gRPC status, duration) and names
-//! the RPC in UNIMPLEMENTED answers, which the generated default bodies leave generic.
+//! A tower layer around every RPC: logs each call (method, gRPC status, duration), names the
+//! RPC in UNIMPLEMENTED answers, which the generated default bodies leave generic, and keeps
+//! every error message short: a message that quotes a huge request field (a 1 MB workflow id,
+//! say) is cut to [`MAX_MESSAGE_BYTES`], so errors never echo large input back.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +9,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{HeaderValue, Request, Response};
+
+/// Longest error message sent: room for Temporal's messages quoting a 1,000-byte id whole.
+const MAX_MESSAGE_BYTES: usize = 2048;
+/// Longest error details (base64 of a `google.rpc.Status`) sent. Details that quote a huge
+/// field (a 1 MB namespace in `NamespaceNotFoundFailure`) are left out: clients refuse
+/// response headers over 16 KiB, and the message says what went wrong.
+const MAX_DETAILS_BYTES: usize = 8192;
 
 /// The message of tonic's generated default method bodies.
 const GENERATED_UNIMPLEMENTED: &str = "Not%20yet%20implemented";
@@ -56,8 +65,64 @@ where
                     headers.insert("grpc-message", value);
                 }
             }
+            shorten_message(headers);
             tracing::debug!(rpc = %path, grpc_status = %status, elapsed_ms = started.elapsed().as_millis() as u64, "rpc");
             Ok(response)
         })
+    }
+}
+
+/// Cuts a `grpc-message` (percent-encoded UTF-8) longer than [`MAX_MESSAGE_BYTES`] at a
+/// character boundary and marks the cut; drops details longer than [`MAX_DETAILS_BYTES`].
+fn shorten_message(headers: &mut http::HeaderMap) {
+    if headers
+        .get("grpc-status-details-bin")
+        .is_some_and(|details| details.len() > MAX_DETAILS_BYTES)
+    {
+        headers.remove("grpc-status-details-bin");
+    }
+    let Some(encoded) = headers.get("grpc-message") else {
+        return;
+    };
+    if encoded.len() <= MAX_MESSAGE_BYTES {
+        return;
+    }
+    let decoded = percent_encoding::percent_decode(encoded.as_bytes()).decode_utf8_lossy();
+    let mut end = MAX_MESSAGE_BYTES.min(decoded.len());
+    while !decoded.is_char_boundary(end) {
+        end -= 1;
+    }
+    let shortened = format!(
+        "{}… (message cut at {MAX_MESSAGE_BYTES} bytes)",
+        &decoded[..end]
+    );
+    let encoded =
+        percent_encoding::utf8_percent_encode(&shortened, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    if let Ok(value) = HeaderValue::from_str(&encoded) {
+        headers.insert("grpc-message", value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let mut headers = http::HeaderMap::new();
+        let long = format!("workflow not found for ID: {}", "€".repeat(100_000));
+        let encoded =
+            percent_encoding::utf8_percent_encode(&long, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        headers.insert("grpc-message", HeaderValue::from_str(&encoded).unwrap());
+        shorten_message(&mut headers);
+        let value = headers.get("grpc-message").unwrap().as_bytes();
+        let message = percent_encoding::percent_decode(value)
+            .decode_utf8()
+            .unwrap();
+        assert!(message.starts_with("workflow not found for ID: €€"));
+        assert!(message.ends_with("… (message cut at 2048 bytes)"));
+        assert!(message.len() < MAX_MESSAGE_BYTES + 64);
     }
 }
