@@ -2133,6 +2133,7 @@ impl<'a> Transition<'a> {
     }
 
     fn close(&mut self, status: WorkflowExecutionStatus) {
+        self.end_open_updates();
         self.exec.status = status as i32;
         self.exec.close_time_ms = self.now;
         self.exec.workflow_task = None;

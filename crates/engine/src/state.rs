@@ -121,6 +121,9 @@ pub struct UpdateInfo {
     pub outcome: Option<update::Outcome>,
     #[prost(int64, tag = "5")]
     pub admission: i64,
+    /// Admitted but never accepted when the run closed: the caller gets NOT_FOUND.
+    #[prost(bool, tag = "6")]
+    pub aborted: bool,
 }
 
 /// A signal or cancel request this run sends to another workflow.

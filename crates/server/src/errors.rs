@@ -75,18 +75,36 @@ pub fn workflow_not_ready(message: &str) -> Status {
     )
 }
 
+/// NOT_FOUND with Temporal's (empty) `NotFoundFailure` detail, which the SDKs look for.
+pub fn not_found(message: impl Into<String>) -> Status {
+    with_detail(
+        Code::NotFound,
+        message.into(),
+        details::NotFoundFailure::default(),
+    )
+}
+
 pub fn workflow_not_found(workflow_id: &str, run_id: &str) -> Status {
     if run_id.is_empty() {
-        Status::not_found(format!("workflow not found for ID: {workflow_id}"))
+        not_found(format!("workflow not found for ID: {workflow_id}"))
     } else {
-        Status::not_found(format!(
-            "workflow execution not found for ID: {workflow_id}, RunId: {run_id}"
+        not_found(format!(
+            "workflow execution not found for workflow ID \"{workflow_id}\" and run ID \"{run_id}\""
         ))
     }
 }
 
 pub fn already_completed() -> Status {
-    Status::not_found("workflow execution already completed")
+    not_found("workflow execution already completed")
+}
+
+pub fn update_not_found(update_id: &str) -> Status {
+    not_found(format!("update \"{update_id}\" not found"))
+}
+
+/// An update that was admitted but never accepted when its run closed.
+pub fn update_aborted() -> Status {
+    not_found("workflow update was aborted by closing workflow")
 }
 
 pub fn invalid(message: impl Into<String>) -> Status {

@@ -176,7 +176,7 @@ fn check_payloads(payloads: Option<&Payloads>) -> Result<(), Status> {
 
 fn task_error(error: TaskError) -> Status {
     match error {
-        TaskError::NotFound(m) => Status::not_found(m),
+        TaskError::NotFound(m) => errors::not_found(m),
         TaskError::Invalid(m) => Status::invalid_argument(m),
     }
 }
@@ -724,28 +724,62 @@ impl Frontend {
                 errors::invalid("WorkflowId of the update does not match the start."),
             ));
         }
-        let (run_id, started) = self
-            .history
-            .start_workflow(&start.namespace, &start, None)
-            .await
-            .map_err(start_failed)?;
-        let exec = self
-            .history
-            .snapshot(&run_id)
-            .await?
-            .ok_or_else(|| Status::not_found("workflow execution not found"))?;
+        let (exec, started) = match self.run_with_update(&start, &update).await? {
+            // The update already exists: attach to it, whatever the id policies say.
+            Some(exec) => (exec, false),
+            None => {
+                let (run_id, started) = self
+                    .history
+                    .start_workflow(&start.namespace, &start, None)
+                    .await
+                    .map_err(start_failed)?;
+                let exec = self
+                    .history
+                    .snapshot(&run_id)
+                    .await?
+                    .ok_or_else(|| errors::not_found("workflow execution not found"))?;
+                (exec, started)
+            }
+        };
         let updated = self
             .run_update(&exec, update)
             .await
             .map_err(|s| errors::multi_operation_failed(1, 2, s))?;
         Ok((
             StartWorkflowExecutionResponse {
-                run_id,
+                run_id: exec.run_id.clone(),
                 started,
+                status: exec.status,
                 ..Default::default()
             },
             updated,
         ))
+    }
+
+    /// The workflow id's current run, if it already knows the update of an update-with-start
+    /// (open or closed, as Temporal attaches to it).
+    async fn run_with_update(
+        &self,
+        start: &StartWorkflowExecutionRequest,
+        update: &UpdateWorkflowExecutionRequest,
+    ) -> Result<Option<Execution>, Status> {
+        let update_id = update
+            .request
+            .as_ref()
+            .and_then(|r| r.meta.as_ref())
+            .map_or("", |m| m.update_id.as_str());
+        let current = WorkflowExecution {
+            workflow_id: start.workflow_id.clone(),
+            run_id: String::new(),
+        };
+        match self.history.resolve(&start.namespace, Some(&current)).await {
+            Ok(exec) if !update_id.is_empty() && exec.updates.contains_key(update_id) => {
+                Ok(Some(exec))
+            }
+            Ok(_) => Ok(None),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(status),
+        }
     }
 
     /// Waits (up to the update long-poll interval) until an update reaches `wanted`; returns
@@ -763,10 +797,13 @@ impl Frontend {
                 .history
                 .snapshot(run_id)
                 .await?
-                .ok_or_else(|| Status::not_found("workflow execution not found"))?;
+                .ok_or_else(|| errors::not_found("workflow execution not found"))?;
             let Some(update) = exec.updates.get(update_id) else {
-                return Err(Status::not_found(format!("update {update_id} not found")));
+                return Err(errors::update_not_found(update_id));
             };
+            if update.aborted {
+                return Err(errors::update_aborted());
+            }
             let completed = update.stage == UpdateWorkflowExecutionLifecycleStage::Completed as i32;
             if completed || update.stage >= wanted {
                 return Ok((update.stage, update.outcome.clone()));
@@ -838,7 +875,7 @@ impl Frontend {
             .activities
             .values()
             .find(|a| a.activity_id == activity_id && a.started_time_ms > 0)
-            .ok_or_else(|| Status::not_found("invalid activityID or activity already timed out or invoking workflow is completed"))?;
+            .ok_or_else(|| errors::not_found("invalid activityID or activity already timed out or invoking workflow is completed"))?;
         Ok((
             exec.run_id.clone(),
             activity.scheduled_event_id,
@@ -1195,7 +1232,7 @@ impl WorkflowService for Frontend {
                     .collect(),
                 ..Default::default()
             })),
-            Err(CompletionError::NotFound(m)) => Err(Status::not_found(m)),
+            Err(CompletionError::NotFound(m)) => Err(errors::not_found(m)),
             Err(error) => Err(Status::invalid_argument(error.status_message())),
         }
     }

@@ -11,6 +11,7 @@ use prost_wkt_types::Any;
 use temper_api::proto::enums::v1::{
     UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowTaskFailedCause,
 };
+use temper_api::proto::failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, history_event::Attributes};
 use temper_api::proto::protocol::v1::{Message, message::SequencingId};
 use temper_api::proto::update::v1 as update;
@@ -51,6 +52,24 @@ fn decode(message: &Message) -> Result<Answer, String> {
             "message {} has unsupported body type {other}",
             message.id
         )),
+    }
+}
+
+/// The outcome of an accepted update whose run closed before the update completed.
+fn accepted_update_completed_workflow() -> Failure {
+    Failure {
+        message:
+            "Workflow Update failed because the Workflow completed before the Update completed."
+                .into(),
+        source: "Server".into(),
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(
+            ApplicationFailureInfo {
+                r#type: "AcceptedUpdateCompletedWorkflow".into(),
+                non_retryable: true,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
     }
 }
 
@@ -97,13 +116,9 @@ impl Execution {
 }
 
 impl Transition<'_> {
-    /// Admits an update (a known update id is left as it is) and asks for a workflow task.
+    /// Admits an update and asks for a workflow task. A known update id is left as it is,
+    /// even on a closed run: its caller gets its outcome.
     pub fn admit_update(&mut self, request: update::Request) -> Result<(), TaskError> {
-        if !self.exec.is_running() {
-            return Err(TaskError::NotFound(
-                "workflow execution already completed".into(),
-            ));
-        }
         let update_id = request
             .meta
             .as_ref()
@@ -111,6 +126,11 @@ impl Transition<'_> {
             .unwrap_or_default();
         if self.exec.updates.contains_key(&update_id) {
             return Ok(());
+        }
+        if !self.exec.is_running() {
+            return Err(TaskError::NotFound(
+                "workflow execution already completed".into(),
+            ));
         }
         self.exec.updates_admitted += 1;
         let info = UpdateInfo {
@@ -122,6 +142,24 @@ impl Transition<'_> {
         self.exec.updates.insert(update_id, info);
         self.schedule_speculative_workflow_task();
         Ok(())
+    }
+
+    /// The run closed with updates still open. As Temporal does, an accepted update completes
+    /// with a non-retryable `AcceptedUpdateCompletedWorkflow` failure (no event is written),
+    /// and one not yet accepted is aborted.
+    pub(super) fn end_open_updates(&mut self) {
+        for info in self.exec.updates.values_mut() {
+            if info.stage == Stage::Accepted as i32 {
+                info.stage = Stage::Completed as i32;
+                info.outcome = Some(update::Outcome {
+                    value: Some(update::outcome::Value::Failure(
+                        accepted_update_completed_workflow(),
+                    )),
+                });
+            } else if info.stage == Stage::Admitted as i32 {
+                info.aborted = true;
+            }
+        }
     }
 
     /// Checks a completion's messages and the commands that place them.
