@@ -2071,7 +2071,8 @@ impl WorkflowService for Frontend {
         if !request.first_execution_run_id.is_empty()
             && exec.first_execution_run_id != request.first_execution_run_id
         {
-            return Err(errors::workflow_not_found(&exec.workflow_id, ""));
+            // The id was started again as a new chain since (Temporal's wording).
+            return Err(errors::not_found("workflow execution not found"));
         }
         Ok(Response::new(self.run_update(&exec, request).await?))
     }
