@@ -14,6 +14,10 @@ use crate::lexer::{Keyword, Token, TokenKind, tokenize};
 /// Upstream stops at 200 levels of nested parentheses / NOT; the limit also bounds our recursion.
 const MAX_NESTING: usize = 200;
 
+/// Deepest expression tree accepted. Upstream's parser builds a binary node per `AND`/`OR`, so
+/// a chain of n terms is n levels deep; it gives up at 995 terms ("max ast depth reached").
+const MAX_AST_DEPTH: usize = 995;
+
 /// The longest excerpt of the input quoted in a syntax error.
 const NEAR_LIMIT: usize = 40;
 
@@ -25,7 +29,30 @@ pub(crate) fn parse(input: &str) -> Result<Query, QueryError> {
         idx: 0,
         depth: 0,
     };
-    parser.query()
+    let query = parser.query()?;
+    if query
+        .filter
+        .as_ref()
+        .is_some_and(|f| ast_depth(f) > MAX_AST_DEPTH)
+    {
+        return Err(QueryError {
+            message: "malformed SQL query: max ast depth reached".into(),
+            position: None,
+        });
+    }
+    Ok(query)
+}
+
+/// The depth of the binary tree upstream would build for `expr`: each extra operand of an
+/// `AND`/`OR` chain is one more level. Recursion is bounded by [`MAX_NESTING`].
+fn ast_depth(expr: &Expr) -> usize {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => {
+            items.len() - 1 + items.iter().map(ast_depth).max().unwrap_or(0)
+        }
+        Expr::Not(inner) => 1 + ast_depth(inner),
+        Expr::Predicate(_) => 1,
+    }
 }
 
 struct Parser<'a> {
@@ -642,10 +669,11 @@ mod tests {
 
     #[test]
     fn long_chains_stay_flat() {
-        let chain = vec!["a = 1"; 50_000].join(" AND ");
+        let chain = vec!["a = 1"; 995].join(" AND ");
         match parse(&chain).expect("parse").filter {
-            Some(Expr::And(items)) => assert_eq!(items.len(), 50_000),
+            Some(Expr::And(items)) => assert_eq!(items.len(), 995),
             other => panic!("unexpected {other:?}"),
         }
+        assert!(parse(&vec!["a = 1"; 50_000].join(" AND ")).is_err());
     }
 }

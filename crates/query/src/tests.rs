@@ -777,3 +777,22 @@ fn text_matching_function() {
 }
 
 mod postgres;
+
+#[test]
+fn long_chains_stop_where_upstream_does() {
+    let chain = |n: usize, op: &str| {
+        (0..n)
+            .map(|i| format!("WorkflowId = 'x{i}'"))
+            .collect::<Vec<_>>()
+            .join(op)
+    };
+    let custom = |_: &str| None;
+    for op in [" OR ", " AND "] {
+        assert!(crate::parse_and_compile(&chain(995, op), &custom).is_ok());
+        let error = crate::parse_and_compile(&chain(996, op), &custom).expect_err("too deep");
+        assert_eq!(
+            error.to_string(),
+            "invalid query: malformed SQL query: max ast depth reached"
+        );
+    }
+}
