@@ -10,7 +10,7 @@ class ClosesUnderUpdatesWorkflow:
     def __init__(self) -> None:
         self.finished = False
 
-    @workflow.update
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def never_finishes(self) -> str:
         await workflow.wait_condition(lambda: False)
         return "unreachable"

@@ -127,31 +127,39 @@ fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
     }
 }
 
+/// Shortest deadline a long poll may have (Temporal's `MinLongPollTimeout`).
+const MIN_POLL_DEADLINE: Duration = Duration::from_secs(2);
+
 /// How long a long poll may wait, from the client's `grpc-timeout` (less a second to answer).
-fn poll_wait<T>(request: &Request<T>) -> Duration {
-    let Some(timeout) = request
+/// As Temporal, a poll needs a deadline, and one of at least [`MIN_POLL_DEADLINE`].
+fn poll_wait<T>(request: &Request<T>) -> Result<Duration, Status> {
+    let deadline = request
         .metadata()
         .get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
-    else {
-        return MAX_POLL_WAIT;
-    };
-    let (digits, unit) = timeout.split_at(timeout.len().saturating_sub(1));
-    let Ok(value) = digits.parse::<u64>() else {
-        return MAX_POLL_WAIT;
-    };
-    let deadline = match unit {
-        "H" => Duration::from_secs(value * 3600),
-        "M" => Duration::from_secs(value * 60),
+        .and_then(grpc_timeout)
+        .ok_or_else(|| errors::invalid("Context timeout is not set."))?;
+    if deadline < MIN_POLL_DEADLINE {
+        return Err(Status::failed_precondition("Context timeout is too short."));
+    }
+    Ok(deadline
+        .saturating_sub(Duration::from_secs(1))
+        .min(MAX_POLL_WAIT))
+}
+
+/// A `grpc-timeout` header value: digits and a unit.
+fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().saturating_sub(1));
+    let value = digits.parse::<u64>().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(value.saturating_mul(3600)),
+        "M" => Duration::from_secs(value.saturating_mul(60)),
         "S" => Duration::from_secs(value),
         "m" => Duration::from_millis(value),
         "u" => Duration::from_micros(value),
         "n" => Duration::from_nanos(value),
-        _ => return MAX_POLL_WAIT,
-    };
-    deadline
-        .saturating_sub(Duration::from_secs(1))
-        .min(MAX_POLL_WAIT)
+        _ => return None,
+    })
 }
 
 fn check_id(value: &str, what: &str) -> Result<(), Status> {
@@ -875,7 +883,7 @@ impl Frontend {
             .activities
             .values()
             .find(|a| a.activity_id == activity_id && a.started_time_ms > 0)
-            .ok_or_else(|| errors::not_found("invalid activityID or activity already timed out or invoking workflow is completed"))?;
+            .ok_or_else(|| errors::not_found(crate::tokens::ACTIVITY_NOT_FOUND))?;
         Ok((
             exec.run_id.clone(),
             activity.scheduled_event_id,
@@ -883,14 +891,28 @@ impl Frontend {
         ))
     }
 
-    fn activity_token(&self, bytes: &[u8], namespace: &str) -> Result<TaskToken, Status> {
-        let token = TaskToken::decode_as(bytes, TokenKind::ActivityTask)?;
-        if !namespace.is_empty() && token.namespace != namespace {
-            return Err(errors::invalid(
-                "Task token does not belong to this namespace.",
-            ));
+    /// The task token of a request in `namespace` (empty: the token's own namespace), as
+    /// Temporal checks it: an unknown namespace is NOT_FOUND, another one's token refused.
+    fn task_token(
+        &self,
+        bytes: &[u8],
+        namespace: &str,
+        kind: TokenKind,
+    ) -> Result<TaskToken, Status> {
+        let token = TaskToken::decode_as(bytes, kind)?;
+        if !namespace.is_empty() {
+            self.namespaces.require(namespace)?;
+            if token.namespace != namespace {
+                return Err(errors::invalid(
+                    "Operation requested with a token from a different namespace.",
+                ));
+            }
         }
         Ok(token)
+    }
+
+    fn activity_token(&self, bytes: &[u8], namespace: &str) -> Result<TaskToken, Status> {
+        self.task_token(bytes, namespace, TokenKind::ActivityTask)
     }
 
     async fn complete_activity(
@@ -1016,7 +1038,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<DescribeNamespaceResponse>, Status> {
         let request = request.into_inner();
         if request.namespace.is_empty() && request.id.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         let name = if request.namespace.is_empty() {
             self.namespaces
@@ -1147,7 +1169,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<PollWorkflowTaskQueueRequest>,
     ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
-        let wait = poll_wait(&request);
+        let wait = poll_wait(&request)?;
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
         let queue = request
@@ -1174,7 +1196,11 @@ impl WorkflowService for Frontend {
         request: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
         let mut request = request.into_inner();
-        let token = TaskToken::decode_as(&request.task_token, TokenKind::WorkflowTask)?;
+        let token = self.task_token(
+            &request.task_token,
+            &request.namespace,
+            TokenKind::WorkflowTask,
+        )?;
         for command in &request.commands {
             let payloads = match &command.attributes {
                 Some(temper_api::proto::command::v1::command::Attributes::ScheduleActivityTaskCommandAttributes(a)) => a.input.as_ref(),
@@ -1242,7 +1268,11 @@ impl WorkflowService for Frontend {
         request: Request<RespondWorkflowTaskFailedRequest>,
     ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
         let request = request.into_inner();
-        let token = TaskToken::decode_as(&request.task_token, TokenKind::WorkflowTask)?;
+        let token = self.task_token(
+            &request.task_token,
+            &request.namespace,
+            TokenKind::WorkflowTask,
+        )?;
         let applied = self
             .history
             .update(&token.run_id, |t| {
@@ -1263,7 +1293,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<PollActivityTaskQueueRequest>,
     ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
-        let wait = poll_wait(&request);
+        let wait = poll_wait(&request)?;
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
         let queue = request
@@ -2046,7 +2076,11 @@ impl WorkflowService for Frontend {
         request: Request<RespondQueryTaskCompletedRequest>,
     ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
         let request = request.into_inner();
-        let token = TaskToken::decode_as(&request.task_token, TokenKind::QueryTask)?;
+        let token = self.task_token(
+            &request.task_token,
+            &request.namespace,
+            TokenKind::QueryTask,
+        )?;
         let answer = if request.completed_type == QueryResultType::Answered as i32 {
             QueryAnswer::Answered(request.query_result)
         } else {

@@ -56,7 +56,7 @@ impl Namespaces {
     /// Checks that a namespace exists (NOT_FOUND with `NamespaceNotFoundFailure` otherwise).
     pub fn require(&self, name: &str) -> Result<(), Status> {
         if name.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace is empty."));
         }
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         if known.contains_key(name) {
@@ -100,7 +100,7 @@ impl Namespaces {
     /// The namespace named by `name`, or else by `id`.
     pub fn resolve_name(&self, name: &str, id: &str) -> Result<String, Status> {
         if name.is_empty() && id.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         let found = if name.is_empty() {
@@ -148,7 +148,7 @@ impl Namespaces {
         attributes: &HashMap<String, i32>,
     ) -> Result<(), Status> {
         if name.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         if attributes.is_empty() {
             return Err(errors::invalid("SearchAttributes are not set on request."));
@@ -198,7 +198,7 @@ impl Namespaces {
         attributes: &[String],
     ) -> Result<(), Status> {
         if name.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         if attributes.is_empty() {
             return Err(errors::invalid("SearchAttributes are not set on request."));
@@ -227,7 +227,7 @@ impl Namespaces {
         request: UpdateNamespaceRequest,
     ) -> Result<DescribeNamespaceResponse, Status> {
         if request.namespace.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         let record = self
             .modify(&request.namespace, |record| {
@@ -303,7 +303,7 @@ impl Namespaces {
         retention_ms: i64,
     ) -> Result<(), Status> {
         if name.is_empty() {
-            return Err(errors::invalid("Namespace is not set on request."));
+            return Err(errors::invalid("Namespace not set on request."));
         }
         let retention = if retention_ms > 0 {
             retention_ms

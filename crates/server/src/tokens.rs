@@ -44,19 +44,33 @@ impl TaskToken {
         self.encode_to_vec()
     }
 
-    /// Decodes a token of the expected kind.
+    /// Decodes a token of the expected kind. Bytes that are no token are INVALID_ARGUMENT; a
+    /// token of another kind names no such task: NOT_FOUND, in Temporal's words.
     pub fn decode_as(bytes: &[u8], kind: TokenKind) -> Result<TaskToken, Status> {
         if bytes.is_empty() {
             return Err(Status::invalid_argument("Task token not set on request."));
         }
         let token = TaskToken::decode(bytes)
             .map_err(|_| Status::invalid_argument("Error deserializing task token."))?;
-        if token.kind != kind as i32 || (kind != TokenKind::QueryTask && token.run_id.is_empty()) {
+        if token.kind == TokenKind::Unspecified as i32
+            || (kind != TokenKind::QueryTask && token.run_id.is_empty())
+        {
             return Err(Status::invalid_argument("Error deserializing task token."));
+        }
+        if token.kind != kind as i32 {
+            return Err(crate::errors::not_found(match kind {
+                TokenKind::ActivityTask => ACTIVITY_NOT_FOUND,
+                TokenKind::QueryTask => "query not found or already answered",
+                _ => "Workflow task not found.",
+            }));
         }
         Ok(token)
     }
 }
+
+/// Temporal's answer to a token of an activity that is no longer running.
+pub const ACTIVITY_NOT_FOUND: &str =
+    "invalid activityID or activity already timed out or invoking workflow is completed";
 
 #[cfg(test)]
 mod tests {
