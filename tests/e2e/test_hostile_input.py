@@ -5,7 +5,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
+from temporalio.api.command.v1 import Command, ScheduleActivityTaskCommandAttributes, StartTimerCommandAttributes
+from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import CommandType, WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, NotFoundFailure
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
@@ -104,7 +106,101 @@ async def tokens_and_polls(target: str) -> None:
         await expect(poll, RPCStatusCode.FAILED_PRECONDITION, "Context timeout is too short.")
 
 
-SCENARIOS = [long_or_queries, tokens_and_polls]
+def start_request(**fields) -> StartWorkflowExecutionRequest:
+    request = StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=f"v-{uuid.uuid4()}", workflow_type=WorkflowType(name="V"),
+        task_queue=TaskQueue(name=f"v-{uuid.uuid4()}"), request_id=str(uuid.uuid4()))
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            for sub, sub_value in value.items():
+                target = getattr(request, name)
+                if isinstance(sub_value, tuple):
+                    getattr(target, sub).seconds, getattr(target, sub).nanos = sub_value
+                else:
+                    setattr(target, sub, sub_value)
+        elif isinstance(value, tuple):
+            getattr(request, name).seconds, getattr(request, name).nanos = value
+        elif name in ("workflow_type", "task_queue"):
+            getattr(request, name).name = value
+        else:
+            setattr(request, name, value)
+    return request
+
+
+LONG = "x" * 1001
+START_REFUSALS = [
+    (dict(workflow_id=LONG), "WorkflowId exceeds maximum allowed length (1001/1000)"),
+    (dict(workflow_type=LONG), "WorkflowType length exceeds limit."),
+    (dict(task_queue=LONG), "taskQueue length exceeds limit"),
+    (dict(request_id=LONG), "RequestId length exceeds limit."),
+    (dict(workflow_start_delay=(-1, 0)), "An invalid WorkflowStartDelaySeconds is set on request. cause: negative duration"),
+    (dict(workflow_run_timeout=(1, -5)), "An invalid WorkflowRunTimeoutSeconds is set on request. cause: "
+                                         "duration has seconds and nanos with different signs"),
+    (dict(workflow_execution_timeout=(-1, 0)),
+     "An invalid WorkflowExecutionTimeoutSeconds is set on request. cause: negative duration"),
+    (dict(workflow_task_timeout=(-1, 0)), "An invalid WorkflowTaskTimeoutSeconds is set on request. cause: negative duration"),
+    (dict(retry_policy=dict(initial_interval=(-1, 0))), "invalid InitialInterval set on retry policy: negative duration"),
+    (dict(retry_policy=dict(maximum_interval=(-1, 0))), "invalid MaximumInterval set on retry policy: negative duration"),
+    (dict(retry_policy=dict(initial_interval=(10, 0), maximum_interval=(5, 0))),
+     "MaximumInterval cannot be less than InitialInterval on retry policy."),
+    (dict(retry_policy=dict(backoff_coefficient=0.5)), "BackoffCoefficient cannot be less than 1 on retry policy."),
+    (dict(retry_policy=dict(maximum_attempts=-1)), "MaximumAttempts cannot be negative on retry policy."),
+    (dict(workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING,
+          workflow_id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL),
+     "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together "
+     "with a WorkflowIDConflictPolicy"),
+]
+
+
+async def start_validation(target: str) -> None:
+    service = (await Client.connect(target)).workflow_service
+    for fields, message in START_REFUSALS:
+        await expect(service.start_workflow_execution(start_request(**fields)), RPCStatusCode.INVALID_ARGUMENT, message)
+    # At the limit, everything is accepted.
+    await service.start_workflow_execution(start_request(workflow_id="w" * 1000, request_id="r" * 1000))
+
+
+def activity(activity_id: str, start_to_close=(10, 0)) -> Command:
+    command = Command(command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+                      schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+                          activity_id=activity_id, activity_type=ActivityType(name="A"),
+                          task_queue=TaskQueue(name="activities")))
+    timeout = command.schedule_activity_task_command_attributes.start_to_close_timeout
+    timeout.seconds, timeout.nanos = start_to_close
+    return command
+
+
+def timer(timer_id: str) -> Command:
+    command = Command(command_type=CommandType.COMMAND_TYPE_START_TIMER,
+                      start_timer_command_attributes=StartTimerCommandAttributes(timer_id=timer_id))
+    command.start_timer_command_attributes.start_to_fire_timeout.seconds = 1
+    return command
+
+
+COMMAND_REFUSALS = [
+    ([activity("")], "BadScheduleActivityAttributes: activityId is not set"),
+    ([activity(LONG)], "BadScheduleActivityAttributes: activityId exceeds length limit. Length=1001 Limit=1000"),
+    ([activity("a", start_to_close=(-1, 0))], "BadScheduleActivityAttributes: invalid StartToCloseTimeout: negative duration"),
+    ([timer(LONG)], f"BadStartTimerAttributes: TimerId on StartTimerCommand exceeds length limit. TimerId={LONG} Length=1001 "
+     "Limit=1000"),
+    ([activity(f"a{i}") for i in range(2001)],
+     "PendingActivitiesLimitExceeded: the number of pending activities, 2000, has reached the per-workflow limit of 2000"),
+]
+
+
+async def command_validation(target: str) -> None:
+    service = (await Client.connect(target)).workflow_service
+    for commands, message in COMMAND_REFUSALS:
+        request = start_request()
+        await service.start_workflow_execution(request)
+        task = await service.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=request.task_queue, identity="v"), timeout=timedelta(seconds=10))
+        await expect(service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+            namespace="default", task_token=task.task_token, commands=commands)),
+            RPCStatusCode.INVALID_ARGUMENT, message)
+
+
+SCENARIOS = [long_or_queries, tokens_and_polls, start_validation, command_validation]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

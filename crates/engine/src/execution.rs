@@ -16,7 +16,9 @@
 //!   timeouts) are plain instants in the state; [`Execution::next_wakeup`] says when
 //!   [`Transition::on_time`] must next run.
 
-use temper_api::proto::command::v1::{Command, command::Attributes as CommandAttributes};
+use temper_api::proto::command::v1::{
+    self as command, Command, command::Attributes as CommandAttributes,
+};
 use temper_api::proto::common::v1::{
     ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType,
 };
@@ -391,6 +393,107 @@ fn timeout_failure(
         })),
         ..Default::default()
     }
+}
+
+/// Longest id Temporal accepts (activity and timer ids, like workflow ids), in bytes.
+const MAX_ID_LENGTH: usize = 1000;
+/// Most activities a run may have pending at once (Temporal's `limit.numPendingActivities`).
+const MAX_PENDING_ACTIVITIES: usize = 2000;
+
+type CommandProblem = (WorkflowTaskFailedCause, String);
+
+/// Checks a ScheduleActivityTask command: ids, timeouts, retry policy and the pending limit.
+/// `activity_ids` holds the ids pending or scheduled earlier in the same completion, so its
+/// size is the number of pending activities.
+fn validate_schedule_activity(
+    a: &command::ScheduleActivityTaskCommandAttributes,
+    activity_ids: &mut std::collections::HashSet<String>,
+) -> Result<(), CommandProblem> {
+    use WorkflowTaskFailedCause as Cause;
+    let bad = |m: String| Err((Cause::BadScheduleActivityAttributes, m));
+    if a.activity_id.is_empty() {
+        return bad("activityId is not set".into());
+    }
+    if a.activity_id.len() > MAX_ID_LENGTH {
+        return bad(format!(
+            "activityId exceeds length limit. Length={} Limit={MAX_ID_LENGTH}",
+            a.activity_id.len()
+        ));
+    }
+    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return bad("ActivityType is not set.".into());
+    }
+    for (name, timeout) in [
+        ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),
+        ("ScheduleToStartTimeout", &a.schedule_to_start_timeout),
+        ("StartToCloseTimeout", &a.start_to_close_timeout),
+        ("HeartbeatTimeout", &a.heartbeat_timeout),
+    ] {
+        if let Some(problem) = duration_problem(timeout.as_ref()) {
+            return bad(format!("invalid {name}: {problem}"));
+        }
+    }
+    if duration_ms(a.schedule_to_close_timeout.as_ref()) == 0
+        && duration_ms(a.start_to_close_timeout.as_ref()) == 0
+    {
+        return bad(
+            "A valid StartToCloseTimeout or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.".into(),
+        );
+    }
+    if let Some(policy) = &a.retry_policy
+        && let Err(m) = retry::validate(policy)
+    {
+        return bad(m);
+    }
+    let count = activity_ids.len();
+    if count >= MAX_PENDING_ACTIVITIES {
+        return Err((
+            Cause::PendingActivitiesLimitExceeded,
+            format!(
+                "the number of pending activities, {count}, has reached the per-workflow limit of {MAX_PENDING_ACTIVITIES}"
+            ),
+        ));
+    }
+    if !activity_ids.insert(a.activity_id.clone()) {
+        return Err((
+            Cause::ScheduleActivityDuplicateId,
+            format!("Activity with ID {} already exists.", a.activity_id),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a StartTimer command. `timers` holds the ids pending or started earlier in the same
+/// completion. A zero or absent duration is a valid timer that fires at once.
+fn validate_start_timer(
+    a: &command::StartTimerCommandAttributes,
+    timers: &mut std::collections::HashSet<String>,
+) -> Result<(), CommandProblem> {
+    use WorkflowTaskFailedCause as Cause;
+    let bad = |m: String| Err((Cause::BadStartTimerAttributes, m));
+    if a.timer_id.is_empty() {
+        return bad("TimerId is not set.".into());
+    }
+    if a.timer_id.len() > MAX_ID_LENGTH {
+        return bad(format!(
+            "TimerId on StartTimerCommand exceeds length limit. TimerId={} Length={} Limit={MAX_ID_LENGTH}",
+            a.timer_id,
+            a.timer_id.len()
+        ));
+    }
+    if let Some(problem) = duration_problem(a.start_to_fire_timeout.as_ref()) {
+        return bad(format!(
+            "An invalid StartToFireTimeout is set on StartTimerCommand: {problem}. TimerId={}",
+            a.timer_id
+        ));
+    }
+    if !timers.insert(a.timer_id.clone()) {
+        return Err((
+            Cause::StartTimerDuplicateId,
+            format!("Timer with ID {} already exists.", a.timer_id),
+        ));
+    }
+    Ok(())
 }
 
 /// Upserts named payloads: a value that is empty, `null` or `[]` (whatever its encoding)
@@ -1182,31 +1285,7 @@ impl<'a> Transition<'a> {
             };
             match attributes {
                 CommandAttributes::ScheduleActivityTaskCommandAttributes(a) => {
-                    let bad = |m: &str| Err((Cause::BadScheduleActivityAttributes, m.to_string()));
-                    if a.activity_id.is_empty() {
-                        return bad("ActivityId is not set.");
-                    }
-                    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
-                        return bad("ActivityType is not set.");
-                    }
-                    if duration_ms(a.schedule_to_close_timeout.as_ref()) == 0
-                        && duration_ms(a.start_to_close_timeout.as_ref()) == 0
-                    {
-                        return bad(
-                            "A valid StartToCloseTimeout or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.",
-                        );
-                    }
-                    if let Some(policy) = &a.retry_policy
-                        && let Err(m) = retry::validate(policy)
-                    {
-                        return bad(&m);
-                    }
-                    if !activity_ids.insert(a.activity_id.clone()) {
-                        return Err((
-                            Cause::ScheduleActivityDuplicateId,
-                            format!("Activity with ID {} already exists.", a.activity_id),
-                        ));
-                    }
+                    validate_schedule_activity(a, &mut activity_ids)?;
                 }
                 CommandAttributes::RequestCancelActivityTaskCommandAttributes(a) => {
                     if !self.exec.activities.contains_key(&a.scheduled_event_id) {
@@ -1220,25 +1299,7 @@ impl<'a> Transition<'a> {
                     }
                 }
                 CommandAttributes::StartTimerCommandAttributes(a) => {
-                    if a.timer_id.is_empty() {
-                        return Err((Cause::BadStartTimerAttributes, "TimerId is not set.".into()));
-                    }
-                    // A zero or absent duration is a valid timer that fires at once.
-                    if let Some(problem) = duration_problem(a.start_to_fire_timeout.as_ref()) {
-                        return Err((
-                            Cause::BadStartTimerAttributes,
-                            format!(
-                                "An invalid StartToFireTimeout is set on StartTimerCommand: {problem}. TimerId={}",
-                                a.timer_id
-                            ),
-                        ));
-                    }
-                    if !timers.insert(a.timer_id.clone()) {
-                        return Err((
-                            Cause::StartTimerDuplicateId,
-                            format!("Timer with ID {} already exists.", a.timer_id),
-                        ));
-                    }
+                    validate_start_timer(a, &mut timers)?;
                 }
                 CommandAttributes::CancelTimerCommandAttributes(a) => {
                     if !timers.remove(&a.timer_id) {

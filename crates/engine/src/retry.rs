@@ -34,16 +34,24 @@ pub fn with_defaults(policy: Option<RetryPolicy>) -> RetryPolicy {
 
 /// Checks a policy the way Temporal's frontend does; the error names the bad field.
 pub fn validate(policy: &RetryPolicy) -> Result<(), String> {
-    if policy.backoff_coefficient != 0.0 && policy.backoff_coefficient < 1.0 {
-        return Err("BackoffCoefficient cannot be less than 1.".into());
+    for (name, interval) in [
+        ("InitialInterval", policy.initial_interval.as_ref()),
+        ("MaximumInterval", policy.maximum_interval.as_ref()),
+    ] {
+        if let Some(problem) = crate::time::duration_problem(interval) {
+            return Err(format!("invalid {name} set on retry policy: {problem}"));
+        }
     }
-    if policy.maximum_attempts < 0 {
-        return Err("MaximumAttempts cannot be negative.".into());
+    if policy.backoff_coefficient != 0.0 && policy.backoff_coefficient < 1.0 {
+        return Err("BackoffCoefficient cannot be less than 1 on retry policy.".into());
     }
     let initial = duration_ms(policy.initial_interval.as_ref());
     let maximum = duration_ms(policy.maximum_interval.as_ref());
     if maximum > 0 && maximum < initial {
-        return Err("MaximumInterval cannot be less than InitialInterval.".into());
+        return Err("MaximumInterval cannot be less than InitialInterval on retry policy.".into());
+    }
+    if policy.maximum_attempts < 0 {
+        return Err("MaximumAttempts cannot be negative on retry policy.".into());
     }
     Ok(())
 }

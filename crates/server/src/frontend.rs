@@ -11,7 +11,7 @@ use temper_api::proto::enums::v1::{
     BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType, PendingActivityState,
     PendingWorkflowTaskState, QueryRejectCondition, QueryResultType, TaskQueueKind, TaskQueueType,
     UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
-    WorkflowTaskFailedCause,
+    WorkflowIdReusePolicy, WorkflowTaskFailedCause,
 };
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
@@ -162,14 +162,46 @@ fn grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
+/// The deprecated reuse policy TERMINATE_IF_RUNNING together with a conflict policy, which
+/// Temporal refuses (the conflict policy is its replacement).
+#[allow(deprecated)]
+fn terminates_with_conflict_policy(request: &StartWorkflowExecutionRequest) -> bool {
+    request.workflow_id_reuse_policy == WorkflowIdReusePolicy::TerminateIfRunning as i32
+        && request.workflow_id_conflict_policy != WorkflowIdConflictPolicy::Unspecified as i32
+}
+
+/// An id-like field: set, and at most [`MAX_ID_LENGTH`] bytes, with Temporal's messages.
 fn check_id(value: &str, what: &str) -> Result<(), Status> {
     if value.is_empty() {
         return Err(errors::invalid(format!("{what} is not set on request.")));
     }
-    if value.len() > MAX_ID_LENGTH {
-        return Err(errors::invalid(format!("{what} exceeds length limit.")));
+    check_length(value, what)
+}
+
+/// At most [`MAX_ID_LENGTH`] bytes (an empty value is fine), with Temporal's message.
+fn check_length(value: &str, what: &str) -> Result<(), Status> {
+    if value.len() <= MAX_ID_LENGTH {
+        return Ok(());
     }
-    Ok(())
+    Err(errors::invalid(match what {
+        "WorkflowId" => format!(
+            "WorkflowId exceeds maximum allowed length ({}/{MAX_ID_LENGTH})",
+            value.len()
+        ),
+        "TaskQueue" => "taskQueue length exceeds limit".to_string(),
+        _ => format!("{what} length exceeds limit."),
+    }))
+}
+
+/// A duration field of a request, checked as Temporal does ("An invalid
+/// WorkflowRunTimeoutSeconds is set on request. cause: negative duration").
+fn check_duration(duration: Option<&temper_api::Duration>, name: &str) -> Result<(), Status> {
+    match temper_engine::time::duration_problem(duration) {
+        Some(problem) => Err(errors::invalid(format!(
+            "An invalid {name} is set on request. cause: {problem}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check_payloads(payloads: Option<&Payloads>) -> Result<(), Status> {
@@ -331,6 +363,11 @@ impl Frontend {
     fn prepare_start(&self, request: &mut StartWorkflowExecutionRequest) -> Result<(), Status> {
         self.namespaces.require(&request.namespace)?;
         check_id(&request.workflow_id, "WorkflowId")?;
+        if terminates_with_conflict_policy(request) {
+            return Err(errors::invalid(
+                "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy",
+            ));
+        }
         check_id(
             request
                 .workflow_type
@@ -342,26 +379,25 @@ impl Frontend {
             request.task_queue.as_ref().map_or("", |q| q.name.as_str()),
             "TaskQueue",
         )?;
-        if request.request_id.len() > MAX_ID_LENGTH {
-            return Err(errors::invalid("RequestId exceeds length limit."));
-        }
+        check_length(&request.request_id, "RequestId")?;
+        check_duration(
+            request.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        check_duration(
+            request.workflow_run_timeout.as_ref(),
+            "WorkflowRunTimeoutSeconds",
+        )?;
+        check_duration(
+            request.workflow_task_timeout.as_ref(),
+            "WorkflowTaskTimeoutSeconds",
+        )?;
+        check_duration(
+            request.workflow_start_delay.as_ref(),
+            "WorkflowStartDelaySeconds",
+        )?;
         if let Some(policy) = &request.retry_policy {
             temper_engine::retry::validate(policy).map_err(errors::invalid)?;
-        }
-        for (name, timeout) in [
-            (
-                "WorkflowExecutionTimeout",
-                &request.workflow_execution_timeout,
-            ),
-            ("WorkflowRunTimeout", &request.workflow_run_timeout),
-            ("WorkflowTaskTimeout", &request.workflow_task_timeout),
-        ] {
-            if timeout
-                .as_ref()
-                .is_some_and(|d| d.seconds < 0 || d.nanos < 0)
-            {
-                return Err(errors::invalid(format!("Invalid {name}.")));
-            }
         }
         if !request.cron_schedule.is_empty() {
             temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
