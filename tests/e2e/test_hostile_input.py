@@ -24,10 +24,29 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
     StartWorkflowExecutionRequest,
 )
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as UpdateStage
+from temporalio.api.filter.v1 import StartTimeFilter
+from temporalio.api.namespace.v1 import UpdateNamespaceInfo
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.replication.v1 import ClusterReplicationConfig
+from temporalio.api.update.v1 import Input as UpdateInput
+from temporalio.api.update.v1 import Meta as UpdateMeta
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.update.v1 import WaitPolicy
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+    QueryWorkflowRequest,
+    UpdateNamespaceRequest,
+    UpdateWorkflowExecutionRequest,
+)
 from temporalio.client import Client
+from temporalio.worker import Worker
 from temporalio.service import RPCError, RPCStatusCode
 
 from test_differential import temporal_server  # noqa: F401 (fixture)
+from update_workflows import ClosesUnderUpdatesWorkflow
 
 
 async def refused(call) -> RPCError:
@@ -200,7 +219,74 @@ async def command_validation(target: str) -> None:
             RPCStatusCode.INVALID_ARGUMENT, message)
 
 
-SCENARIOS = [long_or_queries, tokens_and_polls, start_validation, command_validation]
+async def namespaces_and_listings(target: str) -> None:
+    service = (await Client.connect(target)).workflow_service
+
+    def register(**fields):
+        return service.register_namespace(RegisterNamespaceRequest(namespace=f"ns-{uuid.uuid4().hex[:8]}", **fields))
+
+    day = timedelta(days=1)
+    for fields, message in [
+        (dict(), "A valid retention period is not set on request."),
+        (dict(workflow_execution_retention_period=timedelta(seconds=-1)), "A valid retention period is not set on request."),
+        (dict(workflow_execution_retention_period=day, clusters=[ClusterReplicationConfig(cluster_name="global")]),
+         "Invalid cluster name: global"),
+        (dict(workflow_execution_retention_period=day, active_cluster_name="unknown-cluster"),
+         "Invalid cluster name: unknown-cluster"),
+        (dict(workflow_execution_retention_period=day, is_global_namespace=True),
+         "Cannot register global namespace when not enabled"),
+    ]:
+        await expect(register(**fields), RPCStatusCode.INVALID_ARGUMENT, message)
+    await register(workflow_execution_retention_period=day, clusters=[ClusterReplicationConfig(cluster_name="active")])
+    await expect(service.update_namespace(UpdateNamespaceRequest(
+        namespace="default", update_info=UpdateNamespaceInfo(state=99))),
+        RPCStatusCode.INVALID_ARGUMENT, "Invalid namespace state update.")
+    inverted = StartTimeFilter()
+    inverted.earliest_time.FromSeconds(2_000_000_000)
+    inverted.latest_time.FromSeconds(1_000_000_000)
+    for call in (
+        service.list_open_workflow_executions(ListOpenWorkflowExecutionsRequest(
+            namespace="default", start_time_filter=inverted)),
+        service.list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest(
+            namespace="default", start_time_filter=inverted)),
+    ):
+        await expect(call, RPCStatusCode.INVALID_ARGUMENT,
+                     "EarliestTime in StartTimeFilter should not be larger than LatestTime.")
+
+
+async def updates_and_queries(target: str) -> None:
+    client = await Client.connect(target)
+    service = client.workflow_service
+    queue = f"uq-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ClosesUnderUpdatesWorkflow]):
+        handle = await client.start_workflow(ClosesUnderUpdatesWorkflow.run, id=f"uq-{uuid.uuid4()}", task_queue=queue)
+
+        def update(update_id: str, name: str = "count", stage=UpdateStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED):
+            return service.update_workflow_execution(UpdateWorkflowExecutionRequest(
+                namespace="default", workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                request=UpdateRequest(meta=UpdateMeta(update_id=update_id), input=UpdateInput(
+                    name=name, args=int_payloads(1))),
+                wait_policy=WaitPolicy(lifecycle_stage=stage)))
+
+        # No update id: the server names the update (a UUIDv4) and runs it.
+        named = await update("")
+        assert uuid.UUID(named.update_ref.update_id).version == 4
+        await expect(update("u" * 1001), RPCStatusCode.INVALID_ARGUMENT, "UpdateId length exceeds limit.")
+        await expect(update("u1", name=""), RPCStatusCode.INVALID_ARGUMENT, "Update name is not set on request.")
+        await expect(service.query_workflow(QueryWorkflowRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=handle.id), query=WorkflowQuery())),
+            RPCStatusCode.INVALID_ARGUMENT, "QueryType is not set on request.")
+        await handle.signal(ClosesUnderUpdatesWorkflow.finish)
+        await handle.result()
+
+
+def int_payloads(value: int):
+    from temporalio.converter import DataConverter
+    return Payloads(payloads=DataConverter.default.payload_converter.to_payloads([value]))
+
+
+SCENARIOS = [long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+             updates_and_queries]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -702,19 +702,19 @@ impl Frontend {
         exec: &Execution,
         request: UpdateWorkflowExecutionRequest,
     ) -> Result<UpdateWorkflowExecutionResponse, Status> {
-        let update = request
+        let mut update = request
             .request
             .ok_or_else(|| errors::invalid("Request is not set on request."))?;
-        let update_id = update
-            .meta
-            .as_ref()
-            .map(|m| m.update_id.clone())
-            .unwrap_or_default();
-        check_id(&update_id, "UpdateId")?;
-        check_id(
-            update.input.as_ref().map_or("", |i| i.name.as_str()),
-            "Update name",
-        )?;
+        let meta = update.meta.get_or_insert_default();
+        if meta.update_id.is_empty() {
+            // As Temporal: the server names an update sent without an id.
+            meta.update_id = uuid::Uuid::new_v4().to_string();
+        }
+        let update_id = meta.update_id.clone();
+        check_length(&update_id, "UpdateId")?;
+        if update.input.as_ref().is_none_or(|i| i.name.is_empty()) {
+            return Err(errors::invalid("Update name is not set on request."));
+        }
         check_payloads(update.input.as_ref().and_then(|i| i.args.as_ref()))?;
         let applied = self
             .history
@@ -1107,6 +1107,7 @@ impl WorkflowService for Frontend {
         request: Request<RegisterNamespaceRequest>,
     ) -> Result<Response<RegisterNamespaceResponse>, Status> {
         let request = request.into_inner();
+        namespaces::check_registration(&request)?;
         let retention =
             temper_engine::time::duration_ms(request.workflow_execution_retention_period.as_ref());
         self.namespaces
@@ -1738,6 +1739,8 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ListOpenWorkflowExecutionsResponse>, Status> {
         use list_open_workflow_executions_request::Filters;
         let request = request.into_inner();
+        visibility::check_time_range(request.start_time_filter.as_ref())
+            .map_err(errors::invalid)?;
         let query = visibility::legacy_filter(
             true,
             "StartTime",
@@ -1772,6 +1775,8 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ListClosedWorkflowExecutionsResponse>, Status> {
         use list_closed_workflow_executions_request::Filters;
         let request = request.into_inner();
+        visibility::check_time_range(request.start_time_filter.as_ref())
+            .map_err(errors::invalid)?;
         // For closed runs the legacy time filter applies to the close time, as in Temporal's
         // SQL visibility.
         let query = visibility::legacy_filter(
@@ -2038,7 +2043,9 @@ impl WorkflowService for Frontend {
         let query = request
             .query
             .ok_or_else(|| errors::invalid("Query is not set on request."))?;
-        check_id(&query.query_type, "QueryType")?;
+        if query.query_type.is_empty() {
+            return Err(errors::invalid("QueryType is not set on request."));
+        }
         check_payloads(query.query_args.as_ref())?;
         let exec = self
             .history

@@ -8,7 +8,9 @@ use temper_api::proto::namespace::v1::{
     NamespaceConfig, NamespaceInfo, namespace_info::Capabilities,
 };
 use temper_api::proto::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
-use temper_api::proto::workflowservice::v1::{DescribeNamespaceResponse, UpdateNamespaceRequest};
+use temper_api::proto::workflowservice::v1::{
+    DescribeNamespaceResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
+};
 use temper_engine::time::{duration_ms, ms_duration};
 use temper_query::AttributeType;
 use temper_store::{NamespaceRecord, Store, StoreError};
@@ -20,6 +22,32 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// Retention of a namespace registered without one (one day, as Temporal's dev server).
 const DEFAULT_RETENTION_MS: i64 = 24 * 3600 * 1000;
 pub const CLUSTER_NAME: &str = "active";
+
+/// What Temporal's frontend refuses in a registration: no positive retention (Temper takes
+/// any positive one, so tests can use seconds; Temporal wants at least an hour), a cluster
+/// other than this one, a global namespace.
+pub fn check_registration(request: &RegisterNamespaceRequest) -> Result<(), Status> {
+    if request.namespace.is_empty() {
+        return Err(errors::invalid("Namespace not set on request."));
+    }
+    let retention = request.workflow_execution_retention_period.as_ref();
+    if temper_engine::time::duration_ms(retention) <= 0 {
+        return Err(errors::invalid(
+            "A valid retention period is not set on request.",
+        ));
+    }
+    let clusters = request.clusters.iter().map(|c| c.cluster_name.as_str());
+    let active = Some(request.active_cluster_name.as_str()).filter(|name| !name.is_empty());
+    if let Some(unknown) = clusters.chain(active).find(|name| *name != CLUSTER_NAME) {
+        return Err(errors::invalid(format!("Invalid cluster name: {unknown}")));
+    }
+    if request.is_global_namespace {
+        return Err(errors::invalid(
+            "Cannot register global namespace when not enabled",
+        ));
+    }
+    Ok(())
+}
 
 pub struct Namespaces {
     store: Arc<dyn Store>,
@@ -228,6 +256,13 @@ impl Namespaces {
     ) -> Result<DescribeNamespaceResponse, Status> {
         if request.namespace.is_empty() {
             return Err(errors::invalid("Namespace not set on request."));
+        }
+        if request
+            .update_info
+            .as_ref()
+            .is_some_and(|info| NamespaceState::try_from(info.state).is_err())
+        {
+            return Err(errors::invalid("Invalid namespace state update."));
         }
         let record = self
             .modify(&request.namespace, |record| {

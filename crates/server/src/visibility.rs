@@ -41,6 +41,18 @@ fn quoted(value: &str) -> String {
 /// The list filter equivalent to the legacy `ListOpen`/`ListClosedWorkflowExecutions`
 /// filters: `time_attribute` (StartTime or CloseTime) within `range`, plus at most one of a
 /// workflow id/run id, a workflow type or (closed runs only) a status.
+/// Refuses a legacy listing's time range that ends before it starts, as Temporal does.
+pub fn check_time_range(range: Option<&StartTimeFilter>) -> Result<(), String> {
+    let Some(range) = range else { return Ok(()) };
+    let (Some(earliest), Some(latest)) = (&range.earliest_time, &range.latest_time) else {
+        return Ok(());
+    };
+    if (earliest.seconds, earliest.nanos) > (latest.seconds, latest.nanos) {
+        return Err("EarliestTime in StartTimeFilter should not be larger than LatestTime.".into());
+    }
+    Ok(())
+}
+
 pub fn legacy_filter(
     open: bool,
     time_attribute: &str,
