@@ -4,6 +4,7 @@ against Temporal's dev server when it is installed)."""
 import uuid
 from datetime import timedelta
 
+import grpc
 import pytest
 from temporalio.api.command.v1 import Command, ScheduleActivityTaskCommandAttributes, StartTimerCommandAttributes
 from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
@@ -24,7 +25,7 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
     StartWorkflowExecutionRequest,
 )
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as UpdateStage
 from temporalio.api.filter.v1 import StartTimeFilter
 from temporalio.api.namespace.v1 import UpdateNamespaceInfo
@@ -45,6 +46,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.service import RPCError, RPCStatusCode
 
+from raw_grpc import RawWorkflowService
 from test_differential import temporal_server  # noqa: F401 (fixture)
 from update_workflows import ClosesUnderUpdatesWorkflow
 
@@ -139,6 +141,8 @@ def start_request(**fields) -> StartWorkflowExecutionRequest:
                     setattr(target, sub, sub_value)
         elif isinstance(value, tuple):
             getattr(request, name).seconds, getattr(request, name).nanos = value
+        elif name == "input":
+            request.input.CopyFrom(value)
         elif name in ("workflow_type", "task_queue"):
             getattr(request, name).name = value
         else:
@@ -285,7 +289,23 @@ def int_payloads(value: int):
     return Payloads(payloads=DataConverter.default.payload_converter.to_payloads([value]))
 
 
-SCENARIOS = [long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+async def oversized_messages(target: str) -> None:
+    """Over grpc-go's 4 MiB receive limit: RESOURCE_EXHAUSTED with grpc-go's message, as
+    the SDK sends it (gzip) and uncompressed."""
+    service = (await Client.connect(target)).workflow_service
+    request = start_request(input=Payloads(payloads=[Payload(data=b"x" * (5 << 20))]))
+    error = await refused(service.start_workflow_execution(request))
+    assert (error.status, error.message) == (
+        RPCStatusCode.RESOURCE_EXHAUSTED, "grpc: received message after decompression larger than max 4194304")
+    raw = RawWorkflowService(target)
+    with pytest.raises(grpc.aio.AioRpcError) as raw_error:
+        await raw.call("StartWorkflowExecution", request)
+    assert raw_error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert raw_error.value.details() == f"grpc: received message larger than max ({request.ByteSize()} vs. 4194304)"
+    await raw.close()
+
+
+SCENARIOS = [oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
              updates_and_queries]
 
 

@@ -20,6 +20,11 @@ use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 /// is what Temporal's server decodes with.
 pub const MAX_NESTING: usize = 10_000;
 
+/// Largest request accepted, after decompression: grpc-go's default receive limit, which
+/// Temporal's frontend runs with. (The transport lets larger ones through so that this codec
+/// can answer them as grpc-go does.)
+pub const MAX_REQUEST_BYTES: usize = 4 << 20;
+
 /// Stack size of every thread that decodes, encodes, clones or drops protos (tokio's workers
 /// and blocking threads, the store's writer): prost walks a failure's cause chain
 /// recursively, and [`MAX_NESTING`] levels need up to 16 MiB of stack (optimised builds
@@ -71,6 +76,12 @@ impl<U: Message + Default> Decoder for CheckedDecoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         use bytes::Buf;
+        if buf.remaining() > MAX_REQUEST_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "grpc: received message larger than max ({} vs. {MAX_REQUEST_BYTES})",
+                buf.remaining()
+            )));
+        }
         if nesting_exceeds(buf.chunk(), MAX_NESTING) {
             return Err(Status::invalid_argument(format!(
                 "request message nests more than {MAX_NESTING} levels deep"

@@ -44,7 +44,8 @@ const RETENTION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// Largest header list (request metadata) a client may send: grpc-go's, which Temporal's
 /// frontend runs with.
 const MAX_HEADER_LIST_BYTES: u32 = 16 << 20;
-/// Largest request a client may send (Temporal's frontend accepts large completions).
+/// Largest message the transport passes on; the codec refuses requests over 4 MiB itself
+/// (`temper_api::codec::MAX_REQUEST_BYTES`), and responses (history pages) may be larger.
 const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
 
 pub struct ServerConfig {
@@ -168,7 +169,8 @@ pub async fn serve(
         .add_service(
             OperatorServiceServer::new(operator)
                 .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE),
         )
         .add_service(
             HealthServer::new(HealthService)

@@ -44,6 +44,10 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
+        let compressed = request
+            .headers()
+            .get("grpc-encoding")
+            .is_some_and(|encoding| encoding != "identity");
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(async move {
@@ -65,10 +69,32 @@ where
                     headers.insert("grpc-message", value);
                 }
             }
+            if compressed {
+                word_as_decompressed(headers);
+            }
             shorten_message(headers);
             tracing::debug!(rpc = %path, grpc_status = %status, elapsed_ms = started.elapsed().as_millis() as u64, "rpc");
             Ok(response)
         })
+    }
+}
+
+/// The codec measures requests after decompression; for a compressed one grpc-go words the
+/// refusal differently, and clients may match on it.
+fn word_as_decompressed(headers: &mut http::HeaderMap) {
+    let too_large = headers.get("grpc-status").is_some_and(|s| s == "8")
+        && headers.get("grpc-message").is_some_and(|m| {
+            m.as_bytes()
+                .starts_with(b"grpc:%20received%20message%20larger%20than%20max")
+        });
+    if too_large {
+        let message = format!(
+            "grpc:%20received%20message%20after%20decompression%20larger%20than%20max%20{}",
+            temper_api::codec::MAX_REQUEST_BYTES
+        );
+        if let Ok(value) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", value);
+        }
     }
 }
 
