@@ -9,6 +9,10 @@
 //! [`nesting_exceeds`] without recursion. Records are only ever written from requests that
 //! passed this check (plus a handful of wrapping levels), so every stored record reads back;
 //! the server's threads get stacks sized for that depth.
+//!
+//! Past those checks a request decodes as Go's protobuf would decode it ([`crate::lenient`]):
+//! a field with the wrong wire type is skipped, not fatal; and a request over
+//! [`MAX_REQUEST_BYTES`] is RESOURCE_EXHAUSTED, in grpc-go's words.
 
 use std::marker::PhantomData;
 
@@ -48,7 +52,7 @@ impl<T, U> Default for CheckedCodec<T, U> {
 impl<T, U> Codec for CheckedCodec<T, U>
 where
     T: Message + Send + 'static,
-    U: Message + Default + Send + 'static,
+    U: Message + Default + prost::Name + Send + 'static,
 {
     type Encode = T;
     type Decode = U;
@@ -70,7 +74,7 @@ pub struct CheckedDecoder<U> {
     _type: PhantomData<U>,
 }
 
-impl<U: Message + Default> Decoder for CheckedDecoder<U> {
+impl<U: Message + Default + prost::Name> Decoder for CheckedDecoder<U> {
     type Item = U;
     type Error = Status;
 
@@ -87,9 +91,9 @@ impl<U: Message + Default> Decoder for CheckedDecoder<U> {
                 "request message nests more than {MAX_NESTING} levels deep"
             )));
         }
-        U::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::internal(e.to_string()))
+        let decoded = crate::lenient::decode::<U>(buf.chunk()).map_err(Status::internal)?;
+        buf.advance(buf.remaining());
+        Ok(Some(decoded))
     }
 }
 

@@ -5,6 +5,7 @@
 //! Every RPC has a default body answering UNIMPLEMENTED; the server overrides what it serves.
 
 pub mod codec;
+mod lenient;
 
 pub use prost_wkt_types::{Duration, Timestamp};
 pub use temporalio_protos::temporal::api as proto;

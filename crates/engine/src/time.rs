@@ -6,9 +6,13 @@
 use temper_api::{Duration, Timestamp};
 
 /// Milliseconds of an optional protobuf duration; absent or negative means 0 ("unset").
+/// Capped at [`MAX_DURATION_SECONDS`], as Temporal caps them, so that adding any duration to
+/// an instant cannot overflow.
 pub fn duration_ms(duration: Option<&Duration>) -> i64 {
     match duration {
-        Some(d) => (d.seconds.saturating_mul(1000) + i64::from(d.nanos) / 1_000_000).max(0),
+        Some(d) => (d.seconds.saturating_mul(1000))
+            .saturating_add(i64::from(d.nanos) / 1_000_000)
+            .clamp(0, MAX_DURATION_SECONDS * 1000),
         None => 0,
     }
 }
@@ -61,7 +65,11 @@ pub fn ms_timestamp(ms: i64) -> Option<Timestamp> {
 
 /// Milliseconds since the epoch of an optional protobuf timestamp (0 when absent).
 pub fn timestamp_ms(ts: Option<&Timestamp>) -> i64 {
-    ts.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+    ts.map_or(0, |t| {
+        t.seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(t.nanos) / 1_000_000)
+    })
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ pub fn storage(error: StoreError) -> Status {
         StoreError::Conflict(..) => Status::aborted(error.to_string()),
         StoreError::NotFound(_) => Status::not_found(error.to_string()),
         StoreError::InvalidPageToken(message) => Status::invalid_argument(message),
+        StoreError::Unstorable(_) => Status::invalid_argument(error.to_string()),
         other => Status::unavailable(other.to_string()),
     }
 }

@@ -15,7 +15,7 @@ pub async fn sweep(namespaces: Arc<Namespaces>, history: Arc<History>, interval:
     loop {
         tokio::time::sleep(interval).await;
         for (namespace, retention_ms) in namespaces.retentions() {
-            let cutoff = history.now_ms() - retention_ms;
+            let cutoff = history.now_ms().saturating_sub(retention_ms);
             loop {
                 match history
                     .store()

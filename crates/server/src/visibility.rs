@@ -68,8 +68,11 @@ pub fn legacy_filter(
     }];
     if let Some(range) = range {
         let nanos = |t: &Option<temper_api::Timestamp>| {
-            t.as_ref()
-                .map(|t| t.seconds.saturating_mul(1_000_000_000) + i64::from(t.nanos))
+            t.as_ref().map(|t| {
+                t.seconds
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(t.nanos))
+            })
         };
         if let Some(earliest) = nanos(&range.earliest_time).filter(|n| *n > 0) {
             conditions.push(format!("{time_attribute} >= {earliest}"));

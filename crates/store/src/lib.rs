@@ -40,12 +40,22 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     InvalidPageToken(String),
+    /// The backend cannot hold a value of the request (PostgreSQL text cannot hold a NUL
+    /// character): the request is at fault, retrying cannot help.
+    #[error("the request holds a value the database cannot store: {0}")]
+    Unstorable(String),
 }
+
+/// PostgreSQL's codes for text it cannot represent (a NUL byte, a `\u0000` in JSON).
+const UNSTORABLE_TEXT_CODES: &[&str] = &["22021", "22P05"];
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         // The server's own message is what says what went wrong ("db error" alone does not).
         match e.as_db_error() {
+            Some(db) if UNSTORABLE_TEXT_CODES.contains(&db.code().code()) => {
+                StoreError::Unstorable(db.message().to_string())
+            }
             Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Backend(e.to_string()),
         }

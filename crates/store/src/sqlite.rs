@@ -113,10 +113,9 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self
-            .reader
-            .lock()
-            .map_err(|_| StoreError::Backend("reader connection poisoned".into()))?;
+        // A panic while reading (a bug) must not take every later read down with it: the
+        // connection itself is fine (an open transaction rolled back when it was dropped).
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn)
     }
 }
@@ -140,10 +139,9 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, queue: mpsc::Receiver<WriteRequest>
                 Err(_) => break,
             }
         }
-        let results = match conn.lock() {
-            Ok(mut conn) => commit_group(&mut conn, &group),
-            Err(_) => Err(StoreError::Backend("writer connection poisoned".into())),
-        };
+        // In memory the reader shares this connection; a panic while reading leaves the lock
+        // poisoned but the connection sound (see `read`).
+        let results = commit_group(&mut conn.lock().unwrap_or_else(|e| e.into_inner()), &group);
         match results {
             Ok(results) => {
                 for ((_, reply), result) in group.into_iter().zip(results) {
@@ -500,7 +498,11 @@ impl Store for SqliteStore {
                 )?;
                 query
                     .query_map(
-                        params![namespace, closed_before_ms * 1_000_000, limit as i64],
+                        params![
+                            namespace,
+                            closed_before_ms.saturating_mul(1_000_000),
+                            limit as i64
+                        ],
                         |row| row.get::<_, String>(0),
                     )?
                     .collect::<Result<Vec<_>, _>>()?
