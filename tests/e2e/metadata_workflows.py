@@ -1,6 +1,8 @@
 """Workflows of `test_metadata.py`, in a module of their own so the SDK's sandbox can import
 them without the test fixtures."""
 
+from datetime import timedelta
+
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
@@ -43,3 +45,22 @@ class RunIdParent:
     async def run(self) -> list[str]:
         child = await workflow.execute_child_workflow(RunIdChild.run, id=f"{workflow.info().workflow_id}-child")
         return [workflow.info().run_id, child]
+
+
+@workflow.defn
+class SummarizedWorkflow:
+    """Sets its current details and sleeps with a summary, then waits to be told to finish."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.set_current_details("waiting for the finish signal")
+        await workflow.sleep(timedelta(milliseconds=10), summary="a short nap")
+        await workflow.wait_condition(lambda: self.done)
+        return "done"

@@ -16,6 +16,7 @@ from metadata_workflows import (
     RunIdChild,
     RunIdParent,
     SeesItsSearchAttributesWorkflow,
+    SummarizedWorkflow,
     UnsetWorkflow,
 )
 from test_differential import temporal_server  # noqa: F401 (fixture)
@@ -110,3 +111,45 @@ async def test_run_ids_are_time_ordered_uuid_v7(temper, task_queue):
 
 async def test_temporal_issues_v7_run_ids_too(temporal_server, task_queue):  # noqa: F811
     assert [u.version for u in await run_ids(temporal_server, task_queue)] == [7, 7]
+
+
+async def user_metadata(target: str, task_queue: str) -> None:
+    """Summaries and details: the start's on its started event and in describe, a timer's on
+    its event, the workflow's current details through the metadata query."""
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.api.sdk.v1 import WorkflowMetadata
+    from temporalio.converter import DataConverter
+
+    from conftest import wait_for
+
+    client = await Client.connect(target)
+    decode = DataConverter.default.payload_converter.from_payload
+    async with Worker(client, task_queue=task_queue, workflows=[SummarizedWorkflow]):
+        handle = await client.start_workflow(
+            SummarizedWorkflow.run, id=f"summarized-{uuid.uuid4()}", task_queue=task_queue,
+            static_summary="the summary", static_details="the **details**")
+
+        async def timer_fired():
+            events = (await handle.fetch_history()).events
+            return events if any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in events) else None
+
+        events = await wait_for(timer_fired)
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert metadata.current_details == "waiting for the finish signal"
+        description = await handle.describe()
+        assert await description.static_summary() == "the summary"
+        assert await description.static_details() == "the **details**"
+        assert decode(events[0].user_metadata.summary, str) == "the summary"
+        assert decode(events[0].user_metadata.details, str) == "the **details**"
+        timer = next(e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
+        assert decode(timer.user_metadata.summary, str) == "a short nap"
+        await handle.signal(SummarizedWorkflow.finish)
+        assert await handle.result() == "done"
+
+
+async def test_user_metadata(temper, task_queue):
+    await user_metadata(temper.target, task_queue)
+
+
+async def test_temporal_keeps_user_metadata_the_same_way(temporal_server, task_queue):  # noqa: F811
+    await user_metadata(temporal_server, task_queue)

@@ -523,6 +523,19 @@ fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>) -> Failur
 }
 
 impl Execution {
+    /// Attaches the start request's user metadata to a new run: on its started event (the
+    /// first of `events`, which the worker reads) and in its state (describe shows it).
+    pub fn record_start_metadata(
+        &mut self,
+        events: &mut [HistoryEvent],
+        metadata: Option<&temper_api::proto::sdk::v1::UserMetadata>,
+    ) {
+        if let (Some(metadata), Some(started)) = (metadata, events.first_mut()) {
+            started.user_metadata = Some(metadata.clone());
+            self.user_metadata = Some(metadata.clone());
+        }
+    }
+
     /// A new run from its `WorkflowExecutionStarted` attributes. The transition holds the
     /// first events (Started, and WorkflowTaskScheduled) and the first task.
     pub fn start(

@@ -105,6 +105,10 @@ pub struct Execution {
     pub sticky_task_queue: String,
     #[prost(int64, tag = "38")]
     pub sticky_schedule_to_start_timeout_ms: i64,
+    /// The start request's summary and details (`static_summary`/`static_details` in the
+    /// SDKs), shown by describe as Temporal does.
+    #[prost(message, optional, tag = "39")]
+    pub user_metadata: Option<temper_api::proto::sdk::v1::UserMetadata>,
 }
 
 /// A workflow update and how far it got.

@@ -2002,7 +2002,7 @@ impl WorkflowService for Frontend {
                 workflow_execution_timeout: ms_duration(exec.execution_timeout_ms),
                 workflow_run_timeout: ms_duration(exec.run_timeout_ms),
                 default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
-                ..Default::default()
+                user_metadata: exec.user_metadata.clone(),
             }),
             workflow_execution_info: Some({
                 let mut info = execution_info(&exec);

@@ -806,7 +806,7 @@ impl History {
         let now = self.clock.now_ms();
         let run_id = new_run_id(now);
         let started = started_attributes(request, now);
-        let (mut exec, events, tasks) = Execution::start(
+        let (mut exec, mut events, tasks) = Execution::start(
             namespace,
             &run_id,
             &request.request_id,
@@ -814,6 +814,7 @@ impl History {
             signal,
             now,
         );
+        exec.record_start_metadata(&mut events, request.user_metadata.as_ref());
         exec.db_version = 1;
         let write = ExecutionWrite {
             execution: exec.clone(),
