@@ -2054,6 +2054,9 @@ impl WorkflowService for Frontend {
         let run_id = exec.run_id.clone();
         // Queries are answered from the worker's view after the last completed workflow task;
         // while a task is scheduled or running, wait for it so the answer is consistent.
+        // A query that arrives while the task keeps failing is refused; one already waiting
+        // when later attempts fail keeps waiting for an attempt that completes (as Temporal).
+        let mut arriving = true;
         let exec = loop {
             let seen = self.history.change_version(&run_id);
             let Some(exec) = self.history.snapshot(&run_id).await? else {
@@ -2064,10 +2067,11 @@ impl WorkflowService for Frontend {
                     "Workflow execution closed before WorkflowTaskStarted event",
                 ));
             }
-            if exec
-                .workflow_task
-                .as_ref()
-                .is_some_and(|w| w.attempt >= FAILING_TASK_ATTEMPT)
+            if arriving
+                && exec
+                    .workflow_task
+                    .as_ref()
+                    .is_some_and(|w| w.attempt >= FAILING_TASK_ATTEMPT)
             {
                 return Err(errors::workflow_not_ready(
                     "Unable to query workflow due to Workflow Task in failed state.",
@@ -2079,6 +2083,7 @@ impl WorkflowService for Frontend {
             if !busy {
                 break exec;
             }
+            arriving = false;
             self.history
                 .wait_for_change(&run_id, seen, Duration::from_secs(3600))
                 .await;
