@@ -305,7 +305,61 @@ async def oversized_messages(target: str) -> None:
     await raw.close()
 
 
-SCENARIOS = [oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+BIG = 5 << 19  # 2.5 MiB: over the 2 MiB blob limit, under the 4 MiB message limit
+
+
+async def oversized_activity_answers(target: str) -> None:
+    """Answers over the blob limit are accepted and fail the activity for good, as Temporal."""
+    from temporalio.api.enums.v1 import EventType, RetryState
+    from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
+    from temporalio.api.workflowservice.v1 import (
+        GetWorkflowExecutionHistoryRequest,
+        RespondActivityTaskCanceledRequest,
+        RespondActivityTaskFailedRequest,
+    )
+
+    service = (await Client.connect(target)).workflow_service
+    big = Payloads(payloads=[Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * BIG)])
+    answers = {
+        "Complete result exceeds size limit.": lambda token: service.respond_activity_task_completed(
+            RespondActivityTaskCompletedRequest(namespace="default", task_token=token, result=big)),
+        "Heartbeat details exceed size limit.": lambda token: service.record_activity_task_heartbeat(
+            RecordActivityTaskHeartbeatRequest(namespace="default", task_token=token, details=big)),
+        "Cancel details exceed size limit.": lambda token: service.respond_activity_task_canceled(
+            RespondActivityTaskCanceledRequest(namespace="default", task_token=token, details=big)),
+        "Failure exceeds size limit.": lambda token: service.respond_activity_task_failed(
+            RespondActivityTaskFailedRequest(namespace="default", task_token=token, failure=Failure(
+                message="m" * BIG, application_failure_info=ApplicationFailureInfo(type="T")))),
+    }
+    for reason, answer in answers.items():
+        request = start_request()
+        started = await service.start_workflow_execution(request)
+        task = await service.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=request.task_queue, identity="big"), timeout=timedelta(seconds=10))
+        await service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+            namespace="default", task_token=task.task_token, commands=[activity("a")]))
+        activity_task = await service.poll_activity_task_queue(PollActivityTaskQueueRequest(
+            namespace="default", task_queue=TaskQueue(name="activities"), identity="big"), timeout=timedelta(seconds=10))
+        response = await answer(activity_task.task_token)
+        if reason.startswith("Heartbeat"):
+            assert response.cancel_requested
+        if reason.startswith("Failure"):
+            assert [f.message for f in response.failures] == [reason]
+        history = await service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id, run_id=started.run_id)))
+        failed = [e.activity_task_failed_event_attributes for e in history.history.events
+                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+        assert len(failed) == 1, reason
+        assert failed[0].failure.message == reason
+        assert failed[0].failure.server_failure_info.non_retryable
+        assert failed[0].retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
+        if reason.startswith("Failure"):
+            cause = failed[0].failure.cause
+            assert cause.application_failure_info.type == "T"
+            assert 500_000 < len(cause.message) <= 512 * 1024
+
+
+SCENARIOS = [oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
              updates_and_queries]
 
 

@@ -121,6 +121,7 @@ fn is_non_retryable(policy: &RetryPolicy, failure: &Failure) -> bool {
         Some(FailureInfo::CanceledFailureInfo(_)) | Some(FailureInfo::TerminatedFailureInfo(_)) => {
             return true;
         }
+        Some(FailureInfo::ServerFailureInfo(info)) => return info.non_retryable,
         Some(FailureInfo::TimeoutFailureInfo(info)) => {
             let kind = TimeoutType::try_from(info.timeout_type).unwrap_or(TimeoutType::Unspecified);
             if matches!(

@@ -13,6 +13,7 @@ use temper_api::proto::enums::v1::{
     UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy, WorkflowTaskFailedCause,
 };
+use temper_api::proto::failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
 use temper_api::proto::taskqueue::v1::{
@@ -212,6 +213,38 @@ fn check_payloads(payloads: Option<&Payloads>) -> Result<(), Status> {
         )));
     }
     Ok(())
+}
+
+fn over_blob_limit(payloads: Option<&Payloads>) -> bool {
+    payloads.map_or(0, |p| p.encoded_len()) > BLOB_SIZE_LIMIT
+}
+
+/// What an activity fails with when a worker's answer is over the blob limit: Temporal
+/// accepts the answer and fails the activity for good with this server failure.
+fn oversized_answer(reason: &str) -> Failure {
+    Failure {
+        message: reason.to_string(),
+        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+            non_retryable: true,
+        })),
+        ..Default::default()
+    }
+}
+
+/// An oversized failure cut down to fit the blob warning size (512 KiB), as the cause of its
+/// replacement: its own cause and stack trace dropped, its message shortened.
+fn cut_down(mut failure: Failure) -> Failure {
+    const KEPT_BYTES: usize = 512 * 1024;
+    failure.cause = None;
+    failure.stack_trace.clear();
+    failure.encoded_attributes = None;
+    let room = KEPT_BYTES.saturating_sub(failure.encoded_len() - failure.message.len());
+    let mut end = room.min(failure.message.len());
+    while !failure.message.is_char_boundary(end) {
+        end -= 1;
+    }
+    failure.message.truncate(end);
+    failure
 }
 
 fn task_error(error: TaskError) -> Status {
@@ -959,7 +992,13 @@ impl Frontend {
         result: Option<Payloads>,
         identity: &str,
     ) -> Result<(), Status> {
-        check_payloads(result.as_ref())?;
+        if over_blob_limit(result.as_ref()) {
+            let failure = oversized_answer("Complete result exceeds size limit.");
+            return self
+                .fail_activity(run_id, scheduled, attempt, Some(failure), None, identity)
+                .await
+                .map(drop);
+        }
         let applied = self
             .history
             .update(run_id, |t| {
@@ -969,23 +1008,34 @@ impl Frontend {
         applied.value.map_err(task_error)
     }
 
+    /// Fails an activity attempt. A failure over the blob limit is replaced, as Temporal does,
+    /// by a non-retryable "Failure exceeds size limit." whose cause is the original cut down;
+    /// the replacement is returned for the response to report.
     async fn fail_activity(
         &self,
         run_id: &str,
         scheduled: i64,
         attempt: i32,
-        failure: Option<temper_api::proto::failure::v1::Failure>,
+        failure: Option<Failure>,
         details: Option<Payloads>,
         identity: &str,
-    ) -> Result<(), Status> {
-        let failure = failure.unwrap_or_default();
+    ) -> Result<Option<Failure>, Status> {
+        let mut failure = failure.unwrap_or_default();
+        let mut replaced = None;
+        if failure.encoded_len() > BLOB_SIZE_LIMIT {
+            let mut replacement = oversized_answer("Failure exceeds size limit.");
+            replacement.cause = Some(Box::new(cut_down(failure)));
+            failure = replacement.clone();
+            replaced = Some(replacement);
+        }
         let applied = self
             .history
             .update(run_id, |t| {
                 t.fail_activity(scheduled, attempt, failure, details, identity)
             })
             .await?;
-        applied.value.map_err(task_error)
+        applied.value.map_err(task_error)?;
+        Ok(replaced)
     }
 
     async fn cancel_activity(
@@ -996,6 +1046,13 @@ impl Frontend {
         details: Option<Payloads>,
         identity: &str,
     ) -> Result<(), Status> {
+        if over_blob_limit(details.as_ref()) {
+            let failure = oversized_answer("Cancel details exceed size limit.");
+            return self
+                .fail_activity(run_id, scheduled, attempt, Some(failure), None, identity)
+                .await
+                .map(drop);
+        }
         let applied = self
             .history
             .update(run_id, |t| {
@@ -1005,6 +1062,8 @@ impl Frontend {
         applied.value.map_err(task_error)
     }
 
+    /// Records a heartbeat; whether the activity is asked to cancel. Details over the blob
+    /// limit fail the activity instead, and the worker is told to cancel.
     async fn heartbeat(
         &self,
         run_id: &str,
@@ -1012,7 +1071,12 @@ impl Frontend {
         attempt: i32,
         details: Option<Payloads>,
     ) -> Result<bool, Status> {
-        check_payloads(details.as_ref())?;
+        if over_blob_limit(details.as_ref()) {
+            let failure = oversized_answer("Heartbeat details exceed size limit.");
+            self.fail_activity(run_id, scheduled, attempt, Some(failure), None, "")
+                .await?;
+            return Ok(true);
+        }
         let applied = self
             .history
             .update(run_id, |t| {
@@ -1436,16 +1500,19 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
-        self.fail_activity(
-            &token.run_id,
-            token.scheduled_event_id,
-            token.attempt,
-            request.failure,
-            request.last_heartbeat_details,
-            &request.identity,
-        )
-        .await?;
-        Ok(Response::new(RespondActivityTaskFailedResponse::default()))
+        let replaced = self
+            .fail_activity(
+                &token.run_id,
+                token.scheduled_event_id,
+                token.attempt,
+                request.failure,
+                request.last_heartbeat_details,
+                &request.identity,
+            )
+            .await?;
+        Ok(Response::new(RespondActivityTaskFailedResponse {
+            failures: replaced.into_iter().collect(),
+        }))
     }
 
     async fn respond_activity_task_failed_by_id(
