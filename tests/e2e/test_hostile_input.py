@@ -359,7 +359,36 @@ async def oversized_activity_answers(target: str) -> None:
             assert 500_000 < len(cause.message) <= 512 * 1024
 
 
-SCENARIOS = [oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+async def activity_failure_without_failure(target: str) -> None:
+    """A worker failing an activity without saying why: accepted, recorded without a failure."""
+    from temporalio.api.enums.v1 import EventType, RetryState
+    from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest, RespondActivityTaskFailedRequest
+
+    service = (await Client.connect(target)).workflow_service
+    request = start_request()
+    started = await service.start_workflow_execution(request)
+    task = await service.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+        namespace="default", task_queue=request.task_queue, identity="bare"), timeout=timedelta(seconds=10))
+    command = activity("bare")
+    command.schedule_activity_task_command_attributes.retry_policy.maximum_attempts = 1
+    queue = f"bare-{uuid.uuid4()}"
+    command.schedule_activity_task_command_attributes.task_queue.name = queue
+    await service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+        namespace="default", task_token=task.task_token, commands=[command]))
+    activity_task = await service.poll_activity_task_queue(PollActivityTaskQueueRequest(
+        namespace="default", task_queue=TaskQueue(name=queue), identity="bare"), timeout=timedelta(seconds=10))
+    await service.respond_activity_task_failed(RespondActivityTaskFailedRequest(
+        namespace="default", task_token=activity_task.task_token))
+    history = await service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
+        namespace="default", execution=WorkflowExecution(workflow_id=request.workflow_id, run_id=started.run_id)))
+    failed = [e.activity_task_failed_event_attributes for e in history.history.events
+              if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert len(failed) == 1
+    assert not failed[0].HasField("failure")
+    assert failed[0].retry_state == RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
+
+
+SCENARIOS = [activity_failure_without_failure, oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
              updates_and_queries]
 
 

@@ -2372,7 +2372,7 @@ impl<'a> Transition<'a> {
         &mut self,
         scheduled_event_id: i64,
         attempt: i32,
-        failure: Failure,
+        failure: Option<Failure>,
         last_heartbeat_details: Option<Payloads>,
         identity: &str,
     ) -> Result<(), TaskError> {
@@ -2418,10 +2418,12 @@ impl<'a> Transition<'a> {
 
     /// Ends the running (or, for a schedule timeout, waiting) attempt with `failure`: either
     /// another attempt after the backoff, or the activity's final Failed/TimedOut event.
+    /// Ends an activity attempt that failed (`failure` is `None` when the worker sent none:
+    /// retried as an unknown failure, recorded without one, as Temporal does).
     fn end_attempt(
         &mut self,
         mut activity: ActivityInfo,
-        failure: Failure,
+        failure: Option<Failure>,
         timeout: Option<TimeoutType>,
     ) {
         let policy = retry::with_defaults(activity.retry_policy.clone());
@@ -2433,13 +2435,14 @@ impl<'a> Transition<'a> {
         let decision = if activity.cancel_requested {
             RetryDecision::GiveUp(RetryState::CancelRequested)
         } else {
-            retry::decide(&policy, activity.attempt, &failure, self.now, expiration)
+            let judged = failure.clone().unwrap_or_default();
+            retry::decide(&policy, activity.attempt, &judged, self.now, expiration)
         };
         match decision {
             RetryDecision::RetryAfter(delay) => {
                 activity.attempt += 1;
                 activity.started_time_ms = 0;
-                activity.last_failure = Some(retried_failure(failure, timeout));
+                activity.last_failure = failure.map(|f| retried_failure(f, timeout));
                 activity.current_attempt_scheduled_time_ms = self.now + delay;
                 activity.retry_ready_time_ms = if delay > 0 { self.now + delay } else { 0 };
                 if delay == 0 {
@@ -2460,7 +2463,7 @@ impl<'a> Transition<'a> {
                     None => self.record_activity_close(&activity, |started_event_id| {
                         Attributes::ActivityTaskFailedEventAttributes(
                             history::ActivityTaskFailedEventAttributes {
-                                failure: Some(failure),
+                                failure,
                                 scheduled_event_id,
                                 started_event_id,
                                 identity,
@@ -2472,7 +2475,7 @@ impl<'a> Transition<'a> {
                     Some(_) => self.record_activity_close(&activity, |started_event_id| {
                         Attributes::ActivityTaskTimedOutEventAttributes(
                             history::ActivityTaskTimedOutEventAttributes {
-                                failure: Some(failure),
+                                failure,
                                 scheduled_event_id,
                                 started_event_id,
                                 retry_state: retry_state as i32,
@@ -2716,7 +2719,7 @@ impl<'a> Transition<'a> {
         );
         match kind {
             TimeoutType::StartToClose | TimeoutType::Heartbeat => {
-                self.end_attempt(activity, failure, Some(kind));
+                self.end_attempt(activity, Some(failure), Some(kind));
             }
             _ => {
                 let retry_state = RetryState::Timeout as i32;

@@ -238,7 +238,7 @@ fn failed_attempts_retry_after_backoff_without_events() {
     .0
     .expect("starts");
     let (result, events) = apply(&mut exec, T0 + 30, |t| {
-        t.fail_activity(5, 1, app_failure(), None, "w")
+        t.fail_activity(5, 1, Some(app_failure()), None, "w")
     });
     result.expect("fails");
     assert!(events.is_empty(), "a retried attempt writes no events");
@@ -260,7 +260,7 @@ fn failed_attempts_retry_after_backoff_without_events() {
     .0
     .expect("attempt 2 starts");
     let (_, events) = apply(&mut exec, T0 + 1_050, |t| {
-        t.fail_activity(5, 2, app_failure(), None, "w")
+        t.fail_activity(5, 2, Some(app_failure()), None, "w")
     });
     assert_eq!(
         types(&events),
@@ -829,7 +829,7 @@ fn ready_tasks_are_rebuilt_from_state() {
         "a running attempt is not dispatchable"
     );
     apply(&mut exec, T0 + 30, |t| {
-        t.fail_activity(5, 1, app_failure(), None, "w")
+        t.fail_activity(5, 1, Some(app_failure()), None, "w")
     })
     .0
     .expect("fails");

@@ -1020,12 +1020,12 @@ impl Frontend {
         details: Option<Payloads>,
         identity: &str,
     ) -> Result<Option<Failure>, Status> {
-        let mut failure = failure.unwrap_or_default();
+        let mut failure = failure;
         let mut replaced = None;
-        if failure.encoded_len() > BLOB_SIZE_LIMIT {
+        if let Some(original) = failure.take_if(|f| f.encoded_len() > BLOB_SIZE_LIMIT) {
             let mut replacement = oversized_answer("Failure exceeds size limit.");
-            replacement.cause = Some(Box::new(cut_down(failure)));
-            failure = replacement.clone();
+            replacement.cause = Some(Box::new(cut_down(original)));
+            failure = Some(replacement.clone());
             replaced = Some(replacement);
         }
         let applied = self
