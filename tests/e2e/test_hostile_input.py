@@ -211,6 +211,39 @@ COMMAND_REFUSALS = [
 ]
 
 
+def continue_as_new(**timeouts) -> Command:
+    from temporalio.api.command.v1 import ContinueAsNewWorkflowExecutionCommandAttributes
+
+    command = Command(command_type=CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+                      continue_as_new_workflow_execution_command_attributes=(
+                          ContinueAsNewWorkflowExecutionCommandAttributes(workflow_type=WorkflowType(name="V"))))
+    attributes = command.continue_as_new_workflow_execution_command_attributes
+    for name, seconds in timeouts.items():
+        if name == "initial_interval":
+            attributes.retry_policy.initial_interval.seconds = seconds
+        else:
+            getattr(attributes, name).seconds = seconds
+    return command
+
+
+# ContinueAsNew refusals end with the task queue in Go's text format, whose spacing varies
+# between Temporal builds; the part before it is compared.
+CONTINUE_AS_NEW_REFUSALS = [
+    (continue_as_new(workflow_run_timeout=-1),
+     "BadContinueAsNewAttributes: Invalid WorkflowRunTimeout on ContinueAsNewWorkflowExecutionCommand: "
+     "negative duration. WorkflowType=V TaskQueue="),
+    (continue_as_new(workflow_task_timeout=-1),
+     "BadContinueAsNewAttributes: Invalid WorkflowTaskTimeout on ContinueAsNewWorkflowExecutionCommand: "
+     "negative duration. WorkflowType=V TaskQueue="),
+    (continue_as_new(backoff_start_interval=-1),
+     "BadContinueAsNewAttributes: Invalid BackoffStartInterval on ContinueAsNewWorkflowExecutionCommand: "
+     "negative duration. WorkflowType=V TaskQueue="),
+    (continue_as_new(initial_interval=-1),
+     "BadContinueAsNewAttributes: invalid WorkflowRetryPolicy on ContinueAsNewWorkflowExecutionCommand: "
+     "invalid InitialInterval set on retry policy: negative duration. WorkflowType=V TaskQueue="),
+]
+
+
 async def command_validation(target: str) -> None:
     service = (await Client.connect(target)).workflow_service
     for commands, message in COMMAND_REFUSALS:
@@ -221,6 +254,16 @@ async def command_validation(target: str) -> None:
         await expect(service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
             namespace="default", task_token=task.task_token, commands=commands)),
             RPCStatusCode.INVALID_ARGUMENT, message)
+    for command, prefix in CONTINUE_AS_NEW_REFUSALS:
+        request = start_request()
+        await service.start_workflow_execution(request)
+        task = await service.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=request.task_queue, identity="v"), timeout=timedelta(seconds=10))
+        error = await refused(service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+            namespace="default", task_token=task.task_token, commands=[command])))
+        assert error.status == RPCStatusCode.INVALID_ARGUMENT
+        assert error.message.startswith(prefix), error.message
+        assert f'name:"{request.task_queue.name}"' in error.message
 
 
 async def namespaces_and_listings(target: str) -> None:

@@ -1328,10 +1328,8 @@ impl<'a> Transition<'a> {
                 | CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => {
                     if let CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) =
                         attributes
-                        && let Some(policy) = &a.retry_policy
-                        && let Err(m) = retry::validate(policy)
                     {
-                        return Err((Cause::BadContinueAsNewAttributes, m));
+                        self.validate_continue_as_new(a)?;
                     }
                     if !self.exec.buffered_events.is_empty() {
                         return Err((
@@ -1392,6 +1390,50 @@ impl<'a> Transition<'a> {
                     return Err((cause, format!("{name} is not supported by Temper yet")));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Checks a ContinueAsNew command's timeouts and retry policy, with Temporal's messages
+    /// (which name the new run's type and task queue, defaulted from this run).
+    fn validate_continue_as_new(
+        &self,
+        a: &command::ContinueAsNewWorkflowExecutionCommandAttributes,
+    ) -> Result<(), CommandProblem> {
+        let workflow_type = a
+            .workflow_type
+            .as_ref()
+            .map_or(self.exec.workflow_type.as_str(), |t| t.name.as_str());
+        let queue = a
+            .task_queue
+            .as_ref()
+            .map_or(self.exec.task_queue.as_str(), |q| q.name.as_str());
+        let queue = if queue.is_empty() {
+            &self.exec.task_queue
+        } else {
+            queue
+        };
+        let named = format!(
+            "WorkflowType={workflow_type} TaskQueue=name:\"{queue}\" kind:TASK_QUEUE_KIND_NORMAL"
+        );
+        let bad = |m: String| Err((WorkflowTaskFailedCause::BadContinueAsNewAttributes, m));
+        for (name, duration) in [
+            ("WorkflowRunTimeout", &a.workflow_run_timeout),
+            ("WorkflowTaskTimeout", &a.workflow_task_timeout),
+            ("BackoffStartInterval", &a.backoff_start_interval),
+        ] {
+            if let Some(problem) = duration_problem(duration.as_ref()) {
+                return bad(format!(
+                    "Invalid {name} on ContinueAsNewWorkflowExecutionCommand: {problem}. {named}"
+                ));
+            }
+        }
+        if let Some(policy) = &a.retry_policy
+            && let Err(m) = retry::validate(policy)
+        {
+            return bad(format!(
+                "invalid WorkflowRetryPolicy on ContinueAsNewWorkflowExecutionCommand: {m}. {named}"
+            ));
         }
         Ok(())
     }
