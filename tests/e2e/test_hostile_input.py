@@ -431,7 +431,35 @@ async def activity_failure_without_failure(target: str) -> None:
     assert failed[0].retry_state == RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
 
 
-SCENARIOS = [activity_failure_without_failure, oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+async def wire_level_malformation(target: str) -> None:
+    """Bytes as Go's decoder reads them: a field with the wrong wire type is an unknown field,
+    skipped; bytes that are no message, or invalid UTF-8 in a string, are INTERNAL."""
+    raw = RawWorkflowService(target)
+    valid = start_request(namespace="default").SerializeToString()
+
+    async def answer(request: bytes):
+        try:
+            await raw.call_bytes("StartWorkflowExecution", request)
+            return "OK", ""
+        except grpc.aio.AioRpcError as error:
+            return error.code().name, error.details()
+
+    # Field 1 (namespace, a string) as a varint: skipped, so the namespace is missing...
+    without_namespace = start_request(namespace="").SerializeToString()
+    assert await answer(b"\x08\x07" + without_namespace) == ("INVALID_ARGUMENT", "Namespace is empty.")
+    # ...and harmless next to a proper one.
+    assert await answer(b"\x08\x07" + valid) == ("OK", "")
+    # Field 3 (workflow_type, a message) as a varint.
+    no_type = start_request(namespace="default", workflow_type="").SerializeToString()
+    assert await answer(no_type + b"\x18\x01") == ("INVALID_ARGUMENT", "WorkflowType is not set on request.")
+    assert await answer(b"\x0f\x0f\x0f") == (
+        "INTERNAL", "grpc: error unmarshalling request: proto:\u00a0cannot parse invalid wire-format data")
+    assert await answer(b"\x0a\x02\xff\xfe") == (
+        "INTERNAL", "grpc: error unmarshalling request: string field contains invalid UTF-8")
+    await raw.close()
+
+
+SCENARIOS = [wire_level_malformation, activity_failure_without_failure, oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
              updates_and_queries]
 
 
