@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPER_BIN = Path(os.environ.get("TEMPER_BIN", REPO / "target" / "debug" / "temper"))
@@ -135,3 +136,10 @@ async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
 async def history_types(handle) -> list[str]:
     """The event type names of a workflow's history, e.g. EVENT_TYPE_TIMER_FIRED."""
     return [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
+
+
+async def refused(call) -> RPCError:
+    """The RPC error an awaited call raises (it must raise one)."""
+    with pytest.raises(RPCError) as error:
+        await call
+    return error.value

@@ -47,14 +47,10 @@ from temporalio.worker import Worker
 from temporalio.service import RPCError, RPCStatusCode
 
 from raw_grpc import RawWorkflowService
+from conftest import refused
 from test_differential import temporal_server  # noqa: F401 (fixture)
 from update_workflows import ClosesUnderUpdatesWorkflow
 
-
-async def refused(call) -> RPCError:
-    with pytest.raises(RPCError) as error:
-        await call
-    return error.value
 
 
 def or_chain(terms: int) -> str:

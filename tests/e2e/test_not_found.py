@@ -18,15 +18,11 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCStatusCode
 
+from conftest import refused
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
-
-async def refused(call) -> RPCError:
-    with pytest.raises(RPCError) as error:
-        await call
-    return error.value
 
 
 async def expect_not_found(call, message: str) -> None:

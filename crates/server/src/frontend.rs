@@ -413,22 +413,17 @@ impl Frontend {
             "TaskQueue",
         )?;
         check_length(&request.request_id, "RequestId")?;
-        check_duration(
-            request.workflow_execution_timeout.as_ref(),
-            "WorkflowExecutionTimeoutSeconds",
-        )?;
-        check_duration(
-            request.workflow_run_timeout.as_ref(),
-            "WorkflowRunTimeoutSeconds",
-        )?;
-        check_duration(
-            request.workflow_task_timeout.as_ref(),
-            "WorkflowTaskTimeoutSeconds",
-        )?;
-        check_duration(
-            request.workflow_start_delay.as_ref(),
-            "WorkflowStartDelaySeconds",
-        )?;
+        for (duration, name) in [
+            (
+                &request.workflow_execution_timeout,
+                "WorkflowExecutionTimeoutSeconds",
+            ),
+            (&request.workflow_run_timeout, "WorkflowRunTimeoutSeconds"),
+            (&request.workflow_task_timeout, "WorkflowTaskTimeoutSeconds"),
+            (&request.workflow_start_delay, "WorkflowStartDelaySeconds"),
+        ] {
+            check_duration(duration.as_ref(), name)?;
+        }
         if let Some(policy) = &request.retry_policy {
             temper_engine::retry::validate(policy).map_err(errors::invalid)?;
         }
