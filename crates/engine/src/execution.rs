@@ -1017,15 +1017,19 @@ impl<'a> Transition<'a> {
         }
     }
 
+    /// The started workflow task a worker's token names. The attempt counts: retry attempts
+    /// are transient, so a timed-out attempt and the next one share their event ids.
     fn current_started_task(
         &self,
         scheduled_event_id: i64,
         started_event_id: i64,
+        attempt: i32,
     ) -> Option<WorkflowTaskInfo> {
         self.exec.workflow_task.clone().filter(|w| {
             self.exec.is_running()
                 && w.scheduled_event_id == scheduled_event_id
                 && w.started_event_id == started_event_id
+                && w.attempt == attempt
                 && started_event_id > 0
         })
     }
@@ -1109,11 +1113,13 @@ impl<'a> Transition<'a> {
         &mut self,
         scheduled_event_id: i64,
         started_event_id: i64,
+        attempt: i32,
         cause: WorkflowTaskFailedCause,
         message: &str,
         identity: &str,
     ) -> Result<(), TaskError> {
-        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id, attempt)
+        else {
             return Err(TaskError::NotFound("Workflow task not found.".into()));
         };
         self.refuse_completion(&wft, cause, message, identity);
@@ -1125,11 +1131,13 @@ impl<'a> Transition<'a> {
         &mut self,
         scheduled_event_id: i64,
         started_event_id: i64,
+        attempt: i32,
         cause: i32,
         failure: Option<Failure>,
         identity: &str,
     ) -> Result<(), TaskError> {
-        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+        let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id, attempt)
+        else {
             return Err(TaskError::NotFound("Workflow task not found.".into()));
         };
         let cause = WorkflowTaskFailedCause::try_from(cause)
@@ -1144,9 +1152,12 @@ impl<'a> Transition<'a> {
         &mut self,
         scheduled_event_id: i64,
         started_event_id: i64,
+        attempt: i32,
         request: &RespondWorkflowTaskCompletedRequest,
     ) -> Result<Completed, CompletionError> {
-        let Some(mut wft) = self.current_started_task(scheduled_event_id, started_event_id) else {
+        let Some(mut wft) =
+            self.current_started_task(scheduled_event_id, started_event_id, attempt)
+        else {
             return Err(CompletionError::NotFound("Workflow task not found.".into()));
         };
         validate_command_sequence(&request.commands)?;

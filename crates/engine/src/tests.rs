@@ -97,8 +97,10 @@ fn complete(
         identity: "worker".into(),
         ..Default::default()
     };
+    // The token of the attempt in flight.
+    let attempt = exec.workflow_task.as_ref().map_or(1, |w| w.attempt);
     apply(exec, now, |t| {
-        t.complete_workflow_task(ids.0, ids.1, &request)
+        t.complete_workflow_task(ids.0, ids.1, attempt, &request)
     })
 }
 
@@ -166,7 +168,8 @@ fn schedule_activity_fills_defaults_and_readies_a_task() {
         }],
         ..Default::default()
     };
-    t.complete_workflow_task(s, st, &request).expect("applies");
+    t.complete_workflow_task(s, st, 1, &request)
+        .expect("applies");
     let crate::TransitionOutput { events, tasks, .. } = t.finish();
     assert_eq!(
         tasks,
@@ -661,6 +664,12 @@ fn retried_workflow_tasks_are_transient_until_they_complete() {
     })
     .0
     .expect("attempt 3 starts");
+    // Attempt 2's token names the same events, but not the attempt in flight.
+    let stale = RespondWorkflowTaskCompletedRequest::default();
+    let (refused, _) = apply(&mut exec, T0 + 20_003, |t| {
+        t.complete_workflow_task(5, 6, 2, &stale)
+    });
+    assert!(matches!(refused, Err(CompletionError::NotFound(_))));
     let (result, events) = complete(&mut exec, T0 + 20_003, (5, 6), vec![complete_workflow()]);
     result.expect("completes");
     assert_eq!(
@@ -851,7 +860,7 @@ fn complete_chaining(
         ..Default::default()
     };
     let mut t = Transition::new(exec, now).with_run_ids(|| "run-2".to_string());
-    t.complete_workflow_task(ids.0, ids.1, &request)
+    t.complete_workflow_task(ids.0, ids.1, 1, &request)
         .expect("applies");
     t.finish()
 }
@@ -974,9 +983,11 @@ fn sticky_tasks_fall_back_to_the_normal_queue() {
         }),
         ..Default::default()
     };
-    apply(&mut exec, T0, |t| t.complete_workflow_task(s, st, &request))
-        .0
-        .expect("completes");
+    apply(&mut exec, T0, |t| {
+        t.complete_workflow_task(s, st, 1, &request)
+    })
+    .0
+    .expect("completes");
     let (_, tasks) = apply_tasks(&mut exec, T0 + 10, |t| t.signal("s", None, "c", None, ""));
     assert_eq!(
         tasks,
@@ -1162,7 +1173,12 @@ fn a_rejected_update_on_a_speculative_task_leaves_no_events() {
         ..Default::default()
     };
     let (completed, events) = apply(&mut exec, T0 + 40, |t| {
-        t.complete_workflow_task(grant.scheduled_event_id, grant.started_event_id, &request)
+        t.complete_workflow_task(
+            grant.scheduled_event_id,
+            grant.started_event_id,
+            1,
+            &request,
+        )
     });
     assert_eq!(
         completed.expect("completes"),

@@ -1311,6 +1311,7 @@ impl WorkflowService for Frontend {
                     t.refuse_workflow_task_completion(
                         token.scheduled_event_id,
                         token.started_event_id,
+                        token.attempt,
                         WorkflowTaskFailedCause::BadSearchAttributes,
                         &problem,
                         &request.identity,
@@ -1327,11 +1328,16 @@ impl WorkflowService for Frontend {
             .history
             .update(&token.run_id, |t| {
                 t.set_running_workflow_ids(running_ids);
-                t.complete_workflow_task(token.scheduled_event_id, token.started_event_id, &request)
-                    .map(|completed| {
-                        let eager = t.start_eager_activities(&request.identity, &eager_request_id);
-                        (completed, eager)
-                    })
+                t.complete_workflow_task(
+                    token.scheduled_event_id,
+                    token.started_event_id,
+                    token.attempt,
+                    &request,
+                )
+                .map(|completed| {
+                    let eager = t.start_eager_activities(&request.identity, &eager_request_id);
+                    (completed, eager)
+                })
             })
             .await?;
         match applied.value {
@@ -1375,6 +1381,7 @@ impl WorkflowService for Frontend {
                 t.workflow_task_failed_by_worker(
                     token.scheduled_event_id,
                     token.started_event_id,
+                    token.attempt,
                     request.cause,
                     request.failure.clone(),
                     &request.identity,
