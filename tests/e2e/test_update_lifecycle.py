@@ -91,15 +91,38 @@ async def update_with_start_attaches(target: str, task_queue: str) -> None:
         assert (await client.get_workflow_handle(workflow_id).describe()).run_id == run_id
 
 
-@pytest.mark.parametrize("scenario", [
+async def update_with_start_attaches_to_an_update_in_flight(target: str, task_queue: str) -> None:
+    """Conflict policy FAIL, the workflow running, the update accepted but not finished:
+    a second update-with-start with the same update id attaches to it."""
+    client = await Client.connect(target)
+    workflow_id = f"inflight-{uuid.uuid4()}"
+
+    def start():
+        return WithStartWorkflowOperation(WORKFLOW.run, id=workflow_id, task_queue=task_queue,
+                                          id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+
+    async with Worker(client, task_queue=task_queue, workflows=[WORKFLOW]):
+        first = await client.start_update_with_start_workflow(
+            WORKFLOW.never_finishes, start_workflow_operation=start(), id="in-flight",
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        again = await client.start_update_with_start_workflow(
+            WORKFLOW.never_finishes, start_workflow_operation=start(), id="in-flight",
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        assert (again.id, again.workflow_run_id) == (first.id, first.workflow_run_id)
+        await client.get_workflow_handle(workflow_id).terminate("done")
+
+
+SCENARIOS = [
     accepted_update_when_the_run_completes, admitted_update_when_the_run_is_terminated, update_with_start_attaches,
-])
+    update_with_start_attaches_to_an_update_in_flight,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_on_temper(temper, task_queue, scenario):
     await scenario(temper.target, task_queue)
 
 
-@pytest.mark.parametrize("scenario", [
-    accepted_update_when_the_run_completes, admitted_update_when_the_run_is_terminated, update_with_start_attaches,
-])
+@pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_on_temporal(temporal_server, task_queue, scenario):  # noqa: F811
     await scenario(temporal_server, task_queue)
