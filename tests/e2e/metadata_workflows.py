@@ -64,3 +64,14 @@ class SummarizedWorkflow:
         await workflow.sleep(timedelta(milliseconds=10), summary="a short nap")
         await workflow.wait_condition(lambda: self.done)
         return "done"
+
+
+@workflow.defn
+class SummarizedParent:
+    """Starts a RunIdChild with a summary and returns the child's workflow id."""
+
+    @workflow.run
+    async def run(self) -> str:
+        child_id = f"{workflow.info().workflow_id}-child"
+        await workflow.execute_child_workflow(RunIdChild.run, id=child_id, static_summary="the child's summary")
+        return child_id

@@ -16,6 +16,7 @@ from metadata_workflows import (
     RunIdChild,
     RunIdParent,
     SeesItsSearchAttributesWorkflow,
+    SummarizedParent,
     SummarizedWorkflow,
     UnsetWorkflow,
 )
@@ -145,6 +146,23 @@ async def user_metadata(target: str, task_queue: str) -> None:
         assert decode(timer.user_metadata.summary, str) == "a short nap"
         await handle.signal(SummarizedWorkflow.finish)
         assert await handle.result() == "done"
+
+
+async def child_metadata(target: str, task_queue: str) -> None:
+    client = await Client.connect(target)
+    async with Worker(client, task_queue=task_queue, workflows=[SummarizedParent, RunIdChild]):
+        child_id = await client.execute_workflow(SummarizedParent.run, id=f"parent-{uuid.uuid4()}",
+                                                 task_queue=task_queue)
+    description = await client.get_workflow_handle(child_id).describe()
+    assert await description.static_summary() == "the child's summary"
+
+
+async def test_child_metadata(temper, task_queue):
+    await child_metadata(temper.target, task_queue)
+
+
+async def test_temporal_passes_child_metadata_too(temporal_server, task_queue):  # noqa: F811
+    await child_metadata(temporal_server, task_queue)
 
 
 async def test_user_metadata(temper, task_queue):

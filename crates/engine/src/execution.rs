@@ -200,6 +200,8 @@ pub struct Transition<'a> {
 pub struct NewRun {
     pub run_id: String,
     pub started: history::WorkflowExecutionStartedEventAttributes,
+    /// A child's summary and details, from its start command.
+    pub user_metadata: Option<temper_api::proto::sdk::v1::UserMetadata>,
 }
 
 /// Everything a transition produced.
@@ -1709,7 +1711,7 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                self.start_child(&a, initiated_event_id, completed_id);
+                self.start_child(&a, initiated_event_id, completed_id, metadata.clone());
                 true
             }
             CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(a) => {
@@ -1908,6 +1910,7 @@ impl<'a> Transition<'a> {
         self.new_runs.push(NewRun {
             run_id: run_id.clone(),
             started: next,
+            user_metadata: None,
         });
         run_id
     }
@@ -1946,6 +1949,7 @@ impl<'a> Transition<'a> {
                 self.new_runs.push(NewRun {
                     run_id: run_id.clone(),
                     started: next,
+                    user_metadata: None,
                 });
                 (RetryState::InProgress, run_id)
             }
@@ -2005,7 +2009,11 @@ impl<'a> Transition<'a> {
             root_workflow_execution: old.root_workflow_execution,
             ..Default::default()
         };
-        NewRun { run_id, started }
+        NewRun {
+            run_id,
+            started,
+            user_metadata: None,
+        }
     }
 
     /// Starts a child run (created by the server with this transition's write) or, when its
@@ -2016,6 +2024,7 @@ impl<'a> Transition<'a> {
         a: &temper_api::proto::command::v1::StartChildWorkflowExecutionCommandAttributes,
         initiated_event_id: i64,
         completed_id: i64,
+        user_metadata: Option<temper_api::proto::sdk::v1::UserMetadata>,
     ) {
         let taken = !self.running_workflow_ids.insert(a.workflow_id.clone());
         let run_id = if taken { None } else { self.next_run_id() };
@@ -2071,6 +2080,7 @@ impl<'a> Transition<'a> {
         self.new_runs.push(NewRun {
             run_id: run_id.clone(),
             started,
+            user_metadata,
         });
         let child_started = self.new_event(
             Attributes::ChildWorkflowExecutionStartedEventAttributes(

@@ -585,8 +585,9 @@ impl History {
         // atomic write.
         let mut started_runs = Vec::new();
         for run in output.new_runs {
-            let (mut next, events, tasks) =
+            let (mut next, mut events, tasks) =
                 Execution::start(&exec.namespace, &run.run_id, "", run.started, None, now);
+            next.record_start_metadata(&mut events, run.user_metadata.as_ref());
             next.db_version = 1;
             writes.push(ExecutionWrite {
                 execution: next.clone(),
