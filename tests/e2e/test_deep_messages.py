@@ -33,12 +33,11 @@ from raw_grpc import RawWorkflowService
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
 DEEPEST = 1_000
-# Every depth around prost's old limit of 100, then every tenth to 1,000. Not every depth to
-# 1,000: prost re-measures a cause chain at each level when it encodes, so a chain of depth d
-# costs d²/2 steps per read, and all 1,001 depths would take minutes per history read.
-DEPTHS = [*range(131), *range(140, DEEPEST + 1, 10)]
-# Temper's limit is 10,000 nested messages; a request's failure sits one level down.
+DEPTHS = list(range(DEEPEST + 1))
+# Temper's limit is 10,000 nested messages; a request's failure sits one level down and each
+# failure's application_failure_info one more.
 TOO_DEEP_CAUSES = 10_000
+DEEPEST_ACCEPTED = 9_998
 
 
 def varint(value: int) -> bytes:
@@ -203,7 +202,7 @@ async def check_failed_workflow(scenario: Scenario, execution, causes: int) -> N
     assert [depth(failure_of(e)) for e in deep] == [causes] * 3
 
 
-async def test_depths_up_to_1000_read_back_after_kill_9(temper):
+async def test_every_depth_up_to_1000_reads_back_after_kill_9(temper):
     scenario = Scenario(temper.target)
     activities = await activity_failures_of_every_depth(scenario, DEPTHS)
     workflows = {causes: await failed_workflow(scenario, causes) for causes in (99, 100, 101, DEEPEST)}
@@ -230,6 +229,14 @@ async def test_deeper_than_the_limit_is_refused_before_it_is_stored(temper):
     # Nothing was stored: the activity is still running and the history reads.
     types = [EventType.Name(e.event_type) for e in await scenario.history(execution)]
     assert "EVENT_TYPE_ACTIVITY_TASK_FAILED" not in types
+    # The deepest chain within the limit (request, 9,999 failures, the innermost one's
+    # application_failure_info: 10,000 levels) is stored and read back.
+    execution = await scenario.start()
+    await scenario.complete(await scenario.poll_workflow_task(), [schedule("b", scenario.queue)])
+    await scenario.fail_activity(lambda _: failure_chains(DEEPEST_ACCEPTED)[DEEPEST_ACCEPTED])
+    failed = [e for e in await scenario.history(execution)
+              if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert depth(failure_of(failed[0])) == DEEPEST_ACCEPTED
 
 
 async def test_temporal_reads_back_the_same_depths(temporal_server):  # noqa: F811

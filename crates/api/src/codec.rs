@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// Deepest message nesting a request may have: protobuf-go's default recursion limit, which
 /// is what Temporal's server decodes with.
@@ -56,15 +56,42 @@ where
 {
     type Encode = T;
     type Decode = U;
-    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Encoder = CheckedEncoder<T>;
     type Decoder = CheckedDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        tonic_prost::ProstEncoder::new(BufferSettings::default())
+        CheckedEncoder { _type: PhantomData }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         CheckedDecoder { _type: PhantomData }
+    }
+}
+
+/// Encodes like prost, except histories with deep failures, which [`crate::linear`] encodes
+/// in linear time.
+#[derive(Debug, Clone)]
+pub struct CheckedEncoder<T> {
+    _type: PhantomData<T>,
+}
+
+impl<T: Message + 'static> Encoder for CheckedEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, mut item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        use bytes::BufMut;
+        match crate::linear::encode_response(&mut item) {
+            Some(bytes) => buf.put_slice(&bytes),
+            None => item
+                .encode(buf)
+                .map_err(|e| Status::internal(format!("encoding the response: {e}")))?,
+        }
+        Ok(())
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::default()
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod codec;
 mod lenient;
+pub mod linear;
 
 pub use prost_wkt_types::{Duration, Timestamp};
 pub use temporalio_protos::temporal::api as proto;

@@ -289,7 +289,11 @@ async fn apply_write(
     let state = exec.encode_to_vec();
     let status = i64::from(exec.status);
     let event_ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
-    let events: Vec<Vec<u8>> = write.new_events.iter().map(|e| e.encode_to_vec()).collect();
+    let events: Vec<Vec<u8>> = write
+        .new_events
+        .iter()
+        .map(temper_api::linear::encode_event)
+        .collect();
     let execution = async {
         if write.expected_db_version == 0 {
             tx.execute(

@@ -227,7 +227,11 @@ fn apply_write(
         "INSERT INTO history_events (run_id, event_id, event) VALUES (?1, ?2, ?3)",
     )?;
     for event in &write.new_events {
-        insert.execute(params![exec.run_id, event.event_id, event.encode_to_vec()])?;
+        insert.execute(params![
+            exec.run_id,
+            event.event_id,
+            temper_api::linear::encode_event(event)
+        ])?;
     }
     let registry = if needs_registry(exec) {
         namespace_search_attributes(tx, &exec.namespace)?
