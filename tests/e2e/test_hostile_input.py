@@ -1,6 +1,7 @@
 """Hostile input gets Temporal's status codes and messages (item by item, each also checked
 against Temporal's dev server when it is installed)."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -43,6 +44,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -455,7 +457,69 @@ async def wire_level_malformation(target: str) -> None:
     await raw.close()
 
 
-SCENARIOS = [wire_level_malformation, activity_failure_without_failure, oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
+async def oversized_update_arguments(target: str) -> None:
+    """Update arguments over the blob limit are accepted and reach the worker; an acceptance
+    that echoes them is over the limit: the run is terminated and the caller told so. (The SDKs
+    refuse to send such an acceptance themselves, from the namespace's advertised limits, so a
+    raw worker answers here.)"""
+    from google.protobuf.any_pb2 import Any
+    from temporalio.api.command.v1 import ProtocolMessageCommandAttributes
+    from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+    from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
+    from temporalio.api.protocol.v1 import Message as ProtocolMessage
+    from temporalio.api.update.v1 import Acceptance
+    from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+
+    service = (await Client.connect(target)).workflow_service
+    info = (await service.describe_namespace(DescribeNamespaceRequest(namespace="default"))).namespace_info
+    assert (info.limits.blob_size_limit_error, info.limits.memo_size_limit_error) == (2 << 20, 2 << 20)
+
+    async def poll(queue):
+        return await service.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=queue, identity="raw"), timeout=timedelta(seconds=10))
+
+    request = start_request()
+    started = await service.start_workflow_execution(request)
+    execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=started.run_id)
+    first = await poll(request.task_queue)
+    await service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+        namespace="default", task_token=first.task_token))
+    big = DataConverter.default.payload_converter.to_payloads(["x" * (3 << 20)])
+    waiting = asyncio.ensure_future(service.update_workflow_execution(UpdateWorkflowExecutionRequest(
+        namespace="default", workflow_execution=execution,
+        request=UpdateRequest(meta=UpdateMeta(update_id="big"), input=UpdateInput(name="measure", args=Payloads(
+            payloads=big))),
+        wait_policy=WaitPolicy(lifecycle_stage=UpdateStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED))))
+    task = await poll(request.task_queue)
+    message = task.messages[0]
+    update = UpdateRequest()
+    message.body.Unpack(update)
+    body = Any()
+    body.Pack(Acceptance(accepted_request_message_id=message.id,
+                         accepted_request_sequencing_event_id=message.event_id, accepted_request=update))
+    reply = ProtocolMessage(id="big/accept", protocol_instance_id=message.protocol_instance_id, body=body)
+    command = Command(command_type=CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE,
+                      protocol_message_command_attributes=ProtocolMessageCommandAttributes(message_id="big/accept"))
+    reason = "BadUpdateWorkflowExecutionMessage: Message type temporal.api.update.v1.Acceptance exceeds size limit."
+    await expect(service.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+        namespace="default", task_token=task.task_token, commands=[command], messages=[reply])),
+        RPCStatusCode.INVALID_ARGUMENT, reason)
+    error = await expect(waiting, RPCStatusCode.FAILED_PRECONDITION,
+                         "Unable to perform workflow execution update due to unexpected workflow task failure.")
+    assert error.grpc_status.details[0].Is(WorkflowNotReadyFailure.DESCRIPTOR)
+    events = (await service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
+        namespace="default", execution=execution))).history.events
+    failed = [e.workflow_task_failed_event_attributes for e in events
+              if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert [(f.cause, f.failure.message) for f in failed] == [
+        (WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE, reason)]
+    last = events[-1]
+    assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    assert last.workflow_execution_terminated_event_attributes.reason == reason
+    assert last.workflow_execution_terminated_event_attributes.identity == "history-service"
+
+
+SCENARIOS = [oversized_update_arguments, wire_level_malformation, activity_failure_without_failure, oversized_activity_answers, oversized_messages, long_or_queries, tokens_and_polls, start_validation, command_validation, namespaces_and_listings,
              updates_and_queries]
 
 

@@ -1168,6 +1168,12 @@ impl<'a> Transition<'a> {
             .and_then(|()| self.validate_messages(&request.commands, &request.messages));
         if let Err((cause, message)) = validation {
             self.refuse_completion(&wft, cause, &message, &request.identity);
+            if updates::has_oversized_message(&request.messages) {
+                // As Temporal: a message over the size limit ends the run.
+                self.fail_delivered_updates();
+                let reason = format!("{}: {message}", cause_name(cause));
+                self.terminate(&reason, None, "history-service");
+            }
             return Err(CompletionError::TaskFailed { cause, message });
         }
         if wft.speculative

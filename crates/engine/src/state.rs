@@ -128,6 +128,10 @@ pub struct UpdateInfo {
     /// Admitted but never accepted when the run closed: the caller gets NOT_FOUND.
     #[prost(bool, tag = "6")]
     pub aborted: bool,
+    /// The workflow task that carried it failed for good (the run was terminated for it):
+    /// the caller gets FAILED_PRECONDITION, as from Temporal.
+    #[prost(bool, tag = "7")]
+    pub task_failed: bool,
 }
 
 /// A signal or cancel request this run sends to another workflow.

@@ -743,7 +743,8 @@ impl Frontend {
         if update.input.as_ref().is_none_or(|i| i.name.is_empty()) {
             return Err(errors::invalid("Update name is not set on request."));
         }
-        check_payloads(update.input.as_ref().and_then(|i| i.args.as_ref()))?;
+        // Arguments are not held to the blob limit here, as Temporal: the worker's acceptance,
+        // which echoes them, is (see the engine's update messages).
         let applied = self
             .history
             .update(&exec.run_id, |t| t.admit_update(update))
@@ -873,6 +874,11 @@ impl Frontend {
             let Some(update) = exec.updates.get(update_id) else {
                 return Err(errors::update_not_found(update_id));
             };
+            if update.task_failed {
+                return Err(errors::workflow_not_ready(
+                    "Unable to perform workflow execution update due to unexpected workflow task failure.",
+                ));
+            }
             if update.aborted {
                 return Err(errors::update_aborted());
             }

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use temper_api::proto::enums::v1::{ArchivalState, IndexedValueType, NamespaceState};
 use temper_api::proto::namespace::v1::{
-    NamespaceConfig, NamespaceInfo, namespace_info::Capabilities,
+    NamespaceConfig, NamespaceInfo, namespace_info, namespace_info::Capabilities,
 };
 use temper_api::proto::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
 use temper_api::proto::workflowservice::v1::{
@@ -22,6 +22,10 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// Retention of a namespace registered without one (one day, as Temporal's dev server).
 const DEFAULT_RETENTION_MS: i64 = 24 * 3600 * 1000;
 pub const CLUSTER_NAME: &str = "active";
+/// Largest payload field (and memo) a namespace accepts, as DescribeNamespace advertises it.
+const BLOB_SIZE_LIMIT_BYTES: i64 = 2 * 1024 * 1024;
+/// Largest workflow-task completion the SDKs may send (Temporal's advertised default).
+const COMPLETION_SIZE_LIMIT_BYTES: i64 = 40 * 1024 * 1024;
 
 /// What Temporal's frontend refuses in a registration: no positive retention (Temper takes
 /// any positive one, so tests can use seconds; Temporal wants at least an hour), a cluster
@@ -391,6 +395,12 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
                 sync_update: false,
                 async_update: false,
                 ..Default::default()
+            }),
+            // The SDKs check payloads against these before sending (Temporal's defaults).
+            limits: Some(namespace_info::Limits {
+                blob_size_limit_error: BLOB_SIZE_LIMIT_BYTES,
+                memo_size_limit_error: BLOB_SIZE_LIMIT_BYTES,
+                workflow_task_completion_size_limit_error: COMPLETION_SIZE_LIMIT_BYTES,
             }),
             ..Default::default()
         }),

@@ -73,6 +73,25 @@ fn accepted_update_completed_workflow() -> Failure {
     }
 }
 
+/// Largest protocol message body accepted in a completion (Temporal's blob limit).
+const MAX_MESSAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The type of a message whose body is over the blob limit.
+fn oversized_body(message: &Message) -> Option<&str> {
+    let body = message.body.as_ref()?;
+    (body.value.len() > MAX_MESSAGE_BODY_BYTES).then(|| {
+        body.type_url
+            .strip_prefix(TYPE_PREFIX)
+            .unwrap_or(&body.type_url)
+    })
+}
+
+/// Whether a completion carries a protocol message over the blob limit: Temporal terminates
+/// the run for it.
+pub(super) fn has_oversized_message(messages: &[Message]) -> bool {
+    messages.iter().any(|m| oversized_body(m).is_some())
+}
+
 /// Whether a completion's messages only reject updates (nothing that writes an event).
 pub(super) fn only_rejections(messages: &[Message]) -> bool {
     messages
@@ -144,6 +163,16 @@ impl Transition<'_> {
         Ok(())
     }
 
+    /// The task that delivered the admitted updates failed for good: their callers are told
+    /// so instead of waiting for the run's end.
+    pub(super) fn fail_delivered_updates(&mut self) {
+        for info in self.exec.updates.values_mut() {
+            if info.stage == Stage::Admitted as i32 {
+                info.task_failed = true;
+            }
+        }
+    }
+
     /// The run closed with updates still open. As Temporal does, an accepted update completes
     /// with a non-retryable `AcceptedUpdateCompletedWorkflow` failure (no event is written),
     /// and one not yet accepted is aborted.
@@ -185,6 +214,9 @@ impl Transition<'_> {
         for message in messages {
             if let Err(problem) = decode(message) {
                 return bad(problem);
+            }
+            if let Some(kind) = oversized_body(message) {
+                return bad(format!("Message type {kind} exceeds size limit."));
             }
             if !self
                 .exec
