@@ -5,6 +5,7 @@ levels; Temper must accept the same, store it, hand it back in histories and pol
 deeper requests with INVALID_ARGUMENT before anything is stored. Raw gRPC (`raw_grpc.py`),
 because the SDK's own client refuses to send more than 100 levels."""
 
+import sqlite3
 import uuid
 
 import grpc
@@ -29,6 +30,7 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionResponse,
 )
 
+from conftest import POSTGRES
 from raw_grpc import RawWorkflowService
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
@@ -245,3 +247,29 @@ async def test_temporal_reads_back_the_same_depths(temporal_server):  # noqa: F8
     depths = [0, 1, 99, 100, 101, 500, DEEPEST]
     await check_activity_failures(scenario, await activity_failures_of_every_depth(scenario, depths), depths)
     await check_failed_workflow(scenario, await failed_workflow(scenario, DEEPEST), DEEPEST)
+
+
+@pytest.mark.skipif(POSTGRES, reason="corrupts a row of the SQLite file directly")
+async def test_a_run_whose_history_cannot_be_read_does_not_block_its_queue(temper):
+    """A stored event that no longer decodes (damaged on disk) fails only its own run's
+    workflow task; the other runs on the same task queue are still served."""
+    scenario = Scenario(temper.target)
+    damaged = await scenario.start()
+    queue = scenario.queue
+    healthy_id = f"healthy-{uuid.uuid4()}"
+    await scenario.raw.call("StartWorkflowExecution", StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=healthy_id, workflow_type=WorkflowType(name="Deep"),
+        task_queue=TaskQueue(name=queue), request_id=str(uuid.uuid4())))
+    temper.stop()
+    with sqlite3.connect(temper.db_path) as db:
+        db.execute("UPDATE history_events SET event = x'ffffffff' WHERE run_id = ? AND event_id = 1",
+                   (damaged.run_id,))
+    temper.start()
+    scenario.raw = RawWorkflowService(temper.target)
+    served = []
+    for _ in range(2):
+        task = await scenario.raw.call("PollWorkflowTaskQueue", PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=TaskQueue(name=queue), identity="deep"), timeout=5)
+        served.append(task.workflow_execution.workflow_id)
+    assert healthy_id in served
+    assert damaged.workflow_id not in served
