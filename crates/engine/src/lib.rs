@@ -10,6 +10,7 @@
 
 pub mod cron;
 pub mod execution;
+pub mod limits;
 pub mod retry;
 pub mod state;
 pub mod time;

@@ -11,9 +11,9 @@ use temper_api::proto::enums::v1::{
     BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType, PendingActivityState,
     PendingWorkflowTaskState, QueryRejectCondition, QueryResultType, TaskQueueKind, TaskQueueType,
     UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
-    WorkflowIdReusePolicy, WorkflowTaskFailedCause,
+    WorkflowTaskFailedCause,
 };
-use temper_api::proto::failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo};
+use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
 use temper_api::proto::taskqueue::v1::{
@@ -40,14 +40,12 @@ use crate::history::{History, QueryAnswer};
 use crate::matching::{QueueKind, QueuedTask};
 use crate::namespaces::{self, Namespaces};
 use crate::tokens::{TaskToken, TokenKind};
+use crate::validation::{
+    check_duration, check_id, check_length, check_payloads, cut_down, over_blob_limit,
+    oversized_answer, poll_wait, terminates_with_conflict_policy,
+};
 use crate::visibility;
 
-/// Temporal's per-payload ("blob") size limit.
-pub const BLOB_SIZE_LIMIT: usize = 2 * 1024 * 1024;
-/// Longest id Temporal accepts (workflow id, activity id, task queue name, …).
-const MAX_ID_LENGTH: usize = 1000;
-/// Longest a task poll waits before answering empty (Temporal's matching default).
-const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
 /// Longest a history long poll waits before answering with a "continue" token.
 const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
 const DEFAULT_HISTORY_PAGE_SIZE: usize = 1000;
@@ -126,125 +124,6 @@ fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
         Ok(TaskQueueType::Activity) => Some(QueueKind::Activity),
         _ => None,
     }
-}
-
-/// Shortest deadline a long poll may have (Temporal's `MinLongPollTimeout`).
-const MIN_POLL_DEADLINE: Duration = Duration::from_secs(2);
-
-/// How long a long poll may wait, from the client's `grpc-timeout` (less a second to answer).
-/// As Temporal, a poll needs a deadline, and one of at least [`MIN_POLL_DEADLINE`].
-fn poll_wait<T>(request: &Request<T>) -> Result<Duration, Status> {
-    let deadline = request
-        .metadata()
-        .get("grpc-timeout")
-        .and_then(|v| v.to_str().ok())
-        .and_then(grpc_timeout)
-        .ok_or_else(|| errors::invalid("Context timeout is not set."))?;
-    if deadline < MIN_POLL_DEADLINE {
-        return Err(Status::failed_precondition("Context timeout is too short."));
-    }
-    Ok(deadline
-        .saturating_sub(Duration::from_secs(1))
-        .min(MAX_POLL_WAIT))
-}
-
-/// A `grpc-timeout` header value: digits and a unit.
-fn grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().saturating_sub(1));
-    let value = digits.parse::<u64>().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(value.saturating_mul(3600)),
-        "M" => Duration::from_secs(value.saturating_mul(60)),
-        "S" => Duration::from_secs(value),
-        "m" => Duration::from_millis(value),
-        "u" => Duration::from_micros(value),
-        "n" => Duration::from_nanos(value),
-        _ => return None,
-    })
-}
-
-/// The deprecated reuse policy TERMINATE_IF_RUNNING together with a conflict policy, which
-/// Temporal refuses (the conflict policy is its replacement).
-#[allow(deprecated)]
-fn terminates_with_conflict_policy(request: &StartWorkflowExecutionRequest) -> bool {
-    request.workflow_id_reuse_policy == WorkflowIdReusePolicy::TerminateIfRunning as i32
-        && request.workflow_id_conflict_policy != WorkflowIdConflictPolicy::Unspecified as i32
-}
-
-/// An id-like field: set, and at most [`MAX_ID_LENGTH`] bytes, with Temporal's messages.
-fn check_id(value: &str, what: &str) -> Result<(), Status> {
-    if value.is_empty() {
-        return Err(errors::invalid(format!("{what} is not set on request.")));
-    }
-    check_length(value, what)
-}
-
-/// At most [`MAX_ID_LENGTH`] bytes (an empty value is fine), with Temporal's message.
-fn check_length(value: &str, what: &str) -> Result<(), Status> {
-    if value.len() <= MAX_ID_LENGTH {
-        return Ok(());
-    }
-    Err(errors::invalid(match what {
-        "WorkflowId" => format!(
-            "WorkflowId exceeds maximum allowed length ({}/{MAX_ID_LENGTH})",
-            value.len()
-        ),
-        "TaskQueue" => "taskQueue length exceeds limit".to_string(),
-        _ => format!("{what} length exceeds limit."),
-    }))
-}
-
-/// A duration field of a request, checked as Temporal does ("An invalid
-/// WorkflowRunTimeoutSeconds is set on request. cause: negative duration").
-fn check_duration(duration: Option<&temper_api::Duration>, name: &str) -> Result<(), Status> {
-    match temper_engine::time::duration_problem(duration) {
-        Some(problem) => Err(errors::invalid(format!(
-            "An invalid {name} is set on request. cause: {problem}"
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn check_payloads(payloads: Option<&Payloads>) -> Result<(), Status> {
-    let size = payloads.map_or(0, |p| p.encoded_len());
-    if size > BLOB_SIZE_LIMIT {
-        return Err(errors::invalid(format!(
-            "Blob data size exceeds limit: {size} bytes is more than {BLOB_SIZE_LIMIT}."
-        )));
-    }
-    Ok(())
-}
-
-fn over_blob_limit(payloads: Option<&Payloads>) -> bool {
-    payloads.map_or(0, |p| p.encoded_len()) > BLOB_SIZE_LIMIT
-}
-
-/// What an activity fails with when a worker's answer is over the blob limit: Temporal
-/// accepts the answer and fails the activity for good with this server failure.
-fn oversized_answer(reason: &str) -> Failure {
-    Failure {
-        message: reason.to_string(),
-        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
-            non_retryable: true,
-        })),
-        ..Default::default()
-    }
-}
-
-/// An oversized failure cut down to fit the blob warning size (512 KiB), as the cause of its
-/// replacement: its own cause and stack trace dropped, its message shortened.
-fn cut_down(mut failure: Failure) -> Failure {
-    const KEPT_BYTES: usize = 512 * 1024;
-    failure.cause = None;
-    failure.stack_trace.clear();
-    failure.encoded_attributes = None;
-    let room = KEPT_BYTES.saturating_sub(failure.encoded_len() - failure.message.len());
-    let mut end = room.min(failure.message.len());
-    while !failure.message.is_char_boundary(end) {
-        end -= 1;
-    }
-    failure.message.truncate(end);
-    failure
 }
 
 fn task_error(error: TaskError) -> Status {
@@ -1023,7 +902,9 @@ impl Frontend {
     ) -> Result<Option<Failure>, Status> {
         let mut failure = failure;
         let mut replaced = None;
-        if let Some(original) = failure.take_if(|f| f.encoded_len() > BLOB_SIZE_LIMIT) {
+        if let Some(original) =
+            failure.take_if(|f| f.encoded_len() > temper_engine::limits::BLOB_SIZE_LIMIT)
+        {
             let mut replacement = oversized_answer("Failure exceeds size limit.");
             replacement.cause = Some(Box::new(cut_down(original)));
             failure = Some(replacement.clone());

@@ -16,6 +16,7 @@ mod rpc_layer;
 pub mod time_skipping;
 pub mod timers;
 pub mod tokens;
+mod validation;
 pub mod visibility;
 
 use std::future::Future;

@@ -11,6 +11,7 @@ use temper_api::proto::replication::v1::{ClusterReplicationConfig, NamespaceRepl
 use temper_api::proto::workflowservice::v1::{
     DescribeNamespaceResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
 };
+use temper_engine::limits::BLOB_SIZE_LIMIT;
 use temper_engine::time::{duration_ms, ms_duration};
 use temper_query::AttributeType;
 use temper_store::{NamespaceRecord, Store, StoreError};
@@ -22,8 +23,6 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// Retention of a namespace registered without one (one day, as Temporal's dev server).
 const DEFAULT_RETENTION_MS: i64 = 24 * 3600 * 1000;
 pub const CLUSTER_NAME: &str = "active";
-/// Largest payload field (and memo) a namespace accepts, as DescribeNamespace advertises it.
-const BLOB_SIZE_LIMIT_BYTES: i64 = 2 * 1024 * 1024;
 /// Largest workflow-task completion the SDKs may send (Temporal's advertised default).
 const COMPLETION_SIZE_LIMIT_BYTES: i64 = 40 * 1024 * 1024;
 
@@ -398,8 +397,8 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
             }),
             // The SDKs check payloads against these before sending (Temporal's defaults).
             limits: Some(namespace_info::Limits {
-                blob_size_limit_error: BLOB_SIZE_LIMIT_BYTES,
-                memo_size_limit_error: BLOB_SIZE_LIMIT_BYTES,
+                blob_size_limit_error: BLOB_SIZE_LIMIT as i64,
+                memo_size_limit_error: BLOB_SIZE_LIMIT as i64,
                 workflow_task_completion_size_limit_error: COMPLETION_SIZE_LIMIT_BYTES,
             }),
             ..Default::default()

@@ -73,13 +73,10 @@ fn accepted_update_completed_workflow() -> Failure {
     }
 }
 
-/// Largest protocol message body accepted in a completion (Temporal's blob limit).
-const MAX_MESSAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
-
 /// The type of a message whose body is over the blob limit.
 fn oversized_body(message: &Message) -> Option<&str> {
     let body = message.body.as_ref()?;
-    (body.value.len() > MAX_MESSAGE_BODY_BYTES).then(|| {
+    (body.value.len() > crate::limits::BLOB_SIZE_LIMIT).then(|| {
         body.type_url
             .strip_prefix(TYPE_PREFIX)
             .unwrap_or(&body.type_url)
