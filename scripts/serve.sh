@@ -3,5 +3,6 @@
 # Extra arguments go to `temper server start` (e.g. --port 7234 --data-dir /var/lib/temper).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 cargo build --release -p temper
 exec target/release/temper server start "$@"

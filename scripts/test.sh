@@ -3,6 +3,7 @@
 # conformance tests, then the end-to-end suite (official Python SDK against the real binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 
 echo "== setting up the Python environment"
 if [ ! -x .venv/bin/python ]; then

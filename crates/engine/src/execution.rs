@@ -191,7 +191,7 @@ pub struct Transition<'a> {
     after_commands: Vec<HistoryEvent>,
     /// Workflow ids (of this namespace) that have a running run: a child with one of these
     /// ids cannot start. The server looks them up before the transition.
-    running_workflow_ids: std::collections::HashSet<String>,
+    running_workflow_ids: std::collections::BTreeSet<String>,
     limits: HistoryLimits,
     /// Activities scheduled by this completion whose worker asked to run them at once.
     eager_activities: Vec<i64>,
@@ -402,6 +402,8 @@ fn timeout_failure(
 
 /// Upserts named payloads: a value that is empty, `null` or `[]` (whatever its encoding)
 /// removes the name, as Temporal does for memo fields and search attributes.
+// The maps are the protobuf types' own; merging does not depend on their order.
+#[allow(clippy::disallowed_types)]
 fn merge_upserted(
     current: &mut std::collections::HashMap<String, Payload>,
     upserted: &std::collections::HashMap<String, Payload>,
@@ -686,7 +688,7 @@ impl<'a> Transition<'a> {
     }
 
     /// Declares which workflow ids already have a running run (for child starts).
-    pub fn set_running_workflow_ids(&mut self, ids: std::collections::HashSet<String>) {
+    pub fn set_running_workflow_ids(&mut self, ids: std::collections::BTreeSet<String>) {
         self.running_workflow_ids = ids;
     }
 
@@ -755,7 +757,7 @@ impl<'a> Transition<'a> {
             return false;
         }
         let (closes, others): (Vec<_>, Vec<_>) = buffered.into_iter().partition(is_activity_close);
-        let mut started_ids = std::collections::HashMap::new();
+        let mut started_ids = std::collections::BTreeMap::new();
         for mut event in others.into_iter().chain(closes) {
             let is_started = matches!(
                 event.attributes,
@@ -1114,7 +1116,7 @@ impl<'a> Transition<'a> {
         self.exec.last_completed_workflow_task_started_id = started_event_id;
         self.apply_sticky_attributes(request);
         let mut needs_new_task = request.force_create_new_workflow_task;
-        let mut placed_messages = std::collections::HashSet::new();
+        let mut placed_messages = std::collections::BTreeSet::new();
         for command in &request.commands {
             if let Some(CommandAttributes::ProtocolMessageCommandAttributes(a)) =
                 &command.attributes
@@ -1200,14 +1202,14 @@ impl<'a> Transition<'a> {
         commands: &[Command],
     ) -> Result<(), (WorkflowTaskFailedCause, String)> {
         use WorkflowTaskFailedCause as Cause;
-        let mut timers: std::collections::HashSet<String> =
+        let mut timers: std::collections::BTreeSet<String> =
             self.exec.timers.keys().cloned().collect();
         for event in &self.exec.buffered_events {
             if let Some(Attributes::TimerFiredEventAttributes(a)) = &event.attributes {
                 timers.insert(a.timer_id.clone());
             }
         }
-        let mut activity_ids: std::collections::HashSet<String> = self
+        let mut activity_ids: std::collections::BTreeSet<String> = self
             .exec
             .activities
             .values()

@@ -4,7 +4,7 @@
 //! unchanged and encode compactly; the store writes one encoded [`Execution`] per run next to
 //! its history events. All instants are milliseconds since the epoch, 0 meaning "none".
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use temper_api::proto::common::v1::{Header, Memo, Payloads, RetryPolicy, SearchAttributes};
 use temper_api::proto::failure::v1::Failure;
@@ -53,10 +53,10 @@ pub struct Execution {
     pub last_completed_workflow_task_started_id: i64,
     #[prost(message, optional, tag = "17")]
     pub workflow_task: Option<WorkflowTaskInfo>,
-    #[prost(map = "int64, message", tag = "18")]
-    pub activities: HashMap<i64, ActivityInfo>,
-    #[prost(map = "string, message", tag = "19")]
-    pub timers: HashMap<String, TimerInfo>,
+    #[prost(btree_map = "int64, message", tag = "18")]
+    pub activities: BTreeMap<i64, ActivityInfo>,
+    #[prost(btree_map = "string, message", tag = "19")]
+    pub timers: BTreeMap<String, TimerInfo>,
     /// Events that arrived while a workflow task was in flight; written at the next flush.
     #[prost(message, repeated, tag = "20")]
     pub buffered_events: Vec<HistoryEvent>,
@@ -88,14 +88,14 @@ pub struct Execution {
     pub first_workflow_task_time_ms: i64,
     /// Child workflows by initiated event id. Kept after the run closes, so the parent close
     /// policy can still be applied to them.
-    #[prost(map = "int64, message", tag = "33")]
-    pub children: HashMap<i64, ChildInfo>,
+    #[prost(btree_map = "int64, message", tag = "33")]
+    pub children: BTreeMap<i64, ChildInfo>,
     /// Signals and cancel requests to other workflows, by initiated event id, until delivered.
-    #[prost(map = "int64, message", tag = "34")]
-    pub external_requests: HashMap<i64, ExternalRequest>,
+    #[prost(btree_map = "int64, message", tag = "34")]
+    pub external_requests: BTreeMap<i64, ExternalRequest>,
     /// Workflow updates by update id, kept after completion for deduplication and polling.
-    #[prost(map = "string, message", tag = "35")]
-    pub updates: HashMap<String, UpdateInfo>,
+    #[prost(btree_map = "string, message", tag = "35")]
+    pub updates: BTreeMap<String, UpdateInfo>,
     /// Admission counter: orders update requests on workflow tasks.
     #[prost(int64, tag = "36")]
     pub updates_admitted: i64,

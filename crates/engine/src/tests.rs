@@ -476,7 +476,7 @@ fn close_with_buffered_events_is_an_unhandled_command() {
 #[test]
 fn markers_keep_their_details() {
     let (mut exec, s, st) = started_run();
-    let mut details = std::collections::HashMap::new();
+    let mut details = command::RecordMarkerCommandAttributes::default().details;
     details.insert("data".to_string(), Payloads::default());
     let marker = C::RecordMarkerCommandAttributes(command::RecordMarkerCommandAttributes {
         marker_name: "core_patch".into(),

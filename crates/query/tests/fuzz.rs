@@ -133,7 +133,9 @@ fn check_postgres_placeholders(c: &CompiledQuery, first: usize) {
                     .take_while(|b| b.is_ascii_digit())
                     .count();
                 assert!(digits > 0, "bare $ in {}", c.where_sql);
-                let n: usize = c.where_sql[i + 1..i + 1 + digits].parse().unwrap();
+                let n: usize = c.where_sql[i + 1..i + 1 + digits]
+                    .parse()
+                    .expect("placeholder digits");
                 assert!(
                     n >= first && n < first + c.params.len(),
                     "${n} out of range in {}",

@@ -781,8 +781,8 @@ impl Frontend {
         &self,
         namespace: &str,
         request: &RespondWorkflowTaskCompletedRequest,
-    ) -> Result<std::collections::HashSet<String>, Status> {
-        let mut running = std::collections::HashSet::new();
+    ) -> Result<std::collections::BTreeSet<String>, Status> {
+        let mut running = std::collections::BTreeSet::new();
         for command in &request.commands {
             let Some(temper_api::proto::command::v1::command::Attributes::StartChildWorkflowExecutionCommandAttributes(a)) =
                 &command.attributes

@@ -15,7 +15,7 @@ pub(super) type CommandProblem = (WorkflowTaskFailedCause, String);
 /// size is the number of pending activities.
 pub(super) fn validate_schedule_activity(
     a: &command::ScheduleActivityTaskCommandAttributes,
-    activity_ids: &mut std::collections::HashSet<String>,
+    activity_ids: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), CommandProblem> {
     use WorkflowTaskFailedCause as Cause;
     let bad = |m: String| Err((Cause::BadScheduleActivityAttributes, m));
@@ -75,7 +75,7 @@ pub(super) fn validate_schedule_activity(
 /// completion. A zero or absent duration is a valid timer that fires at once.
 pub(super) fn validate_start_timer(
     a: &command::StartTimerCommandAttributes,
-    timers: &mut std::collections::HashSet<String>,
+    timers: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), CommandProblem> {
     use WorkflowTaskFailedCause as Cause;
     let bad = |m: String| Err((Cause::BadStartTimerAttributes, m));
