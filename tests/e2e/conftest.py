@@ -90,6 +90,19 @@ class TemperServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def verify(self) -> str:
+        """Runs `temper verify` on the stopped server's database: every run's state must be
+        what replaying its history gives. Returns its report; raises when a run differs."""
+        if POSTGRES:
+            store = ["--postgres", POSTGRES_URL, "--postgres-schema", self.schema]
+        else:
+            store = ["--db-filename", str(self.db_path)]
+        result = subprocess.run([str(TEMPER_BIN), "verify", *store], capture_output=True,
+                                text=True, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"temper verify failed:\n{result.stderr}")
+        return result.stderr
+
 
 @pytest.fixture(scope="session", autouse=True)
 def drop_postgres_schemas():
@@ -102,13 +115,17 @@ def drop_postgres_schemas():
 
 
 @pytest.fixture
-def temper(tmp_path):
+def temper(tmp_path, request):
     if not TEMPER_BIN.exists():
         pytest.fail(f"{TEMPER_BIN} is missing: build it with `cargo build -p temper`")
     server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log")
     server.start()
     yield server
     server.stop()
+    # Every run a test leaves behind must be what its history says (the engine's one path
+    # from event to state); a test that damages its database on purpose opts out.
+    if request.node.get_closest_marker("damages_database") is None:
+        server.verify()
 
 
 @pytest_asyncio.fixture

@@ -249,6 +249,7 @@ async def test_temporal_reads_back_the_same_depths(temporal_server):  # noqa: F8
     await check_failed_workflow(scenario, await failed_workflow(scenario, DEEPEST), DEEPEST)
 
 
+@pytest.mark.damages_database
 @pytest.mark.skipif(POSTGRES, reason="corrupts a row of the SQLite file directly")
 async def test_a_run_whose_history_cannot_be_read_does_not_block_its_queue(temper):
     """A stored event that no longer decodes (damaged on disk) fails only its own run's

@@ -35,6 +35,8 @@ use temper_api::proto::history::v1::{self as history, HistoryEvent, history_even
 use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
+mod apply;
+mod invariants;
 mod reset;
 mod updates;
 mod validate;
@@ -43,12 +45,11 @@ use validate::{CommandProblem, validate_schedule_activity, validate_start_timer}
 
 use updates::only_rejections;
 
+pub use apply::RebuildError;
 pub use reset::{ResetPoint, ResetRun};
 
 use crate::retry::{self, RetryDecision};
-use crate::state::{
-    ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, WorkflowTaskInfo,
-};
+use crate::state::{ActivityInfo, Execution, ExternalRequest, TimerInfo, WorkflowTaskInfo};
 use crate::time::{
     capped_duration, duration_ms, duration_problem, ms_duration, ms_timestamp, timestamp_ms,
 };
@@ -428,107 +429,75 @@ fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>) -> Failur
     failure
 }
 
-impl Execution {
-    /// Attaches the start request's user metadata to a new run: on its started event (the
-    /// first of `events`, which the worker reads) and in its state (describe shows it).
-    pub fn record_start_metadata(
-        &mut self,
-        events: &mut [HistoryEvent],
-        metadata: Option<&temper_api::proto::sdk::v1::UserMetadata>,
-    ) {
-        if let (Some(metadata), Some(started)) = (metadata, events.first_mut()) {
-            started.user_metadata = Some(metadata.clone());
-            self.user_metadata = Some(metadata.clone());
-        }
+/// Temporal's defaults for a new run's started event: the task timeout, the chain's run ids,
+/// the first attempt, a cron run's first backoff and the execution deadline.
+fn with_start_defaults(
+    mut started: history::WorkflowExecutionStartedEventAttributes,
+    run_id: &str,
+    now: i64,
+) -> history::WorkflowExecutionStartedEventAttributes {
+    if started.workflow_task_timeout.is_none() {
+        started.workflow_task_timeout = ms_duration(DEFAULT_WORKFLOW_TASK_TIMEOUT_MS);
     }
+    if started.original_execution_run_id.is_empty() {
+        started.original_execution_run_id = run_id.to_string();
+    }
+    if started.first_execution_run_id.is_empty() {
+        started.first_execution_run_id = run_id.to_string();
+    }
+    if started.attempt == 0 {
+        started.attempt = 1;
+    }
+    // A cron workflow's first run waits for the schedule's first time.
+    if !started.cron_schedule.is_empty()
+        && started.first_workflow_task_backoff.is_none()
+        && started.continued_execution_run_id.is_empty()
+    {
+        started.first_workflow_task_backoff =
+            ms_duration(crate::cron::backoff_ms(&started.cron_schedule, now).unwrap_or(0));
+    }
+    // The execution timeout spans a whole chain of runs, from the first one's first task.
+    let backoff_ms = duration_ms(started.first_workflow_task_backoff.as_ref());
+    let execution_timeout_ms = duration_ms(started.workflow_execution_timeout.as_ref());
+    if timestamp_ms(started.workflow_execution_expiration_time.as_ref()) == 0
+        && execution_timeout_ms > 0
+    {
+        started.workflow_execution_expiration_time =
+            ms_timestamp(now + backoff_ms + execution_timeout_ms);
+    }
+    started
+}
 
-    /// A new run from its `WorkflowExecutionStarted` attributes. The transition holds the
-    /// first events (Started, and WorkflowTaskScheduled) and the first task.
+impl Execution {
+    /// A new run from its `WorkflowExecutionStarted` attributes (and the start request's
+    /// summary and details, which describe shows and the started event carries). The
+    /// transition holds the first events (Started, and WorkflowTaskScheduled) and the first
+    /// task.
     pub fn start(
         namespace: &str,
         run_id: &str,
         request_id: &str,
         started: history::WorkflowExecutionStartedEventAttributes,
         initial_signal: Option<&InitialSignal>,
+        user_metadata: Option<&temper_api::proto::sdk::v1::UserMetadata>,
         now: i64,
     ) -> (Execution, Vec<HistoryEvent>, Vec<ReadyTask>) {
-        let mut started = started;
-        if started.workflow_task_timeout.is_none() {
-            started.workflow_task_timeout = ms_duration(DEFAULT_WORKFLOW_TASK_TIMEOUT_MS);
-        }
-        if started.original_execution_run_id.is_empty() {
-            started.original_execution_run_id = run_id.to_string();
-        }
-        if started.first_execution_run_id.is_empty() {
-            started.first_execution_run_id = run_id.to_string();
-        }
-        if started.attempt == 0 {
-            started.attempt = 1;
-        }
-        let run_timeout_ms = duration_ms(started.workflow_run_timeout.as_ref());
-        let execution_timeout_ms = duration_ms(started.workflow_execution_timeout.as_ref());
-        // A cron workflow's first run waits for the schedule's first time.
-        if !started.cron_schedule.is_empty()
-            && started.first_workflow_task_backoff.is_none()
-            && started.continued_execution_run_id.is_empty()
-        {
-            started.first_workflow_task_backoff =
-                ms_duration(crate::cron::backoff_ms(&started.cron_schedule, now).unwrap_or(0));
-        }
-        let backoff_ms = duration_ms(started.first_workflow_task_backoff.as_ref());
-        // The execution timeout spans a whole chain of runs; a run's own timeout starts
-        // once its first workflow task is due.
-        let execution_deadline_ms =
-            match timestamp_ms(started.workflow_execution_expiration_time.as_ref()) {
-                0 if execution_timeout_ms > 0 => now + backoff_ms + execution_timeout_ms,
-                at => at,
-            };
-        if execution_deadline_ms > 0 {
-            started.workflow_execution_expiration_time = ms_timestamp(execution_deadline_ms);
-        }
-        let own_deadline = if run_timeout_ms > 0 {
-            now + backoff_ms + run_timeout_ms
-        } else {
-            0
-        };
-        let run_deadline_ms = match (own_deadline, execution_deadline_ms) {
-            (0, e) => e,
-            (r, 0) => r,
-            (r, e) => r.min(e),
-        };
+        let started = with_start_defaults(started, run_id, now);
         let mut exec = Execution {
             namespace: namespace.to_string(),
-            workflow_id: started.workflow_id.clone(),
             run_id: run_id.to_string(),
-            first_execution_run_id: started.first_execution_run_id.clone(),
-            workflow_type: started
-                .workflow_type
-                .as_ref()
-                .map(|t| t.name.clone())
-                .unwrap_or_default(),
-            task_queue: started
-                .task_queue
-                .as_ref()
-                .map(|q| q.name.clone())
-                .unwrap_or_default(),
-            status: WorkflowExecutionStatus::Running as i32,
             next_event_id: 1,
-            start_time_ms: now,
-            workflow_task_timeout_ms: duration_ms(started.workflow_task_timeout.as_ref()),
-            run_timeout_ms,
-            execution_timeout_ms,
-            run_deadline_ms,
-            execution_deadline_ms,
             start_request_id: request_id.to_string(),
-            memo: started.memo.clone(),
-            search_attributes: started.search_attributes.clone(),
             workflow_task_attempt: 1,
-            started: Some(started.clone()),
-            first_workflow_task_time_ms: if backoff_ms > 0 { now + backoff_ms } else { 0 },
             ..Default::default()
         };
         let mut t = Transition::new(&mut exec, now);
-        t.append(Attributes::WorkflowExecutionStartedEventAttributes(started));
+        let mut event = t.new_event(
+            Attributes::WorkflowExecutionStartedEventAttributes(started),
+            now,
+        );
+        event.user_metadata = user_metadata.cloned();
+        t.write(event);
         if let Some(signal) = initial_signal {
             t.deliver_signal(signal);
         }
@@ -697,6 +666,13 @@ impl<'a> Transition<'a> {
     }
 
     pub fn finish(self) -> TransitionOutput {
+        if cfg!(debug_assertions) {
+            let checked = invariants::check_contiguous(&self.events, self.exec.next_event_id)
+                .and_then(|()| self.exec.check_invariants());
+            if let Err(broken) = checked {
+                panic!("run {}: invariant broken: {broken}", self.exec.run_id);
+            }
+        }
         TransitionOutput {
             events: self.events,
             tasks: self.tasks,
@@ -718,19 +694,33 @@ impl<'a> Transition<'a> {
         }
     }
 
+    /// Gives an event its id and adds it to the output, without applying it: for events that
+    /// were applied when they were buffered, or as a transient task's.
     fn push_event(&mut self, mut event: HistoryEvent) -> i64 {
         event.event_id = self.exec.next_event_id;
-        self.exec.next_event_id += 1;
-        self.exec.history_size_bytes += prost::Message::encoded_len(&event) as i64;
+        self.exec.count_written(&event);
         let id = event.event_id;
         self.events.push(event);
         id
     }
 
-    /// Writes an event now and returns its id.
+    /// Applies an event to the state and writes it now; returns its id.
+    fn write(&mut self, mut event: HistoryEvent) -> i64 {
+        event.event_id = self.exec.next_event_id;
+        self.exec.apply_event(&event);
+        self.push_event(event)
+    }
+
+    /// Applies an event that is not written (a transient task's) under the id it would get.
+    fn apply_unwritten(&mut self, mut event: HistoryEvent, event_id: i64) {
+        event.event_id = event_id;
+        self.exec.apply_event(&event);
+    }
+
+    /// Writes an event with these attributes now and returns its id.
     fn append(&mut self, attributes: Attributes) -> i64 {
         let event = self.new_event(attributes, self.now);
-        self.push_event(event)
+        self.write(event)
     }
 
     fn workflow_task_in_flight(&self) -> bool {
@@ -741,12 +731,14 @@ impl<'a> Transition<'a> {
     }
 
     /// Writes an event now, or buffers it while a workflow task is in flight.
+    /// A buffered event is applied at once; it gets its id when the buffer is flushed.
     fn append_or_buffer(&mut self, event: HistoryEvent) {
         if self.workflow_task_in_flight() {
+            self.exec.apply_event(&event);
             self.exec.buffered_events.push(event);
         } else {
             self.demote_waiting_transient_task();
-            self.push_event(event);
+            self.write(event);
         }
     }
 
@@ -822,27 +814,27 @@ impl<'a> Transition<'a> {
             task_queue(&queue)
         };
         let transient = attempt > 1 || speculative;
-        let scheduled_event_id = if transient {
-            self.exec.next_event_id
-        } else {
-            self.append(Attributes::WorkflowTaskScheduledEventAttributes(
+        let scheduled = self.new_event(
+            Attributes::WorkflowTaskScheduledEventAttributes(
                 history::WorkflowTaskScheduledEventAttributes {
                     task_queue: event_queue,
                     start_to_close_timeout: ms_duration(timeout),
                     attempt,
                 },
-            ))
-        };
-        self.exec.workflow_task = Some(WorkflowTaskInfo {
-            scheduled_event_id,
-            attempt,
-            scheduled_time_ms: self.now,
-            start_to_close_timeout_ms: timeout,
-            task_queue: queue.clone(),
-            transient,
-            speculative,
-            ..Default::default()
-        });
+            ),
+            self.now,
+        );
+        // A retry or speculative task's events are transient: applied, not written.
+        let scheduled_event_id = self.exec.next_event_id;
+        if transient {
+            self.apply_unwritten(scheduled, scheduled_event_id);
+        } else {
+            self.write(scheduled);
+        }
+        if let Some(wft) = self.exec.workflow_task.as_mut() {
+            wft.transient = transient;
+            wft.speculative = speculative;
+        }
         self.tasks.push(ReadyTask::Workflow {
             task_queue: queue,
             scheduled_event_id,
@@ -879,13 +871,13 @@ impl<'a> Transition<'a> {
             reasons.push(SuggestContinueAsNewReason::TooManyHistoryEvents as i32);
         }
         wft.suggest_continue_as_new_reasons = reasons;
+        let started = started_event(&wft, self.exec.history_size_bytes);
         let started_event_id = if wft.transient {
+            self.apply_unwritten(started, scheduled_event_id + 1);
             scheduled_event_id + 1
         } else {
-            let started = started_event(&wft, self.exec.history_size_bytes);
-            self.push_event(started)
+            self.write(started)
         };
-        wft.started_event_id = started_event_id;
         let grant = WorkflowTaskGrant {
             scheduled_event_id,
             started_event_id,
@@ -894,7 +886,6 @@ impl<'a> Transition<'a> {
             scheduled_time_ms: wft.scheduled_time_ms,
             started_time_ms: self.now,
         };
-        self.exec.workflow_task = Some(wft);
         Ok(grant)
     }
 
@@ -1111,9 +1102,6 @@ impl<'a> Transition<'a> {
                 ..Default::default()
             },
         ));
-        self.exec.workflow_task = None;
-        self.exec.workflow_task_attempt = 1;
-        self.exec.last_completed_workflow_task_started_id = started_event_id;
         self.apply_sticky_attributes(request);
         let mut needs_new_task = request.force_create_new_workflow_task;
         let mut placed_messages = std::collections::BTreeSet::new();
@@ -1139,17 +1127,17 @@ impl<'a> Transition<'a> {
         let after_commands = std::mem::take(&mut self.after_commands);
         if self.exec.is_running() {
             for event in after_commands {
-                let initiated = match &event.attributes {
-                    Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => {
-                        a.initiated_event_id
-                    }
-                    _ => 0,
-                };
-                let id = self.push_event(event);
-                if let Some(child) = self.exec.children.get_mut(&initiated) {
-                    child.started_event_id = id;
-                }
+                self.write(event);
             }
+        } else {
+            // As Temporal: a child whose parent closed in the same task is not started.
+            let run_id = self.exec.run_id.clone();
+            self.new_runs.retain(|run| {
+                run.started
+                    .parent_workflow_execution
+                    .as_ref()
+                    .is_none_or(|parent| parent.run_id != run_id)
+            });
         }
         if self.exec.is_running() {
             needs_new_task |= self.flush_buffer();
@@ -1372,7 +1360,7 @@ impl<'a> Transition<'a> {
         let append = |t: &mut Self, attributes: Attributes| {
             let mut event = t.new_event(attributes, t.now);
             event.user_metadata = metadata.clone();
-            t.push_event(event)
+            t.write(event)
         };
         match attributes {
             CommandAttributes::ScheduleActivityTaskCommandAttributes(a) => {
@@ -1403,24 +1391,6 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                let activity = ActivityInfo {
-                    scheduled_event_id: id,
-                    activity_id: a.activity_id,
-                    activity_type: a.activity_type.map(|t| t.name).unwrap_or_default(),
-                    task_queue: queue.clone(),
-                    input: a.input,
-                    header: a.header,
-                    attempt: 1,
-                    scheduled_time_ms: self.now,
-                    current_attempt_scheduled_time_ms: self.now,
-                    retry_policy: a.retry_policy,
-                    schedule_to_close_timeout_ms: duration_ms(a.schedule_to_close_timeout.as_ref()),
-                    schedule_to_start_timeout_ms: duration_ms(a.schedule_to_start_timeout.as_ref()),
-                    start_to_close_timeout_ms: duration_ms(a.start_to_close_timeout.as_ref()),
-                    heartbeat_timeout_ms: duration_ms(a.heartbeat_timeout.as_ref()),
-                    ..Default::default()
-                };
-                self.exec.activities.insert(id, activity);
                 if a.request_eager_execution {
                     self.eager_activities.push(id);
                 }
@@ -1441,11 +1411,14 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                let Some(activity) = self.exec.activities.get_mut(&a.scheduled_event_id) else {
-                    return false;
-                };
-                if activity.started_time_ms == 0 {
-                    self.exec.activities.remove(&a.scheduled_event_id);
+                // An activity no worker holds is canceled at once; a running one is told at
+                // its next heartbeat.
+                let waiting = self
+                    .exec
+                    .activities
+                    .get(&a.scheduled_event_id)
+                    .is_some_and(|activity| activity.started_time_ms == 0);
+                if waiting {
                     self.append(Attributes::ActivityTaskCanceledEventAttributes(
                         history::ActivityTaskCanceledEventAttributes {
                             latest_cancel_requested_event_id: requested_id,
@@ -1453,15 +1426,11 @@ impl<'a> Transition<'a> {
                             ..Default::default()
                         },
                     ));
-                    true
-                } else {
-                    activity.cancel_requested = true;
-                    activity.cancel_requested_event_id = requested_id;
-                    false
                 }
+                waiting
             }
             CommandAttributes::StartTimerCommandAttributes(a) => {
-                let id = append(
+                append(
                     self,
                     Attributes::TimerStartedEventAttributes(history::TimerStartedEventAttributes {
                         timer_id: a.timer_id.clone(),
@@ -1469,21 +1438,10 @@ impl<'a> Transition<'a> {
                         workflow_task_completed_event_id: completed_id,
                     }),
                 );
-                let fire_time_ms = self.now.saturating_add(duration_ms(
-                    capped_duration(a.start_to_fire_timeout).as_ref(),
-                ));
-                self.exec.timers.insert(
-                    a.timer_id.clone(),
-                    TimerInfo {
-                        timer_id: a.timer_id.clone(),
-                        started_event_id: id,
-                        fire_time_ms,
-                    },
-                );
                 false
             }
             CommandAttributes::CancelTimerCommandAttributes(a) => {
-                let started_event_id = match self.exec.timers.remove(&a.timer_id) {
+                let started_event_id = match self.exec.timers.get(&a.timer_id) {
                     Some(timer) => timer.started_event_id,
                     None => self.take_buffered_timer_fired(&a.timer_id),
                 };
@@ -1512,7 +1470,6 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                self.close(WorkflowExecutionStatus::Completed);
                 false
             }
             CommandAttributes::FailWorkflowExecutionCommandAttributes(a) => {
@@ -1529,7 +1486,6 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                self.close(WorkflowExecutionStatus::Failed);
                 false
             }
             CommandAttributes::CancelWorkflowExecutionCommandAttributes(a) => {
@@ -1542,7 +1498,6 @@ impl<'a> Transition<'a> {
                         },
                     ),
                 );
-                self.close(WorkflowExecutionStatus::Canceled);
                 false
             }
             CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
@@ -1585,7 +1540,6 @@ impl<'a> Transition<'a> {
                     ),
                 );
                 self.new_runs.extend(new_run);
-                self.close(WorkflowExecutionStatus::ContinuedAsNew);
                 false
             }
             CommandAttributes::StartChildWorkflowExecutionCommandAttributes(a) => {
@@ -1635,14 +1589,10 @@ impl<'a> Transition<'a> {
                     header: a.header.clone(),
                     ..Default::default()
                 };
-                let mut request = signal_request(&initiated);
-                request.initiated_event_id = append(
+                append(
                     self,
                     Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(initiated),
                 );
-                self.exec
-                    .external_requests
-                    .insert(request.initiated_event_id, request);
                 false
             }
             CommandAttributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
@@ -1658,16 +1608,12 @@ impl<'a> Transition<'a> {
                         reason: a.reason.clone(),
                         ..Default::default()
                     };
-                let mut request = cancel_request(&initiated);
-                request.initiated_event_id = append(
+                append(
                     self,
                     Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
                         initiated,
                     ),
                 );
-                self.exec
-                    .external_requests
-                    .insert(request.initiated_event_id, request);
                 false
             }
             CommandAttributes::RecordMarkerCommandAttributes(a) => {
@@ -1686,8 +1632,6 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
-                self.exec
-                    .upsert_search_attributes(a.search_attributes.as_ref());
                 append(
                     self,
                     Attributes::UpsertWorkflowSearchAttributesEventAttributes(
@@ -1700,7 +1644,6 @@ impl<'a> Transition<'a> {
                 false
             }
             CommandAttributes::ModifyWorkflowPropertiesCommandAttributes(a) => {
-                self.exec.upsert_memo(a.upserted_memo.as_ref());
                 append(
                     self,
                     Attributes::WorkflowPropertiesModifiedEventAttributes(
@@ -2009,22 +1952,6 @@ impl<'a> Transition<'a> {
             self.now,
         );
         self.after_commands.push(child_started);
-        self.exec.children.insert(
-            initiated_event_id,
-            ChildInfo {
-                initiated_event_id,
-                started_event_id: 0,
-                namespace: self.exec.namespace.clone(),
-                workflow_id: a.workflow_id.clone(),
-                run_id,
-                workflow_type: a
-                    .workflow_type
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-                parent_close_policy: a.parent_close_policy,
-            },
-        );
     }
 
     /// A child's chain of runs ended with `close` (its last run's close event): the parent
@@ -2113,7 +2040,6 @@ impl<'a> Transition<'a> {
             }
             _ => return,
         };
-        self.exec.children.remove(&initiated_event_id);
         let event = self.new_event(attributes, self.now);
         self.append_or_buffer(event);
         self.schedule_workflow_task();
@@ -2129,7 +2055,12 @@ impl<'a> Transition<'a> {
         if !self.exec.is_running() {
             return;
         }
-        let Some(request) = self.exec.external_requests.remove(&initiated_event_id) else {
+        let Some(request) = self
+            .exec
+            .external_requests
+            .get(&initiated_event_id)
+            .cloned()
+        else {
             return;
         };
         let namespace = request.namespace.clone();
@@ -2177,16 +2108,6 @@ impl<'a> Transition<'a> {
         let event = self.new_event(attributes, self.now);
         self.append_or_buffer(event);
         self.schedule_workflow_task();
-    }
-
-    fn close(&mut self, status: WorkflowExecutionStatus) {
-        self.end_open_updates();
-        self.exec.status = status as i32;
-        self.exec.close_time_ms = self.now;
-        self.exec.workflow_task = None;
-        self.exec.activities.clear();
-        self.exec.timers.clear();
-        self.exec.buffered_events.clear();
     }
 
     /// Starts, for the completing worker itself, the activities it asked to run eagerly
@@ -2286,7 +2207,6 @@ impl<'a> Transition<'a> {
         activity: &ActivityInfo,
         close: impl FnOnce(i64) -> Attributes,
     ) {
-        self.exec.activities.remove(&activity.scheduled_event_id);
         let buffered = self.workflow_task_in_flight();
         let started_event_id = if activity.started_time_ms > 0 {
             let started = self.new_event(
@@ -2307,7 +2227,7 @@ impl<'a> Transition<'a> {
                 STARTED_ID_AT_FLUSH
             } else {
                 self.demote_waiting_transient_task();
-                self.push_event(started)
+                self.write(started)
             }
         } else {
             0
@@ -2518,7 +2438,6 @@ impl<'a> Transition<'a> {
         if self.exec.cancel_requested {
             return;
         }
-        self.exec.cancel_requested = true;
         let event = self.new_event(
             Attributes::WorkflowExecutionCancelRequestedEventAttributes(
                 history::WorkflowExecutionCancelRequestedEventAttributes {
@@ -2561,7 +2480,6 @@ impl<'a> Transition<'a> {
                 identity: identity.to_string(),
             },
         ));
-        self.close(WorkflowExecutionStatus::Terminated);
     }
 
     /// Processes everything due at the transition's time: workflow timeouts, workflow-task
@@ -2588,7 +2506,6 @@ impl<'a> Transition<'a> {
                     new_execution_run_id,
                 },
             ));
-            self.close(WorkflowExecutionStatus::TimedOut);
             return;
         }
         if self.exec.first_workflow_task_time_ms > 0 && self.exec.first_workflow_task_time_ms <= now
@@ -2645,7 +2562,6 @@ impl<'a> Transition<'a> {
             .collect();
         due_timers.sort_by_key(|t| (t.fire_time_ms, t.started_event_id));
         for timer in due_timers {
-            self.exec.timers.remove(&timer.timer_id);
             let event = self.new_event(
                 Attributes::TimerFiredEventAttributes(history::TimerFiredEventAttributes {
                     timer_id: timer.timer_id,

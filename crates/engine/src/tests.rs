@@ -17,6 +17,43 @@ use crate::time::{duration_ms, ms_duration};
 
 const T0: i64 = 1_700_000_000_000;
 
+thread_local! {
+    /// Every run's written history, so that each transition's state can be checked against
+    /// the state rebuilt from that history.
+    static HISTORIES: std::cell::RefCell<std::collections::BTreeMap<String, Vec<HistoryEvent>>> =
+        Default::default();
+}
+
+/// `Execution::start` in namespace "default", keeping the run's history for the rebuild check.
+fn start_run(
+    run_id: &str,
+    request_id: &str,
+    started: temper_api::proto::history::v1::WorkflowExecutionStartedEventAttributes,
+    signal: Option<&crate::execution::InitialSignal>,
+    now: i64,
+) -> (Execution, Vec<HistoryEvent>, Vec<ReadyTask>) {
+    let (exec, events, tasks) =
+        Execution::start("default", run_id, request_id, started, signal, None, now);
+    HISTORIES.with(|h| h.borrow_mut().insert(run_id.to_string(), Vec::new()));
+    record_and_check(&exec, &events);
+    (exec, events, tasks)
+}
+
+/// Adds a transition's events to the run's history and checks that replaying the history
+/// gives the run's state (the engine's one path from event to state).
+fn record_and_check(exec: &Execution, events: &[HistoryEvent]) {
+    HISTORIES.with(|h| {
+        let mut histories = h.borrow_mut();
+        let history = histories
+            .get_mut(&exec.run_id)
+            .expect("runs in these tests start through start_run");
+        history.extend(events.iter().cloned());
+        if let Err(difference) = exec.check_against_history(history) {
+            panic!("{difference}");
+        }
+    });
+}
+
 fn types(events: &[HistoryEvent]) -> Vec<EventType> {
     events
         .iter()
@@ -26,8 +63,7 @@ fn types(events: &[HistoryEvent]) -> Vec<EventType> {
 
 /// A run with its first workflow task started; returns (exec, scheduled id, started id).
 fn started_run() -> (Execution, i64, i64) {
-    let (mut exec, events, tasks) = Execution::start(
-        "default",
+    let (mut exec, events, tasks) = start_run(
         "run-1",
         "req-1",
         started_attributes("wf", "Type", "q"),
@@ -66,7 +102,9 @@ fn apply<R>(
 ) -> (R, Vec<HistoryEvent>) {
     let mut t = Transition::new(exec, now);
     let value = f(&mut t);
-    (value, t.finish().events)
+    let events = t.finish().events;
+    record_and_check(exec, &events);
+    (value, events)
 }
 
 fn apply_tasks(
@@ -77,6 +115,7 @@ fn apply_tasks(
     let mut t = Transition::new(exec, now);
     f(&mut t);
     let output = t.finish();
+    record_and_check(exec, &output.events);
     (output.events, output.tasks)
 }
 
@@ -160,7 +199,6 @@ fn run_with_activity(retry: Option<RetryPolicy>) -> Execution {
 #[test]
 fn schedule_activity_fills_defaults_and_readies_a_task() {
     let (mut exec, s, st) = started_run();
-    let mut t = Transition::new(&mut exec, T0 + 10);
     let request = RespondWorkflowTaskCompletedRequest {
         commands: vec![Command {
             attributes: Some(schedule_activity("a1", None)),
@@ -168,9 +206,10 @@ fn schedule_activity_fills_defaults_and_readies_a_task() {
         }],
         ..Default::default()
     };
-    t.complete_workflow_task(s, st, 1, &request)
-        .expect("applies");
-    let crate::TransitionOutput { events, tasks, .. } = t.finish();
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 10, |t| {
+        t.complete_workflow_task(s, st, 1, &request)
+            .expect("applies");
+    });
     assert_eq!(
         tasks,
         vec![ReadyTask::Activity {
@@ -693,8 +732,7 @@ fn signal_with_start_writes_the_signal_before_the_first_task() {
         name: "go".into(),
         ..Default::default()
     };
-    let (_, events, _) = Execution::start(
-        "default",
+    let (_, events, _) = start_run(
         "run-1",
         "req",
         started_attributes("wf", "T", "q"),
@@ -793,7 +831,7 @@ fn activity_timeouts() {
 fn run_timeout_and_termination_close_the_run() {
     let mut attributes = started_attributes("wf", "Type", "q");
     attributes.workflow_run_timeout = ms_duration(60_000);
-    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, None, T0);
+    let (mut exec, _, _) = start_run("run-1", "req", attributes, None, T0);
     assert_eq!(exec.next_wakeup(), Some(T0 + 60_000));
     let (events, _) = apply_tasks(&mut exec, T0 + 60_000, |t| t.on_time());
     assert_eq!(types(&events), vec![EventType::WorkflowExecutionTimedOut]);
@@ -862,7 +900,9 @@ fn complete_chaining(
     let mut t = Transition::new(exec, now).with_run_ids(|| "run-2".to_string());
     t.complete_workflow_task(ids.0, ids.1, 1, &request)
         .expect("applies");
-    t.finish()
+    let output = t.finish();
+    record_and_check(exec, &output.events);
+    output
 }
 
 #[test]
@@ -912,7 +952,7 @@ fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
         maximum_attempts: 2,
         ..Default::default()
     });
-    let (mut exec, _, _) = Execution::start("default", "run-1", "req", attributes, None, T0);
+    let (mut exec, _, _) = start_run("run-1", "req", attributes, None, T0);
     apply(&mut exec, T0, |t| t.start_workflow_task(2, "w", "r"))
         .0
         .expect("starts");
@@ -945,8 +985,7 @@ fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
     );
 
     // The retry run waits out its backoff before its first workflow task.
-    let (mut retry, events, tasks) =
-        Execution::start("default", "run-2", "", next.started, None, T0 + 10);
+    let (mut retry, events, tasks) = start_run("run-2", "", next.started, None, T0 + 10);
     assert_eq!(types(&events), vec![EventType::WorkflowExecutionStarted]);
     assert!(tasks.is_empty());
     assert_eq!(retry.next_wakeup(), Some(T0 + 2_010));
@@ -1021,8 +1060,7 @@ fn sticky_tasks_fall_back_to_the_normal_queue() {
 fn reset_rebuilds_pending_work_from_the_kept_history() {
     use crate::execution::ResetPoint;
     let mut history = Vec::new();
-    let (mut base, events, _) = Execution::start(
-        "default",
+    let (mut base, events, _) = start_run(
         "run-1",
         "req-1",
         started_attributes("wf", "Type", "q"),
@@ -1069,6 +1107,9 @@ fn reset_rebuilds_pending_work_from_the_kept_history() {
 
     // Reset to the second task: the activity and the timer are pending again.
     let run = reset_to(10).expect("a workflow task boundary is a valid reset point");
+    run.execution
+        .check_against_history(&run.events)
+        .expect("a reset run's state is its history's");
     assert_eq!(
         types(&run.events[9..]),
         vec![
@@ -1190,4 +1231,18 @@ fn a_rejected_update_on_a_speculative_task_leaves_no_events() {
     assert_eq!(exec.next_event_id, next_event_id);
     assert!(exec.workflow_task.is_none());
     assert!(exec.updates["u1"].outcome.is_some());
+}
+
+#[test]
+fn the_rebuild_check_catches_state_that_history_does_not_explain() {
+    let (mut exec, s, st) = started_run();
+    let (result, events) = complete(&mut exec, T0 + 10, (s, st), vec![start_timer("t1", 1_000)]);
+    result.expect("completion applies");
+    let history: Vec<HistoryEvent> = HISTORIES.with(|h| h.borrow()["run-1"].clone());
+    assert_eq!(types(&events)[1], EventType::TimerStarted);
+    exec.timers.clear();
+    let difference = exec
+        .check_against_history(&history)
+        .expect_err("a timer lost without an event is a difference");
+    assert!(difference.contains("timers"), "{difference}");
 }

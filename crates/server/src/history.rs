@@ -585,9 +585,15 @@ impl History {
         // atomic write.
         let mut started_runs = Vec::new();
         for run in output.new_runs {
-            let (mut next, mut events, tasks) =
-                Execution::start(&exec.namespace, &run.run_id, "", run.started, None, now);
-            next.record_start_metadata(&mut events, run.user_metadata.as_ref());
+            let (mut next, events, tasks) = Execution::start(
+                &exec.namespace,
+                &run.run_id,
+                "",
+                run.started,
+                None,
+                run.user_metadata.as_ref(),
+                now,
+            );
             next.db_version = 1;
             writes.push(ExecutionWrite {
                 execution: next.clone(),
@@ -807,15 +813,15 @@ impl History {
         let now = self.clock.now_ms();
         let run_id = new_run_id(now);
         let started = started_attributes(request, now);
-        let (mut exec, mut events, tasks) = Execution::start(
+        let (mut exec, events, tasks) = Execution::start(
             namespace,
             &run_id,
             &request.request_id,
             started,
             signal,
+            request.user_metadata.as_ref(),
             now,
         );
-        exec.record_start_metadata(&mut events, request.user_metadata.as_ref());
         exec.db_version = 1;
         let write = ExecutionWrite {
             execution: exec.clone(),

@@ -4,12 +4,15 @@
 //! SQLite unless `--db-filename` is given); `temper server start` runs the durable default, a
 //! SQLite file under `--data-dir`. Flags Temper does not act on yet are accepted and logged.
 //! `temper PORT [FLAGS]` is the command line of Temporal's Java test server, which the SDKs'
-//! time-skipping environments launch: a time-skipping dev server on PORT.
+//! time-skipping environments launch: a time-skipping dev server on PORT. `temper verify`
+//! checks a stopped server's database (see `verify.rs`).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use temper_engine::HistoryLimits;
@@ -40,10 +43,23 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up; its size does not matter
 enum Command {
     /// Run the server.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Check a stopped server's database: every run's state must be what replaying its
+    /// history gives. Exits with status 1 and names each run that differs.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// SQLite file to check (as given to `server start-dev --db-filename`).
+    #[arg(short = 'f', long, required_unless_present = "postgres")]
+    db_filename: Option<PathBuf>,
+    #[command(flatten)]
+    postgres: PostgresArgs,
 }
 
 #[derive(Subcommand)]
@@ -355,10 +371,36 @@ async fn run_command() {
             )
             .await
         }
+        Command::Verify(args) => verify_store(args).await,
     };
     if let Err(message) = result {
         eprintln!("temper: {message}");
         std::process::exit(1);
+    }
+}
+
+async fn verify_store(args: VerifyArgs) -> Result<(), String> {
+    let store = match (args.postgres.open().await, &args.db_filename) {
+        (Some(store), _) => store,
+        (None, Some(path)) => {
+            SqliteStore::open_file(path, &[]).map(|s| Arc::new(s) as Arc<dyn Store>)
+        }
+        (None, None) => return Err("give --db-filename or --postgres".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    let report = verify::verify(store).await?;
+    for difference in &report.differences {
+        eprintln!("{difference}");
+    }
+    eprintln!(
+        "temper verify: {} runs checked, {} differ from their history",
+        report.runs,
+        report.differences.len()
+    );
+    if report.differences.is_empty() {
+        Ok(())
+    } else {
+        Err("the state of some runs is not what their history gives".into())
     }
 }
 

@@ -124,6 +124,24 @@ impl Execution {
             .collect()
     }
 
+    /// The run closed with updates still open. As Temporal does, an accepted update completes
+    /// with a non-retryable `AcceptedUpdateCompletedWorkflow` failure (no event is written),
+    /// and one not yet accepted is aborted.
+    pub(super) fn end_open_updates(&mut self) {
+        for info in self.updates.values_mut() {
+            if info.stage == Stage::Accepted as i32 {
+                info.stage = Stage::Completed as i32;
+                info.outcome = Some(update::Outcome {
+                    value: Some(update::outcome::Value::Failure(
+                        accepted_update_completed_workflow(),
+                    )),
+                });
+            } else if info.stage == Stage::Admitted as i32 {
+                info.aborted = true;
+            }
+        }
+    }
+
     pub fn has_admitted_updates(&self) -> bool {
         self.updates
             .values()
@@ -166,24 +184,6 @@ impl Transition<'_> {
         for info in self.exec.updates.values_mut() {
             if info.stage == Stage::Admitted as i32 {
                 info.task_failed = true;
-            }
-        }
-    }
-
-    /// The run closed with updates still open. As Temporal does, an accepted update completes
-    /// with a non-retryable `AcceptedUpdateCompletedWorkflow` failure (no event is written),
-    /// and one not yet accepted is aborted.
-    pub(super) fn end_open_updates(&mut self) {
-        for info in self.exec.updates.values_mut() {
-            if info.stage == Stage::Accepted as i32 {
-                info.stage = Stage::Completed as i32;
-                info.outcome = Some(update::Outcome {
-                    value: Some(update::outcome::Value::Failure(
-                        accepted_update_completed_workflow(),
-                    )),
-                });
-            } else if info.stage == Stage::Admitted as i32 {
-                info.aborted = true;
             }
         }
     }
@@ -245,20 +245,15 @@ impl Transition<'_> {
                 if info.stage != Stage::Admitted as i32 {
                     return;
                 }
-                let accepted_event_id =
-                    self.append(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
-                        history::WorkflowExecutionUpdateAcceptedEventAttributes {
-                            protocol_instance_id: message.protocol_instance_id.clone(),
-                            accepted_request_message_id: acceptance.accepted_request_message_id,
-                            accepted_request_sequencing_event_id: acceptance
-                                .accepted_request_sequencing_event_id,
-                            accepted_request: acceptance.accepted_request.or(info.request),
-                        },
-                    ));
-                if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id) {
-                    entry.stage = Stage::Accepted as i32;
-                    entry.accepted_event_id = accepted_event_id;
-                }
+                self.append(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
+                    history::WorkflowExecutionUpdateAcceptedEventAttributes {
+                        protocol_instance_id: message.protocol_instance_id.clone(),
+                        accepted_request_message_id: acceptance.accepted_request_message_id,
+                        accepted_request_sequencing_event_id: acceptance
+                            .accepted_request_sequencing_event_id,
+                        accepted_request: acceptance.accepted_request.or(info.request),
+                    },
+                ));
             }
             Answer::Rejected(rejection) => {
                 if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id)
@@ -278,13 +273,9 @@ impl Transition<'_> {
                     history::WorkflowExecutionUpdateCompletedEventAttributes {
                         meta: response.meta,
                         accepted_event_id: info.accepted_event_id,
-                        outcome: response.outcome.clone(),
+                        outcome: response.outcome,
                     },
                 ));
-                if let Some(entry) = self.exec.updates.get_mut(&message.protocol_instance_id) {
-                    entry.stage = Stage::Completed as i32;
-                    entry.outcome = response.outcome;
-                }
             }
         }
     }
