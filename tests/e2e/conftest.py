@@ -122,6 +122,10 @@ def temper(tmp_path, request):
     server.start()
     yield server
     server.stop()
+    # A panic in the server (a broken invariant in this debug build) fails the test even when
+    # the clients recovered from the failed call.
+    log = server.log_path.read_text(errors="replace")
+    assert "panicked at" not in log, log[log.index("panicked at"):][:2000]
     # Every run a test leaves behind must be what its history says (the engine's one path
     # from event to state); a test that damages its database on purpose opts out.
     if request.node.get_closest_marker("damages_database") is None:

@@ -20,7 +20,7 @@ use temper_api::proto::enums::v1::{
 };
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 
-use super::{cancel_request, signal_request};
+use super::events::{cancel_request, signal_request};
 use crate::state::{
     ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, UpdateInfo, WorkflowTaskInfo,
 };

@@ -19,7 +19,8 @@ use temper_api::proto::enums::v1::WorkflowTaskFailedCause;
 use temper_api::proto::failure::v1::{Failure, ResetWorkflowFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 
-use super::{ReadyTask, Transition, started_event};
+use super::events::started_event;
+use super::{ReadyTask, Transition};
 use crate::state::Execution;
 
 /// The identity Temporal's history service writes on the events it adds during a reset.

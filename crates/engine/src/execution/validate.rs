@@ -1,9 +1,16 @@
-//! Checks of single workflow commands, with Temporal's causes and messages; the completion's
-//! whole validation (`Transition::validate_commands`) calls them.
+//! Checks of a workflow-task completion's commands before any is applied, with Temporal's
+//! causes and messages: the sequence as a whole, then each command against the run's state.
 
-use temper_api::proto::command::v1 as command;
+use temper_api::proto::command::v1::{
+    self as command, Command, command::Attributes as CommandAttributes,
+};
 use temper_api::proto::enums::v1::WorkflowTaskFailedCause;
+use temper_api::proto::history::v1::history_event::Attributes;
 
+use std::collections::BTreeSet;
+
+use super::Transition;
+use super::errors::CompletionError;
 use crate::limits::{MAX_ID_LENGTH, MAX_PENDING_ACTIVITIES};
 use crate::retry;
 use crate::time::{duration_ms, duration_problem};
@@ -15,7 +22,7 @@ pub(super) type CommandProblem = (WorkflowTaskFailedCause, String);
 /// size is the number of pending activities.
 pub(super) fn validate_schedule_activity(
     a: &command::ScheduleActivityTaskCommandAttributes,
-    activity_ids: &mut std::collections::BTreeSet<String>,
+    activity_ids: &mut BTreeSet<String>,
 ) -> Result<(), CommandProblem> {
     use WorkflowTaskFailedCause as Cause;
     let bad = |m: String| Err((Cause::BadScheduleActivityAttributes, m));
@@ -75,7 +82,7 @@ pub(super) fn validate_schedule_activity(
 /// completion. A zero or absent duration is a valid timer that fires at once.
 pub(super) fn validate_start_timer(
     a: &command::StartTimerCommandAttributes,
-    timers: &mut std::collections::BTreeSet<String>,
+    timers: &mut BTreeSet<String>,
 ) -> Result<(), CommandProblem> {
     use WorkflowTaskFailedCause as Cause;
     let bad = |m: String| Err((Cause::BadStartTimerAttributes, m));
@@ -102,4 +109,260 @@ pub(super) fn validate_start_timer(
         ));
     }
     Ok(())
+}
+
+/// Temporal rejects a completion whose close command is followed by other commands.
+pub(super) fn validate_command_sequence(commands: &[Command]) -> Result<(), CompletionError> {
+    let is_close = |c: &Command| {
+        matches!(
+            c.attributes,
+            Some(
+                CommandAttributes::CompleteWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::FailWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::CancelWorkflowExecutionCommandAttributes(_)
+                    | CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(_)
+            )
+        )
+    };
+    match commands.iter().position(is_close) {
+        Some(index) if index + 1 < commands.len() => Err(CompletionError::Invalid(format!(
+            "invalid command sequence: [{}], command {} must be the last command.",
+            commands
+                .iter()
+                .map(|c| format!("{:?}", c.command_type()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            index
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn unsupported_command(
+    attributes: &CommandAttributes,
+) -> (WorkflowTaskFailedCause, &'static str) {
+    use WorkflowTaskFailedCause as Cause;
+    match attributes {
+        CommandAttributes::ScheduleNexusOperationCommandAttributes(_) => (
+            Cause::BadScheduleNexusOperationAttributes,
+            "ScheduleNexusOperation",
+        ),
+        CommandAttributes::RequestCancelNexusOperationCommandAttributes(_) => (
+            Cause::BadRequestCancelNexusOperationAttributes,
+            "RequestCancelNexusOperation",
+        ),
+        _ => (Cause::UnhandledCommand, "this command"),
+    }
+}
+
+/// Ids a completion's commands must not reuse or must find pending.
+struct PendingNames {
+    timers: BTreeSet<String>,
+    activity_ids: BTreeSet<String>,
+}
+
+/// Checks a StartChildWorkflowExecution command.
+fn validate_start_child(
+    a: &command::StartChildWorkflowExecutionCommandAttributes,
+) -> Result<(), CommandProblem> {
+    let bad = |m: &str| {
+        Err((
+            WorkflowTaskFailedCause::BadStartChildExecutionAttributes,
+            m.to_string(),
+        ))
+    };
+    if a.workflow_id.is_empty() {
+        return bad("Required field WorkflowId is not set.");
+    }
+    if a.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return bad("Required field WorkflowType is not set.");
+    }
+    match &a.retry_policy {
+        Some(policy) => retry::validate(policy).or_else(|m| bad(&m)),
+        None => Ok(()),
+    }
+}
+
+/// Checks a SignalExternalWorkflowExecution command.
+fn validate_signal_external(
+    a: &command::SignalExternalWorkflowExecutionCommandAttributes,
+) -> Result<(), CommandProblem> {
+    let bad = |m: &str| {
+        Err((
+            WorkflowTaskFailedCause::BadSignalWorkflowExecutionAttributes,
+            m.to_string(),
+        ))
+    };
+    if a.execution
+        .as_ref()
+        .is_none_or(|e| e.workflow_id.is_empty())
+    {
+        return bad("Required field WorkflowId is not set.");
+    }
+    if a.signal_name.is_empty() {
+        return bad("Required field SignalName is not set.");
+    }
+    Ok(())
+}
+
+impl Transition<'_> {
+    /// Checks every command before any is applied, so a rejected completion writes nothing but
+    /// the task failure.
+    pub(super) fn validate_commands(&self, commands: &[Command]) -> Result<(), CommandProblem> {
+        let mut pending = self.pending_names();
+        for command in commands {
+            let Some(attributes) = &command.attributes else {
+                return Err((
+                    WorkflowTaskFailedCause::UnhandledCommand,
+                    "command has no attributes".into(),
+                ));
+            };
+            self.validate_command(attributes, &mut pending)?;
+        }
+        Ok(())
+    }
+
+    /// The timer and activity ids in use: a completion may cancel a timer whose firing is
+    /// still buffered, and may not reuse an activity id that is pending.
+    fn pending_names(&self) -> PendingNames {
+        let mut timers: BTreeSet<String> = self.exec.timers.keys().cloned().collect();
+        for event in &self.exec.buffered_events {
+            if let Some(Attributes::TimerFiredEventAttributes(a)) = &event.attributes {
+                timers.insert(a.timer_id.clone());
+            }
+        }
+        let activity_ids = self
+            .exec
+            .activities
+            .values()
+            .map(|a| a.activity_id.clone())
+            .collect();
+        PendingNames {
+            timers,
+            activity_ids,
+        }
+    }
+
+    /// Checks one command against the run's state and the commands before it.
+    fn validate_command(
+        &self,
+        attributes: &CommandAttributes,
+        pending: &mut PendingNames,
+    ) -> Result<(), CommandProblem> {
+        use CommandAttributes as C;
+        use WorkflowTaskFailedCause as Cause;
+        match attributes {
+            C::ScheduleActivityTaskCommandAttributes(a) => {
+                validate_schedule_activity(a, &mut pending.activity_ids)
+            }
+            C::RequestCancelActivityTaskCommandAttributes(a) => {
+                if self.exec.activities.contains_key(&a.scheduled_event_id) {
+                    return Ok(());
+                }
+                Err((
+                    Cause::BadRequestCancelActivityAttributes,
+                    format!(
+                        "Activity with scheduled event id {} is not pending.",
+                        a.scheduled_event_id
+                    ),
+                ))
+            }
+            C::StartTimerCommandAttributes(a) => validate_start_timer(a, &mut pending.timers),
+            C::CancelTimerCommandAttributes(a) => {
+                if pending.timers.remove(&a.timer_id) {
+                    return Ok(());
+                }
+                Err((
+                    Cause::BadCancelTimerAttributes,
+                    format!("Timer with ID {} is not pending.", a.timer_id),
+                ))
+            }
+            C::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
+                self.validate_continue_as_new(a)?;
+                self.validate_close()
+            }
+            C::CompleteWorkflowExecutionCommandAttributes(_)
+            | C::FailWorkflowExecutionCommandAttributes(_)
+            | C::CancelWorkflowExecutionCommandAttributes(_) => self.validate_close(),
+            C::RecordMarkerCommandAttributes(a) if a.marker_name.is_empty() => Err((
+                Cause::BadRecordMarkerAttributes,
+                "MarkerName is not set.".into(),
+            )),
+            C::StartChildWorkflowExecutionCommandAttributes(a) => validate_start_child(a),
+            C::SignalExternalWorkflowExecutionCommandAttributes(a) => validate_signal_external(a),
+            C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)
+                if a.workflow_id.is_empty() =>
+            {
+                Err((
+                    Cause::BadRequestCancelExternalWorkflowExecutionAttributes,
+                    "Required field WorkflowId is not set.".into(),
+                ))
+            }
+            C::RecordMarkerCommandAttributes(_)
+            | C::RequestCancelExternalWorkflowExecutionCommandAttributes(_)
+            | C::UpsertWorkflowSearchAttributesCommandAttributes(_)
+            | C::ModifyWorkflowPropertiesCommandAttributes(_)
+            | C::ProtocolMessageCommandAttributes(_) => Ok(()),
+            other => {
+                let (cause, name) = unsupported_command(other);
+                Err((cause, format!("{name} is not supported by Temper yet")))
+            }
+        }
+    }
+
+    /// A command that closes the run needs the workflow to have seen every event: with events
+    /// buffered during the task, the completion is refused and the workflow runs again.
+    fn validate_close(&self) -> Result<(), CommandProblem> {
+        if self.exec.buffered_events.is_empty() {
+            return Ok(());
+        }
+        Err((
+            WorkflowTaskFailedCause::UnhandledCommand,
+            "new events arrived while the workflow task was running".into(),
+        ))
+    }
+
+    /// Checks a ContinueAsNew command's timeouts and retry policy, with Temporal's messages
+    /// (which name the new run's type and task queue, defaulted from this run).
+    pub(super) fn validate_continue_as_new(
+        &self,
+        a: &command::ContinueAsNewWorkflowExecutionCommandAttributes,
+    ) -> Result<(), CommandProblem> {
+        let workflow_type = a
+            .workflow_type
+            .as_ref()
+            .map_or(self.exec.workflow_type.as_str(), |t| t.name.as_str());
+        let queue = a
+            .task_queue
+            .as_ref()
+            .map_or(self.exec.task_queue.as_str(), |q| q.name.as_str());
+        let queue = if queue.is_empty() {
+            &self.exec.task_queue
+        } else {
+            queue
+        };
+        let named = format!(
+            "WorkflowType={workflow_type} TaskQueue=name:\"{queue}\" kind:TASK_QUEUE_KIND_NORMAL"
+        );
+        let bad = |m: String| Err((WorkflowTaskFailedCause::BadContinueAsNewAttributes, m));
+        for (name, duration) in [
+            ("WorkflowRunTimeout", &a.workflow_run_timeout),
+            ("WorkflowTaskTimeout", &a.workflow_task_timeout),
+            ("BackoffStartInterval", &a.backoff_start_interval),
+        ] {
+            if let Some(problem) = duration_problem(duration.as_ref()) {
+                return bad(format!(
+                    "Invalid {name} on ContinueAsNewWorkflowExecutionCommand: {problem}. {named}"
+                ));
+            }
+        }
+        if let Some(policy) = &a.retry_policy
+            && let Err(m) = retry::validate(policy)
+        {
+            return bad(format!(
+                "invalid WorkflowRetryPolicy on ContinueAsNewWorkflowExecutionCommand: {m}. {named}"
+            ));
+        }
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@ use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use crate::Execution;
 use crate::execution::{
-    Completed, CompletionError, ReadyTask, TaskError, Transition, started_attributes,
+    Completed, CompletionError, ReadyTask, TaskError, Transition, minimal_started_attributes,
 };
 use crate::time::{duration_ms, ms_duration};
 
@@ -66,7 +66,7 @@ fn started_run() -> (Execution, i64, i64) {
     let (mut exec, events, tasks) = start_run(
         "run-1",
         "req-1",
-        started_attributes("wf", "Type", "q"),
+        minimal_started_attributes("wf", "Type", "q"),
         None,
         T0,
     );
@@ -735,7 +735,7 @@ fn signal_with_start_writes_the_signal_before_the_first_task() {
     let (_, events, _) = start_run(
         "run-1",
         "req",
-        started_attributes("wf", "T", "q"),
+        minimal_started_attributes("wf", "T", "q"),
         Some(&signal),
         T0,
     );
@@ -829,7 +829,7 @@ fn activity_timeouts() {
 
 #[test]
 fn run_timeout_and_termination_close_the_run() {
-    let mut attributes = started_attributes("wf", "Type", "q");
+    let mut attributes = minimal_started_attributes("wf", "Type", "q");
     attributes.workflow_run_timeout = ms_duration(60_000);
     let (mut exec, _, _) = start_run("run-1", "req", attributes, None, T0);
     assert_eq!(exec.next_wakeup(), Some(T0 + 60_000));
@@ -946,7 +946,7 @@ fn continue_as_new_closes_the_run_and_describes_the_next() {
 
 #[test]
 fn failed_runs_with_a_retry_policy_are_retried_after_backoff() {
-    let mut attributes = started_attributes("wf", "Type", "q");
+    let mut attributes = minimal_started_attributes("wf", "Type", "q");
     attributes.retry_policy = Some(RetryPolicy {
         initial_interval: ms_duration(2_000),
         maximum_attempts: 2,
@@ -1063,7 +1063,7 @@ fn reset_rebuilds_pending_work_from_the_kept_history() {
     let (mut base, events, _) = start_run(
         "run-1",
         "req-1",
-        started_attributes("wf", "Type", "q"),
+        minimal_started_attributes("wf", "Type", "q"),
         None,
         T0,
     );
@@ -1246,3 +1246,5 @@ fn the_rebuild_check_catches_state_that_history_does_not_explain() {
         .expect_err("a timer lost without an event is a difference");
     assert!(difference.contains("timers"), "{difference}");
 }
+
+mod families;
