@@ -17,6 +17,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# Exports TEMPER_TEST_POSTGRES for the Rust tests and the e2e suite (starting a private
+# server, stopped on exit, when the machine has none).
+source scripts/postgres.sh
+
 echo "== cargo test"
 cargo test --workspace --quiet
 
@@ -28,5 +32,5 @@ echo "== end-to-end tests (Python SDK against target/debug/temper)"
 cd tests/e2e
 ../../.venv/bin/python -m pytest -q "$@"
 
-echo "== end-to-end tests again with the servers on PostgreSQL (127.0.0.1:5432, database test)"
+echo "== end-to-end tests again with the servers on PostgreSQL ($TEMPER_TEST_POSTGRES)"
 TEMPER_E2E_STORE=postgres ../../.venv/bin/python -m pytest -q "$@"

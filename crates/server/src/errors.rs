@@ -3,6 +3,7 @@
 
 use prost::{Message, Name};
 use temper_api::proto::errordetails::v1 as details;
+use temper_engine::execution::{CompletionError, ResetError, TaskError};
 use temper_store::StoreError;
 use tonic::{Code, Status};
 
@@ -155,4 +156,47 @@ pub fn multi_operation_failed(failed: usize, count: usize, status: Status) -> St
         ),
         details::MultiOperationExecutionFailure { statuses },
     )
+}
+
+/// The status of an engine refusal, with Temporal's code and message: NOT_FOUND for a task
+/// or run that is no longer current, INVALID_ARGUMENT for a request the state does not allow.
+pub fn task_error(error: TaskError) -> Status {
+    match error {
+        TaskError::WorkflowTaskNotCurrent => not_found("Workflow task not found."),
+        TaskError::WorkflowTaskAlreadyStarted => not_found("Workflow task already started."),
+        TaskError::ActivityNotWaiting => not_found("Activity task not found."),
+        TaskError::ActivityInBackoff => not_found("Activity task is waiting for its retry."),
+        TaskError::ActivityNotRunning => not_found(crate::tokens::ACTIVITY_NOT_FOUND),
+        TaskError::CancelNotRequested => invalid("Activity task was not requested to be canceled."),
+        TaskError::RunClosed => not_found("workflow execution already completed"),
+    }
+}
+
+/// The status of a refused workflow-task completion. A refusal that failed the task answers
+/// INVALID_ARGUMENT with `"<Cause>: <detail>"`, as Temporal does.
+pub fn completion_error(error: CompletionError) -> Status {
+    match error {
+        CompletionError::Task(error) => task_error(error),
+        CompletionError::CommandAfterClose {
+            command_types,
+            close_index,
+        } => invalid(format!(
+            "invalid command sequence: [{}], command {close_index} must be the last command.",
+            command_types.join(", ")
+        )),
+        failed @ CompletionError::TaskFailed { .. } => invalid(failed.to_string()),
+    }
+}
+
+/// The status of a refused reset point, in Temporal's words.
+pub fn reset_error(error: ResetError) -> Status {
+    match error {
+        ResetError::NotAfterWorkflowTask { finish_event_id } => invalid(format!(
+            "Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: {finish_event_id}"
+        )),
+        ResetError::PendingChildren => {
+            invalid("WorkflowResetter encountered pending child workflows.")
+        }
+        ResetError::History(error) => invalid(error.to_string()),
+    }
 }

@@ -1,6 +1,6 @@
 //! `temper-server` is Temper's service layer: the gRPC frontend ([`frontend`]) that validates
-//! requests, the history side ([`history`]) that applies engine transitions to runs and commits
-//! them, matching ([`matching`]) with long-poll task queues, the timer service ([`timers`]),
+//! requests and builds responses, the history side ([`history`], one module per RPC family) that
+//! applies engine transitions to runs and commits them, matching ([`matching`]) with long-poll task queues, the timer service ([`timers`]),
 //! the namespace registry ([`namespaces`]), time skipping ([`time_skipping`]) and [`serve`],
 //! which wires them together on one port next to gRPC health and reflection.
 

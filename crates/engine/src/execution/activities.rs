@@ -3,7 +3,7 @@
 
 use super::commands::CommandContext;
 use super::errors::TaskError;
-use super::events::{task_queue, timeout_failure};
+use super::events::{normal_task_queue, timeout_failure};
 use super::{ActivityTaskGrant, ReadyTask, STARTED_ID_AT_FLUSH, Transition};
 use crate::retry::{self, RetryDecision};
 use crate::state::ActivityInfo;
@@ -65,7 +65,7 @@ impl Transition<'_> {
         a: &mut temper_api::proto::command::v1::ScheduleActivityTaskCommandAttributes,
     ) {
         if a.task_queue.as_ref().is_none_or(|q| q.name.is_empty()) {
-            a.task_queue = task_queue(&self.exec.task_queue);
+            a.task_queue = normal_task_queue(&self.exec.task_queue);
         }
         let run_timeout = self.exec.run_timeout_ms;
         let mut schedule_to_close = duration_ms(a.schedule_to_close_timeout.as_ref());
@@ -134,12 +134,10 @@ impl Transition<'_> {
             .get_mut(&scheduled_event_id)
             .filter(|a| running && a.attempt == attempt && a.started_time_ms == 0)
         else {
-            return Err(TaskError::NotFound("Activity task not found.".into()));
+            return Err(TaskError::ActivityNotWaiting);
         };
         if activity.retry_ready_time_ms != 0 {
-            return Err(TaskError::NotFound(
-                "Activity task is waiting for its retry.".into(),
-            ));
+            return Err(TaskError::ActivityInBackoff);
         }
         activity.started_time_ms = now;
         activity.started_identity = identity.to_string();
@@ -160,11 +158,7 @@ impl Transition<'_> {
             .get(&scheduled_event_id)
             .filter(|a| self.exec.is_running() && a.attempt == attempt && a.started_time_ms > 0)
             .cloned()
-            .ok_or_else(|| {
-                TaskError::NotFound(
-                    "invalid activityID or activity already timed out or invoking workflow is completed".into(),
-                )
-            })
+            .ok_or(TaskError::ActivityNotRunning)
     }
 
     /// Records a heartbeat; returns whether cancellation was requested.
@@ -275,9 +269,7 @@ impl Transition<'_> {
     ) -> Result<(), TaskError> {
         let activity = self.running_activity(scheduled_event_id, attempt)?;
         if !activity.cancel_requested {
-            return Err(TaskError::Invalid(
-                "Activity task was not requested to be canceled.".into(),
-            ));
+            return Err(TaskError::CancelNotRequested);
         }
         let identity = identity.to_string();
         let requested_id = activity.cancel_requested_event_id;

@@ -2,7 +2,7 @@
 //! the child's close.
 
 use super::commands::CommandContext;
-use super::events::task_queue;
+use super::events::normal_task_queue;
 use super::{NewRun, Transition};
 use temper_api::proto::command::v1::{self as command};
 use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
@@ -194,7 +194,7 @@ impl Transition<'_> {
     ) -> bool {
         let mut a = a.clone();
         if a.task_queue.as_ref().is_none_or(|q| q.name.is_empty()) {
-            a.task_queue = task_queue(&self.exec.task_queue);
+            a.task_queue = normal_task_queue(&self.exec.task_queue);
         }
         if a.parent_close_policy == ParentClosePolicy::Unspecified as i32 {
             a.parent_close_policy = ParentClosePolicy::Terminate as i32;

@@ -1,43 +1,58 @@
-//! Why a transition refused a request: the errors the engine hands back to the server.
+//! Why a transition refused a request: typed errors carrying what went wrong, not the words a
+//! client sees. The server maps each to its gRPC status and Temporal's message in one place
+//! (`temper_server::errors`).
 
 use temper_api::proto::enums::v1::WorkflowTaskFailedCause;
 
 /// Why a workflow-task completion was not applied as asked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CompletionError {
     /// The token names a task that is no longer current.
-    NotFound(String),
-    /// The request itself is malformed; nothing was written.
-    Invalid(String),
-    /// The commands were rejected: the task was failed with this cause (the events are in the
-    /// transition and must be committed) and a new task scheduled.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A command closes the run but is not the last one; nothing was written.
+    #[error("command {close_index} of {command_types:?} closes the run but is not the last")]
+    CommandAfterClose {
+        command_types: Vec<String>,
+        close_index: usize,
+    },
+    /// The commands were refused: the task was failed with this cause (the events are in the
+    /// transition and must be committed) and a new task scheduled. `message` is also the
+    /// failure recorded in history.
+    #[error("{}: {message}", cause_name(*cause))]
     TaskFailed {
         cause: WorkflowTaskFailedCause,
         message: String,
     },
 }
 
-impl CompletionError {
-    /// The message Temporal returns with INVALID_ARGUMENT: `"<Cause>: <detail>"`.
-    pub fn status_message(&self) -> String {
-        match self {
-            CompletionError::NotFound(m) | CompletionError::Invalid(m) => m.clone(),
-            CompletionError::TaskFailed { cause, message } => {
-                format!("{}: {message}", cause_name(*cause))
-            }
-        }
-    }
-}
-
-pub(super) fn cause_name(cause: WorkflowTaskFailedCause) -> String {
+/// A cause as Temporal names it in messages (`BadScheduleActivityAttributes`).
+pub fn cause_name(cause: WorkflowTaskFailedCause) -> String {
     format!("{cause:?}")
 }
 
-/// Why an activity or workflow-task token was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a task token or a request on a run was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {
-    /// Stale: the task is no longer current (NOT_FOUND).
-    NotFound(String),
-    /// The request is not acceptable in the current state (INVALID_ARGUMENT).
-    Invalid(String),
+    /// The workflow task the token names is no longer current (stale token, run closed).
+    #[error("the workflow task is not current")]
+    WorkflowTaskNotCurrent,
+    /// The workflow task was already handed to a worker.
+    #[error("the workflow task was already started")]
+    WorkflowTaskAlreadyStarted,
+    /// No attempt of the activity is waiting for a worker.
+    #[error("no attempt of the activity is waiting for a worker")]
+    ActivityNotWaiting,
+    /// The activity's next attempt is in its retry backoff.
+    #[error("the activity is waiting for its retry")]
+    ActivityInBackoff,
+    /// The activity attempt the token names is not running (timed out, closed, run closed).
+    #[error("the activity attempt is not running")]
+    ActivityNotRunning,
+    /// A worker reported a cancellation the workflow never requested.
+    #[error("the activity was not asked to cancel")]
+    CancelNotRequested,
+    /// The run is closed.
+    #[error("the run is closed")]
+    RunClosed,
 }

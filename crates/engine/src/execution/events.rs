@@ -130,7 +130,8 @@ pub(super) fn cancel_request(
     }
 }
 
-pub(super) fn task_queue(name: &str) -> Option<TaskQueue> {
+/// A task queue of kind NORMAL, as events and responses name one.
+pub fn normal_task_queue(name: &str) -> Option<TaskQueue> {
     Some(TaskQueue {
         name: name.to_string(),
         kind: TaskQueueKind::Normal as i32,
@@ -186,7 +187,7 @@ pub fn transient_events(wft: &WorkflowTaskInfo, history_size_bytes: i64) -> Vec<
         event_type: EventType::WorkflowTaskScheduled as i32,
         attributes: Some(Attributes::WorkflowTaskScheduledEventAttributes(
             history::WorkflowTaskScheduledEventAttributes {
-                task_queue: task_queue(&wft.task_queue),
+                task_queue: normal_task_queue(&wft.task_queue),
                 start_to_close_timeout: ms_duration(wft.start_to_close_timeout_ms),
                 attempt: wft.attempt,
             },
@@ -209,7 +210,7 @@ pub fn minimal_started_attributes(
         workflow_type: Some(WorkflowType {
             name: workflow_type.to_string(),
         }),
-        task_queue: task_queue(queue),
+        task_queue: normal_task_queue(queue),
         ..Default::default()
     }
 }

@@ -29,9 +29,14 @@ impl Execution {
             let started_in_order = match (wft.started_event_id, wft.transient) {
                 (0, _) => true,
                 (started, true) => started == wft.scheduled_event_id + 1,
-                (started, false) => started > wft.scheduled_event_id && started < self.next_event_id,
+                (started, false) => {
+                    started > wft.scheduled_event_id && started < self.next_event_id
+                }
             };
-            check(started_in_order, "a workflow task starts after it is scheduled")?;
+            check(
+                started_in_order,
+                "a workflow task starts after it is scheduled",
+            )?;
         }
         let in_flight = self
             .workflow_task

@@ -46,8 +46,8 @@ mod workflow_task;
 
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
-pub use events::{activity_type, minimal_started_attributes, transient_events};
-pub use reset::{ResetPoint, ResetRun};
+pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
+pub use reset::{ResetError, ResetPoint, ResetRun};
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
 /// default when they send none).
@@ -212,6 +212,14 @@ fn activity_close_ids(event: &mut HistoryEvent) -> Option<(i64, &mut i64)> {
 }
 
 impl Execution {
+    /// The run's workflow id and run id, as the API names a run.
+    pub fn workflow_execution(&self) -> temper_api::proto::common::v1::WorkflowExecution {
+        temper_api::proto::common::v1::WorkflowExecution {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.status == WorkflowExecutionStatus::Running as i32
     }

@@ -19,6 +19,7 @@ use temper_api::proto::enums::v1::WorkflowTaskFailedCause;
 use temper_api::proto::failure::v1::{Failure, ResetWorkflowFailureInfo, failure::FailureInfo};
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 
+use super::apply::RebuildError;
 use super::events::started_event;
 use super::{ReadyTask, Transition};
 use crate::state::Execution;
@@ -47,10 +48,23 @@ pub struct ResetRun {
     pub tasks: Vec<ReadyTask>,
 }
 
+/// Why a reset point was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetError {
+    /// The finish event does not follow a scheduled or started workflow task.
+    #[error("event {finish_event_id} does not finish a workflow task")]
+    NotAfterWorkflowTask { finish_event_id: i64 },
+    /// Children were pending at the reset point (older Temporal servers refuse these too).
+    #[error("child workflows were pending at the reset point")]
+    PendingChildren,
+    /// The kept history does not replay.
+    #[error(transparent)]
+    History(#[from] RebuildError),
+}
+
 impl Execution {
-    /// Builds the run that resets `point.base` to the end of `point.kept`. An `Err` is the
-    /// reason the point is not a valid reset point (Temporal's wording).
-    pub fn reset(point: ResetPoint<'_>, now: i64) -> Result<ResetRun, String> {
+    /// Builds the run that resets `point.base` to the end of `point.kept`.
+    pub fn reset(point: ResetPoint<'_>, now: i64) -> Result<ResetRun, ResetError> {
         let finish_event_id = point.kept.len() as i64 + 1;
         let identity = Execution {
             namespace: point.base.namespace.clone(),
@@ -58,16 +72,12 @@ impl Execution {
             start_request_id: point.request_id.clone(),
             ..Default::default()
         };
-        let mut exec = identity
-            .rebuild_from(&point.kept, &[])
-            .map_err(|e| e.to_string())?;
+        let mut exec = identity.rebuild_from(&point.kept, &[])?;
         if exec.workflow_task.is_none() {
-            return Err(format!(
-                "Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: {finish_event_id}"
-            ));
+            return Err(ResetError::NotAfterWorkflowTask { finish_event_id });
         }
         if !exec.children.is_empty() {
-            return Err("WorkflowResetter encountered pending child workflows.".into());
+            return Err(ResetError::PendingChildren);
         }
         let mut transition = Transition::new(&mut exec, now);
         transition.fail_workflow_task_for_reset(

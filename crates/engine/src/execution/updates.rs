@@ -162,9 +162,7 @@ impl Transition<'_> {
             return Ok(());
         }
         if !self.exec.is_running() {
-            return Err(TaskError::NotFound(
-                "workflow execution already completed".into(),
-            ));
+            return Err(TaskError::RunClosed);
         }
         self.exec.updates_admitted += 1;
         let info = UpdateInfo {

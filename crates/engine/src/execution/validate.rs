@@ -125,15 +125,15 @@ pub(super) fn validate_command_sequence(commands: &[Command]) -> Result<(), Comp
         )
     };
     match commands.iter().position(is_close) {
-        Some(index) if index + 1 < commands.len() => Err(CompletionError::Invalid(format!(
-            "invalid command sequence: [{}], command {} must be the last command.",
-            commands
-                .iter()
-                .map(|c| format!("{:?}", c.command_type()))
-                .collect::<Vec<_>>()
-                .join(", "),
-            index
-        ))),
+        Some(close_index) if close_index + 1 < commands.len() => {
+            Err(CompletionError::CommandAfterClose {
+                command_types: commands
+                    .iter()
+                    .map(|c| format!("{:?}", c.command_type()))
+                    .collect(),
+                close_index,
+            })
+        }
         _ => Ok(()),
     }
 }

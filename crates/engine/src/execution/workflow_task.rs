@@ -2,7 +2,7 @@
 //! tasks for updates), handing a task to a worker, and its completion, failure or refusal.
 
 use super::errors::{CompletionError, TaskError, cause_name};
-use super::events::{started_event, task_queue, transient_events};
+use super::events::{normal_task_queue, started_event, transient_events};
 use super::updates::only_rejections;
 use super::validate::validate_command_sequence;
 use super::{
@@ -75,7 +75,7 @@ impl Transition<'_> {
                 normal_name: self.exec.task_queue.clone(),
             })
         } else {
-            task_queue(&queue)
+            normal_task_queue(&queue)
         };
         let transient = attempt > 1 || speculative;
         let scheduled = self.new_event(
@@ -119,10 +119,10 @@ impl Transition<'_> {
             .clone()
             .filter(|w| self.exec.is_running() && w.scheduled_event_id == scheduled_event_id);
         let Some(mut wft) = current else {
-            return Err(TaskError::NotFound("Workflow task not found.".into()));
+            return Err(TaskError::WorkflowTaskNotCurrent);
         };
         if wft.started_event_id != 0 {
-            return Err(TaskError::NotFound("Workflow task already started.".into()));
+            return Err(TaskError::WorkflowTaskAlreadyStarted);
         }
         wft.started_time_ms = self.now;
         wft.started_identity = identity.to_string();
@@ -281,7 +281,7 @@ impl Transition<'_> {
     ) -> Result<(), TaskError> {
         let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id, attempt)
         else {
-            return Err(TaskError::NotFound("Workflow task not found.".into()));
+            return Err(TaskError::WorkflowTaskNotCurrent);
         };
         self.refuse_completion(&wft, cause, message, identity);
         Ok(())
@@ -299,7 +299,7 @@ impl Transition<'_> {
     ) -> Result<(), TaskError> {
         let Some(wft) = self.current_started_task(scheduled_event_id, started_event_id, attempt)
         else {
-            return Err(TaskError::NotFound("Workflow task not found.".into()));
+            return Err(TaskError::WorkflowTaskNotCurrent);
         };
         let cause = WorkflowTaskFailedCause::try_from(cause)
             .unwrap_or(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure);
@@ -319,7 +319,7 @@ impl Transition<'_> {
         let Some(mut wft) =
             self.current_started_task(scheduled_event_id, started_event_id, attempt)
         else {
-            return Err(CompletionError::NotFound("Workflow task not found.".into()));
+            return Err(TaskError::WorkflowTaskNotCurrent.into());
         };
         validate_command_sequence(&request.commands)?;
         self.refuse_invalid_completion(&wft, request)?;

@@ -262,7 +262,7 @@ fn activity_completion_writes_back_dated_started_then_completed() {
     assert_eq!((c.scheduled_event_id, c.started_event_id), (5, 6));
     let (again, _) = apply(&mut exec, T0 + 60, |t| t.complete_activity(5, 1, None, "w"));
     assert!(
-        matches!(again, Err(TaskError::NotFound(_))),
+        matches!(again, Err(TaskError::ActivityNotRunning)),
         "a second completion is stale"
     );
 }
@@ -605,7 +605,7 @@ fn unsupported_and_invalid_commands_fail_the_task() {
     };
     assert!(
         error
-            .status_message()
+            .to_string()
             .starts_with("BadScheduleNexusOperationAttributes: ScheduleNexusOperation")
     );
     assert_eq!(
@@ -662,7 +662,10 @@ fn commands_after_a_close_command_are_rejected_without_writing() {
         (s, st),
         vec![complete_workflow(), start_timer("1", 10)],
     );
-    assert!(matches!(result, Err(CompletionError::Invalid(_))));
+    assert!(matches!(
+        result,
+        Err(CompletionError::CommandAfterClose { close_index: 0, .. })
+    ));
     assert!(events.is_empty());
 }
 
@@ -708,7 +711,10 @@ fn retried_workflow_tasks_are_transient_until_they_complete() {
     let (refused, _) = apply(&mut exec, T0 + 20_003, |t| {
         t.complete_workflow_task(5, 6, 2, &stale)
     });
-    assert!(matches!(refused, Err(CompletionError::NotFound(_))));
+    assert!(matches!(
+        refused,
+        Err(CompletionError::Task(TaskError::WorkflowTaskNotCurrent))
+    ));
     let (result, events) = complete(&mut exec, T0 + 20_003, (5, 6), vec![complete_workflow()]);
     result.expect("completes");
     assert_eq!(
@@ -1154,8 +1160,11 @@ fn reset_rebuilds_pending_work_from_the_kept_history() {
     );
 
     // A point without a pending workflow task is refused.
-    let refused = reset_to(6).err().unwrap_or_default();
-    assert!(refused.starts_with("Can only reset workflow to event ID in range"));
+    let refused = reset_to(6).err();
+    assert_eq!(
+        refused,
+        Some(crate::execution::ResetError::NotAfterWorkflowTask { finish_event_id: 6 })
+    );
 }
 
 #[test]

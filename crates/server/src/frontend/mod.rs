@@ -1,38 +1,34 @@
-//! The `WorkflowService` frontend: validates requests, maps them onto history operations and
-//! builds Temporal's responses. RPCs Temper does not serve yet answer UNIMPLEMENTED (the
+//! The `WorkflowService` frontend: validates requests, resolves namespaces, calls the history
+//! side (one module per RPC family under `history/`) and builds Temporal's responses (the
+//! builders are in `responses.rs`). RPCs Temper does not serve yet answer UNIMPLEMENTED (the
 //! generated default), naming the RPC.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
-use temper_api::proto::common::v1::{Payloads, WorkflowExecution, WorkflowType};
+use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::enums::v1::{
-    BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType, PendingActivityState,
+    BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType,
     PendingWorkflowTaskState, QueryRejectCondition, QueryResultType, TaskQueueKind, TaskQueueType,
-    UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
-    WorkflowTaskFailedCause,
+    WorkflowExecutionStatus, WorkflowIdConflictPolicy,
 };
-use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::History as HistoryPage;
-use temper_api::proto::query::v1::{QueryRejected, WorkflowQuery};
+use temper_api::proto::query::v1::QueryRejected;
 use temper_api::proto::taskqueue::v1::{
-    PollerInfo, TaskQueue, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
+    PollerInfo, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
 };
 use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflow::v1::{
-    PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
-    WorkflowExecutionConfig, WorkflowExecutionInfo,
+    PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
+    WorkflowExecutionInfo,
 };
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::Execution;
-use temper_engine::execution::{
-    Completed, CompletionError, InitialSignal, TaskError, WorkflowTaskGrant, activity_type,
-    transient_events,
-};
+use temper_engine::execution::{Completed, InitialSignal, normal_task_queue};
 use temper_engine::state::ActivityInfo;
-use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
+use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::errors;
@@ -41,10 +37,14 @@ use crate::matching::{QueueKind, QueuedTask};
 use crate::namespaces::{self, Namespaces};
 use crate::tokens::{TaskToken, TokenKind};
 use crate::validation::{
-    check_duration, check_id, check_length, check_payloads, cut_down, over_blob_limit,
-    oversized_answer, poll_wait, terminates_with_conflict_policy,
+    check_duration, check_id, check_length, check_payloads, poll_wait,
+    terminates_with_conflict_policy,
 };
 use crate::visibility;
+
+mod responses;
+
+use responses::{activity_task_response, execution_info, execution_of, pending_activity};
 
 /// Longest a history long poll waits before answering with a "continue" token.
 const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
@@ -126,149 +126,6 @@ fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
     }
 }
 
-fn task_error(error: TaskError) -> Status {
-    match error {
-        TaskError::NotFound(m) => errors::not_found(m),
-        TaskError::Invalid(m) => Status::invalid_argument(m),
-    }
-}
-
-fn execution_of(exec: &Execution) -> Option<WorkflowExecution> {
-    Some(WorkflowExecution {
-        workflow_id: exec.workflow_id.clone(),
-        run_id: exec.run_id.clone(),
-    })
-}
-
-fn normal_queue(name: &str) -> Option<TaskQueue> {
-    Some(TaskQueue {
-        name: name.to_string(),
-        kind: TaskQueueKind::Normal as i32,
-        ..Default::default()
-    })
-}
-
-fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
-    let closed = exec.close_time_ms > 0;
-    WorkflowExecutionInfo {
-        execution: execution_of(exec),
-        r#type: Some(WorkflowType {
-            name: exec.workflow_type.clone(),
-        }),
-        start_time: ms_timestamp(exec.start_time_ms),
-        close_time: ms_timestamp(exec.close_time_ms),
-        status: exec.status,
-        history_length: exec.next_event_id - 1,
-        execution_time: ms_timestamp(
-            exec.start_time_ms
-                + exec
-                    .started
-                    .as_ref()
-                    .map_or(0, |s| duration_ms(s.first_workflow_task_backoff.as_ref())),
-        ),
-        memo: exec.memo.clone(),
-        search_attributes: exec.search_attributes.clone(),
-        task_queue: exec.task_queue.clone(),
-        state_transition_count: exec.db_version,
-        history_size_bytes: exec.history_size_bytes,
-        execution_duration: if closed {
-            ms_duration(exec.close_time_ms - exec.start_time_ms)
-        } else {
-            None
-        },
-        first_run_id: exec.first_execution_run_id.clone(),
-        parent_execution: exec
-            .started
-            .as_ref()
-            .and_then(|s| s.parent_workflow_execution.clone()),
-        root_execution: exec
-            .started
-            .as_ref()
-            .and_then(|s| s.root_workflow_execution.clone())
-            .or_else(|| execution_of(exec)),
-        ..Default::default()
-    }
-}
-
-fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
-    let state = if activity.cancel_requested {
-        PendingActivityState::CancelRequested
-    } else if activity.started_time_ms > 0 {
-        PendingActivityState::Started
-    } else {
-        PendingActivityState::Scheduled
-    };
-    PendingActivityInfo {
-        activity_id: activity.activity_id.clone(),
-        activity_type: activity_type(&activity.activity_type),
-        state: state as i32,
-        heartbeat_details: activity.heartbeat_details.clone(),
-        last_heartbeat_time: ms_timestamp(activity.last_heartbeat_time_ms),
-        last_started_time: ms_timestamp(activity.started_time_ms),
-        attempt: activity.attempt,
-        maximum_attempts: activity
-            .retry_policy
-            .as_ref()
-            .map_or(0, |p| p.maximum_attempts),
-        scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
-        expiration_time: if activity.schedule_to_close_timeout_ms > 0 {
-            ms_timestamp(activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms)
-        } else {
-            None
-        },
-        last_failure: activity.last_failure.clone(),
-        last_worker_identity: if activity.started_identity.is_empty() {
-            activity.last_worker_identity.clone()
-        } else {
-            activity.started_identity.clone()
-        },
-        next_attempt_schedule_time: ms_timestamp(activity.retry_ready_time_ms),
-        ..Default::default()
-    }
-}
-
-/// What a worker receives for an activity attempt that was handed to it.
-fn activity_task_response(
-    namespace: &str,
-    exec: &Execution,
-    activity: &ActivityInfo,
-) -> PollActivityTaskQueueResponse {
-    let token = TaskToken {
-        namespace: namespace.to_string(),
-        workflow_id: exec.workflow_id.clone(),
-        run_id: exec.run_id.clone(),
-        scheduled_event_id: activity.scheduled_event_id,
-        attempt: activity.attempt,
-        kind: TokenKind::ActivityTask as i32,
-        ..Default::default()
-    };
-    PollActivityTaskQueueResponse {
-        task_token: token.encode(),
-        workflow_namespace: namespace.to_string(),
-        workflow_type: Some(WorkflowType {
-            name: exec.workflow_type.clone(),
-        }),
-        workflow_execution: execution_of(exec),
-        activity_type: activity_type(&activity.activity_type),
-        activity_id: activity.activity_id.clone(),
-        header: activity.header.clone(),
-        input: activity.input.clone(),
-        heartbeat_details: activity.heartbeat_details.clone(),
-        scheduled_time: ms_timestamp(activity.scheduled_time_ms),
-        current_attempt_scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
-        started_time: ms_timestamp(activity.started_time_ms),
-        attempt: activity.attempt,
-        // The TypeScript SDK relies on schedule-to-close always being present.
-        schedule_to_close_timeout: Some(
-            ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
-        ),
-        start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
-        heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
-        retry_policy: activity.retry_policy.clone(),
-        ..Default::default()
-    }
-}
-
 impl Frontend {
     /// Validates a start request (also used for signal-with-start and update-with-start) and
     /// types its search attributes.
@@ -320,6 +177,70 @@ impl Frontend {
         Ok(())
     }
 
+    /// Resolves an activity addressed by workflow and activity id (the `*ById` RPCs).
+    async fn activity_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+    ) -> Result<(String, i64, i32), Status> {
+        self.namespaces.require(namespace)?;
+        check_id(activity_id, "ActivityId")?;
+        self.history
+            .activity_by_id(namespace, workflow_id, run_id, activity_id)
+            .await
+    }
+
+    /// Runs an operation on an open run of a namespace that must exist.
+    async fn update_open_run<R>(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+        operation: impl FnOnce(&mut temper_engine::Transition<'_>) -> R,
+    ) -> Result<Execution, Status> {
+        self.namespaces.require(namespace)?;
+        self.history
+            .transact_open_run(namespace, execution, operation)
+            .await
+    }
+
+    /// Update-with-start, once its start request has been checked.
+    async fn update_with_start(
+        &self,
+        mut start: StartWorkflowExecutionRequest,
+        update: UpdateWorkflowExecutionRequest,
+    ) -> Result<
+        (
+            StartWorkflowExecutionResponse,
+            UpdateWorkflowExecutionResponse,
+        ),
+        Status,
+    > {
+        self.prepare_start(&mut start)
+            .map_err(|status| errors::multi_operation_failed(0, 2, status))?;
+        self.history.update_with_start(start, update).await
+    }
+
+    /// Eager workflow start: the first workflow task of a run the worker just started.
+    async fn eager_workflow_task(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        identity: &str,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
+        let Some((grant, exec)) = self
+            .history
+            .start_first_workflow_task(run_id, identity)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.workflow_task_response(namespace, &exec, &grant, false)
+            .await
+            .map(Some)
+    }
+
     /// Search attributes set by a completion's commands, checked against the namespace's
     /// registry and typed as Temporal stores them: the first problem found, if any.
     fn search_attribute_problem(
@@ -359,87 +280,6 @@ impl Frontend {
         Ok(None)
     }
 
-    /// What a worker receives for a workflow task it was granted: the history (only the new
-    /// events on a sticky queue) and the token to complete it with.
-    async fn workflow_task_response(
-        &self,
-        namespace: &str,
-        exec: &Execution,
-        grant: &WorkflowTaskGrant,
-        sticky: bool,
-    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
-        let first_event_id = if sticky {
-            grant.previous_started_event_id + 1
-        } else {
-            1
-        };
-        let mut events = self
-            .history
-            .read_history(&exec.run_id, first_event_id, usize::MAX)
-            .await?;
-        if let Some(wft) = &exec.workflow_task {
-            events.extend(transient_events(wft, exec.history_size_bytes));
-        }
-        let token = TaskToken {
-            namespace: namespace.to_string(),
-            workflow_id: exec.workflow_id.clone(),
-            run_id: exec.run_id.clone(),
-            scheduled_event_id: grant.scheduled_event_id,
-            started_event_id: grant.started_event_id,
-            attempt: grant.attempt,
-            kind: TokenKind::WorkflowTask as i32,
-            query_id: String::new(),
-        };
-        Ok(PollWorkflowTaskQueueResponse {
-            task_token: token.encode(),
-            workflow_execution: execution_of(exec),
-            workflow_type: Some(WorkflowType {
-                name: exec.workflow_type.clone(),
-            }),
-            previous_started_event_id: grant.previous_started_event_id,
-            started_event_id: grant.started_event_id,
-            attempt: grant.attempt,
-            history: Some(HistoryPage { events }),
-            workflow_execution_task_queue: normal_queue(&exec.task_queue),
-            scheduled_time: ms_timestamp(grant.scheduled_time_ms),
-            started_time: ms_timestamp(grant.started_time_ms),
-            messages: exec.update_request_messages(grant.started_event_id),
-            ..Default::default()
-        })
-    }
-
-    /// Eager workflow start: the new run's first workflow task, started for the worker that
-    /// asked to start it (`request_eager_execution`). `None` when there is no such task (a
-    /// start delay or cron backoff) or a poller took it first; the task then goes the normal
-    /// way.
-    async fn eager_workflow_task(
-        &self,
-        namespace: &str,
-        run_id: &str,
-        identity: &str,
-    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let applied = self
-            .history
-            .update(run_id, |t| {
-                let first_task = t
-                    .execution()
-                    .workflow_task
-                    .as_ref()
-                    .filter(|w| w.started_event_id == 0 && w.attempt == 1)
-                    .map(|w| w.scheduled_event_id)?;
-                t.start_workflow_task(first_task, identity, &request_id)
-                    .ok()
-            })
-            .await?;
-        let Some(grant) = applied.value else {
-            return Ok(None);
-        };
-        self.workflow_task_response(namespace, &applied.execution, &grant, false)
-            .await
-            .map(Some)
-    }
-
     /// Waits for a workflow task (or query task) on a queue and hands it out.
     async fn next_workflow_task(
         &self,
@@ -471,7 +311,7 @@ impl Frontend {
                     let request_id = uuid::Uuid::new_v4().to_string();
                     let applied = match self
                         .history
-                        .update(&run_id, |t| {
+                        .transact(&run_id, |t| {
                             t.start_workflow_task(scheduled_event_id, identity, &request_id)
                         })
                         .await
@@ -516,41 +356,6 @@ impl Frontend {
         }
     }
 
-    /// A query task for a worker: the run's whole history and the query. `None` when the run
-    /// is gone.
-    async fn query_task_response(
-        &self,
-        namespace: &str,
-        run_id: &str,
-        query_id: String,
-        query: WorkflowQuery,
-    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
-        let Some(exec) = self.history.snapshot(run_id).await? else {
-            return Ok(None);
-        };
-        let events = self.history.read_history(run_id, 1, usize::MAX).await?;
-        let token = TaskToken {
-            namespace: namespace.to_string(),
-            run_id: run_id.to_string(),
-            kind: TokenKind::QueryTask as i32,
-            query_id,
-            ..Default::default()
-        };
-        Ok(Some(PollWorkflowTaskQueueResponse {
-            task_token: token.encode(),
-            workflow_execution: execution_of(&exec),
-            workflow_type: Some(WorkflowType {
-                name: exec.workflow_type.clone(),
-            }),
-            previous_started_event_id: exec.last_completed_workflow_task_started_id,
-            attempt: 1,
-            history: Some(HistoryPage { events }),
-            query: Some(query),
-            workflow_execution_task_queue: normal_queue(&exec.task_queue),
-            ..Default::default()
-        }))
-    }
-
     async fn next_activity_task(
         &self,
         namespace: &str,
@@ -583,7 +388,7 @@ impl Frontend {
             let request_id = uuid::Uuid::new_v4().to_string();
             let applied = match self
                 .history
-                .update(&run_id, |t| {
+                .transact(&run_id, |t| {
                     t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
                 })
                 .await
@@ -601,243 +406,6 @@ impl Frontend {
                 &grant.activity,
             ));
         }
-    }
-
-    /// Admits an update to a run and waits for the stage the request asks for.
-    async fn run_update(
-        &self,
-        exec: &Execution,
-        request: UpdateWorkflowExecutionRequest,
-    ) -> Result<UpdateWorkflowExecutionResponse, Status> {
-        let mut update = request
-            .request
-            .ok_or_else(|| errors::invalid("Request is not set on request."))?;
-        let meta = update.meta.get_or_insert_default();
-        if meta.update_id.is_empty() {
-            // As Temporal: the server names an update sent without an id.
-            meta.update_id = uuid::Uuid::new_v4().to_string();
-        }
-        let update_id = meta.update_id.clone();
-        check_length(&update_id, "UpdateId")?;
-        if update.input.as_ref().is_none_or(|i| i.name.is_empty()) {
-            return Err(errors::invalid("Update name is not set on request."));
-        }
-        // Arguments are not held to the blob limit here, as Temporal: the worker's acceptance,
-        // which echoes them, is (see the engine's update messages).
-        let applied = self
-            .history
-            .update(&exec.run_id, |t| t.admit_update(update))
-            .await?;
-        applied.value.map_err(task_error)?;
-        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
-        let (stage, outcome) = self
-            .wait_for_update(&exec.run_id, &update_id, wanted)
-            .await?;
-        Ok(UpdateWorkflowExecutionResponse {
-            update_ref: Some(UpdateRef {
-                workflow_execution: execution_of(exec),
-                update_id,
-            }),
-            outcome,
-            stage,
-            ..Default::default()
-        })
-    }
-
-    /// Update-with-start: starts the workflow (or uses the running one, per the conflict
-    /// policy), then runs the update on that run. Errors name the operation that failed in a
-    /// `MultiOperationExecutionFailure`, the other one reported as aborted.
-    async fn update_with_start(
-        &self,
-        mut start: StartWorkflowExecutionRequest,
-        update: UpdateWorkflowExecutionRequest,
-    ) -> Result<
-        (
-            StartWorkflowExecutionResponse,
-            UpdateWorkflowExecutionResponse,
-        ),
-        Status,
-    > {
-        let start_failed = |status: Status| errors::multi_operation_failed(0, 2, status);
-        self.prepare_start(&mut start).map_err(start_failed)?;
-        if start.workflow_id_conflict_policy == WorkflowIdConflictPolicy::Unspecified as i32 {
-            return Err(start_failed(errors::invalid(
-                "WorkflowIdConflictPolicy must be set for Update-with-Start.",
-            )));
-        }
-        if update
-            .workflow_execution
-            .as_ref()
-            .is_some_and(|e| e.workflow_id != start.workflow_id)
-        {
-            return Err(errors::multi_operation_failed(
-                1,
-                2,
-                errors::invalid("WorkflowId of the update does not match the start."),
-            ));
-        }
-        let (exec, started) = match self.run_with_update(&start, &update).await? {
-            // The update already exists: attach to it, whatever the id policies say.
-            Some(exec) => (exec, false),
-            None => {
-                let (run_id, started) = self
-                    .history
-                    .start_workflow(&start.namespace, &start, None)
-                    .await
-                    .map_err(start_failed)?;
-                let exec = self
-                    .history
-                    .snapshot(&run_id)
-                    .await?
-                    .ok_or_else(|| errors::not_found("workflow execution not found"))?;
-                (exec, started)
-            }
-        };
-        let updated = self
-            .run_update(&exec, update)
-            .await
-            .map_err(|s| errors::multi_operation_failed(1, 2, s))?;
-        Ok((
-            StartWorkflowExecutionResponse {
-                run_id: exec.run_id.clone(),
-                started,
-                status: exec.status,
-                ..Default::default()
-            },
-            updated,
-        ))
-    }
-
-    /// The workflow id's current run, if it already knows the update of an update-with-start
-    /// (open or closed, as Temporal attaches to it).
-    async fn run_with_update(
-        &self,
-        start: &StartWorkflowExecutionRequest,
-        update: &UpdateWorkflowExecutionRequest,
-    ) -> Result<Option<Execution>, Status> {
-        let update_id = update
-            .request
-            .as_ref()
-            .and_then(|r| r.meta.as_ref())
-            .map_or("", |m| m.update_id.as_str());
-        let current = WorkflowExecution {
-            workflow_id: start.workflow_id.clone(),
-            run_id: String::new(),
-        };
-        match self.history.resolve(&start.namespace, Some(&current)).await {
-            Ok(exec) if !update_id.is_empty() && exec.updates.contains_key(update_id) => {
-                Ok(Some(exec))
-            }
-            Ok(_) => Ok(None),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-            Err(status) => Err(status),
-        }
-    }
-
-    /// Waits (up to the update long-poll interval) until an update reaches `wanted`; returns
-    /// its stage and outcome then, or where it stands when the wait ends.
-    async fn wait_for_update(
-        &self,
-        run_id: &str,
-        update_id: &str,
-        wanted: i32,
-    ) -> Result<(i32, Option<temper_api::proto::update::v1::Outcome>), Status> {
-        let deadline = tokio::time::Instant::now() + HISTORY_LONG_POLL_WAIT;
-        loop {
-            let seen = self.history.change_version(run_id);
-            let exec = self
-                .history
-                .snapshot(run_id)
-                .await?
-                .ok_or_else(|| errors::not_found("workflow execution not found"))?;
-            let Some(update) = exec.updates.get(update_id) else {
-                return Err(errors::update_not_found(update_id));
-            };
-            if update.task_failed {
-                return Err(errors::workflow_not_ready(
-                    "Unable to perform workflow execution update due to unexpected workflow task failure.",
-                ));
-            }
-            if update.aborted {
-                return Err(errors::update_aborted());
-            }
-            let completed = update.stage == UpdateWorkflowExecutionLifecycleStage::Completed as i32;
-            if completed || update.stage >= wanted {
-                return Ok((update.stage, update.outcome.clone()));
-            }
-            if !exec.is_running() {
-                return Err(errors::already_completed());
-            }
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if remaining.is_zero() {
-                return Ok((update.stage, None));
-            }
-            self.history.wait_for_change(run_id, seen, remaining).await;
-        }
-    }
-
-    /// Which of the workflow ids that the completion's child starts name already run.
-    async fn running_child_ids(
-        &self,
-        namespace: &str,
-        request: &RespondWorkflowTaskCompletedRequest,
-    ) -> Result<std::collections::BTreeSet<String>, Status> {
-        let mut running = std::collections::BTreeSet::new();
-        for command in &request.commands {
-            let Some(temper_api::proto::command::v1::command::Attributes::StartChildWorkflowExecutionCommandAttributes(a)) =
-                &command.attributes
-            else {
-                continue;
-            };
-            let current = self
-                .history
-                .store()
-                .current_run(namespace, &a.workflow_id)
-                .await
-                .map_err(errors::storage)?;
-            if let Some(run_id) = current
-                && self
-                    .history
-                    .snapshot(&run_id)
-                    .await?
-                    .is_some_and(|e| e.is_running())
-            {
-                running.insert(a.workflow_id.clone());
-            }
-        }
-        Ok(running)
-    }
-
-    /// Resolves an activity addressed by workflow and activity id to its token fields.
-    async fn activity_by_id(
-        &self,
-        namespace: &str,
-        workflow_id: &str,
-        run_id: &str,
-        activity_id: &str,
-    ) -> Result<(String, i64, i32), Status> {
-        self.namespaces.require(namespace)?;
-        check_id(activity_id, "ActivityId")?;
-        let exec = self
-            .history
-            .resolve(
-                namespace,
-                Some(&WorkflowExecution {
-                    workflow_id: workflow_id.into(),
-                    run_id: run_id.into(),
-                }),
-            )
-            .await?;
-        let activity = exec
-            .activities
-            .values()
-            .find(|a| a.activity_id == activity_id && a.started_time_ms > 0)
-            .ok_or_else(|| errors::not_found(crate::tokens::ACTIVITY_NOT_FOUND))?;
-        Ok((
-            exec.run_id.clone(),
-            activity.scheduled_event_id,
-            activity.attempt,
-        ))
     }
 
     /// The task token of a request in `namespace` (empty: the token's own namespace), as
@@ -862,135 +430,6 @@ impl Frontend {
 
     fn activity_token(&self, bytes: &[u8], namespace: &str) -> Result<TaskToken, Status> {
         self.task_token(bytes, namespace, TokenKind::ActivityTask)
-    }
-
-    async fn complete_activity(
-        &self,
-        run_id: &str,
-        scheduled: i64,
-        attempt: i32,
-        result: Option<Payloads>,
-        identity: &str,
-    ) -> Result<(), Status> {
-        if over_blob_limit(result.as_ref()) {
-            let failure = oversized_answer("Complete result exceeds size limit.");
-            return self
-                .fail_activity(run_id, scheduled, attempt, Some(failure), None, identity)
-                .await
-                .map(drop);
-        }
-        let applied = self
-            .history
-            .update(run_id, |t| {
-                t.complete_activity(scheduled, attempt, result, identity)
-            })
-            .await?;
-        applied.value.map_err(task_error)
-    }
-
-    /// Fails an activity attempt. A failure over the blob limit is replaced, as Temporal does,
-    /// by a non-retryable "Failure exceeds size limit." whose cause is the original cut down;
-    /// the replacement is returned for the response to report.
-    async fn fail_activity(
-        &self,
-        run_id: &str,
-        scheduled: i64,
-        attempt: i32,
-        failure: Option<Failure>,
-        details: Option<Payloads>,
-        identity: &str,
-    ) -> Result<Option<Failure>, Status> {
-        let mut failure = failure;
-        let mut replaced = None;
-        if let Some(original) =
-            failure.take_if(|f| f.encoded_len() > temper_engine::limits::BLOB_SIZE_LIMIT)
-        {
-            let mut replacement = oversized_answer("Failure exceeds size limit.");
-            replacement.cause = Some(Box::new(cut_down(original)));
-            failure = Some(replacement.clone());
-            replaced = Some(replacement);
-        }
-        let applied = self
-            .history
-            .update(run_id, |t| {
-                t.fail_activity(scheduled, attempt, failure, details, identity)
-            })
-            .await?;
-        applied.value.map_err(task_error)?;
-        Ok(replaced)
-    }
-
-    async fn cancel_activity(
-        &self,
-        run_id: &str,
-        scheduled: i64,
-        attempt: i32,
-        details: Option<Payloads>,
-        identity: &str,
-    ) -> Result<(), Status> {
-        if over_blob_limit(details.as_ref()) {
-            let failure = oversized_answer("Cancel details exceed size limit.");
-            return self
-                .fail_activity(run_id, scheduled, attempt, Some(failure), None, identity)
-                .await
-                .map(drop);
-        }
-        let applied = self
-            .history
-            .update(run_id, |t| {
-                t.cancel_activity(scheduled, attempt, details, identity)
-            })
-            .await?;
-        applied.value.map_err(task_error)
-    }
-
-    /// Records a heartbeat; whether the activity is asked to cancel. Details over the blob
-    /// limit fail the activity instead, and the worker is told to cancel.
-    async fn heartbeat(
-        &self,
-        run_id: &str,
-        scheduled: i64,
-        attempt: i32,
-        details: Option<Payloads>,
-    ) -> Result<bool, Status> {
-        if over_blob_limit(details.as_ref()) {
-            let failure = oversized_answer("Heartbeat details exceed size limit.");
-            self.fail_activity(run_id, scheduled, attempt, Some(failure), None, "")
-                .await?;
-            return Ok(true);
-        }
-        let applied = self
-            .history
-            .update(run_id, |t| {
-                t.heartbeat_activity(scheduled, attempt, details)
-            })
-            .await?;
-        applied.value.map_err(task_error)
-    }
-
-    /// Runs an operation on a run that must still be open.
-    async fn update_open_run<R>(
-        &self,
-        namespace: &str,
-        execution: Option<&WorkflowExecution>,
-        operation: impl FnOnce(&mut temper_engine::Transition<'_>) -> R,
-    ) -> Result<Execution, Status> {
-        self.namespaces.require(namespace)?;
-        let exec = self.history.resolve(namespace, execution).await?;
-        let applied = self
-            .history
-            .update(&exec.run_id, |t| {
-                if t.execution().is_running() {
-                    Some(operation(t))
-                } else {
-                    None
-                }
-            })
-            .await?;
-        match applied.value {
-            Some(_) => Ok(applied.execution),
-            None => Err(errors::already_completed()),
-        }
     }
 }
 
@@ -1192,64 +631,24 @@ impl WorkflowService for Frontend {
             };
             check_payloads(payloads)?;
         }
-        if let Some(problem) = self.search_attribute_problem(&token.namespace, &mut request)? {
-            self.history
-                .update(&token.run_id, |t| {
-                    t.refuse_workflow_task_completion(
-                        token.scheduled_event_id,
-                        token.started_event_id,
-                        token.attempt,
-                        WorkflowTaskFailedCause::BadSearchAttributes,
-                        &problem,
-                        &request.identity,
-                    )
-                })
-                .await?
-                .value
-                .map_err(task_error)?;
-            return Err(errors::invalid(problem));
-        }
-        let running_ids = self.running_child_ids(&token.namespace, &request).await?;
-        let eager_request_id = uuid::Uuid::new_v4().to_string();
-        let applied = self
+        let problem = self.search_attribute_problem(&token.namespace, &mut request)?;
+        let (completed, eager, exec) = self
             .history
-            .update(&token.run_id, |t| {
-                t.set_running_workflow_ids(running_ids);
-                t.complete_workflow_task(
-                    token.scheduled_event_id,
-                    token.started_event_id,
-                    token.attempt,
-                    &request,
-                )
-                .map(|completed| {
-                    let eager = t.start_eager_activities(&request.identity, &eager_request_id);
-                    (completed, eager)
-                })
-            })
+            .complete_workflow_task(&token, &request, problem)
             .await?;
-        match applied.value {
-            Ok((completed, eager)) => Ok(Response::new(RespondWorkflowTaskCompletedResponse {
-                reset_history_event_id: match completed {
-                    Completed::Discarded {
-                        reset_history_event_id,
-                    } => reset_history_event_id,
-                    Completed::Recorded => 0,
-                },
-                activity_tasks: eager
-                    .iter()
-                    .map(|grant| {
-                        activity_task_response(
-                            &token.namespace,
-                            &applied.execution,
-                            &grant.activity,
-                        )
-                    })
-                    .collect(),
-                ..Default::default()
-            })),
-            Err(CompletionError::NotFound(m)) => Err(errors::not_found(m)),
-            Err(error) => Err(Status::invalid_argument(error.status_message())),
-        }
+        Ok(Response::new(RespondWorkflowTaskCompletedResponse {
+            reset_history_event_id: match completed {
+                Completed::Discarded {
+                    reset_history_event_id,
+                } => reset_history_event_id,
+                Completed::Recorded => 0,
+            },
+            activity_tasks: eager
+                .iter()
+                .map(|grant| activity_task_response(&token.namespace, &exec, &grant.activity))
+                .collect(),
+            ..Default::default()
+        }))
     }
 
     async fn respond_workflow_task_failed(
@@ -1262,20 +661,7 @@ impl WorkflowService for Frontend {
             &request.namespace,
             TokenKind::WorkflowTask,
         )?;
-        let applied = self
-            .history
-            .update(&token.run_id, |t| {
-                t.workflow_task_failed_by_worker(
-                    token.scheduled_event_id,
-                    token.started_event_id,
-                    token.attempt,
-                    request.cause,
-                    request.failure.clone(),
-                    &request.identity,
-                )
-            })
-            .await?;
-        applied.value.map_err(task_error)?;
+        self.history.fail_workflow_task(&token, &request).await?;
         Ok(Response::new(RespondWorkflowTaskFailedResponse::default()))
     }
 
@@ -1303,6 +689,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
         let cancel_requested = self
+            .history
             .heartbeat(
                 &token.run_id,
                 token.scheduled_event_id,
@@ -1330,6 +717,7 @@ impl WorkflowService for Frontend {
             )
             .await?;
         let cancel_requested = self
+            .history
             .heartbeat(&run_id, scheduled, attempt, request.details)
             .await?;
         Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse {
@@ -1344,14 +732,15 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
-        self.complete_activity(
-            &token.run_id,
-            token.scheduled_event_id,
-            token.attempt,
-            request.result,
-            &request.identity,
-        )
-        .await?;
+        self.history
+            .complete_activity(
+                &token.run_id,
+                token.scheduled_event_id,
+                token.attempt,
+                request.result,
+                &request.identity,
+            )
+            .await?;
         Ok(Response::new(
             RespondActivityTaskCompletedResponse::default(),
         ))
@@ -1370,14 +759,15 @@ impl WorkflowService for Frontend {
                 &request.activity_id,
             )
             .await?;
-        self.complete_activity(
-            &run_id,
-            scheduled,
-            attempt,
-            request.result,
-            &request.identity,
-        )
-        .await?;
+        self.history
+            .complete_activity(
+                &run_id,
+                scheduled,
+                attempt,
+                request.result,
+                &request.identity,
+            )
+            .await?;
         Ok(Response::new(
             RespondActivityTaskCompletedByIdResponse::default(),
         ))
@@ -1390,6 +780,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
         let replaced = self
+            .history
             .fail_activity(
                 &token.run_id,
                 token.scheduled_event_id,
@@ -1417,15 +808,16 @@ impl WorkflowService for Frontend {
                 &request.activity_id,
             )
             .await?;
-        self.fail_activity(
-            &run_id,
-            scheduled,
-            attempt,
-            request.failure,
-            request.last_heartbeat_details,
-            &request.identity,
-        )
-        .await?;
+        self.history
+            .fail_activity(
+                &run_id,
+                scheduled,
+                attempt,
+                request.failure,
+                request.last_heartbeat_details,
+                &request.identity,
+            )
+            .await?;
         Ok(Response::new(
             RespondActivityTaskFailedByIdResponse::default(),
         ))
@@ -1437,14 +829,15 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
-        self.cancel_activity(
-            &token.run_id,
-            token.scheduled_event_id,
-            token.attempt,
-            request.details,
-            &request.identity,
-        )
-        .await?;
+        self.history
+            .cancel_activity(
+                &token.run_id,
+                token.scheduled_event_id,
+                token.attempt,
+                request.details,
+                &request.identity,
+            )
+            .await?;
         Ok(Response::new(RespondActivityTaskCanceledResponse::default()))
     }
 
@@ -1461,14 +854,15 @@ impl WorkflowService for Frontend {
                 &request.activity_id,
             )
             .await?;
-        self.cancel_activity(
-            &run_id,
-            scheduled,
-            attempt,
-            request.details,
-            &request.identity,
-        )
-        .await?;
+        self.history
+            .cancel_activity(
+                &run_id,
+                scheduled,
+                attempt,
+                request.details,
+                &request.identity,
+            )
+            .await?;
         Ok(Response::new(
             RespondActivityTaskCanceledByIdResponse::default(),
         ))
@@ -1954,7 +1348,7 @@ impl WorkflowService for Frontend {
             });
         Ok(Response::new(DescribeWorkflowExecutionResponse {
             execution_config: Some(WorkflowExecutionConfig {
-                task_queue: normal_queue(&exec.task_queue),
+                task_queue: normal_task_queue(&exec.task_queue),
                 workflow_execution_timeout: ms_duration(exec.execution_timeout_ms),
                 workflow_run_timeout: ms_duration(exec.run_timeout_ms),
                 default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
@@ -2112,7 +1506,9 @@ impl WorkflowService for Frontend {
             // The id was started again as a new chain since (Temporal's wording).
             return Err(errors::not_found("workflow execution not found"));
         }
-        Ok(Response::new(self.run_update(&exec, request).await?))
+        Ok(Response::new(
+            self.history.run_update(&exec, request).await?,
+        ))
     }
 
     async fn execute_multi_operation(
@@ -2163,6 +1559,7 @@ impl WorkflowService for Frontend {
             .await?;
         let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
         let (stage, outcome) = self
+            .history
             .wait_for_update(&exec.run_id, &update_ref.update_id, wanted)
             .await?;
         Ok(Response::new(PollWorkflowExecutionUpdateResponse {

@@ -1,0 +1,230 @@
+//! Response builders: Temporal's response messages from run state (describe, polls, the
+//! task tokens workers answer with).
+
+use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
+use temper_api::proto::enums::v1::PendingActivityState;
+use temper_api::proto::history::v1::History as HistoryPage;
+use temper_api::proto::query::v1::WorkflowQuery;
+use temper_api::proto::workflow::v1::{PendingActivityInfo, WorkflowExecutionInfo};
+use temper_api::proto::workflowservice::v1::*;
+use temper_engine::Execution;
+use temper_engine::execution::{
+    WorkflowTaskGrant, activity_type, normal_task_queue, transient_events,
+};
+use temper_engine::state::ActivityInfo;
+use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
+use tonic::Status;
+
+use super::Frontend;
+use crate::tokens::{TaskToken, TokenKind};
+
+pub(super) fn execution_of(exec: &Execution) -> Option<WorkflowExecution> {
+    Some(exec.workflow_execution())
+}
+
+pub(super) fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
+    let closed = exec.close_time_ms > 0;
+    WorkflowExecutionInfo {
+        execution: execution_of(exec),
+        r#type: Some(WorkflowType {
+            name: exec.workflow_type.clone(),
+        }),
+        start_time: ms_timestamp(exec.start_time_ms),
+        close_time: ms_timestamp(exec.close_time_ms),
+        status: exec.status,
+        history_length: exec.next_event_id - 1,
+        execution_time: ms_timestamp(
+            exec.start_time_ms
+                + exec
+                    .started
+                    .as_ref()
+                    .map_or(0, |s| duration_ms(s.first_workflow_task_backoff.as_ref())),
+        ),
+        memo: exec.memo.clone(),
+        search_attributes: exec.search_attributes.clone(),
+        task_queue: exec.task_queue.clone(),
+        state_transition_count: exec.db_version,
+        history_size_bytes: exec.history_size_bytes,
+        execution_duration: if closed {
+            ms_duration(exec.close_time_ms - exec.start_time_ms)
+        } else {
+            None
+        },
+        first_run_id: exec.first_execution_run_id.clone(),
+        parent_execution: exec
+            .started
+            .as_ref()
+            .and_then(|s| s.parent_workflow_execution.clone()),
+        root_execution: exec
+            .started
+            .as_ref()
+            .and_then(|s| s.root_workflow_execution.clone())
+            .or_else(|| execution_of(exec)),
+        ..Default::default()
+    }
+}
+
+pub(super) fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
+    let state = if activity.cancel_requested {
+        PendingActivityState::CancelRequested
+    } else if activity.started_time_ms > 0 {
+        PendingActivityState::Started
+    } else {
+        PendingActivityState::Scheduled
+    };
+    PendingActivityInfo {
+        activity_id: activity.activity_id.clone(),
+        activity_type: activity_type(&activity.activity_type),
+        state: state as i32,
+        heartbeat_details: activity.heartbeat_details.clone(),
+        last_heartbeat_time: ms_timestamp(activity.last_heartbeat_time_ms),
+        last_started_time: ms_timestamp(activity.started_time_ms),
+        attempt: activity.attempt,
+        maximum_attempts: activity
+            .retry_policy
+            .as_ref()
+            .map_or(0, |p| p.maximum_attempts),
+        scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
+        expiration_time: if activity.schedule_to_close_timeout_ms > 0 {
+            ms_timestamp(activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms)
+        } else {
+            None
+        },
+        last_failure: activity.last_failure.clone(),
+        last_worker_identity: if activity.started_identity.is_empty() {
+            activity.last_worker_identity.clone()
+        } else {
+            activity.started_identity.clone()
+        },
+        next_attempt_schedule_time: ms_timestamp(activity.retry_ready_time_ms),
+        ..Default::default()
+    }
+}
+
+/// What a worker receives for an activity attempt that was handed to it.
+pub(super) fn activity_task_response(
+    namespace: &str,
+    exec: &Execution,
+    activity: &ActivityInfo,
+) -> PollActivityTaskQueueResponse {
+    let token = TaskToken {
+        namespace: namespace.to_string(),
+        workflow_id: exec.workflow_id.clone(),
+        run_id: exec.run_id.clone(),
+        scheduled_event_id: activity.scheduled_event_id,
+        attempt: activity.attempt,
+        kind: TokenKind::ActivityTask as i32,
+        ..Default::default()
+    };
+    PollActivityTaskQueueResponse {
+        task_token: token.encode(),
+        workflow_namespace: namespace.to_string(),
+        workflow_type: Some(WorkflowType {
+            name: exec.workflow_type.clone(),
+        }),
+        workflow_execution: execution_of(exec),
+        activity_type: activity_type(&activity.activity_type),
+        activity_id: activity.activity_id.clone(),
+        header: activity.header.clone(),
+        input: activity.input.clone(),
+        heartbeat_details: activity.heartbeat_details.clone(),
+        scheduled_time: ms_timestamp(activity.scheduled_time_ms),
+        current_attempt_scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
+        started_time: ms_timestamp(activity.started_time_ms),
+        attempt: activity.attempt,
+        // The TypeScript SDK relies on schedule-to-close always being present.
+        schedule_to_close_timeout: Some(
+            ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
+        ),
+        start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
+        heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
+        retry_policy: activity.retry_policy.clone(),
+        ..Default::default()
+    }
+}
+
+impl Frontend {
+    /// What a worker receives for a workflow task it was granted: the history (only the new
+    /// events on a sticky queue) and the token to complete it with.
+    pub(super) async fn workflow_task_response(
+        &self,
+        namespace: &str,
+        exec: &Execution,
+        grant: &WorkflowTaskGrant,
+        sticky: bool,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        let first_event_id = if sticky {
+            grant.previous_started_event_id + 1
+        } else {
+            1
+        };
+        let mut events = self
+            .history
+            .read_history(&exec.run_id, first_event_id, usize::MAX)
+            .await?;
+        if let Some(wft) = &exec.workflow_task {
+            events.extend(transient_events(wft, exec.history_size_bytes));
+        }
+        let token = TaskToken {
+            namespace: namespace.to_string(),
+            workflow_id: exec.workflow_id.clone(),
+            run_id: exec.run_id.clone(),
+            scheduled_event_id: grant.scheduled_event_id,
+            started_event_id: grant.started_event_id,
+            attempt: grant.attempt,
+            kind: TokenKind::WorkflowTask as i32,
+            query_id: String::new(),
+        };
+        Ok(PollWorkflowTaskQueueResponse {
+            task_token: token.encode(),
+            workflow_execution: execution_of(exec),
+            workflow_type: Some(WorkflowType {
+                name: exec.workflow_type.clone(),
+            }),
+            previous_started_event_id: grant.previous_started_event_id,
+            started_event_id: grant.started_event_id,
+            attempt: grant.attempt,
+            history: Some(HistoryPage { events }),
+            workflow_execution_task_queue: normal_task_queue(&exec.task_queue),
+            scheduled_time: ms_timestamp(grant.scheduled_time_ms),
+            started_time: ms_timestamp(grant.started_time_ms),
+            messages: exec.update_request_messages(grant.started_event_id),
+            ..Default::default()
+        })
+    }
+
+    /// A query task for a worker: the run's whole history and the query. `None` when the run
+    /// is gone.
+    pub(super) async fn query_task_response(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        query_id: String,
+        query: WorkflowQuery,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
+        let Some(exec) = self.history.snapshot(run_id).await? else {
+            return Ok(None);
+        };
+        let events = self.history.read_history(run_id, 1, usize::MAX).await?;
+        let token = TaskToken {
+            namespace: namespace.to_string(),
+            run_id: run_id.to_string(),
+            kind: TokenKind::QueryTask as i32,
+            query_id,
+            ..Default::default()
+        };
+        Ok(Some(PollWorkflowTaskQueueResponse {
+            task_token: token.encode(),
+            workflow_execution: execution_of(&exec),
+            workflow_type: Some(WorkflowType {
+                name: exec.workflow_type.clone(),
+            }),
+            previous_started_event_id: exec.last_completed_workflow_task_started_id,
+            attempt: 1,
+            history: Some(HistoryPage { events }),
+            query: Some(query),
+            workflow_execution_task_queue: normal_task_queue(&exec.task_queue),
+            ..Default::default()
+        }))
+    }
+}

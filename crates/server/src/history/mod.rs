@@ -1,0 +1,542 @@
+//! The history side: owns every run's state while the server runs.
+//!
+//! Each operation on a run takes the run's lock, applies one engine [`Transition`] to a copy of
+//! its state, commits events + state in one store write, and only then publishes the new state,
+//! queues the ready tasks with matching, registers the run's next wake-up with the timer
+//! service and wakes anyone long-polling the run. Operations on different runs proceed in
+//! parallel; the store's group commit batches their writes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use temper_api::proto::common::v1::WorkflowExecution;
+use temper_api::proto::history::v1::HistoryEvent;
+use temper_engine::execution::{ReadyTask, ResetRun, Transition};
+use temper_engine::{Execution, HistoryLimits};
+use temper_store::{ExecutionWrite, Store, StoreError};
+use tokio::sync::{mpsc, oneshot, watch};
+use tonic::Status;
+
+use crate::clock::Clock;
+use crate::errors;
+use crate::matching::{Matching, QueueKind, QueuedTask};
+use crate::timers::TimerQueue;
+
+mod activities;
+mod follow_ups;
+mod queries;
+mod reset;
+mod signals;
+mod start;
+mod updates;
+mod workflow_tasks;
+
+use follow_ups::FollowUp;
+pub use queries::{QueryAnswer, QueryRegistration};
+use start::ID_LOCK_STRIPES;
+
+/// The run cache is swept for closed runs once it holds this many entries (and then whenever
+/// it has doubled since the last sweep), so memory follows the open runs, not all runs ever.
+const RUN_CACHE_MIN_EVICTION: usize = 10_000;
+
+struct RunEntry {
+    /// `None` until loaded from the store.
+    state: tokio::sync::Mutex<Option<Execution>>,
+    /// Bumped after every committed change; long polls wait on it.
+    changed: watch::Sender<i64>,
+}
+
+pub struct History {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    matching: Arc<Matching>,
+    timers: Arc<TimerQueue>,
+    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    /// Cache size at which closed runs are next evicted (see [`evict_closed_runs`]).
+    evict_at: std::sync::atomic::AtomicUsize,
+    id_locks: Vec<tokio::sync::Mutex<()>>,
+    queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
+    /// Runs with a workflow or activity task a worker could be working on.
+    busy_runs: Mutex<std::collections::HashSet<String>>,
+    /// Work on other runs that a committed change implies (see [`FollowUp`]).
+    follow_ups: mpsc::UnboundedSender<FollowUp>,
+    follow_up_queue: Mutex<Option<mpsc::UnboundedReceiver<FollowUp>>>,
+    limits: HistoryLimits,
+}
+
+/// The result of an operation on a run: the closure's value and the state after it.
+pub struct Applied<R> {
+    pub value: R,
+    pub execution: Execution,
+}
+
+impl History {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        matching: Arc<Matching>,
+        timers: Arc<TimerQueue>,
+        limits: HistoryLimits,
+    ) -> Self {
+        let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
+        History {
+            store,
+            clock,
+            matching,
+            timers,
+            runs: Mutex::new(HashMap::new()),
+            evict_at: std::sync::atomic::AtomicUsize::new(RUN_CACHE_MIN_EVICTION),
+            id_locks: (0..ID_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            queries: Mutex::new(HashMap::new()),
+            busy_runs: Mutex::new(std::collections::HashSet::new()),
+            follow_ups,
+            follow_up_queue: Mutex::new(Some(follow_up_queue)),
+            limits,
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Rebuilds task queues and timers from the open runs in the store.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let open = self.store.open_executions().await?;
+        let count = open.len();
+        for exec in open {
+            let entry = self.entry(&exec.run_id);
+            let tasks = exec.ready_tasks();
+            self.publish(&exec, tasks);
+            if !exec.children.is_empty() {
+                self.follow_up(FollowUp::SyncChildren {
+                    parent_run_id: exec.run_id.clone(),
+                });
+            }
+            if !exec.external_requests.is_empty() {
+                self.follow_up(FollowUp::DeliverExternal {
+                    source_run_id: exec.run_id.clone(),
+                });
+            }
+            if let Some(parent) = exec
+                .started
+                .as_ref()
+                .and_then(|s| s.parent_workflow_execution.as_ref())
+            {
+                self.follow_up(FollowUp::ApplyParentClosePolicy {
+                    parent_run_id: parent.run_id.clone(),
+                });
+            }
+            *entry.state.lock().await = Some(exec);
+        }
+        Ok(count)
+    }
+
+    fn entry(&self, run_id: &str) -> Arc<RunEntry> {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let evict_at = self.evict_at.load(std::sync::atomic::Ordering::Relaxed);
+        if runs.len() >= evict_at {
+            evict_closed_runs(&mut runs);
+            self.evict_at.store(
+                (runs.len() * 2).max(RUN_CACHE_MIN_EVICTION),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        runs.entry(run_id.to_string())
+            .or_insert_with(|| {
+                Arc::new(RunEntry {
+                    state: tokio::sync::Mutex::new(None),
+                    changed: watch::channel(0).0,
+                })
+            })
+            .clone()
+    }
+
+    /// Queues the ready tasks and registers the next wake-up of a committed state.
+    fn publish(&self, exec: &Execution, tasks: Vec<ReadyTask>) {
+        for task in tasks {
+            match task {
+                ReadyTask::Workflow {
+                    task_queue,
+                    scheduled_event_id,
+                    ..
+                } => {
+                    let task = QueuedTask::Workflow {
+                        run_id: exec.run_id.clone(),
+                        scheduled_event_id,
+                    };
+                    let offered = if task_queue == exec.task_queue {
+                        self.matching
+                            .offer(&exec.namespace, &task_queue, QueueKind::Workflow, task)
+                    } else {
+                        self.matching
+                            .offer_sticky(&exec.namespace, &task_queue, task)
+                    };
+                    if !offered {
+                        // Its sticky worker is gone (shut down, or not polling any more):
+                        // offer the task on the normal queue.
+                        self.follow_up(FollowUp::ResetSticky {
+                            run_id: exec.run_id.clone(),
+                        });
+                    }
+                }
+                ReadyTask::Activity {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => {
+                    // Activity queues are never closed.
+                    self.matching.offer(
+                        &exec.namespace,
+                        &task_queue,
+                        QueueKind::Activity,
+                        QueuedTask::Activity {
+                            run_id: exec.run_id.clone(),
+                            scheduled_event_id,
+                            attempt,
+                        },
+                    );
+                }
+            }
+        }
+        {
+            let mut busy = self.busy_runs.lock().unwrap_or_else(|e| e.into_inner());
+            if exec.has_outstanding_tasks() {
+                busy.insert(exec.run_id.clone());
+            } else {
+                busy.remove(&exec.run_id);
+            }
+        }
+        if let Some(at) = exec.next_wakeup() {
+            self.timers.schedule(at, &exec.run_id);
+        }
+    }
+
+    /// True when no run has a workflow or activity task outstanding (time may be skipped).
+    pub fn is_idle(&self) -> bool {
+        self.busy_runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Applies `operation` to a run and commits the result if it changed anything.
+    pub async fn transact<R>(
+        &self,
+        run_id: &str,
+        operation: impl FnOnce(&mut Transition<'_>) -> R,
+    ) -> Result<Applied<R>, Status> {
+        self.transact_creating(run_id, |t| (operation(t), None))
+            .await
+    }
+
+    /// [`History::transact`] whose operation may also hand back a run to create in the same
+    /// atomic write, as the workflow id's new current run (a reset).
+    async fn transact_creating<R>(
+        &self,
+        run_id: &str,
+        operation: impl FnOnce(&mut Transition<'_>) -> (R, Option<ResetRun>),
+    ) -> Result<Applied<R>, Status> {
+        let entry = self.entry(run_id);
+        let mut guard = entry.state.lock().await;
+        if guard.is_none() {
+            *guard = self
+                .store
+                .load_execution(run_id)
+                .await
+                .map_err(errors::storage)?;
+        }
+        let Some(before) = guard.as_ref() else {
+            return Err(Status::not_found(format!(
+                "workflow execution not found for RunId: {run_id}"
+            )));
+        };
+        let mut exec = before.clone();
+        let now = self.clock.now_ms();
+        let mut transition = Transition::new(&mut exec, now)
+            .with_run_ids(|| new_run_id(now))
+            .with_limits(self.limits);
+        let (value, created) = operation(&mut transition);
+        let output = transition.finish();
+        let changed = exec != *before;
+        if !changed && created.is_none() {
+            return Ok(Applied {
+                value,
+                execution: exec,
+            });
+        }
+        let mut writes = Vec::new();
+        if changed {
+            exec.db_version = before.db_version + 1;
+            writes.push(ExecutionWrite {
+                execution: exec.clone(),
+                expected_db_version: before.db_version,
+                new_events: output.events,
+                make_current: false,
+            });
+        }
+        let created = created.map(|mut run| {
+            run.execution.db_version = 1;
+            writes.push(ExecutionWrite {
+                execution: run.execution.clone(),
+                expected_db_version: 0,
+                new_events: std::mem::take(&mut run.events),
+                make_current: true,
+            });
+            run
+        });
+        // Runs this one starts (continue-as-new, retry, children) are created in the same
+        // atomic write.
+        let mut started_runs = Vec::new();
+        for run in output.new_runs {
+            let (mut next, events, tasks) = Execution::start(
+                &exec.namespace,
+                &run.run_id,
+                "",
+                run.started,
+                None,
+                run.user_metadata.as_ref(),
+                now,
+            );
+            next.db_version = 1;
+            writes.push(ExecutionWrite {
+                execution: next.clone(),
+                expected_db_version: 0,
+                new_events: events,
+                make_current: true,
+            });
+            started_runs.push((next, tasks));
+        }
+        let closed_now = before.is_running() && !exec.is_running();
+        let new_external_requests = exec
+            .external_requests
+            .keys()
+            .any(|id| !before.external_requests.contains_key(id));
+        if let Err(error) = self.store.write(writes).await {
+            // The cached state may be behind the store now; reload it next time.
+            *guard = None;
+            return Err(errors::storage(error));
+        }
+        *guard = Some(exec.clone());
+        drop(guard);
+        self.publish(&exec, output.tasks);
+        entry.changed.send_modify(|version| *version += 1);
+        for (next, tasks) in started_runs {
+            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.publish(&next, tasks);
+        }
+        if let Some(run) = created {
+            let next = run.execution;
+            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.publish(&next, run.tasks);
+            if !next.external_requests.is_empty() {
+                self.follow_up(FollowUp::DeliverExternal {
+                    source_run_id: next.run_id.clone(),
+                });
+            }
+        }
+        if closed_now {
+            self.after_close(&exec);
+        }
+        if new_external_requests {
+            self.follow_up(FollowUp::DeliverExternal {
+                source_run_id: exec.run_id.clone(),
+            });
+        }
+        Ok(Applied {
+            value,
+            execution: exec,
+        })
+    }
+
+    /// Drops cached state of runs the store deleted, so they read as not found.
+    pub async fn forget_runs(&self, run_ids: &[String]) {
+        for run_id in run_ids {
+            let entry = self.entry(run_id);
+            *entry.state.lock().await = None;
+            self.busy_runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(run_id);
+        }
+    }
+
+    /// [`History::forget_runs`] for every cached run of a deleted namespace.
+    pub async fn forget_namespace(&self, namespace: &str) {
+        let entries: Vec<(String, Arc<RunEntry>)> = {
+            let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+            runs.iter().map(|(id, e)| (id.clone(), e.clone())).collect()
+        };
+        let mut deleted = Vec::new();
+        for (run_id, entry) in entries {
+            let state = entry.state.lock().await;
+            if state.as_ref().is_some_and(|e| e.namespace == namespace) {
+                deleted.push(run_id);
+            }
+        }
+        self.forget_runs(&deleted).await;
+    }
+
+    /// The current state of a run, loading it if needed.
+    pub async fn snapshot(&self, run_id: &str) -> Result<Option<Execution>, Status> {
+        let entry = self.entry(run_id);
+        let mut guard = entry.state.lock().await;
+        if guard.is_none() {
+            *guard = self
+                .store
+                .load_execution(run_id)
+                .await
+                .map_err(errors::storage)?;
+        }
+        Ok(guard.clone())
+    }
+
+    /// Resolves an execution (an empty run id means the current run) to its state.
+    pub async fn resolve(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+    ) -> Result<Execution, Status> {
+        let execution =
+            execution.ok_or_else(|| errors::invalid("Execution is not set on request."))?;
+        if execution.workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        let run_id = if execution.run_id.is_empty() {
+            self.store
+                .current_run(namespace, &execution.workflow_id)
+                .await
+                .map_err(errors::storage)?
+                .ok_or_else(|| errors::workflow_not_found(&execution.workflow_id, ""))?
+        } else {
+            if uuid::Uuid::parse_str(&execution.run_id).is_err() {
+                return Err(errors::invalid("Invalid RunId."));
+            }
+            execution.run_id.clone()
+        };
+        match self.snapshot(&run_id).await? {
+            Some(exec)
+                if exec.namespace == namespace && exec.workflow_id == execution.workflow_id =>
+            {
+                Ok(exec)
+            }
+            _ => Err(errors::workflow_not_found(
+                &execution.workflow_id,
+                &execution.run_id,
+            )),
+        }
+    }
+
+    /// Waits until the run changes after `seen`, or `wait` passes. Returns the new version.
+    pub async fn wait_for_change(&self, run_id: &str, seen: i64, wait: Duration) -> i64 {
+        let mut receiver = self.entry(run_id).changed.subscribe();
+        let _ = tokio::time::timeout(wait, receiver.wait_for(|v| *v != seen)).await;
+        *receiver.borrow()
+    }
+
+    pub fn change_version(&self, run_id: &str) -> i64 {
+        *self.entry(run_id).changed.borrow()
+    }
+
+    pub async fn read_history(
+        &self,
+        run_id: &str,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<HistoryEvent>, Status> {
+        self.store
+            .read_history(run_id, first_event_id, max_events)
+            .await
+            .map_err(errors::storage)
+    }
+
+    pub fn matching(&self) -> &Matching {
+        &self.matching
+    }
+
+    /// Timer-service callback: processes whatever is due on the run.
+    pub async fn on_timer(&self, run_id: &str) {
+        let result = self.transact(run_id, |t| t.on_time()).await;
+        match result {
+            Ok(applied) => {
+                if let Some(at) = applied.execution.next_wakeup() {
+                    self.timers.schedule(at, run_id);
+                }
+            }
+            Err(status) => {
+                tracing::warn!(run_id, error = %status.message(), "timer processing failed; retrying");
+                self.timers.schedule(self.clock.now_ms() + 1_000, run_id);
+            }
+        }
+    }
+}
+
+/// Drops cached runs that are closed (or were never loaded) and that nobody is using: the
+/// store has them, and the next access loads them again.
+fn evict_closed_runs(runs: &mut HashMap<String, Arc<RunEntry>>) {
+    runs.retain(|_, entry| {
+        if Arc::strong_count(entry) > 1 {
+            return true;
+        }
+        match entry.state.try_lock() {
+            Ok(state) => state.as_ref().is_some_and(Execution::is_running),
+            Err(_) => true,
+        }
+    });
+}
+
+/// A new run id: a UUIDv7 (time-ordered, as Temporal 1.32 issues them) of the server's clock,
+/// so runs sort by start time on a virtual clock too.
+fn new_run_id(now_ms: i64) -> String {
+    let millis = u64::try_from(now_ms).unwrap_or(0);
+    let timestamp = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        millis / 1000,
+        (millis % 1000) as u32 * 1_000_000,
+    );
+    uuid::Uuid::new_v7(timestamp).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use temper_api::proto::enums::v1::WorkflowExecutionStatus;
+
+    fn entry(status: Option<WorkflowExecutionStatus>) -> Arc<RunEntry> {
+        Arc::new(RunEntry {
+            state: tokio::sync::Mutex::new(status.map(|s| Execution {
+                status: s as i32,
+                ..Default::default()
+            })),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    #[test]
+    fn eviction_keeps_open_and_in_use_runs_only() {
+        let in_use = entry(Some(WorkflowExecutionStatus::Completed));
+        let mut runs = HashMap::from([
+            (
+                "open".to_string(),
+                entry(Some(WorkflowExecutionStatus::Running)),
+            ),
+            (
+                "closed".to_string(),
+                entry(Some(WorkflowExecutionStatus::Completed)),
+            ),
+            ("unloaded".to_string(), entry(None)),
+            ("in-use".to_string(), in_use.clone()),
+        ]);
+        evict_closed_runs(&mut runs);
+        let mut kept: Vec<&str> = runs.keys().map(String::as_str).collect();
+        kept.sort();
+        assert_eq!(kept, vec!["in-use", "open"]);
+        drop(in_use);
+    }
+}
