@@ -3,7 +3,11 @@
 //! One writer thread owns the write connection and commits whatever writes are waiting in one
 //! transaction (group commit: one fsync for many RPCs); each caller is answered after the
 //! commit. Files use WAL with `synchronous=FULL`, so an acknowledged write survives a crash.
-//! Reads use a second connection. An in-memory database (no file) uses one connection for both.
+//! Reads run on tokio's blocking threads, each on a connection of its own from a small pool, so
+//! a read never stalls an async worker and never waits for a group commit (WAL readers see the
+//! last committed state). The "in-memory" database of `start-dev` is a private file in a
+//! temporary directory, deleted when the store is dropped, with `synchronous=OFF`: nothing is
+//! fsynced, and reads run beside the writer as for a file.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
@@ -60,9 +64,44 @@ const STATUS_RUNNING: i32 = 1;
 
 type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
 
+/// Idle read connections kept for reuse; more are opened under load and closed after it.
+const IDLE_READERS: usize = 8;
+
 pub struct SqliteStore {
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<ReaderPool>,
     writes: mpsc::Sender<WriteRequest>,
+    /// The directory of an in-memory store's private file, deleted with the store.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Read connections to one database file.
+struct ReaderPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn open(&self) -> StoreResult<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        visibility::register_functions(&conn)?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle connection (or a new one), then keeps it for the next read.
+    fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
 }
 
 impl SqliteStore {
@@ -82,41 +121,57 @@ impl SqliteStore {
         writer.execute_batch(visibility::INDEXES)?;
         visibility::register_functions(&writer)?;
         backfill_visibility(&writer)?;
-        let reader = Connection::open(path)?;
-        reader.busy_timeout(std::time::Duration::from_secs(5))?;
-        visibility::register_functions(&reader)?;
-        Ok(Self::with_connections(
-            Arc::new(Mutex::new(writer)),
-            Arc::new(Mutex::new(reader)),
-        ))
+        Ok(Self::with_writer(writer, path, None))
     }
 
     /// A database that lives only as long as the process (Temporal's dev-server default).
     pub fn open_in_memory() -> StoreResult<Self> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
-        conn.execute_batch(visibility::SCHEMA)?;
-        conn.execute_batch(visibility::INDEXES)?;
-        visibility::register_functions(&conn)?;
-        let shared = Arc::new(Mutex::new(conn));
-        Ok(Self::with_connections(shared.clone(), shared))
+        let scratch = tempfile::Builder::new()
+            .prefix("temper-memory-")
+            .tempdir()
+            .map_err(|e| StoreError::Backend(format!("temporary directory: {e}")))?;
+        let path = scratch.path().join("temper.db");
+        let writer = Connection::open(&path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "OFF")?;
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(visibility::SCHEMA)?;
+        writer.execute_batch(visibility::INDEXES)?;
+        visibility::register_functions(&writer)?;
+        Ok(Self::with_writer(writer, &path, Some(scratch)))
     }
 
-    fn with_connections(writer: Arc<Mutex<Connection>>, reader: Arc<Mutex<Connection>>) -> Self {
+    fn with_writer(writer: Connection, path: &Path, scratch: Option<tempfile::TempDir>) -> Self {
+        let writer = Arc::new(Mutex::new(writer));
         let (writes, queue) = mpsc::channel::<WriteRequest>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .stack_size(temper_api::codec::THREAD_STACK_BYTES)
             .spawn(move || writer_loop(writer, queue))
             .expect("spawning the SQLite writer thread");
-        SqliteStore { reader, writes }
+        let readers = Arc::new(ReaderPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        });
+        SqliteStore {
+            readers,
+            writes,
+            _scratch: scratch,
+        }
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        // A panic while reading (a bug) must not take every later read down with it: the
-        // connection itself is fine (an open transaction rolled back when it was dropped).
-        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        f(&conn)
+    /// Runs `f` on a read connection on a blocking thread.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let readers = self.readers.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || readers.with_connection(f))
+                .await
+                .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        })
     }
 }
 
@@ -311,7 +366,9 @@ impl Store for SqliteStore {
     }
 
     fn current_run(&self, namespace: &str, workflow_id: &str) -> StoreFuture<'_, Option<String>> {
-        let result = self.read(|conn| {
+        let namespace = namespace.to_owned();
+        let workflow_id = workflow_id.to_owned();
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT run_id FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2",
@@ -319,12 +376,12 @@ impl Store for SqliteStore {
                     |row| row.get(0),
                 )
                 .optional()?)
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn load_execution(&self, run_id: &str) -> StoreFuture<'_, Option<Execution>> {
-        let result = self.read(|conn| {
+        let run_id = run_id.to_owned();
+        self.read(move |conn| {
             let bytes: Option<Vec<u8>> = conn
                 .query_row(
                     "SELECT state FROM executions WHERE run_id = ?1",
@@ -333,8 +390,7 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             bytes.map(|b| decode_execution(&b)).transpose()
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn read_history(
@@ -343,7 +399,8 @@ impl Store for SqliteStore {
         first_event_id: i64,
         max_events: usize,
     ) -> StoreFuture<'_, Vec<HistoryEvent>> {
-        let result = self.read(|conn| {
+        let run_id = run_id.to_owned();
+        self.read(move |conn| {
             let mut query = conn.prepare_cached(
                 "SELECT event FROM history_events WHERE run_id = ?1 AND event_id >= ?2
                  ORDER BY event_id LIMIT ?3",
@@ -359,21 +416,19 @@ impl Store for SqliteStore {
                 events.push(event);
             }
             Ok(events)
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             let mut query = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
             let rows = query.query_map(params![STATUS_RUNNING], |row| row.get::<_, Vec<u8>>(0))?;
             rows.map(|bytes| decode_execution(&bytes?)).collect()
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>> {
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             let mut query = conn.prepare("SELECT record FROM namespaces ORDER BY name")?;
             let rows = query.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
             rows.map(|bytes| {
@@ -381,13 +436,12 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("namespace: {e}")))
             })
             .collect()
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
         // Namespace registration is rare; it bypasses the group-commit queue.
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             let inserted = conn.execute(
                 "INSERT INTO namespaces (name, record) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
                 params![namespace.name, namespace.encode_to_vec()],
@@ -396,12 +450,11 @@ impl Store for SqliteStore {
                 return Err(StoreError::AlreadyExists(format!("namespace {}", namespace.name)));
             }
             Ok(())
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             let updated = conn.execute(
                 "UPDATE namespaces SET record = ?2 WHERE name = ?1",
                 params![namespace.name, namespace.encode_to_vec()],
@@ -413,12 +466,12 @@ impl Store for SqliteStore {
                 )));
             }
             Ok(())
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn delete_namespace(&self, name: &str) -> StoreFuture<'_, ()> {
-        let result = self.read(|conn| {
+        let name = name.to_owned();
+        self.read(move |conn| {
             let tx = conn.unchecked_transaction()?;
             tx.execute(
                 "DELETE FROM history_events WHERE run_id IN
@@ -437,8 +490,7 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(())
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn dialect(&self) -> temper_query::Dialect {
@@ -452,8 +504,8 @@ impl Store for SqliteStore {
         _ty: temper_query::AttributeType,
     ) -> StoreFuture<'_, ()> {
         // Rare (registering an attribute); it bypasses the group-commit queue.
-        let result = self.read(|conn| visibility::index_search_attribute(conn, name));
-        Box::pin(async move { result })
+        let name = name.to_string();
+        self.read(move |conn| visibility::index_search_attribute(conn, &name))
     }
 
     fn list_executions(
@@ -463,15 +515,17 @@ impl Store for SqliteStore {
         page_size: usize,
         page_token: &[u8],
     ) -> StoreFuture<'_, ExecutionPage> {
-        let result = self.read(|conn| {
+        let namespace = namespace.to_owned();
+        let filter = filter.to_owned();
+        let page_token = page_token.to_owned();
+        self.read(move |conn| {
             let (executions, next_page_token) =
-                visibility::list(conn, namespace, filter, page_size, page_token)?;
+                visibility::list(conn, &namespace, &filter, page_size, &page_token)?;
             Ok(ExecutionPage {
                 executions,
                 next_page_token,
             })
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn count_executions(
@@ -479,11 +533,12 @@ impl Store for SqliteStore {
         namespace: &str,
         filter: &CompiledQuery,
     ) -> StoreFuture<'_, ExecutionCount> {
-        let result = self.read(|conn| {
-            let (count, groups) = visibility::count(conn, namespace, filter)?;
+        let namespace = namespace.to_owned();
+        let filter = filter.to_owned();
+        self.read(move |conn| {
+            let (count, groups) = visibility::count(conn, &namespace, &filter)?;
             Ok(ExecutionCount { count, groups })
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn delete_closed_runs(
@@ -493,7 +548,8 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreFuture<'_, Vec<String>> {
         // Rare background work; it bypasses the group-commit queue like namespace changes.
-        let result = self.read(|conn| {
+        let namespace = namespace.to_owned();
+        self.read(move |conn| {
             let tx = conn.unchecked_transaction()?;
             let run_ids = {
                 let mut query = tx.prepare(
@@ -526,12 +582,11 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(run_ids)
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn load_clock_offset(&self) -> StoreFuture<'_, i64> {
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             let value: Option<i64> = conn
                 .query_row(
                     "SELECT value FROM settings WHERE name = 'clock_offset_ms'",
@@ -540,20 +595,18 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             Ok(value.unwrap_or(0))
-        });
-        Box::pin(async move { result })
+        })
     }
 
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()> {
         // Rare (a time skip); it bypasses the group-commit queue.
-        let result = self.read(|conn| {
+        self.read(move |conn| {
             conn.execute(
                 "INSERT INTO settings (name, value) VALUES ('clock_offset_ms', ?1)
                  ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 params![offset_ms],
             )?;
             Ok(())
-        });
-        Box::pin(async move { result })
+        })
     }
 }
