@@ -141,7 +141,8 @@ impl Execution {
     }
 
     /// Applies one event to the state. `event.event_id` is only read for events that are never
-    /// buffered (command events and workflow-task events).
+    /// buffered (command events and workflow-task events). One arm per event type, so the
+    /// whole mapping from events to state reads in one place; it is long for that reason.
     pub(crate) fn apply_event(&mut self, event: &HistoryEvent) {
         let Some(attributes) = &event.attributes else {
             return;

@@ -10,11 +10,10 @@ use prost::Message;
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::enums::v1::{
     BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType,
-    PendingWorkflowTaskState, QueryRejectCondition, QueryResultType, TaskQueueKind, TaskQueueType,
-    WorkflowExecutionStatus, WorkflowIdConflictPolicy,
+    PendingWorkflowTaskState, QueryResultType, TaskQueueKind, TaskQueueType,
+    WorkflowIdConflictPolicy,
 };
 use temper_api::proto::history::v1::History as HistoryPage;
-use temper_api::proto::query::v1::QueryRejected;
 use temper_api::proto::taskqueue::v1::{
     PollerInfo, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
 };
@@ -50,8 +49,6 @@ use responses::{activity_task_response, execution_info, execution_of, pending_ac
 const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
 const DEFAULT_HISTORY_PAGE_SIZE: usize = 1000;
 pub const SERVER_VERSION: &str = "1.29.0";
-/// From this workflow-task attempt on, queries fail fast instead of waiting (as Temporal).
-const FAILING_TASK_ATTEMPT: i32 = 3;
 
 pub struct Frontend {
     history: Arc<History>,
@@ -1397,76 +1394,16 @@ impl WorkflowService for Frontend {
             return Err(errors::invalid("QueryType is not set on request."));
         }
         check_payloads(query.query_args.as_ref())?;
-        let exec = self
+        let response = self
             .history
-            .resolve(&request.namespace, request.execution.as_ref())
+            .query(
+                &request.namespace,
+                request.execution.as_ref(),
+                query,
+                request.query_reject_condition,
+            )
             .await?;
-        let run_id = exec.run_id.clone();
-        // Queries are answered from the worker's view after the last completed workflow task;
-        // while a task is scheduled or running, wait for it so the answer is consistent.
-        // A query that arrives while the task keeps failing is refused; one already waiting
-        // when later attempts fail keeps waiting for an attempt that completes (as Temporal).
-        let mut arriving = true;
-        let exec = loop {
-            let seen = self.history.change_version(&run_id);
-            let Some(exec) = self.history.snapshot(&run_id).await? else {
-                return Err(errors::workflow_not_found(&exec.workflow_id, &run_id));
-            };
-            if exec.last_completed_workflow_task_started_id == 0 && !exec.is_running() {
-                return Err(errors::workflow_not_ready(
-                    "Workflow execution closed before WorkflowTaskStarted event",
-                ));
-            }
-            if arriving
-                && exec
-                    .workflow_task
-                    .as_ref()
-                    .is_some_and(|w| w.attempt >= FAILING_TASK_ATTEMPT)
-            {
-                return Err(errors::workflow_not_ready(
-                    "Unable to query workflow due to Workflow Task in failed state.",
-                ));
-            }
-            let busy = exec.is_running()
-                && (exec.workflow_task.is_some()
-                    || exec.last_completed_workflow_task_started_id == 0);
-            if !busy {
-                break exec;
-            }
-            arriving = false;
-            self.history
-                .wait_for_change(&run_id, seen, Duration::from_secs(3600))
-                .await;
-        };
-        let status = WorkflowExecutionStatus::try_from(exec.status)
-            .unwrap_or(WorkflowExecutionStatus::Unspecified);
-        let rejected = match QueryRejectCondition::try_from(request.query_reject_condition) {
-            Ok(QueryRejectCondition::NotOpen) => status != WorkflowExecutionStatus::Running,
-            Ok(QueryRejectCondition::NotCompletedCleanly) => {
-                status != WorkflowExecutionStatus::Completed
-            }
-            _ => false,
-        };
-        if rejected {
-            return Ok(Response::new(QueryWorkflowResponse {
-                query_rejected: Some(QueryRejected {
-                    status: exec.status,
-                }),
-                ..Default::default()
-            }));
-        }
-        let (query_id, answer, _registration) = self.history.register_query();
-        self.history.offer_query(&exec, &query_id, query);
-        match answer.await {
-            Ok(QueryAnswer::Answered(result)) => Ok(Response::new(QueryWorkflowResponse {
-                query_result: result,
-                ..Default::default()
-            })),
-            Ok(QueryAnswer::Failed(message, failure)) => {
-                Err(errors::query_failed(message, *failure))
-            }
-            Err(_) => Err(Status::unavailable("query was abandoned")),
-        }
+        Ok(Response::new(response))
     }
 
     async fn respond_query_task_completed(

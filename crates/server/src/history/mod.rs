@@ -293,26 +293,7 @@ impl History {
         });
         // Runs this one starts (continue-as-new, retry, children) are created in the same
         // atomic write.
-        let mut started_runs = Vec::new();
-        for run in output.new_runs {
-            let (mut next, events, tasks) = Execution::start(
-                &exec.namespace,
-                &run.run_id,
-                "",
-                run.started,
-                None,
-                run.user_metadata.as_ref(),
-                now,
-            );
-            next.db_version = 1;
-            writes.push(ExecutionWrite {
-                execution: next.clone(),
-                expected_db_version: 0,
-                new_events: events,
-                make_current: true,
-            });
-            started_runs.push((next, tasks));
-        }
+        let started_runs = chained_runs(&exec, output.new_runs, now, &mut writes);
         let closed_now = before.is_running() && !exec.is_running();
         let new_external_requests = exec
             .external_requests
@@ -327,6 +308,28 @@ impl History {
         drop(guard);
         self.publish(&exec, output.tasks);
         entry.changed.send_modify(|version| *version += 1);
+        self.publish_created_runs(started_runs, created).await;
+        if closed_now {
+            self.after_close(&exec);
+        }
+        if new_external_requests {
+            self.follow_up(FollowUp::DeliverExternal {
+                source_run_id: exec.run_id.clone(),
+            });
+        }
+        Ok(Applied {
+            value,
+            execution: exec,
+        })
+    }
+
+    /// Caches and publishes the runs a committed transition created (chained runs, or the run
+    /// a reset built).
+    async fn publish_created_runs(
+        &self,
+        started_runs: Vec<(Execution, Vec<ReadyTask>)>,
+        created: Option<ResetRun>,
+    ) {
         for (next, tasks) in started_runs {
             *self.entry(&next.run_id).state.lock().await = Some(next.clone());
             self.publish(&next, tasks);
@@ -341,18 +344,6 @@ impl History {
                 });
             }
         }
-        if closed_now {
-            self.after_close(&exec);
-        }
-        if new_external_requests {
-            self.follow_up(FollowUp::DeliverExternal {
-                source_run_id: exec.run_id.clone(),
-            });
-        }
-        Ok(Applied {
-            value,
-            execution: exec,
-        })
     }
 
     /// Drops cached state of runs the store deleted, so they read as not found.
@@ -489,6 +480,37 @@ fn evict_closed_runs(runs: &mut HashMap<String, Arc<RunEntry>>) {
             Err(_) => true,
         }
     });
+}
+
+/// The runs a transition chains to `exec` (continue-as-new, retry, cron, children), started
+/// and added to the same atomic write; with the tasks each is ready for.
+fn chained_runs(
+    exec: &Execution,
+    new_runs: Vec<temper_engine::NewRun>,
+    now: i64,
+    writes: &mut Vec<ExecutionWrite>,
+) -> Vec<(Execution, Vec<ReadyTask>)> {
+    let mut started_runs = Vec::new();
+    for run in new_runs {
+        let (mut next, events, tasks) = Execution::start(
+            &exec.namespace,
+            &run.run_id,
+            "",
+            run.started,
+            None,
+            run.user_metadata.as_ref(),
+            now,
+        );
+        next.db_version = 1;
+        writes.push(ExecutionWrite {
+            execution: next.clone(),
+            expected_db_version: 0,
+            new_events: events,
+            make_current: true,
+        });
+        started_runs.push((next, tasks));
+    }
+    started_runs
 }
 
 /// A new run id: a UUIDv7 (time-ordered, as Temporal 1.32 issues them) of the server's clock,

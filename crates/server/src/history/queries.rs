@@ -1,11 +1,20 @@
-//! Queries in flight: a query task waits for its worker's answer here.
+//! `QueryWorkflow`: when a run can be queried, and the queries in flight, each waiting for its
+//! worker's answer.
 
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_engine::Execution;
 use tokio::sync::oneshot;
 
 use super::History;
+use crate::errors;
 use crate::matching::{QueueKind, QueuedTask};
+use std::time::Duration;
+use temper_api::proto::common::v1::WorkflowExecution;
+use temper_api::proto::enums::v1::QueryRejectCondition;
+use temper_api::proto::enums::v1::WorkflowExecutionStatus;
+use temper_api::proto::query::v1::QueryRejected;
+use temper_api::proto::workflowservice::v1::QueryWorkflowResponse;
+use tonic::Status;
 
 /// A worker's answer to a query task.
 pub enum QueryAnswer {
@@ -29,7 +38,92 @@ impl Drop for QueryRegistration<'_> {
     }
 }
 
+/// From this workflow-task attempt on, queries fail fast instead of waiting (as Temporal).
+const FAILING_TASK_ATTEMPT: i32 = 3;
+
 impl History {
+    /// `QueryWorkflow`: waits until the run's worker has caught up (no workflow task scheduled
+    /// or running), applies the reject condition, then hands the query to a worker and waits
+    /// for its answer.
+    pub async fn query(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+        query: WorkflowQuery,
+        reject_condition: i32,
+    ) -> Result<QueryWorkflowResponse, Status> {
+        let exec = self.resolve(namespace, execution).await?;
+        let exec = self.wait_until_queryable(&exec).await?;
+        let status = WorkflowExecutionStatus::try_from(exec.status)
+            .unwrap_or(WorkflowExecutionStatus::Unspecified);
+        let rejected = match QueryRejectCondition::try_from(reject_condition) {
+            Ok(QueryRejectCondition::NotOpen) => status != WorkflowExecutionStatus::Running,
+            Ok(QueryRejectCondition::NotCompletedCleanly) => {
+                status != WorkflowExecutionStatus::Completed
+            }
+            _ => false,
+        };
+        if rejected {
+            return Ok(QueryWorkflowResponse {
+                query_rejected: Some(QueryRejected {
+                    status: exec.status,
+                }),
+                ..Default::default()
+            });
+        }
+        let (query_id, answer, _registration) = self.register_query();
+        self.offer_query(&exec, &query_id, query);
+        match answer.await {
+            Ok(QueryAnswer::Answered(result)) => Ok(QueryWorkflowResponse {
+                query_result: result,
+                ..Default::default()
+            }),
+            Ok(QueryAnswer::Failed(message, failure)) => {
+                Err(errors::query_failed(message, *failure))
+            }
+            Err(_) => Err(Status::unavailable("query was abandoned")),
+        }
+    }
+
+    /// Queries are answered from the worker's view after the last completed workflow task;
+    /// while a task is scheduled or running, wait for it so the answer is consistent. A query
+    /// that arrives while the task keeps failing is refused; one already waiting when later
+    /// attempts fail keeps waiting for an attempt that completes (as Temporal).
+    async fn wait_until_queryable(&self, resolved: &Execution) -> Result<Execution, Status> {
+        let run_id = &resolved.run_id;
+        let mut arriving = true;
+        loop {
+            let seen = self.change_version(run_id);
+            let Some(exec) = self.snapshot(run_id).await? else {
+                return Err(errors::workflow_not_found(&resolved.workflow_id, run_id));
+            };
+            if exec.last_completed_workflow_task_started_id == 0 && !exec.is_running() {
+                return Err(errors::workflow_not_ready(
+                    "Workflow execution closed before WorkflowTaskStarted event",
+                ));
+            }
+            if arriving
+                && exec
+                    .workflow_task
+                    .as_ref()
+                    .is_some_and(|w| w.attempt >= FAILING_TASK_ATTEMPT)
+            {
+                return Err(errors::workflow_not_ready(
+                    "Unable to query workflow due to Workflow Task in failed state.",
+                ));
+            }
+            let busy = exec.is_running()
+                && (exec.workflow_task.is_some()
+                    || exec.last_completed_workflow_task_started_id == 0);
+            if !busy {
+                return Ok(exec);
+            }
+            arriving = false;
+            self.wait_for_change(run_id, seen, Duration::from_secs(3600))
+                .await;
+        }
+    }
+
     /// Registers a query waiting for a worker's answer; the guard unregisters it when dropped.
     pub fn register_query(
         &self,
