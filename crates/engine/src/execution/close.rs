@@ -10,6 +10,20 @@ use temper_api::proto::history::v1::{self as history, history_event::Attributes}
 impl Transition<'_> {
     /// Terminates the run: an in-flight workflow task is failed first, as Temporal does.
     pub fn terminate(&mut self, reason: &str, details: Option<Payloads>, identity: &str) {
+        self.end_workflow_task_for_close(identity);
+        self.append(Attributes::WorkflowExecutionTerminatedEventAttributes(
+            history::WorkflowExecutionTerminatedEventAttributes {
+                reason: reason.to_string(),
+                details,
+                identity: identity.to_string(),
+            },
+        ));
+    }
+
+    /// Before the server closes a run (termination, a workflow timeout): a workflow task a
+    /// worker holds fails with FORCE_CLOSE_COMMAND, and the events buffered meanwhile are
+    /// written, so none is lost with the close (Temporal does the same).
+    pub(super) fn end_workflow_task_for_close(&mut self, identity: &str) {
         if let Some(wft) = self
             .exec
             .workflow_task
@@ -25,16 +39,9 @@ impl Transition<'_> {
                     ..Default::default()
                 },
             ));
-            self.exec.workflow_task = None;
         }
+        self.exec.workflow_task = None;
         self.flush_buffer();
-        self.append(Attributes::WorkflowExecutionTerminatedEventAttributes(
-            history::WorkflowExecutionTerminatedEventAttributes {
-                reason: reason.to_string(),
-                details,
-                identity: identity.to_string(),
-            },
-        ));
     }
 
     /// A CompleteWorkflowExecution command (a cron workflow chains its next run).

@@ -55,6 +55,7 @@ impl Transition<'_> {
             ..Default::default()
         };
         let (retry_state, new_execution_run_id) = self.retry_run(&failure);
+        self.end_workflow_task_for_close("");
         self.append(Attributes::WorkflowExecutionTimedOutEventAttributes(
             history::WorkflowExecutionTimedOutEventAttributes {
                 retry_state: retry_state as i32,

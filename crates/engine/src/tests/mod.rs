@@ -1257,3 +1257,4 @@ fn the_rebuild_check_catches_state_that_history_does_not_explain() {
 }
 
 mod families;
+mod simulation;
