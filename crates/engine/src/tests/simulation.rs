@@ -5,15 +5,24 @@
 //! 300) make a long run; a failure names its seed.
 
 use temper_api::proto::command::v1::{self as command, Command, command::Attributes as C};
-use temper_api::proto::common::v1::{ActivityType, Payloads, WorkflowExecution, WorkflowType};
+use temper_api::proto::common::v1::{
+    ActivityType, Payloads, RetryPolicy, WorkflowExecution, WorkflowType,
+};
+use temper_api::proto::enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage;
 use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
+use temper_api::proto::protocol::v1::Message;
+use temper_api::proto::taskqueue::v1::{StickyExecutionAttributes, TaskQueue};
+use temper_api::proto::update::v1 as update;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
 use super::{T0, record_and_check, start_run};
 use crate::Execution;
 use crate::execution::{Transition, minimal_started_attributes};
 use crate::time::ms_duration;
+
+/// A workflow id that some other run holds, so starting a child with it fails.
+const TAKEN_ID: &str = "taken";
 
 /// xorshift64*: small, seeded, the same sequence on every machine.
 struct Rng(u64);
@@ -64,6 +73,7 @@ impl World {
             next_run += 1;
             format!("sim-run-{next_run}")
         });
+        t.set_running_workflow_ids([TAKEN_ID.to_string()].into());
         act(&mut t, &mut self.rng, roll, commands);
         let output = t.finish();
         record_and_check(&self.exec, &output.events);
@@ -87,6 +97,10 @@ impl World {
                     activity_type: Some(ActivityType { name: "A".into() }),
                     start_to_close_timeout: ms_duration(1 + self.rng.below(8_000) as i64),
                     heartbeat_timeout: ms_duration(self.rng.below(3) as i64 * 2_000),
+                    retry_policy: self.rng.chance(50).then(|| RetryPolicy {
+                        maximum_attempts: 1 + self.rng.below(3) as i32,
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
             ),
@@ -110,7 +124,12 @@ impl World {
             },
             7 => C::StartChildWorkflowExecutionCommandAttributes(
                 command::StartChildWorkflowExecutionCommandAttributes {
-                    workflow_id: id,
+                    // Some children take an id another run already holds.
+                    workflow_id: if self.rng.chance(25) {
+                        TAKEN_ID.into()
+                    } else {
+                        id
+                    },
                     workflow_type: Some(WorkflowType { name: "K".into() }),
                     ..Default::default()
                 },
@@ -159,6 +178,10 @@ fn act(t: &mut Transition<'_>, rng: &mut Rng, roll: u64, commands: Vec<C>) {
         65..=74 => t.signal("go", None, "client", None, ""),
         75..=82 => resolve_child_or_request(t, rng, &exec),
         83..=85 => t.request_cancel("why", "client"),
+        90..=94 => {
+            let update_id = format!("u{}", rng.below(6));
+            let _ = t.admit_update(update_request(&update_id));
+        }
         86..=88 => t.reset_stickiness(),
         89 if rng.chance(20) => t.terminate("enough", None, "client"),
         _ => t.on_time(),
@@ -187,6 +210,13 @@ fn work_on_workflow_task(
         let _ = t.workflow_task_failed_by_worker(ids.0, ids.1, ids.2, 0, failure, "worker");
         return;
     }
+    let sticky = rng.chance(40).then(|| StickyExecutionAttributes {
+        worker_task_queue: Some(TaskQueue {
+            name: "sticky".into(),
+            ..Default::default()
+        }),
+        schedule_to_start_timeout: ms_duration(2_000),
+    });
     let request = RespondWorkflowTaskCompletedRequest {
         commands: commands
             .into_iter()
@@ -195,10 +225,84 @@ fn work_on_workflow_task(
                 ..Default::default()
             })
             .collect(),
+        messages: update_answers(rng, exec),
+        sticky_attributes: sticky,
         identity: "worker".into(),
         ..Default::default()
     };
     let _ = t.complete_workflow_task(ids.0, ids.1, ids.2, &request);
+}
+
+fn update_request(update_id: &str) -> update::Request {
+    update::Request {
+        meta: Some(update::Meta {
+            update_id: update_id.into(),
+            identity: "client".into(),
+        }),
+        input: Some(update::Input {
+            name: "u".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The worker's answers to the run's open updates: accept, reject, complete, or nothing.
+fn update_answers(rng: &mut Rng, exec: &Execution) -> Vec<Message> {
+    let mut messages = Vec::new();
+    for (update_id, info) in &exec.updates {
+        let admitted = info.stage == Stage::Admitted as i32;
+        let accepted = info.stage == Stage::Accepted as i32;
+        let response = || update::Response {
+            meta: Some(update::Meta {
+                update_id: update_id.clone(),
+                identity: "worker".into(),
+            }),
+            outcome: Some(update::Outcome::default()),
+        };
+        match rng.below(4) {
+            0 if admitted => {
+                messages.push(message(
+                    update_id,
+                    "accept",
+                    "Acceptance",
+                    update::Acceptance::default(),
+                ));
+            }
+            1 if admitted => {
+                let rejection = update::Rejection {
+                    failure: Some(Failure::default()),
+                    ..Default::default()
+                };
+                messages.push(message(update_id, "reject", "Rejection", rejection));
+            }
+            2 if admitted || accepted => {
+                if admitted {
+                    messages.push(message(
+                        update_id,
+                        "accept",
+                        "Acceptance",
+                        update::Acceptance::default(),
+                    ));
+                }
+                messages.push(message(update_id, "complete", "Response", response()));
+            }
+            _ => {}
+        }
+    }
+    messages
+}
+
+fn message(update_id: &str, suffix: &str, type_name: &str, body: impl prost::Message) -> Message {
+    Message {
+        id: format!("{update_id}/{suffix}"),
+        protocol_instance_id: update_id.into(),
+        body: Some(prost_wkt_types::Any {
+            type_url: format!("type.googleapis.com/temporal.api.update.v1.{type_name}"),
+            value: body.encode_to_vec(),
+        }),
+        ..Default::default()
+    }
 }
 
 fn work_on_activity(t: &mut Transition<'_>, rng: &mut Rng, exec: &Execution) {
@@ -274,5 +378,44 @@ fn random_runs_always_match_their_history() {
                 panic!("seed {seed}, step {step}: {message}");
             }
         }
+    }
+    assert_explored(seeds);
+}
+
+/// The simulation reaches every family of events (a change that stops it from exploring,
+/// say by making every completion invalid, fails here rather than passing vacuously).
+fn assert_explored(seeds: u64) {
+    use temper_api::proto::enums::v1::EventType as E;
+    let seen: std::collections::BTreeSet<i32> = (1..=seeds)
+        .flat_map(|seed| super::HISTORIES.with(|h| h.borrow()[&format!("sim-{seed}")].clone()))
+        .map(|e| e.event_type)
+        .collect();
+    for wanted in [
+        E::ActivityTaskCompleted,
+        E::ActivityTaskFailed,
+        E::ActivityTaskTimedOut,
+        E::ActivityTaskCanceled,
+        E::TimerFired,
+        E::TimerCanceled,
+        E::ChildWorkflowExecutionStarted,
+        E::ChildWorkflowExecutionCompleted,
+        E::StartChildWorkflowExecutionFailed,
+        E::ExternalWorkflowExecutionSignaled,
+        E::RequestCancelExternalWorkflowExecutionFailed,
+        E::WorkflowExecutionUpdateAccepted,
+        E::WorkflowExecutionUpdateCompleted,
+        E::WorkflowTaskFailed,
+        E::WorkflowTaskTimedOut,
+        E::WorkflowExecutionSignaled,
+        E::WorkflowExecutionCancelRequested,
+        E::WorkflowExecutionCompleted,
+        E::WorkflowExecutionContinuedAsNew,
+        E::WorkflowExecutionTerminated,
+        E::WorkflowExecutionTimedOut,
+    ] {
+        assert!(
+            seen.contains(&(wanted as i32)),
+            "the simulation never produced {wanted:?}"
+        );
     }
 }
