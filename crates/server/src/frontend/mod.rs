@@ -31,8 +31,8 @@ use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::errors;
-use crate::history::{History, QueryAnswer};
-use crate::matching::{QueueKind, QueuedTask};
+use crate::history::{HandedWorkflowTask, History, QueryAnswer};
+use crate::matching::QueueKind;
 use crate::namespaces::{self, Namespaces};
 use crate::tokens::{TaskToken, TokenKind};
 use crate::validation::{
@@ -277,7 +277,9 @@ impl Frontend {
         Ok(None)
     }
 
-    /// Waits for a workflow task (or query task) on a queue and hands it out.
+    /// Waits for a workflow task (or query task) on a queue and hands it out. A task whose
+    /// response cannot be built (its history does not read) is skipped: it times out and is
+    /// retried, and one bad run does not fail every poll of its queue.
     async fn next_workflow_task(
         &self,
         namespace: &str,
@@ -286,73 +288,40 @@ impl Frontend {
         wait: Duration,
         sticky: bool,
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
-        self.history
-            .matching()
-            .record_poller(namespace, queue, QueueKind::Workflow, identity);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(task) = self
+            let handed = self
                 .history
-                .matching()
-                .poll(namespace, queue, QueueKind::Workflow, remaining)
-                .await
-            else {
-                return Ok(PollWorkflowTaskQueueResponse::default());
-            };
-            match task {
-                QueuedTask::Workflow {
-                    run_id,
-                    scheduled_event_id,
-                } => {
-                    let request_id = uuid::Uuid::new_v4().to_string();
-                    let applied = match self
-                        .history
-                        .transact(&run_id, |t| {
-                            t.start_workflow_task(scheduled_event_id, identity, &request_id)
-                        })
-                        .await
-                    {
-                        Ok(applied) => applied,
-                        Err(status) => {
-                            tracing::warn!(run_id, error = %status.message(), "dropping workflow task");
-                            continue;
-                        }
-                    };
-                    let Ok(grant) = applied.value else { continue };
-                    let response = self
-                        .workflow_task_response(namespace, &applied.execution, &grant, sticky)
-                        .await;
-                    match response {
-                        Ok(response) => return Ok(response),
-                        // One run whose history cannot be read must not fail every poll of
-                        // the queue: its task times out and is retried; the next one is served.
-                        Err(status) => {
-                            tracing::error!(run_id, error = %status.message(), "workflow task not served");
-                            continue;
-                        }
-                    }
-                }
-                QueuedTask::Query {
+                .next_workflow_task(namespace, queue, identity, remaining)
+                .await;
+            let response = match handed {
+                None => return Ok(PollWorkflowTaskQueueResponse::default()),
+                Some(HandedWorkflowTask::Workflow { exec, grant }) => self
+                    .workflow_task_response(namespace, &exec, &grant, sticky)
+                    .await
+                    .map(Some),
+                Some(HandedWorkflowTask::Query {
                     run_id,
                     query_id,
                     query,
-                } => match self
-                    .query_task_response(namespace, &run_id, query_id, query)
-                    .await
-                {
-                    Ok(Some(response)) => return Ok(response),
-                    Ok(None) => continue,
-                    Err(status) => {
-                        tracing::error!(run_id, error = %status.message(), "query task not served");
-                        continue;
-                    }
-                },
-                QueuedTask::Activity { .. } => continue,
+                }) => {
+                    self.query_task_response(namespace, &run_id, query_id, query)
+                        .await
+                }
+            };
+            match response {
+                Ok(Some(response)) => return Ok(response),
+                Ok(None) => continue,
+                Err(status) => {
+                    tracing::error!(error = %status.message(), "workflow task not served");
+                    continue;
+                }
             }
         }
     }
 
+    /// Waits for an activity task on a queue and hands it out.
     async fn next_activity_task(
         &self,
         namespace: &str,
@@ -360,49 +329,14 @@ impl Frontend {
         identity: &str,
         wait: Duration,
     ) -> Result<PollActivityTaskQueueResponse, Status> {
-        self.history
-            .matching()
-            .record_poller(namespace, queue, QueueKind::Activity, identity);
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(task) = self
-                .history
-                .matching()
-                .poll(namespace, queue, QueueKind::Activity, remaining)
-                .await
-            else {
-                return Ok(PollActivityTaskQueueResponse::default());
-            };
-            let QueuedTask::Activity {
-                run_id,
-                scheduled_event_id,
-                attempt,
-            } = task
-            else {
-                continue;
-            };
-            let request_id = uuid::Uuid::new_v4().to_string();
-            let applied = match self
-                .history
-                .transact(&run_id, |t| {
-                    t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
-                })
-                .await
-            {
-                Ok(applied) => applied,
-                Err(status) => {
-                    tracing::warn!(run_id, error = %status.message(), "dropping activity task");
-                    continue;
-                }
-            };
-            let Ok(grant) = applied.value else { continue };
-            return Ok(activity_task_response(
-                namespace,
-                &applied.execution,
-                &grant.activity,
-            ));
-        }
+        let handed = self
+            .history
+            .next_activity_task(namespace, queue, identity, wait)
+            .await;
+        Ok(match handed {
+            Some((exec, grant)) => activity_task_response(namespace, &exec, &grant.activity),
+            None => PollActivityTaskQueueResponse::default(),
+        })
     }
 
     /// The task token of a request in `namespace` (empty: the token's own namespace), as

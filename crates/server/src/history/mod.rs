@@ -25,6 +25,7 @@ use crate::timers::TimerQueue;
 
 mod activities;
 mod follow_ups;
+mod polls;
 mod queries;
 mod reset;
 mod signals;
@@ -33,6 +34,7 @@ mod updates;
 mod workflow_tasks;
 
 use follow_ups::FollowUp;
+pub use polls::HandedWorkflowTask;
 pub use queries::{QueryAnswer, QueryRegistration};
 use start::ID_LOCK_STRIPES;
 

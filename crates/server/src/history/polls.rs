@@ -1,0 +1,146 @@
+//! `PollWorkflowTaskQueue` and `PollActivityTaskQueue`: take a task from matching and start it
+//! on its run. A queued entry is only a reference; the run decides whether it is still
+//! current, so stale or duplicated entries are skipped here. The frontend builds the response.
+
+use std::time::Duration;
+
+use temper_api::proto::query::v1::WorkflowQuery;
+use temper_engine::Execution;
+use temper_engine::execution::{ActivityTaskGrant, WorkflowTaskGrant};
+
+use super::History;
+use crate::matching::{QueueKind, QueuedTask};
+
+/// What a workflow-task poll hands out.
+pub enum HandedWorkflowTask {
+    /// A workflow task, started for the poller.
+    Workflow {
+        exec: Box<Execution>,
+        grant: WorkflowTaskGrant,
+    },
+    /// A query for the poller to answer.
+    Query {
+        run_id: String,
+        query_id: String,
+        query: WorkflowQuery,
+    },
+}
+
+impl History {
+    /// Waits up to `wait` for a workflow or query task on the queue; `None` when none came.
+    pub async fn next_workflow_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+    ) -> Option<HandedWorkflowTask> {
+        self.matching()
+            .record_poller(namespace, queue, QueueKind::Workflow, identity);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let task = self
+                .matching()
+                .poll(namespace, queue, QueueKind::Workflow, remaining)
+                .await?;
+            match task {
+                QueuedTask::Workflow {
+                    run_id,
+                    scheduled_event_id,
+                } => {
+                    if let Some(handed) = self
+                        .start_workflow_task(&run_id, scheduled_event_id, identity)
+                        .await
+                    {
+                        return Some(handed);
+                    }
+                }
+                QueuedTask::Query {
+                    run_id,
+                    query_id,
+                    query,
+                } => {
+                    return Some(HandedWorkflowTask::Query {
+                        run_id,
+                        query_id,
+                        query,
+                    });
+                }
+                QueuedTask::Activity { .. } => {}
+            }
+        }
+    }
+
+    /// Starts a queued workflow task; `None` when the entry is stale.
+    async fn start_workflow_task(
+        &self,
+        run_id: &str,
+        scheduled_event_id: i64,
+        identity: &str,
+    ) -> Option<HandedWorkflowTask> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let applied = self
+            .transact(run_id, |t| {
+                t.start_workflow_task(scheduled_event_id, identity, &request_id)
+            })
+            .await;
+        match applied {
+            Ok(applied) => applied
+                .value
+                .ok()
+                .map(|grant| HandedWorkflowTask::Workflow {
+                    exec: Box::new(applied.execution),
+                    grant,
+                }),
+            Err(status) => {
+                tracing::warn!(run_id, error = %status.message(), "dropping workflow task");
+                None
+            }
+        }
+    }
+
+    /// Waits up to `wait` for an activity task on the queue and starts its attempt.
+    pub async fn next_activity_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+    ) -> Option<(Execution, ActivityTaskGrant)> {
+        self.matching()
+            .record_poller(namespace, queue, QueueKind::Activity, identity);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let task = self
+                .matching()
+                .poll(namespace, queue, QueueKind::Activity, remaining)
+                .await?;
+            let QueuedTask::Activity {
+                run_id,
+                scheduled_event_id,
+                attempt,
+            } = task
+            else {
+                continue;
+            };
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let applied = self
+                .transact(&run_id, |t| {
+                    t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
+                })
+                .await;
+            match applied {
+                Ok(applied) => {
+                    if let Ok(grant) = applied.value {
+                        return Some((applied.execution, grant));
+                    }
+                }
+                Err(status) => {
+                    tracing::warn!(run_id, error = %status.message(), "dropping activity task");
+                }
+            }
+        }
+    }
+}
