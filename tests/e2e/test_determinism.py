@@ -1,11 +1,13 @@
 """Determinism across server processes: the same requests give the same history, whatever the
-process. A workflow signals several workflows (some open, some missing) in one workflow task;
+process. Children that closed together (while the server was down) are recorded in the
+parent's history in the order the parent started them. A workflow signals several workflows (some open, some missing) in one workflow task;
 the server delivers the signals after the commit and records each outcome in the sender's
 history. Delivery follows the order of the commands (the run keeps its pending requests in an
 ordered map), so two server processes write the same events in the same order. Histories are
 compared as bytes after masking what the server takes from outside: clock readings, generated
 run and request ids, and this test's random names."""
 
+import asyncio
 import json
 import uuid
 
@@ -22,7 +24,10 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
+from temporalio.worker import Worker
+
 from conftest import TemperServer, wait_for
+from determinism_workflows import CHILDREN, Kid, Parent
 
 # Targets in command order: open workflows and ids nobody started, interleaved.
 TARGETS = ["open-a", "missing-b", "open-c", "open-d", "missing-e", "open-f"]
@@ -30,9 +35,11 @@ RESOLUTIONS = {
     EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
     EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
 }
-# Values the server takes from its clock or generates, and per-run names.
+# Values the server takes from its clock or generates, per-run names (also inside payloads),
+# and the SDK's own metadata (it lists the flags it used in set order).
 MASKED_KEYS = {"eventTime", "runId", "requestId", "identity", "historySizeBytes",
-               "originalExecutionRunId", "firstExecutionRunId", "taskQueue"}
+               "originalExecutionRunId", "firstExecutionRunId", "taskQueue", "data",
+               "sdkMetadata"}
 
 
 async def start(client: Client, workflow_id: str, queue: str) -> None:
@@ -105,3 +112,54 @@ async def test_signals_to_several_workflows_resolve_in_command_order_in_every_pr
     assert initiated == sorted(initiated) and len(initiated) == len(TARGETS), initiated
     failed = [e["eventType"].endswith("FAILED") for e in resolutions]
     assert failed == [name.startswith("missing") for name in TARGETS]
+
+
+async def children_closing_together(server: TemperServer) -> list:
+    """A parent starts children that only a timeout ends; the server is down when they are
+    due, so on restart they all close before the parent is told, which it then is in one pass.
+    Returns the parent's history once it records the three timeouts."""
+    suffix = uuid.uuid4().hex
+    queue, kid_queue = f"parent-{suffix}", f"kids-{suffix}"
+    server.start()
+    client = await Client.connect(server.target)
+    async with Worker(client, task_queue=queue, workflows=[Parent]):
+        handle = await client.start_workflow(Parent.run, args=[suffix, kid_queue],
+                                             id=f"parent-{suffix}", task_queue=queue)
+
+        async def waiting_for_children():
+            events = (await handle.fetch_history()).events
+            started = sum(e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+                          for e in events)
+            return started == CHILDREN and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+        await wait_for(waiting_for_children)
+    server.stop()
+    await asyncio.sleep(2)  # past the children's one-second run timeout
+    server.start()
+    client = await Client.connect(server.target)
+    handle = client.get_workflow_handle(f"parent-{suffix}")
+
+    async def told():
+        events = (await handle.fetch_history()).events
+        timed_out = [e for e in events
+                     if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT]
+        return events if len(timed_out) == CHILDREN else None
+
+    events = await wait_for(told)
+    server.stop()
+    return [mask(MessageToDict(event), suffix) for event in events]
+
+
+async def test_children_closing_together_are_recorded_in_start_order_in_every_process(tmp_path):
+    histories = []
+    for index in range(2):
+        server = TemperServer(tmp_path / f"kids-{index}.db", tmp_path / f"kids-{index}.log")
+        try:
+            histories.append(await children_closing_together(server))
+        finally:
+            server.stop()
+    first, second = (json.dumps(h, sort_keys=True).encode() for h in histories)
+    assert first == second, "the two processes wrote different histories"
+    closes = [e["childWorkflowExecutionTimedOutEventAttributes"]["initiatedEventId"]
+              for e in histories[0] if e["eventType"] == "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT"]
+    assert [int(i) for i in closes] == sorted(int(i) for i in closes), closes

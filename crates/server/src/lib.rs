@@ -88,6 +88,21 @@ impl Health for HealthService {
     }
 }
 
+/// Work that came due while the server was down (timeouts, timers) is done first, one run
+/// after another, and only then does follow-up work start: a parent whose children all closed
+/// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
+/// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
+/// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
+fn catch_up_then_follow_up(history: Arc<History>, timers: &TimerQueue, clock: &dyn Clock) {
+    let overdue = timers.take_overdue(clock.now_ms());
+    tokio::spawn(async move {
+        for run_id in overdue {
+            history.on_timer(&run_id).await;
+        }
+        history.spawn_follow_ups();
+    });
+}
+
 /// Recovers state from the store, then serves until `shutdown` resolves.
 pub async fn serve(
     config: ServerConfig,
@@ -116,9 +131,9 @@ pub async fn serve(
         timers.clone(),
         config.history_limits,
     ));
-    history.spawn_follow_ups();
     let recovered = history.recover().await?;
     tracing::info!(open_executions = recovered, "recovered state");
+    catch_up_then_follow_up(history.clone(), &timers, clock.as_ref());
     {
         let history = history.clone();
         let clock = clock.clone();

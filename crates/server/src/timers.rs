@@ -46,6 +46,11 @@ impl TimerQueue {
         self.changed.notify_one();
     }
 
+    /// Removes and returns every run due at `now_ms` (start-up catches up on them first).
+    pub fn take_overdue(&self, now_ms: i64) -> Vec<String> {
+        self.take_due(now_ms).unwrap_or_default()
+    }
+
     /// Removes and returns the runs due at `now_ms`, or the instant of the next entry.
     fn take_due(&self, now_ms: i64) -> Result<Vec<String>, Option<i64>> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
