@@ -15,6 +15,15 @@
 //! - Deadlines (timers, workflow-task and activity timeouts, retry backoffs, workflow
 //!   timeouts) are plain instants in the state; [`Execution::next_wakeup`] says when
 //!   [`Transition::on_time`] must next run.
+//! - Every event changes the state through `Execution::apply_event` (`apply.rs`), whether a
+//!   transition writes it now, buffers it, or a rebuild replays it; `invariants.rs` says what
+//!   must hold after every transition, and [`Transition::finish`] checks it in debug builds.
+//!
+//! Where things are: `commands.rs` sends each command of a completion to its family's module
+//! (`activities`, `timers`, `children`, `external`, `close`, `properties`, `updates`);
+//! `workflow_task.rs` is the workflow-task lifecycle, `validate.rs` the command checks,
+//! `chaining.rs` retries, cron and continue-as-new, `timeouts.rs` everything driven by time,
+//! `signals.rs` what clients send a running run, `start.rs` and `reset.rs` new runs.
 
 use self::activities::activity_deadlines;
 use self::events::event_type;
