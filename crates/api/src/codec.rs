@@ -10,7 +10,7 @@
 //! passed this check (plus a handful of wrapping levels), so every stored record reads back;
 //! the server's threads get stacks sized for that depth.
 //!
-//! Past those checks a request decodes as Go's protobuf would decode it ([`crate::lenient`]):
+//! Past those checks a request decodes as Go's protobuf would decode it (`crate::lenient`):
 //! a field with the wrong wire type is skipped, not fatal; and a request over
 //! [`MAX_REQUEST_BYTES`] is RESOURCE_EXHAUSTED, in grpc-go's words.
 

@@ -269,7 +269,7 @@ impl Transition<'_> {
     }
 
     /// The frontend refused a completion for a reason it checks itself (search attributes
-    /// against the namespace's registry); see [`Self::refuse_completion`].
+    /// against the namespace's registry); see `Self::refuse_completion`.
     pub fn refuse_workflow_task_completion(
         &mut self,
         scheduled_event_id: i64,
