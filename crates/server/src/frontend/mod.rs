@@ -4,16 +4,11 @@
 //! generated default), naming the RPC.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use prost::Message;
-use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::enums::v1::{
-    BuildIdTaskReachability, DescribeTaskQueueMode, HistoryEventFilterType,
-    PendingWorkflowTaskState, QueryResultType, TaskQueueKind, TaskQueueType,
-    WorkflowIdConflictPolicy,
+    BuildIdTaskReachability, DescribeTaskQueueMode, PendingWorkflowTaskState, QueryResultType,
+    TaskQueueKind, TaskQueueType, WorkflowIdConflictPolicy,
 };
-use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::taskqueue::v1::{
     PollerInfo, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
 };
@@ -24,44 +19,31 @@ use temper_api::proto::workflow::v1::{
 };
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
-use temper_engine::Execution;
 use temper_engine::execution::{Completed, InitialSignal, normal_task_queue};
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::errors;
-use crate::history::{HandedWorkflowTask, History, QueryAnswer};
+use crate::history::{History, QueryAnswer};
 use crate::matching::QueueKind;
 use crate::namespaces::{self, Namespaces};
-use crate::tokens::{TaskToken, TokenKind};
-use crate::validation::{
-    check_duration, check_id, check_length, check_payloads, poll_wait,
-    terminates_with_conflict_policy,
-};
+use crate::tokens::TokenKind;
+use crate::validation::{check_id, check_payloads, poll_wait};
 use crate::visibility;
 
+mod checks;
+mod history_pages;
+mod polls;
 mod responses;
 
 use responses::{activity_task_response, execution_info, execution_of, pending_activity};
 
-/// Longest a history long poll waits before answering with a "continue" token.
-const HISTORY_LONG_POLL_WAIT: Duration = Duration::from_secs(20);
-const DEFAULT_HISTORY_PAGE_SIZE: usize = 1000;
 pub const SERVER_VERSION: &str = "1.29.0";
 
 pub struct Frontend {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
-}
-
-/// Where a history page continues.
-#[derive(Clone, PartialEq, prost::Message)]
-struct HistoryPageToken {
-    #[prost(string, tag = "1")]
-    run_id: String,
-    #[prost(int64, tag = "2")]
-    next_event_id: i64,
 }
 
 impl Frontend {
@@ -120,247 +102,6 @@ fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
         Ok(TaskQueueType::Workflow | TaskQueueType::Unspecified) => Some(QueueKind::Workflow),
         Ok(TaskQueueType::Activity) => Some(QueueKind::Activity),
         _ => None,
-    }
-}
-
-impl Frontend {
-    /// Validates a start request (also used for signal-with-start and update-with-start) and
-    /// types its search attributes.
-    fn prepare_start(&self, request: &mut StartWorkflowExecutionRequest) -> Result<(), Status> {
-        self.namespaces.require(&request.namespace)?;
-        check_id(&request.workflow_id, "WorkflowId")?;
-        if terminates_with_conflict_policy(request) {
-            return Err(errors::invalid(
-                "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy",
-            ));
-        }
-        check_id(
-            request
-                .workflow_type
-                .as_ref()
-                .map_or("", |t| t.name.as_str()),
-            "WorkflowType",
-        )?;
-        check_id(
-            request.task_queue.as_ref().map_or("", |q| q.name.as_str()),
-            "TaskQueue",
-        )?;
-        check_length(&request.request_id, "RequestId")?;
-        for (duration, name) in [
-            (
-                &request.workflow_execution_timeout,
-                "WorkflowExecutionTimeoutSeconds",
-            ),
-            (&request.workflow_run_timeout, "WorkflowRunTimeoutSeconds"),
-            (&request.workflow_task_timeout, "WorkflowTaskTimeoutSeconds"),
-            (&request.workflow_start_delay, "WorkflowStartDelaySeconds"),
-        ] {
-            check_duration(duration.as_ref(), name)?;
-        }
-        if let Some(policy) = &request.retry_policy {
-            temper_engine::retry::validate(policy).map_err(errors::invalid)?;
-        }
-        if !request.cron_schedule.is_empty() {
-            temper_engine::cron::validate(&request.cron_schedule).map_err(errors::invalid)?;
-        }
-        check_payloads(request.input.as_ref())?;
-        if let Some(attributes) = &mut request.search_attributes {
-            let custom = self.namespaces.search_attributes(&request.namespace)?;
-            visibility::validate_search_attributes(Some(attributes), &custom)
-                .map_err(errors::invalid)?;
-            // Stored typed, so the worker's started event carries the types too.
-            visibility::annotate_types(attributes, &custom);
-        }
-        Ok(())
-    }
-
-    /// Resolves an activity addressed by workflow and activity id (the `*ById` RPCs).
-    async fn activity_by_id(
-        &self,
-        namespace: &str,
-        workflow_id: &str,
-        run_id: &str,
-        activity_id: &str,
-    ) -> Result<(String, i64, i32), Status> {
-        self.namespaces.require(namespace)?;
-        check_id(activity_id, "ActivityId")?;
-        self.history
-            .activity_by_id(namespace, workflow_id, run_id, activity_id)
-            .await
-    }
-
-    /// Runs an operation on an open run of a namespace that must exist.
-    async fn update_open_run<R>(
-        &self,
-        namespace: &str,
-        execution: Option<&WorkflowExecution>,
-        operation: impl FnOnce(&mut temper_engine::Transition<'_>) -> R,
-    ) -> Result<Execution, Status> {
-        self.namespaces.require(namespace)?;
-        self.history
-            .transact_open_run(namespace, execution, operation)
-            .await
-    }
-
-    /// Update-with-start, once its start request has been checked.
-    async fn update_with_start(
-        &self,
-        mut start: StartWorkflowExecutionRequest,
-        update: UpdateWorkflowExecutionRequest,
-    ) -> Result<
-        (
-            StartWorkflowExecutionResponse,
-            UpdateWorkflowExecutionResponse,
-        ),
-        Status,
-    > {
-        self.prepare_start(&mut start)
-            .map_err(|status| errors::multi_operation_failed(0, 2, status))?;
-        self.history.update_with_start(start, update).await
-    }
-
-    /// Eager workflow start: the first workflow task of a run the worker just started.
-    async fn eager_workflow_task(
-        &self,
-        namespace: &str,
-        run_id: &str,
-        identity: &str,
-    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
-        let Some((grant, exec)) = self
-            .history
-            .start_first_workflow_task(run_id, identity)
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.workflow_task_response(namespace, &exec, &grant, false)
-            .await
-            .map(Some)
-    }
-
-    /// Search attributes set by a completion's commands, checked against the namespace's
-    /// registry and typed as Temporal stores them: the first problem found, if any.
-    fn search_attribute_problem(
-        &self,
-        namespace: &str,
-        request: &mut RespondWorkflowTaskCompletedRequest,
-    ) -> Result<Option<String>, Status> {
-        use temper_api::proto::command::v1::command::Attributes as C;
-        let upserted =
-            request
-                .commands
-                .iter_mut()
-                .filter_map(|command| match &mut command.attributes {
-                    Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-                        a.search_attributes.as_mut()
-                    }
-                    Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
-                        a.search_attributes.as_mut()
-                    }
-                    Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
-                        a.search_attributes.as_mut()
-                    }
-                    _ => None,
-                });
-        // Most completions set no search attributes: the registry is read only when one does.
-        let mut custom = None;
-        for attributes in upserted {
-            let custom = match &mut custom {
-                Some(custom) => custom,
-                None => custom.insert(self.namespaces.search_attributes(namespace)?),
-            };
-            if let Err(problem) = visibility::validate_search_attributes(Some(attributes), custom) {
-                return Ok(Some(problem));
-            }
-            visibility::annotate_types(attributes, custom);
-        }
-        Ok(None)
-    }
-
-    /// Waits for a workflow task (or query task) on a queue and hands it out. A task whose
-    /// response cannot be built (its history does not read) is skipped: it times out and is
-    /// retried, and one bad run does not fail every poll of its queue.
-    async fn next_workflow_task(
-        &self,
-        namespace: &str,
-        queue: &str,
-        identity: &str,
-        wait: Duration,
-        sticky: bool,
-    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let handed = self
-                .history
-                .next_workflow_task(namespace, queue, identity, remaining)
-                .await;
-            let response = match handed {
-                None => return Ok(PollWorkflowTaskQueueResponse::default()),
-                Some(HandedWorkflowTask::Workflow { exec, grant }) => self
-                    .workflow_task_response(namespace, &exec, &grant, sticky)
-                    .await
-                    .map(Some),
-                Some(HandedWorkflowTask::Query {
-                    run_id,
-                    query_id,
-                    query,
-                }) => {
-                    self.query_task_response(namespace, &run_id, query_id, query)
-                        .await
-                }
-            };
-            match response {
-                Ok(Some(response)) => return Ok(response),
-                Ok(None) => continue,
-                Err(status) => {
-                    tracing::error!(error = %status.message(), "workflow task not served");
-                    continue;
-                }
-            }
-        }
-    }
-
-    /// Waits for an activity task on a queue and hands it out.
-    async fn next_activity_task(
-        &self,
-        namespace: &str,
-        queue: &str,
-        identity: &str,
-        wait: Duration,
-    ) -> Result<PollActivityTaskQueueResponse, Status> {
-        let handed = self
-            .history
-            .next_activity_task(namespace, queue, identity, wait)
-            .await;
-        Ok(match handed {
-            Some((exec, grant)) => activity_task_response(namespace, &exec, &grant.activity),
-            None => PollActivityTaskQueueResponse::default(),
-        })
-    }
-
-    /// The task token of a request in `namespace` (empty: the token's own namespace), as
-    /// Temporal checks it: an unknown namespace is NOT_FOUND, another one's token refused.
-    fn task_token(
-        &self,
-        bytes: &[u8],
-        namespace: &str,
-        kind: TokenKind,
-    ) -> Result<TaskToken, Status> {
-        let token = TaskToken::decode_as(bytes, kind)?;
-        if !namespace.is_empty() {
-            self.namespaces.require(namespace)?;
-            if token.namespace != namespace {
-                return Err(errors::invalid(
-                    "Operation requested with a token from a different namespace.",
-                ));
-            }
-        }
-        Ok(token)
-    }
-
-    fn activity_token(&self, bytes: &[u8], namespace: &str) -> Result<TaskToken, Status> {
-        self.task_token(bytes, namespace, TokenKind::ActivityTask)
     }
 }
 
@@ -803,134 +544,16 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<GetWorkflowExecutionHistoryRequest>,
     ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, request.execution.as_ref())
-            .await?;
-        let mut first_event_id = 1;
-        if !request.next_page_token.is_empty() {
-            let token = HistoryPageToken::decode(&*request.next_page_token)
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if token.run_id != exec.run_id {
-                return Err(errors::invalid(
-                    "Invalid NextPageToken: it belongs to another run.",
-                ));
-            }
-            first_event_id = token.next_event_id.max(1);
-        }
-        let run_id = exec.run_id.clone();
-        let continue_token = |next_event_id: i64| {
-            HistoryPageToken {
-                run_id: run_id.clone(),
-                next_event_id,
-            }
-            .encode_to_vec()
-        };
-        let close_only =
-            request.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
-        let page_size = if request.maximum_page_size > 0 {
-            request.maximum_page_size as usize
-        } else {
-            DEFAULT_HISTORY_PAGE_SIZE
-        };
-        let deadline = tokio::time::Instant::now() + HISTORY_LONG_POLL_WAIT;
-        loop {
-            let seen = self.history.change_version(&run_id);
-            let Some(exec) = self.history.snapshot(&run_id).await? else {
-                return Err(errors::workflow_not_found(&exec.workflow_id, &run_id));
-            };
-            let open = exec.is_running();
-            if close_only {
-                if !open {
-                    let events = self
-                        .history
-                        .read_history(&run_id, exec.next_event_id - 1, 1)
-                        .await?;
-                    return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
-                        history: Some(HistoryPage { events }),
-                        ..Default::default()
-                    }));
-                }
-            } else if first_event_id < exec.next_event_id {
-                let events = self
-                    .history
-                    .read_history(&run_id, first_event_id, page_size)
-                    .await?;
-                let next = events.last().map_or(first_event_id, |e| e.event_id + 1);
-                let more = next < exec.next_event_id || (open && request.wait_new_event);
-                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
-                    history: Some(HistoryPage { events }),
-                    next_page_token: if more { continue_token(next) } else { vec![] },
-                    ..Default::default()
-                }));
-            } else if !open {
-                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
-                    history: Some(HistoryPage::default()),
-                    ..Default::default()
-                }));
-            }
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if !request.wait_new_event || remaining.is_zero() {
-                return Ok(Response::new(GetWorkflowExecutionHistoryResponse {
-                    history: Some(HistoryPage::default()),
-                    next_page_token: continue_token(first_event_id),
-                    ..Default::default()
-                }));
-            }
-            self.history.wait_for_change(&run_id, seen, remaining).await;
-        }
+        let page = self.history_page(request.into_inner()).await?;
+        Ok(Response::new(page))
     }
 
     async fn get_workflow_execution_history_reverse(
         &self,
         request: Request<GetWorkflowExecutionHistoryReverseRequest>,
     ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, request.execution.as_ref())
-            .await?;
-        let mut last_event_id = exec.next_event_id - 1;
-        if !request.next_page_token.is_empty() {
-            let token = HistoryPageToken::decode(&*request.next_page_token)
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if token.run_id != exec.run_id {
-                return Err(errors::invalid(
-                    "Invalid NextPageToken: it belongs to another run.",
-                ));
-            }
-            last_event_id = token.next_event_id;
-        }
-        let page_size = if request.maximum_page_size > 0 {
-            request.maximum_page_size as i64
-        } else {
-            DEFAULT_HISTORY_PAGE_SIZE as i64
-        };
-        let first = (last_event_id - page_size + 1).max(1);
-        let mut events = if last_event_id >= 1 {
-            self.history
-                .read_history(&exec.run_id, first, (last_event_id - first + 1) as usize)
-                .await?
-        } else {
-            vec![]
-        };
-        events.reverse();
-        let next_page_token = if first > 1 {
-            HistoryPageToken {
-                run_id: exec.run_id.clone(),
-                next_event_id: first - 1,
-            }
-            .encode_to_vec()
-        } else {
-            vec![]
-        };
-        Ok(Response::new(GetWorkflowExecutionHistoryReverseResponse {
-            history: Some(HistoryPage { events }),
-            next_page_token,
-        }))
+        let page = self.history_page_reverse(request.into_inner()).await?;
+        Ok(Response::new(page))
     }
 
     async fn signal_workflow_execution(

@@ -1,0 +1,97 @@
+//! Long polls for workflow and activity tasks, and eager workflow start: the history side
+//! hands out a started task, this module builds the worker's response (and polls again when
+//! it cannot).
+
+use std::time::Duration;
+
+use temper_api::proto::workflowservice::v1::*;
+use tonic::Status;
+
+use crate::history::HandedWorkflowTask;
+
+use super::responses::activity_task_response;
+
+use super::Frontend;
+
+impl Frontend {
+    /// Eager workflow start: the first workflow task of a run the worker just started.
+    pub(super) async fn eager_workflow_task(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        identity: &str,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
+        let Some((grant, exec)) = self
+            .history
+            .start_first_workflow_task(run_id, identity)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.workflow_task_response(namespace, &exec, &grant, false)
+            .await
+            .map(Some)
+    }
+
+    /// Waits for a workflow task (or query task) on a queue and hands it out. A task whose
+    /// response cannot be built (its history does not read) is skipped: it times out and is
+    /// retried, and one bad run does not fail every poll of its queue.
+    pub(super) async fn next_workflow_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+        sticky: bool,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let handed = self
+                .history
+                .next_workflow_task(namespace, queue, identity, remaining)
+                .await;
+            let response = match handed {
+                None => return Ok(PollWorkflowTaskQueueResponse::default()),
+                Some(HandedWorkflowTask::Workflow { exec, grant }) => self
+                    .workflow_task_response(namespace, &exec, &grant, sticky)
+                    .await
+                    .map(Some),
+                Some(HandedWorkflowTask::Query {
+                    run_id,
+                    query_id,
+                    query,
+                }) => {
+                    self.query_task_response(namespace, &run_id, query_id, query)
+                        .await
+                }
+            };
+            match response {
+                Ok(Some(response)) => return Ok(response),
+                Ok(None) => continue,
+                Err(status) => {
+                    tracing::error!(error = %status.message(), "workflow task not served");
+                    continue;
+                }
+            }
+        }
+    }
+
+    /// Waits for an activity task on a queue and hands it out.
+    pub(super) async fn next_activity_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        wait: Duration,
+    ) -> Result<PollActivityTaskQueueResponse, Status> {
+        let handed = self
+            .history
+            .next_activity_task(namespace, queue, identity, wait)
+            .await;
+        Ok(match handed {
+            Some((exec, grant)) => activity_task_response(namespace, &exec, &grant.activity),
+            None => PollActivityTaskQueueResponse::default(),
+        })
+    }
+}
