@@ -26,6 +26,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from conftest import wait_for
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
 TASK_TIMEOUT_SECONDS = 3
@@ -159,3 +160,39 @@ async def test_refused_retries_wait_for_the_task_timeout(client):
 
 async def test_temporal_waits_the_same_way(temporal_server):  # noqa: F811
     check_refused_attempts(await refused_attempts(temporal_server))
+
+
+async def timeout_with_task_in_flight(target: str) -> list[str]:
+    """A run times out while a worker holds its workflow task and a signal waits behind it;
+    returns the run's event types."""
+    run = RawRun(await Client.connect(target))
+    request = StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=run.execution.workflow_id, workflow_type=WorkflowType(name="Raw"),
+        task_queue=TaskQueue(name=run.queue), request_id=str(uuid.uuid4()))
+    request.workflow_run_timeout.seconds = 2
+    request.workflow_task_timeout.seconds = 10
+    run.execution.run_id = (await run.client.workflow_service.start_workflow_execution(request)).run_id
+    assert (await run.poll()).task_token
+    handle = run.client.get_workflow_handle(run.execution.workflow_id)
+    await handle.signal("waiting")
+
+    async def timed_out():
+        events = await run.events()
+        return events if events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT else None
+
+    events = await wait_for(timed_out, timeout=30)
+    return [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in events]
+
+
+TIMED_OUT_WITH_TASK_IN_FLIGHT = [
+    "WORKFLOW_EXECUTION_STARTED", "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_FAILED",
+    "WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_EXECUTION_TIMED_OUT"]
+
+
+async def test_a_timeout_keeps_the_events_buffered_behind_a_task_in_flight(client):
+    types = await timeout_with_task_in_flight(client.service_client.config.target_host)
+    assert types == TIMED_OUT_WITH_TASK_IN_FLIGHT
+
+
+async def test_temporal_keeps_them_the_same_way(temporal_server):  # noqa: F811
+    assert await timeout_with_task_in_flight(temporal_server) == TIMED_OUT_WITH_TASK_IN_FLIGHT

@@ -20,9 +20,9 @@ impl Transition<'_> {
             self.time_out_workflow();
             return;
         }
-        let first_task_at = self.exec.first_workflow_task_time_ms;
-        if first_task_at > 0 && first_task_at <= self.now {
-            self.exec.first_workflow_task_time_ms = 0;
+        // The first task after a start delay or backoff, once due (its Scheduled event clears
+        // the time).
+        if self.exec.first_workflow_task_time_ms > 0 {
             self.schedule_workflow_task();
         }
         self.time_out_sticky_offer();

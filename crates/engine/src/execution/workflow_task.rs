@@ -49,10 +49,12 @@ impl Transition<'_> {
     /// Schedules a workflow task of `kind` unless one is already scheduled or started (or the
     /// run's first task is not due yet).
     fn schedule_task(&mut self, kind: TaskKind) {
-        let speculative = kind == TaskKind::Speculative;
+        // A run's first task is always a normal one: its Scheduled event is written.
+        let speculative =
+            kind == TaskKind::Speculative && self.exec.first_workflow_task_time_ms == 0;
         if !self.exec.is_running()
             || self.exec.workflow_task.is_some()
-            || self.exec.first_workflow_task_time_ms > 0
+            || self.exec.first_workflow_task_time_ms > self.now
         {
             return;
         }

@@ -14,7 +14,7 @@ use temper_api::proto::protocol::v1::Message;
 use temper_api::proto::update::v1 as update;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
-use super::{T0, apply, complete, record_and_check, start_run, started_run, types};
+use super::{T0, apply, complete, completion, record_and_check, start_run, started_run, types};
 use crate::Execution;
 use crate::execution::{Completed, Transition, minimal_started_attributes};
 use crate::time::duration_ms;
@@ -39,16 +39,7 @@ fn complete_with_run_ids(
     running: &[&str],
 ) -> crate::TransitionOutput {
     let wft = exec.workflow_task.clone().expect("a task in flight");
-    let request = RespondWorkflowTaskCompletedRequest {
-        commands: commands
-            .into_iter()
-            .map(|a| Command {
-                attributes: Some(a),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let request = completion(commands);
     let mut next = 0;
     let mut t = Transition::new(exec, now).with_run_ids(move || {
         next += 1;

@@ -119,13 +119,9 @@ fn apply_tasks(
     (output.events, output.tasks)
 }
 
-fn complete(
-    exec: &mut Execution,
-    now: i64,
-    ids: (i64, i64),
-    commands: Vec<C>,
-) -> (Result<Completed, CompletionError>, Vec<HistoryEvent>) {
-    let request = RespondWorkflowTaskCompletedRequest {
+/// A worker's completion carrying `commands`.
+fn completion(commands: Vec<C>) -> RespondWorkflowTaskCompletedRequest {
+    RespondWorkflowTaskCompletedRequest {
         commands: commands
             .into_iter()
             .map(|a| Command {
@@ -135,7 +131,16 @@ fn complete(
             .collect(),
         identity: "worker".into(),
         ..Default::default()
-    };
+    }
+}
+
+fn complete(
+    exec: &mut Execution,
+    now: i64,
+    ids: (i64, i64),
+    commands: Vec<C>,
+) -> (Result<Completed, CompletionError>, Vec<HistoryEvent>) {
+    let request = completion(commands);
     // The token of the attempt in flight.
     let attempt = exec.workflow_task.as_ref().map_or(1, |w| w.attempt);
     apply(exec, now, |t| {
@@ -896,13 +901,7 @@ fn complete_chaining(
     ids: (i64, i64),
     command: C,
 ) -> crate::TransitionOutput {
-    let request = RespondWorkflowTaskCompletedRequest {
-        commands: vec![Command {
-            attributes: Some(command),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let request = completion(vec![command]);
     let mut t = Transition::new(exec, now).with_run_ids(|| "run-2".to_string());
     t.complete_workflow_task(ids.0, ids.1, 1, &request)
         .expect("applies");
@@ -1063,111 +1062,6 @@ fn sticky_tasks_fall_back_to_the_normal_queue() {
 }
 
 #[test]
-fn reset_rebuilds_pending_work_from_the_kept_history() {
-    use crate::execution::ResetPoint;
-    let mut history = Vec::new();
-    let (mut base, events, _) = start_run(
-        "run-1",
-        "req-1",
-        minimal_started_attributes("wf", "Type", "q"),
-        None,
-        T0,
-    );
-    history.extend(events);
-    let (grant, events) = apply(&mut base, T0, |t| t.start_workflow_task(2, "worker", "r"));
-    grant.expect("task starts");
-    history.extend(events);
-    let commands = vec![schedule_activity("a1", None), start_timer("t1", 60_000)];
-    let (result, events) = complete(&mut base, T0 + 10, (2, 3), commands);
-    result.expect("completion applies");
-    history.extend(events);
-    let (_, events) = apply(&mut base, T0 + 20, |t| {
-        t.signal("s", None, "client", None, "")
-    });
-    history.extend(events);
-    let (grant, events) = apply(&mut base, T0 + 30, |t| {
-        t.start_workflow_task(8, "worker", "r2")
-    });
-    grant.expect("second task starts");
-    history.extend(events);
-    let (result, events) = complete(&mut base, T0 + 40, (8, 9), vec![]);
-    result.expect("second completion applies");
-    history.extend(events);
-    assert_eq!(history.len(), 10);
-
-    let reset_to = |finish_event_id: usize| {
-        let (kept, after) = history.split_at(finish_event_id - 1);
-        Execution::reset(
-            ResetPoint {
-                base: &base,
-                kept: kept.to_vec(),
-                after,
-                new_run_id: "run-2".into(),
-                request_id: "reset-1".into(),
-                reason: "why".into(),
-                reapply_signals: true,
-            },
-            T0 + 1_000,
-        )
-    };
-
-    // Reset to the second task: the activity and the timer are pending again.
-    let run = reset_to(10).expect("a workflow task boundary is a valid reset point");
-    run.execution
-        .check_against_history(&run.events)
-        .expect("a reset run's state is its history's");
-    assert_eq!(
-        types(&run.events[9..]),
-        vec![
-            EventType::WorkflowTaskFailed,
-            EventType::WorkflowTaskScheduled
-        ]
-    );
-    assert_eq!(run.events[..9], history[..9]);
-    let activity = &run.execution.activities[&5];
-    assert_eq!((activity.attempt, activity.started_time_ms), (1, 0));
-    assert_eq!(run.execution.timers["t1"].fire_time_ms, T0 + 10 + 60_000);
-    assert_eq!(run.execution.start_request_id, "reset-1");
-    assert!(run.tasks.contains(&ReadyTask::Activity {
-        task_queue: "q".into(),
-        scheduled_event_id: 5,
-        attempt: 1
-    }));
-    let Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) = &run.events[9].attributes
-    else {
-        panic!("expected WorkflowTaskFailed");
-    };
-    assert_eq!(failed.cause, WorkflowTaskFailedCause::ResetWorkflow as i32);
-    assert_eq!(
-        (failed.base_run_id.as_str(), failed.new_run_id.as_str()),
-        ("run-1", "run-2")
-    );
-
-    // Reset to the first task: nothing pending, and the later signal is reapplied.
-    let run = reset_to(4).expect("valid reset point");
-    assert_eq!(
-        types(&run.events[3..]),
-        vec![
-            EventType::WorkflowTaskFailed,
-            EventType::WorkflowExecutionSignaled,
-            EventType::WorkflowTaskScheduled
-        ]
-    );
-    assert!(run.execution.activities.is_empty() && run.execution.timers.is_empty());
-    assert_eq!(
-        run.execution.workflow_task.as_ref().map(|w| w.attempt),
-        Some(1)
-    );
-
-    // A point without a pending workflow task is refused.
-    let refused = reset_to(6).err();
-    assert_eq!(
-        refused,
-        Some(crate::execution::ResetError::NotAfterWorkflowTask { finish_event_id: 6 })
-    );
-}
-
-#[test]
 fn a_rejected_update_on_a_speculative_task_leaves_no_events() {
     use prost::Message as _;
     use temper_api::proto::protocol::v1::Message;
@@ -1257,4 +1151,5 @@ fn the_rebuild_check_catches_state_that_history_does_not_explain() {
 }
 
 mod families;
+mod reset;
 mod simulation;

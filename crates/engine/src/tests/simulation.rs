@@ -4,7 +4,7 @@
 //! `Transition::finish`). `TEMPER_SIM_SEEDS` (default 64) and `TEMPER_SIM_STEPS` (default
 //! 300) make a long run; a failure names its seed.
 
-use temper_api::proto::command::v1::{self as command, Command, command::Attributes as C};
+use temper_api::proto::command::v1::{self as command, command::Attributes as C};
 use temper_api::proto::common::v1::{
     ActivityType, Payloads, RetryPolicy, WorkflowExecution, WorkflowType,
 };
@@ -16,7 +16,7 @@ use temper_api::proto::taskqueue::v1::{StickyExecutionAttributes, TaskQueue};
 use temper_api::proto::update::v1 as update;
 use temper_api::proto::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 
-use super::{T0, record_and_check, start_run};
+use super::{T0, completion, record_and_check, start_run};
 use crate::Execution;
 use crate::execution::{Transition, minimal_started_attributes};
 use crate::time::ms_duration;
@@ -218,17 +218,9 @@ fn work_on_workflow_task(
         schedule_to_start_timeout: ms_duration(2_000),
     });
     let request = RespondWorkflowTaskCompletedRequest {
-        commands: commands
-            .into_iter()
-            .map(|a| Command {
-                attributes: Some(a),
-                ..Default::default()
-            })
-            .collect(),
         messages: update_answers(rng, exec),
         sticky_attributes: sticky,
-        identity: "worker".into(),
-        ..Default::default()
+        ..completion(commands)
     };
     let _ = t.complete_workflow_task(ids.0, ids.1, ids.2, &request);
 }
@@ -357,6 +349,8 @@ fn random_runs_always_match_their_history() {
         let run_id = format!("sim-{seed}");
         let mut attributes = minimal_started_attributes("wf", "Sim", "q");
         attributes.workflow_run_timeout = ms_duration(if seed % 3 == 0 { 400_000 } else { 0 });
+        // Some runs start after a delay: signals may arrive before their first task.
+        attributes.first_workflow_task_backoff = ms_duration(if seed % 4 == 0 { 5_000 } else { 0 });
         let (exec, _, _) = start_run(&run_id, "req", attributes, None, T0);
         let mut world = World {
             rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
