@@ -10,6 +10,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from conftest import POSTGRES
 from test_differential import TEMPORAL, temporal_server  # noqa: F401 (fixture)
 from visibility_workflows import OrderWorkflow
 
@@ -161,6 +162,47 @@ async def namespace_commands(target: str) -> None:
     assert "not found" in out
 
 
+async def delete_and_cluster_commands(target: str, store: str) -> None:
+    key = uuid.uuid4().hex[:8]
+    workflow_id, task_queue = f"cli-delete-{key}", f"cli-delete-{key}"
+    start = ["workflow", "start", "--type", "Nobody", "--task-queue", task_queue, "--workflow-id", workflow_id]
+    await cli(target, *start)
+    # `--yes` answers the confirmation prompt (its help says it is for `--query` only).
+    out = await cli(target, "workflow", "delete", "--workflow-id", workflow_id, "--yes")
+    assert "Delete workflow succeeded" in out
+    deadline = asyncio.get_running_loop().time() + 20
+    while "not found" not in (out := await cli(target, "workflow", "describe", "--workflow-id", workflow_id,
+                                                ok=False)):
+        assert asyncio.get_running_loop().time() < deadline, out
+        await asyncio.sleep(0.3)
+    out = await cli(target, "workflow", "delete", "--workflow-id", workflow_id, "--yes", ok=False)
+    assert f"workflow not found for ID: {workflow_id}" in out
+    out = await cli(target, *start)  # the id is free again
+    assert "Running execution:" in out
+    await cli(target, "workflow", "terminate", "--workflow-id", workflow_id, "--reason", "cli test")
+
+    header, row = (line.split() for line in (await cli(target, "operator", "cluster", "describe")).splitlines())
+    assert dict(zip(header, row)) == {"ClusterName": "active", "PersistenceStore": store, "VisibilityStore": store}
+    header, row = (line.split() for line in
+                   (await cli(target, "operator", "cluster", "describe", "--detail")).splitlines())
+    assert dict(zip(header, row))["HistoryShardCount"] == "1"
+    described = json.loads(await cli(target, "operator", "cluster", "describe", "--output", "json"))
+    assert described["clusterName"] == "active"
+    assert described["historyShardCount"] == 1
+    assert described["persistenceStore"] == described["visibilityStore"] == store
+    assert described["supportedClients"]["temporal-cli"] == "<2.0.0"
+    system = json.loads(await cli(target, "operator", "cluster", "system", "--output", "json"))
+    assert described["serverVersion"] == system["serverVersion"]
+    assert system["capabilities"]["countGroupByExecutionStatus"] is True
+
+    out = await cli(target, "task-queue", "list-partition", "--task-queue", task_queue)
+    assert "Workflow Task Queue Partitions" in out and "Activity Task Queue Partitions" in out
+    listed = json.loads(await cli(target, "task-queue", "list-partition", "--task-queue", task_queue,
+                                  "--output", "json"))
+    for kind in ["workflowTaskQueuePartitions", "activityTaskQueuePartitions"]:
+        assert listed[kind][0]["key"] == task_queue and listed[kind][0]["ownerHostName"]
+
+
 async def test_cli_workflow_commands_against_temper(temper):
     await workflow_commands(temper.target)
 
@@ -169,6 +211,11 @@ async def test_cli_namespace_and_search_attribute_commands_against_temper(temper
     await namespace_commands(temper.target)
 
 
+async def test_cli_delete_and_cluster_commands_against_temper(temper):
+    await delete_and_cluster_commands(temper.target, "postgres12" if POSTGRES else "sqlite")
+
+
 async def test_cli_scenarios_pass_against_temporal_too(temporal_server):  # noqa: F811
     await workflow_commands(temporal_server)
     await namespace_commands(temporal_server)
+    await delete_and_cluster_commands(temporal_server, "sqlite")

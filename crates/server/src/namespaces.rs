@@ -1,6 +1,7 @@
 //! The namespace registry: kept in memory, persisted in the store. `default` always exists.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
 use temper_api::proto::enums::v1::{ArchivalState, IndexedValueType, NamespaceState};
@@ -108,6 +109,36 @@ impl Namespaces {
     pub fn list(&self) -> Vec<DescribeNamespaceResponse> {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         known.values().map(describe_record).collect()
+    }
+
+    /// One page of `ListNamespaces`, in name order: up to `page_size` namespaces (all of them
+    /// when it is not positive) after the name `page_token` holds. The token is the last name
+    /// of the page, and only given when more namespaces follow (Temporal also gives one after
+    /// a full last page, then answers an empty page). Temper deletes a namespace at once, so
+    /// there are never deleted ones for `include_deleted` to show.
+    pub fn list_page(
+        &self,
+        page_size: i32,
+        page_token: &[u8],
+    ) -> (Vec<DescribeNamespaceResponse>, Vec<u8>) {
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        let after = String::from_utf8_lossy(page_token);
+        let mut rest = known
+            .range::<str, _>((Bound::Excluded(after.as_ref()), Bound::Unbounded))
+            .map(|(_, record)| record);
+        let limit = usize::try_from(page_size)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(usize::MAX);
+        let page: Vec<&NamespaceRecord> = rest.by_ref().take(limit).collect();
+        let next_page_token = match (page.last(), rest.next()) {
+            (Some(last), Some(_)) => last.name.clone().into_bytes(),
+            _ => Vec::new(),
+        };
+        (
+            page.into_iter().map(describe_record).collect(),
+            next_page_token,
+        )
     }
 
     /// The custom search attributes of a namespace (name → `IndexedValueType`).
@@ -389,10 +420,13 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
             owner_email: record.owner_email.clone(),
             id: record.id.clone(),
             data: record.data.clone(),
+            // What Temper serves of what Temporal's dev server reports (it also reports worker
+            // heartbeats, reported problems, standalone activities and poller autoscaling,
+            // which Temper does not have).
             capabilities: Some(Capabilities {
                 eager_workflow_start: true,
-                sync_update: false,
-                async_update: false,
+                sync_update: true,
+                async_update: true,
                 ..Default::default()
             }),
             // The SDKs check payloads against these before sending (Temporal's defaults).

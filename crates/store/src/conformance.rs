@@ -542,6 +542,79 @@ async fn closed_runs_past_retention_are_deleted_with_their_history() {
 }
 
 #[tokio::test]
+async fn one_run_is_deleted_with_its_history_visibility_and_current_pointer() {
+    for (name, store, _dir) in backends().await {
+        store
+            .write(vec![
+                visible_run("gone", "Order", 1_000, 2_000, "gold"),
+                visible_run("kept", "Order", 1_000, 0, "gold"),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Another run of the same workflow id, not current: deleting it leaves the pointer.
+        let mut older = visible_run("older", "Order", 500, 800, "gold");
+        older.execution.workflow_id = "wf-kept".into();
+        older.make_current = false;
+        store.write(vec![older]).await.unwrap();
+        // A run is deleted only in its own namespace.
+        assert!(
+            !store.delete_run("elsewhere", "gone").await.unwrap(),
+            "{name}"
+        );
+        assert!(store.delete_run("default", "gone").await.unwrap(), "{name}");
+        assert!(
+            store.load_execution("gone").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert!(
+            store.read_history("gone", 1, 10).await.unwrap().is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store.current_run("default", "wf-gone").await.unwrap(),
+            None,
+            "{name}"
+        );
+        assert!(
+            !store.delete_run("default", "gone").await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            store.delete_run("default", "older").await.unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .current_run("default", "wf-kept")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("kept"),
+            "{name}"
+        );
+        assert_eq!(
+            store.read_history("kept", 1, 10).await.unwrap().len(),
+            2,
+            "{name}"
+        );
+        let left = store
+            .list_executions("default", &query(&*store, ""), 10, &[])
+            .await
+            .unwrap();
+        let ids: Vec<&str> = left.executions.iter().map(|e| e.run_id.as_str()).collect();
+        assert_eq!(ids, vec!["kept"], "{name}");
+        // A running run can be deleted too (the server terminates it first).
+        assert!(store.delete_run("default", "kept").await.unwrap(), "{name}");
+        assert!(store.open_executions().await.unwrap().is_empty(), "{name}");
+        assert_eq!(
+            store.current_run("default", "wf-kept").await.unwrap(),
+            None,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn namespaces_update_and_delete_with_their_runs() {
     for (name, store, _dir) in backends().await {
         let record = NamespaceRecord {

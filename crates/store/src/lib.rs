@@ -176,6 +176,11 @@ pub trait Store: Send + Sync + 'static {
         closed_before_ms: i64,
         limit: usize,
     ) -> StoreFuture<'_, Vec<String>>;
+    /// Deletes one run of `namespace` whatever its status: state, history, visibility row and
+    /// the workflow id's current-run pointer if it points to this run, in one transaction.
+    /// False when there was no such run. (`DeleteWorkflowExecution`; the caller terminates a
+    /// running run first.)
+    fn delete_run(&self, namespace: &str, run_id: &str) -> StoreFuture<'_, bool>;
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;

@@ -5,7 +5,8 @@
 //! savepoint) and answers each caller after the commit; PostgreSQL's default
 //! `synchronous_commit` makes an acknowledged write durable. Reads share a second connection
 //! (tokio-postgres pipelines concurrent queries on it). Rare administrative writes (namespaces,
-//! retention deletes, indexes, the clock offset) take the writer connection between groups.
+//! retention deletes, deleting one run, indexes, the clock offset) take the writer connection
+//! between groups.
 //! Visibility filters are compiled for the PostgreSQL dialect (`$n` parameters, JSONB
 //! search attributes).
 
@@ -574,6 +575,29 @@ impl PostgresStore {
         Ok(run_ids)
     }
 
+    async fn drop_run(&self, namespace: &str, run_id: &str) -> StoreResult<bool> {
+        let mut client = self.writer.lock().await;
+        let tx = client.transaction().await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM executions WHERE run_id = $1 AND namespace = $2",
+                &[&run_id, &namespace],
+            )
+            .await?
+            > 0;
+        if deleted {
+            for table in ["history_events", "visibility", "current_executions"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE run_id = $1"),
+                    &[&run_id],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     async fn drop_namespace(&self, name: &str) -> StoreResult<()> {
         let mut client = self.writer.lock().await;
         let tx = client.transaction().await?;
@@ -809,6 +833,11 @@ impl Store for PostgresStore {
             self.delete_closed(&namespace, closed_before_ms, limit)
                 .await
         })
+    }
+
+    fn delete_run(&self, namespace: &str, run_id: &str) -> StoreFuture<'_, bool> {
+        let (namespace, run_id) = (namespace.to_string(), run_id.to_string());
+        Box::pin(async move { self.drop_run(&namespace, &run_id).await })
     }
 
     fn load_clock_offset(&self) -> StoreFuture<'_, i64> {

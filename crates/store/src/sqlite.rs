@@ -585,6 +585,28 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delete_run(&self, namespace: &str, run_id: &str) -> StoreFuture<'_, bool> {
+        // Rare (an operator's request); it bypasses the group-commit queue like retention.
+        let (namespace, run_id) = (namespace.to_owned(), run_id.to_owned());
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let deleted = tx.execute(
+                "DELETE FROM executions WHERE run_id = ?1 AND namespace = ?2",
+                params![run_id, namespace],
+            )? > 0;
+            if deleted {
+                for table in ["history_events", "visibility", "current_executions"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE run_id = ?1"),
+                        params![run_id],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+    }
+
     fn load_clock_offset(&self) -> StoreFuture<'_, i64> {
         self.read(move |conn| {
             let value: Option<i64> = conn

@@ -33,6 +33,7 @@ use crate::validation::{check_id, check_payloads, poll_wait};
 use crate::visibility;
 
 mod checks;
+mod cluster;
 mod history_pages;
 mod polls;
 mod responses;
@@ -119,7 +120,9 @@ impl WorkflowService for Frontend {
                 activity_failure_include_heartbeat: true,
                 encoded_failure_attributes: true,
                 upsert_memo: true,
+                eager_workflow_start: true,
                 sdk_metadata: true,
+                count_group_by_execution_status: true,
                 ..Default::default()
             }),
         }))
@@ -151,12 +154,34 @@ impl WorkflowService for Frontend {
 
     async fn list_namespaces(
         &self,
-        _request: Request<ListNamespacesRequest>,
+        request: Request<ListNamespacesRequest>,
     ) -> Result<Response<ListNamespacesResponse>, Status> {
+        let request = request.into_inner();
+        let (namespaces, next_page_token) = self
+            .namespaces
+            .list_page(request.page_size, &request.next_page_token);
         Ok(Response::new(ListNamespacesResponse {
-            namespaces: self.namespaces.list(),
-            next_page_token: vec![],
+            namespaces,
+            next_page_token,
         }))
+    }
+
+    async fn get_cluster_info(
+        &self,
+        _request: Request<GetClusterInfoRequest>,
+    ) -> Result<Response<GetClusterInfoResponse>, Status> {
+        Ok(Response::new(self.cluster_info()?))
+    }
+
+    async fn list_task_queue_partitions(
+        &self,
+        request: Request<ListTaskQueuePartitionsRequest>,
+    ) -> Result<Response<ListTaskQueuePartitionsResponse>, Status> {
+        let local = request.local_addr();
+        let request = request.into_inner();
+        let partitions =
+            self.task_queue_partitions(&request.namespace, request.task_queue.as_ref(), local)?;
+        Ok(Response::new(partitions))
     }
 
     async fn register_namespace(
@@ -616,6 +641,18 @@ impl WorkflowService for Frontend {
         )
         .await?;
         Ok(Response::new(TerminateWorkflowExecutionResponse::default()))
+    }
+
+    async fn delete_workflow_execution(
+        &self,
+        request: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        self.history
+            .delete_workflow(&request.namespace, request.workflow_execution.as_ref())
+            .await?;
+        Ok(Response::new(DeleteWorkflowExecutionResponse::default()))
     }
 
     async fn list_workflow_executions(

@@ -24,6 +24,7 @@ use crate::matching::{Matching, QueueKind, QueuedTask};
 use crate::timers::TimerQueue;
 
 mod activities;
+mod delete;
 mod follow_ups;
 mod polls;
 mod queries;
@@ -462,6 +463,9 @@ impl History {
                     self.timers.schedule(at, run_id);
                 }
             }
+            // The run was deleted (DeleteWorkflowExecution, retention) after this wake-up was
+            // registered: nothing is due any more.
+            Err(status) if status.code() == tonic::Code::NotFound => {}
             Err(status) => {
                 tracing::warn!(run_id, error = %status.message(), "timer processing failed; retrying");
                 self.timers.schedule(self.clock.now_ms() + 1_000, run_id);
