@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryReverseRequest,
-    ListSchedulesRequest,
+    PauseActivityRequest,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -90,10 +90,10 @@ async def test_describe_shows_pending_activity_and_task(client, task_queue):
 
 async def test_unimplemented_rpcs_name_themselves(client):
     try:
-        await client.workflow_service.list_schedules(ListSchedulesRequest(namespace="default"))
+        await client.workflow_service.pause_activity(PauseActivityRequest(namespace="default"))
     except RPCError as error:
         assert error.status == RPCStatusCode.UNIMPLEMENTED
-        assert "ListSchedules" in error.message
+        assert "PauseActivity" in error.message
     else:
         raise AssertionError("expected UNIMPLEMENTED")
 

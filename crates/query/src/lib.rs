@@ -16,6 +16,7 @@
 mod ast;
 mod attributes;
 mod compile;
+mod evaluate;
 mod lexer;
 mod parser;
 mod postgres;
@@ -32,6 +33,7 @@ pub use attributes::{
 pub use compile::{
     default_namespace_division_filter, search_attribute_expression, search_attribute_expression_for,
 };
+pub use evaluate::{AttributeValue, evaluate};
 pub use postgres::POSTGRES_SETUP_SQL;
 pub use text::{TEXT_MATCH_FUNCTION, text_matches};
 

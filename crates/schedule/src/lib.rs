@@ -10,10 +10,12 @@ mod calendar;
 mod cron;
 mod duration;
 mod jitter;
+mod overlap;
 mod ranges;
 mod spec;
 mod zone;
 
+pub use overlap::{OverlapDecision, decide};
 pub use spec::{CompiledSpec, NextTime, TOO_MANY_EXCLUSIONS, fill_range_defaults};
 
 #[cfg(test)]

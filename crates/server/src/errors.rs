@@ -57,6 +57,20 @@ pub fn already_started(
     )
 }
 
+/// A schedule id that is taken: Temporal reports it as its scheduler workflow already
+/// running, with the detail the SDKs turn into "schedule already running".
+pub fn schedule_already_running() -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        "schedule with this ID is already registered".to_string(),
+        details::WorkflowExecutionAlreadyStartedFailure {
+            start_request_id: String::new(),
+            run_id: String::new(),
+            first_execution_run_id: String::new(),
+        },
+    )
+}
+
 pub fn query_failed(
     message: String,
     failure: Option<temper_api::proto::failure::v1::Failure>,

@@ -13,6 +13,7 @@ pub mod namespaces;
 mod operator;
 mod retention;
 mod rpc_layer;
+pub mod schedules;
 pub mod time_skipping;
 pub mod timers;
 pub mod tokens;
@@ -38,6 +39,7 @@ use crate::clock::{Clock, SystemClock, VirtualClock};
 use crate::history::History;
 use crate::matching::Matching;
 use crate::namespaces::Namespaces;
+use crate::schedules::Schedules;
 use crate::timers::TimerQueue;
 
 /// How often closed runs past their namespace's retention are looked for.
@@ -93,17 +95,29 @@ impl Health for HealthService {
 /// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
 /// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
 /// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
-fn catch_up_then_follow_up(history: Arc<History>, timers: &TimerQueue, clock: &dyn Clock) {
+/// A timer-queue wake-up: a schedule's or a run's.
+async fn on_wake(history: &History, schedules: &Schedules, key: &str) {
+    match schedules::parse_wake_key(key) {
+        Some((namespace, schedule_id)) => schedules.on_timer(namespace, schedule_id).await,
+        None => history.on_timer(key).await,
+    }
+}
+
+fn catch_up_then_follow_up(
+    history: Arc<History>,
+    schedules: Arc<Schedules>,
+    timers: &TimerQueue,
+    clock: &dyn Clock,
+) {
     let overdue = timers.take_overdue(clock.now_ms());
     tokio::spawn(async move {
-        for run_id in overdue {
-            history.on_timer(&run_id).await;
+        for key in overdue {
+            on_wake(&history, &schedules, &key).await;
         }
         history.spawn_follow_ups();
     });
 }
 
-/// Recovers state from the store, then serves until `shutdown` resolves.
 pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
@@ -133,15 +147,24 @@ pub async fn serve(
     ));
     let recovered = history.recover().await?;
     tracing::info!(open_executions = recovered, "recovered state");
-    catch_up_then_follow_up(history.clone(), &timers, clock.as_ref());
+    let schedules = Schedules::load(
+        config.store.clone(),
+        history.clone(),
+        namespaces.clone(),
+        timers.clone(),
+    )
+    .await?;
+    catch_up_then_follow_up(history.clone(), schedules.clone(), &timers, clock.as_ref());
     {
         let history = history.clone();
+        let schedules = schedules.clone();
         let clock = clock.clone();
         tokio::spawn(timers.clone().run(
             move || clock.now_ms(),
-            move |run_id| {
+            move |key| {
                 let history = history.clone();
-                async move { history.on_timer(&run_id).await }
+                let schedules = schedules.clone();
+                async move { on_wake(&history, &schedules, &key).await }
             },
         ));
     }
@@ -162,8 +185,8 @@ pub async fn serve(
         history.clone(),
         RETENTION_SWEEP_INTERVAL,
     ));
-    let operator = operator::Operator::new(namespaces.clone(), history.clone());
-    let frontend = frontend::Frontend::new(history, namespaces);
+    let operator = operator::Operator::new(namespaces.clone(), history.clone(), schedules.clone());
+    let frontend = frontend::Frontend::new(history, namespaces, schedules);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
         .with_service_name("temporal.api.workflowservice.v1.WorkflowService")

@@ -1,4 +1,5 @@
-//! The `OperatorService`: custom search attributes and namespace deletion.
+//! The `OperatorService`: custom search attributes and namespace deletion (with the
+//! namespace's runs and schedules).
 
 use std::sync::Arc;
 
@@ -8,18 +9,25 @@ use tonic::{Request, Response, Status};
 
 use crate::history::History;
 use crate::namespaces::Namespaces;
+use crate::schedules::Schedules;
 use crate::visibility;
 
 pub struct Operator {
     namespaces: Arc<Namespaces>,
     history: Arc<History>,
+    schedules: Arc<Schedules>,
 }
 
 impl Operator {
-    pub fn new(namespaces: Arc<Namespaces>, history: Arc<History>) -> Self {
+    pub fn new(
+        namespaces: Arc<Namespaces>,
+        history: Arc<History>,
+        schedules: Arc<Schedules>,
+    ) -> Self {
         Operator {
             namespaces,
             history,
+            schedules,
         }
     }
 }
@@ -71,6 +79,7 @@ impl OperatorService for Operator {
             .resolve_name(&request.namespace, &request.namespace_id)?;
         self.namespaces.delete(&name).await?;
         self.history.forget_namespace(&name).await;
+        self.schedules.forget_namespace(&name);
         Ok(Response::new(DeleteNamespaceResponse {
             deleted_namespace: name,
         }))

@@ -5,7 +5,7 @@ use temper_engine::Execution;
 
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
-use crate::{ExecutionWrite, NamespaceRecord, Store, StoreError};
+use crate::{ExecutionWrite, NamespaceRecord, RecordKind, Store, StoreError, StoredRecord};
 
 async fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -750,5 +750,73 @@ async fn one_attribute_name_may_have_different_types_in_different_namespaces() {
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(words.count, 1, "{name}");
+    }
+}
+
+fn record(kind: RecordKind, id: &str, version: i64, state: &[u8]) -> StoredRecord {
+    StoredRecord {
+        kind,
+        namespace: "default".into(),
+        id: id.into(),
+        version,
+        state: state.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn records_are_created_once_updated_by_version_and_deleted() {
+    let schedule = |id, version, state| record(RecordKind::Schedule, id, version, state);
+    for (name, store, _dir) in backends().await {
+        store
+            .save_record(schedule("s1", 1, b"one"), 0)
+            .await
+            .unwrap();
+        let taken = store.save_record(schedule("s1", 1, b"again"), 0).await;
+        assert!(matches!(taken, Err(StoreError::AlreadyExists(_))), "{name}");
+        store
+            .save_record(schedule("s1", 2, b"two"), 1)
+            .await
+            .unwrap();
+        let stale = store.save_record(schedule("s1", 2, b"stale"), 1).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(..))), "{name}");
+        store
+            .save_record(schedule("s2", 1, b"other"), 0)
+            .await
+            .unwrap();
+        // The same id in another kind is another record.
+        let batch = record(RecordKind::BatchOperation, "s1", 1, b"batch");
+        store.save_record(batch.clone(), 0).await.unwrap();
+        let all = store.records(RecordKind::Schedule).await.unwrap();
+        assert_eq!(
+            all,
+            vec![schedule("s1", 2, b"two"), schedule("s2", 1, b"other")],
+            "{name}"
+        );
+        assert_eq!(
+            store.records(RecordKind::BatchOperation).await.unwrap(),
+            vec![batch],
+            "{name}"
+        );
+        store
+            .delete_record(RecordKind::Schedule, "default", "s1")
+            .await
+            .unwrap();
+        let missing = store
+            .delete_record(RecordKind::Schedule, "default", "s1")
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{name}");
+        assert_eq!(
+            store.records(RecordKind::Schedule).await.unwrap().len(),
+            1,
+            "{name}"
+        );
+        store
+            .delete_record(RecordKind::Schedule, "default", "s2")
+            .await
+            .unwrap();
+        store
+            .delete_record(RecordKind::BatchOperation, "default", "s1")
+            .await
+            .unwrap();
     }
 }

@@ -104,6 +104,33 @@ pub struct NamespaceRecord {
     pub data: std::collections::HashMap<String, String>,
 }
 
+/// The kinds of server-owned records kept beside runs (one table holds them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Schedule,
+    BatchOperation,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Schedule => "schedule",
+            RecordKind::BatchOperation => "batch_operation",
+        }
+    }
+}
+
+/// A server-owned record (a schedule, a batch operation) as stored: its key, its version and
+/// the server's encoded state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub kind: RecordKind,
+    pub namespace: String,
+    pub id: String,
+    pub version: i64,
+    pub state: Vec<u8>,
+}
+
 /// A page of a visibility listing.
 #[derive(Debug, Default)]
 pub struct ExecutionPage {
@@ -181,9 +208,35 @@ pub trait Store: Send + Sync + 'static {
     /// False when there was no such run. (`DeleteWorkflowExecution`; the caller terminates a
     /// running run first.)
     fn delete_run(&self, namespace: &str, run_id: &str) -> StoreFuture<'_, bool>;
+    /// Every stored record of a kind (loaded once at start-up), by namespace and id.
+    fn records(&self, kind: RecordKind) -> StoreFuture<'_, Vec<StoredRecord>>;
+    /// Creates a record (`expected_version` 0; `AlreadyExists` if its id is taken) or
+    /// replaces one whose stored version is `expected_version` (`Conflict` otherwise).
+    fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()>;
+    /// Deletes a record; `NotFound` if there is none.
+    fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()>;
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;
+}
+
+/// How a record is named in errors: `schedule default/nightly`.
+pub(crate) fn record_name(kind: RecordKind, namespace: &str, id: &str) -> String {
+    format!("{} {namespace}/{id}", kind.as_str())
+}
+
+/// The result of a record write that changed `changed` rows.
+pub(crate) fn record_outcome(
+    record: &StoredRecord,
+    changed: usize,
+    expected_version: i64,
+) -> StoreResult<()> {
+    let name = record_name(record.kind, &record.namespace, &record.id);
+    match (changed, expected_version) {
+        (0, 0) => Err(StoreError::AlreadyExists(name)),
+        (0, _) => Err(StoreError::Conflict(name, expected_version)),
+        _ => Ok(()),
+    }
 }
 
 /// Decodes a stored run state.

@@ -22,8 +22,9 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::visibility::{self, PageToken};
 use crate::{
-    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
-    StoreError, StoreFuture, StoreResult, decode_execution, needs_registry,
+    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind,
+    Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
+    record_name, record_outcome,
 };
 
 /// Most writes committed in one transaction.
@@ -39,6 +40,14 @@ CREATE TABLE IF NOT EXISTS settings (
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY,
     record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    state BYTEA NOT NULL,
+    PRIMARY KEY (kind, namespace, id)
 );
 CREATE TABLE IF NOT EXISTS executions (
     run_id TEXT PRIMARY KEY,
@@ -607,7 +616,7 @@ impl PostgresStore {
             &[&name],
         )
         .await?;
-        for table in ["executions", "visibility", "current_executions"] {
+        for table in ["executions", "visibility", "current_executions", "records"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE namespace = $1"),
                 &[&name],
@@ -838,6 +847,84 @@ impl Store for PostgresStore {
     fn delete_run(&self, namespace: &str, run_id: &str) -> StoreFuture<'_, bool> {
         let (namespace, run_id) = (namespace.to_string(), run_id.to_string());
         Box::pin(async move { self.drop_run(&namespace, &run_id).await })
+    }
+
+    fn records(&self, kind: RecordKind) -> StoreFuture<'_, Vec<StoredRecord>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT namespace, id, version, state FROM records WHERE kind = $1
+                     ORDER BY namespace, id",
+                    &[&kind.as_str()],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|row| StoredRecord {
+                    kind,
+                    namespace: row.get(0),
+                    id: row.get(1),
+                    version: row.get(2),
+                    state: row.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            let StoredRecord {
+                kind,
+                namespace,
+                id,
+                version,
+                state,
+            } = &record;
+            let changed = if expected_version == 0 {
+                client
+                    .execute(
+                        "INSERT INTO records (kind, namespace, id, version, state)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        &[&kind.as_str(), namespace, id, version, state],
+                    )
+                    .await?
+            } else {
+                client
+                    .execute(
+                        "UPDATE records SET version = $4, state = $5
+                         WHERE kind = $1 AND namespace = $2 AND id = $3 AND version = $6",
+                        &[
+                            &kind.as_str(),
+                            namespace,
+                            id,
+                            version,
+                            state,
+                            &expected_version,
+                        ],
+                    )
+                    .await?
+            };
+            record_outcome(&record, changed as usize, expected_version)
+        })
+    }
+
+    fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()> {
+        let (namespace, id) = (namespace.to_owned(), id.to_owned());
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            let deleted = client
+                .execute(
+                    "DELETE FROM records WHERE kind = $1 AND namespace = $2 AND id = $3",
+                    &[&kind.as_str(), &namespace, &id],
+                )
+                .await?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound(record_name(kind, &namespace, &id)));
+            }
+            Ok(())
+        })
     }
 
     fn load_clock_offset(&self) -> StoreFuture<'_, i64> {

@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 
 use crate::visibility;
 use crate::{
-    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, Store,
-    StoreError, StoreFuture, StoreResult, decode_execution, needs_registry,
+    CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind,
+    Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
+    record_name, record_outcome,
 };
 
 /// Most writes committed in one transaction.
@@ -50,6 +51,14 @@ CREATE TABLE IF NOT EXISTS current_executions (
     workflow_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
     PRIMARY KEY (namespace, workflow_id)
+);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (kind, namespace, id)
 );
 CREATE TABLE IF NOT EXISTS history_events (
     run_id TEXT NOT NULL,
@@ -478,7 +487,7 @@ impl Store for SqliteStore {
                      (SELECT run_id FROM executions WHERE namespace = ?1)",
                 params![name],
             )?;
-            for table in ["executions", "visibility", "current_executions"] {
+            for table in ["executions", "visibility", "current_executions", "records"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE namespace = ?1"),
                     params![name],
@@ -604,6 +613,73 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(deleted)
+        })
+    }
+
+    fn records(&self, kind: RecordKind) -> StoreFuture<'_, Vec<StoredRecord>> {
+        self.read(move |conn| {
+            let mut query = conn.prepare(
+                "SELECT namespace, id, version, state FROM records WHERE kind = ?1
+                 ORDER BY namespace, id",
+            )?;
+            let rows = query.query_map(params![kind.as_str()], |row| {
+                Ok(StoredRecord {
+                    kind,
+                    namespace: row.get(0)?,
+                    id: row.get(1)?,
+                    version: row.get(2)?,
+                    state: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()> {
+        // A record changes once per action or request; it bypasses the group-commit queue.
+        self.read(move |conn| {
+            let StoredRecord {
+                kind,
+                namespace,
+                id,
+                version,
+                state,
+            } = &record;
+            let changed = if expected_version == 0 {
+                conn.execute(
+                    "INSERT INTO records (kind, namespace, id, version, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![kind.as_str(), namespace, id, version, state],
+                )?
+            } else {
+                conn.execute(
+                    "UPDATE records SET version = ?4, state = ?5
+                     WHERE kind = ?1 AND namespace = ?2 AND id = ?3 AND version = ?6",
+                    params![
+                        kind.as_str(),
+                        namespace,
+                        id,
+                        version,
+                        state,
+                        expected_version
+                    ],
+                )?
+            };
+            record_outcome(&record, changed, expected_version)
+        })
+    }
+
+    fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()> {
+        let (namespace, id) = (namespace.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            let deleted = conn.execute(
+                "DELETE FROM records WHERE kind = ?1 AND namespace = ?2 AND id = ?3",
+                params![kind.as_str(), namespace, id],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound(record_name(kind, &namespace, &id)));
+            }
+            Ok(())
         })
     }
 

@@ -28,6 +28,7 @@ use crate::errors;
 use crate::history::{History, QueryAnswer};
 use crate::matching::QueueKind;
 use crate::namespaces::{self, Namespaces};
+use crate::schedules::Schedules;
 use crate::tokens::TokenKind;
 use crate::validation::{check_id, check_payloads, poll_wait};
 use crate::visibility;
@@ -45,6 +46,7 @@ pub const SERVER_VERSION: &str = "1.29.0";
 pub struct Frontend {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
+    schedules: Arc<Schedules>,
 }
 
 impl Frontend {
@@ -89,10 +91,15 @@ impl Frontend {
         Ok((executions, page.next_page_token))
     }
 
-    pub fn new(history: Arc<History>, namespaces: Arc<Namespaces>) -> Self {
+    pub fn new(
+        history: Arc<History>,
+        namespaces: Arc<Namespaces>,
+        schedules: Arc<Schedules>,
+    ) -> Self {
         Frontend {
             history,
             namespaces,
+            schedules,
         }
     }
 }
@@ -1115,6 +1122,77 @@ impl WorkflowService for Frontend {
                 .await?;
         }
         Ok(Response::new(ShutdownWorkerResponse::default()))
+    }
+
+    async fn create_schedule(
+        &self,
+        request: Request<CreateScheduleRequest>,
+    ) -> Result<Response<CreateScheduleResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.create(request.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_schedule(
+        &self,
+        request: Request<DescribeScheduleRequest>,
+    ) -> Result<Response<DescribeScheduleResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.describe(request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<UpdateScheduleRequest>,
+    ) -> Result<Response<UpdateScheduleResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.update(request.into_inner()).await?,
+        ))
+    }
+
+    async fn patch_schedule(
+        &self,
+        request: Request<PatchScheduleRequest>,
+    ) -> Result<Response<PatchScheduleResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.patch(request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<DeleteScheduleRequest>,
+    ) -> Result<Response<DeleteScheduleResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.delete(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ListSchedulesRequest>,
+    ) -> Result<Response<ListSchedulesResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.list(request.into_inner()).await?,
+        ))
+    }
+
+    async fn count_schedules(
+        &self,
+        request: Request<CountSchedulesRequest>,
+    ) -> Result<Response<CountSchedulesResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.count(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_schedule_matching_times(
+        &self,
+        request: Request<ListScheduleMatchingTimesRequest>,
+    ) -> Result<Response<ListScheduleMatchingTimesResponse>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.schedules.matching_times(request).await?))
     }
 
     async fn reset_sticky_task_queue(
