@@ -7,7 +7,7 @@ use temper_engine::execution::{CompletionError, ResetError, TaskError};
 use temper_store::StoreError;
 use tonic::{Code, Status};
 
-fn with_detail<M: Message + Name>(code: Code, message: String, detail: M) -> Status {
+pub(crate) fn with_detail<M: Message + Name>(code: Code, message: String, detail: M) -> Status {
     let any = prost_wkt_types::Any {
         type_url: format!("type.googleapis.com/{}", M::full_name()),
         value: detail.encode_to_vec(),

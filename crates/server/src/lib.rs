@@ -4,6 +4,7 @@
 //! the namespace registry ([`namespaces`]), time skipping ([`time_skipping`]) and [`serve`],
 //! which wires them together on one port next to gRPC health and reflection.
 
+pub mod batches;
 pub mod clock;
 pub mod errors;
 pub mod frontend;
@@ -185,8 +186,15 @@ pub async fn serve(
         history.clone(),
         RETENTION_SWEEP_INTERVAL,
     ));
-    let operator = operator::Operator::new(namespaces.clone(), history.clone(), schedules.clone());
-    let frontend = frontend::Frontend::new(history, namespaces, schedules);
+    let batches =
+        batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
+    let operator = operator::Operator::new(
+        namespaces.clone(),
+        history.clone(),
+        schedules.clone(),
+        batches.clone(),
+    );
+    let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
         .with_service_name("temporal.api.workflowservice.v1.WorkflowService")

@@ -1,5 +1,5 @@
 //! The `OperatorService`: custom search attributes and namespace deletion (with the
-//! namespace's runs and schedules).
+//! namespace's runs, schedules and batch operations).
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use temper_api::operatorservice::operator_service_server::OperatorService;
 use temper_api::proto::operatorservice::v1::*;
 use tonic::{Request, Response, Status};
 
+use crate::batches::Batches;
 use crate::history::History;
 use crate::namespaces::Namespaces;
 use crate::schedules::Schedules;
@@ -16,6 +17,7 @@ pub struct Operator {
     namespaces: Arc<Namespaces>,
     history: Arc<History>,
     schedules: Arc<Schedules>,
+    batches: Arc<Batches>,
 }
 
 impl Operator {
@@ -23,11 +25,13 @@ impl Operator {
         namespaces: Arc<Namespaces>,
         history: Arc<History>,
         schedules: Arc<Schedules>,
+        batches: Arc<Batches>,
     ) -> Self {
         Operator {
             namespaces,
             history,
             schedules,
+            batches,
         }
     }
 }
@@ -80,6 +84,7 @@ impl OperatorService for Operator {
         self.namespaces.delete(&name).await?;
         self.history.forget_namespace(&name).await;
         self.schedules.forget_namespace(&name);
+        self.batches.forget_namespace(&name);
         Ok(Response::new(DeleteNamespaceResponse {
             deleted_namespace: name,
         }))

@@ -27,6 +27,8 @@ impl Transition<'_> {
                     input,
                     identity: identity.to_string(),
                     header,
+                    // Temporal records the caller's request id on the event.
+                    request_id: request_id.to_string(),
                     ..Default::default()
                 },
             ),

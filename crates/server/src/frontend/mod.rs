@@ -24,6 +24,7 @@ use temper_engine::state::ActivityInfo;
 use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::{Request, Response, Status};
 
+use crate::batches::Batches;
 use crate::errors;
 use crate::history::{History, QueryAnswer};
 use crate::matching::QueueKind;
@@ -47,6 +48,7 @@ pub struct Frontend {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
     schedules: Arc<Schedules>,
+    batches: Arc<Batches>,
 }
 
 impl Frontend {
@@ -95,11 +97,13 @@ impl Frontend {
         history: Arc<History>,
         namespaces: Arc<Namespaces>,
         schedules: Arc<Schedules>,
+        batches: Arc<Batches>,
     ) -> Self {
         Frontend {
             history,
             namespaces,
             schedules,
+            batches,
         }
     }
 }
@@ -1193,6 +1197,42 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ListScheduleMatchingTimesResponse>, Status> {
         let request = request.into_inner();
         Ok(Response::new(self.schedules.matching_times(request).await?))
+    }
+
+    async fn start_batch_operation(
+        &self,
+        request: Request<StartBatchOperationRequest>,
+    ) -> Result<Response<StartBatchOperationResponse>, Status> {
+        Ok(Response::new(
+            self.batches.start(request.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_batch_operation(
+        &self,
+        request: Request<DescribeBatchOperationRequest>,
+    ) -> Result<Response<DescribeBatchOperationResponse>, Status> {
+        Ok(Response::new(
+            self.batches.describe(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_batch_operations(
+        &self,
+        request: Request<ListBatchOperationsRequest>,
+    ) -> Result<Response<ListBatchOperationsResponse>, Status> {
+        Ok(Response::new(
+            self.batches.list(request.into_inner()).await?,
+        ))
+    }
+
+    async fn stop_batch_operation(
+        &self,
+        request: Request<StopBatchOperationRequest>,
+    ) -> Result<Response<StopBatchOperationResponse>, Status> {
+        Ok(Response::new(
+            self.batches.stop(request.into_inner()).await?,
+        ))
     }
 
     async fn reset_sticky_task_queue(
