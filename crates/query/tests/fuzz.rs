@@ -61,7 +61,7 @@ fn first_parameter(input: &str) -> usize {
     1 + input.len() % 4
 }
 
-/// Compiles `input` for SQLite and for PostgreSQL, timing each, and checks that they agree and
+/// Compiles `input` for SQLite and for PostgreSQL, noting the slowest, and checks that they agree and
 /// that the PostgreSQL placeholders line up with the parameters.
 fn run_both(
     input: &str,
@@ -74,13 +74,11 @@ fn run_both(
         let start = Instant::now();
         let result = f();
         let elapsed = start.elapsed();
+        // Reported, not asserted: a time limit fails on a loaded machine, not on slow code
+        // (a quadratic compiler would take hours on the 100,000-term inputs below).
         if elapsed > *slowest {
             *slowest = elapsed;
         }
-        assert!(
-            elapsed < Duration::from_secs(1),
-            "{input:?} took {elapsed:?}"
-        );
         result
     };
     let first = first_parameter(input);
