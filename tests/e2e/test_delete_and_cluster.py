@@ -217,7 +217,7 @@ async def capabilities_scenario(target: str) -> None:
     capabilities = described.namespace_info.capabilities
     assert capabilities.eager_workflow_start and capabilities.sync_update and capabilities.async_update
     system = (await service.get_system_info(GetSystemInfoRequest())).capabilities
-    assert system.count_group_by_execution_status and system.eager_workflow_start
+    assert system.count_group_by_execution_status and system.eager_workflow_start and system.supports_schedules
 
 
 async def test_delete_against_temper(temper):

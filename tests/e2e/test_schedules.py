@@ -80,6 +80,13 @@ async def _at_least(client: Client, schedule_id: str, count: int) -> list[str] |
     return ids if len(ids) >= count else None
 
 
+async def test_the_server_says_it_supports_schedules(client):
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+    info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
+    assert info.capabilities.supports_schedules
+
+
 async def test_trigger_backfill_pause_update_list_and_delete(client, task_queue):
     handle = await client.create_schedule(
         "daily-report",

@@ -134,6 +134,7 @@ impl WorkflowService for Frontend {
                 eager_workflow_start: true,
                 sdk_metadata: true,
                 count_group_by_execution_status: true,
+                supports_schedules: true,
                 ..Default::default()
             }),
         }))
