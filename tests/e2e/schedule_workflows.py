@@ -4,6 +4,7 @@ the workflow sandbox must not load)."""
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 
 @workflow.defn(name="ScheduledWorkflow")
@@ -16,3 +17,15 @@ class ScheduledWorkflow:
         if hold_seconds:
             await workflow.sleep(timedelta(seconds=hold_seconds))
         return (previous or 0) + 1
+
+
+@workflow.defn(name="FailOnceScheduledWorkflow")
+class FailOnceScheduledWorkflow:
+    """Fails unless the schedule handed it a failure from the run before."""
+
+    @workflow.run
+    async def run(self) -> str:
+        failure = workflow.get_last_failure()
+        if failure is None:
+            raise ApplicationError("boom", non_retryable=True)
+        return f"saw: {failure}"

@@ -464,3 +464,58 @@ async def test_refusals_equal_temporals(temper, temporal_server, task_queue):  #
                         ("INVALID_ARGUMENT", "Patch is not set on request."),
                         ("NOT_FOUND", f"workflow not found for ID: temporal-sys-scheduler:missing-{suffix}"),
                         ("NOT_FOUND", f"workflow not found for ID: temporal-sys-scheduler:missing-{suffix}")]
+
+
+async def test_pause_on_failure_and_the_failure_handed_to_the_next_run(client, task_queue):
+    from schedule_workflows import FailOnceScheduledWorkflow
+
+    action = ScheduleActionStartWorkflow(FailOnceScheduledWorkflow.run, id="fail-once", task_queue=task_queue)
+    async with Worker(client, task_queue=task_queue, workflows=[FailOnceScheduledWorkflow]):
+        handle = await client.create_schedule("fragile", Schedule(
+            action=action, spec=every(1), policy=SchedulePolicy(pause_on_failure=True)))
+
+        async def paused():
+            desc = await handle.describe()
+            return desc if desc.schedule.state.paused else None
+        desc = await wait_for(paused, timeout=20)
+        failed_id = desc.info.recent_actions[0].action.workflow_id
+        assert desc.schedule.state.note == f"paused due to workflow failure: {failed_id}: boom"
+        assert desc.info.num_actions == 1
+        await handle.unpause()
+        ids = await wait_for(lambda: _at_least(client, "fragile", 2), timeout=20)
+        await handle.pause()
+        assert await client.get_workflow_handle(ids[1]).result() == "saw: boom"
+
+
+async def test_limited_actions_stop_after_the_last_one(client, task_queue):
+    handle = await client.create_schedule("twice", Schedule(
+        action=start_action(task_queue, workflow_id="twice"), spec=every(1),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        state=ScheduleState(limited_actions=True, remaining_actions=2)))
+    await wait_for(lambda: _at_least(client, "twice", 2), timeout=20)
+    await asyncio.sleep(2.5)
+    desc = await handle.describe()
+    assert desc.info.num_actions == 2
+    assert desc.schedule.state.remaining_actions == 0
+    assert desc.info.next_action_times == []
+
+
+async def test_actions_missed_outside_the_catchup_window_while_down(temper, task_queue):
+    client = await Client.connect(temper.target)
+    await client.create_schedule("catch-up", Schedule(
+        action=start_action(task_queue, workflow_id="catch-up"), spec=every(1),
+        policy=SchedulePolicy(catchup_window=timedelta(seconds=10), overlap=ScheduleOverlapPolicy.ALLOW_ALL)))
+    await wait_for(lambda: _at_least(client, "catch-up", 1), timeout=20)
+    temper.kill()
+    await asyncio.sleep(14)
+    temper.start()
+    client = await Client.connect(temper.target)
+
+    async def caught_up():
+        desc = await client.get_schedule_handle("catch-up").describe()
+        return desc if desc.info.num_actions_missed_catchup_window > 0 else None
+    desc = await wait_for(caught_up, timeout=20)
+    await client.get_schedule_handle("catch-up").pause()
+    # Seconds older than the 10-second window were missed; the later ones were taken.
+    assert 2 <= desc.info.num_actions_missed_catchup_window <= 6
+    assert desc.info.num_actions >= 10
