@@ -519,3 +519,25 @@ async def test_actions_missed_outside_the_catchup_window_while_down(temper, task
     # Seconds older than the 10-second window were missed; the later ones were taken.
     assert 2 <= desc.info.num_actions_missed_catchup_window <= 6
     assert desc.info.num_actions >= 10
+
+
+async def test_buffered_starts_follow_closes_on_the_virtual_clock(task_queue):
+    from test_testing_envs import time_skipping
+
+    begin = time.monotonic()
+    async with await time_skipping([]) as env:
+        async with Worker(env.client, task_queue=task_queue, workflows=[ScheduledWorkflow]):
+            handle = await env.client.create_schedule("buffered", Schedule(
+                action=start_action(task_queue, hold=90 * 60, workflow_id="buffered"), spec=every(3600),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ALL)))
+            await env.sleep(timedelta(hours=12))
+            desc = await handle.describe()
+            runs = [await env.client.get_workflow_handle(a.action.workflow_id).describe()
+                    for a in desc.info.recent_actions]
+    # Each buffered start begins when the run before it closes: runs are back to back.
+    closed = [r for r in runs if r.close_time]
+    assert len(closed) >= 6
+    for earlier, later in zip(runs, runs[1:]):
+        assert earlier.close_time and later.start_time >= earlier.close_time
+        assert later.start_time - earlier.close_time < timedelta(minutes=1)
+    assert time.monotonic() - begin < 60

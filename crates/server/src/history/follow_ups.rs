@@ -50,8 +50,13 @@ impl History {
         let _ = self.follow_ups.send(work);
     }
 
-    /// What a run's close implies for its parent and its children.
+    /// What a run's close implies for its parent, its children and whoever waits on closes.
     pub(super) fn after_close(&self, exec: &Execution) {
+        // No subscriber is not an error: nothing is waiting for a close.
+        let _ = self.closed_runs.send(super::ClosedRun {
+            namespace: exec.namespace.clone(),
+            workflow_id: exec.workflow_id.clone(),
+        });
         if let Some(parent) = exec
             .started
             .as_ref()

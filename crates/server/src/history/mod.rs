@@ -15,7 +15,7 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::execution::{ReadyTask, ResetRun, Transition};
 use temper_engine::{Execution, HistoryLimits};
 use temper_store::{ExecutionWrite, Store, StoreError};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::clock::Clock;
@@ -65,8 +65,20 @@ pub struct History {
     /// Work on other runs that a committed change implies (see [`FollowUp`]).
     follow_ups: mpsc::UnboundedSender<FollowUp>,
     follow_up_queue: Mutex<Option<mpsc::UnboundedReceiver<FollowUp>>>,
+    /// Every run that closes, for services waiting on one (schedules with buffered starts).
+    closed_runs: broadcast::Sender<ClosedRun>,
     limits: HistoryLimits,
 }
+
+/// A run that just closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedRun {
+    pub namespace: String,
+    pub workflow_id: String,
+}
+
+/// Closes a lagging subscriber may miss before it is told it lagged.
+const CLOSED_RUNS_BUFFER: usize = 1024;
 
 /// The result of an operation on a run: the closure's value and the state after it.
 pub struct Applied<R> {
@@ -97,8 +109,14 @@ impl History {
             busy_runs: Mutex::new(std::collections::HashSet::new()),
             follow_ups,
             follow_up_queue: Mutex::new(Some(follow_up_queue)),
+            closed_runs: broadcast::channel(CLOSED_RUNS_BUFFER).0,
             limits,
         }
+    }
+
+    /// Runs that close from now on.
+    pub fn subscribe_closed_runs(&self) -> broadcast::Receiver<ClosedRun> {
+        self.closed_runs.subscribe()
     }
 
     pub fn now_ms(&self) -> i64 {

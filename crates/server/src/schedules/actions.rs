@@ -22,8 +22,8 @@ const MIN_CATCHUP_NS: i64 = 10 * SECOND_NS;
 const RECENT_ACTIONS: usize = 10;
 const MAX_BUFFER: usize = 1_000;
 const BACKFILLS_PER_WAKE: usize = 10;
-/// How often a schedule with buffered starts looks whether its workflow closed.
-const BUFFER_POLL_NS: i64 = SECOND_NS;
+/// The pause between two steps of a backfill (Temporal's scheduler sleeps a second).
+const BACKFILL_STEP_NS: i64 = SECOND_NS;
 
 /// The time used in timestamps of schedule info.
 pub fn timestamp(nanos: i64) -> temper_api::Timestamp {
@@ -115,16 +115,26 @@ impl Schedules {
         }
         self.start_buffered(record).await;
         self.save(record).await?;
-        self.set_wake(record, next_wake, now);
+        self.set_wake(record, next_wake, now).await;
         Ok(())
     }
 
-    fn set_wake(&self, record: &mut ScheduleRecord, next_action: Option<i64>, now: i64) {
+    /// Sets the next wake-up: the next action time, or sooner while backfills are being fed
+    /// in; buffered starts wait for the running workflow's close instead (a start that can
+    /// never come while nothing runs is one the schedule may not take: paused or out of
+    /// actions, which only an RPC changes, and RPCs run the schedule themselves).
+    async fn set_wake(&self, record: &mut ScheduleRecord, next_action: Option<i64>, now: i64) {
         let mut wake = next_action.filter(|_| can_take_action(record, false, false));
-        let waiting = !record.buffered.is_empty() || !record.backfills.is_empty();
-        if waiting {
-            let poll = now + BUFFER_POLL_NS;
-            wake = Some(wake.map_or(poll, |at| at.min(poll)));
+        if !record.buffered.is_empty() {
+            self.wait_for_closes(record);
+            // A workflow that closed since the refresh was announced before we listened.
+            if self.any_closed(record).await {
+                wake = Some(now);
+            }
+        }
+        if !record.backfills.is_empty() {
+            let soon = now + BACKFILL_STEP_NS;
+            wake = Some(wake.map_or(soon, |at| at.min(soon)));
         }
         if let Some(at) = wake {
             // Round up: firing a millisecond early would find nothing due.
@@ -132,6 +142,23 @@ impl Schedules {
             let key = wake_key(&record.namespace, &record.schedule_id);
             self.timers.schedule(at_ms, &key);
         }
+    }
+
+    async fn any_closed(&self, record: &ScheduleRecord) -> bool {
+        let running = record
+            .info
+            .as_ref()
+            .map_or(&[][..], |i| &i.running_workflows[..]);
+        for execution in running {
+            if self
+                .closed_status(&record.namespace, execution)
+                .await
+                .is_some()
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Drops closed workflows from the running list, recording their status in recent

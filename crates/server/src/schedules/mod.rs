@@ -27,10 +27,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use temper_store::{RecordKind, Store, StoredRecord};
+use tokio::sync::broadcast;
 use tonic::Status;
 
 use crate::errors;
-use crate::history::History;
+use crate::history::{ClosedRun, History};
 use crate::namespaces::Namespaces;
 use crate::timers::TimerQueue;
 
@@ -49,6 +50,9 @@ pub struct Schedules {
     timers: Arc<TimerQueue>,
     /// (namespace, schedule id) → the schedule; `None` inside once deleted.
     entries: Mutex<BTreeMap<(String, String), Entry>>,
+    /// (namespace, workflow id) of a running workflow → the schedule whose buffered starts
+    /// wait for it to close (woken by [`Schedules::watch_closes`]).
+    waiting: Mutex<BTreeMap<(String, String), String>>,
 }
 
 /// The timer key of a schedule.
@@ -84,7 +88,10 @@ impl Schedules {
             namespaces,
             timers,
             entries: Mutex::new(BTreeMap::new()),
+            waiting: Mutex::new(BTreeMap::new()),
         });
+        let closes = schedules.history.subscribe_closed_runs();
+        tokio::spawn(schedules.clone().watch_closes(closes));
         let now_ms = schedules.history.now_ms();
         for row in rows {
             let record: ScheduleRecord = prost::Message::decode(row.state.as_slice())
@@ -159,6 +166,50 @@ impl Schedules {
             let retry_ms = self.history.now_ms() + 1_000;
             self.timers
                 .schedule(retry_ms, &wake_key(namespace, schedule_id));
+        }
+    }
+
+    /// Wakes a schedule when a workflow its buffered starts wait for closes (all waiting
+    /// schedules if closes were missed), as Temporal's scheduler watches its running workflow.
+    async fn watch_closes(self: Arc<Self>, mut closes: broadcast::Receiver<ClosedRun>) {
+        loop {
+            let closed = match closes.recv().await {
+                Ok(closed) => Some(closed),
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let woken: Vec<(String, String)> = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                match closed {
+                    Some(run) => waiting
+                        .remove(&(run.namespace.clone(), run.workflow_id))
+                        .map(|schedule_id| (run.namespace, schedule_id))
+                        .into_iter()
+                        .collect(),
+                    None => std::mem::take(&mut *waiting)
+                        .into_iter()
+                        .map(|((namespace, _), schedule_id)| (namespace, schedule_id))
+                        .collect(),
+                }
+            };
+            let now_ms = self.history.now_ms();
+            for (namespace, schedule_id) in woken {
+                self.timers
+                    .schedule(now_ms, &wake_key(&namespace, &schedule_id));
+            }
+        }
+    }
+
+    /// Notes that the schedule's buffered starts wait for these workflows to close.
+    fn wait_for_closes(&self, record: &ScheduleRecord) {
+        let running = record
+            .info
+            .as_ref()
+            .map_or(&[][..], |i| &i.running_workflows[..]);
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        for execution in running {
+            let key = (record.namespace.clone(), execution.workflow_id.clone());
+            waiting.insert(key, record.schedule_id.clone());
         }
     }
 
