@@ -5,29 +5,17 @@
 
 use std::sync::Arc;
 
-use temper_api::proto::enums::v1::{
-    BuildIdTaskReachability, DescribeTaskQueueMode, PendingWorkflowTaskState, QueryResultType,
-    TaskQueueKind, TaskQueueType, WorkflowIdConflictPolicy,
-};
-use temper_api::proto::taskqueue::v1::{
-    PollerInfo, TaskQueueStats, TaskQueueStatus, TaskQueueTypeInfo, TaskQueueVersionInfo,
-};
+use temper_api::proto::enums::v1::{QueryResultType, TaskQueueKind, WorkflowIdConflictPolicy};
 use temper_api::proto::update::v1::UpdateRef;
-use temper_api::proto::workflow::v1::{
-    PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
-    WorkflowExecutionInfo,
-};
+use temper_api::proto::workflow::v1::WorkflowExecutionInfo;
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
-use temper_engine::execution::{Completed, InitialSignal, normal_task_queue};
-use temper_engine::state::ActivityInfo;
-use temper_engine::time::{ms_duration, ms_timestamp};
+use temper_engine::execution::{Completed, InitialSignal};
 use tonic::{Request, Response, Status};
 
 use crate::batches::Batches;
 use crate::errors;
 use crate::history::{History, QueryAnswer};
-use crate::matching::QueueKind;
 use crate::namespaces::{self, Namespaces};
 use crate::schedules::Schedules;
 use crate::tokens::TokenKind;
@@ -39,8 +27,9 @@ mod cluster;
 mod history_pages;
 mod polls;
 mod responses;
+mod task_queues;
 
-use responses::{activity_task_response, execution_info, execution_of, pending_activity};
+use responses::{activity_task_response, describe_response, execution_info, execution_of};
 
 pub const SERVER_VERSION: &str = "1.29.0";
 
@@ -105,15 +94,6 @@ impl Frontend {
             schedules,
             batches,
         }
-    }
-}
-
-/// The matching queue kind of a `TaskQueueType`; `None` for kinds Temper has no queues of.
-fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
-    match TaskQueueType::try_from(task_queue_type) {
-        Ok(TaskQueueType::Workflow | TaskQueueType::Unspecified) => Some(QueueKind::Workflow),
-        Ok(TaskQueueType::Activity) => Some(QueueKind::Activity),
-        _ => None,
     }
 }
 
@@ -833,81 +813,11 @@ impl WorkflowService for Frontend {
         }))
     }
 
-    // The enhanced-mode fields are deprecated in the API but still what the CLI sends.
-    #[allow(deprecated)]
     async fn describe_task_queue(
         &self,
         request: Request<DescribeTaskQueueRequest>,
     ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let queue = request
-            .task_queue
-            .clone()
-            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
-        check_id(&queue.name, "TaskQueue")?;
-        let matching = self.history.matching();
-        let pollers = |kind| -> Vec<PollerInfo> {
-            matching
-                .recent_pollers(&request.namespace, &queue.name, kind)
-                .into_iter()
-                .map(|p| PollerInfo {
-                    last_access_time: Some(p.last_access.into()),
-                    identity: p.identity,
-                    ..Default::default()
-                })
-                .collect()
-        };
-        let backlog = |kind| matching.backlog(&request.namespace, &queue.name, kind) as i64;
-        if request.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
-            // Temper has no worker versioning: everything is the unversioned queue ("").
-            let types = if request.task_queue_types.is_empty() {
-                vec![
-                    TaskQueueType::Workflow as i32,
-                    TaskQueueType::Activity as i32,
-                ]
-            } else {
-                request.task_queue_types.clone()
-            };
-            let types_info = types
-                .into_iter()
-                .filter_map(|ty| {
-                    let kind = queue_kind(ty)?;
-                    let info = TaskQueueTypeInfo {
-                        pollers: if request.report_pollers {
-                            pollers(kind)
-                        } else {
-                            Vec::new()
-                        },
-                        stats: request.report_stats.then(|| TaskQueueStats {
-                            approximate_backlog_count: backlog(kind),
-                            ..Default::default()
-                        }),
-                    };
-                    Some((ty, info))
-                })
-                .collect();
-            return Ok(Response::new(DescribeTaskQueueResponse {
-                versions_info: [(
-                    String::new(),
-                    TaskQueueVersionInfo {
-                        types_info,
-                        task_reachability: BuildIdTaskReachability::Reachable as i32,
-                    },
-                )]
-                .into(),
-                ..Default::default()
-            }));
-        }
-        let kind = queue_kind(request.task_queue_type).unwrap_or(QueueKind::Workflow);
-        Ok(Response::new(DescribeTaskQueueResponse {
-            pollers: pollers(kind),
-            task_queue_status: request.include_task_queue_status.then(|| TaskQueueStatus {
-                backlog_count_hint: backlog(kind),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
+        Ok(Response::new(self.describe_queue(request.into_inner())?))
     }
 
     async fn reset_workflow_execution(
@@ -933,58 +843,8 @@ impl WorkflowService for Frontend {
             .history
             .resolve(&request.namespace, request.execution.as_ref())
             .await?;
-        let mut activities: Vec<&ActivityInfo> = exec.activities.values().collect();
-        activities.sort_by_key(|a| a.scheduled_event_id);
-        let pending_workflow_task = exec
-            .workflow_task
-            .as_ref()
-            .map(|w| PendingWorkflowTaskInfo {
-                state: if w.started_event_id > 0 {
-                    PendingWorkflowTaskState::Started as i32
-                } else {
-                    PendingWorkflowTaskState::Scheduled as i32
-                },
-                scheduled_time: ms_timestamp(w.scheduled_time_ms),
-                original_scheduled_time: ms_timestamp(w.scheduled_time_ms),
-                started_time: ms_timestamp(w.started_time_ms),
-                attempt: w.attempt,
-            });
-        Ok(Response::new(DescribeWorkflowExecutionResponse {
-            execution_config: Some(WorkflowExecutionConfig {
-                task_queue: normal_task_queue(&exec.task_queue),
-                workflow_execution_timeout: ms_duration(exec.execution_timeout_ms),
-                workflow_run_timeout: ms_duration(exec.run_timeout_ms),
-                default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
-                user_metadata: exec.user_metadata.clone(),
-            }),
-            workflow_execution_info: Some({
-                let mut info = execution_info(&exec);
-                if let Some(attributes) = info.search_attributes.as_mut() {
-                    let custom = self.namespaces.search_attributes(&request.namespace)?;
-                    visibility::annotate_types(attributes, &custom);
-                }
-                info
-            }),
-            pending_activities: activities.into_iter().map(pending_activity).collect(),
-            pending_children: if exec.is_running() {
-                let mut children: Vec<_> = exec.children.values().collect();
-                children.sort_by_key(|c| c.initiated_event_id);
-                children
-                    .into_iter()
-                    .map(|c| PendingChildExecutionInfo {
-                        workflow_id: c.workflow_id.clone(),
-                        run_id: c.run_id.clone(),
-                        workflow_type_name: c.workflow_type.clone(),
-                        initiated_id: c.initiated_event_id,
-                        parent_close_policy: c.parent_close_policy,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            pending_workflow_task,
-            ..Default::default()
-        }))
+        let custom = self.namespaces.search_attributes(&request.namespace)?;
+        Ok(Response::new(describe_response(&exec, &custom)))
     }
 
     async fn query_workflow(

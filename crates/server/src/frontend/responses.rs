@@ -2,10 +2,13 @@
 //! task tokens workers answer with).
 
 use temper_api::proto::common::v1::{WorkflowExecution, WorkflowType};
-use temper_api::proto::enums::v1::PendingActivityState;
+use temper_api::proto::enums::v1::{PendingActivityState, PendingWorkflowTaskState};
 use temper_api::proto::history::v1::History as HistoryPage;
 use temper_api::proto::query::v1::WorkflowQuery;
-use temper_api::proto::workflow::v1::{PendingActivityInfo, WorkflowExecutionInfo};
+use temper_api::proto::workflow::v1::{
+    PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+    WorkflowExecutionConfig, WorkflowExecutionInfo,
+};
 use temper_api::proto::workflowservice::v1::*;
 use temper_engine::Execution;
 use temper_engine::execution::{
@@ -227,4 +230,67 @@ impl Frontend {
             ..Default::default()
         }))
     }
+}
+
+/// `DescribeWorkflowExecution`'s answer for a run (its search attributes typed with the
+/// namespace's `custom` registry).
+pub(super) fn describe_response(
+    exec: &Execution,
+    custom: &std::collections::HashMap<String, i32>,
+) -> DescribeWorkflowExecutionResponse {
+    let mut activities: Vec<&ActivityInfo> = exec.activities.values().collect();
+    activities.sort_by_key(|a| a.scheduled_event_id);
+    let mut info = execution_info(exec);
+    if let Some(attributes) = info.search_attributes.as_mut() {
+        crate::visibility::annotate_types(attributes, custom);
+    }
+    DescribeWorkflowExecutionResponse {
+        execution_config: Some(WorkflowExecutionConfig {
+            task_queue: normal_task_queue(&exec.task_queue),
+            workflow_execution_timeout: ms_duration(exec.execution_timeout_ms),
+            workflow_run_timeout: ms_duration(exec.run_timeout_ms),
+            default_workflow_task_timeout: ms_duration(exec.workflow_task_timeout_ms),
+            user_metadata: exec.user_metadata.clone(),
+        }),
+        workflow_execution_info: Some(info),
+        pending_activities: activities.into_iter().map(pending_activity).collect(),
+        pending_children: pending_children(exec),
+        pending_workflow_task: pending_workflow_task(exec),
+        ..Default::default()
+    }
+}
+
+fn pending_workflow_task(exec: &Execution) -> Option<PendingWorkflowTaskInfo> {
+    exec.workflow_task
+        .as_ref()
+        .map(|w| PendingWorkflowTaskInfo {
+            state: if w.started_event_id > 0 {
+                PendingWorkflowTaskState::Started as i32
+            } else {
+                PendingWorkflowTaskState::Scheduled as i32
+            },
+            scheduled_time: ms_timestamp(w.scheduled_time_ms),
+            original_scheduled_time: ms_timestamp(w.scheduled_time_ms),
+            started_time: ms_timestamp(w.started_time_ms),
+            attempt: w.attempt,
+        })
+}
+
+/// Children still pending (none once the run closed).
+fn pending_children(exec: &Execution) -> Vec<PendingChildExecutionInfo> {
+    if !exec.is_running() {
+        return Vec::new();
+    }
+    let mut children: Vec<_> = exec.children.values().collect();
+    children.sort_by_key(|c| c.initiated_event_id);
+    children
+        .into_iter()
+        .map(|c| PendingChildExecutionInfo {
+            workflow_id: c.workflow_id.clone(),
+            run_id: c.run_id.clone(),
+            workflow_type_name: c.workflow_type.clone(),
+            initiated_id: c.initiated_event_id,
+            parent_close_policy: c.parent_close_policy,
+        })
+        .collect()
 }
