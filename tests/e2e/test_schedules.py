@@ -541,3 +541,21 @@ async def test_buffered_starts_follow_closes_on_the_virtual_clock(task_queue):
         assert earlier.close_time and later.start_time >= earlier.close_time
         assert later.start_time - earlier.close_time < timedelta(minutes=1)
     assert time.monotonic() - begin < 60
+
+
+async def test_extreme_times_in_requests_are_harmless(client, task_queue):
+    """Found by the malformed-request barrage: backfill and trigger times at the ends of the
+    timestamp range once overflowed the scheduler's arithmetic."""
+    from temporalio.api.schedule.v1 import BackfillRequest, SchedulePatch, TriggerImmediatelyRequest
+    from temporalio.api.workflowservice.v1 import PatchScheduleRequest
+
+    await client.create_schedule("extreme", Schedule(action=start_action(task_queue), spec=every(3600),
+                                                     state=ScheduleState(paused=True)))
+    patch = SchedulePatch(backfill_request=[BackfillRequest()], trigger_immediately=TriggerImmediatelyRequest())
+    patch.backfill_request[0].start_time.seconds = -(2**62)
+    patch.backfill_request[0].end_time.seconds = 2**62
+    patch.trigger_immediately.scheduled_time.seconds = 2**62
+    await client.workflow_service.patch_schedule(PatchScheduleRequest(
+        namespace="default", schedule_id="extreme", patch=patch, request_id=str(uuid.uuid4())))
+    desc = await client.get_schedule_handle("extreme").describe()
+    assert desc.schedule.state.paused

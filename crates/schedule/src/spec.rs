@@ -16,7 +16,7 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// Most candidate times one search looks at before giving up (a spec whose exclusions cover
 /// nearly everything would otherwise search second by second up to the year 2100).
-const MAX_SEARCH_STEPS: usize = 1_000_000;
+const MAX_SEARCH_STEPS: usize = 100_000;
 
 /// The search hit `MAX_SEARCH_STEPS`; Temporal's message for it.
 pub const TOO_MANY_EXCLUSIONS: &str =
@@ -103,7 +103,7 @@ impl CompiledSpec {
     /// derived from `jitter_seed` and the nominal time, so it is the same on every call.
     pub fn next_time(&self, jitter_seed: &str, after: i64) -> Result<Option<NextTime>, String> {
         // Before the start time, search from just before it, so the start itself can match.
-        let start_floor = self.start.unwrap_or(0) - NANOS_PER_SECOND;
+        let start_floor = self.start.unwrap_or(0).saturating_sub(NANOS_PER_SECOND);
         let mut after = after.max(start_floor);
         for _ in 0..MAX_SEARCH_STEPS {
             let Some(nominal) = self.raw_next(after) else {
@@ -146,14 +146,16 @@ impl CompiledSpec {
     fn raw_next(&self, after: i64) -> Option<i64> {
         let after_second = after.div_euclid(NANOS_PER_SECOND);
         let calendars = self.calendars.iter().filter_map(|c| c.next(after_second));
-        let intervals = self.intervals.iter().map(|&(every, phase)| {
+        let intervals = self.intervals.iter().filter_map(|&(every, phase)| {
             // Go's integer division truncates toward zero; so does Rust's.
-            ((after_second - phase) / every + 1) * every + phase
+            let periods = (after_second - phase) / every + 1;
+            periods.checked_mul(every)?.checked_add(phase)
         });
+        // A second beyond what nanoseconds can hold is no time at all.
         calendars
             .chain(intervals)
             .min()
-            .map(|second| second * NANOS_PER_SECOND)
+            .and_then(|second| second.checked_mul(NANOS_PER_SECOND))
     }
 }
 

@@ -254,3 +254,18 @@ fn everything_excluded_ends_the_sequence_instead_of_hanging() {
     };
     assert_sequence("", &spec, utc(2022, 3, 23, 12, 53, 2), &[None]);
 }
+
+#[test]
+fn times_at_the_ends_of_the_range_never_overflow() {
+    let spec = ScheduleSpec {
+        interval: vec![interval(1, 0)],
+        start_time: Some(Timestamp {
+            seconds: i64::MIN / 2,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let compiled = CompiledSpec::new(&spec).unwrap();
+    assert_eq!(compiled.next_time("", i64::MAX).unwrap(), None);
+    assert!(compiled.next_time("", i64::MIN).unwrap().is_some());
+}

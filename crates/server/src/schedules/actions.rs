@@ -34,7 +34,12 @@ pub fn timestamp(nanos: i64) -> temper_api::Timestamp {
 }
 
 pub fn timestamp_ns(timestamp: Option<&temper_api::Timestamp>) -> i64 {
-    timestamp.map_or(0, |t| t.seconds * SECOND_NS + i64::from(t.nanos))
+    // Saturating: a timestamp in a request may be anything.
+    timestamp.map_or(0, |t| {
+        t.seconds
+            .saturating_mul(SECOND_NS)
+            .saturating_add(i64::from(t.nanos))
+    })
 }
 
 /// The catch-up window with Temporal's default and minimum.
@@ -46,7 +51,9 @@ pub fn catchup_window_ns(record: &ScheduleRecord) -> i64 {
         .and_then(|p| p.catchup_window.as_ref())
     {
         None => DEFAULT_CATCHUP_NS,
-        Some(window) => (duration_ms(Some(window)) * NANOS_PER_MS).max(MIN_CATCHUP_NS),
+        Some(window) => duration_ms(Some(window))
+            .saturating_mul(NANOS_PER_MS)
+            .max(MIN_CATCHUP_NS),
     }
 }
 
@@ -138,7 +145,7 @@ impl Schedules {
         }
         if let Some(at) = wake {
             // Round up: firing a millisecond early would find nothing due.
-            let at_ms = (at + NANOS_PER_MS - 1).div_euclid(NANOS_PER_MS);
+            let at_ms = at.saturating_add(NANOS_PER_MS - 1).div_euclid(NANOS_PER_MS);
             let key = wake_key(&record.namespace, &record.schedule_id);
             self.timers.schedule(at_ms, &key);
         }
@@ -413,7 +420,7 @@ pub fn time_range(
         if !manual && updated > time.actual {
             continue;
         }
-        if !manual && end - time.actual > catchup {
+        if !manual && end.saturating_sub(time.actual) > catchup {
             record.info_mut().missed_catchup_window += 1;
             continue;
         }

@@ -40,7 +40,7 @@ impl Schedules {
         for backfill in &patch.backfill_request {
             // Both ends are included: the search starts just before the start time.
             let mut backfill = *backfill;
-            let start = timestamp_ns(backfill.start_time.as_ref()) - NANOS_PER_MS;
+            let start = timestamp_ns(backfill.start_time.as_ref()).saturating_sub(NANOS_PER_MS);
             backfill.start_time = Some(timestamp(start));
             record.backfills.push(backfill);
         }
