@@ -559,3 +559,37 @@ async def test_extreme_times_in_requests_are_harmless(client, task_queue):
         namespace="default", schedule_id="extreme", patch=patch, request_id=str(uuid.uuid4())))
     desc = await client.get_schedule_handle("extreme").describe()
     assert desc.schedule.state.paused
+
+
+async def test_started_workflows_carry_the_actions_memo_and_attributes_as_updated(client, task_queue):
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={"CustomKeywordField": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}))
+    tier = SearchAttributeKey.for_keyword("CustomKeywordField")
+    action = ScheduleActionStartWorkflow(
+        ScheduledWorkflow.run, 0, id="tagged", task_queue=task_queue, memo={"owner": "ops"},
+        typed_search_attributes=TypedSearchAttributes([SearchAttributePair(tier, "gold")]))
+    handle = await client.create_schedule("tagged", Schedule(action=action, spec=every(3600),
+                                                             state=ScheduleState(paused=True)))
+    await handle.trigger()
+    first_id = (await wait_for(lambda: _at_least(client, "tagged", 1)))[0]
+    first = await client.get_workflow_handle(first_id).describe()
+    assert await first.memo_value("owner") == "ops"
+    assert first.typed_search_attributes.get(tier) == "gold"
+
+    def to_silver(update_input):
+        schedule = update_input.description.schedule
+        schedule.action.typed_search_attributes = TypedSearchAttributes([SearchAttributePair(tier, "silver")])
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(to_silver)
+    # Started ids are by the second (as on Temporal): a trigger in the same second would
+    # collide with the first run.
+    await asyncio.sleep(1.1)
+    await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+    second_id = (await wait_for(lambda: _at_least(client, "tagged", 2)))[1]
+    second = await client.get_workflow_handle(second_id).describe()
+    assert second.typed_search_attributes.get(tier) == "silver"
