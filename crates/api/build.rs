@@ -18,6 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes = std::fs::read(&descriptor_path)?;
     std::fs::write(out_dir.join("temporal_descriptors.bin"), &bytes)?;
     let mut descriptors = prost_types::FileDescriptorSet::decode(&*bytes)?;
+    std::fs::write(
+        out_dir.join("namespace_fields.rs"),
+        namespace_field_table(&descriptors),
+    )?;
     descriptors.file.retain_mut(|file| {
         let package = file.package().to_string();
         file.service
@@ -35,4 +39,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extern_path(".coresdk", "::temporalio_protos::coresdk")
         .compile_fds(descriptors)?;
     Ok(())
+}
+
+/// `fn namespace_field(package, name) -> Option<u32>`: the field number of each message's
+/// top-level `namespace` string, so the server can label a request's metrics with its
+/// namespace from the raw bytes, whatever the RPC.
+fn namespace_field_table(descriptors: &prost_types::FileDescriptorSet) -> String {
+    use prost_types::field_descriptor_proto::Type;
+    let mut arms = Vec::new();
+    for file in &descriptors.file {
+        for message in &file.message_type {
+            let field = message
+                .field
+                .iter()
+                .find(|f| f.name() == "namespace" && f.r#type() == Type::String);
+            if let Some(field) = field {
+                arms.push(format!(
+                    "        (\"{}\", \"{}\") => Some({}),",
+                    file.package(),
+                    message.name(),
+                    field.number()
+                ));
+            }
+        }
+    }
+    arms.sort();
+    format!(
+        "/// The field number of `namespace` in the message `package.name`, if it has one.\n\
+         pub fn namespace_field(package: &str, name: &str) -> Option<u32> {{\n    match (package, name) {{\n{}\n        _ => None,\n    }}\n}}\n",
+        arms.join("\n")
+    )
 }

@@ -118,6 +118,7 @@ impl<U: Message + Default + prost::Name> Decoder for CheckedDecoder<U> {
                 "request message nests more than {MAX_NESTING} levels deep"
             )));
         }
+        crate::request_namespace::note(U::PACKAGE, U::NAME, buf.chunk());
         let decoded = crate::lenient::decode::<U>(buf.chunk()).map_err(Status::internal)?;
         buf.advance(buf.remaining());
         Ok(Some(decoded))

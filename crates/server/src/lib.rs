@@ -10,6 +10,7 @@ pub mod errors;
 pub mod frontend;
 pub mod history;
 pub mod matching;
+pub mod metrics;
 pub mod namespaces;
 mod operator;
 mod retention;
@@ -54,6 +55,8 @@ const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
 
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where to serve Prometheus metrics (port 0: a free port, logged); none when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Namespaces to create at start-up besides `default`.
     pub namespaces: Vec<String>,
     pub store: Arc<dyn Store>,
@@ -142,7 +145,7 @@ pub async fn serve(
     let history = Arc::new(History::new(
         config.store.clone(),
         clock.clone(),
-        matching,
+        matching.clone(),
         timers.clone(),
         config.history_limits,
     ));
@@ -188,6 +191,12 @@ pub async fn serve(
     ));
     let batches =
         batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
+    if let Some(address) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let bound = listener.local_addr()?;
+        tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+        tokio::spawn(metrics::serve(listener, history.clone(), matching));
+    }
     let operator = operator::Operator::new(
         namespaces.clone(),
         history.clone(),

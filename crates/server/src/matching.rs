@@ -205,6 +205,18 @@ impl Matching {
     }
 
     /// Number of tasks waiting in a queue (for tests and diagnostics).
+    /// Every queue with tasks waiting: (namespace, queue, kind, tasks).
+    pub fn backlogs(&self) -> Vec<(String, String, QueueKind, usize)> {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .iter()
+            .filter(|(_, queue)| !queue.tasks.is_empty())
+            .map(|((namespace, name, kind), queue)| {
+                (namespace.clone(), name.clone(), *kind, queue.tasks.len())
+            })
+            .collect()
+    }
+
     pub fn backlog(&self, namespace: &str, queue: &str, kind: QueueKind) -> usize {
         let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         queues

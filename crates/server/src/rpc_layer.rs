@@ -1,4 +1,5 @@
-//! A tower layer around every RPC: logs each call (method, gRPC status, duration), names the
+//! A tower layer around every RPC: logs each call (method, gRPC status, duration) and records
+//! its metrics (labelled with the namespace the codec read from the request), names the
 //! RPC in UNIMPLEMENTED answers, which the generated default bodies leave generic, and keeps
 //! every error message short: a message that quotes a huge request field (a 1 MB workflow id,
 //! say) is cut to [`MAX_MESSAGE_BYTES`], so errors never echo large input back.
@@ -49,7 +50,11 @@ where
             .get("grpc-encoding")
             .is_some_and(|encoding| encoding != "identity");
         let started = Instant::now();
-        let call = self.inner.call(request);
+        let namespace = temper_api::request_namespace::NamespaceSlot::default();
+        let call = temper_api::request_namespace::with_namespace_slot(
+            namespace.clone(),
+            self.inner.call(request),
+        );
         Box::pin(async move {
             let mut response = call.await?;
             let method = path.rsplit('/').next().unwrap_or_default().to_string();
@@ -74,6 +79,12 @@ where
             }
             shorten_message(headers);
             tracing::debug!(rpc = %path, grpc_status = %status, elapsed_ms = started.elapsed().as_millis() as u64, "rpc");
+            let namespace = namespace.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let namespace = namespace
+                .as_deref()
+                .unwrap_or(crate::metrics::UNKNOWN_NAMESPACE);
+            let code = status.parse().unwrap_or(2);
+            crate::metrics::rpc(&method, namespace, code, started.elapsed());
             Ok(response)
         })
     }

@@ -432,6 +432,7 @@ async fn start_in_process(
     drop(listener);
     let config = temper_server::ServerConfig {
         listen: address,
+        metrics_listen: None,
         namespaces: vec![],
         time_skipping: false,
         history_limits: Default::default(),

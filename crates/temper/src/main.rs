@@ -134,6 +134,9 @@ struct StartArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     postgres: PostgresArgs,
+    /// Serve Prometheus metrics at /metrics on this port (off when not given).
+    #[arg(long)]
+    metrics_port: Option<u16>,
 }
 
 /// Temper's extension to both server commands: state in PostgreSQL instead of SQLite.
@@ -213,7 +216,6 @@ fn log_accepted_flags(args: &StartDevArgs) {
     let ignored = [
         ("--headless", args.headless.then(String::new)),
         ("--http-port", args.http_port.map(|p| p.to_string())),
-        ("--metrics-port", args.metrics_port.map(|p| p.to_string())),
         ("--ui-port", args.ui_port.map(|p| p.to_string())),
         ("--ui-ip", args.ui_ip.clone()),
         ("--ui-public-path", args.ui_public_path.clone()),
@@ -229,7 +231,7 @@ fn log_accepted_flags(args: &StartDevArgs) {
             tracing::info!(
                 flag,
                 value,
-                "accepted; Temper has no web UI, HTTP or metrics endpoint yet"
+                "accepted; Temper has no web UI or HTTP endpoint yet"
             );
         }
     }
@@ -351,7 +353,10 @@ async fn run_command() {
                 search_attributes(&args.search_attributes),
             ) {
                 (Ok(limits), Ok(attributes)) => {
-                    run(&args.listen, store, args.time_skipping, limits, attributes).await
+                    // As Temporal's dev server: metrics on the given port, or on a free one.
+                    let metrics = Some(args.metrics_port.unwrap_or(0));
+                    let skipping = args.time_skipping;
+                    run(&args.listen, store, skipping, limits, attributes, metrics).await
                 }
                 (Err(message), _) | (_, Err(message)) => Err(message),
             }
@@ -368,6 +373,7 @@ async fn run_command() {
                 false,
                 HistoryLimits::default(),
                 HashMap::new(),
+                args.metrics_port,
             )
             .await
         }
@@ -410,10 +416,13 @@ async fn run(
     time_skipping: bool,
     history_limits: HistoryLimits,
     search_attributes: HashMap<String, i32>,
+    metrics_port: Option<u16>,
 ) -> Result<(), String> {
     let store = store.map_err(|e| e.to_string())?;
+    let address = resolve(listen)?;
     let config = ServerConfig {
-        listen: resolve(listen)?,
+        listen: address,
+        metrics_listen: metrics_port.map(|port| SocketAddr::new(address.ip(), port)),
         namespaces: listen.namespaces.clone(),
         store,
         time_skipping,

@@ -82,6 +82,13 @@ impl Frontend {
         Ok((executions, page.next_page_token))
     }
 
+    /// How long ago (on the server's clock) a task was scheduled.
+    fn waited_since(&self, scheduled: Option<&temper_api::Timestamp>) -> std::time::Duration {
+        let scheduled_ms = temper_engine::time::timestamp_ms(scheduled);
+        let waited_ms = self.history.now_ms().saturating_sub(scheduled_ms).max(0);
+        std::time::Duration::from_millis(waited_ms as u64)
+    }
+
     pub fn new(
         history: Arc<History>,
         namespaces: Arc<Namespaces>,
@@ -299,6 +306,14 @@ impl WorkflowService for Frontend {
                 sticky,
             )
             .await?;
+        let waited = (!response.task_token.is_empty())
+            .then(|| self.waited_since(response.scheduled_time.as_ref()));
+        crate::metrics::poll(
+            "PollWorkflowTaskQueue",
+            &request.namespace,
+            &queue.name,
+            waited,
+        );
         Ok(Response::new(response))
     }
 
@@ -368,6 +383,14 @@ impl WorkflowService for Frontend {
         let response = self
             .next_activity_task(&request.namespace, &queue.name, &request.identity, wait)
             .await?;
+        let waited = (!response.task_token.is_empty())
+            .then(|| self.waited_since(response.current_attempt_scheduled_time.as_ref()));
+        crate::metrics::poll(
+            "PollActivityTaskQueue",
+            &request.namespace,
+            &queue.name,
+            waited,
+        );
         Ok(Response::new(response))
     }
 

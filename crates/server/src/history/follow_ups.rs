@@ -52,6 +52,7 @@ impl History {
 
     /// What a run's close implies for its parent, its children and whoever waits on closes.
     pub(super) fn after_close(&self, exec: &Execution) {
+        crate::metrics::workflow_closed(exec);
         // No subscriber is not an error: nothing is waiting for a close.
         let _ = self.closed_runs.send(super::ClosedRun {
             namespace: exec.namespace.clone(),

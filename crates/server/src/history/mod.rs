@@ -119,6 +119,11 @@ impl History {
         self.closed_runs.subscribe()
     }
 
+    /// How many runs are held in memory.
+    pub fn cached_runs(&self) -> usize {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
