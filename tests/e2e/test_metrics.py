@@ -19,7 +19,8 @@ from scenarios import OneActivityWorkflow, record
 from test_differential import TEMPORAL
 
 # Families compared with Temporal's: (name, sample name to look at).
-SHARED_FAMILIES = ["service_requests", "service_latency", "workflow_success", "service_error_with_type"]
+SHARED_FAMILIES = ["service_requests", "service_latency", "workflow_success", "service_error_with_type",
+                   "persistence_requests", "persistence_latency", "visibility_persistence_requests"]
 
 
 def scrape(port: int) -> str:
@@ -43,6 +44,8 @@ async def run_scenario(target: str) -> None:
         result = await client.execute_workflow(OneActivityWorkflow.run, "m", id=f"metrics-{uuid.uuid4()}",
                                                task_queue=task_queue)
     assert result
+    # A visibility read, for the visibility store's metrics.
+    assert [w async for w in client.list_workflows(f"TaskQueue = '{task_queue}'")]
     try:
         await client.get_workflow_handle(f"missing-{uuid.uuid4()}").describe()
     except Exception:
@@ -89,6 +92,10 @@ async def test_metrics_after_a_workflow(temper_with_metrics):
                   error_type="serviceerror_NotFound", operation="DescribeWorkflowExecution")
     assert errors and errors[0].value >= 1
     assert families["process_resident_memory_bytes"][0].value > 0
+    writes = find(families["persistence_requests"], "persistence_requests", operation="CreateWorkflowExecution",
+                  namespace="default")
+    assert writes and writes[0].value >= 1
+    assert find(families["persistence_latency"], "persistence_latency_count", operation="UpdateWorkflowExecution")
 
 
 def label_keys(text: str, family: str) -> set[frozenset]:

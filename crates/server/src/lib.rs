@@ -10,6 +10,7 @@ pub mod errors;
 pub mod frontend;
 pub mod history;
 pub mod matching;
+mod metered_store;
 pub mod metrics;
 pub mod namespaces;
 mod operator;
@@ -123,9 +124,10 @@ fn catch_up_then_follow_up(
 }
 
 pub async fn serve(
-    config: ServerConfig,
+    mut config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    config.store = metered_store::MeteredStore::wrap(config.store);
     let virtual_clock = if config.time_skipping {
         let offset = config.store.load_clock_offset().await?;
         Some(Arc::new(VirtualClock::new(offset)))

@@ -3,7 +3,9 @@
 //! `service_errors_resource_exhausted` per RPC (`operation`, `namespace`, `service_name`);
 //! `workflow_success`/`_failed`/`_timeout`/`_terminate`/`_cancel`/`_continued_as_new` per
 //! namespace, task queue and workflow type; `poll_success`, `poll_timeouts` and
-//! `task_schedule_to_start_latency` per task queue; `approximate_backlog_count`; the process's
+//! `task_schedule_to_start_latency` per task queue; `approximate_backlog_count`;
+//! `persistence_requests`/`_latency`/`_error_with_type` per store operation (recorded by
+//! `metered_store.rs`) and `visibility_persistence_*` for visibility reads; the process's
 //! CPU and memory; and Temper's own (`temper_cached_runs`). Counters carry no `_total`
 //! suffix, as in Temporal's exposition. [`serve`] answers `GET /metrics` on the metrics port.
 //!
@@ -121,6 +123,40 @@ static BACKLOG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
         &labels,
     )
 });
+static PERSISTENCE_REQUESTS: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter("persistence_requests", "store calls", RPC_LABELS));
+static PERSISTENCE_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram(
+        "persistence_latency",
+        "store call latency in seconds",
+        RPC_LABELS,
+    )
+});
+static PERSISTENCE_ERRORS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let labels = ["error_type", "namespace", "operation", "service_name"];
+    counter(
+        "persistence_error_with_type",
+        "store calls that failed",
+        &labels,
+    )
+});
+const VISIBILITY_LABELS: &[&str] = &[
+    "operation",
+    "service_name",
+    "visibility_index_name",
+    "visibility_plugin_name",
+];
+static VISIBILITY_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "visibility_persistence_requests",
+        "visibility store calls",
+        VISIBILITY_LABELS,
+    )
+});
+static VISIBILITY_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    let help = "visibility store call latency in seconds";
+    histogram("visibility_persistence_latency", help, VISIBILITY_LABELS)
+});
 static CACHED_RUNS: LazyLock<IntGauge> = LazyLock::new(|| {
     let gauge = IntGauge::new("temper_cached_runs", "runs held in memory")
         .unwrap_or_else(|e| unreachable!("metric temper_cached_runs is well formed: {e}"));
@@ -164,6 +200,40 @@ fn error_type(code: i32) -> &'static str {
         Code::Unauthenticated => "serviceerror_Unauthenticated",
         Code::Internal => "serviceerror_Internal",
         _ => "serviceerror_Unknown",
+    }
+}
+
+/// Records one visibility read (Temporal counts its visibility store apart, by plugin).
+pub fn visibility(operation: &str, plugin: &str, elapsed: Duration) {
+    let labels = [operation, "frontend", "temper", plugin];
+    VISIBILITY_REQUESTS.with_label_values(&labels).inc();
+    VISIBILITY_LATENCY
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Records one store call.
+pub fn persistence(
+    operation: &str,
+    namespace: &str,
+    elapsed: Duration,
+    error: Option<&temper_store::StoreError>,
+) {
+    let labels = [namespace, operation, "history"];
+    PERSISTENCE_REQUESTS.with_label_values(&labels).inc();
+    PERSISTENCE_LATENCY
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+    if let Some(error) = error {
+        let error_type = match error {
+            temper_store::StoreError::Conflict(..) => "ConditionFailedError",
+            temper_store::StoreError::AlreadyExists(_) => "AlreadyExistsError",
+            temper_store::StoreError::NotFound(_) => "NotFoundError",
+            _ => "Unavailable",
+        };
+        PERSISTENCE_ERRORS
+            .with_label_values(&[error_type, namespace, operation, "history"])
+            .inc();
     }
 }
 
@@ -239,6 +309,7 @@ pub async fn serve(
     LazyLock::force(&SERVICE_REQUESTS);
     LazyLock::force(&WORKFLOW_CLOSES);
     LazyLock::force(&POLL_SUCCESS);
+    LazyLock::force(&PERSISTENCE_REQUESTS);
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
