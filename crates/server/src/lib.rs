@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where to serve Prometheus metrics (port 0: a free port, logged); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Print where the server can be reached (a command-line server; not an embedded one).
+    pub banner: bool,
     /// Namespaces to create at start-up besides `default`.
     pub namespaces: Vec<String>,
     pub store: Arc<dyn Store>,
@@ -121,6 +123,33 @@ fn catch_up_then_follow_up(
         }
         history.spawn_follow_ups();
     });
+}
+
+/// Serves `/metrics` on `address` (port 0: a free one); the address bound.
+async fn start_metrics(
+    address: SocketAddr,
+    history: Arc<History>,
+    matching: Arc<Matching>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+    tokio::spawn(metrics::serve(listener, history, matching));
+    Ok(bound)
+}
+
+/// Where to reach the server, on standard output, as Temporal's dev server prints it.
+fn print_banner(listen: SocketAddr, metrics: Option<SocketAddr>) {
+    let version = env!("CARGO_PKG_VERSION");
+    println!(
+        "Temper {version} (Temporal server API {})\n",
+        frontend::SERVER_VERSION
+    );
+    println!("Server:  {listen}");
+    if let Some(metrics) = metrics {
+        println!("Metrics: http://{metrics}/metrics");
+    }
+    println!();
 }
 
 pub async fn serve(
@@ -193,11 +222,12 @@ pub async fn serve(
     ));
     let batches =
         batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
-    if let Some(address) = config.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address).await?;
-        let bound = listener.local_addr()?;
-        tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
-        tokio::spawn(metrics::serve(listener, history.clone(), matching));
+    let metrics_address = match config.metrics_listen {
+        Some(address) => Some(start_metrics(address, history.clone(), matching).await?),
+        None => None,
+    };
+    if config.banner {
+        print_banner(config.listen, metrics_address);
     }
     let operator = operator::Operator::new(
         namespaces.clone(),

@@ -164,17 +164,23 @@ impl PostgresArgs {
 }
 
 fn init_logging(level: &str, format: &str) {
-    let filter = match level {
-        "never" | "off" => "off".to_string(),
-        other => format!("{other},h2=warn,hyper=warn,tower=warn"),
+    // `RUST_LOG` (tracing's filter syntax, e.g. `info,temper_server=debug`) wins over
+    // `--log-level`, which takes a level or the same syntax.
+    let filter = match (std::env::var("RUST_LOG"), level) {
+        (Ok(filter), _) if !filter.is_empty() => filter,
+        (_, "never" | "off") => "off".to_string(),
+        (_, other) => format!("{other},h2=warn,hyper=warn,tower=warn"),
     };
+    // Colour only for a person at a terminal: log files and pipes get plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
+    match format {
+        "json" => builder.json().init(),
+        "pretty" => builder.pretty().init(),
+        _ => builder.init(),
     }
 }
 
@@ -423,6 +429,9 @@ async fn run(
     let config = ServerConfig {
         listen: address,
         metrics_listen: metrics_port.map(|port| SocketAddr::new(address.ip(), port)),
+        // A time-skipping server is a test's (the SDKs launch it, and their output is the
+        // test's): it prints nothing, as Temporal's test server.
+        banner: !time_skipping,
         namespaces: listen.namespaces.clone(),
         store,
         time_skipping,
