@@ -3,8 +3,12 @@
 //! catch-up window), feed backfills in, let the overlap policy start, buffer, skip, cancel or
 //! terminate, then save and set the next wake-up.
 
+use temper_api::proto::common::v1::Payloads;
 use temper_api::proto::common::v1::{Payload, SearchAttributes, WorkflowExecution};
-use temper_api::proto::enums::v1::{ScheduleOverlapPolicy as Policy, WorkflowExecutionStatus};
+use temper_api::proto::enums::v1::{
+    ScheduleOverlapPolicy as Policy, WorkflowExecutionStatus, WorkflowIdReusePolicy,
+};
+use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::history_event::Attributes;
 use temper_api::proto::schedule::v1::ScheduleActionResult;
 use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
@@ -20,6 +24,11 @@ const SECOND_NS: i64 = 1_000_000_000;
 const DEFAULT_CATCHUP_NS: i64 = 365 * 24 * 3_600 * SECOND_NS;
 const MIN_CATCHUP_NS: i64 = 10 * SECOND_NS;
 const RECENT_ACTIONS: usize = 10;
+/// The workflow task timeout of a started workflow whose action sets none.
+const DEFAULT_WORKFLOW_TASK_TIMEOUT: temper_api::Duration = temper_api::Duration {
+    seconds: 10,
+    nanos: 0,
+};
 const MAX_BUFFER: usize = 1_000;
 const BACKFILLS_PER_WAKE: usize = 10;
 /// The pause between two steps of a backfill (Temporal's scheduler sleeps a second).
@@ -313,60 +322,36 @@ impl Schedules {
             return Err(Status::internal("schedule has no workflow to start"));
         };
         let nominal_second = start.nominal_ns.div_euclid(SECOND_NS);
-        let workflow_id = format!("{}-{}", action.workflow_id, rfc3339(nominal_second));
-        let allow_all = resolve_policy(record, start.overlap_policy) == Policy::AllowAll;
-        let (last_result, failure) = if allow_all {
-            (None, None)
-        } else {
-            (
-                record.last_completion_result.clone(),
-                record.continued_failure.clone(),
-            )
-        };
-        let reuse = if start.manual {
-            temper_api::proto::enums::v1::WorkflowIdReusePolicy::AllowDuplicate
-        } else {
-            temper_api::proto::enums::v1::WorkflowIdReusePolicy::RejectDuplicate
-        };
-        let mut request = StartWorkflowExecutionRequest {
+        let attributes = action.search_attributes.as_ref();
+        let (last_completion_result, continued_failure) = handed_on(record, start);
+        Ok(StartWorkflowExecutionRequest {
             namespace: record.namespace.clone(),
-            request_id: format!(
-                "{}-{}-{}-{}",
-                record.jitter_seed(),
-                start.nominal_ns,
-                start.actual_ns,
-                start.manual
-            ),
-            workflow_id,
+            request_id: start_request_id(record, start),
+            workflow_id: format!("{}-{}", action.workflow_id, rfc3339(nominal_second)),
             workflow_type: action.workflow_type.clone(),
             task_queue: action.task_queue.clone(),
             input: action.input.clone(),
             workflow_execution_timeout: action.workflow_execution_timeout,
             workflow_run_timeout: action.workflow_run_timeout,
-            workflow_task_timeout: action.workflow_task_timeout,
+            workflow_task_timeout: action
+                .workflow_task_timeout
+                .or(Some(DEFAULT_WORKFLOW_TASK_TIMEOUT)),
             identity: identity(record),
-            workflow_id_reuse_policy: reuse as i32,
+            workflow_id_reuse_policy: reuse_policy(start) as i32,
             retry_policy: action.retry_policy.clone(),
             memo: action.memo.clone(),
             search_attributes: Some(self.scheduled_attributes(
                 record,
-                action.search_attributes.as_ref(),
+                attributes,
                 nominal_second,
             )?),
             header: action.header.clone(),
-            last_completion_result: last_result,
-            continued_failure: failure,
+            last_completion_result,
+            continued_failure,
             user_metadata: action.user_metadata.clone(),
             priority: action.priority.clone(),
             ..Default::default()
-        };
-        if request.workflow_task_timeout.is_none() {
-            request.workflow_task_timeout = Some(temper_api::Duration {
-                seconds: 10,
-                nanos: 0,
-            });
-        }
-        Ok(request)
+        })
     }
 
     /// The action's search attributes plus `TemporalScheduledStartTime` and
@@ -533,6 +518,40 @@ fn note_close(
             format!("paused due to workflow timeout: {workflow_id}")
         };
         record.conflict_token += 1;
+    }
+}
+
+/// The same for every attempt at the same action, so a repeated start finds its run.
+fn start_request_id(record: &ScheduleRecord, start: &BufferedStart) -> String {
+    let seed = record.jitter_seed();
+    format!(
+        "{seed}-{}-{}-{}",
+        start.nominal_ns, start.actual_ns, start.manual
+    )
+}
+
+/// The previous run's result or failure, for the run about to start (ALLOW_ALL runs take
+/// no part in the chain, as on Temporal).
+fn handed_on(
+    record: &ScheduleRecord,
+    start: &BufferedStart,
+) -> (Option<Payloads>, Option<Failure>) {
+    if resolve_policy(record, start.overlap_policy) == Policy::AllowAll {
+        return (None, None);
+    }
+    (
+        record.last_completion_result.clone(),
+        record.continued_failure.clone(),
+    )
+}
+
+/// Scheduled starts refuse a workflow id used before, triggered and backfilled ones allow
+/// it, as on Temporal (a repeat of the very same start is recognised by its request id first).
+fn reuse_policy(start: &BufferedStart) -> WorkflowIdReusePolicy {
+    if start.manual {
+        WorkflowIdReusePolicy::AllowDuplicate
+    } else {
+        WorkflowIdReusePolicy::RejectDuplicate
     }
 }
 
