@@ -14,6 +14,7 @@ mod metered_store;
 pub mod metrics;
 pub mod namespaces;
 mod operator;
+mod records;
 mod retention;
 mod rpc_layer;
 pub mod schedules;

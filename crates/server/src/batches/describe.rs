@@ -26,7 +26,8 @@ impl Batches {
         }
         self.namespaces.require(&request.namespace)?;
         let entry = self
-            .entry(&request.namespace, &request.job_id)
+            .entries
+            .get(&request.namespace, &request.job_id)
             .ok_or_else(|| not_found(&request.job_id))?;
         let record = entry.lock().await;
         let batch = record.request();
@@ -66,7 +67,7 @@ impl Batches {
             Ok(n) => n.min(DEFAULT_PAGE_SIZE),
         };
         let mut infos = Vec::new();
-        for entry in self.entries_of(&request.namespace) {
+        for entry in self.entries.of_namespace(&request.namespace) {
             let record = entry.lock().await;
             infos.push((record.start_time_ms, info(&record)));
         }

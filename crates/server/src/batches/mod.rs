@@ -18,27 +18,27 @@ mod runner;
 mod start;
 mod stop;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use temper_api::proto::enums::v1::BatchOperationState;
-use temper_store::{RecordKind, Store, StoreError, StoredRecord};
+use temper_store::{RecordKind, Store, StoreError};
 use tonic::Status;
 
 use crate::errors;
 use crate::history::History;
 use crate::namespaces::Namespaces;
+use crate::records::{self, Locked, RecordMap};
 
 pub use record::BatchRecord;
 
-type Entry = Arc<tokio::sync::Mutex<BatchRecord>>;
+type Entry = Locked<BatchRecord>;
 
 pub struct Batches {
     store: Arc<dyn Store>,
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
     /// (namespace, job id) → the batch.
-    entries: Mutex<BTreeMap<(String, String), Entry>>,
+    entries: RecordMap<BatchRecord>,
 }
 
 impl Batches {
@@ -53,7 +53,7 @@ impl Batches {
             store,
             history,
             namespaces,
-            entries: Mutex::new(BTreeMap::new()),
+            entries: RecordMap::default(),
         });
         for row in rows {
             let record: BatchRecord = prost::Message::decode(row.state.as_slice())
@@ -68,52 +68,17 @@ impl Batches {
     }
 
     fn insert(&self, record: BatchRecord) -> Entry {
-        let key = (record.namespace().to_string(), record.job_id().to_string());
-        let entry = Arc::new(tokio::sync::Mutex::new(record));
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.insert(key, entry.clone());
-        entry
+        let (namespace, job_id) = (record.namespace().to_string(), record.job_id().to_string());
+        self.entries.insert(&namespace, &job_id, record)
     }
 
-    fn entry(&self, namespace: &str, job_id: &str) -> Option<Entry> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&(namespace.to_string(), job_id.to_string()))
-            .cloned()
-    }
-
-    /// The namespace's batches, in job id order.
-    fn entries_of(&self, namespace: &str) -> Vec<Entry> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .range((namespace.to_string(), String::new())..)
-            .take_while(|((ns, _), _)| ns == namespace)
-            .map(|(_, entry)| entry.clone())
-            .collect()
-    }
-
-    /// Writes the record (its version moves on by one).
     async fn save(&self, record: &mut BatchRecord) -> Result<(), Status> {
-        let expected = record.version;
-        record.version += 1;
-        let row = StoredRecord {
-            kind: RecordKind::BatchOperation,
-            namespace: record.namespace().to_string(),
-            id: record.job_id().to_string(),
-            version: record.version,
-            state: prost::Message::encode_to_vec(record),
-        };
-        let saved = self.store.save_record(row, expected).await;
-        saved.map_err(|error| {
-            record.version = expected;
-            errors::storage(error)
-        })
+        records::save(self.store.as_ref(), record).await
     }
 
     /// Forgets a deleted namespace's batches (the store deletes their records with it).
     pub fn forget_namespace(&self, namespace: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(ns, _), _| ns != namespace);
+        self.entries.forget_namespace(namespace);
     }
 }
 

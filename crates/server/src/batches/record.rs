@@ -61,3 +61,19 @@ fn default_request() -> &'static StartBatchOperationRequest {
     static EMPTY: std::sync::OnceLock<StartBatchOperationRequest> = std::sync::OnceLock::new();
     EMPTY.get_or_init(StartBatchOperationRequest::default)
 }
+
+impl crate::records::StoredState for BatchRecord {
+    const KIND: temper_store::RecordKind = temper_store::RecordKind::BatchOperation;
+
+    fn namespace(&self) -> &str {
+        BatchRecord::namespace(self)
+    }
+
+    fn id(&self) -> &str {
+        self.job_id()
+    }
+
+    fn version_mut(&mut self) -> &mut i64 {
+        &mut self.version
+    }
+}

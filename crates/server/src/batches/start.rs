@@ -29,7 +29,11 @@ impl Batches {
         self.namespaces.require(&request.namespace)?;
         let total = self.count_targets(&request).await?;
         self.check_capacity(&request.namespace).await?;
-        if self.entry(&request.namespace, &request.job_id).is_some() {
+        if self
+            .entries
+            .get(&request.namespace, &request.job_id)
+            .is_some()
+        {
             return Err(errors::already_started(&request.job_id, "", "", ""));
         }
         let mut record = BatchRecord {
@@ -65,7 +69,7 @@ impl Batches {
 
     async fn check_capacity(&self, namespace: &str) -> Result<(), Status> {
         let mut running = 0;
-        for entry in self.entries_of(namespace) {
+        for entry in self.entries.of_namespace(namespace) {
             if entry.lock().await.state == BatchOperationState::Running as i32 {
                 running += 1;
             }

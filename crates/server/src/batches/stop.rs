@@ -26,7 +26,8 @@ impl Batches {
         }
         self.namespaces.require(&request.namespace)?;
         let entry = self
-            .entry(&request.namespace, &request.job_id)
+            .entries
+            .get(&request.namespace, &request.job_id)
             .ok_or_else(|| not_found(&request.job_id))?;
         let mut record = entry.lock().await;
         if record.state != BatchOperationState::Running as i32 {

@@ -26,6 +26,21 @@ struct HistoryPageToken {
     next_event_id: i64,
 }
 
+/// Where a page token of run `run_id` continues (`None` for no token: the first page).
+fn token_position(token: &[u8], run_id: &str) -> Result<Option<i64>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let token =
+        HistoryPageToken::decode(token).map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+    if token.run_id != run_id {
+        return Err(errors::invalid(
+            "Invalid NextPageToken: it belongs to another run.",
+        ));
+    }
+    Ok(Some(token.next_event_id))
+}
+
 impl Frontend {
     /// A page of a run's history, long-polling for new events when asked (`wait_new_event`).
     pub(super) async fn history_page(
@@ -37,17 +52,10 @@ impl Frontend {
             .history
             .resolve(&request.namespace, request.execution.as_ref())
             .await?;
-        let mut first_event_id = 1;
-        if !request.next_page_token.is_empty() {
-            let token = HistoryPageToken::decode(&*request.next_page_token)
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if token.run_id != exec.run_id {
-                return Err(errors::invalid(
-                    "Invalid NextPageToken: it belongs to another run.",
-                ));
-            }
-            first_event_id = token.next_event_id.max(1);
-        }
+        let first_event_id = match token_position(&request.next_page_token, &exec.run_id)? {
+            Some(next_event_id) => next_event_id.max(1),
+            None => 1,
+        };
         let run_id = exec.run_id.clone();
         let continue_token = |next_event_id: i64| {
             HistoryPageToken {
@@ -121,17 +129,8 @@ impl Frontend {
             .history
             .resolve(&request.namespace, request.execution.as_ref())
             .await?;
-        let mut last_event_id = exec.next_event_id - 1;
-        if !request.next_page_token.is_empty() {
-            let token = HistoryPageToken::decode(&*request.next_page_token)
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if token.run_id != exec.run_id {
-                return Err(errors::invalid(
-                    "Invalid NextPageToken: it belongs to another run.",
-                ));
-            }
-            last_event_id = token.next_event_id;
-        }
+        let last_event_id = token_position(&request.next_page_token, &exec.run_id)?
+            .unwrap_or(exec.next_event_id - 1);
         let page_size = if request.maximum_page_size > 0 {
             request.maximum_page_size as i64
         } else {

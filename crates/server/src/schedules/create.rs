@@ -9,7 +9,7 @@ use temper_schedule::CompiledSpec;
 use tonic::Status;
 
 use super::actions::{catchup_window_ns, resolve_policy, timestamp};
-use super::{Entry, ScheduleRecord, Schedules};
+use super::{ScheduleRecord, Schedules};
 use crate::errors;
 use crate::validation::check_id;
 
@@ -36,7 +36,12 @@ impl Schedules {
             .namespace_info
             .map(|info| info.id)
             .unwrap_or_default();
-        let entry = self.claim(&request.namespace, &request.schedule_id)?;
+        // The id is reserved by an empty entry while the schedule is built and stored;
+        // taken, it is ALREADY_EXISTS with the detail the SDKs look for.
+        let entry = self
+            .entries
+            .claim(&request.namespace, &request.schedule_id, None)
+            .ok_or_else(errors::schedule_already_running)?;
         let mut guard = entry.lock().await;
         let now = self.now_ns();
         let mut record = ScheduleRecord {
@@ -58,31 +63,14 @@ impl Schedules {
             self.apply_patch(&mut record, patch, now);
         }
         if let Err(status) = self.run(&mut record).await {
-            self.release(&request.namespace, &request.schedule_id);
+            self.entries
+                .remove(&request.namespace, &request.schedule_id);
             return Err(status);
         }
         *guard = Some(record);
         Ok(CreateScheduleResponse {
             conflict_token: INITIAL_CONFLICT_TOKEN.to_be_bytes().to_vec(),
         })
-    }
-
-    /// Reserves the schedule id with an empty entry; ALREADY_EXISTS with the
-    /// `WorkflowExecutionAlreadyStartedFailure` detail (what the SDKs look for) if taken.
-    fn claim(&self, namespace: &str, schedule_id: &str) -> Result<Entry, Status> {
-        let key = (namespace.to_string(), schedule_id.to_string());
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.contains_key(&key) {
-            return Err(errors::schedule_already_running());
-        }
-        let entry = Entry::default();
-        entries.insert(key, entry.clone());
-        Ok(entry)
-    }
-
-    pub(super) fn release(&self, namespace: &str, schedule_id: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&(namespace.to_string(), schedule_id.to_string()));
     }
 
     /// Canonicalises the spec, checks the workflow to start and fills in Temporal's defaults

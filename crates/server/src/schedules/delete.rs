@@ -14,7 +14,8 @@ impl Schedules {
     ) -> Result<DeleteScheduleResponse, Status> {
         self.namespaces.require(&request.namespace)?;
         let entry = self
-            .entry(&request.namespace, &request.schedule_id)
+            .entries
+            .get(&request.namespace, &request.schedule_id)
             .ok_or_else(|| not_found(&request.schedule_id))?;
         let mut guard = entry.lock().await;
         if guard.is_none() {
@@ -29,7 +30,8 @@ impl Schedules {
             .await
             .map_err(errors::storage)?;
         *guard = None;
-        self.release(&request.namespace, &request.schedule_id);
+        self.entries
+            .remove(&request.namespace, &request.schedule_id);
         Ok(DeleteScheduleResponse {})
     }
 }

@@ -7,7 +7,7 @@ use temper_schedule::{CompiledSpec, fill_range_defaults};
 use tonic::Status;
 
 use super::actions::{timestamp, timestamp_ns};
-use super::{ScheduleRecord, Schedules, not_found};
+use super::{ScheduleRecord, Schedules};
 
 /// Future action times in Describe (Temporal's count).
 const FUTURE_ACTIONS: usize = 10;
@@ -18,13 +18,10 @@ impl Schedules {
         request: DescribeScheduleRequest,
     ) -> Result<DescribeScheduleResponse, Status> {
         self.namespaces.require(&request.namespace)?;
-        let entry = self
-            .entry(&request.namespace, &request.schedule_id)
-            .ok_or_else(|| not_found(&request.schedule_id))?;
-        let mut guard = entry.lock().await;
-        let record = guard
-            .as_mut()
-            .ok_or_else(|| not_found(&request.schedule_id))?;
+        let mut locked = self
+            .locked(&request.namespace, &request.schedule_id)
+            .await?;
+        let record = &mut *locked;
         self.refresh_running(record).await;
         let mut schedule = record.schedule().clone();
         if let Some(spec) = schedule.spec.as_mut() {

@@ -36,7 +36,7 @@ impl Schedules {
         };
         let after = String::from_utf8_lossy(&request.next_page_token).into_owned();
         let mut schedules = Vec::new();
-        for entry in self.entries_of(&request.namespace) {
+        for entry in self.entries.of_namespace(&request.namespace) {
             let guard = entry.lock().await;
             let Some(record) = guard.as_ref() else {
                 continue;
@@ -66,7 +66,7 @@ impl Schedules {
         self.namespaces.require(&request.namespace)?;
         let filter = self.filter(&request.namespace, &request.query)?;
         let mut count = 0;
-        for entry in self.entries_of(&request.namespace) {
+        for entry in self.entries.of_namespace(&request.namespace) {
             if entry
                 .lock()
                 .await

@@ -7,8 +7,8 @@ use temper_api::proto::workflowservice::v1::{
 use temper_schedule::CompiledSpec;
 use tonic::Status;
 
+use super::Schedules;
 use super::actions::{timestamp, timestamp_ns};
-use super::{Schedules, not_found};
 use crate::errors;
 
 const MAX_MATCHING_TIMES: usize = 1_000;
@@ -23,13 +23,10 @@ impl Schedules {
         else {
             return Err(errors::invalid("missing or invalid query"));
         };
-        let entry = self
-            .entry(&request.namespace, &request.schedule_id)
-            .ok_or_else(|| not_found(&request.schedule_id))?;
-        let guard = entry.lock().await;
-        let record = guard
-            .as_ref()
-            .ok_or_else(|| not_found(&request.schedule_id))?;
+        let locked = self
+            .locked(&request.namespace, &request.schedule_id)
+            .await?;
+        let record = &*locked;
         let spec = CompiledSpec::new(
             record
                 .schedule()

@@ -26,13 +26,14 @@ mod update;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use temper_store::{RecordKind, Store, StoredRecord};
-use tokio::sync::broadcast;
+use temper_store::{RecordKind, Store};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard, broadcast};
 use tonic::Status;
 
 use crate::errors;
 use crate::history::{ClosedRun, History};
 use crate::namespaces::Namespaces;
+use crate::records::{self, Locked, RecordMap};
 use crate::timers::TimerQueue;
 
 pub use record::ScheduleRecord;
@@ -41,7 +42,7 @@ pub use record::ScheduleRecord;
 const WAKE_PREFIX: &str = "schedule\u{0}";
 pub const NANOS_PER_MS: i64 = 1_000_000;
 
-type Entry = Arc<tokio::sync::Mutex<Option<ScheduleRecord>>>;
+type Entry = Locked<Option<ScheduleRecord>>;
 
 pub struct Schedules {
     store: Arc<dyn Store>,
@@ -49,7 +50,7 @@ pub struct Schedules {
     namespaces: Arc<Namespaces>,
     timers: Arc<TimerQueue>,
     /// (namespace, schedule id) → the schedule; `None` inside once deleted.
-    entries: Mutex<BTreeMap<(String, String), Entry>>,
+    entries: RecordMap<Option<ScheduleRecord>>,
     /// (namespace, workflow id) of a running workflow → the schedule whose buffered starts
     /// wait for it to close (woken by [`Schedules::watch_closes`]).
     waiting: Mutex<BTreeMap<(String, String), String>>,
@@ -87,7 +88,7 @@ impl Schedules {
             history,
             namespaces,
             timers,
-            entries: Mutex::new(BTreeMap::new()),
+            entries: RecordMap::default(),
             waiting: Mutex::new(BTreeMap::new()),
         });
         let closes = schedules.history.subscribe_closed_runs();
@@ -105,55 +106,35 @@ impl Schedules {
     }
 
     fn insert(&self, record: ScheduleRecord) -> Entry {
-        let key = (record.namespace.clone(), record.schedule_id.clone());
-        let entry = Arc::new(tokio::sync::Mutex::new(Some(record)));
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.insert(key, entry.clone());
-        entry
+        let (namespace, id) = (record.namespace.clone(), record.schedule_id.clone());
+        self.entries.insert(&namespace, &id, Some(record))
     }
 
-    fn entry(&self, namespace: &str, schedule_id: &str) -> Option<Entry> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&(namespace.to_string(), schedule_id.to_string()))
-            .cloned()
-    }
-
-    /// The live entries of a namespace, in schedule id order.
-    fn entries_of(&self, namespace: &str) -> Vec<Entry> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .range((namespace.to_string(), String::new())..)
-            .take_while(|((ns, _), _)| ns == namespace)
-            .map(|(_, entry)| entry.clone())
-            .collect()
+    /// The schedule, locked; NOT_FOUND (in Temporal's words) if there is none.
+    async fn locked(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+    ) -> Result<OwnedMappedMutexGuard<Option<ScheduleRecord>, ScheduleRecord>, Status> {
+        let entry = self
+            .entries
+            .get(namespace, schedule_id)
+            .ok_or_else(|| not_found(schedule_id))?;
+        OwnedMutexGuard::try_map(entry.lock_owned().await, Option::as_mut)
+            .map_err(|_| not_found(schedule_id))
     }
 
     fn now_ns(&self) -> i64 {
         self.history.now_ms().saturating_mul(NANOS_PER_MS)
     }
 
-    /// Writes the record (its version moves on by one).
     async fn save(&self, record: &mut ScheduleRecord) -> Result<(), Status> {
-        let expected = record.version;
-        record.version += 1;
-        let row = StoredRecord {
-            kind: RecordKind::Schedule,
-            namespace: record.namespace.clone(),
-            id: record.schedule_id.clone(),
-            version: record.version,
-            state: prost::Message::encode_to_vec(record),
-        };
-        let saved = self.store.save_record(row, expected).await;
-        saved.map_err(|error| {
-            record.version = expected;
-            errors::storage(error)
-        })
+        records::save(self.store.as_ref(), record).await
     }
 
     /// Timer callback: takes whatever actions are due on the schedule.
     pub async fn on_timer(&self, namespace: &str, schedule_id: &str) {
-        let Some(entry) = self.entry(namespace, schedule_id) else {
+        let Some(entry) = self.entries.get(namespace, schedule_id) else {
             return;
         };
         let mut guard = entry.lock().await;
@@ -215,7 +196,6 @@ impl Schedules {
 
     /// Forgets a deleted namespace's schedules (the store deletes their rows with it).
     pub fn forget_namespace(&self, namespace: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(ns, _), _| ns != namespace);
+        self.entries.forget_namespace(namespace);
     }
 }

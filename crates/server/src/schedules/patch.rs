@@ -5,7 +5,7 @@ use temper_api::proto::workflowservice::v1::{PatchScheduleRequest, PatchSchedule
 use tonic::Status;
 
 use super::actions::{buffer_start, timestamp, timestamp_ns};
-use super::{NANOS_PER_MS, ScheduleRecord, Schedules, not_found};
+use super::{NANOS_PER_MS, ScheduleRecord, Schedules};
 use crate::errors;
 
 impl Schedules {
@@ -17,13 +17,10 @@ impl Schedules {
         let Some(patch) = &request.patch else {
             return Err(errors::invalid("Patch is not set on request."));
         };
-        let entry = self
-            .entry(&request.namespace, &request.schedule_id)
-            .ok_or_else(|| not_found(&request.schedule_id))?;
-        let mut guard = entry.lock().await;
-        let record = guard
-            .as_mut()
-            .ok_or_else(|| not_found(&request.schedule_id))?;
+        let mut locked = self
+            .locked(&request.namespace, &request.schedule_id)
+            .await?;
+        let record = &mut *locked;
         self.apply_patch(record, patch, self.now_ns());
         self.run(record).await?;
         Ok(PatchScheduleResponse {})

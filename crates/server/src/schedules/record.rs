@@ -76,3 +76,19 @@ impl ScheduleRecord {
         format!("{}-{}", self.namespace_id, self.schedule_id)
     }
 }
+
+impl crate::records::StoredState for ScheduleRecord {
+    const KIND: temper_store::RecordKind = temper_store::RecordKind::Schedule;
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn id(&self) -> &str {
+        &self.schedule_id
+    }
+
+    fn version_mut(&mut self) -> &mut i64 {
+        &mut self.version
+    }
+}

@@ -5,8 +5,8 @@
 use temper_api::proto::workflowservice::v1::{UpdateScheduleRequest, UpdateScheduleResponse};
 use tonic::Status;
 
+use super::Schedules;
 use super::actions::timestamp;
-use super::{Schedules, not_found};
 
 impl Schedules {
     pub async fn update(
@@ -18,13 +18,10 @@ impl Schedules {
         self.check_schedule(&request.namespace, &mut schedule)?;
         let mut search_attributes = request.search_attributes;
         self.check_attributes(&request.namespace, search_attributes.as_mut())?;
-        let entry = self
-            .entry(&request.namespace, &request.schedule_id)
-            .ok_or_else(|| not_found(&request.schedule_id))?;
-        let mut guard = entry.lock().await;
-        let record = guard
-            .as_mut()
-            .ok_or_else(|| not_found(&request.schedule_id))?;
+        let mut locked = self
+            .locked(&request.namespace, &request.schedule_id)
+            .await?;
+        let record = &mut *locked;
         let token = <[u8; 8]>::try_from(request.conflict_token.as_slice())
             .map(i64::from_be_bytes)
             .unwrap_or(0);
