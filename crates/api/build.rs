@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("namespace_fields.rs"),
         namespace_field_table(&descriptors),
     )?;
+    std::fs::write(out_dir.join("http_routes.rs"), http_route_table()?)?;
     descriptors.file.retain_mut(|file| {
         let package = file.package().to_string();
         file.service
@@ -69,4 +70,126 @@ fn namespace_field_table(descriptors: &prost_types::FileDescriptorSet) -> String
          pub fn namespace_field(package: &str, name: &str) -> Option<u32> {{\n    match (package, name) {{\n{}\n        _ => None,\n    }}\n}}\n",
         arms.join("\n")
     )
+}
+
+/// The services whose `google.api.http` annotations make Temporal's HTTP API.
+const HTTP_SERVICES: &[&str] = &[
+    "temporal.api.workflowservice.v1.WorkflowService",
+    "temporal.api.operatorservice.v1.OperatorService",
+];
+
+/// `pub const HTTP_ROUTES: &[HttpRoute]`: one row per `google.api.http` binding (additional
+/// bindings included) of every RPC in [`HTTP_SERVICES`], in declaration order, so the HTTP
+/// API follows the protos as they grow instead of a hand-written list.
+fn http_route_table() -> Result<String, Box<dyn std::error::Error>> {
+    let pool = annotated_service_protos()?;
+    let http = pool
+        .get_extension_by_name("google.api.http")
+        .ok_or("the descriptor set lacks google.api.http")?;
+    let mut rows = Vec::new();
+    for service_name in HTTP_SERVICES {
+        let service = pool
+            .get_service_by_name(service_name)
+            .ok_or_else(|| format!("no service {service_name}"))?;
+        for method in service.methods() {
+            let options = method.options();
+            if !options.has_extension(&http) {
+                continue;
+            }
+            for binding in http_bindings(options.get_extension(&http).as_message()) {
+                if let Some((verb, pattern)) = http_verb_and_pattern(&binding) {
+                    let body = binding
+                        .get_field_by_name("body")
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    rows.push(format!(
+                        "    HttpRoute {{ verb: {verb:?}, pattern: {pattern:?}, body: {body:?}, \
+                         method: \"/{service_name}/{}\", input: {:?}, output: {:?} }},",
+                        method.name(),
+                        method.input().full_name(),
+                        method.output().full_name(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(format!(
+        "/// Every binding of Temporal's HTTP API, from the protos' `google.api.http` options.\n\
+         pub const HTTP_ROUTES: &[HttpRoute] = &[\n{}\n];\n",
+        rows.join("\n")
+    ))
+}
+
+/// An `HttpRule` and its `additional_bindings`, in order.
+fn http_bindings(
+    rule: Option<&prost_reflect::DynamicMessage>,
+) -> Vec<prost_reflect::DynamicMessage> {
+    let Some(rule) = rule else {
+        return Vec::new();
+    };
+    let mut bindings = vec![rule.clone()];
+    let more = rule.get_field_by_name("additional_bindings");
+    if let Some(list) = more.as_ref().and_then(|v| v.as_list()) {
+        bindings.extend(list.iter().filter_map(|v| v.as_message().cloned()));
+    }
+    bindings
+}
+
+/// The service protos of `temporalio-protos` compiled with their options kept. The
+/// descriptor set that crate exports was written through `prost-types`, which drops custom
+/// options such as `google.api.http`, so the routes are read from its `.proto` sources,
+/// found through `cargo metadata` (offline, from the lock file).
+fn annotated_service_protos() -> Result<prost_reflect::DescriptorPool, Box<dyn std::error::Error>> {
+    let protos = temporalio_protos_dir()?.join("protos");
+    let includes = [protos.join("api_upstream"), protos.clone()];
+    for include in &includes {
+        println!("cargo:rerun-if-changed={}", include.display());
+    }
+    let mut compiler = protox::Compiler::new(&includes)?;
+    compiler.include_imports(true);
+    compiler.open_files([
+        "temporal/api/workflowservice/v1/service.proto",
+        "temporal/api/operatorservice/v1/service.proto",
+    ])?;
+    Ok(compiler.descriptor_pool())
+}
+
+/// The source directory of the `temporalio-protos` package this build uses.
+fn temporalio_protos_dir() -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--frozen"])
+        .current_dir(env::var("CARGO_MANIFEST_DIR")?)
+        .output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let manifest = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|package| package["name"] == "temporalio-protos")
+        .and_then(|package| package["manifest_path"].as_str())
+        .ok_or("cargo metadata lists no temporalio-protos package")?;
+    let dir = PathBuf::from(manifest)
+        .parent()
+        .ok_or("temporalio-protos manifest has no directory")?
+        .to_path_buf();
+    Ok(dir)
+}
+
+/// The verb and path template of one `google.api.HttpRule`.
+fn http_verb_and_pattern(rule: &prost_reflect::DynamicMessage) -> Option<(String, String)> {
+    for verb in ["get", "put", "post", "delete", "patch"] {
+        if rule.has_field_by_name(verb) {
+            let pattern = rule.get_field_by_name(verb)?.as_str()?.to_string();
+            return Some((verb.to_uppercase(), pattern));
+        }
+    }
+    None
 }

@@ -1,4 +1,4 @@
-"""What a person starting the server sees: the start-up banner (server and metrics
+"""What a person starting the server sees: the start-up banner (server, HTTP API and metrics
 addresses, as Temporal's dev server prints them), log lines without colour codes when
 standard error is not a terminal, the three log formats, and `RUST_LOG` filters."""
 
@@ -25,16 +25,17 @@ def run_briefly(args: list[str], env: dict | None = None, seconds: float = 1.5) 
     return out.decode(), err.decode()
 
 
-def test_the_banner_names_the_server_and_metrics_addresses():
-    metrics_port = free_port()
+def test_the_banner_names_the_server_http_and_metrics_addresses():
+    metrics_port, http_port = free_port(), free_port()
     port = free_port()
     process = subprocess.Popen([str(TEMPER_BIN), "server", "start-dev", "--port", str(port), "--headless",
-                                "--metrics-port", str(metrics_port)],
+                                "--metrics-port", str(metrics_port), "--http-port", str(http_port)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
-        lines = [process.stdout.readline().decode() for _ in range(4)]
+        lines = [process.stdout.readline().decode() for _ in range(5)]
         assert lines[0].startswith("Temper ")
         assert f"Server:  127.0.0.1:{port}\n" in lines
+        assert f"HTTP:    http://127.0.0.1:{http_port}\n" in lines
         assert f"Metrics: http://127.0.0.1:{metrics_port}/metrics\n" in lines
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
             assert b"temper_cached_runs" in response.read()
@@ -43,9 +44,11 @@ def test_the_banner_names_the_server_and_metrics_addresses():
         process.wait(timeout=15)
 
 
-def test_without_a_metrics_port_start_dev_picks_a_free_one():
+def test_without_metrics_or_http_ports_start_dev_picks_free_ones():
     out, _ = run_briefly([])
     match = re.search(r"Metrics: http://127\.0\.0\.1:(\d+)/metrics", out)
+    assert match and int(match.group(1)) > 0
+    match = re.search(r"HTTP:    http://127\.0\.0\.1:(\d+)\n", out)
     assert match and int(match.group(1)) > 0
 
 

@@ -28,3 +28,20 @@ pub mod health {
 /// The encoded descriptor set, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
+
+/// One binding of Temporal's HTTP API: an HTTP verb and path template (`{field.path}`
+/// captures) routed to a gRPC method, with the request field its body fills (`*` for the
+/// whole request, empty for none).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRoute {
+    pub verb: &'static str,
+    pub pattern: &'static str,
+    pub body: &'static str,
+    /// The gRPC path, `/package.Service/Method`.
+    pub method: &'static str,
+    /// Full names of the request and response messages.
+    pub input: &'static str,
+    pub output: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/http_routes.rs"));

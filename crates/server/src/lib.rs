@@ -37,7 +37,9 @@ use temporalio_protos::grpc::health::v1::{
     HealthCheckRequest, HealthCheckResponse, health_check_response::ServingStatus,
 };
 use tonic::codec::CompressionEncoding;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status};
+use tower::Layer;
 
 use crate::clock::{Clock, SystemClock, VirtualClock};
 use crate::history::History;
@@ -59,6 +61,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where to serve Prometheus metrics (port 0: a free port, logged); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve Temporal's HTTP API (port 0: a free port); none when `None`.
+    pub http_listen: Option<SocketAddr>,
     /// Print where the server can be reached (a command-line server; not an embedded one).
     pub banner: bool,
     /// Namespaces to create at start-up besides `default`.
@@ -98,11 +102,6 @@ impl Health for HealthService {
     }
 }
 
-/// Work that came due while the server was down (timeouts, timers) is done first, one run
-/// after another, and only then does follow-up work start: a parent whose children all closed
-/// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
-/// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
-/// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
 /// A timer-queue wake-up: a schedule's or a run's.
 async fn on_wake(history: &History, schedules: &Schedules, key: &str) {
     match schedules::parse_wake_key(key) {
@@ -111,6 +110,11 @@ async fn on_wake(history: &History, schedules: &Schedules, key: &str) {
     }
 }
 
+/// Work that came due while the server was down (timeouts, timers) is done first, one run
+/// after another, and only then does follow-up work start: a parent whose children all closed
+/// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
+/// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
+/// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
 fn catch_up_then_follow_up(
     history: Arc<History>,
     schedules: Arc<Schedules>,
@@ -139,14 +143,66 @@ async fn start_metrics(
     Ok(bound)
 }
 
+/// Serves Temporal's HTTP API on `address` (port 0: a free one) over the gRPC `routes`;
+/// the address bound.
+async fn start_http(address: SocketAddr, routes: &Routes) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "HTTP API at http://{bound}/api/v1");
+    let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
+    tokio::spawn(temper_http::serve(listener, grpc));
+    Ok(bound)
+}
+
+/// Every gRPC service the server answers, gzip accepted and sent as the SDKs expect.
+fn grpc_routes(
+    frontend: frontend::Frontend,
+    operator: operator::Operator,
+    test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
+) -> Result<Routes, tonic_reflection::server::Error> {
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
+        .with_service_name("temporal.api.workflowservice.v1.WorkflowService")
+        .with_service_name("temporal.api.operatorservice.v1.OperatorService")
+        .with_service_name("grpc.health.v1.Health")
+        .with_service_name("temporal.api.testservice.v1.TestService")
+        .build_v1()?;
+    let mut routes = Routes::new(
+        WorkflowServiceServer::new(frontend)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .add_service(
+        OperatorServiceServer::new(operator)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .add_service(
+        HealthServer::new(HealthService)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip),
+    )
+    .add_service(reflection);
+    if let Some(test_service) = test_service {
+        routes = routes.add_service(test_service);
+    }
+    Ok(routes)
+}
+
 /// Where to reach the server, on standard output, as Temporal's dev server prints it.
-fn print_banner(listen: SocketAddr, metrics: Option<SocketAddr>) {
+fn print_banner(listen: SocketAddr, http: Option<SocketAddr>, metrics: Option<SocketAddr>) {
     let version = env!("CARGO_PKG_VERSION");
     println!(
         "Temper {version} (Temporal server API {})\n",
         frontend::SERVER_VERSION
     );
     println!("Server:  {listen}");
+    if let Some(http) = http {
+        println!("HTTP:    http://{http}");
+    }
     if let Some(metrics) = metrics {
         println!("Metrics: http://{metrics}/metrics");
     }
@@ -227,9 +283,6 @@ pub async fn serve(
         Some(address) => Some(start_metrics(address, history.clone(), matching).await?),
         None => None,
     };
-    if config.banner {
-        print_banner(config.listen, metrics_address);
-    }
     let operator = operator::Operator::new(
         namespaces.clone(),
         history.clone(),
@@ -237,37 +290,19 @@ pub async fn serve(
         batches.clone(),
     );
     let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
-        .with_service_name("temporal.api.workflowservice.v1.WorkflowService")
-        .with_service_name("temporal.api.operatorservice.v1.OperatorService")
-        .with_service_name("grpc.health.v1.Health")
-        .with_service_name("temporal.api.testservice.v1.TestService")
-        .build_v1()?;
+    let routes = grpc_routes(frontend, operator, test_service)?;
+    let http_address = match config.http_listen {
+        Some(address) => Some(start_http(address, &routes).await?),
+        None => None,
+    };
+    if config.banner {
+        print_banner(config.listen, http_address, metrics_address);
+    }
     tracing::info!(address = %config.listen, "serving");
     tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
-        .add_service(
-            WorkflowServiceServer::new(frontend)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        )
-        .add_service(
-            OperatorServiceServer::new(operator)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE),
-        )
-        .add_service(
-            HealthServer::new(HealthService)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
-        )
-        .add_optional_service(test_service)
-        .add_service(reflection)
+        .add_routes(routes)
         .serve_with_shutdown(config.listen, shutdown)
         .await?;
     Ok(())

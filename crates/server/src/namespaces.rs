@@ -435,12 +435,14 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
                 memo_size_limit_error: BLOB_SIZE_LIMIT as i64,
                 workflow_task_completion_size_limit_error: COMPLETION_SIZE_LIMIT_BYTES,
             }),
-            ..Default::default()
+            supports_schedules: true,
         }),
         config: Some(NamespaceConfig {
             workflow_execution_retention_ttl: ms_duration(record.retention_ms),
             history_archival_state: ArchivalState::Disabled as i32,
             visibility_archival_state: ArchivalState::Disabled as i32,
+            // Temporal always reports the (empty) bad-binaries set.
+            bad_binaries: Some(Default::default()),
             ..Default::default()
         }),
         replication_config: Some(NamespaceReplicationConfig {

@@ -433,6 +433,7 @@ async fn start_in_process(
     let config = temper_server::ServerConfig {
         listen: address,
         metrics_listen: None,
+        http_listen: None,
         banner: false,
         namespaces: vec![],
         time_skipping: false,

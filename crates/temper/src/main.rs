@@ -137,6 +137,15 @@ struct StartArgs {
     /// Serve Prometheus metrics at /metrics on this port (off when not given).
     #[arg(long)]
     metrics_port: Option<u16>,
+    /// Serve Temporal's HTTP API on this port (off when not given).
+    #[arg(long)]
+    http_port: Option<u16>,
+}
+
+/// The HTTP ports a server opens besides gRPC (port 0: a free one).
+struct HttpPorts {
+    metrics: Option<u16>,
+    api: Option<u16>,
 }
 
 /// Temper's extension to both server commands: state in PostgreSQL instead of SQLite.
@@ -221,7 +230,6 @@ async fn shutdown_signal() {
 fn log_accepted_flags(args: &StartDevArgs) {
     let ignored = [
         ("--headless", args.headless.then(String::new)),
-        ("--http-port", args.http_port.map(|p| p.to_string())),
         ("--ui-port", args.ui_port.map(|p| p.to_string())),
         ("--ui-ip", args.ui_ip.clone()),
         ("--ui-public-path", args.ui_public_path.clone()),
@@ -234,11 +242,7 @@ fn log_accepted_flags(args: &StartDevArgs) {
     ];
     for (flag, value) in ignored {
         if let Some(value) = value {
-            tracing::info!(
-                flag,
-                value,
-                "accepted; Temper has no web UI or HTTP endpoint yet"
-            );
+            tracing::info!(flag, value, "accepted; Temper has no web UI yet");
         }
     }
     for value in &args.dynamic_config_values {
@@ -359,10 +363,14 @@ async fn run_command() {
                 search_attributes(&args.search_attributes),
             ) {
                 (Ok(limits), Ok(attributes)) => {
-                    // As Temporal's dev server: metrics on the given port, or on a free one.
-                    let metrics = Some(args.metrics_port.unwrap_or(0));
+                    // As Temporal's dev server: metrics and the HTTP API on the given
+                    // ports, or on free ones.
+                    let ports = HttpPorts {
+                        metrics: Some(args.metrics_port.unwrap_or(0)),
+                        api: Some(args.http_port.unwrap_or(0)),
+                    };
                     let skipping = args.time_skipping;
-                    run(&args.listen, store, skipping, limits, attributes, metrics).await
+                    run(&args.listen, store, skipping, limits, attributes, ports).await
                 }
                 (Err(message), _) | (_, Err(message)) => Err(message),
             }
@@ -379,7 +387,10 @@ async fn run_command() {
                 false,
                 HistoryLimits::default(),
                 HashMap::new(),
-                args.metrics_port,
+                HttpPorts {
+                    metrics: args.metrics_port,
+                    api: args.http_port,
+                },
             )
             .await
         }
@@ -422,13 +433,16 @@ async fn run(
     time_skipping: bool,
     history_limits: HistoryLimits,
     search_attributes: HashMap<String, i32>,
-    metrics_port: Option<u16>,
+    ports: HttpPorts,
 ) -> Result<(), String> {
     let store = store.map_err(|e| e.to_string())?;
     let address = resolve(listen)?;
     let config = ServerConfig {
         listen: address,
-        metrics_listen: metrics_port.map(|port| SocketAddr::new(address.ip(), port)),
+        metrics_listen: ports
+            .metrics
+            .map(|port| SocketAddr::new(address.ip(), port)),
+        http_listen: ports.api.map(|port| SocketAddr::new(address.ip(), port)),
         // A time-skipping server is a test's (the SDKs launch it, and their output is the
         // test's): it prints nothing, as Temporal's test server.
         banner: !time_skipping,

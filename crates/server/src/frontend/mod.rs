@@ -67,6 +67,8 @@ impl Frontend {
             .iter()
             .map(|exec| {
                 let mut info = execution_info(exec);
+                // Temporal's visibility records do not carry the chain's first run.
+                info.first_run_id = String::new();
                 if let Some(attributes) = info.search_attributes.as_mut() {
                     visibility::annotate_types(attributes, &custom);
                 }
