@@ -11,6 +11,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 
+# The Web UI tests drive Debian's Chromium through its ChromeDriver (browser builds cannot be
+# downloaded here, so Selenium is pointed at these).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "== installing Debian's chromium and chromium-driver for the Web UI tests"
+    as_root=""
+    if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi
+    $as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -46,7 +46,8 @@ pub async fn serve(listener: tokio::net::TcpListener, grpc: GrpcService) {
     }
 }
 
-async fn handle(grpc: GrpcService, request: http::Request<Body>) -> Response {
+/// Answers one HTTP API request.
+pub async fn handle(grpc: GrpcService, request: http::Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
     let query = query_pairs(parts.uri.query());
     let style = Style::from_query(&query);

@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Where to serve Temporal's HTTP API (port 0: a free port); none when `None`.
     pub http_listen: Option<SocketAddr>,
+    /// Where to serve the Web UI; none when `None`.
+    pub ui_listen: Option<SocketAddr>,
     /// Print where the server can be reached (a command-line server; not an embedded one).
     pub banner: bool,
     /// Namespaces to create at start-up besides `default`.
@@ -154,6 +156,16 @@ async fn start_http(address: SocketAddr, routes: &Routes) -> std::io::Result<Soc
     Ok(bound)
 }
 
+/// Serves the Web UI on `address` over the gRPC `routes`; the address bound.
+async fn start_ui(address: SocketAddr, routes: &Routes) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "web UI at http://{bound}");
+    let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
+    tokio::spawn(temper_ui::serve(listener, grpc));
+    Ok(bound)
+}
+
 /// Every gRPC service the server answers, gzip accepted and sent as the SDKs expect.
 fn grpc_routes(
     frontend: frontend::Frontend,
@@ -192,18 +204,28 @@ fn grpc_routes(
     Ok(routes)
 }
 
+/// The HTTP listeners a server opened besides gRPC.
+struct HttpAddresses {
+    ui: Option<SocketAddr>,
+    api: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
+}
+
 /// Where to reach the server, on standard output, as Temporal's dev server prints it.
-fn print_banner(listen: SocketAddr, http: Option<SocketAddr>, metrics: Option<SocketAddr>) {
+fn print_banner(listen: SocketAddr, addresses: &HttpAddresses) {
     let version = env!("CARGO_PKG_VERSION");
     println!(
         "Temper {version} (Temporal server API {})\n",
         frontend::SERVER_VERSION
     );
     println!("Server:  {listen}");
-    if let Some(http) = http {
+    if let Some(ui) = addresses.ui {
+        println!("UI:      http://{ui}");
+    }
+    if let Some(http) = addresses.api {
         println!("HTTP:    http://{http}");
     }
-    if let Some(metrics) = metrics {
+    if let Some(metrics) = addresses.metrics {
         println!("Metrics: http://{metrics}/metrics");
     }
     println!();
@@ -291,12 +313,19 @@ pub async fn serve(
     );
     let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);
     let routes = grpc_routes(frontend, operator, test_service)?;
-    let http_address = match config.http_listen {
-        Some(address) => Some(start_http(address, &routes).await?),
-        None => None,
+    let addresses = HttpAddresses {
+        ui: match config.ui_listen {
+            Some(address) => Some(start_ui(address, &routes).await?),
+            None => None,
+        },
+        api: match config.http_listen {
+            Some(address) => Some(start_http(address, &routes).await?),
+            None => None,
+        },
+        metrics: metrics_address,
     };
     if config.banner {
-        print_banner(config.listen, http_address, metrics_address);
+        print_banner(config.listen, &addresses);
     }
     tracing::info!(address = %config.listen, "serving");
     tonic::transport::Server::builder()

@@ -434,6 +434,7 @@ async fn start_in_process(
         listen: address,
         metrics_listen: None,
         http_listen: None,
+        ui_listen: None,
         banner: false,
         namespaces: vec![],
         time_skipping: false,

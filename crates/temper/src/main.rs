@@ -95,14 +95,19 @@ struct StartDevArgs {
     sqlite_pragmas: Vec<String>,
     #[command(flatten)]
     postgres: PostgresArgs,
+    /// Do not serve the Web UI.
     #[arg(long)]
     headless: bool,
+    /// Port for Temporal's HTTP API (a free port when not given).
     #[arg(long)]
     http_port: Option<u16>,
+    /// Port for Prometheus metrics (a free port when not given).
     #[arg(long)]
     metrics_port: Option<u16>,
+    /// Port for the Web UI (the gRPC port + 1000 when not given, as Temporal's dev server).
     #[arg(long)]
     ui_port: Option<u16>,
+    /// IP address to bind the Web UI to (the frontend's when not given).
     #[arg(long)]
     ui_ip: Option<String>,
     #[arg(long)]
@@ -140,12 +145,20 @@ struct StartArgs {
     /// Serve Temporal's HTTP API on this port (off when not given).
     #[arg(long)]
     http_port: Option<u16>,
+    /// Serve the Web UI on this port (off when not given).
+    #[arg(long)]
+    ui_port: Option<u16>,
+    /// IP address to bind the Web UI to (the frontend's when not given).
+    #[arg(long)]
+    ui_ip: Option<String>,
 }
 
 /// The HTTP ports a server opens besides gRPC (port 0: a free one).
 struct HttpPorts {
     metrics: Option<u16>,
     api: Option<u16>,
+    ui: Option<u16>,
+    ui_ip: Option<String>,
 }
 
 /// Temper's extension to both server commands: state in PostgreSQL instead of SQLite.
@@ -194,16 +207,17 @@ fn init_logging(level: &str, format: &str) {
 }
 
 fn resolve(listen: &ListenArgs) -> Result<SocketAddr, String> {
-    let host = if listen.ip == "localhost" {
-        "127.0.0.1"
-    } else {
-        listen.ip.as_str()
-    };
-    (host, listen.port)
+    resolve_host(&listen.ip, listen.port, "--ip")
+}
+
+/// The address `ip` (a name or an address; `localhost` is IPv4's) and `port` stand for.
+fn resolve_host(ip: &str, port: u16, flag: &str) -> Result<SocketAddr, String> {
+    let host = if ip == "localhost" { "127.0.0.1" } else { ip };
+    (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve --ip {}: {e}", listen.ip))?
+        .map_err(|e| format!("cannot resolve {flag} {ip}: {e}"))?
         .next()
-        .ok_or_else(|| format!("--ip {} resolves to no address", listen.ip))
+        .ok_or_else(|| format!("{flag} {ip} resolves to no address"))
 }
 
 async fn shutdown_signal() {
@@ -229,9 +243,6 @@ async fn shutdown_signal() {
 
 fn log_accepted_flags(args: &StartDevArgs) {
     let ignored = [
-        ("--headless", args.headless.then(String::new)),
-        ("--ui-port", args.ui_port.map(|p| p.to_string())),
-        ("--ui-ip", args.ui_ip.clone()),
         ("--ui-public-path", args.ui_public_path.clone()),
         ("--ui-asset-path", args.ui_asset_path.clone()),
         ("--ui-codec-endpoint", args.ui_codec_endpoint.clone()),
@@ -365,9 +376,14 @@ async fn run_command() {
                 (Ok(limits), Ok(attributes)) => {
                     // As Temporal's dev server: metrics and the HTTP API on the given
                     // ports, or on free ones.
+                    let ui_port = args
+                        .ui_port
+                        .unwrap_or(args.listen.port.saturating_add(1000));
                     let ports = HttpPorts {
                         metrics: Some(args.metrics_port.unwrap_or(0)),
                         api: Some(args.http_port.unwrap_or(0)),
+                        ui: (!args.headless).then_some(ui_port),
+                        ui_ip: args.ui_ip.clone(),
                     };
                     let skipping = args.time_skipping;
                     run(&args.listen, store, skipping, limits, attributes, ports).await
@@ -390,6 +406,8 @@ async fn run_command() {
                 HttpPorts {
                     metrics: args.metrics_port,
                     api: args.http_port,
+                    ui: args.ui_port,
+                    ui_ip: args.ui_ip.clone(),
                 },
             )
             .await
@@ -443,6 +461,11 @@ async fn run(
             .metrics
             .map(|port| SocketAddr::new(address.ip(), port)),
         http_listen: ports.api.map(|port| SocketAddr::new(address.ip(), port)),
+        ui_listen: match (ports.ui, &ports.ui_ip) {
+            (Some(port), Some(ip)) => Some(resolve_host(ip, port, "--ui-ip")?),
+            (Some(port), None) => Some(SocketAddr::new(address.ip(), port)),
+            (None, _) => None,
+        },
         // A time-skipping server is a test's (the SDKs launch it, and their output is the
         // test's): it prints nothing, as Temporal's test server.
         banner: !time_skipping,
