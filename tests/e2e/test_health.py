@@ -1,10 +1,16 @@
 """gRPC health checks answer for the services Temporal's frontend names, and NOT_FOUND for any
-other name (load balancers and the SDKs' `check_health` rely on both)."""
+other name (load balancers and the SDKs' `check_health` rely on both); they answer NOT_SERVING
+while the store cannot commit."""
+
+import asyncio
+import sqlite3
+import subprocess
 
 import grpc
 import pytest
 from temporalio.client import Client
 
+from conftest import POSTGRES, POSTGRES_URL
 from test_differential import temporal_server  # noqa: F401 (fixture)
 
 SERVING = ["", "temporal.api.workflowservice.v1.WorkflowService",
@@ -37,3 +43,35 @@ async def test_health_names_the_frontend_services(temper):
 
 async def test_temporal_answers_health_checks_the_same(temporal_server):  # noqa: F811
     await check_health(temporal_server)
+
+
+def refuse_writes(temper, refuse: bool) -> None:
+    """Makes every write to the store's settings table fail (a trigger), or stops doing so."""
+    if POSTGRES:
+        schema = f'"{temper.schema}"'
+        sql = (f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+               f"$$BEGIN RAISE EXCEPTION 'the disk is full'; END$$; "
+               f"CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {schema}.settings "
+               f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse();") if refuse else \
+            f"DROP TRIGGER refuse ON {schema}.settings; DROP FUNCTION {schema}.refuse();"
+        subprocess.run(["psql", POSTGRES_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
+        return
+    with sqlite3.connect(temper.db_path, timeout=10) as db:
+        if refuse:
+            for action in ("INSERT", "UPDATE"):
+                db.execute(f"CREATE TRIGGER refuse_{action.lower()} BEFORE {action} ON settings "
+                           "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END")
+        else:
+            db.execute("DROP TRIGGER refuse_insert")
+            db.execute("DROP TRIGGER refuse_update")
+
+
+async def test_not_serving_while_the_store_cannot_commit(temper):
+    assert await health(temper.target, "") == ("OK", True, "")
+    refuse_writes(temper, True)
+    await asyncio.sleep(1.1)  # past the second for which a probe's outcome is reused
+    assert await health(temper.target, "") == ("OK", False, "")
+    assert await health(temper.target, "temporal.api.workflowservice.v1.WorkflowService") == ("OK", False, "")
+    refuse_writes(temper, False)
+    await asyncio.sleep(1.1)
+    assert await health(temper.target, "") == ("OK", True, "")

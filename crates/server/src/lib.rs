@@ -8,6 +8,7 @@ pub mod batches;
 pub mod clock;
 pub mod errors;
 pub mod frontend;
+mod health;
 pub mod history;
 pub mod matching;
 mod metered_store;
@@ -28,17 +29,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use temper_api::health::health_server::{Health, HealthServer};
+use temper_api::health::health_server::HealthServer;
 use temper_api::operatorservice::operator_service_server::OperatorServiceServer;
 use temper_api::testservice::test_service_server::TestServiceServer;
 use temper_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use temper_store::Store;
-use temporalio_protos::grpc::health::v1::{
-    HealthCheckRequest, HealthCheckResponse, health_check_response::ServingStatus,
-};
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
-use tonic::{Request, Response, Status};
 use tower::Layer;
 
 use crate::clock::{Clock, SystemClock, VirtualClock};
@@ -76,32 +73,6 @@ pub struct ServerConfig {
     /// Custom search attributes (name → `IndexedValueType`) registered in every namespace at
     /// start-up (`--search-attribute`).
     pub search_attributes: std::collections::HashMap<String, i32>,
-}
-
-struct HealthService;
-
-/// The names gRPC health checks may ask about, as Temporal's frontend registers them (the
-/// empty name is the server as a whole).
-const HEALTH_CHECKED_SERVICES: &[&str] = &[
-    "",
-    "temporal.api.workflowservice.v1.WorkflowService",
-    "temporal.api.operatorservice.v1.OperatorService",
-    "temporal.api.adminservice.v1.AdminService",
-];
-
-#[tonic::async_trait]
-impl Health for HealthService {
-    async fn check(
-        &self,
-        request: Request<HealthCheckRequest>,
-    ) -> Result<Response<HealthCheckResponse>, Status> {
-        if !HEALTH_CHECKED_SERVICES.contains(&request.get_ref().service.as_str()) {
-            return Err(Status::not_found("unknown service"));
-        }
-        Ok(Response::new(HealthCheckResponse {
-            status: ServingStatus::Serving as i32,
-        }))
-    }
 }
 
 /// A timer-queue wake-up: a schedule's or a run's.
@@ -170,6 +141,7 @@ async fn start_ui(address: SocketAddr, routes: &Routes) -> std::io::Result<Socke
 fn grpc_routes(
     frontend: frontend::Frontend,
     operator: operator::Operator,
+    health: health::HealthService,
     test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
 ) -> Result<Routes, tonic_reflection::server::Error> {
     let reflection = tonic_reflection::server::Builder::configure()
@@ -193,7 +165,7 @@ fn grpc_routes(
             .max_decoding_message_size(MAX_MESSAGE_SIZE),
     )
     .add_service(
-        HealthServer::new(HealthService)
+        HealthServer::new(health)
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip),
     )
@@ -311,8 +283,9 @@ pub async fn serve(
         schedules.clone(),
         batches.clone(),
     );
+    let health = health::HealthService::new(config.store.clone(), clock.clone());
     let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);
-    let routes = grpc_routes(frontend, operator, test_service)?;
+    let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {
         ui: match config.ui_listen {
             Some(address) => Some(start_ui(address, &routes).await?),

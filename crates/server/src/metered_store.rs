@@ -196,6 +196,11 @@ impl Store for MeteredStore {
         timed("DeleteRecord", namespace, call)
     }
 
+    fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {
+        let call = self.inner.probe_commit(now_ms);
+        timed("HealthProbe", UNKNOWN_NAMESPACE, call)
+    }
+
     fn load_clock_offset(&self) -> StoreFuture<'_, i64> {
         timed(
             "GetClockOffset",

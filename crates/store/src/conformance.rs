@@ -340,6 +340,15 @@ async fn namespaces_are_unique() {
 }
 
 #[tokio::test]
+async fn commit_probes_commit_and_leave_the_clock_alone() {
+    for (name, store, _dir) in backends().await {
+        store.probe_commit(1).await.unwrap();
+        store.probe_commit(2).await.unwrap();
+        assert_eq!(store.load_clock_offset().await.unwrap(), 0, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn clock_offset_is_kept() {
     for (name, store, _dir) in backends().await {
         assert_eq!(store.load_clock_offset().await.unwrap(), 0, "{name}");

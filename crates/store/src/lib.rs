@@ -215,6 +215,9 @@ pub trait Store: Send + Sync + 'static {
     fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()>;
     /// Deletes a record; `NotFound` if there is none.
     fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()>;
+    /// Commits a one-row write (`settings.health_probe` = `now_ms`): the health check's proof
+    /// that the store still commits.
+    fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()>;
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;

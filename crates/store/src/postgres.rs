@@ -940,6 +940,20 @@ impl Store for PostgresStore {
         })
     }
 
+    fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.writer.lock().await;
+            client
+                .execute(
+                    "INSERT INTO settings (name, value) VALUES ('health_probe', $1)
+                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                    &[&now_ms],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let client = self.writer.lock().await;
