@@ -96,6 +96,10 @@ async def test_metrics_after_a_workflow(temper_with_metrics):
                   namespace="default")
     assert writes and writes[0].value >= 1
     assert find(families["persistence_latency"], "persistence_latency_count", operation="UpdateWorkflowExecution")
+    # Temper's own: the store's group commits and the writes they carried.
+    groups = find(families["temper_group_commits"], "temper_group_commits")[0].value
+    carried = find(families["temper_group_commit_writes"], "temper_group_commit_writes")[0].value
+    assert groups >= 1 and carried >= groups
 
 
 def label_keys(text: str, family: str) -> set[frozenset]:

@@ -196,6 +196,10 @@ impl Store for MeteredStore {
         timed("DeleteRecord", namespace, call)
     }
 
+    fn group_commits(&self) -> (u64, u64) {
+        self.inner.group_commits()
+    }
+
     fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {
         let call = self.inner.probe_commit(now_ms);
         timed("HealthProbe", UNKNOWN_NAMESPACE, call)

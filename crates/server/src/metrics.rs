@@ -6,7 +6,8 @@
 //! `task_schedule_to_start_latency` per task queue; `approximate_backlog_count`;
 //! `persistence_requests`/`_latency`/`_error_with_type` per store operation (recorded by
 //! `metered_store.rs`) and `visibility_persistence_*` for visibility reads; the process's
-//! CPU and memory; and Temper's own (`temper_cached_runs`). Counters carry no `_total`
+//! CPU and memory; and Temper's own (`temper_cached_runs`, and `temper_group_commits` /
+//! `temper_group_commit_writes`, whose ratio is the store's mean group-commit size). Counters carry no `_total`
 //! suffix, as in Temporal's exposition. [`serve`] answers `GET /metrics` on the metrics port.
 //!
 //! The metrics are process-wide statics: every part of the server records without being
@@ -16,8 +17,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use temper_api::proto::enums::v1::WorkflowExecutionStatus;
 use temper_engine::Execution;
@@ -164,6 +165,28 @@ static CACHED_RUNS: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge
 });
 
+static GROUP_COMMITS: LazyLock<IntCounter> = LazyLock::new(|| {
+    let help = "transactions committed by the store's group commit";
+    registered_counter("temper_group_commits", help)
+});
+static GROUP_COMMIT_WRITES: LazyLock<IntCounter> = LazyLock::new(|| {
+    let help =
+        "write requests those transactions carried (per temper_group_commits: the mean group size)";
+    registered_counter("temper_group_commit_writes", help)
+});
+
+fn registered_counter(name: &str, help: &str) -> IntCounter {
+    let counter = IntCounter::new(name, help)
+        .unwrap_or_else(|e| unreachable!("metric {name} is well formed: {e}"));
+    let _ = REGISTRY.register(Box::new(counter.clone()));
+    counter
+}
+
+/// Brings a counter up to a total kept elsewhere (the store counts its own commits).
+fn catch_up(counter: &IntCounter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
+}
+
 /// Records one RPC: its outcome (gRPC status code) and duration.
 pub fn rpc(operation: &str, namespace: &str, code: i32, elapsed: Duration) {
     let labels = [namespace, operation, "frontend"];
@@ -292,6 +315,9 @@ fn render(history: &History, matching: &Matching) -> String {
             .set(count as i64);
     }
     CACHED_RUNS.set(history.cached_runs() as i64);
+    let (groups, writes) = history.store().group_commits();
+    catch_up(&GROUP_COMMITS, groups);
+    catch_up(&GROUP_COMMIT_WRITES, writes);
     let mut out = Vec::new();
     // Encoding metric families to a Vec cannot fail.
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut out);

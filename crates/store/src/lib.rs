@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
@@ -148,6 +149,31 @@ pub struct ExecutionCount {
 }
 
 /// Durable storage of namespaces, executions and histories.
+/// What a store's group commit has done: transactions committed and the write requests they
+/// carried (their ratio is the mean group size, the measure of how well commits are shared).
+#[derive(Debug, Default)]
+pub struct GroupCommits {
+    groups: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl GroupCommits {
+    /// Counts one committed group of `requests` write requests.
+    pub fn record(&self, requests: usize) {
+        debug_assert!(requests > 0, "a group holds at least one request");
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(requests as u64, Ordering::Relaxed);
+    }
+
+    /// (groups, requests) so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.groups.load(Ordering::Relaxed),
+            self.requests.load(Ordering::Relaxed),
+        )
+    }
+}
+
 pub trait Store: Send + Sync + 'static {
     /// Commits run updates (events + state + current-run pointer) atomically: all of them or
     /// none (a run closing and the run it chains to are written together). The future
@@ -215,6 +241,8 @@ pub trait Store: Send + Sync + 'static {
     fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()>;
     /// Deletes a record; `NotFound` if there is none.
     fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()>;
+    /// The store's group commits so far: (groups, write requests).
+    fn group_commits(&self) -> (u64, u64);
     /// Commits a one-row write (`settings.health_probe` = `now_ms`): the health check's proof
     /// that the store still commits.
     fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()>;

@@ -99,6 +99,7 @@ pub struct PostgresStore {
     reader: Arc<Client>,
     writer: Arc<Mutex<Client>>,
     writes: mpsc::UnboundedSender<WriteRequest>,
+    commits: Arc<crate::GroupCommits>,
 }
 
 /// Opens a connection whose statements run in `schema` (when given).
@@ -155,11 +156,18 @@ impl PostgresStore {
         let statements = Statements::prepare(&writer).await?;
         let writer = Arc::new(Mutex::new(writer));
         let (writes, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(writer.clone(), statements, queue));
+        let commits = Arc::new(crate::GroupCommits::default());
+        tokio::spawn(writer_loop(
+            writer.clone(),
+            statements,
+            queue,
+            commits.clone(),
+        ));
         Ok(PostgresStore {
             reader: Arc::new(reader),
             writer,
             writes,
+            commits,
         })
     }
 }
@@ -228,6 +236,7 @@ async fn writer_loop(
     writer: Arc<Mutex<Client>>,
     statements: Statements,
     mut queue: mpsc::UnboundedReceiver<WriteRequest>,
+    commits: Arc<crate::GroupCommits>,
 ) {
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
@@ -240,6 +249,7 @@ async fn writer_loop(
         let mut client = writer.lock().await;
         match commit_group(&mut client, &statements, &group).await {
             Ok(results) => {
+                commits.record(group.len());
                 for ((_, reply), result) in group.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
@@ -938,6 +948,10 @@ impl Store for PostgresStore {
                 .await?;
             Ok(row.map_or(0, |row| row.get(0)))
         })
+    }
+
+    fn group_commits(&self) -> (u64, u64) {
+        self.commits.totals()
     }
 
     fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {

@@ -79,6 +79,7 @@ const IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     readers: Arc<ReaderPool>,
     writes: mpsc::Sender<WriteRequest>,
+    commits: Arc<crate::GroupCommits>,
     /// The directory of an in-memory store's private file, deleted with the store.
     _scratch: Option<tempfile::TempDir>,
 }
@@ -154,10 +155,12 @@ impl SqliteStore {
     fn with_writer(writer: Connection, path: &Path, scratch: Option<tempfile::TempDir>) -> Self {
         let writer = Arc::new(Mutex::new(writer));
         let (writes, queue) = mpsc::channel::<WriteRequest>();
+        let commits = Arc::new(crate::GroupCommits::default());
+        let counted = commits.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .stack_size(temper_api::codec::THREAD_STACK_BYTES)
-            .spawn(move || writer_loop(writer, queue))
+            .spawn(move || writer_loop(writer, queue, &counted))
             .expect("spawning the SQLite writer thread");
         let readers = Arc::new(ReaderPool {
             path: path.to_path_buf(),
@@ -166,6 +169,7 @@ impl SqliteStore {
         SqliteStore {
             readers,
             writes,
+            commits,
             _scratch: scratch,
         }
     }
@@ -194,7 +198,11 @@ fn apply_pragmas(conn: &Connection, pragmas: &[String]) -> StoreResult<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Arc<Mutex<Connection>>, queue: mpsc::Receiver<WriteRequest>) {
+fn writer_loop(
+    conn: Arc<Mutex<Connection>>,
+    queue: mpsc::Receiver<WriteRequest>,
+    commits: &crate::GroupCommits,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -208,6 +216,7 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, queue: mpsc::Receiver<WriteRequest>
         let results = commit_group(&mut conn.lock().unwrap_or_else(|e| e.into_inner()), &group);
         match results {
             Ok(results) => {
+                commits.record(group.len());
                 for ((_, reply), result) in group.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
@@ -694,6 +703,10 @@ impl Store for SqliteStore {
                 .optional()?;
             Ok(value.unwrap_or(0))
         })
+    }
+
+    fn group_commits(&self) -> (u64, u64) {
+        self.commits.totals()
     }
 
     fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {
