@@ -9,6 +9,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import timedelta
@@ -314,3 +315,55 @@ def test_start_dev_serves_the_ui_on_port_plus_1000_unless_headless():
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+async def test_paging_cancel_reset_and_a_phone_screen(ui_server, browser):
+    server, ui = ui_server
+    client = await Client.connect(server.target)
+    idle_queue = f"idle-{uuid.uuid4()}"
+    prefix = f"page-{uuid.uuid4().hex[:8]}"
+    for i in range(30):
+        await client.start_workflow(SignalSinkWorkflow.run, id=f"{prefix}-{i:02}", task_queue=idle_queue)
+    query = f'WorkflowId STARTS_WITH "{prefix}"'
+    await open_page(browser, f"{ui}/namespaces/default/workflows?query={urllib.parse.quote(query)}")
+    await wait_until(browser, lambda d: len(d.find_elements("css selector", "tr.workflow-row")) == 25,
+                     what="a first page of 25")
+    first_page = text_of(browser, "#workflows")
+    await click(browser, "#next-page")
+    await wait_until(browser, lambda d: len(d.find_elements("css selector", "tr.workflow-row")) == 5,
+                     what="a second page of 5")
+    assert not set(text_of(browser, "#workflows").split()) & {w for w in first_page.split() if w.startswith(prefix)}
+
+    await open_page(browser, f"{ui}/namespaces/default/workflows/{prefix}-00")
+    await wait_until(browser, lambda d: "Running" in text_of(d, "#summary"))
+    await click(browser, "#cancel-button")
+    await click(browser, "#confirm-action")
+    await wait_until(browser, lambda d: "Cancellation requested" in text_of(d, "#action-notice"))
+    await wait_until(browser, lambda d: "WorkflowExecutionCancelRequested" in text_of(d, "#tab-history"))
+
+    task_queue, greet_id = f"ui-{uuid.uuid4()}", f"reset-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[GreetWorkflow]):
+        handle = await client.start_workflow(GreetWorkflow.run, "reset", id=greet_id, task_queue=task_queue)
+        await handle.result()
+    first_run = handle.result_run_id
+    await open_page(browser, f"{ui}/namespaces/default/workflows/{greet_id}/{first_run}/history")
+    await wait_until(browser, lambda d: "hello reset" in text_of(d, "#result"))
+    await click(browser, "#reset-button")
+    await click(browser, "#confirm-action")
+    await wait_until(browser, lambda d: f"/workflows/{greet_id}/" in d.current_url and first_run not in d.current_url,
+                     what="the new run's page")
+    new_run = browser.current_url.rstrip("/").split("/")[-2]
+    description = await client.get_workflow_handle(greet_id, run_id=new_run).describe()
+    assert description.run_id == new_run != first_run
+
+    await asyncio.to_thread(browser.set_window_size, 390, 844)
+    await open_page(browser, f"{ui}/namespaces/default/workflows/{greet_id}/{first_run}/history")
+    await wait_until(browser, lambda d: "hello reset" in text_of(d, "#result"))
+    width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1] + 1, f"the page scrolls sideways on a phone: {width}"
+    screenshot(browser, "12-phone")
+    await open_page(browser, f"{ui}/namespaces/default/workflows")
+    await wait_until(browser, lambda d: d.find_elements("css selector", "tr.workflow-row"))
+    width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1] + 1, f"the list scrolls sideways on a phone: {width}"
+    screenshot(browser, "13-phone-list")
