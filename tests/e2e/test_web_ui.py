@@ -367,3 +367,15 @@ async def test_paging_cancel_reset_and_a_phone_screen(ui_server, browser):
     width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1] + 1, f"the list scrolls sideways on a phone: {width}"
     screenshot(browser, "13-phone-list")
+
+
+async def test_dark_mode_follows_the_system(ui_server, browser):
+    server, ui = ui_server
+    await asyncio.to_thread(browser.execute_cdp_cmd, "Emulation.setEmulatedMedia",
+                            {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    await open_page(browser, f"{ui}/namespaces")
+    await wait_until(browser, lambda d: "default" in text_of(d, "main table"))
+    background = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    red, green, blue = [int(part) for part in background[background.index("(") + 1:-1].split(",")[:3]]
+    assert max(red, green, blue) < 64, background
+    screenshot(browser, "14-dark")
