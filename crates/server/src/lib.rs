@@ -14,6 +14,7 @@ pub mod matching;
 mod metered_store;
 pub mod metrics;
 pub mod namespaces;
+pub mod nexus;
 mod operator;
 mod records;
 mod retention;
@@ -277,11 +278,15 @@ pub async fn serve(
         Some(address) => Some(start_metrics(address, history.clone(), matching).await?),
         None => None,
     };
+    let endpoints =
+        nexus::NexusEndpoints::load(config.store.clone(), namespaces.clone(), clock.clone())
+            .await?;
     let operator = operator::Operator::new(
         namespaces.clone(),
         history.clone(),
         schedules.clone(),
         batches.clone(),
+        endpoints,
     );
     let health = health::HealthService::new(config.store.clone(), clock.clone());
     let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);

@@ -1,5 +1,5 @@
-//! The `OperatorService`: custom search attributes and namespace deletion (with the
-//! namespace's runs, schedules and batch operations).
+//! The `OperatorService`: custom search attributes, namespace deletion (with the
+//! namespace's runs, schedules and batch operations) and Nexus endpoints (`nexus/`).
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::batches::Batches;
 use crate::history::History;
 use crate::namespaces::Namespaces;
+use crate::nexus::NexusEndpoints;
 use crate::schedules::Schedules;
 use crate::visibility;
 
@@ -18,6 +19,7 @@ pub struct Operator {
     history: Arc<History>,
     schedules: Arc<Schedules>,
     batches: Arc<Batches>,
+    endpoints: Arc<NexusEndpoints>,
 }
 
 impl Operator {
@@ -26,18 +28,64 @@ impl Operator {
         history: Arc<History>,
         schedules: Arc<Schedules>,
         batches: Arc<Batches>,
+        endpoints: Arc<NexusEndpoints>,
     ) -> Self {
         Operator {
             namespaces,
             history,
             schedules,
             batches,
+            endpoints,
         }
     }
 }
 
 #[tonic::async_trait]
 impl OperatorService for Operator {
+    async fn create_nexus_endpoint(
+        &self,
+        request: Request<CreateNexusEndpointRequest>,
+    ) -> Result<Response<CreateNexusEndpointResponse>, Status> {
+        self.endpoints
+            .create(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_nexus_endpoint(
+        &self,
+        request: Request<GetNexusEndpointRequest>,
+    ) -> Result<Response<GetNexusEndpointResponse>, Status> {
+        self.endpoints.get(request.into_inner()).map(Response::new)
+    }
+
+    async fn update_nexus_endpoint(
+        &self,
+        request: Request<UpdateNexusEndpointRequest>,
+    ) -> Result<Response<UpdateNexusEndpointResponse>, Status> {
+        self.endpoints
+            .update(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn delete_nexus_endpoint(
+        &self,
+        request: Request<DeleteNexusEndpointRequest>,
+    ) -> Result<Response<DeleteNexusEndpointResponse>, Status> {
+        self.endpoints
+            .delete(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_nexus_endpoints(
+        &self,
+        request: Request<ListNexusEndpointsRequest>,
+    ) -> Result<Response<ListNexusEndpointsResponse>, Status> {
+        self.endpoints.list(request.into_inner()).map(Response::new)
+    }
+
     async fn add_search_attributes(
         &self,
         request: Request<AddSearchAttributesRequest>,

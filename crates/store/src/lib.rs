@@ -110,6 +110,7 @@ pub struct NamespaceRecord {
 pub enum RecordKind {
     Schedule,
     BatchOperation,
+    NexusEndpoint,
 }
 
 impl RecordKind {
@@ -117,6 +118,7 @@ impl RecordKind {
         match self {
             RecordKind::Schedule => "schedule",
             RecordKind::BatchOperation => "batch_operation",
+            RecordKind::NexusEndpoint => "nexus_endpoint",
         }
     }
 }
