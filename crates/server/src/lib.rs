@@ -25,6 +25,7 @@ pub mod timers;
 pub mod tokens;
 mod validation;
 pub mod visibility;
+pub mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -289,7 +290,8 @@ pub async fn serve(
         endpoints,
     );
     let health = health::HealthService::new(config.store.clone(), clock.clone());
-    let frontend = frontend::Frontend::new(history, namespaces, schedules, batches);
+    let workers = Arc::new(workers::Workers::new(namespaces.clone(), clock.clone()));
+    let frontend = frontend::Frontend::new(history, namespaces, schedules, batches, workers);
     let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {
         ui: match config.ui_listen {

@@ -420,13 +420,16 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
             owner_email: record.owner_email.clone(),
             id: record.id.clone(),
             data: record.data.clone(),
-            // What Temper serves of what Temporal's dev server reports (it also reports worker
-            // heartbeats, reported problems, standalone activities and poller autoscaling,
-            // which Temper does not have).
+            // What Temper serves of what Temporal's dev server reports (it also reports
+            // reported problems, standalone activities and poller autoscaling, which Temper
+            // does not have).
             capabilities: Some(Capabilities {
                 eager_workflow_start: true,
                 sync_update: true,
                 async_update: true,
+                // The SDKs heartbeat only when told the server takes heartbeats. (Temper
+                // must not claim `worker_commands`: the SDK would poll a system queue.)
+                worker_heartbeats: true,
                 ..Default::default()
             }),
             // The SDKs check payloads against these before sending (Temporal's defaults).

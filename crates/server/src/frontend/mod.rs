@@ -21,6 +21,7 @@ use crate::schedules::Schedules;
 use crate::tokens::TokenKind;
 use crate::validation::{check_id, check_payloads, poll_wait};
 use crate::visibility;
+use crate::workers::Workers;
 
 mod checks;
 mod cluster;
@@ -38,6 +39,7 @@ pub struct Frontend {
     namespaces: Arc<Namespaces>,
     schedules: Arc<Schedules>,
     batches: Arc<Batches>,
+    workers: Arc<Workers>,
 }
 
 impl Frontend {
@@ -96,12 +98,14 @@ impl Frontend {
         namespaces: Arc<Namespaces>,
         schedules: Arc<Schedules>,
         batches: Arc<Batches>,
+        workers: Arc<Workers>,
     ) -> Self {
         Frontend {
             history,
             namespaces,
             schedules,
             batches,
+            workers,
         }
     }
 }
@@ -1011,7 +1015,65 @@ impl WorkflowService for Frontend {
                 .close_sticky_queue(&request.namespace, &request.sticky_task_queue)
                 .await?;
         }
+        // The worker's last heartbeat (status SHUTTING_DOWN), recorded as Temporal does.
+        self.workers.record(
+            &request.namespace,
+            request.worker_heartbeat.into_iter().collect(),
+        );
         Ok(Response::new(ShutdownWorkerResponse::default()))
+    }
+
+    async fn record_worker_heartbeat(
+        &self,
+        request: Request<RecordWorkerHeartbeatRequest>,
+    ) -> Result<Response<RecordWorkerHeartbeatResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        self.workers
+            .record(&request.namespace, request.worker_heartbeat);
+        Ok(Response::new(RecordWorkerHeartbeatResponse::default()))
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<ListWorkersRequest>,
+    ) -> Result<Response<ListWorkersResponse>, Status> {
+        self.workers.list(request.into_inner()).map(Response::new)
+    }
+
+    async fn count_workers(
+        &self,
+        request: Request<CountWorkersRequest>,
+    ) -> Result<Response<CountWorkersResponse>, Status> {
+        self.workers.count(request.into_inner()).map(Response::new)
+    }
+
+    async fn describe_worker(
+        &self,
+        request: Request<DescribeWorkerRequest>,
+    ) -> Result<Response<DescribeWorkerResponse>, Status> {
+        self.workers
+            .describe(request.into_inner())
+            .map(Response::new)
+    }
+
+    /// Worker commands are off, as on Temporal's dev server (the SDKs do not poll for them).
+    async fn fetch_worker_config(
+        &self,
+        _request: Request<FetchWorkerConfigRequest>,
+    ) -> Result<Response<FetchWorkerConfigResponse>, Status> {
+        Err(Status::unimplemented(
+            "FetchWorkerConfig command is not enabled.",
+        ))
+    }
+
+    async fn update_worker_config(
+        &self,
+        _request: Request<UpdateWorkerConfigRequest>,
+    ) -> Result<Response<UpdateWorkerConfigResponse>, Status> {
+        Err(Status::unimplemented(
+            "UpdateWorkerConfig command is not enabled.",
+        ))
     }
 
     async fn create_schedule(
