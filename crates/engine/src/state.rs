@@ -109,6 +109,56 @@ pub struct Execution {
     /// SDKs), shown by describe as Temporal does.
     #[prost(message, optional, tag = "39")]
     pub user_metadata: Option<temper_api::proto::sdk::v1::UserMetadata>,
+    /// Nexus operations by scheduled event id, until they complete, fail, are canceled or
+    /// time out.
+    #[prost(btree_map = "int64, message", tag = "40")]
+    pub nexus_operations: BTreeMap<i64, NexusOperationInfo>,
+}
+
+/// A Nexus operation this run scheduled and that has not closed.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NexusOperationInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// The endpoint's name (as the command gave it) and id (the registry's, at schedule time).
+    #[prost(string, tag = "2")]
+    pub endpoint: String,
+    #[prost(string, tag = "3")]
+    pub endpoint_id: String,
+    #[prost(string, tag = "4")]
+    pub service: String,
+    #[prost(string, tag = "5")]
+    pub operation: String,
+    #[prost(message, optional, tag = "6")]
+    pub input: Option<temper_api::proto::common::v1::Payload>,
+    #[prost(btree_map = "string, string", tag = "7")]
+    pub header: BTreeMap<String, String>,
+    /// The id every attempt carries, so a handler can recognise a retry.
+    #[prost(string, tag = "8")]
+    pub request_id: String,
+    #[prost(int64, tag = "9")]
+    pub scheduled_time_ms: i64,
+    /// 0 = none.
+    #[prost(int64, tag = "10")]
+    pub schedule_to_close_timeout_ms: i64,
+    #[prost(int32, tag = "11")]
+    pub attempt: i32,
+    /// When the current attempt was handed to a handler; 0 while none is in flight.
+    #[prost(int64, tag = "12")]
+    pub dispatched_time_ms: i64,
+    /// When an attempt in flight counts as timed out (the request timeout).
+    #[prost(int64, tag = "13")]
+    pub dispatch_deadline_ms: i64,
+    /// When a retry backoff ends; 0 when none is pending.
+    #[prost(int64, tag = "14")]
+    pub retry_ready_time_ms: i64,
+    #[prost(message, optional, tag = "15")]
+    pub last_attempt_failure: Option<Failure>,
+    #[prost(int64, tag = "16")]
+    pub last_attempt_complete_time_ms: i64,
+    /// Set once the handler started the operation asynchronously.
+    #[prost(string, tag = "17")]
+    pub operation_token: String,
 }
 
 /// A workflow update and how far it got.

@@ -183,6 +183,7 @@ pub fn task_error(error: TaskError) -> Status {
         TaskError::ActivityNotRunning => not_found(crate::tokens::ACTIVITY_NOT_FOUND),
         TaskError::CancelNotRequested => invalid("Activity task was not requested to be canceled."),
         TaskError::RunClosed => not_found("workflow execution already completed"),
+        TaskError::NexusTaskNotFound => not_found("Nexus task not found or already expired"),
     }
 }
 

@@ -226,12 +226,16 @@ pub async fn serve(
     namespaces
         .register_startup_attributes(&config.search_attributes)
         .await?;
+    let endpoints =
+        nexus::NexusEndpoints::load(config.store.clone(), namespaces.clone(), clock.clone())
+            .await?;
     let history = Arc::new(History::new(
         config.store.clone(),
         clock.clone(),
         matching.clone(),
         timers.clone(),
         config.history_limits,
+        endpoints.clone(),
     ));
     let recovered = history.recover().await?;
     tracing::info!(open_executions = recovered, "recovered state");
@@ -279,9 +283,6 @@ pub async fn serve(
         Some(address) => Some(start_metrics(address, history.clone(), matching).await?),
         None => None,
     };
-    let endpoints =
-        nexus::NexusEndpoints::load(config.store.clone(), namespaces.clone(), clock.clone())
-            .await?;
     let operator = operator::Operator::new(
         namespaces.clone(),
         history.clone(),

@@ -17,6 +17,8 @@ use tokio::sync::oneshot;
 pub enum QueueKind {
     Workflow,
     Activity,
+    /// Nexus tasks for a handler worker (on the queue an endpoint targets).
+    Nexus,
 }
 
 /// A reference to a task; the history side validates it when it is taken.
@@ -27,6 +29,12 @@ pub enum QueuedTask {
         scheduled_event_id: i64,
     },
     Activity {
+        run_id: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    /// An attempt of a Nexus operation of the (caller) run `run_id`.
+    Nexus {
         run_id: String,
         scheduled_event_id: i64,
         attempt: i32,

@@ -309,6 +309,7 @@ fn render(history: &History, matching: &Matching) -> String {
         let task_type = match kind {
             crate::matching::QueueKind::Workflow => "Workflow",
             crate::matching::QueueKind::Activity => "Activity",
+            crate::matching::QueueKind::Nexus => "Nexus",
         };
         BACKLOG
             .with_label_values(&[namespace.as_str(), "matching", queue.as_str(), task_type])

@@ -37,6 +37,7 @@ pub enum TokenKind {
     WorkflowTask = 1,
     ActivityTask = 2,
     QueryTask = 3,
+    NexusTask = 4,
 }
 
 impl TaskToken {
@@ -61,6 +62,7 @@ impl TaskToken {
             return Err(crate::errors::not_found(match kind {
                 TokenKind::ActivityTask => ACTIVITY_NOT_FOUND,
                 TokenKind::QueryTask => "query not found or already answered",
+                TokenKind::NexusTask => "Nexus task not found or already expired",
                 _ => "Workflow task not found.",
             }));
         }

@@ -22,7 +22,8 @@ use temper_api::proto::history::v1::{self as history, HistoryEvent, history_even
 
 use super::events::{cancel_request, signal_request};
 use crate::state::{
-    ActivityInfo, ChildInfo, Execution, ExternalRequest, TimerInfo, UpdateInfo, WorkflowTaskInfo,
+    ActivityInfo, ChildInfo, Execution, ExternalRequest, NexusOperationInfo, TimerInfo, UpdateInfo,
+    WorkflowTaskInfo,
 };
 use crate::time::{duration_ms, timestamp_ms};
 
@@ -132,6 +133,17 @@ impl Execution {
         for activity in exec.activities.values_mut() {
             *activity = activity_as_scheduled(activity);
         }
+        for op in exec.nexus_operations.values_mut() {
+            *op = NexusOperationInfo {
+                attempt: 1,
+                dispatched_time_ms: 0,
+                dispatch_deadline_ms: 0,
+                retry_ready_time_ms: 0,
+                last_attempt_failure: None,
+                last_attempt_complete_time_ms: 0,
+                ..op.clone()
+            };
+        }
         exec.updates.retain(|_, u| u.accepted_event_id > 0);
         exec.updates_admitted = 0;
         for update in exec.updates.values_mut() {
@@ -177,6 +189,16 @@ impl Execution {
             A::WorkflowTaskTimedOutEventAttributes(_) => self.workflow_task = None,
             A::ActivityTaskScheduledEventAttributes(a) => {
                 self.activities.insert(id, scheduled_activity(a, id, at));
+            }
+            A::NexusOperationScheduledEventAttributes(a) => {
+                self.nexus_operations.insert(id, scheduled_nexus(a, id, at));
+            }
+            A::NexusOperationStartedEventAttributes(a) => {
+                if let Some(op) = self.nexus_operations.get_mut(&a.scheduled_event_id) {
+                    op.operation_token = a.operation_token.clone();
+                    op.dispatched_time_ms = 0;
+                    op.dispatch_deadline_ms = 0;
+                }
             }
             A::ActivityTaskCancelRequestedEventAttributes(a) => {
                 if let Some(activity) = self.activities.get_mut(&a.scheduled_event_id) {
@@ -378,6 +400,9 @@ impl Execution {
             Some(Closed::External(initiated_event_id)) => {
                 self.external_requests.remove(&initiated_event_id);
             }
+            Some(Closed::Nexus(scheduled_event_id)) => {
+                self.nexus_operations.remove(&scheduled_event_id);
+            }
             None => return false,
         }
         true
@@ -413,6 +438,28 @@ fn scheduled_activity(
         schedule_to_start_timeout_ms: duration_ms(a.schedule_to_start_timeout.as_ref()),
         start_to_close_timeout_ms: duration_ms(a.start_to_close_timeout.as_ref()),
         heartbeat_timeout_ms: duration_ms(a.heartbeat_timeout.as_ref()),
+        ..Default::default()
+    }
+}
+
+/// A new Nexus operation as its scheduled event describes it (first attempt, not dispatched).
+fn scheduled_nexus(
+    a: &history::NexusOperationScheduledEventAttributes,
+    id: i64,
+    at: i64,
+) -> NexusOperationInfo {
+    NexusOperationInfo {
+        scheduled_event_id: id,
+        endpoint: a.endpoint.clone(),
+        endpoint_id: a.endpoint_id.clone(),
+        service: a.service.clone(),
+        operation: a.operation.clone(),
+        input: a.input.clone(),
+        header: a.nexus_header.clone().into_iter().collect(),
+        request_id: a.request_id.clone(),
+        scheduled_time_ms: at,
+        schedule_to_close_timeout_ms: duration_ms(a.schedule_to_close_timeout.as_ref()),
+        attempt: 1,
         ..Default::default()
     }
 }
@@ -472,6 +519,7 @@ enum Closed {
     Activity(i64),
     Child(i64),
     External(i64),
+    Nexus(i64),
 }
 
 fn closed_item(attributes: &Attributes) -> Option<Closed> {
@@ -503,6 +551,10 @@ fn closed_item(attributes: &Attributes) -> Option<Closed> {
         A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(a) => {
             Closed::External(a.initiated_event_id)
         }
+        A::NexusOperationCompletedEventAttributes(a) => Closed::Nexus(a.scheduled_event_id),
+        A::NexusOperationFailedEventAttributes(a) => Closed::Nexus(a.scheduled_event_id),
+        A::NexusOperationCanceledEventAttributes(a) => Closed::Nexus(a.scheduled_event_id),
+        A::NexusOperationTimedOutEventAttributes(a) => Closed::Nexus(a.scheduled_event_id),
         _ => return None,
     })
 }

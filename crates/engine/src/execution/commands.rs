@@ -60,6 +60,9 @@ impl Transition<'_> {
                 self.upsert_search_attributes(a, &context)
             }
             C::ModifyWorkflowPropertiesCommandAttributes(a) => self.modify_properties(a, &context),
+            C::ScheduleNexusOperationCommandAttributes(a) => {
+                self.schedule_nexus_operation(a, &context)
+            }
             // Protocol messages are placed by the completion itself; validation refused the rest.
             _ => false,
         }

@@ -55,4 +55,7 @@ pub enum TaskError {
     /// The run is closed.
     #[error("the run is closed")]
     RunClosed,
+    /// The Nexus attempt the token names is not waiting for (or held by) a handler.
+    #[error("the Nexus task is not current")]
+    NexusTaskNotFound,
 }

@@ -93,6 +93,12 @@ pub(super) fn event_type(attributes: &Attributes) -> EventType {
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
             EventType::WorkflowExecutionUpdateCompleted
         }
+        A::NexusOperationScheduledEventAttributes(_) => EventType::NexusOperationScheduled,
+        A::NexusOperationStartedEventAttributes(_) => EventType::NexusOperationStarted,
+        A::NexusOperationCompletedEventAttributes(_) => EventType::NexusOperationCompleted,
+        A::NexusOperationFailedEventAttributes(_) => EventType::NexusOperationFailed,
+        A::NexusOperationCanceledEventAttributes(_) => EventType::NexusOperationCanceled,
+        A::NexusOperationTimedOutEventAttributes(_) => EventType::NexusOperationTimedOut,
         _ => EventType::Unspecified,
     }
 }

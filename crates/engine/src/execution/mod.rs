@@ -43,6 +43,7 @@ mod errors;
 mod events;
 mod external;
 mod invariants;
+mod nexus;
 mod properties;
 mod reset;
 mod signals;
@@ -56,6 +57,7 @@ mod workflow_task;
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
+pub use nexus::{NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
@@ -87,6 +89,13 @@ pub enum ReadyTask {
     },
     Activity {
         task_queue: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    /// A Nexus operation's attempt, for the queue its endpoint targets (the server looks the
+    /// endpoint up when it queues the task).
+    Nexus {
+        endpoint_id: String,
         scheduled_event_id: i64,
         attempt: i32,
     },
@@ -160,6 +169,9 @@ pub struct Transition<'a> {
     limits: HistoryLimits,
     /// Activities scheduled by this completion whose worker asked to run them at once.
     eager_activities: Vec<i64>,
+    /// The registered Nexus endpoints that the completion's commands name, by name. The
+    /// server looks them up before the transition.
+    nexus_endpoints: std::collections::BTreeMap<String, NexusEndpointRef>,
 }
 
 /// A run that a transition chains to the current one (continue-as-new or workflow retry).
@@ -198,6 +210,10 @@ fn flushes_last(event: &HistoryEvent) -> bool {
                 | Attributes::ChildWorkflowExecutionCanceledEventAttributes(_)
                 | Attributes::ChildWorkflowExecutionTerminatedEventAttributes(_)
                 | Attributes::ChildWorkflowExecutionTimedOutEventAttributes(_)
+                | Attributes::NexusOperationCompletedEventAttributes(_)
+                | Attributes::NexusOperationFailedEventAttributes(_)
+                | Attributes::NexusOperationCanceledEventAttributes(_)
+                | Attributes::NexusOperationTimedOutEventAttributes(_)
         )
     )
 }
@@ -259,6 +275,15 @@ impl Execution {
                 });
             }
         }
+        for op in self.nexus_operations.values() {
+            if nexus::waits_for_handler(op) {
+                tasks.push(ReadyTask::Nexus {
+                    endpoint_id: op.endpoint_id.clone(),
+                    scheduled_event_id: op.scheduled_event_id,
+                    attempt: op.attempt,
+                });
+            }
+        }
         tasks
     }
 
@@ -267,7 +292,11 @@ impl Execution {
     pub fn has_outstanding_tasks(&self) -> bool {
         self.is_running()
             && (self.workflow_task.is_some()
-                || self.activities.values().any(|a| a.retry_ready_time_ms == 0))
+                || self.activities.values().any(|a| a.retry_ready_time_ms == 0)
+                || self
+                    .nexus_operations
+                    .values()
+                    .any(|op| op.operation_token.is_empty() && op.retry_ready_time_ms == 0))
     }
 
     /// Whether a workflow task was offered on the sticky queue.
@@ -293,6 +322,9 @@ impl Execution {
             deadlines.extend(activity_deadlines(activity).into_iter().map(|(at, _)| at));
             deadlines.push(activity.retry_ready_time_ms);
         }
+        for op in self.nexus_operations.values() {
+            deadlines.extend(nexus::nexus_deadlines(op));
+        }
         deadlines.into_iter().filter(|at| *at > 0).min()
     }
 }
@@ -310,6 +342,7 @@ impl<'a> Transition<'a> {
             running_workflow_ids: Default::default(),
             limits: HistoryLimits::default(),
             eager_activities: Vec::new(),
+            nexus_endpoints: Default::default(),
         }
     }
 

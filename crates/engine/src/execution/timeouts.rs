@@ -32,6 +32,10 @@ impl Transition<'_> {
         for scheduled_event_id in scheduled_ids {
             self.activity_on_time(scheduled_event_id);
         }
+        let nexus_ids: Vec<i64> = self.exec.nexus_operations.keys().copied().collect();
+        for scheduled_event_id in nexus_ids {
+            self.nexus_on_time(scheduled_event_id);
+        }
         if cfg!(debug_assertions)
             && let Some(at) = self.exec.next_wakeup().filter(|at| *at <= self.now)
         {

@@ -157,6 +157,8 @@ pub(super) fn unsupported_command(
 
 /// Ids a completion's commands must not reuse or must find pending.
 struct PendingNames {
+    /// Nexus operations the completion schedules (they count towards the pending limit).
+    nexus_scheduled: usize,
     timers: BTreeSet<String>,
     activity_ids: BTreeSet<String>,
 }
@@ -238,6 +240,7 @@ impl Transition<'_> {
             .map(|a| a.activity_id.clone())
             .collect();
         PendingNames {
+            nexus_scheduled: 0,
             timers,
             activity_ids,
         }
@@ -297,6 +300,9 @@ impl Transition<'_> {
                     Cause::BadRequestCancelExternalWorkflowExecutionAttributes,
                     "Required field WorkflowId is not set.".into(),
                 ))
+            }
+            C::ScheduleNexusOperationCommandAttributes(a) => {
+                self.validate_schedule_nexus(a, &mut pending.nexus_scheduled)
             }
             C::RecordMarkerCommandAttributes(_)
             | C::RequestCancelExternalWorkflowExecutionCommandAttributes(_)

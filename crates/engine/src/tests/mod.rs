@@ -603,15 +603,20 @@ fn cancel_activity_before_and_after_start() {
 #[test]
 fn unsupported_and_invalid_commands_fail_the_task() {
     let (mut exec, s, st) = started_run();
-    let nexus = C::ScheduleNexusOperationCommandAttributes(Default::default());
+    // No endpoint is registered under this name (the server declares the ones that are).
+    let nexus = C::ScheduleNexusOperationCommandAttributes(
+        temper_api::proto::command::v1::ScheduleNexusOperationCommandAttributes {
+            endpoint: "nowhere".into(),
+            ..Default::default()
+        },
+    );
     let (result, events) = complete(&mut exec, T0, (s, st), vec![nexus]);
     let Err(error) = result else {
         panic!("must fail")
     };
-    assert!(
-        error
-            .to_string()
-            .starts_with("BadScheduleNexusOperationAttributes: ScheduleNexusOperation")
+    assert_eq!(
+        error.to_string(),
+        "BadScheduleNexusOperationAttributes: endpoint \"nowhere\" not found"
     );
     assert_eq!(
         types(&events),
@@ -1151,5 +1156,6 @@ fn the_rebuild_check_catches_state_that_history_does_not_explain() {
 }
 
 mod families;
+mod nexus;
 mod reset;
 mod simulation;

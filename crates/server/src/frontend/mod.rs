@@ -26,6 +26,7 @@ use crate::workers::Workers;
 mod checks;
 mod cluster;
 mod history_pages;
+mod nexus;
 mod polls;
 mod responses;
 mod task_queues;
@@ -1021,6 +1022,43 @@ impl WorkflowService for Frontend {
             request.worker_heartbeat.into_iter().collect(),
         );
         Ok(Response::new(ShutdownWorkerResponse::default()))
+    }
+
+    async fn poll_nexus_task_queue(
+        &self,
+        request: Request<PollNexusTaskQueueRequest>,
+    ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
+        let wait = poll_wait(&request)?;
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        let queue = request
+            .task_queue
+            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+        check_id(&queue.name, "TaskQueue")?;
+        let response = self
+            .next_nexus_task(&request.namespace, &queue.name, &request.identity, wait)
+            .await;
+        Ok(Response::new(response))
+    }
+
+    async fn respond_nexus_task_completed(
+        &self,
+        request: Request<RespondNexusTaskCompletedRequest>,
+    ) -> Result<Response<RespondNexusTaskCompletedResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        self.complete_nexus_task(request).await?;
+        Ok(Response::new(RespondNexusTaskCompletedResponse::default()))
+    }
+
+    async fn respond_nexus_task_failed(
+        &self,
+        request: Request<RespondNexusTaskFailedRequest>,
+    ) -> Result<Response<RespondNexusTaskFailedResponse>, Status> {
+        let request = request.into_inner();
+        self.namespaces.require(&request.namespace)?;
+        self.fail_nexus_task(request).await?;
+        Ok(Response::new(RespondNexusTaskFailedResponse::default()))
     }
 
     async fn record_worker_heartbeat(

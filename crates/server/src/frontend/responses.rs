@@ -256,6 +256,42 @@ pub(super) fn describe_response(
         pending_activities: activities.into_iter().map(pending_activity).collect(),
         pending_children: pending_children(exec),
         pending_workflow_task: pending_workflow_task(exec),
+        pending_nexus_operations: exec
+            .nexus_operations
+            .values()
+            .map(pending_nexus_operation)
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A pending Nexus operation as `DescribeWorkflowExecution` reports it.
+#[allow(deprecated)] // `operation_id` is deprecated but still filled, as Temporal does
+fn pending_nexus_operation(
+    op: &temper_engine::state::NexusOperationInfo,
+) -> temper_api::proto::workflow::v1::PendingNexusOperationInfo {
+    use temper_api::proto::enums::v1::PendingNexusOperationState as State;
+    let state = if !op.operation_token.is_empty() {
+        State::Started
+    } else if op.retry_ready_time_ms > 0 {
+        State::BackingOff
+    } else {
+        State::Scheduled
+    };
+    temper_api::proto::workflow::v1::PendingNexusOperationInfo {
+        endpoint: op.endpoint.clone(),
+        service: op.service.clone(),
+        operation: op.operation.clone(),
+        operation_id: op.operation_token.clone(),
+        operation_token: op.operation_token.clone(),
+        schedule_to_close_timeout: ms_duration(op.schedule_to_close_timeout_ms),
+        scheduled_time: ms_timestamp(op.scheduled_time_ms),
+        state: state as i32,
+        attempt: op.attempt,
+        last_attempt_complete_time: ms_timestamp(op.last_attempt_complete_time_ms),
+        last_attempt_failure: op.last_attempt_failure.clone(),
+        next_attempt_schedule_time: ms_timestamp(op.retry_ready_time_ms),
+        scheduled_event_id: op.scheduled_event_id,
         ..Default::default()
     }
 }

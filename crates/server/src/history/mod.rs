@@ -26,6 +26,7 @@ use crate::timers::TimerQueue;
 mod activities;
 mod delete;
 mod follow_ups;
+mod nexus;
 mod polls;
 mod queries;
 mod reset;
@@ -68,6 +69,8 @@ pub struct History {
     /// Every run that closes, for services waiting on one (schedules with buffered starts).
     closed_runs: broadcast::Sender<ClosedRun>,
     limits: HistoryLimits,
+    /// The Nexus endpoint registry: where operations' tasks go.
+    endpoints: Arc<crate::nexus::NexusEndpoints>,
 }
 
 /// A run that just closed.
@@ -93,6 +96,7 @@ impl History {
         matching: Arc<Matching>,
         timers: Arc<TimerQueue>,
         limits: HistoryLimits,
+        endpoints: Arc<crate::nexus::NexusEndpoints>,
     ) -> Self {
         let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
         History {
@@ -111,6 +115,7 @@ impl History {
             follow_up_queue: Mutex::new(Some(follow_up_queue)),
             closed_runs: broadcast::channel(CLOSED_RUNS_BUFFER).0,
             limits,
+            endpoints,
         }
     }
 
@@ -212,6 +217,11 @@ impl History {
                         });
                     }
                 }
+                ReadyTask::Nexus {
+                    endpoint_id,
+                    scheduled_event_id,
+                    attempt,
+                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt),
                 ReadyTask::Activity {
                     task_queue,
                     scheduled_event_id,

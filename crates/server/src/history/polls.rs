@@ -67,7 +67,7 @@ impl History {
                         query,
                     });
                 }
-                QueuedTask::Activity { .. } => {}
+                QueuedTask::Activity { .. } | QueuedTask::Nexus { .. } => {}
             }
         }
     }

@@ -94,10 +94,12 @@ impl History {
             return Err(errors::invalid(problem));
         }
         let running_ids = self.running_child_ids(&token.namespace, request).await?;
+        let endpoints = self.endpoints.resolve(&nexus_endpoint_names(request));
         let eager_request_id = uuid::Uuid::new_v4().to_string();
         let applied = self
             .transact(&token.run_id, |t| {
                 t.set_running_workflow_ids(running_ids);
+                t.set_nexus_endpoints(endpoints);
                 t.complete_workflow_task(
                     token.scheduled_event_id,
                     token.started_event_id,
@@ -136,4 +138,19 @@ impl History {
         .value
         .map_err(errors::task_error)
     }
+}
+
+/// The Nexus endpoints a completion's commands name.
+fn nexus_endpoint_names(request: &RespondWorkflowTaskCompletedRequest) -> Vec<&str> {
+    use temper_api::proto::command::v1::command::Attributes;
+    request
+        .commands
+        .iter()
+        .filter_map(|command| match &command.attributes {
+            Some(Attributes::ScheduleNexusOperationCommandAttributes(a)) => {
+                Some(a.endpoint.as_str())
+            }
+            _ => None,
+        })
+        .collect()
 }

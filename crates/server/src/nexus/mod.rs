@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use temper_api::proto::nexus::v1::Endpoint;
+use temper_api::proto::nexus::v1::endpoint_target::Variant;
+use temper_engine::execution::NexusEndpointRef;
 use temper_store::{RecordKind, Store, StoreError};
 use tonic::Status;
 
@@ -91,6 +93,28 @@ impl NexusEndpoints {
 
     fn by_id(&self, id: &str) -> Option<Endpoint> {
         self.read().get(id).cloned()
+    }
+
+    /// The (namespace, task queue) a worker-targeted endpoint sends its Nexus tasks to.
+    pub fn worker_target(&self, id: &str) -> Option<(String, String)> {
+        let endpoint = self.by_id(id)?;
+        match endpoint.spec?.target?.variant? {
+            Variant::Worker(worker) => Some((worker.namespace, worker.task_queue)),
+            Variant::External(_) => None,
+        }
+    }
+
+    /// The worker-targeted endpoints among `names`, as a workflow task's completion sees
+    /// them (Temper cannot call external endpoints, so those are not offered).
+    pub fn resolve(&self, names: &[&str]) -> BTreeMap<String, NexusEndpointRef> {
+        names
+            .iter()
+            .filter_map(|name| {
+                let endpoint = self.by_name(name)?;
+                self.worker_target(&endpoint.id)?;
+                Some((name.to_string(), NexusEndpointRef { id: endpoint.id }))
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,366 @@
+//! Nexus operations, as Temporal's `nexusoperations` component runs them: the schedule
+//! command (its endpoint must be registered; the server passes the registry's answer in),
+//! attempts handed to a handler worker, and what the handler answers — a result
+//! (`NexusOperationCompleted`), an asynchronous start (`NexusOperationStarted`), an operation
+//! that failed or was canceled, or a handler error that is retried with backoff or is final —
+//! and the schedule-to-close timeout. Every outcome the caller sees wraps the handler's
+//! failure as the cause of Temporal's "nexus operation completed unsuccessfully".
+
+use std::collections::BTreeMap;
+
+use super::commands::CommandContext;
+use super::errors::TaskError;
+use super::{ReadyTask, Transition};
+use crate::state::NexusOperationInfo;
+use crate::time::{duration_ms, ms_duration};
+use temper_api::proto::command::v1::ScheduleNexusOperationCommandAttributes;
+use temper_api::proto::common::v1::Payload;
+use temper_api::proto::enums::v1::{TimeoutType, WorkflowTaskFailedCause};
+use temper_api::proto::failure::v1::{
+    ApplicationFailureInfo, Failure, NexusOperationFailureInfo, TimeoutFailureInfo,
+    failure::FailureInfo,
+};
+use temper_api::proto::history::v1::{self as history, history_event::Attributes};
+
+/// How long a handler has to answer one attempt (Temporal's default request timeout).
+const REQUEST_TIMEOUT_MS: i64 = 10_000;
+/// Retry backoff: one second, doubling, at most an hour. (Temporal also jitters it by up to
+/// 20 %; the engine is deterministic, so it does not.)
+const FIRST_BACKOFF_MS: i64 = 1_000;
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// Most operations a run may have pending at once (Temporal's default).
+const MAX_PENDING: usize = 30;
+/// Longest service or operation name.
+const MAX_NAME_BYTES: usize = 1000;
+
+/// An endpoint a schedule command may name: the registry's id for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NexusEndpointRef {
+    pub id: String,
+}
+
+/// What a handler worker is given for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NexusTaskGrant {
+    pub endpoint: String,
+    pub service: String,
+    pub operation: String,
+    pub input: Option<Payload>,
+    pub header: BTreeMap<String, String>,
+    pub request_id: String,
+    pub scheduled_time_ms: i64,
+    /// When the attempt times out (the handler's request deadline).
+    pub deadline_ms: i64,
+}
+
+/// What the handler answered for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NexusOutcome {
+    /// The operation finished within the call.
+    Succeeded(Option<Payload>),
+    /// The operation continues asynchronously under this token.
+    Started {
+        token: String,
+    },
+    /// The operation failed (`application_failure_info`) or was canceled
+    /// (`canceled_failure_info`); the failure is the handler's.
+    Failed(Failure),
+    Canceled(Failure),
+    /// The handler could not process the request: retried when `retryable`.
+    HandlerError {
+        failure: Failure,
+        retryable: bool,
+    },
+}
+
+impl Transition<'_> {
+    /// Declares the registered endpoints the completion's schedule commands name.
+    pub fn set_nexus_endpoints(&mut self, endpoints: BTreeMap<String, NexusEndpointRef>) {
+        self.nexus_endpoints = endpoints;
+    }
+
+    /// Checks a `ScheduleNexusOperation` command with Temporal's messages.
+    pub(super) fn validate_schedule_nexus(
+        &self,
+        a: &ScheduleNexusOperationCommandAttributes,
+        scheduled_in_completion: &mut usize,
+    ) -> Result<(), (WorkflowTaskFailedCause, String)> {
+        let bad = |message: String| {
+            Err((
+                WorkflowTaskFailedCause::BadScheduleNexusOperationAttributes,
+                message,
+            ))
+        };
+        if !self.nexus_endpoints.contains_key(&a.endpoint) {
+            return bad(format!("endpoint \"{}\" not found", a.endpoint));
+        }
+        for (field, value) in [("Service", &a.service), ("Operation", &a.operation)] {
+            if value.len() > MAX_NAME_BYTES {
+                return bad(format!(
+                    "ScheduleNexusOperationCommandAttributes.{field} exceeds length limit of {MAX_NAME_BYTES}"
+                ));
+            }
+        }
+        *scheduled_in_completion += 1;
+        if self.exec.nexus_operations.len() + *scheduled_in_completion > MAX_PENDING {
+            return Err((
+                WorkflowTaskFailedCause::PendingNexusOperationsLimitExceeded,
+                format!(
+                    "workflow has reached the pending nexus operation limit of {MAX_PENDING} for this namespace"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes `NexusOperationScheduled` and offers the first attempt. Needs no workflow task.
+    pub(super) fn schedule_nexus_operation(
+        &mut self,
+        a: &ScheduleNexusOperationCommandAttributes,
+        context: &CommandContext,
+    ) -> bool {
+        let endpoint_id = self
+            .nexus_endpoints
+            .get(&a.endpoint)
+            .map(|e| e.id.clone())
+            .unwrap_or_default();
+        debug_assert!(!endpoint_id.is_empty(), "validation found the endpoint");
+        let request_id = self.next_run_id().unwrap_or_default();
+        let run_timeout = self.exec.run_timeout_ms;
+        let mut schedule_to_close = duration_ms(a.schedule_to_close_timeout.as_ref());
+        if run_timeout > 0 && (schedule_to_close == 0 || schedule_to_close > run_timeout) {
+            schedule_to_close = run_timeout;
+        }
+        let header = a
+            .nexus_header
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
+        let attributes = history::NexusOperationScheduledEventAttributes {
+            endpoint: a.endpoint.clone(),
+            service: a.service.clone(),
+            operation: a.operation.clone(),
+            input: a.input.clone(),
+            schedule_to_close_timeout: ms_duration(schedule_to_close),
+            nexus_header: header,
+            workflow_task_completed_event_id: context.completed_id,
+            request_id,
+            endpoint_id: endpoint_id.clone(),
+            ..Default::default()
+        };
+        let scheduled_event_id = self.append_for(
+            context,
+            Attributes::NexusOperationScheduledEventAttributes(attributes),
+        );
+        self.tasks.push(ReadyTask::Nexus {
+            endpoint_id,
+            scheduled_event_id,
+            attempt: 1,
+        });
+        false
+    }
+
+    /// Hands an attempt to a handler worker. No event is written.
+    pub fn start_nexus_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<NexusTaskGrant, TaskError> {
+        let now = self.now;
+        let running = self.exec.is_running();
+        let Some(op) = self
+            .exec
+            .nexus_operations
+            .get_mut(&scheduled_event_id)
+            .filter(|op| running && op.attempt == attempt && waits_for_handler(op))
+        else {
+            return Err(TaskError::NexusTaskNotFound);
+        };
+        let mut deadline = now + REQUEST_TIMEOUT_MS;
+        if op.schedule_to_close_timeout_ms > 0 {
+            deadline = deadline.min(op.scheduled_time_ms + op.schedule_to_close_timeout_ms);
+        }
+        op.dispatched_time_ms = now;
+        op.dispatch_deadline_ms = deadline;
+        Ok(NexusTaskGrant {
+            endpoint: op.endpoint.clone(),
+            service: op.service.clone(),
+            operation: op.operation.clone(),
+            input: op.input.clone(),
+            header: op.header.clone(),
+            request_id: op.request_id.clone(),
+            scheduled_time_ms: op.scheduled_time_ms,
+            deadline_ms: deadline,
+        })
+    }
+
+    /// Records what the handler answered for an attempt in flight.
+    pub fn complete_nexus_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        outcome: NexusOutcome,
+    ) -> Result<(), TaskError> {
+        let running = self.exec.is_running();
+        let op = self
+            .exec
+            .nexus_operations
+            .get(&scheduled_event_id)
+            .filter(|op| running && op.attempt == attempt && op.dispatched_time_ms > 0)
+            .cloned()
+            .ok_or(TaskError::NexusTaskNotFound)?;
+        let attributes = match outcome {
+            NexusOutcome::HandlerError {
+                failure,
+                retryable: true,
+            } => {
+                self.retry_nexus_attempt(scheduled_event_id, failure);
+                return Ok(());
+            }
+            NexusOutcome::Succeeded(result) => Attributes::NexusOperationCompletedEventAttributes(
+                history::NexusOperationCompletedEventAttributes {
+                    scheduled_event_id,
+                    result,
+                    request_id: op.request_id.clone(),
+                },
+            ),
+            NexusOutcome::Started { token } => Attributes::NexusOperationStartedEventAttributes(
+                history::NexusOperationStartedEventAttributes {
+                    scheduled_event_id,
+                    #[allow(deprecated)]
+                    operation_id: token.clone(),
+                    operation_token: token,
+                    request_id: op.request_id.clone(),
+                },
+            ),
+            NexusOutcome::Failed(cause) | NexusOutcome::HandlerError { failure: cause, .. } => {
+                Attributes::NexusOperationFailedEventAttributes(
+                    history::NexusOperationFailedEventAttributes {
+                        scheduled_event_id,
+                        failure: Some(unsuccessful(&op, scheduled_event_id, cause)),
+                        request_id: op.request_id.clone(),
+                    },
+                )
+            }
+            NexusOutcome::Canceled(cause) => Attributes::NexusOperationCanceledEventAttributes(
+                history::NexusOperationCanceledEventAttributes {
+                    scheduled_event_id,
+                    failure: Some(unsuccessful(&op, scheduled_event_id, cause)),
+                    request_id: op.request_id.clone(),
+                },
+            ),
+        };
+        let event = self.new_event(attributes, self.now);
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+        Ok(())
+    }
+
+    /// An attempt failed in a way worth retrying: the next one waits out its backoff.
+    fn retry_nexus_attempt(&mut self, scheduled_event_id: i64, failure: Failure) {
+        let now = self.now;
+        let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) else {
+            return;
+        };
+        let backoff = FIRST_BACKOFF_MS
+            .saturating_mul(1_i64 << (op.attempt - 1).clamp(0, 30))
+            .min(MAX_BACKOFF_MS);
+        op.attempt += 1;
+        op.dispatched_time_ms = 0;
+        op.dispatch_deadline_ms = 0;
+        op.last_attempt_failure = Some(failure);
+        op.last_attempt_complete_time_ms = now;
+        op.retry_ready_time_ms = now + backoff;
+    }
+
+    /// Time-driven work for one operation: its schedule-to-close timeout, an attempt the
+    /// handler did not answer in time, and the end of a retry backoff.
+    pub(super) fn nexus_on_time(&mut self, scheduled_event_id: i64) {
+        let now = self.now;
+        let Some(op) = self.exec.nexus_operations.get(&scheduled_event_id).cloned() else {
+            return;
+        };
+        let closes_at = op.scheduled_time_ms + op.schedule_to_close_timeout_ms;
+        if op.schedule_to_close_timeout_ms > 0 && closes_at <= now {
+            self.time_out_nexus_operation(&op);
+        } else if op.dispatched_time_ms > 0 && op.dispatch_deadline_ms <= now {
+            let failure = Failure {
+                message: "upstream timeout".into(),
+                failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                    ApplicationFailureInfo {
+                        r#type: "CallError".into(),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            };
+            self.retry_nexus_attempt(scheduled_event_id, failure);
+        } else if op.retry_ready_time_ms > 0 && op.retry_ready_time_ms <= now {
+            // The backoff is over: the next attempt waits for a handler.
+            if let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) {
+                op.retry_ready_time_ms = 0;
+            }
+            self.tasks.push(ReadyTask::Nexus {
+                endpoint_id: op.endpoint_id.clone(),
+                scheduled_event_id,
+                attempt: op.attempt,
+            });
+        }
+    }
+
+    fn time_out_nexus_operation(&mut self, op: &NexusOperationInfo) {
+        let cause = Failure {
+            message: "operation timed out".into(),
+            failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+                timeout_type: TimeoutType::ScheduleToClose as i32,
+                last_heartbeat_details: None,
+            })),
+            ..Default::default()
+        };
+        let attributes = Attributes::NexusOperationTimedOutEventAttributes(
+            history::NexusOperationTimedOutEventAttributes {
+                scheduled_event_id: op.scheduled_event_id,
+                failure: Some(unsuccessful(op, op.scheduled_event_id, cause)),
+                request_id: op.request_id.clone(),
+            },
+        );
+        let event = self.new_event(attributes, self.now);
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+}
+
+/// Whether an operation waits for a handler to take its current attempt.
+pub(super) fn waits_for_handler(op: &NexusOperationInfo) -> bool {
+    op.operation_token.is_empty() && op.dispatched_time_ms == 0 && op.retry_ready_time_ms == 0
+}
+
+/// The instants at which an operation has time-driven work.
+pub(super) fn nexus_deadlines(op: &NexusOperationInfo) -> [i64; 3] {
+    let closes_at = if op.schedule_to_close_timeout_ms > 0 {
+        op.scheduled_time_ms + op.schedule_to_close_timeout_ms
+    } else {
+        0
+    };
+    [closes_at, op.dispatch_deadline_ms, op.retry_ready_time_ms]
+}
+
+/// Temporal's failure for an operation that did not succeed: the handler's failure (or the
+/// timeout) as the cause, the operation named in `nexus_operation_execution_failure_info`.
+fn unsuccessful(op: &NexusOperationInfo, scheduled_event_id: i64, cause: Failure) -> Failure {
+    #[allow(deprecated)]
+    let info = NexusOperationFailureInfo {
+        scheduled_event_id,
+        endpoint: op.endpoint.clone(),
+        service: op.service.clone(),
+        operation: op.operation.clone(),
+        operation_id: op.operation_token.clone(),
+        operation_token: op.operation_token.clone(),
+    };
+    Failure {
+        message: "nexus operation completed unsuccessfully".into(),
+        failure_info: Some(FailureInfo::NexusOperationExecutionFailureInfo(info)),
+        cause: Some(Box::new(cause)),
+        ..Default::default()
+    }
+}
