@@ -1,10 +1,11 @@
 """A Nexus service, its handler and a caller workflow for the Nexus tests."""
 
+import uuid
 from datetime import timedelta
 
 import nexusrpc
 import nexusrpc.handler
-from temporalio import workflow
+from temporalio import nexus, workflow
 from temporalio.exceptions import ApplicationError
 
 
@@ -15,6 +16,20 @@ class EchoService:
     bad_request: nexusrpc.Operation[str, str]
     app_error: nexusrpc.Operation[str, str]
     broken: nexusrpc.Operation[str, str]
+    workflow_ok: nexusrpc.Operation[str, str]
+    workflow_fails: nexusrpc.Operation[str, str]
+
+
+@workflow.defn
+class HandlerWorkflow:
+    """The workflow behind an asynchronous operation."""
+
+    @workflow.run
+    async def run(self, mode: str) -> str:
+        if mode == "fail":
+            raise ApplicationError("handler workflow failed", type="HandlerBroke", non_retryable=True)
+        await workflow.sleep(0.2)
+        return f"handled:{mode}"
 
 
 @nexusrpc.handler.service_handler(service=EchoService)
@@ -38,6 +53,14 @@ class EchoHandler:
     @nexusrpc.handler.sync_operation
     async def broken(self, ctx: nexusrpc.handler.StartOperationContext, input: str) -> str:
         raise RuntimeError("handler keeps breaking")
+
+    @nexus.workflow_run_operation
+    async def workflow_ok(self, ctx: nexus.WorkflowRunOperationContext, input: str) -> nexus.WorkflowHandle[str]:
+        return await ctx.start_workflow(HandlerWorkflow.run, input, id=f"handler-{uuid.uuid4()}")
+
+    @nexus.workflow_run_operation
+    async def workflow_fails(self, ctx: nexus.WorkflowRunOperationContext, input: str) -> nexus.WorkflowHandle[str]:
+        return await ctx.start_workflow(HandlerWorkflow.run, "fail", id=f"handler-{uuid.uuid4()}")
 
 
 def describe_error(error: BaseException) -> str:

@@ -1,8 +1,10 @@
-"""Nexus operations between workflows (synchronous handlers): a caller workflow schedules an
-operation on an endpoint, the handler worker polls `PollNexusTaskQueue` and answers; the
-caller sees the result, the operation's failure, a handler error (final, or retried until
-the schedule-to-close timeout) exactly as on Temporal's dev server, where the same scenario
-runs too (same results, same event types). An unknown endpoint fails the workflow task."""
+"""Nexus operations between workflows: a caller workflow schedules an operation on an
+endpoint, the handler worker polls `PollNexusTaskQueue` and answers; the caller sees the
+result, the operation's failure, a handler error (final, or retried until the
+schedule-to-close timeout), and — for an asynchronous operation backed by a workflow — the
+result or failure of that workflow, delivered when it closes. The same scenario runs on
+Temporal's dev server and must give the same results and event types. An unknown endpoint
+fails the workflow task."""
 
 import asyncio
 import uuid
@@ -14,7 +16,7 @@ from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from nexus_workflows import EchoHandler, NexusCaller
+from nexus_workflows import EchoHandler, HandlerWorkflow, NexusCaller
 from test_differential import TEMPORAL, temporal_server  # noqa: F401 (fixture)
 
 CASES = [
@@ -28,6 +30,9 @@ CASES = [
                       "ApplicationError: application says no"),
     ("broken", 3, "error NexusOperationError: nexus operation completed unsuccessfully <- "
                   "TimeoutError: operation timed out"),
+    ("workflow_ok", 10, "handled:x"),
+    ("workflow_fails", 10, "error NexusOperationError: nexus operation completed unsuccessfully <- "
+                           "ApplicationError: handler workflow failed"),
 ]
 
 
@@ -39,7 +44,8 @@ async def nexus_scenario(target: str) -> list[tuple[str, list[str]]]:
     await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=EndpointSpec(
         name=endpoint, target=EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=task_queue)))))
     outcomes = []
-    async with Worker(client, task_queue=task_queue, workflows=[NexusCaller], nexus_service_handlers=[EchoHandler()]):
+    async with Worker(client, task_queue=task_queue, workflows=[NexusCaller, HandlerWorkflow],
+                      nexus_service_handlers=[EchoHandler()]):
         handles = [await client.start_workflow(NexusCaller.run, args=[endpoint, operation, timeout],
                                                id=f"caller-{operation}-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
                    for operation, timeout, _ in CASES]
@@ -60,6 +66,8 @@ async def test_sync_operations(temper):
         ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_FAILED"],
         ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_FAILED"],
         ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_TIMED_OUT"],
+        ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_COMPLETED"],
+        ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_FAILED"],
     ]
 
 
@@ -100,7 +108,8 @@ async def test_describe_shows_a_retrying_operation(temper):
     endpoint = f"ep-{uuid.uuid4().hex[:10]}"
     await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=EndpointSpec(
         name=endpoint, target=EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=task_queue)))))
-    async with Worker(client, task_queue=task_queue, workflows=[NexusCaller], nexus_service_handlers=[EchoHandler()]):
+    async with Worker(client, task_queue=task_queue, workflows=[NexusCaller, HandlerWorkflow],
+                      nexus_service_handlers=[EchoHandler()]):
         handle = await client.start_workflow(NexusCaller.run, args=[endpoint, "broken", 60],
                                              id=f"caller-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
         for _ in range(100):

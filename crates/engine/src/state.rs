@@ -159,6 +159,12 @@ pub struct NexusOperationInfo {
     /// Set once the handler started the operation asynchronously.
     #[prost(string, tag = "17")]
     pub operation_token: String,
+    /// The workflow run backing a started operation, when the handler linked it: its close
+    /// completes the operation.
+    #[prost(message, optional, tag = "18")]
+    pub handler_run: Option<temper_api::proto::common::v1::WorkflowExecution>,
+    #[prost(string, tag = "19")]
+    pub handler_namespace: String,
 }
 
 /// A workflow update and how far it got.

@@ -71,6 +71,43 @@ impl TaskToken {
 }
 
 /// Temporal's answer to a token of an activity that is no longer running.
+/// What a Nexus handler's workflow hands back when it closes (in the
+/// `temporal-callback-token` header of its completion callback): the caller's operation.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NexusCallbackToken {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub run_id: String,
+    #[prost(int64, tag = "3")]
+    pub scheduled_event_id: i64,
+    #[prost(string, tag = "4")]
+    pub request_id: String,
+}
+
+impl NexusCallbackToken {
+    /// The token as header text (hex).
+    pub fn to_header(&self) -> String {
+        self.encode_to_vec()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// A token read back from header text; `None` when it is not one of ours.
+    pub fn from_header(text: &str) -> Option<Self> {
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect();
+        let token = NexusCallbackToken::decode(bytes?.as_slice()).ok()?;
+        (!token.run_id.is_empty()).then_some(token)
+    }
+}
+
 pub const ACTIVITY_NOT_FOUND: &str =
     "invalid activityID or activity already timed out or invoking workflow is completed";
 

@@ -198,6 +198,13 @@ impl Execution {
                     op.operation_token = a.operation_token.clone();
                     op.dispatched_time_ms = 0;
                     op.dispatch_deadline_ms = 0;
+                    if let Some(handler) = super::nexus::linked_handler_run(event) {
+                        op.handler_namespace = handler.namespace;
+                        op.handler_run = Some(temper_api::proto::common::v1::WorkflowExecution {
+                            workflow_id: handler.workflow_id,
+                            run_id: handler.run_id,
+                        });
+                    }
                 }
             }
             A::ActivityTaskCancelRequestedEventAttributes(a) => {

@@ -162,6 +162,8 @@ impl Transition<'_> {
             parent_workflow_execution: old.parent_workflow_execution,
             parent_initiated_event_id: old.parent_initiated_event_id,
             root_workflow_execution: old.root_workflow_execution,
+            // A Nexus operation backed by this workflow completes when the chain ends.
+            completion_callbacks: old.completion_callbacks,
             ..Default::default()
         };
         NewRun {

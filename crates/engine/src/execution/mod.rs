@@ -57,7 +57,7 @@ mod workflow_task;
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
-pub use nexus::{NexusEndpointRef, NexusOutcome, NexusTaskGrant};
+pub use nexus::{HandlerRun, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'

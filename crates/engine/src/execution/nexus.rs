@@ -14,13 +14,13 @@ use super::{ReadyTask, Transition};
 use crate::state::NexusOperationInfo;
 use crate::time::{duration_ms, ms_duration};
 use temper_api::proto::command::v1::ScheduleNexusOperationCommandAttributes;
-use temper_api::proto::common::v1::Payload;
-use temper_api::proto::enums::v1::{TimeoutType, WorkflowTaskFailedCause};
+use temper_api::proto::common::v1::{Link, Payload, link};
+use temper_api::proto::enums::v1::{EventType, TimeoutType, WorkflowTaskFailedCause};
 use temper_api::proto::failure::v1::{
-    ApplicationFailureInfo, Failure, NexusOperationFailureInfo, TimeoutFailureInfo,
-    failure::FailureInfo,
+    ApplicationFailureInfo, CanceledFailureInfo, Failure, NexusOperationFailureInfo,
+    TimeoutFailureInfo, failure::FailureInfo,
 };
-use temper_api::proto::history::v1::{self as history, history_event::Attributes};
+use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 
 /// How long a handler has to answer one attempt (Temporal's default request timeout).
 const REQUEST_TIMEOUT_MS: i64 = 10_000;
@@ -53,14 +53,24 @@ pub struct NexusTaskGrant {
     pub deadline_ms: i64,
 }
 
+/// The workflow run that backs an asynchronous operation (the handler's link to it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerRun {
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+}
+
 /// What the handler answered for one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NexusOutcome {
     /// The operation finished within the call.
     Succeeded(Option<Payload>),
-    /// The operation continues asynchronously under this token.
+    /// The operation continues asynchronously under this token, backed by this run when the
+    /// handler linked one.
     Started {
         token: String,
+        handler: Option<HandlerRun>,
     },
     /// The operation failed (`application_failure_info`) or was canceled
     /// (`canceled_failure_info`); the failure is the handler's.
@@ -209,7 +219,7 @@ impl Transition<'_> {
             .filter(|op| running && op.attempt == attempt && op.dispatched_time_ms > 0)
             .cloned()
             .ok_or(TaskError::NexusTaskNotFound)?;
-        let attributes = match outcome {
+        let close = match outcome {
             NexusOutcome::HandlerError {
                 failure,
                 retryable: true,
@@ -217,43 +227,115 @@ impl Transition<'_> {
                 self.retry_nexus_attempt(scheduled_event_id, failure);
                 return Ok(());
             }
-            NexusOutcome::Succeeded(result) => Attributes::NexusOperationCompletedEventAttributes(
+            NexusOutcome::Started { token, handler } => {
+                self.write_nexus_started(&op, token, handler);
+                return Ok(());
+            }
+            NexusOutcome::Succeeded(result) => NexusClose::Completed(result),
+            NexusOutcome::Failed(cause) | NexusOutcome::HandlerError { failure: cause, .. } => {
+                NexusClose::Failed(cause)
+            }
+            NexusOutcome::Canceled(cause) => NexusClose::Canceled(cause),
+        };
+        self.close_nexus_operation(&op, close);
+        Ok(())
+    }
+
+    /// The run backing an asynchronous operation closed (`close` ends its chain): the
+    /// operation ends as the run did. A callback may come before the handler's start
+    /// response: the operation is then marked started first, with the callback's token and
+    /// the closed run's link, as Temporal does.
+    pub fn nexus_handler_closed(
+        &mut self,
+        scheduled_event_id: i64,
+        request_id: &str,
+        started: Option<(String, HandlerRun)>,
+        close: &HistoryEvent,
+    ) -> Result<(), TaskError> {
+        let running = self.exec.is_running();
+        let mut op = self
+            .exec
+            .nexus_operations
+            .get(&scheduled_event_id)
+            .filter(|op| running && (request_id.is_empty() || op.request_id == request_id))
+            .cloned()
+            .ok_or(TaskError::NexusTaskNotFound)?;
+        let Some(ending) = handler_close(close) else {
+            return Ok(()); // the chain goes on in a new run
+        };
+        if op.operation_token.is_empty() {
+            let Some((token, handler)) = started else {
+                return Err(TaskError::NexusTaskNotFound);
+            };
+            self.write_nexus_started(&op, token, Some(handler));
+            if let Some(now_started) = self.exec.nexus_operations.get(&scheduled_event_id) {
+                op = now_started.clone();
+            }
+        }
+        self.close_nexus_operation(&op, ending);
+        Ok(())
+    }
+
+    /// Writes `NexusOperationStarted`, linking the run that backs the operation.
+    fn write_nexus_started(
+        &mut self,
+        op: &NexusOperationInfo,
+        token: String,
+        handler: Option<HandlerRun>,
+    ) {
+        let attributes = Attributes::NexusOperationStartedEventAttributes(
+            history::NexusOperationStartedEventAttributes {
+                scheduled_event_id: op.scheduled_event_id,
+                #[allow(deprecated)]
+                operation_id: token.clone(),
+                operation_token: token,
+                request_id: op.request_id.clone(),
+            },
+        );
+        let mut event = self.new_event(attributes, self.now);
+        event.links = handler.map(handler_link).into_iter().collect();
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+    }
+
+    /// Writes the event that ends an operation and wakes the workflow.
+    fn close_nexus_operation(&mut self, op: &NexusOperationInfo, close: NexusClose) {
+        let scheduled_event_id = op.scheduled_event_id;
+        let request_id = op.request_id.clone();
+        let wrapped = |cause| Some(unsuccessful(op, scheduled_event_id, cause));
+        let attributes = match close {
+            NexusClose::Completed(result) => Attributes::NexusOperationCompletedEventAttributes(
                 history::NexusOperationCompletedEventAttributes {
                     scheduled_event_id,
                     result,
-                    request_id: op.request_id.clone(),
+                    request_id,
                 },
             ),
-            NexusOutcome::Started { token } => Attributes::NexusOperationStartedEventAttributes(
-                history::NexusOperationStartedEventAttributes {
+            NexusClose::Failed(cause) => Attributes::NexusOperationFailedEventAttributes(
+                history::NexusOperationFailedEventAttributes {
                     scheduled_event_id,
-                    #[allow(deprecated)]
-                    operation_id: token.clone(),
-                    operation_token: token,
-                    request_id: op.request_id.clone(),
+                    failure: wrapped(cause),
+                    request_id,
                 },
             ),
-            NexusOutcome::Failed(cause) | NexusOutcome::HandlerError { failure: cause, .. } => {
-                Attributes::NexusOperationFailedEventAttributes(
-                    history::NexusOperationFailedEventAttributes {
-                        scheduled_event_id,
-                        failure: Some(unsuccessful(&op, scheduled_event_id, cause)),
-                        request_id: op.request_id.clone(),
-                    },
-                )
-            }
-            NexusOutcome::Canceled(cause) => Attributes::NexusOperationCanceledEventAttributes(
+            NexusClose::Canceled(cause) => Attributes::NexusOperationCanceledEventAttributes(
                 history::NexusOperationCanceledEventAttributes {
                     scheduled_event_id,
-                    failure: Some(unsuccessful(&op, scheduled_event_id, cause)),
-                    request_id: op.request_id.clone(),
+                    failure: wrapped(cause),
+                    request_id,
+                },
+            ),
+            NexusClose::TimedOut(cause) => Attributes::NexusOperationTimedOutEventAttributes(
+                history::NexusOperationTimedOutEventAttributes {
+                    scheduled_event_id,
+                    failure: wrapped(cause),
+                    request_id,
                 },
             ),
         };
         let event = self.new_event(attributes, self.now);
         self.append_or_buffer(event);
         self.schedule_workflow_task();
-        Ok(())
     }
 
     /// An attempt failed in a way worth retrying: the next one waits out its backoff.
@@ -317,17 +399,79 @@ impl Transition<'_> {
             })),
             ..Default::default()
         };
-        let attributes = Attributes::NexusOperationTimedOutEventAttributes(
-            history::NexusOperationTimedOutEventAttributes {
-                scheduled_event_id: op.scheduled_event_id,
-                failure: Some(unsuccessful(op, op.scheduled_event_id, cause)),
-                request_id: op.request_id.clone(),
-            },
-        );
-        let event = self.new_event(attributes, self.now);
-        self.append_or_buffer(event);
-        self.schedule_workflow_task();
+        self.close_nexus_operation(op, NexusClose::TimedOut(cause));
     }
+}
+
+/// How an operation ends.
+enum NexusClose {
+    Completed(Option<Payload>),
+    Failed(Failure),
+    Canceled(Failure),
+    TimedOut(Failure),
+}
+
+/// How an operation ends when the run backing it ended with `close` (None: the run chained
+/// to a new one), in Temporal's words.
+fn handler_close(close: &HistoryEvent) -> Option<NexusClose> {
+    let failure = |message: &str, info: FailureInfo| Failure {
+        message: message.into(),
+        failure_info: Some(info),
+        ..Default::default()
+    };
+    Some(match close.attributes.as_ref()? {
+        Attributes::WorkflowExecutionCompletedEventAttributes(a) => {
+            NexusClose::Completed(a.result.as_ref().and_then(|r| r.payloads.first().cloned()))
+        }
+        Attributes::WorkflowExecutionFailedEventAttributes(a) => {
+            NexusClose::Failed(a.failure.clone().unwrap_or_default())
+        }
+        Attributes::WorkflowExecutionCanceledEventAttributes(a) => NexusClose::Canceled(failure(
+            "operation canceled",
+            FailureInfo::CanceledFailureInfo(CanceledFailureInfo {
+                details: a.details.clone(),
+                ..Default::default()
+            }),
+        )),
+        Attributes::WorkflowExecutionTerminatedEventAttributes(_) => NexusClose::Failed(failure(
+            "operation terminated",
+            FailureInfo::TerminatedFailureInfo(Default::default()),
+        )),
+        Attributes::WorkflowExecutionTimedOutEventAttributes(_) => NexusClose::Failed(failure(
+            "operation exceeded internal timeout",
+            FailureInfo::TimeoutFailureInfo(Default::default()),
+        )),
+        _ => return None,
+    })
+}
+
+/// The link a `NexusOperationStarted` event carries to the run backing the operation.
+fn handler_link(handler: HandlerRun) -> Link {
+    Link {
+        variant: Some(link::Variant::WorkflowEvent(link::WorkflowEvent {
+            namespace: handler.namespace,
+            workflow_id: handler.workflow_id,
+            run_id: handler.run_id,
+            reference: Some(link::workflow_event::Reference::EventRef(
+                link::workflow_event::EventReference {
+                    event_id: 1,
+                    event_type: EventType::WorkflowExecutionStarted as i32,
+                },
+            )),
+        })),
+    }
+}
+
+/// The run a `NexusOperationStarted` event links, if any.
+pub(super) fn linked_handler_run(event: &HistoryEvent) -> Option<HandlerRun> {
+    event.links.iter().find_map(|l| match &l.variant {
+        Some(link::Variant::WorkflowEvent(w)) => Some(HandlerRun {
+            namespace: w.namespace.clone(),
+            workflow_id: w.workflow_id.clone(),
+            run_id: w.run_id.clone(),
+        }),
+        _ => None,
+    })
 }
 
 /// Whether an operation waits for a handler to take its current attempt.

@@ -17,13 +17,13 @@ use temper_api::proto::workflowservice::v1::{
     PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest, RespondNexusTaskFailedRequest,
 };
 use temper_engine::Execution;
-use temper_engine::execution::{NexusOutcome, NexusTaskGrant};
+use temper_engine::execution::{HandlerRun, NexusOutcome, NexusTaskGrant};
 use temper_engine::time::ms_timestamp;
 use tonic::Status;
 
 use super::Frontend;
 use crate::errors;
-use crate::tokens::{TaskToken, TokenKind};
+use crate::tokens::{NexusCallbackToken, TaskToken, TokenKind};
 
 /// Handler error types a retry cannot fix (the Nexus specification's).
 const NON_RETRYABLE_HANDLER_ERRORS: &[&str] = &[
@@ -127,12 +127,29 @@ fn start_request(
         variant: Some(request::Variant::StartOperation(StartOperationRequest {
             service: grant.service,
             operation: grant.operation,
+            // An asynchronous handler's workflow calls this back when it closes.
+            callback: crate::history::SYSTEM_CALLBACK_URL.into(),
+            callback_header: [(
+                crate::history::CALLBACK_TOKEN_HEADER.to_string(),
+                callback_token(exec, scheduled_event_id, &grant.request_id),
+            )]
+            .into(),
             request_id: grant.request_id,
             payload: grant.input,
             links: vec![caller_link(exec, scheduled_event_id)],
-            ..Default::default()
         })),
     }
+}
+
+/// The token a handler's workflow returns with its completion: the caller's operation.
+fn callback_token(exec: &Execution, scheduled_event_id: i64, request_id: &str) -> String {
+    NexusCallbackToken {
+        namespace: exec.namespace.clone(),
+        run_id: exec.run_id.clone(),
+        scheduled_event_id,
+        request_id: request_id.to_string(),
+    }
+    .to_header()
 }
 
 /// The link to the caller's `NexusOperationScheduled` event, as Temporal sends it.
@@ -146,6 +163,30 @@ fn caller_link(exec: &Execution, scheduled_event_id: i64) -> Link {
             segment(&exec.run_id),
         ),
         r#type: "temporal.api.common.v1.Link.WorkflowEvent".into(),
+    }
+}
+
+/// The workflow run a handler's link names
+/// (`temporal:///namespaces/{ns}/workflows/{id}/{run}/history?…`).
+fn linked_run(url: &str) -> Option<HandlerRun> {
+    let path = url.strip_prefix("temporal:///namespaces/")?;
+    let path = path.split('?').next()?;
+    let decode = |segment: &str| {
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [namespace, "workflows", workflow_id, run_id, ..] if !run_id.is_empty() => {
+            Some(HandlerRun {
+                namespace: decode(namespace)?,
+                workflow_id: decode(workflow_id)?,
+                run_id: decode(run_id)?,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -163,6 +204,7 @@ fn completed_outcome(response: Option<nexus::Response>) -> Result<NexusOutcome, 
     Ok(match start.variant {
         Some(Variant::SyncSuccess(sync)) => NexusOutcome::Succeeded(sync.payload),
         Some(Variant::AsyncSuccess(started)) => NexusOutcome::Started {
+            handler: started.links.iter().find_map(|l| linked_run(&l.url)),
             token: if started.operation_token.is_empty() {
                 started.operation_id
             } else {

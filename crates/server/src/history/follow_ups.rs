@@ -29,6 +29,15 @@ pub(super) enum FollowUp {
     DeliverExternal { source_run_id: String },
     /// A run's sticky worker is gone.
     ResetSticky { run_id: String },
+    /// A run with asynchronous Nexus operations backed by linked runs: finish those whose
+    /// run has closed.
+    SyncNexus { caller_run_id: String },
+    /// A Nexus handler's workflow closed with a completion callback to `caller`.
+    NexusCallback {
+        caller: crate::tokens::NexusCallbackToken,
+        operation_token: String,
+        handler: temper_engine::execution::HandlerRun,
+    },
 }
 
 /// The run a close event chains to (continue-as-new, retry, cron), if any.
@@ -72,6 +81,7 @@ impl History {
                 parent_run_id: exec.run_id.clone(),
             });
         }
+        self.follow_up_nexus_callbacks(exec);
     }
 
     /// Processes follow-up work until the server stops.
@@ -97,6 +107,18 @@ impl History {
                     FollowUp::ResetSticky { run_id } => history.reset_sticky(run_id).await,
                     FollowUp::DeliverExternal { source_run_id } => {
                         history.deliver_external(source_run_id).await
+                    }
+                    FollowUp::SyncNexus { caller_run_id } => {
+                        history.sync_nexus_operations(caller_run_id).await
+                    }
+                    FollowUp::NexusCallback {
+                        caller,
+                        operation_token,
+                        handler,
+                    } => {
+                        history
+                            .deliver_nexus_callback(caller, operation_token, handler)
+                            .await
                     }
                 };
                 if let Err(status) = result {

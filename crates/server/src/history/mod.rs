@@ -27,6 +27,7 @@ mod activities;
 mod delete;
 mod follow_ups;
 mod nexus;
+pub use nexus::{CALLBACK_TOKEN_HEADER, SYSTEM_CALLBACK_URL};
 mod polls;
 mod queries;
 mod reset;
@@ -153,6 +154,15 @@ impl History {
             if !exec.external_requests.is_empty() {
                 self.follow_up(FollowUp::DeliverExternal {
                     source_run_id: exec.run_id.clone(),
+                });
+            }
+            if exec
+                .nexus_operations
+                .values()
+                .any(|op| op.handler_run.is_some())
+            {
+                self.follow_up(FollowUp::SyncNexus {
+                    caller_run_id: exec.run_id.clone(),
                 });
             }
             if let Some(parent) = exec

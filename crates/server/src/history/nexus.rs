@@ -4,13 +4,16 @@
 
 use std::time::Duration;
 
+use temper_api::proto::common::v1::callback::Variant;
 use temper_engine::Execution;
-use temper_engine::execution::{NexusOutcome, NexusTaskGrant};
+use temper_engine::execution::{HandlerRun, NexusOutcome, NexusTaskGrant};
 use tonic::Status;
 
 use super::History;
+use super::follow_ups::FollowUp;
 use crate::errors;
 use crate::matching::{QueueKind, QueuedTask};
+use crate::tokens::NexusCallbackToken;
 
 impl History {
     /// Queues an attempt where the operation's endpoint sends its tasks. An endpoint deleted
@@ -81,7 +84,9 @@ impl History {
         }
     }
 
-    /// Applies a handler's answer to an attempt of the caller run's operation.
+    /// Applies a handler's answer to an attempt of the caller run's operation. An operation
+    /// that started asynchronously may find its run already closed (the callback came
+    /// first): the caller checks at once.
     pub async fn complete_nexus_task(
         &self,
         run_id: &str,
@@ -89,11 +94,111 @@ impl History {
         attempt: i32,
         outcome: NexusOutcome,
     ) -> Result<(), Status> {
+        let started = matches!(outcome, NexusOutcome::Started { .. });
         self.transact(run_id, |t| {
             t.complete_nexus_task(scheduled_event_id, attempt, outcome)
         })
         .await?
         .value
-        .map_err(errors::task_error)
+        .map_err(errors::task_error)?;
+        if started {
+            self.follow_up(FollowUp::SyncNexus {
+                caller_run_id: run_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The URL of a completion callback that Temper delivers itself.
+pub const SYSTEM_CALLBACK_URL: &str = "temporal://system";
+/// The callback header that names the caller's operation.
+pub const CALLBACK_TOKEN_HEADER: &str = "temporal-callback-token";
+/// The callback header with the operation's token, for a completion that beats the start
+/// response.
+const OPERATION_TOKEN_HEADER: &str = "nexus-operation-token";
+
+impl History {
+    /// After a run closes: each completion callback it carries to a caller's operation.
+    pub(super) fn follow_up_nexus_callbacks(&self, exec: &Execution) {
+        let callbacks = exec.started.iter().flat_map(|s| &s.completion_callbacks);
+        for callback in callbacks {
+            let Some(Variant::Nexus(nexus)) = &callback.variant else {
+                continue;
+            };
+            let header = |name: &str| {
+                nexus
+                    .header
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value.clone())
+            };
+            let caller = header(CALLBACK_TOKEN_HEADER)
+                .and_then(|text| NexusCallbackToken::from_header(&text));
+            let (true, Some(caller)) = (nexus.url == SYSTEM_CALLBACK_URL, caller) else {
+                tracing::warn!(url = nexus.url, "completion callback Temper cannot deliver");
+                continue;
+            };
+            self.follow_up(FollowUp::NexusCallback {
+                caller,
+                operation_token: header(OPERATION_TOKEN_HEADER).unwrap_or_default(),
+                handler: HandlerRun {
+                    namespace: exec.namespace.clone(),
+                    workflow_id: exec.workflow_id.clone(),
+                    run_id: exec.run_id.clone(),
+                },
+            });
+        }
+    }
+
+    /// Delivers a handler workflow's close to the caller's operation once its chain ended.
+    pub(super) async fn deliver_nexus_callback(
+        &self,
+        caller: &NexusCallbackToken,
+        operation_token: &str,
+        handler: &HandlerRun,
+    ) -> Result<(), Status> {
+        let Some(close) = self.final_close_event(&handler.run_id).await? else {
+            return Ok(()); // the chain goes on; its last run calls back
+        };
+        let started = Some((operation_token.to_string(), handler.clone()));
+        let applied = self
+            .transact(&caller.run_id, |t| {
+                t.nexus_handler_closed(
+                    caller.scheduled_event_id,
+                    &caller.request_id,
+                    started,
+                    &close,
+                )
+            })
+            .await?;
+        if applied.value.is_err() {
+            tracing::debug!(
+                run_id = caller.run_id,
+                "Nexus callback for a closed operation"
+            );
+        }
+        Ok(())
+    }
+
+    /// Finishes a caller's started operations whose linked runs have closed.
+    pub(super) async fn sync_nexus_operations(&self, caller_run_id: &str) -> Result<(), Status> {
+        let Some(caller) = self.snapshot(caller_run_id).await? else {
+            return Ok(());
+        };
+        for op in caller.nexus_operations.values() {
+            let Some(handler) = &op.handler_run else {
+                continue;
+            };
+            if let Some(close) = self.final_close_event(&handler.run_id).await? {
+                let scheduled_event_id = op.scheduled_event_id;
+                let _ = self
+                    .transact(caller_run_id, |t| {
+                        t.nexus_handler_closed(scheduled_event_id, "", None, &close)
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }

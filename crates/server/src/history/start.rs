@@ -72,6 +72,8 @@ pub(super) fn started_attributes(
         // Set by clients that chain runs themselves (Temporal's scheduler does).
         continued_failure: request.continued_failure.clone(),
         last_completion_result: request.last_completion_result.clone(),
+        // A Nexus handler's workflow: its close completes the caller's operation.
+        completion_callbacks: request.completion_callbacks.clone(),
         attempt: 1,
         workflow_execution_expiration_time: if execution_timeout > 0 {
             ms_timestamp(now + execution_timeout)
