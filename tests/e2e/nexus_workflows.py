@@ -18,6 +18,7 @@ class EchoService:
     broken: nexusrpc.Operation[str, str]
     workflow_ok: nexusrpc.Operation[str, str]
     workflow_fails: nexusrpc.Operation[str, str]
+    workflow_blocks: nexusrpc.Operation[str, str]
 
 
 @workflow.defn
@@ -28,6 +29,8 @@ class HandlerWorkflow:
     async def run(self, mode: str) -> str:
         if mode == "fail":
             raise ApplicationError("handler workflow failed", type="HandlerBroke", non_retryable=True)
+        if mode == "block":
+            await workflow.wait_condition(lambda: False)
         await workflow.sleep(0.2)
         return f"handled:{mode}"
 
@@ -59,6 +62,10 @@ class EchoHandler:
         return await ctx.start_workflow(HandlerWorkflow.run, input, id=f"handler-{uuid.uuid4()}")
 
     @nexus.workflow_run_operation
+    async def workflow_blocks(self, ctx: nexus.WorkflowRunOperationContext, input: str) -> nexus.WorkflowHandle[str]:
+        return await ctx.start_workflow(HandlerWorkflow.run, "block", id=f"handler-{uuid.uuid4()}")
+
+    @nexus.workflow_run_operation
     async def workflow_fails(self, ctx: nexus.WorkflowRunOperationContext, input: str) -> nexus.WorkflowHandle[str]:
         return await ctx.start_workflow(HandlerWorkflow.run, "fail", id=f"handler-{uuid.uuid4()}")
 
@@ -80,5 +87,21 @@ class NexusCaller:
         try:
             return await client.execute_operation(
                 operation, "x", output_type=str, schedule_to_close_timeout=timedelta(seconds=timeout_seconds))
+        except Exception as error:  # the test compares what the caller saw
+            return "error " + describe_error(error)
+
+
+@workflow.defn
+class NexusCancellingCaller:
+    """Starts an operation backed by a workflow that never ends, then cancels it."""
+
+    @workflow.run
+    async def run(self, endpoint: str) -> str:
+        client = workflow.create_nexus_client(service=EchoService, endpoint=endpoint)
+        handle = await client.start_operation(EchoService.workflow_blocks, "x",
+                                              schedule_to_close_timeout=timedelta(seconds=30))
+        handle.cancel()
+        try:
+            return await handle
         except Exception as error:  # the test compares what the caller saw
             return "error " + describe_error(error)

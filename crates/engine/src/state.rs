@@ -165,6 +165,19 @@ pub struct NexusOperationInfo {
     pub handler_run: Option<temper_api::proto::common::v1::WorkflowExecution>,
     #[prost(string, tag = "19")]
     pub handler_namespace: String,
+    /// The workflow asked to cancel the operation (its `NexusOperationCancelRequested`).
+    #[prost(int64, tag = "20")]
+    pub cancel_requested_event_id: i64,
+    /// The handler answered the cancel request (completed or failed).
+    #[prost(bool, tag = "21")]
+    pub cancel_answered: bool,
+    /// The cancel request's attempts, as an operation's: number, in flight, backoff.
+    #[prost(int32, tag = "22")]
+    pub cancel_attempt: i32,
+    #[prost(int64, tag = "23")]
+    pub cancel_dispatch_deadline_ms: i64,
+    #[prost(int64, tag = "24")]
+    pub cancel_retry_ready_time_ms: i64,
 }
 
 /// A workflow update and how far it got.

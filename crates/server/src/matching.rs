@@ -33,11 +33,12 @@ pub enum QueuedTask {
         scheduled_event_id: i64,
         attempt: i32,
     },
-    /// An attempt of a Nexus operation of the (caller) run `run_id`.
+    /// An attempt of a Nexus operation of the (caller) run `run_id`, or of its cancel request.
     Nexus {
         run_id: String,
         scheduled_event_id: i64,
         attempt: i32,
+        cancel: bool,
     },
     /// A query for a worker to answer from its cached workflow state.
     Query {

@@ -28,6 +28,9 @@ pub struct TaskToken {
     /// Query tasks: the server's id of the waiting query.
     #[prost(string, tag = "8")]
     pub query_id: String,
+    /// A Nexus task that asks to cancel the operation (not to start it).
+    #[prost(bool, tag = "9")]
+    pub cancel: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]

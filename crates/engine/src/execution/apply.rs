@@ -141,6 +141,13 @@ impl Execution {
                 retry_ready_time_ms: 0,
                 last_attempt_failure: None,
                 last_attempt_complete_time_ms: 0,
+                cancel_attempt: if op.cancel_requested_event_id > 0 {
+                    1
+                } else {
+                    0
+                },
+                cancel_dispatch_deadline_ms: 0,
+                cancel_retry_ready_time_ms: 0,
                 ..op.clone()
             };
         }
@@ -206,6 +213,18 @@ impl Execution {
                         });
                     }
                 }
+            }
+            A::NexusOperationCancelRequestedEventAttributes(a) => {
+                if let Some(op) = self.nexus_operations.get_mut(&a.scheduled_event_id) {
+                    op.cancel_requested_event_id = id;
+                    op.cancel_attempt = 1;
+                }
+            }
+            A::NexusOperationCancelRequestCompletedEventAttributes(a) => {
+                self.nexus_cancel_answered(a.scheduled_event_id);
+            }
+            A::NexusOperationCancelRequestFailedEventAttributes(a) => {
+                self.nexus_cancel_answered(a.scheduled_event_id);
             }
             A::ActivityTaskCancelRequestedEventAttributes(a) => {
                 if let Some(activity) = self.activities.get_mut(&a.scheduled_event_id) {
@@ -396,6 +415,14 @@ impl Execution {
     }
 
     /// Removes the activity, child or external request an event ends; false if it ends none.
+    fn nexus_cancel_answered(&mut self, scheduled_event_id: i64) {
+        if let Some(op) = self.nexus_operations.get_mut(&scheduled_event_id) {
+            op.cancel_answered = true;
+            op.cancel_dispatch_deadline_ms = 0;
+            op.cancel_retry_ready_time_ms = 0;
+        }
+    }
+
     fn apply_item_closed(&mut self, attributes: &Attributes) -> bool {
         match closed_item(attributes) {
             Some(Closed::Activity(scheduled_event_id)) => {

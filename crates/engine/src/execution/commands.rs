@@ -63,6 +63,9 @@ impl Transition<'_> {
             C::ScheduleNexusOperationCommandAttributes(a) => {
                 self.schedule_nexus_operation(a, &context)
             }
+            C::RequestCancelNexusOperationCommandAttributes(a) => {
+                self.request_cancel_nexus_operation(a.scheduled_event_id, &context)
+            }
             // Protocol messages are placed by the completion itself; validation refused the rest.
             _ => false,
         }

@@ -99,6 +99,15 @@ pub(super) fn event_type(attributes: &Attributes) -> EventType {
         A::NexusOperationFailedEventAttributes(_) => EventType::NexusOperationFailed,
         A::NexusOperationCanceledEventAttributes(_) => EventType::NexusOperationCanceled,
         A::NexusOperationTimedOutEventAttributes(_) => EventType::NexusOperationTimedOut,
+        A::NexusOperationCancelRequestedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequested
+        }
+        A::NexusOperationCancelRequestCompletedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequestCompleted
+        }
+        A::NexusOperationCancelRequestFailedEventAttributes(_) => {
+            EventType::NexusOperationCancelRequestFailed
+        }
         _ => EventType::Unspecified,
     }
 }

@@ -57,7 +57,7 @@ mod workflow_task;
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
-pub use nexus::{HandlerRun, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
+pub use nexus::{HandlerRun, NexusCancelGrant, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
@@ -95,6 +95,12 @@ pub enum ReadyTask {
     /// A Nexus operation's attempt, for the queue its endpoint targets (the server looks the
     /// endpoint up when it queues the task).
     Nexus {
+        endpoint_id: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    /// A request to cancel a started Nexus operation, for the same queue.
+    NexusCancel {
         endpoint_id: String,
         scheduled_event_id: i64,
         attempt: i32,
@@ -281,6 +287,13 @@ impl Execution {
                     endpoint_id: op.endpoint_id.clone(),
                     scheduled_event_id: op.scheduled_event_id,
                     attempt: op.attempt,
+                });
+            }
+            if nexus::cancel_waits_for_handler(op) {
+                tasks.push(ReadyTask::NexusCancel {
+                    endpoint_id: op.endpoint_id.clone(),
+                    scheduled_event_id: op.scheduled_event_id,
+                    attempt: op.cancel_attempt,
                 });
             }
         }

@@ -296,6 +296,8 @@ impl Transition<'_> {
         event.links = handler.map(handler_link).into_iter().collect();
         self.append_or_buffer(event);
         self.schedule_workflow_task();
+        // A cancel asked for before the start goes out now.
+        self.offer_nexus_cancel(op.scheduled_event_id);
     }
 
     /// Writes the event that ends an operation and wakes the workflow.
@@ -356,8 +358,10 @@ impl Transition<'_> {
     }
 
     /// Time-driven work for one operation: its schedule-to-close timeout, an attempt the
-    /// handler did not answer in time, and the end of a retry backoff.
+    /// handler did not answer in time, the end of a retry backoff, and the same for its
+    /// cancel request.
     pub(super) fn nexus_on_time(&mut self, scheduled_event_id: i64) {
+        self.nexus_cancel_on_time(scheduled_event_id);
         let now = self.now;
         let Some(op) = self.exec.nexus_operations.get(&scheduled_event_id).cloned() else {
             return;
@@ -480,13 +484,19 @@ pub(super) fn waits_for_handler(op: &NexusOperationInfo) -> bool {
 }
 
 /// The instants at which an operation has time-driven work.
-pub(super) fn nexus_deadlines(op: &NexusOperationInfo) -> [i64; 3] {
+pub(super) fn nexus_deadlines(op: &NexusOperationInfo) -> [i64; 5] {
     let closes_at = if op.schedule_to_close_timeout_ms > 0 {
         op.scheduled_time_ms + op.schedule_to_close_timeout_ms
     } else {
         0
     };
-    [closes_at, op.dispatch_deadline_ms, op.retry_ready_time_ms]
+    [
+        closes_at,
+        op.dispatch_deadline_ms,
+        op.retry_ready_time_ms,
+        op.cancel_dispatch_deadline_ms,
+        op.cancel_retry_ready_time_ms,
+    ]
 }
 
 /// Temporal's failure for an operation that did not succeed: the handler's failure (or the
@@ -506,5 +516,204 @@ fn unsuccessful(op: &NexusOperationInfo, scheduled_event_id: i64, cause: Failure
         failure_info: Some(FailureInfo::NexusOperationExecutionFailureInfo(info)),
         cause: Some(Box::new(cause)),
         ..Default::default()
+    }
+}
+
+/// Whether a started operation's cancel request waits for a handler to take it.
+pub(super) fn cancel_waits_for_handler(op: &NexusOperationInfo) -> bool {
+    !op.operation_token.is_empty()
+        && op.cancel_requested_event_id > 0
+        && !op.cancel_answered
+        && op.cancel_dispatch_deadline_ms == 0
+        && op.cancel_retry_ready_time_ms == 0
+}
+
+/// What a handler worker is given to cancel a started operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NexusCancelGrant {
+    pub endpoint: String,
+    pub service: String,
+    pub operation: String,
+    pub operation_token: String,
+    pub header: BTreeMap<String, String>,
+    pub deadline_ms: i64,
+}
+
+impl Transition<'_> {
+    /// Checks a `RequestCancelNexusOperation` command with Temporal's messages. An operation
+    /// whose end is buffered (it ended while the task ran) may still be asked.
+    pub(super) fn validate_cancel_nexus(
+        &self,
+        scheduled_event_id: i64,
+    ) -> Result<(), (WorkflowTaskFailedCause, String)> {
+        let bad = |message: String| {
+            Err((
+                WorkflowTaskFailedCause::BadRequestCancelNexusOperationAttributes,
+                message,
+            ))
+        };
+        match self.exec.nexus_operations.get(&scheduled_event_id) {
+            Some(op) if op.cancel_requested_event_id > 0 => bad(format!(
+                "cancelation was already requested for an operation with scheduled event ID {scheduled_event_id}"
+            )),
+            Some(_) => Ok(()),
+            None if self.nexus_end_is_buffered(scheduled_event_id) => Ok(()),
+            None => bad(format!(
+                "requested cancelation for a non-existing or already completed operation with scheduled event ID of {scheduled_event_id}"
+            )),
+        }
+    }
+
+    fn nexus_end_is_buffered(&self, scheduled_event_id: i64) -> bool {
+        self.exec.buffered_events.iter().any(|event| {
+            let id = match &event.attributes {
+                Some(Attributes::NexusOperationCompletedEventAttributes(a)) => a.scheduled_event_id,
+                Some(Attributes::NexusOperationFailedEventAttributes(a)) => a.scheduled_event_id,
+                Some(Attributes::NexusOperationCanceledEventAttributes(a)) => a.scheduled_event_id,
+                Some(Attributes::NexusOperationTimedOutEventAttributes(a)) => a.scheduled_event_id,
+                _ => 0,
+            };
+            id == scheduled_event_id
+        })
+    }
+
+    /// Writes `NexusOperationCancelRequested` (no workflow task) and, once the operation has
+    /// started, offers the cancel request to its handler.
+    pub(super) fn request_cancel_nexus_operation(
+        &mut self,
+        scheduled_event_id: i64,
+        context: &CommandContext,
+    ) -> bool {
+        let attributes = Attributes::NexusOperationCancelRequestedEventAttributes(
+            history::NexusOperationCancelRequestedEventAttributes {
+                scheduled_event_id,
+                workflow_task_completed_event_id: context.completed_id,
+            },
+        );
+        self.append_for(context, attributes);
+        self.offer_nexus_cancel(scheduled_event_id);
+        false
+    }
+
+    /// Queues the cancel request of an operation if it waits for a handler.
+    fn offer_nexus_cancel(&mut self, scheduled_event_id: i64) {
+        if let Some(op) = self
+            .exec
+            .nexus_operations
+            .get(&scheduled_event_id)
+            .filter(|op| cancel_waits_for_handler(op))
+        {
+            self.tasks.push(ReadyTask::NexusCancel {
+                endpoint_id: op.endpoint_id.clone(),
+                scheduled_event_id,
+                attempt: op.cancel_attempt,
+            });
+        }
+    }
+
+    /// Hands a cancel request to a handler worker. No event is written.
+    pub fn start_nexus_cancel_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<NexusCancelGrant, TaskError> {
+        let now = self.now;
+        let running = self.exec.is_running();
+        let Some(op) = self
+            .exec
+            .nexus_operations
+            .get_mut(&scheduled_event_id)
+            .filter(|op| running && op.cancel_attempt == attempt && cancel_waits_for_handler(op))
+        else {
+            return Err(TaskError::NexusTaskNotFound);
+        };
+        op.cancel_dispatch_deadline_ms = now + REQUEST_TIMEOUT_MS;
+        Ok(NexusCancelGrant {
+            endpoint: op.endpoint.clone(),
+            service: op.service.clone(),
+            operation: op.operation.clone(),
+            operation_token: op.operation_token.clone(),
+            header: op.header.clone(),
+            deadline_ms: op.cancel_dispatch_deadline_ms,
+        })
+    }
+
+    /// Records the handler's answer to a cancel request: done, refused for good, or to be
+    /// retried. The operation itself ends when its run does.
+    pub fn complete_nexus_cancel_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        refusal: Option<(Failure, bool)>,
+    ) -> Result<(), TaskError> {
+        let running = self.exec.is_running();
+        let op = self
+            .exec
+            .nexus_operations
+            .get(&scheduled_event_id)
+            .filter(|op| {
+                running && op.cancel_attempt == attempt && op.cancel_dispatch_deadline_ms > 0
+            })
+            .cloned()
+            .ok_or(TaskError::NexusTaskNotFound)?;
+        let attributes = match refusal {
+            Some((failure, true)) => {
+                self.retry_nexus_cancel(scheduled_event_id, Some(failure));
+                return Ok(());
+            }
+            None => Attributes::NexusOperationCancelRequestCompletedEventAttributes(
+                history::NexusOperationCancelRequestCompletedEventAttributes {
+                    requested_event_id: op.cancel_requested_event_id,
+                    scheduled_event_id,
+                    ..Default::default()
+                },
+            ),
+            Some((failure, false)) => Attributes::NexusOperationCancelRequestFailedEventAttributes(
+                history::NexusOperationCancelRequestFailedEventAttributes {
+                    requested_event_id: op.cancel_requested_event_id,
+                    failure: Some(failure),
+                    scheduled_event_id,
+                    ..Default::default()
+                },
+            ),
+        };
+        let mut event = self.new_event(attributes, self.now);
+        // Workers that do not know these events may skip them (Temporal marks them so).
+        event.worker_may_ignore = true;
+        self.append_or_buffer(event);
+        self.schedule_workflow_task();
+        Ok(())
+    }
+
+    /// A cancel attempt failed or went unanswered: the next waits out its backoff.
+    fn retry_nexus_cancel(&mut self, scheduled_event_id: i64, failure: Option<Failure>) {
+        let now = self.now;
+        if let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) {
+            let backoff = FIRST_BACKOFF_MS
+                .saturating_mul(1_i64 << (op.cancel_attempt - 1).clamp(0, 30))
+                .min(MAX_BACKOFF_MS);
+            op.cancel_attempt += 1;
+            op.cancel_dispatch_deadline_ms = 0;
+            op.cancel_retry_ready_time_ms = now + backoff;
+            if failure.is_some() {
+                op.last_attempt_failure = failure;
+            }
+        }
+    }
+
+    /// Time-driven work of a cancel request: an unanswered attempt, the end of a backoff.
+    fn nexus_cancel_on_time(&mut self, scheduled_event_id: i64) {
+        let now = self.now;
+        let Some(op) = self.exec.nexus_operations.get(&scheduled_event_id).cloned() else {
+            return;
+        };
+        if op.cancel_dispatch_deadline_ms > 0 && op.cancel_dispatch_deadline_ms <= now {
+            self.retry_nexus_cancel(scheduled_event_id, None);
+        } else if op.cancel_retry_ready_time_ms > 0 && op.cancel_retry_ready_time_ms <= now {
+            if let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) {
+                op.cancel_retry_ready_time_ms = 0;
+            }
+            self.offer_nexus_cancel(scheduled_event_id);
+        }
     }
 }

@@ -138,23 +138,6 @@ pub(super) fn validate_command_sequence(commands: &[Command]) -> Result<(), Comp
     }
 }
 
-pub(super) fn unsupported_command(
-    attributes: &CommandAttributes,
-) -> (WorkflowTaskFailedCause, &'static str) {
-    use WorkflowTaskFailedCause as Cause;
-    match attributes {
-        CommandAttributes::ScheduleNexusOperationCommandAttributes(_) => (
-            Cause::BadScheduleNexusOperationAttributes,
-            "ScheduleNexusOperation",
-        ),
-        CommandAttributes::RequestCancelNexusOperationCommandAttributes(_) => (
-            Cause::BadRequestCancelNexusOperationAttributes,
-            "RequestCancelNexusOperation",
-        ),
-        _ => (Cause::UnhandledCommand, "this command"),
-    }
-}
-
 /// Ids a completion's commands must not reuse or must find pending.
 struct PendingNames {
     /// Nexus operations the completion schedules (they count towards the pending limit).
@@ -304,15 +287,14 @@ impl Transition<'_> {
             C::ScheduleNexusOperationCommandAttributes(a) => {
                 self.validate_schedule_nexus(a, &mut pending.nexus_scheduled)
             }
+            C::RequestCancelNexusOperationCommandAttributes(a) => {
+                self.validate_cancel_nexus(a.scheduled_event_id)
+            }
             C::RecordMarkerCommandAttributes(_)
             | C::RequestCancelExternalWorkflowExecutionCommandAttributes(_)
             | C::UpsertWorkflowSearchAttributesCommandAttributes(_)
             | C::ModifyWorkflowPropertiesCommandAttributes(_)
             | C::ProtocolMessageCommandAttributes(_) => Ok(()),
-            other => {
-                let (cause, name) = unsupported_command(other);
-                Err((cause, format!("{name} is not supported by Temper yet")))
-            }
         }
     }
 

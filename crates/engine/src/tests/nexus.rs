@@ -199,3 +199,86 @@ fn an_operation_times_out_after_schedule_to_close() {
     assert_eq!(info.timeout_type, TimeoutType::ScheduleToClose as i32);
     assert_eq!(exec.next_wakeup(), None);
 }
+
+#[test]
+fn cancel_requests_follow_temporals_rules() {
+    let mut exec = run_with_operation(60_000);
+    apply(&mut exec, T0 + 20, |t| t.start_nexus_task(5, 1))
+        .0
+        .expect("starts");
+    let started = NexusOutcome::Started {
+        token: "tok".into(),
+        handler: None,
+    };
+    let (_, events) = apply(&mut exec, T0 + 30, |t| t.complete_nexus_task(5, 1, started));
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::NexusOperationStarted,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    let (grant, _) = apply(&mut exec, T0 + 40, |t| {
+        t.start_workflow_task(7, "worker", "r")
+    });
+    let grant = grant.expect("task starts");
+    let cancel = |id| {
+        C::RequestCancelNexusOperationCommandAttributes(
+            temper_api::proto::command::v1::RequestCancelNexusOperationCommandAttributes {
+                scheduled_event_id: id,
+            },
+        )
+    };
+    let request = completion(vec![cancel(5)]);
+    let (events, tasks) = apply_tasks(&mut exec, T0 + 50, |t| {
+        t.complete_workflow_task(7, grant.started_event_id, 1, &request)
+            .expect("completes");
+    });
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowTaskCompleted,
+            EventType::NexusOperationCancelRequested
+        ],
+        "a cancel request needs no workflow task"
+    );
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::NexusCancel {
+            endpoint_id: "ep-id".into(),
+            scheduled_event_id: 5,
+            attempt: 1
+        }]
+    );
+    apply(&mut exec, T0 + 60, |t| t.start_nexus_cancel_task(5, 1))
+        .0
+        .expect("cancel starts");
+    let (_, events) = apply(&mut exec, T0 + 70, |t| {
+        t.complete_nexus_cancel_task(5, 1, None)
+    });
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::NexusOperationCancelRequestCompleted,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    assert!(events[0].worker_may_ignore);
+    let scheduled = exec
+        .workflow_task
+        .as_ref()
+        .map(|w| w.scheduled_event_id)
+        .expect("a task");
+    let (grant, _) = apply(&mut exec, T0 + 80, |t| {
+        t.start_workflow_task(scheduled, "worker", "r")
+    });
+    let grant = grant.expect("task starts");
+    let request = completion(vec![cancel(5)]);
+    let (result, _) = apply(&mut exec, T0 + 90, |t| {
+        t.complete_workflow_task(scheduled, grant.started_event_id, 1, &request)
+    });
+    assert_eq!(
+        result.expect_err("refused").to_string(),
+        "BadRequestCancelNexusOperationAttributes: cancelation was already requested for an operation with scheduled event ID 5"
+    );
+}

@@ -129,6 +129,7 @@ impl WorkflowService for Frontend {
                 sdk_metadata: true,
                 count_group_by_execution_status: true,
                 supports_schedules: true,
+                nexus: true,
                 ..Default::default()
             }),
         }))

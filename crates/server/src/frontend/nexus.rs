@@ -11,18 +11,20 @@ use temper_api::proto::failure::v1::{
     CanceledFailureInfo, Failure, NexusHandlerFailureInfo, failure::FailureInfo,
 };
 use temper_api::proto::nexus::v1::{
-    self as nexus, Link, StartOperationRequest, request, response, start_operation_response,
+    self as nexus, CancelOperationRequest, Link, StartOperationRequest, request, response,
+    start_operation_response,
 };
 use temper_api::proto::workflowservice::v1::{
     PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest, RespondNexusTaskFailedRequest,
 };
 use temper_engine::Execution;
-use temper_engine::execution::{HandlerRun, NexusOutcome, NexusTaskGrant};
+use temper_engine::execution::{HandlerRun, NexusCancelGrant, NexusOutcome, NexusTaskGrant};
 use temper_engine::time::ms_timestamp;
 use tonic::Status;
 
 use super::Frontend;
 use crate::errors;
+use crate::history::NexusGrant;
 use crate::tokens::{NexusCallbackToken, TaskToken, TokenKind};
 
 /// Handler error types a retry cannot fix (the Nexus specification's).
@@ -47,22 +49,30 @@ impl Frontend {
             .history
             .next_nexus_task(namespace, queue, identity, wait)
             .await;
-        let Some((exec, scheduled_event_id, attempt, grant)) = handed else {
+        let Some(handed) = handed else {
             return PollNexusTaskQueueResponse::default();
         };
+        let exec = &handed.caller;
         let token = TaskToken {
             namespace: exec.namespace.clone(),
             workflow_id: exec.workflow_id.clone(),
             run_id: exec.run_id.clone(),
-            scheduled_event_id,
-            attempt,
+            scheduled_event_id: handed.scheduled_event_id,
+            attempt: handed.attempt,
             kind: TokenKind::NexusTask as i32,
+            cancel: matches!(handed.grant, NexusGrant::Cancel(_)),
             ..Default::default()
         };
         let now_ms = self.history.now_ms();
+        let request = match handed.grant {
+            NexusGrant::Start(grant) => {
+                start_request(exec, handed.scheduled_event_id, grant, now_ms)
+            }
+            NexusGrant::Cancel(grant) => cancel_request(grant, now_ms),
+        };
         PollNexusTaskQueueResponse {
             task_token: token.encode(),
-            request: Some(start_request(&exec, scheduled_event_id, grant, now_ms)),
+            request: Some(request),
             ..Default::default()
         }
     }
@@ -72,6 +82,17 @@ impl Frontend {
         request: RespondNexusTaskCompletedRequest,
     ) -> Result<(), Status> {
         let token = TaskToken::decode_as(&request.task_token, TokenKind::NexusTask)?;
+        if token.cancel {
+            return self
+                .history
+                .complete_nexus_cancel_task(
+                    &token.run_id,
+                    token.scheduled_event_id,
+                    token.attempt,
+                    None,
+                )
+                .await;
+        }
         let outcome = completed_outcome(request.response)?;
         self.history
             .complete_nexus_task(
@@ -95,6 +116,18 @@ impl Frontend {
             (None, None) => return Err(errors::invalid("Failure is not set on request.")),
         };
         let retryable = handler_error_retryable(&failure);
+        if token.cancel {
+            let refusal = Some((failure, retryable));
+            return self
+                .history
+                .complete_nexus_cancel_task(
+                    &token.run_id,
+                    token.scheduled_event_id,
+                    token.attempt,
+                    refusal,
+                )
+                .await;
+        }
         let outcome = NexusOutcome::HandlerError { failure, retryable };
         self.history
             .complete_nexus_task(
@@ -138,6 +171,29 @@ fn start_request(
             payload: grant.input,
             links: vec![caller_link(exec, scheduled_event_id)],
         })),
+    }
+}
+
+/// The Nexus request that asks a handler to cancel a started operation.
+fn cancel_request(grant: NexusCancelGrant, now_ms: i64) -> nexus::Request {
+    let mut header: std::collections::HashMap<String, String> = grant.header.into_iter().collect();
+    let remaining_ms = (grant.deadline_ms - now_ms).max(0);
+    header.insert("request-timeout".into(), format!("{remaining_ms}ms"));
+    #[allow(deprecated)] // `operation_id` is deprecated but still sent, as Temporal does
+    let cancel = CancelOperationRequest {
+        service: grant.service,
+        operation: grant.operation,
+        operation_id: grant.operation_token.clone(),
+        operation_token: grant.operation_token,
+    };
+    nexus::Request {
+        header,
+        scheduled_time: ms_timestamp(now_ms),
+        capabilities: Some(request::Capabilities {
+            temporal_failure_responses: true,
+        }),
+        endpoint: grant.endpoint,
+        variant: Some(request::Variant::CancelOperation(cancel)),
     }
 }
 

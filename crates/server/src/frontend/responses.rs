@@ -176,7 +176,7 @@ impl Frontend {
             started_event_id: grant.started_event_id,
             attempt: grant.attempt,
             kind: TokenKind::WorkflowTask as i32,
-            query_id: String::new(),
+            ..Default::default()
         };
         Ok(PollWorkflowTaskQueueResponse {
             task_token: token.encode(),

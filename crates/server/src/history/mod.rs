@@ -27,7 +27,7 @@ mod activities;
 mod delete;
 mod follow_ups;
 mod nexus;
-pub use nexus::{CALLBACK_TOKEN_HEADER, SYSTEM_CALLBACK_URL};
+pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLBACK_URL};
 mod polls;
 mod queries;
 mod reset;
@@ -231,7 +231,12 @@ impl History {
                     endpoint_id,
                     scheduled_event_id,
                     attempt,
-                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt),
+                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, false),
+                ReadyTask::NexusCancel {
+                    endpoint_id,
+                    scheduled_event_id,
+                    attempt,
+                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, true),
                 ReadyTask::Activity {
                     task_queue,
                     scheduled_event_id,

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use temper_api::proto::common::v1::callback::Variant;
+use temper_api::proto::failure::v1::Failure;
 use temper_engine::Execution;
-use temper_engine::execution::{HandlerRun, NexusOutcome, NexusTaskGrant};
+use temper_engine::execution::{HandlerRun, NexusCancelGrant, NexusOutcome, NexusTaskGrant};
 use tonic::Status;
 
 use super::History;
@@ -24,6 +25,7 @@ impl History {
         endpoint_id: &str,
         scheduled_event_id: i64,
         attempt: i32,
+        cancel: bool,
     ) {
         let Some((namespace, queue)) = self.endpoints.worker_target(endpoint_id) else {
             tracing::warn!(
@@ -37,20 +39,21 @@ impl History {
             run_id: exec.run_id.clone(),
             scheduled_event_id,
             attempt,
+            cancel,
         };
         self.matching
             .offer(&namespace, &queue, QueueKind::Nexus, task);
     }
 
-    /// The next Nexus attempt for a handler polling `queue` (None when the wait ends first):
-    /// the caller run, the attempt's scheduled event id and number, and what to send.
+    /// The next Nexus attempt (to start or to cancel an operation) for a handler polling
+    /// `queue`; None when the wait ends first.
     pub async fn next_nexus_task(
         &self,
         namespace: &str,
         queue: &str,
         identity: &str,
         wait: Duration,
-    ) -> Option<(Execution, i64, i32, NexusTaskGrant)> {
+    ) -> Option<HandedNexusTask> {
         self.matching
             .record_poller(namespace, queue, QueueKind::Nexus, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -64,17 +67,31 @@ impl History {
                 run_id,
                 scheduled_event_id,
                 attempt,
+                cancel,
             } = task
             else {
                 continue;
             };
             let applied = self
-                .transact(&run_id, |t| t.start_nexus_task(scheduled_event_id, attempt))
+                .transact(&run_id, |t| {
+                    if cancel {
+                        t.start_nexus_cancel_task(scheduled_event_id, attempt)
+                            .map(NexusGrant::Cancel)
+                    } else {
+                        t.start_nexus_task(scheduled_event_id, attempt)
+                            .map(NexusGrant::Start)
+                    }
+                })
                 .await;
             match applied {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {
-                        return Some((applied.execution, scheduled_event_id, attempt, grant));
+                        return Some(HandedNexusTask {
+                            caller: applied.execution,
+                            scheduled_event_id,
+                            attempt,
+                            grant,
+                        });
                     }
                 }
                 Err(status) => {
@@ -107,6 +124,38 @@ impl History {
             });
         }
         Ok(())
+    }
+}
+
+/// A Nexus attempt handed to a handler: the caller run, the operation and what to send.
+pub struct HandedNexusTask {
+    pub caller: Execution,
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub grant: NexusGrant,
+}
+
+pub enum NexusGrant {
+    Start(NexusTaskGrant),
+    Cancel(NexusCancelGrant),
+}
+
+impl History {
+    /// Applies a handler's answer to a cancel request of the caller run's operation
+    /// (`refusal`: the handler's failure and whether it is worth retrying).
+    pub async fn complete_nexus_cancel_task(
+        &self,
+        run_id: &str,
+        scheduled_event_id: i64,
+        attempt: i32,
+        refusal: Option<(Failure, bool)>,
+    ) -> Result<(), Status> {
+        self.transact(run_id, |t| {
+            t.complete_nexus_cancel_task(scheduled_event_id, attempt, refusal)
+        })
+        .await?
+        .value
+        .map_err(errors::task_error)
     }
 }
 
