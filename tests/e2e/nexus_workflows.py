@@ -105,3 +105,18 @@ class NexusCancellingCaller:
             return await handle
         except Exception as error:  # the test compares what the caller saw
             return "error " + describe_error(error)
+
+
+@workflow.defn
+class NexusStartToCloseCaller:
+    """Waits for a workflow-backed operation that never ends, for at most a second once
+    started."""
+
+    @workflow.run
+    async def run(self, endpoint: str) -> str:
+        client = workflow.create_nexus_client(service=EchoService, endpoint=endpoint)
+        try:
+            return await client.execute_operation(EchoService.workflow_blocks, "x",
+                                                  start_to_close_timeout=timedelta(seconds=1))
+        except Exception as error:  # the test compares what the caller saw
+            return "error " + describe_error(error)

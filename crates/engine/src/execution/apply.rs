@@ -203,6 +203,7 @@ impl Execution {
             A::NexusOperationStartedEventAttributes(a) => {
                 if let Some(op) = self.nexus_operations.get_mut(&a.scheduled_event_id) {
                     op.operation_token = a.operation_token.clone();
+                    op.started_time_ms = at;
                     op.dispatched_time_ms = 0;
                     op.dispatch_deadline_ms = 0;
                     if let Some(handler) = super::nexus::linked_handler_run(event) {
@@ -493,6 +494,8 @@ fn scheduled_nexus(
         request_id: a.request_id.clone(),
         scheduled_time_ms: at,
         schedule_to_close_timeout_ms: duration_ms(a.schedule_to_close_timeout.as_ref()),
+        schedule_to_start_timeout_ms: duration_ms(a.schedule_to_start_timeout.as_ref()),
+        start_to_close_timeout_ms: duration_ms(a.start_to_close_timeout.as_ref()),
         attempt: 1,
         ..Default::default()
     }

@@ -141,6 +141,17 @@ impl Transition<'_> {
         if run_timeout > 0 && (schedule_to_close == 0 || schedule_to_close > run_timeout) {
             schedule_to_close = run_timeout;
         }
+        // The other two never outlast schedule-to-close.
+        let capped = |timeout: Option<&prost_wkt_types::Duration>| {
+            let ms = duration_ms(timeout);
+            if schedule_to_close > 0 && ms > schedule_to_close {
+                schedule_to_close
+            } else {
+                ms
+            }
+        };
+        let schedule_to_start = capped(a.schedule_to_start_timeout.as_ref());
+        let start_to_close = capped(a.start_to_close_timeout.as_ref());
         let header = a
             .nexus_header
             .iter()
@@ -152,6 +163,8 @@ impl Transition<'_> {
             operation: a.operation.clone(),
             input: a.input.clone(),
             schedule_to_close_timeout: ms_duration(schedule_to_close),
+            schedule_to_start_timeout: ms_duration(schedule_to_start),
+            start_to_close_timeout: ms_duration(start_to_close),
             nexus_header: header,
             workflow_task_completed_event_id: context.completed_id,
             request_id,
@@ -187,8 +200,8 @@ impl Transition<'_> {
             return Err(TaskError::NexusTaskNotFound);
         };
         let mut deadline = now + REQUEST_TIMEOUT_MS;
-        if op.schedule_to_close_timeout_ms > 0 {
-            deadline = deadline.min(op.scheduled_time_ms + op.schedule_to_close_timeout_ms);
+        for (at, _) in timeout_deadlines(op) {
+            deadline = deadline.min(at);
         }
         op.dispatched_time_ms = now;
         op.dispatch_deadline_ms = deadline;
@@ -366,9 +379,8 @@ impl Transition<'_> {
         let Some(op) = self.exec.nexus_operations.get(&scheduled_event_id).cloned() else {
             return;
         };
-        let closes_at = op.scheduled_time_ms + op.schedule_to_close_timeout_ms;
-        if op.schedule_to_close_timeout_ms > 0 && closes_at <= now {
-            self.time_out_nexus_operation(&op);
+        if let Some(timeout) = passed_timeout(&op, now) {
+            self.time_out_nexus_operation(&op, timeout);
         } else if op.dispatched_time_ms > 0 && op.dispatch_deadline_ms <= now {
             let failure = Failure {
                 message: "upstream timeout".into(),
@@ -394,11 +406,11 @@ impl Transition<'_> {
         }
     }
 
-    fn time_out_nexus_operation(&mut self, op: &NexusOperationInfo) {
+    fn time_out_nexus_operation(&mut self, op: &NexusOperationInfo, timeout: TimeoutType) {
         let cause = Failure {
             message: "operation timed out".into(),
             failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
-                timeout_type: TimeoutType::ScheduleToClose as i32,
+                timeout_type: timeout as i32,
                 last_heartbeat_details: None,
             })),
             ..Default::default()
@@ -483,20 +495,44 @@ pub(super) fn waits_for_handler(op: &NexusOperationInfo) -> bool {
     op.operation_token.is_empty() && op.dispatched_time_ms == 0 && op.retry_ready_time_ms == 0
 }
 
+/// The operation's timeouts that apply now, as (instant, kind).
+fn timeout_deadlines(op: &NexusOperationInfo) -> Vec<(i64, TimeoutType)> {
+    let mut deadlines = Vec::new();
+    if op.schedule_to_close_timeout_ms > 0 {
+        let at = op.scheduled_time_ms + op.schedule_to_close_timeout_ms;
+        deadlines.push((at, TimeoutType::ScheduleToClose));
+    }
+    if op.started_time_ms == 0 && op.schedule_to_start_timeout_ms > 0 {
+        let at = op.scheduled_time_ms + op.schedule_to_start_timeout_ms;
+        deadlines.push((at, TimeoutType::ScheduleToStart));
+    }
+    if op.started_time_ms > 0 && op.start_to_close_timeout_ms > 0 {
+        let at = op.started_time_ms + op.start_to_close_timeout_ms;
+        deadlines.push((at, TimeoutType::StartToClose));
+    }
+    deadlines
+}
+
+/// The timeout that has passed, if any (the earliest).
+fn passed_timeout(op: &NexusOperationInfo, now: i64) -> Option<TimeoutType> {
+    timeout_deadlines(op)
+        .into_iter()
+        .filter(|(at, _)| *at <= now)
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, kind)| kind)
+}
+
 /// The instants at which an operation has time-driven work.
-pub(super) fn nexus_deadlines(op: &NexusOperationInfo) -> [i64; 5] {
-    let closes_at = if op.schedule_to_close_timeout_ms > 0 {
-        op.scheduled_time_ms + op.schedule_to_close_timeout_ms
-    } else {
-        0
-    };
-    [
-        closes_at,
-        op.dispatch_deadline_ms,
-        op.retry_ready_time_ms,
-        op.cancel_dispatch_deadline_ms,
-        op.cancel_retry_ready_time_ms,
-    ]
+pub(super) fn nexus_deadlines(op: &NexusOperationInfo) -> Vec<i64> {
+    let timeouts = timeout_deadlines(op).into_iter().map(|(at, _)| at);
+    timeouts
+        .chain([
+            op.dispatch_deadline_ms,
+            op.retry_ready_time_ms,
+            op.cancel_dispatch_deadline_ms,
+            op.cancel_retry_ready_time_ms,
+        ])
+        .collect()
 }
 
 /// Temporal's failure for an operation that did not succeed: the handler's failure (or the
