@@ -169,7 +169,6 @@ impl Transition<'_> {
             workflow_task_completed_event_id: context.completed_id,
             request_id,
             endpoint_id: endpoint_id.clone(),
-            ..Default::default()
         };
         let scheduled_event_id = self.append_for(
             context,
