@@ -629,6 +629,9 @@ function timelineItems(events) {
     else if (name === 'StartChildWorkflowExecutionInitiated') open(`c${event.eventId}`, 'child', `Child ${a.workflowType.name} (${a.workflowId})`, event.eventTime);
     else if (name.startsWith('ChildWorkflowExecution') && name !== 'ChildWorkflowExecutionStarted') {
       close(`c${a.initiatedEventId}`, event.eventTime, name !== 'ChildWorkflowExecutionCompleted');
+    } else if (name === 'NexusOperationScheduled') open(`n${event.eventId}`, 'nexus', `Nexus ${a.service}.${a.operation} (${a.endpoint})`, event.eventTime);
+    else if (['NexusOperationCompleted', 'NexusOperationFailed', 'NexusOperationCanceled', 'NexusOperationTimedOut'].includes(name)) {
+      close(`n${a.scheduledEventId}`, event.eventTime, name !== 'NexusOperationCompleted');
     }
   }
   return [...items.values()];
@@ -637,7 +640,7 @@ function timelineItems(events) {
 function timelineView(data) {
   const events = data.events;
   const items = timelineItems(events);
-  if (!items.length) return h('p', {class: 'muted'}, 'No activities, timers or child workflows.');
+  if (!items.length) return h('p', {class: 'muted'}, 'No activities, timers, child workflows or Nexus operations.');
   const info = data.described.workflowExecutionInfo;
   const start = millis(events[0].eventTime);
   const end = Math.max(info.closeTime ? millis(info.closeTime) : Date.now(), ...items.map((i) => i.end || 0), start + 1);
