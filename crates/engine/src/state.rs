@@ -347,6 +347,22 @@ pub struct ActivityInfo {
     pub retry_ready_time_ms: i64,
     #[prost(string, tag = "24")]
     pub last_worker_identity: String,
+    /// Paused by an operator (`PauseActivity`): no attempt is dispatched and no timeout
+    /// fires until it is unpaused; a running attempt may still finish.
+    #[prost(bool, tag = "25")]
+    pub paused: bool,
+    #[prost(int64, tag = "26")]
+    pub pause_time_ms: i64,
+    #[prost(string, tag = "27")]
+    pub pause_identity: String,
+    #[prost(string, tag = "28")]
+    pub pause_reason: String,
+    #[prost(string, tag = "29")]
+    pub pause_request_id: String,
+    /// Reset (`ResetActivity`) while an attempt ran: its heartbeats say so, and its retry
+    /// counts from attempt 1.
+    #[prost(bool, tag = "30")]
+    pub reset_requested: bool,
 }
 
 /// A started timer.

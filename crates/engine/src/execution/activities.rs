@@ -17,6 +17,9 @@ use temper_api::proto::history::v1::{self as history, history_event::Attributes}
 /// The timeouts that apply to an activity now, as (instant, kind).
 pub(super) fn activity_deadlines(activity: &ActivityInfo) -> Vec<(i64, TimeoutType)> {
     let mut deadlines = Vec::new();
+    if activity.paused {
+        return deadlines; // no timeout fires while paused, as in Temporal
+    }
     if activity.schedule_to_close_timeout_ms > 0 {
         deadlines.push((
             activity.scheduled_time_ms + activity.schedule_to_close_timeout_ms,
@@ -56,6 +59,15 @@ pub(super) fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>
         failure.cause = None;
     }
     failure
+}
+
+/// What a heartbeat tells the running attempt: stop (cancel requested), or that an operator
+/// paused or reset the activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatAnswer {
+    pub cancel_requested: bool,
+    pub paused: bool,
+    pub reset: bool,
 }
 
 impl Transition<'_> {
@@ -132,7 +144,7 @@ impl Transition<'_> {
             .exec
             .activities
             .get_mut(&scheduled_event_id)
-            .filter(|a| running && a.attempt == attempt && a.started_time_ms == 0)
+            .filter(|a| running && a.attempt == attempt && a.started_time_ms == 0 && !a.paused)
         else {
             return Err(TaskError::ActivityNotWaiting);
         };
@@ -167,7 +179,7 @@ impl Transition<'_> {
         scheduled_event_id: i64,
         attempt: i32,
         details: Option<Payloads>,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<HeartbeatAnswer, TaskError> {
         let activity = self.running_activity(scheduled_event_id, attempt)?;
         let now = self.now;
         let entry = self
@@ -179,7 +191,11 @@ impl Transition<'_> {
         if details.is_some() {
             entry.heartbeat_details = details;
         }
-        Ok(entry.cancel_requested)
+        Ok(HeartbeatAnswer {
+            cancel_requested: entry.cancel_requested,
+            paused: entry.paused,
+            reset: entry.reset_requested,
+        })
     }
 
     /// Writes the lazy Started event and a close event built from the Started event's id.
@@ -304,11 +320,25 @@ impl Transition<'_> {
         } else {
             0
         };
+        if std::mem::take(&mut activity.reset_requested) {
+            activity.attempt = 1; // a reset attempt's retry counts from the first
+        }
         let decision = if activity.cancel_requested {
             RetryDecision::GiveUp(RetryState::CancelRequested)
         } else {
             let judged = failure.clone().unwrap_or_default();
             retry::decide(&policy, activity.attempt, &judged, self.now, expiration)
+        };
+        // Paused: the attempt is counted but nothing is dispatched (even past the maximum
+        // attempts, as Temporal); unpausing dispatches the next.
+        let decision = match decision {
+            RetryDecision::RetryAfter(_)
+            | RetryDecision::GiveUp(RetryState::MaximumAttemptsReached)
+                if activity.paused =>
+            {
+                RetryDecision::RetryAfter(0)
+            }
+            other => other,
         };
         match decision {
             RetryDecision::RetryAfter(delay) => {
@@ -317,7 +347,7 @@ impl Transition<'_> {
                 activity.last_failure = failure.map(|f| retried_failure(f, timeout));
                 activity.current_attempt_scheduled_time_ms = self.now + delay;
                 activity.retry_ready_time_ms = if delay > 0 { self.now + delay } else { 0 };
-                if delay == 0 {
+                if delay == 0 && !activity.paused {
                     self.tasks.push(ReadyTask::Activity {
                         task_queue: activity.task_queue.clone(),
                         scheduled_event_id: activity.scheduled_event_id,
@@ -364,6 +394,9 @@ impl Transition<'_> {
         let Some(activity) = self.exec.activities.get_mut(&scheduled_event_id) else {
             return;
         };
+        if activity.paused {
+            return;
+        }
         if activity.retry_ready_time_ms > 0 && activity.retry_ready_time_ms <= now {
             activity.retry_ready_time_ms = 0;
             let task = ReadyTask::Activity {

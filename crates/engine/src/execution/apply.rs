@@ -514,6 +514,12 @@ fn activity_as_scheduled(activity: &ActivityInfo) -> ActivityInfo {
         last_failure: None,
         retry_ready_time_ms: 0,
         last_worker_identity: String::new(),
+        paused: false,
+        pause_time_ms: 0,
+        pause_identity: String::new(),
+        pause_reason: String::new(),
+        pause_request_id: String::new(),
+        reset_requested: false,
         ..activity.clone()
     }
 }

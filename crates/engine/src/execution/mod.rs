@@ -34,6 +34,7 @@ use temper_api::proto::enums::v1::WorkflowExecutionStatus;
 use temper_api::proto::history::v1::{self as history, HistoryEvent, history_event::Attributes};
 
 mod activities;
+mod activity_operations;
 mod apply;
 mod chaining;
 mod children;
@@ -54,6 +55,8 @@ mod updates;
 mod validate;
 mod workflow_task;
 
+pub use activities::HeartbeatAnswer;
+pub use activity_operations::{ActivityOperationError, ActivitySelector, PauseRequest};
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
@@ -273,7 +276,10 @@ impl Execution {
         let mut activities: Vec<&ActivityInfo> = self.activities.values().collect();
         activities.sort_by_key(|a| a.scheduled_event_id);
         for activity in activities {
-            if activity.started_time_ms == 0 && activity.retry_ready_time_ms == 0 {
+            if activity.started_time_ms == 0
+                && activity.retry_ready_time_ms == 0
+                && !activity.paused
+            {
                 tasks.push(ReadyTask::Activity {
                     task_queue: activity.task_queue.clone(),
                     scheduled_event_id: activity.scheduled_event_id,
@@ -305,7 +311,10 @@ impl Execution {
     pub fn has_outstanding_tasks(&self) -> bool {
         self.is_running()
             && (self.workflow_task.is_some()
-                || self.activities.values().any(|a| a.retry_ready_time_ms == 0)
+                || self
+                    .activities
+                    .values()
+                    .any(|a| a.retry_ready_time_ms == 0 && (a.started_time_ms > 0 || !a.paused))
                 || self
                     .nexus_operations
                     .values()
@@ -333,7 +342,9 @@ impl Execution {
         deadlines.extend(self.timers.values().map(|t| t.fire_time_ms));
         for activity in self.activities.values() {
             deadlines.extend(activity_deadlines(activity).into_iter().map(|(at, _)| at));
-            deadlines.push(activity.retry_ready_time_ms);
+            if !activity.paused {
+                deadlines.push(activity.retry_ready_time_ms);
+            }
         }
         for op in self.nexus_operations.values() {
             deadlines.extend(nexus::nexus_deadlines(op));

@@ -585,7 +585,9 @@ fn cancel_activity_before_and_after_start() {
         ]
     );
     assert_eq!(
-        apply(&mut exec, T0 + 23, |t| t.heartbeat_activity(5, 1, None)).0,
+        apply(&mut exec, T0 + 23, |t| t.heartbeat_activity(5, 1, None))
+            .0
+            .map(|answer| answer.cancel_requested),
         Ok(true)
     );
     let (result, events) = apply(&mut exec, T0 + 24, |t| t.cancel_activity(5, 1, None, "w"));
@@ -1159,3 +1161,56 @@ mod families;
 mod nexus;
 mod reset;
 mod simulation;
+
+#[test]
+fn a_paused_activity_waits_without_timeouts_until_unpaused() {
+    use crate::execution::{ActivitySelector, PauseRequest};
+    let policy = RetryPolicy {
+        maximum_attempts: 2,
+        ..Default::default()
+    };
+    let mut exec = run_with_activity(Some(policy));
+    let selector = ActivitySelector::Id("a1".into());
+    apply(&mut exec, T0 + 20, |t| {
+        t.start_activity_task(5, 1, "w", "r")
+    })
+    .0
+    .expect("starts");
+    apply(&mut exec, T0 + 25, |t| {
+        t.pause_activities(&selector, &PauseRequest::default())
+    })
+    .0
+    .expect("pauses");
+    let heartbeat = apply(&mut exec, T0 + 26, |t| t.heartbeat_activity(5, 1, None)).0;
+    assert!(
+        heartbeat.expect("beats").paused,
+        "the running attempt is told"
+    );
+    // The attempt fails while paused: counted, not retried — even past the maximum.
+    let (result, events) = apply(&mut exec, T0 + 30, |t| {
+        t.fail_activity(5, 1, Some(app_failure()), None, "w")
+    });
+    result.expect("fails");
+    assert!(events.is_empty());
+    assert_eq!(exec.activities[&5].attempt, 2);
+    assert_eq!(exec.next_wakeup(), None, "no timeout or retry while paused");
+    assert!(
+        apply(&mut exec, T0 + 40, |t| t
+            .start_activity_task(5, 2, "w", "r"))
+        .0
+        .is_err()
+    );
+    let (_, tasks) = apply_tasks(&mut exec, T0 + 50, |t| {
+        t.unpause_activities(&selector, true, false)
+            .expect("unpauses");
+    });
+    assert_eq!(
+        tasks,
+        vec![ReadyTask::Activity {
+            task_queue: "q".into(),
+            scheduled_event_id: 5,
+            attempt: 1
+        }],
+        "dispatched at once, from attempt 1"
+    );
+}

@@ -23,6 +23,7 @@ use crate::validation::{check_id, check_payloads, poll_wait};
 use crate::visibility;
 use crate::workers::Workers;
 
+mod activity_operations;
 mod checks;
 mod cluster;
 mod history_pages;
@@ -408,7 +409,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
         let request = request.into_inner();
         let token = self.activity_token(&request.task_token, &request.namespace)?;
-        let cancel_requested = self
+        let answer = self
             .history
             .heartbeat(
                 &token.run_id,
@@ -418,8 +419,9 @@ impl WorkflowService for Frontend {
             )
             .await?;
         Ok(Response::new(RecordActivityTaskHeartbeatResponse {
-            cancel_requested,
-            ..Default::default()
+            cancel_requested: answer.cancel_requested,
+            activity_paused: answer.paused,
+            activity_reset: answer.reset,
         }))
     }
 
@@ -436,13 +438,14 @@ impl WorkflowService for Frontend {
                 &request.activity_id,
             )
             .await?;
-        let cancel_requested = self
+        let answer = self
             .history
             .heartbeat(&run_id, scheduled, attempt, request.details)
             .await?;
         Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse {
-            cancel_requested,
-            ..Default::default()
+            cancel_requested: answer.cancel_requested,
+            activity_paused: answer.paused,
+            activity_reset: answer.reset,
         }))
     }
 
@@ -1060,6 +1063,57 @@ impl WorkflowService for Frontend {
         self.namespaces.require(&request.namespace)?;
         self.fail_nexus_task(request).await?;
         Ok(Response::new(RespondNexusTaskFailedResponse::default()))
+    }
+
+    async fn pause_activity(
+        &self,
+        request: Request<PauseActivityRequest>,
+    ) -> Result<Response<PauseActivityResponse>, Status> {
+        self.pause_activity_op(request.into_inner()).await?;
+        Ok(Response::new(PauseActivityResponse::default()))
+    }
+
+    async fn unpause_activity(
+        &self,
+        request: Request<UnpauseActivityRequest>,
+    ) -> Result<Response<UnpauseActivityResponse>, Status> {
+        self.unpause_activity_op(request.into_inner()).await?;
+        Ok(Response::new(UnpauseActivityResponse::default()))
+    }
+
+    async fn reset_activity(
+        &self,
+        request: Request<ResetActivityRequest>,
+    ) -> Result<Response<ResetActivityResponse>, Status> {
+        self.reset_activity_op(request.into_inner()).await?;
+        Ok(Response::new(ResetActivityResponse::default()))
+    }
+
+    async fn pause_activity_execution(
+        &self,
+        request: Request<PauseActivityExecutionRequest>,
+    ) -> Result<Response<PauseActivityExecutionResponse>, Status> {
+        self.pause_activity_execution_op(request.into_inner())
+            .await?;
+        Ok(Response::new(PauseActivityExecutionResponse::default()))
+    }
+
+    async fn unpause_activity_execution(
+        &self,
+        request: Request<UnpauseActivityExecutionRequest>,
+    ) -> Result<Response<UnpauseActivityExecutionResponse>, Status> {
+        self.unpause_activity_execution_op(request.into_inner())
+            .await?;
+        Ok(Response::new(UnpauseActivityExecutionResponse::default()))
+    }
+
+    async fn reset_activity_execution(
+        &self,
+        request: Request<ResetActivityExecutionRequest>,
+    ) -> Result<Response<ResetActivityExecutionResponse>, Status> {
+        self.reset_activity_execution_op(request.into_inner())
+            .await?;
+        Ok(Response::new(ResetActivityExecutionResponse::default()))
     }
 
     async fn record_worker_heartbeat(

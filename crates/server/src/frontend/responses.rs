@@ -68,12 +68,16 @@ pub(super) fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
 }
 
 pub(super) fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
-    let state = if activity.cancel_requested {
-        PendingActivityState::CancelRequested
-    } else if activity.started_time_ms > 0 {
-        PendingActivityState::Started
-    } else {
-        PendingActivityState::Scheduled
+    let state = match (
+        activity.cancel_requested,
+        activity.started_time_ms > 0,
+        activity.paused,
+    ) {
+        (true, _, _) => PendingActivityState::CancelRequested,
+        (false, true, true) => PendingActivityState::PauseRequested,
+        (false, false, true) => PendingActivityState::Paused,
+        (false, true, false) => PendingActivityState::Started,
+        (false, false, false) => PendingActivityState::Scheduled,
     };
     PendingActivityInfo {
         activity_id: activity.activity_id.clone(),
@@ -100,7 +104,23 @@ pub(super) fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
             activity.started_identity.clone()
         },
         next_attempt_schedule_time: ms_timestamp(activity.retry_ready_time_ms),
+        paused: activity.paused,
+        pause_info: activity.paused.then(|| pause_info(activity)),
         ..Default::default()
+    }
+}
+
+/// Who paused an activity, when and why, as describe reports it.
+fn pause_info(
+    activity: &ActivityInfo,
+) -> temper_api::proto::workflow::v1::pending_activity_info::PauseInfo {
+    use temper_api::proto::workflow::v1::pending_activity_info::pause_info;
+    temper_api::proto::workflow::v1::pending_activity_info::PauseInfo {
+        pause_time: ms_timestamp(activity.pause_time_ms),
+        paused_by: Some(pause_info::PausedBy::Manual(pause_info::Manual {
+            identity: activity.pause_identity.clone(),
+            reason: activity.pause_reason.clone(),
+        })),
     }
 }
 

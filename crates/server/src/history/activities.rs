@@ -4,6 +4,7 @@
 use prost::Message;
 use temper_api::proto::common::v1::{Payloads, WorkflowExecution};
 use temper_api::proto::failure::v1::Failure;
+use temper_engine::execution::{ActivityOperationError, HeartbeatAnswer, Transition};
 use tonic::Status;
 
 use crate::errors;
@@ -96,12 +97,16 @@ impl History {
         scheduled: i64,
         attempt: i32,
         details: Option<Payloads>,
-    ) -> Result<bool, Status> {
+    ) -> Result<HeartbeatAnswer, Status> {
         if over_blob_limit(details.as_ref()) {
             let failure = oversized_answer("Heartbeat details exceed size limit.");
             self.fail_activity(run_id, scheduled, attempt, Some(failure), None, "")
                 .await?;
-            return Ok(true);
+            return Ok(HeartbeatAnswer {
+                cancel_requested: true,
+                paused: false,
+                reset: false,
+            });
         }
         let applied = self
             .transact(run_id, |t| {
@@ -138,5 +143,25 @@ impl History {
             activity.scheduled_event_id,
             activity.attempt,
         ))
+    }
+}
+
+impl History {
+    /// Applies an operator's activity operation to a workflow's run (its current run when
+    /// `execution` names none).
+    pub async fn operate_on_activities(
+        &self,
+        namespace: &str,
+        execution: &WorkflowExecution,
+        operation: impl FnOnce(&mut Transition<'_>) -> Result<(), ActivityOperationError>,
+    ) -> Result<(), Status> {
+        let exec = self.resolve(namespace, Some(execution)).await?;
+        let applied = self.transact(&exec.run_id, operation).await?;
+        applied.value.map_err(|error| match error {
+            ActivityOperationError::AlreadyPaused => Status::failed_precondition(error.to_string()),
+            ActivityOperationError::NotFound | ActivityOperationError::RunClosed => {
+                errors::not_found(error.to_string())
+            }
+        })
     }
 }
