@@ -379,3 +379,23 @@ async def test_dark_mode_follows_the_system(ui_server, browser):
     red, green, blue = [int(part) for part in background[background.index("(") + 1:-1].split(",")[:3]]
     assert max(red, green, blue) < 64, background
     screenshot(browser, "14-dark")
+
+
+async def test_pause_and_unpause_an_activity_from_the_ui(ui_server, browser):
+    from activity_operation_workflows import ALLOWED, FlakyActivityWorkflow, flaky
+    server, ui = ui_server
+    client = await Client.connect(server.target)
+    task_queue, workflow_id = f"ui-{uuid.uuid4()}", f"ui-flaky-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[FlakyActivityWorkflow], activities=[flaky]):
+        handle = await client.start_workflow(FlakyActivityWorkflow.run, id=workflow_id, task_queue=task_queue)
+        await open_page(browser, f"{ui}/namespaces/default/workflows/{workflow_id}/{handle.result_run_id}/pending-activities")
+        await wait_until(browser, lambda d: d.find_elements("css selector", "button.pause-activity"), what="a Pause button")
+        await click(browser, "button.pause-activity")
+        await wait_until(browser, lambda d: "Paused" in text_of(d, "#pending-activities")
+                         and "Temper UI" in text_of(d, "#pending-activities"), what="the paused activity")
+        described = await handle.describe()
+        assert described.raw_description.pending_activities[0].paused
+        screenshot(browser, "15-paused-activity")
+        ALLOWED.add(workflow_id)
+        await click(browser, "button.unpause-activity")
+        assert (await handle.result()).startswith("ok@")

@@ -413,6 +413,14 @@ async function loadHistory(ns, id, run) {
   return events;
 }
 
+/** What, when it changes, makes a workflow's page worth drawing again. */
+function pageKey(data) {
+  const info = data.described.workflowExecutionInfo;
+  const pending = [...(data.described.pendingActivities || []), ...(data.described.pendingNexusOperations || [])]
+    .map((p) => `${p.attempt}${p.state}${p.paused}`).join();
+  return `${info.status}/${info.historyLength}/${data.events.length}/${pending}`;
+}
+
 const WORKFLOW_TABS = [
   ['history', 'History'], ['timeline', 'Timeline'], ['pending-activities', 'Pending Activities'],
   ['stack-trace', 'Call Stack'], ['query', 'Queries'], ['relationships', 'Relationships'],
@@ -440,9 +448,9 @@ async function workflowPage(gen, ns, id, run, tab) {
       h('nav', {class: 'tabs'}, WORKFLOW_TABS.map(([key, title]) => h('a', {
         href: workflowUrl(ns, id, run, key), class: key === tab ? 'active' : null,
       }, key === 'pending-activities' ? `${title} (${(data.described.pendingActivities || []).length})` : title))),
-      h('section', {id: `tab-${tab}`}, workflowTab(ns, id, run, tab, data, expanded)),
+      h('section', {id: `tab-${tab}`}, workflowTab(ns, id, run, tab, data, expanded, notify)),
     ];
-    shown = `${info.status}/${info.historyLength}/${data.events.length}/${(data.described.pendingActivities || []).map((a) => a.attempt + a.state).join()}`;
+    shown = pageKey(data);
     // The first draw of a run's page is marked, so its time to paint can be read
     // (`performance.getEntriesByName('workflow-painted')`).
     if (mount(gen, ...page) && !performance.getEntriesByName('workflow-painted').length) {
@@ -454,7 +462,7 @@ async function workflowPage(gen, ns, id, run, tab) {
       const data = await load();
       if (gen !== generation) return;
       const info = data.described.workflowExecutionInfo;
-      const key = `${info.status}/${info.historyLength}/${data.events.length}/${(data.described.pendingActivities || []).map((a) => a.attempt + a.state).join()}`;
+      const key = pageKey(data);
       if (key !== shown && !document.querySelector('dialog[open]')) draw(data);
       if (statusName(info.status) !== 'Running') { clearInterval(refreshTimer); refreshTimer = null; }
     } catch {
@@ -552,10 +560,12 @@ function inputAndResult(data) {
   return h('div', {class: 'panel io'}, h('div', {id: 'input'}, h('h2', {}, 'Input'), payloadsView(first.input)), h('div', {}, outcome));
 }
 
-function workflowTab(ns, id, run, tab, data, expanded) {
+function workflowTab(ns, id, run, tab, data, expanded, notify) {
   switch (tab) {
     case 'timeline': return timelineView(data);
-    case 'pending-activities': return pendingActivitiesView(data.described.pendingActivities || []);
+    case 'pending-activities': return h('div', {},
+      pendingActivitiesView(data.described.pendingActivities || [], (a) => activityActions(ns, id, run, a, notify)),
+      pendingNexusView(data.described.pendingNexusOperations || []));
     case 'stack-trace': return stackTraceView(ns, id, run);
     case 'query': return queryView(ns, id, run);
     case 'relationships': return relationshipsView(ns, data);
@@ -658,9 +668,34 @@ function timelineView(data) {
     }));
 }
 
-function pendingActivitiesView(activities) {
+/** Pause, unpause and reset buttons for one pending activity (Temporal's activity operations). */
+function activityActions(ns, id, run, a, notify) {
+  const path = (verb) => `${workflowApi(ns, id)}/activities/${seg(a.activityId)}/${verb}`;
+  const act = (verb, body, text) => () => api(path(verb), {method: 'POST', body: {runId: run, identity: IDENTITY, ...body}})
+    .then(() => notify(text), alertError);
+  return h('div', {class: 'actions'},
+    a.paused
+      ? h('button', {type: 'button', class: 'unpause-activity', onclick: act('unpause', {}, `Activity ${a.activityId} unpaused.`)}, 'Unpause')
+      : h('button', {type: 'button', class: 'pause-activity', onclick: act('pause', {reason: 'Paused from the Temper UI'}, `Activity ${a.activityId} paused.`)}, 'Pause'),
+    h('button', {type: 'button', class: 'reset-activity', onclick: act('reset', {keepPaused: Boolean(a.paused)}, `Activity ${a.activityId} reset to attempt 1.`)}, 'Reset'));
+}
+
+function pendingNexusView(operations) {
+  if (!operations.length) return null;
+  return h('div', {id: 'pending-nexus-operations'}, h('h2', {}, 'Pending Nexus operations'),
+    operations.map((op) => h('div', {class: 'panel'}, h('div', {class: 'summary'},
+      field('Endpoint', op.endpoint), field('Operation', `${op.service}.${op.operation}`),
+      field('State', pascal(op.state || '', 'PENDING_NEXUS_OPERATION_STATE_')),
+      field('Attempt', op.attempt || 1), field('Scheduled', formatTime(op.scheduledTime)),
+      field('Next Attempt', op.nextAttemptScheduleTime ? formatTime(op.nextAttemptScheduleTime) : '—'),
+      field('Operation Token', h('span', {class: 'mono'}, op.operationToken || '—'))),
+    op.lastAttemptFailure ? h('div', {}, h('h2', {}, 'Last attempt failure'), failureView(op.lastAttemptFailure)) : null)));
+}
+
+function pendingActivitiesView(activities, actions = () => null) {
   if (!activities.length) return h('p', {class: 'muted'}, 'No pending activities.');
-  return h('div', {id: 'pending-activities'}, activities.map((a) => h('div', {class: 'panel pending-activity'},
+  return h('div', {id: 'pending-activities'}, activities.map((a) => h('div', {class: 'panel pending-activity', 'data-activity-id': a.activityId},
+    actions(a),
     h('div', {class: 'summary'},
       field('Activity ID', a.activityId),
       field('Type', (a.activityType && a.activityType.name) || ''),
@@ -670,7 +705,8 @@ function pendingActivitiesView(activities) {
       field('Last Started', formatTime(a.lastStartedTime)),
       field('Last Heartbeat', formatTime(a.lastHeartbeatTime)),
       field('Next Retry', a.nextAttemptScheduleTime ? formatTime(a.nextAttemptScheduleTime) : '—'),
-      field('Last Worker', a.lastWorkerIdentity || '')),
+      field('Last Worker', a.lastWorkerIdentity || ''),
+      a.paused ? field('Paused', `${formatTime(a.pauseInfo && a.pauseInfo.pauseTime)} by ${(a.pauseInfo && a.pauseInfo.manual && a.pauseInfo.manual.identity) || '?'}: ${(a.pauseInfo && a.pauseInfo.manual && a.pauseInfo.manual.reason) || ''}`) : null),
     a.heartbeatDetails ? h('div', {}, h('h2', {}, 'Heartbeat details'), payloadsView(a.heartbeatDetails)) : null,
     a.lastFailure ? h('div', {}, h('h2', {}, 'Last failure'), failureView(a.lastFailure)) : null)));
 }
