@@ -40,26 +40,41 @@ WORKFLOWS = [
 ACTIVITIES = [process_payment, fulfill_order, cancel_order, hang_first_attempt, stop_heartbeating_first_attempt]
 
 
-@pytest.fixture
-def temporal_server(tmp_path):
+def start_temporal(tmp_path, attempt: int) -> tuple[subprocess.Popen, int] | None:
+    """Temporal's dev server on a free port, once its default namespace answers; None when it
+    exits first (another process took one of its ports) or never answers."""
     port = free_port()
-    log = open(tmp_path / "temporal.log", "wb")
+    log = open(tmp_path / f"temporal-{attempt}.log", "wb")
     process = subprocess.Popen(
         [str(TEMPORAL), "server", "start-dev", "--port", str(port), "--headless", "--log-level", "error",
          "--ip", "127.0.0.1", "--http-port", str(free_port()), "--metrics-port", str(free_port())],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL,
     )
-    # The port opens before the server serves; wait until the default namespace answers.
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         ready = subprocess.run(
             [str(TEMPORAL), "operator", "namespace", "describe", "--namespace", "default",
              "--address", f"127.0.0.1:{port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
         )
         if ready.returncode == 0:
-            break
+            return process, port
         time.sleep(0.2)
+    process.terminate()
+    process.wait(timeout=15)
+    return None
+
+
+@pytest.fixture
+def temporal_server(tmp_path):
+    # A free port can be taken between choosing it and binding it: try again elsewhere.
+    for attempt in range(3):
+        started = start_temporal(tmp_path, attempt)
+        if started:
+            break
+    else:
+        pytest.fail("Temporal's dev server did not start (see temporal-*.log)")
+    process, port = started
     yield f"127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=15)
