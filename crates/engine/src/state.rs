@@ -363,6 +363,13 @@ pub struct ActivityInfo {
     /// counts from attempt 1.
     #[prost(bool, tag = "30")]
     pub reset_requested: bool,
+    /// The options the activity was scheduled with, kept when an operator changes them
+    /// (`UpdateActivityOptions`, which writes no event): what history alone says.
+    #[prost(message, optional, tag = "31")]
+    pub original_options: Option<temper_api::proto::activity::v1::ActivityOptions>,
+    /// When the last failed attempt ended (its retry backoff counts from then).
+    #[prost(int64, tag = "32")]
+    pub last_attempt_complete_time_ms: i64,
 }
 
 /// A started timer.

@@ -343,6 +343,7 @@ impl Transition<'_> {
         match decision {
             RetryDecision::RetryAfter(delay) => {
                 activity.attempt += 1;
+                activity.last_attempt_complete_time_ms = self.now;
                 activity.started_time_ms = 0;
                 activity.last_failure = failure.map(|f| retried_failure(f, timeout));
                 activity.current_attempt_scheduled_time_ms = self.now + delay;

@@ -6,6 +6,7 @@
 
 use super::{ReadyTask, Transition};
 use crate::state::ActivityInfo;
+use temper_api::proto::activity::v1::ActivityOptions;
 
 /// Which pending activities an operation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub enum ActivityOperationError {
     NotFound,
     #[error("activity is already paused")]
     AlreadyPaused,
+    /// Options that Temporal would refuse, in its words.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// How an operator's pause is recorded.
@@ -185,4 +189,175 @@ impl Transition<'_> {
             attempt: activity.attempt,
         });
     }
+}
+
+/// An operator's change to activities' options: the fields the mask names (as Temporal's
+/// paths, camelCase per segment), or back to what they were scheduled with.
+#[derive(Debug, Clone, Default)]
+pub struct OptionsUpdate {
+    pub options: Option<ActivityOptions>,
+    pub paths: Vec<String>,
+    pub restore_original: bool,
+}
+
+impl Transition<'_> {
+    /// Changes the selected activities' options; answers the last one's options after the
+    /// change, as Temporal does. A waiting retry is rescheduled by the new policy.
+    pub fn update_activity_options(
+        &mut self,
+        selector: &ActivitySelector,
+        update: &OptionsUpdate,
+    ) -> Result<ActivityOptions, ActivityOperationError> {
+        let ids = self.selected_activities(selector)?;
+        let mut answer = ActivityOptions::default();
+        for id in ids {
+            let Some(before) = self.exec.activities.get(&id).cloned() else {
+                continue;
+            };
+            let mut activity = before.clone();
+            if update.restore_original {
+                if let Some(original) = activity.original_options.take() {
+                    restore_options(&mut activity, &original);
+                }
+            } else {
+                apply_paths(&mut activity, update)?;
+                check_options(&activity)?;
+                if activity.original_options.is_none() {
+                    activity.original_options = Some(options_of(&before));
+                }
+            }
+            answer = options_of(&activity);
+            self.exec.activities.insert(id, activity);
+            self.reschedule_waiting_attempt(id);
+        }
+        Ok(answer)
+    }
+
+    /// After new options: a waiting attempt goes to its (maybe new) queue, at the time its
+    /// (maybe new) retry policy says.
+    fn reschedule_waiting_attempt(&mut self, id: i64) {
+        let now = self.now;
+        let Some(activity) = self.exec.activities.get_mut(&id) else {
+            return;
+        };
+        if activity.started_time_ms > 0 || activity.paused {
+            return;
+        }
+        if activity.retry_ready_time_ms > 0 && activity.attempt > 1 {
+            let policy = crate::retry::with_defaults(activity.retry_policy.clone());
+            let delay = crate::retry::backoff_ms(&policy, activity.attempt - 1);
+            activity.retry_ready_time_ms = activity.last_attempt_complete_time_ms + delay;
+            if activity.retry_ready_time_ms > now {
+                return;
+            }
+        }
+        self.dispatch_now(id);
+    }
+}
+
+/// The options an activity runs with, as `UpdateActivityOptions` answers them.
+fn options_of(activity: &ActivityInfo) -> ActivityOptions {
+    let duration = |ms: i64| Some(crate::time::ms_duration(ms).unwrap_or_default());
+    ActivityOptions {
+        task_queue: Some(temper_api::proto::taskqueue::v1::TaskQueue {
+            name: activity.task_queue.clone(),
+            kind: temper_api::proto::enums::v1::TaskQueueKind::Normal as i32,
+            ..Default::default()
+        }),
+        schedule_to_close_timeout: duration(activity.schedule_to_close_timeout_ms),
+        schedule_to_start_timeout: duration(activity.schedule_to_start_timeout_ms),
+        start_to_close_timeout: duration(activity.start_to_close_timeout_ms),
+        heartbeat_timeout: duration(activity.heartbeat_timeout_ms),
+        retry_policy: Some(activity.retry_policy.clone().unwrap_or_default()),
+        priority: Some(Default::default()),
+        start_delay: None,
+    }
+}
+
+/// Puts options back as `original` has them.
+pub(super) fn restore_options(activity: &mut ActivityInfo, original: &ActivityOptions) {
+    let ms = |d: &Option<prost_wkt_types::Duration>| crate::time::duration_ms(d.as_ref());
+    activity.task_queue = original
+        .task_queue
+        .as_ref()
+        .map(|q| q.name.clone())
+        .unwrap_or_default();
+    activity.schedule_to_close_timeout_ms = ms(&original.schedule_to_close_timeout);
+    activity.schedule_to_start_timeout_ms = ms(&original.schedule_to_start_timeout);
+    activity.start_to_close_timeout_ms = ms(&original.start_to_close_timeout);
+    activity.heartbeat_timeout_ms = ms(&original.heartbeat_timeout);
+    activity.retry_policy = original.retry_policy.clone();
+}
+
+/// Sets the fields the mask names from `update.options`, with Temporal's messages for a
+/// path whose parent message was not given. Paths Temper has nothing for (priorities) and
+/// unknown paths are ignored, as Temporal's older RPC ignores them.
+fn apply_paths(
+    activity: &mut ActivityInfo,
+    update: &OptionsUpdate,
+) -> Result<(), ActivityOperationError> {
+    let options = update.options.clone().unwrap_or_default();
+    let ms = |d: &Option<prost_wkt_types::Duration>| crate::time::duration_ms(d.as_ref());
+    let missing = |what: &str| ActivityOperationError::Invalid(format!("{what} is not provided"));
+    for path in &update.paths {
+        match path.as_str() {
+            "taskQueue.name" => {
+                let queue = options
+                    .task_queue
+                    .as_ref()
+                    .ok_or_else(|| missing("TaskQueue"))?;
+                activity.task_queue = queue.name.clone();
+            }
+            "scheduleToCloseTimeout" => {
+                activity.schedule_to_close_timeout_ms = ms(&options.schedule_to_close_timeout)
+            }
+            "scheduleToStartTimeout" => {
+                activity.schedule_to_start_timeout_ms = ms(&options.schedule_to_start_timeout)
+            }
+            "startToCloseTimeout" => {
+                activity.start_to_close_timeout_ms = ms(&options.start_to_close_timeout)
+            }
+            "heartbeatTimeout" => activity.heartbeat_timeout_ms = ms(&options.heartbeat_timeout),
+            "retryPolicy" => activity.retry_policy = options.retry_policy.clone(),
+            sub if sub.starts_with("retryPolicy.") => {
+                let given = options
+                    .retry_policy
+                    .as_ref()
+                    .ok_or_else(|| missing("RetryPolicy"))?;
+                let policy = activity.retry_policy.get_or_insert_with(Default::default);
+                match sub {
+                    "retryPolicy.initialInterval" => {
+                        policy.initial_interval = given.initial_interval
+                    }
+                    "retryPolicy.backoffCoefficient" => {
+                        policy.backoff_coefficient = given.backoff_coefficient
+                    }
+                    "retryPolicy.maximumInterval" => {
+                        policy.maximum_interval = given.maximum_interval
+                    }
+                    "retryPolicy.maximumAttempts" => {
+                        policy.maximum_attempts = given.maximum_attempts
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Temporal's checks of an activity's options after a change, and its normalisation
+/// (schedule-to-start and start-to-close never longer than schedule-to-close).
+fn check_options(activity: &ActivityInfo) -> Result<(), ActivityOperationError> {
+    if let Some(policy) = &activity.retry_policy {
+        crate::retry::validate(policy).map_err(ActivityOperationError::Invalid)?;
+    }
+    if activity.start_to_close_timeout_ms <= 0 && activity.schedule_to_close_timeout_ms <= 0 {
+        return Err(ActivityOperationError::Invalid(format!(
+            "a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. ActivityId={} ActivityType={}",
+            activity.activity_id, activity.activity_type
+        )));
+    }
+    Ok(())
 }

@@ -131,6 +131,9 @@ impl Execution {
             wft.task_queue.clear();
         }
         for activity in exec.activities.values_mut() {
+            if let Some(original) = activity.original_options.take() {
+                super::activity_operations::restore_options(activity, &original);
+            }
             *activity = activity_as_scheduled(activity);
         }
         for op in exec.nexus_operations.values_mut() {
@@ -520,6 +523,7 @@ fn activity_as_scheduled(activity: &ActivityInfo) -> ActivityInfo {
         pause_reason: String::new(),
         pause_request_id: String::new(),
         reset_requested: false,
+        last_attempt_complete_time_ms: 0,
         ..activity.clone()
     }
 }

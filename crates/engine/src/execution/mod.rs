@@ -56,7 +56,9 @@ mod validate;
 mod workflow_task;
 
 pub use activities::HeartbeatAnswer;
-pub use activity_operations::{ActivityOperationError, ActivitySelector, PauseRequest};
+pub use activity_operations::{
+    ActivityOperationError, ActivitySelector, OptionsUpdate, PauseRequest,
+};
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};

@@ -6,7 +6,7 @@
 
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::workflowservice::v1::*;
-use temper_engine::execution::{ActivitySelector, PauseRequest};
+use temper_engine::execution::{ActivitySelector, OptionsUpdate, PauseRequest};
 use tonic::Status;
 
 use super::Frontend;
@@ -178,4 +178,121 @@ fn flat_execution(workflow_id: String, run_id: String) -> WorkflowExecution {
         workflow_id,
         run_id,
     }
+}
+
+/// Mask paths Temporal's newer RPC takes (its older one ignores any other path).
+const OPTION_PATHS: &[&str] = &[
+    "taskQueue.name",
+    "scheduleToCloseTimeout",
+    "scheduleToStartTimeout",
+    "startToCloseTimeout",
+    "heartbeatTimeout",
+    "priority",
+    "priority.priorityKey",
+    "priority.fairnessKey",
+    "priority.fairnessWeight",
+    "retryPolicy",
+    "retryPolicy.initialInterval",
+    "retryPolicy.backoffCoefficient",
+    "retryPolicy.maximumInterval",
+    "retryPolicy.maximumAttempts",
+    "startDelay",
+];
+
+impl Frontend {
+    pub(super) async fn update_activity_options_op(
+        &self,
+        request: UpdateActivityOptionsRequest,
+    ) -> Result<temper_api::proto::activity::v1::ActivityOptions, Status> {
+        use update_activity_options_request::Activity;
+        self.namespaces.require(&request.namespace)?;
+        let paths: Vec<String> = request
+            .update_mask
+            .as_ref()
+            .map(|mask| mask.paths.iter().map(|p| camel_path(p)).collect())
+            .unwrap_or_default();
+        if request.restore_original && !paths.is_empty() {
+            return Err(errors::invalid(
+                "Both UpdateMask and RestoreOriginal are provided",
+            ));
+        }
+        if !request.restore_original && request.activity_options.is_none() {
+            return Err(errors::invalid("ActivityOptions are not provided"));
+        }
+        let selector = match request.activity {
+            Some(Activity::Id(id)) => ActivitySelector::Id(id),
+            Some(Activity::Type(name)) => ActivitySelector::Type(name),
+            Some(Activity::MatchAll(true)) => ActivitySelector::All,
+            Some(Activity::MatchAll(false)) | None => return Err(no_selector()),
+        };
+        if !request.restore_original && request.update_mask.is_none() {
+            return Err(errors::invalid("UpdateMask is not provided"));
+        }
+        let update = OptionsUpdate {
+            options: request.activity_options,
+            paths,
+            restore_original: request.restore_original,
+        };
+        let execution = execution_of(request.execution)?;
+        self.history
+            .operate_on_activities(&request.namespace, &execution, |t| {
+                t.update_activity_options(&selector, &update)
+            })
+            .await
+    }
+
+    pub(super) async fn update_activity_execution_options_op(
+        &self,
+        request: UpdateActivityExecutionOptionsRequest,
+    ) -> Result<temper_api::proto::activity::v1::ActivityOptions, Status> {
+        check_flat(&request.workflow_id, &request.activity_id, &request.run_id)?;
+        if let Some(mask) = &request.update_mask {
+            if !request.restore_original && mask.paths.is_empty() {
+                return Err(errors::invalid("UpdateMask must specify at least one path"));
+            }
+            if let Some(unknown) = mask
+                .paths
+                .iter()
+                .find(|p| !OPTION_PATHS.contains(&camel_path(p).as_str()))
+            {
+                return Err(errors::invalid(format!(
+                    "unsupported update_mask path: \"{unknown}\""
+                )));
+            }
+        }
+        self.update_activity_options_op(UpdateActivityOptionsRequest {
+            namespace: request.namespace,
+            execution: Some(flat_execution(request.workflow_id, request.run_id)),
+            identity: request.identity,
+            activity_options: request.activity_options,
+            update_mask: request.update_mask,
+            restore_original: request.restore_original,
+            activity: Some(update_activity_options_request::Activity::Id(
+                request.activity_id,
+            )),
+        })
+        .await
+    }
+}
+
+/// A mask path in camelCase, segment by segment (Temporal takes both spellings).
+fn camel_path(path: &str) -> String {
+    path.split('.')
+        .map(|segment| {
+            let mut out = String::new();
+            let mut upper = false;
+            for c in segment.chars() {
+                match (c, upper) {
+                    ('_', _) => upper = true,
+                    (c, true) => {
+                        out.extend(c.to_uppercase());
+                        upper = false;
+                    }
+                    (c, false) => out.push(c),
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }

@@ -1089,6 +1089,30 @@ impl WorkflowService for Frontend {
         Ok(Response::new(ResetActivityResponse::default()))
     }
 
+    async fn update_activity_options(
+        &self,
+        request: Request<UpdateActivityOptionsRequest>,
+    ) -> Result<Response<UpdateActivityOptionsResponse>, Status> {
+        let options = self
+            .update_activity_options_op(request.into_inner())
+            .await?;
+        Ok(Response::new(UpdateActivityOptionsResponse {
+            activity_options: Some(options),
+        }))
+    }
+
+    async fn update_activity_execution_options(
+        &self,
+        request: Request<UpdateActivityExecutionOptionsRequest>,
+    ) -> Result<Response<UpdateActivityExecutionOptionsResponse>, Status> {
+        let options = self
+            .update_activity_execution_options_op(request.into_inner())
+            .await?;
+        Ok(Response::new(UpdateActivityExecutionOptionsResponse {
+            activity_options: Some(options),
+        }))
+    }
+
     async fn pause_activity_execution(
         &self,
         request: Request<PauseActivityExecutionRequest>,

@@ -149,12 +149,12 @@ impl History {
 impl History {
     /// Applies an operator's activity operation to a workflow's run (its current run when
     /// `execution` names none).
-    pub async fn operate_on_activities(
+    pub async fn operate_on_activities<R>(
         &self,
         namespace: &str,
         execution: &WorkflowExecution,
-        operation: impl FnOnce(&mut Transition<'_>) -> Result<(), ActivityOperationError>,
-    ) -> Result<(), Status> {
+        operation: impl FnOnce(&mut Transition<'_>) -> Result<R, ActivityOperationError>,
+    ) -> Result<R, Status> {
         let exec = self.resolve(namespace, Some(execution)).await?;
         let applied = self.transact(&exec.run_id, operation).await?;
         applied.value.map_err(|error| match error {
@@ -162,6 +162,7 @@ impl History {
             ActivityOperationError::NotFound | ActivityOperationError::RunClosed => {
                 errors::not_found(error.to_string())
             }
+            ActivityOperationError::Invalid(message) => errors::invalid(message),
         })
     }
 }
