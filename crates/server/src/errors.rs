@@ -215,3 +215,12 @@ pub fn reset_error(error: ResetError) -> Status {
         ResetError::History(error) => invalid(error.to_string()),
     }
 }
+
+/// PERMISSION_DENIED with Temporal's `PermissionDeniedFailure` detail.
+pub fn permission_denied(message: &str) -> Status {
+    with_detail(
+        Code::PermissionDenied,
+        message.to_string(),
+        details::PermissionDeniedFailure::default(),
+    )
+}

@@ -36,6 +36,11 @@ use responses::{activity_task_response, describe_response, execution_info, execu
 
 pub const SERVER_VERSION: &str = "1.29.0";
 
+const VERSION_SETS_DISABLED: &str =
+    "Worker versioning v0.1 (Version Set-based, deprecated) is disabled on this namespace.";
+const VERSIONING_RULES_DISABLED: &str =
+    "Worker versioning v0.2 (Rules-based, deprecated) is disabled on this namespace.";
+
 pub struct Frontend {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
@@ -1138,6 +1143,48 @@ impl WorkflowService for Frontend {
         self.reset_activity_execution_op(request.into_inner())
             .await?;
         Ok(Response::new(ResetActivityExecutionResponse::default()))
+    }
+
+    // Worker versioning v0.1 and v0.2 are deprecated: Temporal's dev server refuses them
+    // with these words, and so does Temper.
+    async fn update_worker_build_id_compatibility(
+        &self,
+        request: Request<UpdateWorkerBuildIdCompatibilityRequest>,
+    ) -> Result<Response<UpdateWorkerBuildIdCompatibilityResponse>, Status> {
+        self.namespaces.require(&request.get_ref().namespace)?;
+        Err(errors::permission_denied(VERSION_SETS_DISABLED))
+    }
+
+    async fn get_worker_build_id_compatibility(
+        &self,
+        request: Request<GetWorkerBuildIdCompatibilityRequest>,
+    ) -> Result<Response<GetWorkerBuildIdCompatibilityResponse>, Status> {
+        self.namespaces.require(&request.get_ref().namespace)?;
+        Err(errors::permission_denied(VERSION_SETS_DISABLED))
+    }
+
+    async fn update_worker_versioning_rules(
+        &self,
+        request: Request<UpdateWorkerVersioningRulesRequest>,
+    ) -> Result<Response<UpdateWorkerVersioningRulesResponse>, Status> {
+        self.namespaces.require(&request.get_ref().namespace)?;
+        Err(errors::permission_denied(VERSIONING_RULES_DISABLED))
+    }
+
+    async fn get_worker_versioning_rules(
+        &self,
+        request: Request<GetWorkerVersioningRulesRequest>,
+    ) -> Result<Response<GetWorkerVersioningRulesResponse>, Status> {
+        self.namespaces.require(&request.get_ref().namespace)?;
+        Err(errors::permission_denied(VERSIONING_RULES_DISABLED))
+    }
+
+    async fn get_worker_task_reachability(
+        &self,
+        request: Request<GetWorkerTaskReachabilityRequest>,
+    ) -> Result<Response<GetWorkerTaskReachabilityResponse>, Status> {
+        self.namespaces.require(&request.get_ref().namespace)?;
+        Err(errors::permission_denied(VERSIONING_RULES_DISABLED))
     }
 
     async fn record_worker_heartbeat(
