@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryReverseRequest,
-    PauseActivityRequest,
+    DescribeWorkerDeploymentRequest,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -90,10 +90,11 @@ async def test_describe_shows_pending_activity_and_task(client, task_queue):
 
 async def test_unimplemented_rpcs_name_themselves(client):
     try:
-        await client.workflow_service.pause_activity(PauseActivityRequest(namespace="default"))
+        await client.workflow_service.describe_worker_deployment(
+            DescribeWorkerDeploymentRequest(namespace="default", deployment_name="d"))
     except RPCError as error:
         assert error.status == RPCStatusCode.UNIMPLEMENTED
-        assert "PauseActivity" in error.message
+        assert "DescribeWorkerDeployment" in error.message
     else:
         raise AssertionError("expected UNIMPLEMENTED")
 
