@@ -282,6 +282,11 @@ impl Execution {
             A::UpsertWorkflowSearchAttributesEventAttributes(a) => {
                 self.upsert_search_attributes(a.search_attributes.as_ref());
             }
+            A::WorkflowExecutionOptionsUpdatedEventAttributes(a) => {
+                if let Some(started) = self.started.as_mut() {
+                    started.priority = a.priority.clone();
+                }
+            }
             A::WorkflowPropertiesModifiedEventAttributes(a) => {
                 self.upsert_memo(a.upserted_memo.as_ref());
             }

@@ -93,6 +93,9 @@ pub(super) fn event_type(attributes: &Attributes) -> EventType {
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
             EventType::WorkflowExecutionUpdateCompleted
         }
+        A::WorkflowExecutionOptionsUpdatedEventAttributes(_) => {
+            EventType::WorkflowExecutionOptionsUpdated
+        }
         A::NexusOperationScheduledEventAttributes(_) => EventType::NexusOperationScheduled,
         A::NexusOperationStartedEventAttributes(_) => EventType::NexusOperationStarted,
         A::NexusOperationCompletedEventAttributes(_) => EventType::NexusOperationCompleted,

@@ -45,6 +45,7 @@ mod events;
 mod external;
 mod invariants;
 mod nexus;
+mod options;
 mod properties;
 mod reset;
 mod signals;

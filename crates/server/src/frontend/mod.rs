@@ -31,6 +31,7 @@ mod nexus;
 mod polls;
 mod responses;
 mod task_queues;
+mod workflow_options;
 
 use responses::{activity_task_response, describe_response, execution_info, execution_of};
 
@@ -1116,6 +1117,16 @@ impl WorkflowService for Frontend {
         Ok(Response::new(UpdateActivityExecutionOptionsResponse {
             activity_options: Some(options),
         }))
+    }
+
+    async fn update_workflow_execution_options(
+        &self,
+        request: Request<UpdateWorkflowExecutionOptionsRequest>,
+    ) -> Result<Response<UpdateWorkflowExecutionOptionsResponse>, Status> {
+        Ok(Response::new(
+            self.update_workflow_options_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn pause_activity_execution(
