@@ -399,3 +399,25 @@ async def test_pause_and_unpause_an_activity_from_the_ui(ui_server, browser):
         ALLOWED.add(workflow_id)
         await click(browser, "button.unpause-activity")
         assert (await handle.result()).startswith("ok@")
+
+
+async def test_nexus_endpoints_pages(ui_server, browser):
+    import json as json_module
+    from temporalio.api.common.v1 import Payload
+    from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
+    from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
+    server, ui = ui_server
+    client = await Client.connect(server.target)
+    name = f"ui-ep-{uuid.uuid4().hex[:8]}"
+    spec = EndpointSpec(name=name, target=EndpointTarget(
+        worker=EndpointTarget.Worker(namespace="default", task_queue="handlers")))
+    spec.description.CopyFrom(Payload(metadata={"encoding": b"json/plain"},
+                                      data=json_module.dumps("Echoes things").encode()))
+    await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=spec))
+    await open_page(browser, f"{ui}/nexus")
+    await wait_until(browser, lambda d: name in text_of(d, "main table"), what="the endpoint listed")
+    assert "default / handlers" in text_of(browser, "main table")
+    await click(browser, f"main table a[href^='/nexus/']")
+    await wait_until(browser, lambda d: "Echoes things" in text_of(d, "main"), what="the endpoint's page")
+    assert "default / handlers" in text_of(browser, "#endpoint")
+    screenshot(browser, "16-nexus-endpoint")

@@ -261,6 +261,7 @@ async function setNamespace(ns) {
     ['Schedules', `${nsPath(ns)}/schedules`],
     ['Task Queues', `${nsPath(ns)}/task-queues`],
     ['Search Attributes', `${nsPath(ns)}/search-attributes`],
+    ['Nexus', '/nexus'],
     ['Namespaces', '/namespaces'],
   ].map(([title, url]) => {
     const active = url === '/namespaces' ? here === url || here === nsPath(ns) : here.startsWith(url);
@@ -286,6 +287,10 @@ function render() {
   refreshTimer = null;
   const gen = generation;
   const parts = location.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  if (parts[0] === 'nexus') {
+    setNamespace(currentNamespace || 'default');
+    return parts[1] ? nexusEndpointPage(gen, parts[1]) : nexusEndpointsPage(gen);
+  }
   if (parts[0] !== 'namespaces') return navigate('/namespaces/default/workflows', true);
   if (parts.length === 1) {
     setNamespace(currentNamespace || 'default');
@@ -943,6 +948,47 @@ async function searchAttributesPage(gen, ns) {
       [...rows('Custom', answer.customAttributes), ...rows('System', answer.systemAttributes)]));
   } catch (error) {
     mount(gen, h('h1', {}, 'Search Attributes'), errorBox(error));
+  }
+}
+
+// ---- Nexus endpoints (cluster-wide, at Temporal's `/nexus` paths) ------------------------
+
+function endpointTarget(endpoint) {
+  const target = (endpoint.spec && endpoint.spec.target) || {};
+  if (target.worker) return `${target.worker.namespace} / ${target.worker.taskQueue}`;
+  if (target.external) return target.external.url;
+  return '';
+}
+
+async function nexusEndpointsPage(gen) {
+  try {
+    const answer = await api('/nexus/endpoints', {query: {pageSize: 1000}});
+    const rows = (answer.endpoints || []).map((e) => h('tr', {},
+      h('td', {}, h('a', {href: `/nexus/${seg(e.id)}`}, e.spec.name)),
+      h('td', {}, endpointTarget(e)),
+      h('td', {class: 'mono hide-narrow'}, e.id),
+      h('td', {class: 'hide-narrow'}, formatTime(e.createdTime))));
+    mount(gen, h('h1', {}, 'Nexus Endpoints'),
+      table(['Name', 'Target (namespace / task queue, or URL)', 'ID', 'Created'], rows, 'No Nexus endpoints.'));
+  } catch (error) {
+    mount(gen, h('h1', {}, 'Nexus Endpoints'), errorBox(error));
+  }
+}
+
+async function nexusEndpointPage(gen, id) {
+  try {
+    const e = (await api(`/nexus/endpoints/${seg(id)}`)).endpoint;
+    const description = e.spec.description ? payloadView(e.spec.description) : h('p', {class: 'muted'}, 'none');
+    mount(gen, h('h1', {}, e.spec.name), h('div', {class: 'panel summary', id: 'endpoint'},
+      field('Target', endpointTarget(e)),
+      field('ID', h('span', {class: 'mono'}, e.id)),
+      field('Version', e.version),
+      field('Created', formatTime(e.createdTime)),
+      field('Last Modified', formatTime(e.lastModifiedTime) || '—'),
+      field('URL Prefix', h('span', {class: 'mono'}, e.urlPrefix))),
+    h('h2', {}, 'Description'), description);
+  } catch (error) {
+    mount(gen, h('h1', {}, 'Nexus Endpoint'), errorBox(error));
   }
 }
 
