@@ -358,9 +358,7 @@ impl Transition<'_> {
         let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) else {
             return;
         };
-        let backoff = FIRST_BACKOFF_MS
-            .saturating_mul(1_i64 << (op.attempt - 1).clamp(0, 30))
-            .min(MAX_BACKOFF_MS);
+        let backoff = backoff_after(op.attempt);
         op.attempt += 1;
         op.dispatched_time_ms = 0;
         op.dispatch_deadline_ms = 0;
@@ -487,6 +485,13 @@ pub(super) fn linked_handler_run(event: &HistoryEvent) -> Option<HandlerRun> {
         }),
         _ => None,
     })
+}
+
+/// The wait before the attempt after `attempt` (start or cancel alike): 1 s, doubling.
+fn backoff_after(attempt: i32) -> i64 {
+    FIRST_BACKOFF_MS
+        .saturating_mul(1_i64 << (attempt - 1).clamp(0, 30))
+        .min(MAX_BACKOFF_MS)
 }
 
 /// Whether an operation waits for a handler to take its current attempt.
@@ -724,9 +729,7 @@ impl Transition<'_> {
     fn retry_nexus_cancel(&mut self, scheduled_event_id: i64, failure: Option<Failure>) {
         let now = self.now;
         if let Some(op) = self.exec.nexus_operations.get_mut(&scheduled_event_id) {
-            let backoff = FIRST_BACKOFF_MS
-                .saturating_mul(1_i64 << (op.cancel_attempt - 1).clamp(0, 30))
-                .min(MAX_BACKOFF_MS);
+            let backoff = backoff_after(op.cancel_attempt);
             op.cancel_attempt += 1;
             op.cancel_dispatch_deadline_ms = 0;
             op.cancel_retry_ready_time_ms = now + backoff;

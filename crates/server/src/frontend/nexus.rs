@@ -147,9 +147,7 @@ fn start_request(
     grant: NexusTaskGrant,
     now_ms: i64,
 ) -> nexus::Request {
-    let mut header: std::collections::HashMap<String, String> = grant.header.into_iter().collect();
-    let remaining_ms = (grant.deadline_ms - now_ms).max(0);
-    header.insert("request-timeout".into(), format!("{remaining_ms}ms"));
+    let header = request_header(grant.header, grant.deadline_ms, now_ms);
     nexus::Request {
         header,
         scheduled_time: ms_timestamp(now_ms),
@@ -174,11 +172,21 @@ fn start_request(
     }
 }
 
+/// The operation's headers plus `request-timeout`: the time the handler has left.
+fn request_header(
+    header: std::collections::BTreeMap<String, String>,
+    deadline_ms: i64,
+    now_ms: i64,
+) -> std::collections::HashMap<String, String> {
+    let mut header: std::collections::HashMap<String, String> = header.into_iter().collect();
+    let remaining_ms = (deadline_ms - now_ms).max(0);
+    header.insert("request-timeout".into(), format!("{remaining_ms}ms"));
+    header
+}
+
 /// The Nexus request that asks a handler to cancel a started operation.
 fn cancel_request(grant: NexusCancelGrant, now_ms: i64) -> nexus::Request {
-    let mut header: std::collections::HashMap<String, String> = grant.header.into_iter().collect();
-    let remaining_ms = (grant.deadline_ms - now_ms).max(0);
-    header.insert("request-timeout".into(), format!("{remaining_ms}ms"));
+    let header = request_header(grant.header, grant.deadline_ms, now_ms);
     #[allow(deprecated)] // `operation_id` is deprecated but still sent, as Temporal does
     let cancel = CancelOperationRequest {
         service: grant.service,
