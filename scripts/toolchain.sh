@@ -12,3 +12,7 @@ if ! rustup run "$pinned" rustc --version >/dev/null 2>&1; then
         exit 1
     fi
 fi
+
+# Every package of the lock file, for every platform: crates/api's build script reads the
+# protos through `cargo metadata --frozen`, which needs them all and must not download.
+cargo fetch --locked --quiet

@@ -40,14 +40,16 @@ WORKFLOWS = [
 ACTIVITIES = [process_payment, fulfill_order, cancel_order, hang_first_attempt, stop_heartbeating_first_attempt]
 
 
-def start_temporal(tmp_path, attempt: int) -> tuple[subprocess.Popen, int] | None:
+def start_temporal(tmp_path, attempt: int, dynamic_config: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int] | None:
     """Temporal's dev server on a free port, once its default namespace answers; None when it
-    exits first (another process took one of its ports) or never answers."""
+    exits first (another process took one of its ports) or never answers. `dynamic_config`:
+    `KEY=VALUE` settings that switch on features the dev server ships disabled."""
     port = free_port()
+    settings = [arg for setting in dynamic_config for arg in ("--dynamic-config-value", setting)]
     log = open(tmp_path / f"temporal-{attempt}.log", "wb")
     process = subprocess.Popen(
         [str(TEMPORAL), "server", "start-dev", "--port", str(port), "--headless", "--log-level", "error",
-         "--ip", "127.0.0.1", "--http-port", str(free_port()), "--metrics-port", str(free_port())],
+         "--ip", "127.0.0.1", "--http-port", str(free_port()), "--metrics-port", str(free_port()), *settings],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL,
     )
     deadline = time.time() + 60
@@ -67,9 +69,14 @@ def start_temporal(tmp_path, attempt: int) -> tuple[subprocess.Popen, int] | Non
 
 @pytest.fixture
 def temporal_server(tmp_path):
+    yield from temporal_dev_server(tmp_path)
+
+
+def temporal_dev_server(tmp_path, *dynamic_config: str):
+    """Yields the address of a dev server with these dynamic config settings, then stops it."""
     # A free port can be taken between choosing it and binding it: try again elsewhere.
     for attempt in range(3):
-        started = start_temporal(tmp_path, attempt)
+        started = start_temporal(tmp_path, attempt, dynamic_config)
         if started:
             break
     else:

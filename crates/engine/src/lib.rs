@@ -16,6 +16,7 @@ pub mod cron;
 pub mod execution;
 pub mod limits;
 pub mod retry;
+pub mod standalone_activity;
 pub mod state;
 pub mod time;
 

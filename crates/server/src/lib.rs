@@ -4,6 +4,7 @@
 //! the namespace registry ([`namespaces`]), time skipping ([`time_skipping`]) and [`serve`],
 //! which wires them together on one port next to gRPC health and reflection.
 
+pub mod activity_executions;
 pub mod batches;
 pub mod clock;
 pub mod errors;
@@ -40,6 +41,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tower::Layer;
 
+use crate::activity_executions::ActivityExecutions;
 use crate::clock::{Clock, SystemClock, VirtualClock};
 use crate::history::History;
 use crate::matching::Matching;
@@ -77,11 +79,24 @@ pub struct ServerConfig {
     pub search_attributes: std::collections::HashMap<String, i32>,
 }
 
-/// A timer-queue wake-up: a schedule's or a run's.
-async fn on_wake(history: &History, schedules: &Schedules, key: &str) {
-    match schedules::parse_wake_key(key) {
-        Some((namespace, schedule_id)) => schedules.on_timer(namespace, schedule_id).await,
-        None => history.on_timer(key).await,
+/// What the timer queue wakes: runs, schedules and standalone activities.
+#[derive(Clone)]
+struct Wakeable {
+    history: Arc<History>,
+    schedules: Arc<Schedules>,
+    activities: Arc<ActivityExecutions>,
+}
+
+/// A timer-queue wake-up: a schedule's, a standalone activity's or a run's.
+async fn on_wake(wakeable: &Wakeable, key: &str) {
+    if let Some((namespace, schedule_id)) = schedules::parse_wake_key(key) {
+        wakeable.schedules.on_timer(namespace, schedule_id).await;
+    } else if let Some((namespace, activity_id, run_id)) = activity_executions::parse_wake_key(key)
+    {
+        let activities = &wakeable.activities;
+        activities.on_timer(namespace, activity_id, run_id).await;
+    } else {
+        wakeable.history.on_timer(key).await;
     }
 }
 
@@ -90,18 +105,13 @@ async fn on_wake(history: &History, schedules: &Schedules, key: &str) {
 /// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
 /// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
 /// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
-fn catch_up_then_follow_up(
-    history: Arc<History>,
-    schedules: Arc<Schedules>,
-    timers: &TimerQueue,
-    clock: &dyn Clock,
-) {
+fn catch_up_then_follow_up(wakeable: Wakeable, timers: &TimerQueue, clock: &dyn Clock) {
     let overdue = timers.take_overdue(clock.now_ms());
     tokio::spawn(async move {
         for key in overdue {
-            on_wake(&history, &schedules, &key).await;
+            on_wake(&wakeable, &key).await;
         }
-        history.spawn_follow_ups();
+        wakeable.history.spawn_follow_ups();
     });
 }
 
@@ -246,17 +256,26 @@ pub async fn serve(
         timers.clone(),
     )
     .await?;
-    catch_up_then_follow_up(history.clone(), schedules.clone(), &timers, clock.as_ref());
+    let activity_executions = ActivityExecutions::load(
+        config.store.clone(),
+        history.clone(),
+        namespaces.clone(),
+        timers.clone(),
+    )
+    .await?;
+    let wakeable = Wakeable {
+        history: history.clone(),
+        schedules: schedules.clone(),
+        activities: activity_executions.clone(),
+    };
+    catch_up_then_follow_up(wakeable.clone(), &timers, clock.as_ref());
     {
-        let history = history.clone();
-        let schedules = schedules.clone();
         let clock = clock.clone();
         tokio::spawn(timers.clone().run(
             move || clock.now_ms(),
             move |key| {
-                let history = history.clone();
-                let schedules = schedules.clone();
-                async move { on_wake(&history, &schedules, &key).await }
+                let wakeable = wakeable.clone();
+                async move { on_wake(&wakeable, &key).await }
             },
         ));
     }
@@ -292,7 +311,14 @@ pub async fn serve(
     );
     let health = health::HealthService::new(config.store.clone(), clock.clone());
     let workers = Arc::new(workers::Workers::new(namespaces.clone(), clock.clone()));
-    let frontend = frontend::Frontend::new(history, namespaces, schedules, batches, workers);
+    let frontend = frontend::Frontend::new(
+        history,
+        namespaces,
+        schedules,
+        batches,
+        workers,
+        activity_executions,
+    );
     let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {
         ui: match config.ui_listen {

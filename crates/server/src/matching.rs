@@ -33,6 +33,12 @@ pub enum QueuedTask {
         scheduled_event_id: i64,
         attempt: i32,
     },
+    /// An attempt of a standalone activity (one a client started without a workflow).
+    StandaloneActivity {
+        activity_id: String,
+        run_id: String,
+        attempt: i32,
+    },
     /// An attempt of a Nexus operation of the (caller) run `run_id`, or of its cancel request.
     Nexus {
         run_id: String,

@@ -82,7 +82,7 @@ impl<T> RecordMap<T> {
 pub trait StoredState: prost::Message + Sized {
     const KIND: RecordKind;
     fn namespace(&self) -> &str;
-    fn id(&self) -> &str;
+    fn id(&self) -> String;
     /// The version stored with the record (the store checks it on every write).
     fn version_mut(&mut self) -> &mut i64;
 }
@@ -94,7 +94,7 @@ pub async fn save<R: StoredState>(store: &dyn Store, record: &mut R) -> Result<(
     let row = StoredRecord {
         kind: R::KIND,
         namespace: record.namespace().to_string(),
-        id: record.id().to_string(),
+        id: record.id(),
         version: expected + 1,
         state: record.encode_to_vec(),
     };

@@ -31,6 +31,12 @@ pub struct TaskToken {
     /// A Nexus task that asks to cancel the operation (not to start it).
     #[prost(bool, tag = "9")]
     pub cancel: bool,
+    /// An attempt of a standalone activity (no workflow): `run_id` is the activity's run.
+    #[prost(bool, tag = "10")]
+    pub standalone: bool,
+    /// Standalone activities: the activity id.
+    #[prost(string, tag = "11")]
+    pub activity_id: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]

@@ -111,6 +111,8 @@ pub enum RecordKind {
     Schedule,
     BatchOperation,
     NexusEndpoint,
+    /// One run of a standalone activity (id: activity id, NUL, run id).
+    ActivityExecution,
 }
 
 impl RecordKind {
@@ -119,6 +121,7 @@ impl RecordKind {
             RecordKind::Schedule => "schedule",
             RecordKind::BatchOperation => "batch_operation",
             RecordKind::NexusEndpoint => "nexus_endpoint",
+            RecordKind::ActivityExecution => "activity_execution",
         }
     }
 }

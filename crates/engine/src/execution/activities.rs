@@ -15,7 +15,7 @@ use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::{self as history, history_event::Attributes};
 
 /// The timeouts that apply to an activity now, as (instant, kind).
-pub(super) fn activity_deadlines(activity: &ActivityInfo) -> Vec<(i64, TimeoutType)> {
+pub(crate) fn activity_deadlines(activity: &ActivityInfo) -> Vec<(i64, TimeoutType)> {
     let mut deadlines = Vec::new();
     if activity.paused {
         return deadlines; // no timeout fires while paused, as in Temporal
@@ -54,7 +54,7 @@ pub(super) fn activity_deadlines(activity: &ActivityInfo) -> Vec<(i64, TimeoutTy
 /// failure wraps the previous attempt's failure as its cause; kept as is, every timed-out
 /// attempt would nest the chain one level deeper, without bound. As Temporal does, the retried
 /// timeout is kept bare; the final timeout event still carries the last failure as its cause.
-pub(super) fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>) -> Failure {
+pub(crate) fn retried_failure(mut failure: Failure, timeout: Option<TimeoutType>) -> Failure {
     if timeout.is_some() {
         failure.cause = None;
     }

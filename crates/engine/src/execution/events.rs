@@ -157,7 +157,7 @@ pub fn normal_task_queue(name: &str) -> Option<TaskQueue> {
     })
 }
 
-pub(super) fn timeout_failure(
+pub(crate) fn timeout_failure(
     kind: TimeoutType,
     details: Option<Payloads>,
     cause: Option<Failure>,

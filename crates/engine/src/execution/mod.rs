@@ -25,7 +25,7 @@
 //! `chaining.rs` retries, cron and continue-as-new, `timeouts.rs` everything driven by time,
 //! `signals.rs` what clients send a running run, `start.rs` and `reset.rs` new runs.
 
-use self::activities::activity_deadlines;
+pub(crate) use self::activities::activity_deadlines;
 use self::events::event_type;
 use crate::state::{ActivityInfo, Execution, WorkflowTaskInfo};
 use crate::time::ms_timestamp;
@@ -57,11 +57,13 @@ mod validate;
 mod workflow_task;
 
 pub use activities::HeartbeatAnswer;
+pub(crate) use activities::retried_failure;
 pub use activity_operations::{
     ActivityOperationError, ActivitySelector, OptionsUpdate, PauseRequest,
 };
 pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
+pub(crate) use events::timeout_failure;
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
 pub use nexus::{HandlerRun, NexusCancelGrant, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};

@@ -69,8 +69,8 @@ impl crate::records::StoredState for BatchRecord {
         BatchRecord::namespace(self)
     }
 
-    fn id(&self) -> &str {
-        self.job_id()
+    fn id(&self) -> String {
+        self.job_id().to_string()
     }
 
     fn version_mut(&mut self) -> &mut i64 {

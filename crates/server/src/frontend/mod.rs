@@ -13,6 +13,7 @@ use temper_api::workflowservice::workflow_service_server::WorkflowService;
 use temper_engine::execution::{Completed, InitialSignal};
 use tonic::{Request, Response, Status};
 
+use crate::activity_executions::ActivityExecutions;
 use crate::batches::Batches;
 use crate::errors;
 use crate::history::{History, QueryAnswer};
@@ -24,6 +25,7 @@ use crate::visibility;
 use crate::workers::Workers;
 
 mod activity_operations;
+mod activity_tasks;
 mod checks;
 mod cluster;
 mod history_pages;
@@ -48,6 +50,7 @@ pub struct Frontend {
     schedules: Arc<Schedules>,
     batches: Arc<Batches>,
     workers: Arc<Workers>,
+    activity_executions: Arc<ActivityExecutions>,
 }
 
 impl Frontend {
@@ -107,6 +110,7 @@ impl Frontend {
         schedules: Arc<Schedules>,
         batches: Arc<Batches>,
         workers: Arc<Workers>,
+        activity_executions: Arc<ActivityExecutions>,
     ) -> Self {
         Frontend {
             history,
@@ -114,6 +118,7 @@ impl Frontend {
             schedules,
             batches,
             workers,
+            activity_executions,
         }
     }
 }
@@ -414,16 +419,8 @@ impl WorkflowService for Frontend {
         request: Request<RecordActivityTaskHeartbeatRequest>,
     ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
         let request = request.into_inner();
-        let token = self.activity_token(&request.task_token, &request.namespace)?;
-        let answer = self
-            .history
-            .heartbeat(
-                &token.run_id,
-                token.scheduled_event_id,
-                token.attempt,
-                request.details,
-            )
-            .await?;
+        let attempt = self.attempt_of_token(&request.task_token, &request.namespace)?;
+        let answer = self.heartbeat_attempt(attempt, request.details).await?;
         Ok(Response::new(RecordActivityTaskHeartbeatResponse {
             cancel_requested: answer.cancel_requested,
             activity_paused: answer.paused,
@@ -435,19 +432,11 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Result<Response<RecordActivityTaskHeartbeatByIdResponse>, Status> {
-        let request = request.into_inner();
-        let (run_id, scheduled, attempt) = self
-            .activity_by_id(
-                &request.namespace,
-                &request.workflow_id,
-                &request.run_id,
-                &request.activity_id,
-            )
+        let r = request.into_inner();
+        let attempt = self
+            .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
-        let answer = self
-            .history
-            .heartbeat(&run_id, scheduled, attempt, request.details)
-            .await?;
+        let answer = self.heartbeat_attempt(attempt, r.details).await?;
         Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse {
             cancel_requested: answer.cancel_requested,
             activity_paused: answer.paused,
@@ -459,65 +448,34 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RespondActivityTaskCompletedRequest>,
     ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
-        let request = request.into_inner();
-        let token = self.activity_token(&request.task_token, &request.namespace)?;
-        self.history
-            .complete_activity(
-                &token.run_id,
-                token.scheduled_event_id,
-                token.attempt,
-                request.result,
-                &request.identity,
-            )
+        let r = request.into_inner();
+        let attempt = self.attempt_of_token(&r.task_token, &r.namespace)?;
+        self.complete_attempt(attempt, r.result, &r.identity)
             .await?;
-        Ok(Response::new(
-            RespondActivityTaskCompletedResponse::default(),
-        ))
+        Ok(Response::new(Default::default()))
     }
 
     async fn respond_activity_task_completed_by_id(
         &self,
         request: Request<RespondActivityTaskCompletedByIdRequest>,
     ) -> Result<Response<RespondActivityTaskCompletedByIdResponse>, Status> {
-        let request = request.into_inner();
-        let (run_id, scheduled, attempt) = self
-            .activity_by_id(
-                &request.namespace,
-                &request.workflow_id,
-                &request.run_id,
-                &request.activity_id,
-            )
+        let r = request.into_inner();
+        let attempt = self
+            .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
-        self.history
-            .complete_activity(
-                &run_id,
-                scheduled,
-                attempt,
-                request.result,
-                &request.identity,
-            )
+        self.complete_attempt(attempt, r.result, &r.identity)
             .await?;
-        Ok(Response::new(
-            RespondActivityTaskCompletedByIdResponse::default(),
-        ))
+        Ok(Response::new(Default::default()))
     }
 
     async fn respond_activity_task_failed(
         &self,
         request: Request<RespondActivityTaskFailedRequest>,
     ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
-        let request = request.into_inner();
-        let token = self.activity_token(&request.task_token, &request.namespace)?;
+        let r = request.into_inner();
+        let attempt = self.attempt_of_token(&r.task_token, &r.namespace)?;
         let replaced = self
-            .history
-            .fail_activity(
-                &token.run_id,
-                token.scheduled_event_id,
-                token.attempt,
-                request.failure,
-                request.last_heartbeat_details,
-                &request.identity,
-            )
+            .fail_attempt(attempt, r.failure, r.last_heartbeat_details, &r.identity)
             .await?;
         Ok(Response::new(RespondActivityTaskFailedResponse {
             failures: replaced.into_iter().collect(),
@@ -528,73 +486,113 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RespondActivityTaskFailedByIdRequest>,
     ) -> Result<Response<RespondActivityTaskFailedByIdResponse>, Status> {
-        let request = request.into_inner();
-        let (run_id, scheduled, attempt) = self
-            .activity_by_id(
-                &request.namespace,
-                &request.workflow_id,
-                &request.run_id,
-                &request.activity_id,
-            )
+        let r = request.into_inner();
+        let attempt = self
+            .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
-        self.history
-            .fail_activity(
-                &run_id,
-                scheduled,
-                attempt,
-                request.failure,
-                request.last_heartbeat_details,
-                &request.identity,
-            )
+        self.fail_attempt(attempt, r.failure, r.last_heartbeat_details, &r.identity)
             .await?;
-        Ok(Response::new(
-            RespondActivityTaskFailedByIdResponse::default(),
-        ))
+        Ok(Response::new(Default::default()))
     }
 
     async fn respond_activity_task_canceled(
         &self,
         request: Request<RespondActivityTaskCanceledRequest>,
     ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
-        let request = request.into_inner();
-        let token = self.activity_token(&request.task_token, &request.namespace)?;
-        self.history
-            .cancel_activity(
-                &token.run_id,
-                token.scheduled_event_id,
-                token.attempt,
-                request.details,
-                &request.identity,
-            )
-            .await?;
-        Ok(Response::new(RespondActivityTaskCanceledResponse::default()))
+        let r = request.into_inner();
+        let attempt = self.attempt_of_token(&r.task_token, &r.namespace)?;
+        self.cancel_attempt(attempt, r.details, &r.identity).await?;
+        Ok(Response::new(Default::default()))
     }
 
     async fn respond_activity_task_canceled_by_id(
         &self,
         request: Request<RespondActivityTaskCanceledByIdRequest>,
     ) -> Result<Response<RespondActivityTaskCanceledByIdResponse>, Status> {
-        let request = request.into_inner();
-        let (run_id, scheduled, attempt) = self
-            .activity_by_id(
-                &request.namespace,
-                &request.workflow_id,
-                &request.run_id,
-                &request.activity_id,
-            )
+        let r = request.into_inner();
+        let attempt = self
+            .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
-        self.history
-            .cancel_activity(
-                &run_id,
-                scheduled,
-                attempt,
-                request.details,
-                &request.identity,
-            )
+        self.cancel_attempt(attempt, r.details, &r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn start_activity_execution(
+        &self,
+        request: Request<StartActivityExecutionRequest>,
+    ) -> Result<Response<StartActivityExecutionResponse>, Status> {
+        let response = self.activity_executions.start(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn describe_activity_execution(
+        &self,
+        request: Request<DescribeActivityExecutionRequest>,
+    ) -> Result<Response<DescribeActivityExecutionResponse>, Status> {
+        let wait = poll_wait(&request)?;
+        let response = self
+            .activity_executions
+            .describe(request.into_inner(), wait)
             .await?;
-        Ok(Response::new(
-            RespondActivityTaskCanceledByIdResponse::default(),
-        ))
+        Ok(Response::new(response))
+    }
+
+    async fn poll_activity_execution(
+        &self,
+        request: Request<PollActivityExecutionRequest>,
+    ) -> Result<Response<PollActivityExecutionResponse>, Status> {
+        let wait = poll_wait(&request)?;
+        let response = self
+            .activity_executions
+            .poll(request.into_inner(), wait)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_activity_executions(
+        &self,
+        request: Request<ListActivityExecutionsRequest>,
+    ) -> Result<Response<ListActivityExecutionsResponse>, Status> {
+        let response = self.activity_executions.list(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn count_activity_executions(
+        &self,
+        request: Request<CountActivityExecutionsRequest>,
+    ) -> Result<Response<CountActivityExecutionsResponse>, Status> {
+        let response = self.activity_executions.count(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn request_cancel_activity_execution(
+        &self,
+        request: Request<RequestCancelActivityExecutionRequest>,
+    ) -> Result<Response<RequestCancelActivityExecutionResponse>, Status> {
+        self.activity_executions
+            .request_cancel(request.into_inner())
+            .await?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn terminate_activity_execution(
+        &self,
+        request: Request<TerminateActivityExecutionRequest>,
+    ) -> Result<Response<TerminateActivityExecutionResponse>, Status> {
+        self.activity_executions
+            .terminate(request.into_inner())
+            .await?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn delete_activity_execution(
+        &self,
+        request: Request<DeleteActivityExecutionRequest>,
+    ) -> Result<Response<DeleteActivityExecutionResponse>, Status> {
+        self.activity_executions
+            .delete(request.into_inner())
+            .await?;
+        Ok(Response::new(Default::default()))
     }
 
     async fn get_workflow_execution_history(

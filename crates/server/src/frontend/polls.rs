@@ -7,7 +7,7 @@ use std::time::Duration;
 use temper_api::proto::workflowservice::v1::*;
 use tonic::Status;
 
-use crate::history::HandedWorkflowTask;
+use crate::history::{HandedActivityTask, HandedWorkflowTask};
 
 use super::responses::activity_task_response;
 
@@ -77,7 +77,8 @@ impl Frontend {
         }
     }
 
-    /// Waits for an activity task on a queue and hands it out.
+    /// Waits for an activity task on a queue and hands it out (a workflow's or a standalone
+    /// activity's; a stale standalone entry is skipped and the poll goes on).
     pub(super) async fn next_activity_task(
         &self,
         namespace: &str,
@@ -85,13 +86,32 @@ impl Frontend {
         identity: &str,
         wait: Duration,
     ) -> Result<PollActivityTaskQueueResponse, Status> {
-        let handed = self
-            .history
-            .next_activity_task(namespace, queue, identity, wait)
-            .await;
-        Ok(match handed {
-            Some((exec, grant)) => activity_task_response(namespace, &exec, &grant.activity),
-            None => PollActivityTaskQueueResponse::default(),
-        })
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let handed = self
+                .history
+                .next_activity_task(namespace, queue, identity, remaining)
+                .await;
+            match handed {
+                None => return Ok(PollActivityTaskQueueResponse::default()),
+                Some(HandedActivityTask::Workflow { exec, grant }) => {
+                    return Ok(activity_task_response(namespace, &exec, &grant.activity));
+                }
+                Some(HandedActivityTask::Standalone {
+                    activity_id,
+                    run_id,
+                    attempt,
+                }) => {
+                    let granted = self
+                        .activity_executions
+                        .grant(namespace, &activity_id, &run_id, attempt, identity)
+                        .await;
+                    if let Some(response) = granted {
+                        return Ok(response);
+                    }
+                }
+            }
+        }
     }
 }

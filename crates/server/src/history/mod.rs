@@ -37,7 +37,7 @@ mod updates;
 mod workflow_tasks;
 
 use follow_ups::FollowUp;
-pub use polls::HandedWorkflowTask;
+pub use polls::{HandedActivityTask, HandedWorkflowTask};
 pub use queries::{QueryAnswer, QueryRegistration};
 use start::ID_LOCK_STRIPES;
 

@@ -26,6 +26,21 @@ pub enum HandedWorkflowTask {
     },
 }
 
+/// What an activity-task poll takes from the queue.
+pub enum HandedActivityTask {
+    /// A workflow's activity attempt, started for the poller.
+    Workflow {
+        exec: Box<Execution>,
+        grant: Box<ActivityTaskGrant>,
+    },
+    /// A standalone activity's attempt, not yet started (its service starts it).
+    Standalone {
+        activity_id: String,
+        run_id: String,
+        attempt: i32,
+    },
+}
+
 impl History {
     /// Waits up to `wait` for a workflow or query task on the queue; `None` when none came.
     pub async fn next_workflow_task(
@@ -67,7 +82,9 @@ impl History {
                         query,
                     });
                 }
-                QueuedTask::Activity { .. } | QueuedTask::Nexus { .. } => {}
+                QueuedTask::Activity { .. }
+                | QueuedTask::StandaloneActivity { .. }
+                | QueuedTask::Nexus { .. } => {}
             }
         }
     }
@@ -100,14 +117,15 @@ impl History {
         }
     }
 
-    /// Waits up to `wait` for an activity task on the queue and starts its attempt.
+    /// Waits up to `wait` for an activity task on the queue. A workflow's attempt is started
+    /// here; a standalone activity's entry is handed back for its service to start.
     pub async fn next_activity_task(
         &self,
         namespace: &str,
         queue: &str,
         identity: &str,
         wait: Duration,
-    ) -> Option<(Execution, ActivityTaskGrant)> {
+    ) -> Option<HandedActivityTask> {
         self.matching()
             .record_poller(namespace, queue, QueueKind::Activity, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -117,13 +135,24 @@ impl History {
                 .matching()
                 .poll(namespace, queue, QueueKind::Activity, remaining)
                 .await?;
-            let QueuedTask::Activity {
-                run_id,
-                scheduled_event_id,
-                attempt,
-            } = task
-            else {
-                continue;
+            let (run_id, scheduled_event_id, attempt) = match task {
+                QueuedTask::Activity {
+                    run_id,
+                    scheduled_event_id,
+                    attempt,
+                } => (run_id, scheduled_event_id, attempt),
+                QueuedTask::StandaloneActivity {
+                    activity_id,
+                    run_id,
+                    attempt,
+                } => {
+                    return Some(HandedActivityTask::Standalone {
+                        activity_id,
+                        run_id,
+                        attempt,
+                    });
+                }
+                _ => continue,
             };
             let request_id = uuid::Uuid::new_v4().to_string();
             let applied = self
@@ -134,7 +163,10 @@ impl History {
             match applied {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {
-                        return Some((applied.execution, grant));
+                        return Some(HandedActivityTask::Workflow {
+                            exec: Box::new(applied.execution),
+                            grant: Box::new(grant),
+                        });
                     }
                 }
                 Err(status) => {

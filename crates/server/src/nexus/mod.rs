@@ -34,8 +34,8 @@ impl StoredState for Endpoint {
         CLUSTER
     }
 
-    fn id(&self) -> &str {
-        &self.id
+    fn id(&self) -> String {
+        self.id.clone()
     }
 
     fn version_mut(&mut self) -> &mut i64 {

@@ -119,7 +119,7 @@ impl ScheduleFilter {
 }
 
 /// A search attribute payload (JSON, a one-element list from untyped SDK APIs) as a value.
-fn attribute_value(payload: &Payload, ty: AttributeType) -> Option<AttributeValue> {
+pub(crate) fn attribute_value(payload: &Payload, ty: AttributeType) -> Option<AttributeValue> {
     use serde_json::Value as Json;
     let value: Json = serde_json::from_slice(&payload.data).ok()?;
     let value = match value {

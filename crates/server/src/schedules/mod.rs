@@ -36,6 +36,7 @@ use crate::namespaces::Namespaces;
 use crate::records::{self, Locked, RecordMap};
 use crate::timers::TimerQueue;
 
+pub(crate) use list::attribute_value;
 pub use record::ScheduleRecord;
 
 /// Timer keys of schedules start with this; run ids are UUIDs, so they never do.

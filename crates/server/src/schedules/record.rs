@@ -84,8 +84,8 @@ impl crate::records::StoredState for ScheduleRecord {
         &self.namespace
     }
 
-    fn id(&self) -> &str {
-        &self.schedule_id
+    fn id(&self) -> String {
+        self.schedule_id.clone()
     }
 
     fn version_mut(&mut self) -> &mut i64 {

@@ -1,0 +1,92 @@
+//! `RequestCancelActivityExecution`, `TerminateActivityExecution` and
+//! `DeleteActivityExecution`: what a client asks of a run.
+
+use temper_api::proto::workflowservice::v1::{
+    DeleteActivityExecutionRequest, RequestCancelActivityExecutionRequest,
+    TerminateActivityExecutionRequest,
+};
+use temper_engine::standalone_activity::{Effects, RequestError};
+use temper_store::RecordKind;
+use tonic::Status;
+
+use super::{ActivityExecutions, record_id};
+use crate::errors;
+
+fn request_error(error: RequestError) -> Status {
+    Status::failed_precondition(error.to_string())
+}
+
+impl ActivityExecutions {
+    pub async fn request_cancel(
+        &self,
+        request: RequestCancelActivityExecutionRequest,
+    ) -> Result<(), Status> {
+        self.namespaces.require(&request.namespace)?;
+        let mut guard = self
+            .locked(&request.namespace, &request.activity_id, &request.run_id)
+            .await?;
+        let mut changed = guard.clone();
+        let before = changed.clone();
+        changed
+            .request_cancel(
+                &request.request_id,
+                &request.reason,
+                &request.identity,
+                self.now_ms(),
+            )
+            .map_err(request_error)?;
+        if changed == before {
+            return Ok(()); // a repeated request
+        }
+        self.commit(&mut guard, changed, Effects::default()).await
+    }
+
+    pub async fn terminate(
+        &self,
+        request: TerminateActivityExecutionRequest,
+    ) -> Result<(), Status> {
+        self.namespaces.require(&request.namespace)?;
+        let mut guard = self
+            .locked(&request.namespace, &request.activity_id, &request.run_id)
+            .await?;
+        let mut changed = guard.clone();
+        let before = changed.clone();
+        changed
+            .terminate(
+                &request.request_id,
+                &request.reason,
+                &request.identity,
+                self.now_ms(),
+            )
+            .map_err(request_error)?;
+        if changed == before {
+            return Ok(());
+        }
+        self.commit(&mut guard, changed, Effects::default()).await
+    }
+
+    /// Deletes a run, running or closed (a running one is gone with its attempt).
+    pub async fn delete(&self, request: DeleteActivityExecutionRequest) -> Result<(), Status> {
+        self.namespaces.require(&request.namespace)?;
+        let guard = self
+            .locked(&request.namespace, &request.activity_id, &request.run_id)
+            .await?;
+        let id = record_id(&guard.activity_id, &guard.run_id);
+        self.store
+            .delete_record(RecordKind::ActivityExecution, &request.namespace, &id)
+            .await
+            .map_err(errors::storage)?;
+        let key = (request.namespace.clone(), guard.activity_id.clone());
+        {
+            let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+            if latest.get(&key) == Some(&guard.run_id) {
+                latest.remove(&key);
+            }
+        }
+        self.runs.remove(&request.namespace, &id);
+        // Anyone already waiting for this run's lock finds its record gone when it writes.
+        drop(guard);
+        self.changes.send_modify(|n| *n += 1);
+        Ok(())
+    }
+}
