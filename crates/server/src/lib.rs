@@ -7,6 +7,7 @@
 pub mod activity_executions;
 pub mod batches;
 pub mod clock;
+pub mod deployments;
 pub mod errors;
 pub mod frontend;
 mod health;
@@ -263,6 +264,9 @@ pub async fn serve(
         timers.clone(),
     )
     .await?;
+    let deployments =
+        deployments::Deployments::load(config.store.clone(), history.clone(), namespaces.clone())
+            .await?;
     let wakeable = Wakeable {
         history: history.clone(),
         schedules: schedules.clone(),
@@ -318,6 +322,7 @@ pub async fn serve(
         batches,
         workers,
         activity_executions,
+        deployments,
     );
     let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {

@@ -56,10 +56,107 @@ pub enum QueuedTask {
 
 type QueueKey = (String, String, QueueKind);
 
+/// Which of a queue's worker versions may take a task (worker versioning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Any poller (a sticky queue has one worker).
+    Any,
+    /// Only pollers of this build id (a pinned run).
+    Pinned(String),
+    /// The queue's current version, or its ramping one when the workflow id's hash falls in
+    /// the ramp; unversioned pollers while the queue has no current version.
+    Follow { workflow_id: String },
+}
+
+impl Route {
+    /// A task with no workflow to hash (Nexus, standalone activities, queries).
+    pub fn follow() -> Route {
+        Route::Follow {
+            workflow_id: String::new(),
+        }
+    }
+}
+
+/// A task queue's routing among its deployment's versions (an empty build id: unversioned).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueRouting {
+    pub current: String,
+    /// The ramping version and the percentage of workflows it takes.
+    pub ramping: Option<(String, f32)>,
+}
+
+impl QueueRouting {
+    /// The build id a following task goes to: Temporal's ramp rule, by the workflow id's
+    /// 32-bit farmhash fingerprint as a percentage.
+    pub fn build_for(&self, workflow_id: &str) -> &str {
+        let Some((ramping, percentage)) = &self.ramping else {
+            return &self.current;
+        };
+        let in_ramp = if *percentage <= 0.0 {
+            false
+        } else if *percentage >= 100.0 {
+            true
+        } else {
+            let hash = farmhash::fingerprint32(workflow_id.as_bytes()) as f64;
+            100.0 * hash / 4_294_967_296.0 <= f64::from(*percentage)
+        };
+        if in_ramp { ramping } else { &self.current }
+    }
+}
+
+/// The build a task may go to (`None`: any poller).
+fn target_build<'a>(routing: Option<&'a QueueRouting>, route: &'a Route) -> Option<&'a str> {
+    match route {
+        Route::Any => None,
+        Route::Pinned(build) => Some(build),
+        Route::Follow { workflow_id } => Some(routing.map_or("", |r| r.build_for(workflow_id))),
+    }
+}
+
+/// A poller waiting for a task, with the build id it runs (empty: unversioned).
+struct WaitingPoller {
+    build: String,
+    sender: oneshot::Sender<QueuedTask>,
+}
+
 #[derive(Default)]
 struct Queue {
-    tasks: VecDeque<QueuedTask>,
-    pollers: VecDeque<oneshot::Sender<QueuedTask>>,
+    tasks: VecDeque<(Route, QueuedTask)>,
+    pollers: VecDeque<WaitingPoller>,
+}
+
+impl Queue {
+    /// Hands `task` to the first waiting poller it may go to; gives it back if there is none.
+    fn hand_to_poller(
+        &mut self,
+        routing: Option<&QueueRouting>,
+        route: &Route,
+        task: QueuedTask,
+    ) -> Option<QueuedTask> {
+        let target = target_build(routing, route);
+        let mut task = task;
+        while let Some(index) = self
+            .pollers
+            .iter()
+            .position(|p| target.is_none_or(|build| build == p.build))
+        {
+            let poller = self.pollers.remove(index)?;
+            match poller.sender.send(task) {
+                Ok(()) => return None,
+                Err(returned) => task = returned,
+            }
+        }
+        Some(task)
+    }
+
+    /// Takes the first queued task a poller of `build` may take.
+    fn take_for(&mut self, routing: Option<&QueueRouting>, build: &str) -> Option<QueuedTask> {
+        let index = self
+            .tasks
+            .iter()
+            .position(|(route, _)| target_build(routing, route).is_none_or(|b| b == build))?;
+        self.tasks.remove(index).map(|(_, task)| task)
+    }
 }
 
 #[derive(Default)]
@@ -71,6 +168,8 @@ pub struct Matching {
     last_polled: Mutex<HashMap<QueueKey, std::time::Instant>>,
     /// Who polled each queue and when (wall-clock time), for `DescribeTaskQueue`.
     pollers_seen: Mutex<HashMap<QueueKey, HashMap<String, std::time::SystemTime>>>,
+    /// (namespace, queue) → its routing among worker deployment versions, when it has one.
+    routing: Mutex<HashMap<(String, String), QueueRouting>>,
 }
 
 /// A worker that polled a queue recently.
@@ -90,6 +189,18 @@ impl Matching {
     /// Queues a task (or hands it to a waiting poller). Returns false, keeping nothing, when
     /// the queue was closed.
     pub fn offer(&self, namespace: &str, queue: &str, kind: QueueKind, task: QueuedTask) -> bool {
+        self.offer_routed(namespace, queue, kind, task, Route::follow())
+    }
+
+    /// Queues a task for the workers `route` allows (or hands it to one waiting).
+    pub fn offer_routed(
+        &self,
+        namespace: &str,
+        queue: &str,
+        kind: QueueKind,
+        task: QueuedTask,
+        route: Route,
+    ) -> bool {
         let key = (namespace.to_string(), queue.to_string(), kind);
         if self
             .closed
@@ -99,19 +210,55 @@ impl Matching {
         {
             return false;
         }
+        let routing = self.routing_of(namespace, queue);
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let entry = queues
             .entry((namespace.to_string(), queue.to_string(), kind))
             .or_default();
-        let mut task = task;
-        while let Some(poller) = entry.pollers.pop_front() {
-            match poller.send(task) {
-                Ok(()) => return true,
-                Err(returned) => task = returned,
+        if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
+            entry.tasks.push_back((route, task));
+        }
+        true
+    }
+
+    fn routing_of(&self, namespace: &str, queue: &str) -> Option<QueueRouting> {
+        let routing = self.routing.lock().unwrap_or_else(|e| e.into_inner());
+        routing
+            .get(&(namespace.to_string(), queue.to_string()))
+            .cloned()
+    }
+
+    /// The build id a task following the queue's routing goes to (empty: unversioned).
+    pub fn routed_build(&self, namespace: &str, queue: &str, workflow_id: &str) -> String {
+        self.routing_of(namespace, queue)
+            .map(|r| r.build_for(workflow_id).to_string())
+            .unwrap_or_default()
+    }
+
+    /// Sets (or, with `None`, clears) a queue's routing, and hands queued tasks that may now
+    /// go to a waiting poller to it.
+    pub fn set_routing(&self, namespace: &str, queue: &str, routing: Option<QueueRouting>) {
+        {
+            let mut table = self.routing.lock().unwrap_or_else(|e| e.into_inner());
+            let key = (namespace.to_string(), queue.to_string());
+            match routing.clone() {
+                Some(routing) => table.insert(key, routing),
+                None => table.remove(&key),
+            };
+        }
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for kind in [QueueKind::Workflow, QueueKind::Activity] {
+            let key = (namespace.to_string(), queue.to_string(), kind);
+            let Some(entry) = queues.get_mut(&key) else {
+                continue;
+            };
+            let waiting: Vec<(Route, QueuedTask)> = entry.tasks.drain(..).collect();
+            for (route, task) in waiting {
+                if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
+                    entry.tasks.push_back((route, task));
+                }
             }
         }
-        entry.tasks.push_back(task);
-        true
     }
 
     /// Offers a task to a sticky queue, if its worker seems alive (it polls now or did so
@@ -133,8 +280,9 @@ impl Matching {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
-            .is_some_and(|q| q.pollers.iter().any(|p| !p.is_closed()));
-        (polled_recently || polling_now) && self.offer(namespace, queue, QueueKind::Workflow, task)
+            .is_some_and(|q| q.pollers.iter().any(|p| !p.sender.is_closed()));
+        (polled_recently || polling_now)
+            && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
     }
 
     /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
@@ -147,16 +295,28 @@ impl Matching {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         queues
             .remove(&key)
-            .map(|q| q.tasks.into_iter().collect())
+            .map(|q| q.tasks.into_iter().map(|(_, task)| task).collect())
             .unwrap_or_default()
     }
 
-    /// Waits up to `wait` for a task; `None` when the wait ends empty.
+    /// Waits up to `wait` for a task for an unversioned poller; `None` when the wait ends empty.
     pub async fn poll(
         &self,
         namespace: &str,
         queue: &str,
         kind: QueueKind,
+        wait: Duration,
+    ) -> Option<QueuedTask> {
+        self.poll_as(namespace, queue, kind, "", wait).await
+    }
+
+    /// Waits up to `wait` for a task a poller running `build` (empty: unversioned) may take.
+    pub async fn poll_as(
+        &self,
+        namespace: &str,
+        queue: &str,
+        kind: QueueKind,
+        build: &str,
         wait: Duration,
     ) -> Option<QueuedTask> {
         self.last_polled
@@ -166,17 +326,21 @@ impl Matching {
                 (namespace.to_string(), queue.to_string(), kind),
                 std::time::Instant::now(),
             );
+        let routing = self.routing_of(namespace, queue);
         let mut receiver = {
             let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
             let entry = queues
                 .entry((namespace.to_string(), queue.to_string(), kind))
                 .or_default();
-            if let Some(task) = entry.tasks.pop_front() {
+            if let Some(task) = entry.take_for(routing.as_ref(), build) {
                 return Some(task);
             }
             let (sender, receiver) = oneshot::channel();
-            entry.pollers.retain(|p| !p.is_closed());
-            entry.pollers.push_back(sender);
+            entry.pollers.retain(|p| !p.sender.is_closed());
+            entry.pollers.push_back(WaitingPoller {
+                build: build.to_string(),
+                sender,
+            });
             receiver
         };
         match tokio::time::timeout(wait, &mut receiver).await {
@@ -304,5 +468,67 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+
+    fn scheduled(task: Option<QueuedTask>) -> Option<i64> {
+        match task {
+            Some(QueuedTask::Activity {
+                scheduled_event_id, ..
+            }) => Some(scheduled_event_id),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn versioned_pollers_take_only_their_builds_tasks() {
+        let matching = Matching::default();
+        let wait = Duration::from_millis(10);
+        let follow = || Route::Follow {
+            workflow_id: "w".into(),
+        };
+        let offer =
+            |id, route| matching.offer_routed("ns", "q", QueueKind::Activity, activity(id), route);
+        offer(1, follow());
+        offer(2, Route::Pinned("v1".into()));
+        // No current version: following tasks go to unversioned pollers only.
+        let v1 = || matching.poll_as("ns", "q", QueueKind::Activity, "v1", wait);
+        assert_eq!(scheduled(v1().await), Some(2));
+        assert_eq!(scheduled(v1().await), None);
+        offer(3, follow());
+        matching.set_routing(
+            "ns",
+            "q",
+            Some(QueueRouting {
+                current: "v2".into(),
+                ramping: None,
+            }),
+        );
+        let v2 = matching.poll_as("ns", "q", QueueKind::Activity, "v2", wait);
+        assert_eq!(
+            scheduled(v2.await),
+            Some(1),
+            "the backlog follows the new current"
+        );
+        assert_eq!(
+            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
+            None
+        );
+    }
+
+    #[test]
+    fn ramps_by_the_workflow_ids_hash() {
+        let routing = |percentage| QueueRouting {
+            current: "v1".into(),
+            ramping: Some(("v2".into(), percentage)),
+        };
+        assert_eq!(routing(0.0).build_for("any"), "v1");
+        assert_eq!(routing(100.0).build_for("any"), "v2");
+        // Temporal puts ids whose fingerprint falls in the first `percentage` percent in the ramp.
+        let ids: Vec<String> = (0..200).map(|i| format!("wf-{i}")).collect();
+        let ramped = ids
+            .iter()
+            .filter(|id| routing(25.0).build_for(id) == "v2")
+            .count();
+        assert!((30..=70).contains(&ramped), "{ramped} of 200 ramped at 25%");
     }
 }

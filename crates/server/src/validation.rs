@@ -36,6 +36,21 @@ pub(crate) fn poll_wait<T>(request: &Request<T>) -> Result<Duration, Status> {
         .min(MAX_POLL_WAIT))
 }
 
+/// How long a client long poll (not a worker's) may wait: until a second before the caller's
+/// deadline, at most the poll maximum, which is also the wait when the caller set none.
+pub(crate) fn client_poll_wait<T>(request: &Request<T>) -> Duration {
+    request
+        .metadata()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(grpc_timeout)
+        .map_or(MAX_POLL_WAIT, |deadline| {
+            deadline
+                .saturating_sub(Duration::from_secs(1))
+                .min(MAX_POLL_WAIT)
+        })
+}
+
 /// A `grpc-timeout` header value: digits and a unit.
 pub(crate) fn grpc_timeout(value: &str) -> Option<Duration> {
     let (digits, unit) = value.split_at(value.len().saturating_sub(1));

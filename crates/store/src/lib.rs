@@ -113,6 +113,8 @@ pub enum RecordKind {
     NexusEndpoint,
     /// One run of a standalone activity (id: activity id, NUL, run id).
     ActivityExecution,
+    /// A worker deployment (id: its name) with its versions and routing.
+    WorkerDeployment,
 }
 
 impl RecordKind {
@@ -122,6 +124,7 @@ impl RecordKind {
             RecordKind::BatchOperation => "batch_operation",
             RecordKind::NexusEndpoint => "nexus_endpoint",
             RecordKind::ActivityExecution => "activity_execution",
+            RecordKind::WorkerDeployment => "worker_deployment",
         }
     }
 }

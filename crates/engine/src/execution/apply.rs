@@ -187,6 +187,7 @@ impl Execution {
                 self.workflow_task = None;
                 self.workflow_task_attempt = 1;
                 self.last_completed_workflow_task_started_id = a.started_event_id;
+                self.apply_versioning(a);
             }
             A::WorkflowTaskFailedEventAttributes(a) => {
                 self.workflow_task = None;

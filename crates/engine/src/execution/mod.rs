@@ -54,6 +54,7 @@ mod timeouts;
 mod timers;
 mod updates;
 mod validate;
+mod versioning;
 mod workflow_task;
 
 pub use activities::HeartbeatAnswer;

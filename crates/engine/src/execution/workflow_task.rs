@@ -334,16 +334,16 @@ impl Transition<'_> {
             return Ok(self.discard_speculative_task(request));
         }
         self.materialize_transient_task(&mut wft);
-        let completed_id = self.append(Attributes::WorkflowTaskCompletedEventAttributes(
-            history::WorkflowTaskCompletedEventAttributes {
-                scheduled_event_id,
-                started_event_id,
-                identity: request.identity.clone(),
-                sdk_metadata: request.sdk_metadata.clone(),
-                metering_metadata: request.metering_metadata,
-                ..Default::default()
-            },
-        ));
+        let mut completed = history::WorkflowTaskCompletedEventAttributes {
+            scheduled_event_id,
+            started_event_id,
+            identity: request.identity.clone(),
+            sdk_metadata: request.sdk_metadata.clone(),
+            metering_metadata: request.metering_metadata,
+            ..Default::default()
+        };
+        super::versioning::completed_versioning(request, &mut completed);
+        let completed_id = self.append(Attributes::WorkflowTaskCompletedEventAttributes(completed));
         self.apply_sticky_attributes(request);
         let mut needs_new_task = request.force_create_new_workflow_task;
         needs_new_task |= self.apply_commands_and_messages(request, completed_id);

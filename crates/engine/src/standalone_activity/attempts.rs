@@ -83,7 +83,9 @@ impl ActivityRun {
         now: i64,
     ) -> Result<(), AttemptError> {
         self.running_attempt(attempt)?;
-        self.activity_mut().last_worker_identity = identity.to_string();
+        let activity = self.activity_mut();
+        activity.last_worker_identity = identity.to_string();
+        activity.last_attempt_complete_time_ms = now;
         self.close(
             ActivityExecutionStatus::Completed,
             OutcomeValue::Result(result.unwrap_or_default()),
@@ -126,7 +128,9 @@ impl ActivityRun {
         if !self.activity().cancel_requested {
             return Err(AttemptError::CancelNotRequested);
         }
-        self.activity_mut().last_worker_identity = identity.to_string();
+        let activity = self.activity_mut();
+        activity.last_worker_identity = identity.to_string();
+        activity.last_attempt_complete_time_ms = now;
         let failure = canceled_failure(details, identity);
         self.close(
             ActivityExecutionStatus::Canceled,

@@ -13,6 +13,9 @@ pub enum RequestError {
     /// The run already closed with this status.
     #[error("activity is in terminal state {0:?}")]
     Closed(ActivityExecutionStatus),
+    /// Termination of a run that closed otherwise (with this status).
+    #[error("invalid transition from {0:?}")]
+    InvalidTransition(ActivityExecutionStatus),
     /// The run was already terminated by another request (this one).
     #[error("already terminated with request ID {0}")]
     AlreadyTerminated(String),
@@ -81,7 +84,7 @@ impl ActivityRun {
                 ActivityExecutionStatus::Terminated => Err(RequestError::AlreadyTerminated(
                     self.terminate_request_id.clone(),
                 )),
-                status => Err(RequestError::Closed(status)),
+                status => Err(RequestError::InvalidTransition(status)),
             };
         }
         self.terminate_request_id = request_id.to_string();

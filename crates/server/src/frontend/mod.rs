@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use temper_api::proto::enums::v1::{QueryResultType, TaskQueueKind, WorkflowIdConflictPolicy};
+use temper_api::proto::enums::v1::{
+    QueryResultType, TaskQueueKind, TaskQueueType, VersioningBehavior, WorkflowIdConflictPolicy,
+};
 use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflow::v1::WorkflowExecutionInfo;
 use temper_api::proto::workflowservice::v1::*;
@@ -15,12 +17,13 @@ use tonic::{Request, Response, Status};
 
 use crate::activity_executions::ActivityExecutions;
 use crate::batches::Batches;
+use crate::deployments::{Deployments, versioned_build};
 use crate::errors;
-use crate::history::{History, QueryAnswer};
+use crate::history::{History, Poller, QueryAnswer};
 use crate::namespaces::{self, Namespaces};
 use crate::schedules::Schedules;
 use crate::tokens::TokenKind;
-use crate::validation::{check_id, check_payloads, poll_wait};
+use crate::validation::{check_id, check_payloads, client_poll_wait, poll_wait};
 use crate::visibility;
 use crate::workers::Workers;
 
@@ -51,6 +54,7 @@ pub struct Frontend {
     batches: Arc<Batches>,
     workers: Arc<Workers>,
     activity_executions: Arc<ActivityExecutions>,
+    deployments: Arc<Deployments>,
 }
 
 impl Frontend {
@@ -111,6 +115,7 @@ impl Frontend {
         batches: Arc<Batches>,
         workers: Arc<Workers>,
         activity_executions: Arc<ActivityExecutions>,
+        deployments: Arc<Deployments>,
     ) -> Self {
         Frontend {
             history,
@@ -119,8 +124,20 @@ impl Frontend {
             batches,
             workers,
             activity_executions,
+            deployments,
         }
     }
+}
+
+/// A completion may declare a versioning behaviour only from a versioned worker.
+fn check_versioning(request: &RespondWorkflowTaskCompletedRequest) -> Result<(), Status> {
+    let declared = request.versioning_behavior != VersioningBehavior::Unspecified as i32;
+    if declared && versioned_build(request.deployment_options.as_ref()).is_none() {
+        return Err(errors::invalid(
+            "versioning behavior cannot be specified without deployment options being set with versioned mode",
+        ));
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -312,19 +329,21 @@ impl WorkflowService for Frontend {
         self.namespaces.require(&request.namespace)?;
         let queue = request
             .task_queue
+            .clone()
             .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
         check_id(&queue.name, "TaskQueue")?;
         // A task taken from a sticky queue goes to the worker that has the run cached, so it
         // carries only the events after the last task that worker completed.
         let sticky = queue.kind == TaskQueueKind::Sticky as i32;
+        let build = self
+            .register_poller(&request, &queue, TaskQueueType::Workflow)
+            .await?;
+        let poller = Poller {
+            identity: &request.identity,
+            build: &build,
+        };
         let response = self
-            .next_workflow_task(
-                &request.namespace,
-                &queue.name,
-                &request.identity,
-                wait,
-                sticky,
-            )
+            .next_workflow_task(&request.namespace, &queue.name, &poller, wait, sticky)
             .await?;
         let waited = (!response.task_token.is_empty())
             .then(|| self.waited_since(response.scheduled_time.as_ref()));
@@ -342,6 +361,7 @@ impl WorkflowService for Frontend {
         request: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
         let mut request = request.into_inner();
+        check_versioning(&request)?;
         let token = self.task_token(
             &request.task_token,
             &request.namespace,
@@ -398,10 +418,18 @@ impl WorkflowService for Frontend {
         self.namespaces.require(&request.namespace)?;
         let queue = request
             .task_queue
+            .clone()
             .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
         check_id(&queue.name, "TaskQueue")?;
+        let build = self
+            .register_poller(&request, &queue, TaskQueueType::Activity)
+            .await?;
+        let poller = Poller {
+            identity: &request.identity,
+            build: &build,
+        };
         let response = self
-            .next_activity_task(&request.namespace, &queue.name, &request.identity, wait)
+            .next_activity_task(&request.namespace, &queue.name, &poller, wait)
             .await?;
         let waited = (!response.task_token.is_empty())
             .then(|| self.waited_since(response.current_attempt_scheduled_time.as_ref()));
@@ -517,6 +545,94 @@ impl WorkflowService for Frontend {
         Ok(Response::new(Default::default()))
     }
 
+    async fn describe_worker_deployment(
+        &self,
+        request: Request<DescribeWorkerDeploymentRequest>,
+    ) -> Result<Response<DescribeWorkerDeploymentResponse>, Status> {
+        let response = self.deployments.describe(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn describe_worker_deployment_version(
+        &self,
+        request: Request<DescribeWorkerDeploymentVersionRequest>,
+    ) -> Result<Response<DescribeWorkerDeploymentVersionResponse>, Status> {
+        let response = self
+            .deployments
+            .describe_version(request.into_inner())
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_worker_deployments(
+        &self,
+        request: Request<ListWorkerDeploymentsRequest>,
+    ) -> Result<Response<ListWorkerDeploymentsResponse>, Status> {
+        let response = self.deployments.list(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn set_worker_deployment_current_version(
+        &self,
+        request: Request<SetWorkerDeploymentCurrentVersionRequest>,
+    ) -> Result<Response<SetWorkerDeploymentCurrentVersionResponse>, Status> {
+        let response = self.deployments.set_current(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn set_worker_deployment_ramping_version(
+        &self,
+        request: Request<SetWorkerDeploymentRampingVersionRequest>,
+    ) -> Result<Response<SetWorkerDeploymentRampingVersionResponse>, Status> {
+        let response = self.deployments.set_ramping(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn set_worker_deployment_manager(
+        &self,
+        request: Request<SetWorkerDeploymentManagerRequest>,
+    ) -> Result<Response<SetWorkerDeploymentManagerResponse>, Status> {
+        let response = self.deployments.set_manager(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn update_worker_deployment_version_metadata(
+        &self,
+        request: Request<UpdateWorkerDeploymentVersionMetadataRequest>,
+    ) -> Result<Response<UpdateWorkerDeploymentVersionMetadataResponse>, Status> {
+        let response = self
+            .deployments
+            .update_version_metadata(request.into_inner())
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn create_worker_deployment(
+        &self,
+        request: Request<CreateWorkerDeploymentRequest>,
+    ) -> Result<Response<CreateWorkerDeploymentResponse>, Status> {
+        let response = self.deployments.create(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn delete_worker_deployment(
+        &self,
+        request: Request<DeleteWorkerDeploymentRequest>,
+    ) -> Result<Response<DeleteWorkerDeploymentResponse>, Status> {
+        self.deployments.delete(request.into_inner()).await?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn delete_worker_deployment_version(
+        &self,
+        request: Request<DeleteWorkerDeploymentVersionRequest>,
+    ) -> Result<Response<DeleteWorkerDeploymentVersionResponse>, Status> {
+        self.deployments
+            .delete_version(request.into_inner())
+            .await?;
+        Ok(Response::new(Default::default()))
+    }
+
     async fn start_activity_execution(
         &self,
         request: Request<StartActivityExecutionRequest>,
@@ -529,7 +645,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeActivityExecutionRequest>,
     ) -> Result<Response<DescribeActivityExecutionResponse>, Status> {
-        let wait = poll_wait(&request)?;
+        let wait = client_poll_wait(&request);
         let response = self
             .activity_executions
             .describe(request.into_inner(), wait)
@@ -541,7 +657,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<PollActivityExecutionRequest>,
     ) -> Result<Response<PollActivityExecutionResponse>, Status> {
-        let wait = poll_wait(&request)?;
+        let wait = client_poll_wait(&request);
         let response = self
             .activity_executions
             .poll(request.into_inner(), wait)
@@ -1041,6 +1157,7 @@ impl WorkflowService for Frontend {
         self.namespaces.require(&request.namespace)?;
         let queue = request
             .task_queue
+            .clone()
             .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
         check_id(&queue.name, "TaskQueue")?;
         let response = self

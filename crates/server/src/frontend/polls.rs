@@ -4,16 +4,69 @@
 
 use std::time::Duration;
 
+use temper_api::proto::deployment::v1::WorkerDeploymentOptions;
+use temper_api::proto::enums::v1::{TaskQueueKind, TaskQueueType};
+use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::workflowservice::v1::*;
 use tonic::Status;
 
-use crate::history::{HandedActivityTask, HandedWorkflowTask};
+use crate::deployments::versioned_build;
+
+use crate::history::{HandedActivityTask, HandedWorkflowTask, Poller};
 
 use super::responses::activity_task_response;
 
 use super::Frontend;
 
+/// A poll request that may come from a versioned worker.
+pub(super) trait PollRequest {
+    fn namespace(&self) -> &str;
+    fn deployment_options(&self) -> Option<&WorkerDeploymentOptions>;
+}
+
+impl PollRequest for PollWorkflowTaskQueueRequest {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn deployment_options(&self) -> Option<&WorkerDeploymentOptions> {
+        self.deployment_options.as_ref()
+    }
+}
+
+impl PollRequest for PollActivityTaskQueueRequest {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn deployment_options(&self) -> Option<&WorkerDeploymentOptions> {
+        self.deployment_options.as_ref()
+    }
+}
+
 impl Frontend {
+    /// A versioned worker's poll registers its deployment version on the (normal) queue;
+    /// the build id its poll takes tasks for (empty: unversioned).
+    pub(super) async fn register_poller(
+        &self,
+        request: &impl PollRequest,
+        queue: &TaskQueue,
+        queue_type: TaskQueueType,
+    ) -> Result<String, Status> {
+        let Some(options) = versioned_build(request.deployment_options()) else {
+            return Ok(String::new());
+        };
+        let normal = if queue.kind == TaskQueueKind::Sticky as i32 {
+            &queue.normal_name
+        } else {
+            &queue.name
+        };
+        if !normal.is_empty() {
+            self.deployments
+                .register_poller(request.namespace(), options, normal, queue_type)
+                .await?;
+        }
+        Ok(options.build_id.clone())
+    }
+
     /// Eager workflow start: the first workflow task of a run the worker just started.
     pub(super) async fn eager_workflow_task(
         &self,
@@ -40,7 +93,7 @@ impl Frontend {
         &self,
         namespace: &str,
         queue: &str,
-        identity: &str,
+        poller: &Poller<'_>,
         wait: Duration,
         sticky: bool,
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
@@ -49,7 +102,7 @@ impl Frontend {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let handed = self
                 .history
-                .next_workflow_task(namespace, queue, identity, remaining)
+                .next_workflow_task(namespace, queue, poller, remaining)
                 .await;
             let response = match handed {
                 None => return Ok(PollWorkflowTaskQueueResponse::default()),
@@ -83,7 +136,7 @@ impl Frontend {
         &self,
         namespace: &str,
         queue: &str,
-        identity: &str,
+        poller: &Poller<'_>,
         wait: Duration,
     ) -> Result<PollActivityTaskQueueResponse, Status> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -91,7 +144,7 @@ impl Frontend {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let handed = self
                 .history
-                .next_activity_task(namespace, queue, identity, remaining)
+                .next_activity_task(namespace, queue, poller, remaining)
                 .await;
             match handed {
                 None => return Ok(PollActivityTaskQueueResponse::default()),
@@ -105,7 +158,7 @@ impl Frontend {
                 }) => {
                     let granted = self
                         .activity_executions
-                        .grant(namespace, &activity_id, &run_id, attempt, identity)
+                        .grant(namespace, &activity_id, &run_id, attempt, poller.identity)
                         .await;
                     if let Some(response) = granted {
                         return Ok(response);

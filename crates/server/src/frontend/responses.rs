@@ -63,6 +63,8 @@ pub(super) fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
             .as_ref()
             .and_then(|s| s.root_workflow_execution.clone())
             .or_else(|| execution_of(exec)),
+        versioning_info: exec.versioning_info(),
+        worker_deployment_name: exec.deployment_name.clone(),
         ..Default::default()
     }
 }

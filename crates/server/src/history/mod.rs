@@ -20,7 +20,7 @@ use tonic::Status;
 
 use crate::clock::Clock;
 use crate::errors;
-use crate::matching::{Matching, QueueKind, QueuedTask};
+use crate::matching::{Matching, QueueKind, QueuedTask, Route};
 use crate::timers::TimerQueue;
 
 mod activities;
@@ -37,7 +37,7 @@ mod updates;
 mod workflow_tasks;
 
 use follow_ups::FollowUp;
-pub use polls::{HandedActivityTask, HandedWorkflowTask};
+pub use polls::{HandedActivityTask, HandedWorkflowTask, Poller};
 pub use queries::{QueryAnswer, QueryRegistration};
 use start::ID_LOCK_STRIPES;
 
@@ -50,6 +50,16 @@ struct RunEntry {
     state: tokio::sync::Mutex<Option<Execution>>,
     /// Bumped after every committed change; long polls wait on it.
     changed: watch::Sender<i64>,
+}
+
+/// Which workers may take a run's tasks: a pinned run's version, else its queue's routing.
+pub(crate) fn route_of(exec: &Execution) -> Route {
+    match exec.pinned_version() {
+        Some((_, build)) => Route::Pinned(build.to_string()),
+        None => Route::Follow {
+            workflow_id: exec.workflow_id.clone(),
+        },
+    }
 }
 
 pub struct History {
@@ -199,6 +209,18 @@ impl History {
             .clone()
     }
 
+    /// True when a versioned run that follows its queue's routing must move to another
+    /// version: its next task skips the old version's sticky queue.
+    fn upgrades(&self, exec: &Execution) -> bool {
+        if exec.deployment_build_id.is_empty() || exec.pinned_version().is_some() {
+            return false;
+        }
+        let routed =
+            self.matching
+                .routed_build(&exec.namespace, &exec.task_queue, &exec.workflow_id);
+        routed != exec.deployment_build_id
+    }
+
     /// Queues the ready tasks and registers the next wake-up of a committed state.
     fn publish(&self, exec: &Execution, tasks: Vec<ReadyTask>) {
         for task in tasks {
@@ -212,9 +234,14 @@ impl History {
                         run_id: exec.run_id.clone(),
                         scheduled_event_id,
                     };
-                    let offered = if task_queue == exec.task_queue {
-                        self.matching
-                            .offer(&exec.namespace, &task_queue, QueueKind::Workflow, task)
+                    let offered = if task_queue == exec.task_queue || self.upgrades(exec) {
+                        self.matching.offer_routed(
+                            &exec.namespace,
+                            &exec.task_queue,
+                            QueueKind::Workflow,
+                            task,
+                            route_of(exec),
+                        )
                     } else {
                         self.matching
                             .offer_sticky(&exec.namespace, &task_queue, task)
@@ -243,7 +270,7 @@ impl History {
                     attempt,
                 } => {
                     // Activity queues are never closed.
-                    self.matching.offer(
+                    self.matching.offer_routed(
                         &exec.namespace,
                         &task_queue,
                         QueueKind::Activity,
@@ -252,6 +279,7 @@ impl History {
                             scheduled_event_id,
                             attempt,
                         },
+                        route_of(exec),
                     );
                 }
             }

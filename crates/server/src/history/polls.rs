@@ -26,6 +26,13 @@ pub enum HandedWorkflowTask {
     },
 }
 
+/// Who polls: the worker's identity and the build id of its deployment version (empty for an
+/// unversioned worker).
+pub struct Poller<'a> {
+    pub identity: &'a str,
+    pub build: &'a str,
+}
+
 /// What an activity-task poll takes from the queue.
 pub enum HandedActivityTask {
     /// A workflow's activity attempt, started for the poller.
@@ -47,9 +54,10 @@ impl History {
         &self,
         namespace: &str,
         queue: &str,
-        identity: &str,
+        poller: &Poller<'_>,
         wait: Duration,
     ) -> Option<HandedWorkflowTask> {
+        let identity = poller.identity;
         self.matching()
             .record_poller(namespace, queue, QueueKind::Workflow, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -57,7 +65,13 @@ impl History {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let task = self
                 .matching()
-                .poll(namespace, queue, QueueKind::Workflow, remaining)
+                .poll_as(
+                    namespace,
+                    queue,
+                    QueueKind::Workflow,
+                    poller.build,
+                    remaining,
+                )
                 .await?;
             match task {
                 QueuedTask::Workflow {
@@ -123,9 +137,10 @@ impl History {
         &self,
         namespace: &str,
         queue: &str,
-        identity: &str,
+        poller: &Poller<'_>,
         wait: Duration,
     ) -> Option<HandedActivityTask> {
+        let identity = poller.identity;
         self.matching()
             .record_poller(namespace, queue, QueueKind::Activity, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -133,7 +148,13 @@ impl History {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let task = self
                 .matching()
-                .poll(namespace, queue, QueueKind::Activity, remaining)
+                .poll_as(
+                    namespace,
+                    queue,
+                    QueueKind::Activity,
+                    poller.build,
+                    remaining,
+                )
                 .await?;
             let (run_id, scheduled_event_id, attempt) = match task {
                 QueuedTask::Activity {

@@ -156,7 +156,7 @@ impl History {
     }
 
     pub fn offer_query(&self, exec: &Execution, query_id: &str, query: WorkflowQuery) {
-        self.matching.offer(
+        self.matching.offer_routed(
             &exec.namespace,
             &exec.task_queue,
             QueueKind::Workflow,
@@ -165,6 +165,7 @@ impl History {
                 query_id: query_id.to_string(),
                 query,
             },
+            super::route_of(exec),
         );
     }
 }

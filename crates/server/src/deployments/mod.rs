@@ -1,0 +1,201 @@
+//! Worker deployments (worker versioning): Temporal's `*WorkerDeployment*` RPCs and the
+//! routing they set for task queues.
+//!
+//! A deployment is one [`DeploymentRecord`] in the store (kind `worker_deployment`, id: its
+//! name), written whole after every change, held in memory behind one lock per deployment.
+//! Versioned workers create it implicitly: their first poll registers the deployment, the
+//! version (build id) and the task queue. Routing — the current version and an optional
+//! ramping one with a percentage — is pushed to matching ([`QueueRouting`] per task queue of
+//! the deployment), where it decides which pollers may take a following run's task; a pinned
+//! run's tasks go to its own version (see `history::route_of`). Changes carry Temporal's
+//! conflict token (the change time, as Go's `time.MarshalBinary` writes it) and respect the
+//! deployment's manager identity.
+//!
+//! One file per RPC family: `describe.rs` (describe, describe version, list), `routing.rs`
+//! (set current, set ramping, set manager), `versions.rs` (create, delete, delete version,
+//! version metadata).
+
+mod describe;
+mod record;
+mod routing;
+mod versions;
+
+use std::sync::Arc;
+
+use temper_api::proto::deployment::v1::WorkerDeploymentOptions;
+use temper_api::proto::enums::v1::{TaskQueueType, WorkerVersioningMode};
+use temper_store::{RecordKind, Store};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
+use tonic::Status;
+
+use crate::errors;
+use crate::history::History;
+use crate::matching::{Matching, QueueRouting};
+use crate::namespaces::Namespaces;
+use crate::records::{self, RecordMap};
+
+pub use record::{DeploymentRecord, VersionRecord};
+
+/// The version string Temporal uses for "no version".
+pub const UNVERSIONED: &str = "__unversioned__";
+
+pub struct Deployments {
+    store: Arc<dyn Store>,
+    history: Arc<History>,
+    namespaces: Arc<Namespaces>,
+    /// (namespace, deployment name) → the deployment; `None` inside once deleted.
+    entries: RecordMap<Option<DeploymentRecord>>,
+    /// Serialises implicit registrations and creations (they may add a deployment).
+    registering: tokio::sync::Mutex<()>,
+}
+
+type Guard = OwnedMappedMutexGuard<Option<DeploymentRecord>, DeploymentRecord>;
+
+/// Temporal's answer for a deployment that does not exist.
+fn deployment_not_found(name: &str) -> Status {
+    errors::not_found(format!(
+        "no Worker Deployment found with name '{name}'; does your Worker Deployment have pollers?"
+    ))
+}
+
+/// The build id of a versioned worker's deployment options (`None`: unversioned).
+pub fn versioned_build(
+    options: Option<&WorkerDeploymentOptions>,
+) -> Option<&WorkerDeploymentOptions> {
+    options.filter(|o| {
+        o.worker_versioning_mode == WorkerVersioningMode::Versioned as i32 && !o.build_id.is_empty()
+    })
+}
+
+impl Deployments {
+    /// Loads every stored deployment and pushes its routing to matching.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        history: Arc<History>,
+        namespaces: Arc<Namespaces>,
+    ) -> Result<Arc<Deployments>, temper_store::StoreError> {
+        let rows = store.records(RecordKind::WorkerDeployment).await?;
+        let deployments = Arc::new(Deployments {
+            store,
+            history,
+            namespaces,
+            entries: RecordMap::default(),
+            registering: tokio::sync::Mutex::new(()),
+        });
+        for row in rows {
+            let record: DeploymentRecord = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| temper_store::StoreError::Corrupt(format!("deployment: {e}")))?;
+            deployments.push_routing(&record);
+            let (namespace, name) = (record.namespace.clone(), record.name.clone());
+            deployments.entries.insert(&namespace, &name, Some(record));
+        }
+        Ok(deployments)
+    }
+
+    fn matching(&self) -> &Matching {
+        self.history.matching()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.history.now_ms()
+    }
+
+    /// The deployment, locked; NOT_FOUND (in Temporal's words) if there is none.
+    async fn locked(&self, namespace: &str, name: &str) -> Result<Guard, Status> {
+        let entry = self
+            .entries
+            .get(namespace, name)
+            .ok_or_else(|| deployment_not_found(name))?;
+        OwnedMutexGuard::try_map(entry.lock_owned().await, Option::as_mut)
+            .map_err(|_| deployment_not_found(name))
+    }
+
+    /// Writes a changed deployment, then replaces it in memory and pushes its routing.
+    async fn commit(&self, guard: &mut Guard, changed: DeploymentRecord) -> Result<(), Status> {
+        let mut changed = changed;
+        records::save(self.store.as_ref(), &mut changed).await?;
+        self.push_routing(&changed);
+        **guard = changed;
+        Ok(())
+    }
+
+    /// Every task queue of the deployment routes as the deployment says.
+    fn push_routing(&self, record: &DeploymentRecord) {
+        let routing = record.queue_routing();
+        let queues: std::collections::BTreeSet<&str> = record
+            .versions
+            .iter()
+            .flat_map(|v| v.task_queues.iter().map(|q| q.name.as_str()))
+            .collect();
+        for queue in queues {
+            self.matching()
+                .set_routing(&record.namespace, queue, routing.clone());
+        }
+    }
+
+    /// A versioned worker polled `queue`: its deployment, version and queue exist from now
+    /// on. Writes only when something is new, so steady polling costs no write.
+    pub async fn register_poller(
+        &self,
+        namespace: &str,
+        options: &WorkerDeploymentOptions,
+        queue: &str,
+        queue_type: TaskQueueType,
+    ) -> Result<(), Status> {
+        if let Some(entry) = self.entries.get(namespace, &options.deployment_name)
+            && let Some(record) = entry.lock().await.as_ref()
+            && record.has_queue(&options.build_id, queue, queue_type)
+        {
+            return Ok(());
+        }
+        let _registering = self.registering.lock().await;
+        let now = self.now_ms();
+        let entry = match self.entries.get(namespace, &options.deployment_name) {
+            Some(entry) => entry,
+            None => self
+                .entries
+                .insert(namespace, &options.deployment_name, None),
+        };
+        let mut slot = entry.lock_owned().await;
+        let mut record = slot
+            .clone()
+            .unwrap_or_else(|| DeploymentRecord::new(namespace, &options.deployment_name, now));
+        record.add_queue(&options.build_id, queue, queue_type, now);
+        records::save(self.store.as_ref(), &mut record).await?;
+        self.push_routing(&record);
+        *slot = Some(record);
+        Ok(())
+    }
+
+    /// Forgets a deleted namespace's deployments (the store deletes their rows with it).
+    pub fn forget_namespace(&self, namespace: &str) {
+        self.entries.forget_namespace(namespace);
+    }
+}
+
+/// Go's `time.MarshalBinary` of an instant in UTC: Temporal's conflict token.
+fn conflict_token(ms: i64) -> Vec<u8> {
+    const SECONDS_FROM_YEAR_ONE_TO_UNIX_EPOCH: i64 = 62_135_596_800;
+    let seconds = ms.div_euclid(1000) + SECONDS_FROM_YEAR_ONE_TO_UNIX_EPOCH;
+    let nanos = (ms.rem_euclid(1000) * 1_000_000) as i32;
+    let mut token = vec![1];
+    token.extend_from_slice(&seconds.to_be_bytes());
+    token.extend_from_slice(&nanos.to_be_bytes());
+    token.extend_from_slice(&[0xff, 0xff]);
+    token
+}
+
+/// A deployment's routing as matching applies it to each of its queues.
+impl DeploymentRecord {
+    fn queue_routing(&self) -> Option<QueueRouting> {
+        if self.current_build.is_empty() && !self.ramping_set {
+            return None;
+        }
+        Some(QueueRouting {
+            current: self.current_build.clone(),
+            ramping: self
+                .ramping_set
+                .then(|| (self.ramping_build.clone(), self.ramping_percentage)),
+        })
+    }
+}

