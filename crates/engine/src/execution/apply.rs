@@ -286,6 +286,9 @@ impl Execution {
             A::WorkflowExecutionOptionsUpdatedEventAttributes(a) => {
                 if let Some(started) = self.started.as_mut() {
                     started.priority = a.priority.clone();
+                    if a.versioning_override.is_some() || a.unset_versioning_override {
+                        started.versioning_override = a.versioning_override.clone();
+                    }
                 }
             }
             A::WorkflowPropertiesModifiedEventAttributes(a) => {

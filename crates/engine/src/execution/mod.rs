@@ -68,6 +68,7 @@ pub(crate) use events::timeout_failure;
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
 pub use nexus::{HandlerRun, NexusCancelGrant, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};
+pub use versioning::stored_override;
 
 /// How long a task waits on a sticky queue before it goes to the normal queue (the SDKs'
 /// default when they send none).

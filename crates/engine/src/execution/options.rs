@@ -1,22 +1,30 @@
-//! `UpdateWorkflowExecutionOptions` on the engine side: a changed priority is recorded in a
-//! `WorkflowExecutionOptionsUpdated` event (which workers may ignore and which needs no
-//! workflow task); an unchanged one writes nothing, as Temporal.
+//! `UpdateWorkflowExecutionOptions` on the engine side: changed options (priority, versioning
+//! override) are recorded in a `WorkflowExecutionOptionsUpdated` event carrying the merged
+//! options (which workers may ignore and which needs no workflow task); unchanged ones write
+//! nothing, as Temporal.
 
 use super::Transition;
 use temper_api::proto::common::v1::Priority;
 use temper_api::proto::history::v1::{self as history, history_event::Attributes};
+use temper_api::proto::workflow::v1::VersioningOverride;
 
 impl Transition<'_> {
-    /// Records the run's new priority; returns whether anything changed.
-    pub fn update_priority(&mut self, priority: Option<Priority>, identity: &str) -> bool {
-        let current = self.exec.started.as_ref().and_then(|s| s.priority.clone());
-        if current == priority || !self.exec.is_running() {
+    /// Records the run's new options; returns whether anything changed.
+    pub fn update_options(
+        &mut self,
+        priority: Option<Priority>,
+        versioning_override: Option<VersioningOverride>,
+        identity: &str,
+    ) -> bool {
+        let unchanged = self.priority() == priority
+            && self.exec.versioning_override() == versioning_override.as_ref();
+        if unchanged || !self.exec.is_running() {
             return false;
         }
         let attributes = Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(
             history::WorkflowExecutionOptionsUpdatedEventAttributes {
-                // Temper has no versioning overrides: the merged override is always none.
-                unset_versioning_override: true,
+                unset_versioning_override: versioning_override.is_none(),
+                versioning_override,
                 identity: identity.to_string(),
                 priority,
                 ..Default::default()

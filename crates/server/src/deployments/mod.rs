@@ -167,6 +167,26 @@ impl Deployments {
         Ok(())
     }
 
+    /// Refuses a pinned override whose version's workers do not poll `task_queue`.
+    pub async fn check_pinned(
+        &self,
+        namespace: &str,
+        version: &temper_api::proto::deployment::v1::WorkerDeploymentVersion,
+        task_queue: &str,
+    ) -> Result<(), Status> {
+        let polled = match self.locked(namespace, &version.deployment_name).await {
+            Ok(record) => record.has_queue(&version.build_id, task_queue, TaskQueueType::Workflow),
+            Err(_) => false,
+        };
+        if polled {
+            return Ok(());
+        }
+        Err(Status::failed_precondition(format!(
+            "Pinned version '{}:{}' is not present in task queue '{task_queue}' of type 'Workflow'",
+            version.deployment_name, version.build_id
+        )))
+    }
+
     /// Forgets a deleted namespace's deployments (the store deletes their rows with it).
     pub fn forget_namespace(&self, namespace: &str) {
         self.entries.forget_namespace(namespace);

@@ -245,6 +245,12 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
         let mut request = request.into_inner();
         self.prepare_start(&mut request)?;
+        if let Some(given) = request.versioning_override.take() {
+            let queue = request.task_queue.as_ref().map_or("", |q| q.name.as_str());
+            request.versioning_override = self
+                .checked_override(&request.namespace, given, queue)
+                .await?;
+        }
         let (run_id, started) = self
             .history
             .start_workflow(&request.namespace, &request, None)

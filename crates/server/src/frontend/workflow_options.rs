@@ -1,12 +1,14 @@
-//! `UpdateWorkflowExecutionOptions`: a running workflow's priority, changed through a field
-//! mask, with Temporal's checks and messages. Versioning overrides need worker deployments,
-//! which Temper does not serve yet, and are refused as such.
+//! `UpdateWorkflowExecutionOptions`: a running workflow's priority and versioning override,
+//! changed through a field mask, with Temporal's checks and messages.
 
 use temper_api::proto::common::v1::Priority;
-use temper_api::proto::workflow::v1::WorkflowExecutionOptions;
+use temper_api::proto::enums::v1::VersioningBehavior;
+use temper_api::proto::workflow::v1::versioning_override::Override;
+use temper_api::proto::workflow::v1::{VersioningOverride, WorkflowExecutionOptions};
 use temper_api::proto::workflowservice::v1::{
     UpdateWorkflowExecutionOptionsRequest, UpdateWorkflowExecutionOptionsResponse,
 };
+use temper_engine::execution::stored_override;
 use tonic::Status;
 
 use super::Frontend;
@@ -43,6 +45,17 @@ impl Frontend {
             .history
             .resolve(&request.namespace, Some(&execution))
             .await?;
+        let sets_override = mask
+            .paths
+            .iter()
+            .any(|p| p.starts_with("versioning_override"));
+        let new_override = match given.versioning_override.clone() {
+            Some(given) if sets_override => {
+                self.checked_override(&request.namespace, given, &exec.task_queue)
+                    .await?
+            }
+            _ => None,
+        };
         let identity = request.identity;
         let applied = self
             .history
@@ -50,15 +63,20 @@ impl Frontend {
                 if !t.execution().is_running() {
                     return Err(errors::already_completed());
                 }
-                let merged = merge_priority(t.priority(), given.priority.as_ref(), &mask.paths);
-                let changed = t.update_priority(merged.clone(), &identity);
-                Ok((merged, changed))
+                let priority = merge_priority(t.priority(), given.priority.as_ref(), &mask.paths);
+                let versioning_override = match sets_override {
+                    true => new_override,
+                    false => t.execution().versioning_override().cloned(),
+                };
+                t.update_options(priority.clone(), versioning_override.clone(), &identity);
+                Ok((priority, versioning_override))
             })
             .await?;
-        let (priority, _changed) = applied.value?;
+        let (priority, versioning_override) = applied.value?;
         // Temporal's dev server answers no update time, changed or not.
         Ok(UpdateWorkflowExecutionOptionsResponse {
             workflow_execution_options: Some(WorkflowExecutionOptions {
+                versioning_override: versioning_override.as_ref().map(shown_override),
                 priority,
                 ..Default::default()
             }),
@@ -67,13 +85,59 @@ impl Frontend {
     }
 }
 
+/// An override as Temporal answers it: the deprecated behaviour filled from the new form.
+#[allow(deprecated)]
+fn shown_override(stored: &VersioningOverride) -> VersioningOverride {
+    let mut shown = stored.clone();
+    shown.behavior = match &stored.r#override {
+        Some(Override::AutoUpgrade(true)) => VersioningBehavior::AutoUpgrade as i32,
+        Some(Override::Pinned(_)) => VersioningBehavior::Pinned as i32,
+        _ => 0,
+    };
+    shown
+}
+
+impl Frontend {
+    /// A versioning override as stored (new form), once Temporal's checks pass: a pinned
+    /// one names a version whose workers poll the run's task queue.
+    pub(super) async fn checked_override(
+        &self,
+        namespace: &str,
+        given: VersioningOverride,
+        task_queue: &str,
+    ) -> Result<Option<VersioningOverride>, Status> {
+        if let Some(Override::Pinned(pinned)) = &given.r#override {
+            if pinned.version.is_none() {
+                return Err(errors::invalid(
+                    "must provide version if override is pinned.",
+                ));
+            }
+            if pinned.behavior == 0 {
+                return Err(errors::invalid(
+                    "must specify pinned override behavior if override is pinned.",
+                ));
+            }
+        }
+        let stored = stored_override(given);
+        if let Some(Override::Pinned(pinned)) = &stored.r#override {
+            let version = pinned
+                .version
+                .as_ref()
+                .filter(|v| !v.build_id.is_empty())
+                .ok_or_else(|| errors::invalid("must provide version if override is pinned."))?;
+            self.deployments
+                .check_pinned(namespace, version, task_queue)
+                .await?;
+        }
+        Ok(stored.r#override.is_some().then_some(stored))
+    }
+}
+
 /// Temporal's mask check (its error text includes Go's non-breaking space after `proto:`).
 fn check_paths(paths: &[String]) -> Result<(), Status> {
     for path in paths {
         if path == "versioning_override" || path.starts_with("versioning_override.") {
-            return Err(errors::invalid(
-                "versioning overrides need worker deployments, which Temper does not serve yet",
-            ));
+            continue;
         }
         if !PRIORITY_PATHS.contains(&path.as_str()) {
             return Err(errors::invalid(format!(

@@ -209,16 +209,20 @@ impl History {
             .clone()
     }
 
-    /// True when a versioned run that follows its queue's routing must move to another
-    /// version: its next task skips the old version's sticky queue.
+    /// True when a versioned run must move to another version (its queue's routing or an
+    /// override changed): its next task skips the old version's sticky queue.
     fn upgrades(&self, exec: &Execution) -> bool {
-        if exec.deployment_build_id.is_empty() || exec.pinned_version().is_some() {
+        if exec.deployment_build_id.is_empty() {
             return false;
         }
-        let routed =
-            self.matching
-                .routed_build(&exec.namespace, &exec.task_queue, &exec.workflow_id);
-        routed != exec.deployment_build_id
+        let target = match exec.pinned_version() {
+            Some((_, build)) => build.to_string(),
+            None => {
+                self.matching
+                    .routed_build(&exec.namespace, &exec.task_queue, &exec.workflow_id)
+            }
+        };
+        target != exec.deployment_build_id
     }
 
     /// Queues the ready tasks and registers the next wake-up of a committed state.

@@ -68,6 +68,7 @@ pub(super) fn started_attributes(
         retry_policy: request.retry_policy.clone(),
         cron_schedule: request.cron_schedule.clone(),
         priority: request.priority.clone(),
+        versioning_override: request.versioning_override.clone(),
         first_workflow_task_backoff: request.workflow_start_delay,
         // Set by clients that chain runs themselves (Temporal's scheduler does).
         continued_failure: request.continued_failure.clone(),
