@@ -9,6 +9,7 @@ use temper_api::proto::deployment::v1::{
 use temper_api::proto::enums::v1::{
     RoutingConfigUpdateState, VersionDrainageStatus, WorkerDeploymentVersionStatus,
 };
+use temper_api::proto::taskqueue::v1::TaskQueueVersioningInfo;
 use temper_api::proto::workflowservice::v1::describe_worker_deployment_version_response::VersionTaskQueue;
 use temper_api::proto::workflowservice::v1::list_worker_deployments_response::WorkerDeploymentSummary;
 use temper_api::proto::workflowservice::v1::*;
@@ -38,22 +39,61 @@ fn version_not_found() -> Status {
     errors::not_found("Worker Deployment Version not found")
 }
 
-fn drainage(record: &DeploymentRecord, version: &VersionRecord) -> Option<VersionDrainageInfo> {
-    (record.status_of(version) == WorkerDeploymentVersionStatus::Draining).then(|| {
-        VersionDrainageInfo {
-            status: VersionDrainageStatus::Draining as i32,
-            last_changed_time: ms_timestamp(version.last_deactivation_ms),
-            last_checked_time: ms_timestamp(version.last_deactivation_ms),
+/// A version's status and, once it left the routing, its drainage.
+struct Standing {
+    status: WorkerDeploymentVersionStatus,
+    drainage: Option<VersionDrainageInfo>,
+}
+
+impl Deployments {
+    /// Where a version stands: routed, or draining while open runs are pinned to it.
+    fn standing(&self, record: &DeploymentRecord, version: &VersionRecord) -> Standing {
+        let status = record.status_of(version);
+        if status != WorkerDeploymentVersionStatus::Draining {
+            return Standing {
+                status,
+                drainage: None,
+            };
         }
-    })
+        let pinned =
+            self.history
+                .open_pinned_runs(&record.namespace, &record.name, &version.build_id);
+        let (status, drainage) = match pinned {
+            0 => (
+                WorkerDeploymentVersionStatus::Drained,
+                VersionDrainageStatus::Drained,
+            ),
+            _ => (
+                WorkerDeploymentVersionStatus::Draining,
+                VersionDrainageStatus::Draining,
+            ),
+        };
+        Standing {
+            status,
+            drainage: Some(VersionDrainageInfo {
+                status: drainage as i32,
+                last_changed_time: ms_timestamp(version.last_deactivation_ms),
+                last_checked_time: ms_timestamp(self.now_ms()),
+            }),
+        }
+    }
+
+    /// Whether a version that left the routing still has open runs pinned to it.
+    pub(super) fn is_draining(&self, record: &DeploymentRecord, version: &VersionRecord) -> bool {
+        self.standing(record, version).status == WorkerDeploymentVersionStatus::Draining
+    }
 }
 
 #[allow(deprecated)] // Temporal still fills the deprecated version strings; the CLI reads them.
-fn summary(record: &DeploymentRecord, version: &VersionRecord) -> WorkerDeploymentVersionSummary {
-    let drainage_info = drainage(record, version);
+fn summary(
+    record: &DeploymentRecord,
+    version: &VersionRecord,
+    standing: Standing,
+) -> WorkerDeploymentVersionSummary {
+    let drainage_info = standing.drainage;
     WorkerDeploymentVersionSummary {
         version: version_string(&record.name, &version.build_id),
-        status: record.status_of(version) as i32,
+        status: standing.status as i32,
         deployment_version: version_of(&record.name, &version.build_id),
         create_time: ms_timestamp(version.create_time_ms),
         drainage_status: drainage_info.as_ref().map_or(0, |d| d.status),
@@ -92,15 +132,13 @@ pub(super) fn routing_config(record: &DeploymentRecord) -> RoutingConfig {
     }
 }
 
-fn deployment_info(record: &DeploymentRecord) -> WorkerDeploymentInfo {
+fn deployment_info(
+    record: &DeploymentRecord,
+    summary_of: impl Fn(&VersionRecord) -> WorkerDeploymentVersionSummary,
+) -> WorkerDeploymentInfo {
     WorkerDeploymentInfo {
         name: record.name.clone(),
-        version_summaries: record
-            .versions
-            .iter()
-            .rev()
-            .map(|v| summary(record, v))
-            .collect(),
+        version_summaries: record.versions.iter().rev().map(summary_of).collect(),
         create_time: ms_timestamp(record.create_time_ms),
         routing_config: Some(routing_config(record)),
         last_modifier_identity: record.last_modifier_identity.clone(),
@@ -137,7 +175,9 @@ impl Deployments {
             .await?;
         Ok(DescribeWorkerDeploymentResponse {
             conflict_token: conflict_token(record.changed_ms),
-            worker_deployment_info: Some(deployment_info(&record)),
+            worker_deployment_info: Some(deployment_info(&record, |v| {
+                summary(&record, v, self.standing(&record, v))
+            })),
         })
     }
 
@@ -164,7 +204,8 @@ impl Deployments {
                 r#type: q.r#type,
             })
             .collect();
-        let status = record.status_of(version);
+        let standing = self.standing(&record, version);
+        let status = standing.status;
         let info = WorkerDeploymentVersionInfo {
             version: version_string(&record.name, &build_id),
             status: status as i32,
@@ -183,7 +224,7 @@ impl Deployments {
                 0.0
             },
             task_queue_infos: queues.clone(),
-            drainage_info: drainage(&record, version),
+            drainage_info: standing.drainage,
             metadata: (!version.metadata.is_empty()).then(|| VersionMetadata {
                 entries: version.metadata.clone().into_iter().collect(),
             }),
@@ -202,6 +243,40 @@ impl Deployments {
         })
     }
 
+    /// The routing of the deployment whose workers poll `queue`, as `DescribeTaskQueue`
+    /// reports it; `None` for a queue no versioned worker polled.
+    #[allow(deprecated)]
+    pub async fn queue_versioning(
+        &self,
+        namespace: &str,
+        queue: &str,
+    ) -> Option<TaskQueueVersioningInfo> {
+        for entry in self.entries.of_namespace(namespace) {
+            let guard = entry.lock().await;
+            let Some(record) = guard.as_ref() else {
+                continue;
+            };
+            let polled = record
+                .versions
+                .iter()
+                .any(|v| v.task_queues.iter().any(|q| q.name == queue));
+            if !polled {
+                continue;
+            }
+            let routing = routing_config(record);
+            let changed = record.current_changed_ms.max(record.ramping_changed_ms);
+            return Some(TaskQueueVersioningInfo {
+                current_deployment_version: routing.current_deployment_version,
+                current_version: routing.current_version,
+                ramping_deployment_version: routing.ramping_deployment_version,
+                ramping_version: routing.ramping_version,
+                ramping_version_percentage: routing.ramping_version_percentage,
+                update_time: Some(ms_timestamp(changed).unwrap_or_default()),
+            });
+        }
+        None
+    }
+
     pub async fn list(
         &self,
         request: ListWorkerDeploymentsRequest,
@@ -213,12 +288,18 @@ impl Deployments {
             let Some(record) = guard.as_ref() else {
                 continue;
             };
-            let summary_of = |build: &str| record.find_version(build).map(|v| summary(record, v));
+            let summary_of = |build: &str| {
+                let version = record.find_version(build)?;
+                Some(summary(record, version, self.standing(record, version)))
+            };
             worker_deployments.push(WorkerDeploymentSummary {
                 name: record.name.clone(),
                 create_time: ms_timestamp(record.create_time_ms),
                 routing_config: Some(routing_config(record)),
-                latest_version_summary: record.versions.last().map(|v| summary(record, v)),
+                latest_version_summary: record
+                    .versions
+                    .last()
+                    .and_then(|v| summary_of(&v.build_id)),
                 current_version_summary: summary_of(&record.current_build),
                 ramping_version_summary: summary_of(&record.ramping_build)
                     .filter(|_| record.ramping_set),

@@ -103,7 +103,9 @@ impl Deployments {
                     "version '{name}' cannot be deleted since it is current or ramping"
                 )));
             }
-            WorkerDeploymentVersionStatus::Draining if !request.skip_drainage => {
+            WorkerDeploymentVersionStatus::Draining
+                if !request.skip_drainage && self.is_draining(&guard, version) =>
+            {
                 return Err(Status::failed_precondition(format!(
                     "version '{name}' cannot be deleted since it is draining"
                 )));

@@ -977,7 +977,9 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeTaskQueueRequest>,
     ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
-        Ok(Response::new(self.describe_queue(request.into_inner())?))
+        Ok(Response::new(
+            self.describe_queue(request.into_inner()).await?,
+        ))
     }
 
     async fn reset_workflow_execution(

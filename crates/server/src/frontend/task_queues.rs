@@ -1,6 +1,6 @@
-//! `DescribeTaskQueue`, in both of Temporal's modes: legacy (pollers and a backlog hint for
-//! one queue type) and enhanced (per type, under the unversioned build id, since Temper has
-//! no worker versioning yet).
+//! `DescribeTaskQueue`, in both of Temporal's modes: legacy (pollers, a backlog hint for one
+//! queue type, and the routing of the worker deployment the queue belongs to) and enhanced
+//! (per type, under the unversioned build id).
 
 use temper_api::proto::enums::v1::{BuildIdTaskReachability, DescribeTaskQueueMode, TaskQueueType};
 use temper_api::proto::taskqueue::v1::{
@@ -26,7 +26,7 @@ fn queue_kind(task_queue_type: i32) -> Option<QueueKind> {
 impl Frontend {
     // The enhanced-mode fields are deprecated in the API but still what the CLI sends.
     #[allow(deprecated)]
-    pub(super) fn describe_queue(
+    pub(super) async fn describe_queue(
         &self,
         request: DescribeTaskQueueRequest,
     ) -> Result<DescribeTaskQueueResponse, Status> {
@@ -90,7 +90,12 @@ impl Frontend {
             });
         }
         let kind = queue_kind(request.task_queue_type).unwrap_or(QueueKind::Workflow);
+        let versioning_info = self
+            .deployments
+            .queue_versioning(&request.namespace, &queue.name)
+            .await;
         Ok(DescribeTaskQueueResponse {
+            versioning_info,
             pollers: pollers(kind),
             task_queue_status: request.include_task_queue_status.then(|| TaskQueueStatus {
                 backlog_count_hint: backlog(kind),

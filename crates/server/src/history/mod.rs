@@ -27,6 +27,7 @@ mod activities;
 mod delete;
 mod follow_ups;
 mod nexus;
+mod pinned;
 pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLBACK_URL};
 mod polls;
 mod queries;
@@ -82,6 +83,8 @@ pub struct History {
     limits: HistoryLimits,
     /// The Nexus endpoint registry: where operations' tasks go.
     endpoints: Arc<crate::nexus::NexusEndpoints>,
+    /// Open runs pinned to each deployment version (their drainage).
+    pinned_runs: Mutex<pinned::PinnedRuns>,
 }
 
 /// A run that just closed.
@@ -127,6 +130,7 @@ impl History {
             closed_runs: broadcast::channel(CLOSED_RUNS_BUFFER).0,
             limits,
             endpoints,
+            pinned_runs: Mutex::new(pinned::PinnedRuns::default()),
         }
     }
 
@@ -288,6 +292,10 @@ impl History {
                 }
             }
         }
+        self.pinned_runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(exec);
         {
             let mut busy = self.busy_runs.lock().unwrap_or_else(|e| e.into_inner());
             if exec.has_outstanding_tasks() {
@@ -528,6 +536,14 @@ impl History {
             .read_history(run_id, first_event_id, max_events)
             .await
             .map_err(errors::storage)
+    }
+
+    /// How many open runs are pinned to a deployment version.
+    pub fn open_pinned_runs(&self, namespace: &str, deployment: &str, build: &str) -> usize {
+        self.pinned_runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count(namespace, deployment, build)
     }
 
     pub fn matching(&self) -> &Matching {
