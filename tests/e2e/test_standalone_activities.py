@@ -247,6 +247,12 @@ async def policies_scenario(target: str) -> list[str]:
         f"bad-{tag}", start_to_close_timeout=Duration(seconds=-1)))))
     seen.append("unknown activity: " + await refusal(service.describe_activity_execution(
         DescribeActivityExecutionRequest(namespace="default", activity_id=f"nope-{tag}"))))
+    seen.append("describe without id: " + await refusal(service.describe_activity_execution(
+        DescribeActivityExecutionRequest(namespace="default"))))
+    seen.append("malformed run id: " + await refusal(service.describe_activity_execution(
+        DescribeActivityExecutionRequest(namespace="default", activity_id=activity_id, run_id="not-a-uuid"))))
+    seen.append("long poll without run id: " + await refusal(service.describe_activity_execution(
+        DescribeActivityExecutionRequest(namespace="default", activity_id=activity_id, long_poll_token=b"x"))))
     seen.append("cancel unknown: " + await refusal(service.request_cancel_activity_execution(
         RequestCancelActivityExecutionRequest(namespace="default", activity_id=f"nope-{tag}"))))
     return [line.replace(tag, "<tag>") for line in seen]
@@ -266,6 +272,9 @@ POLICIES = [
     "activity. ActivityId=bad-<tag> ActivityType=hang",
     "negative timeout: INVALID_ARGUMENT: invalid StartToCloseTimeout: negative duration",
     "unknown activity: NOT_FOUND: activity not found for ID: nope-<tag>",
+    "describe without id: INVALID_ARGUMENT: activity ID is required",
+    "malformed run id: INVALID_ARGUMENT: invalid run id: must be a valid UUID",
+    "long poll without run id: INVALID_ARGUMENT: run id is required when long poll token is provided",
     "cancel unknown: NOT_FOUND: activity not found for ID: nope-<tag>",
 ]
 

@@ -131,7 +131,7 @@ impl ActivityRun {
         let activity = self.activity_mut();
         activity.last_worker_identity = identity.to_string();
         activity.last_attempt_complete_time_ms = now;
-        let failure = canceled_failure(details, identity);
+        let failure = canceled_failure(details, &self.cancel_identity);
         self.close(
             ActivityExecutionStatus::Canceled,
             OutcomeValue::Failure(failure),

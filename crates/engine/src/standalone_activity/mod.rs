@@ -75,6 +75,9 @@ pub struct ActivityRun {
     pub identity: String,
     #[prost(string, tag = "20")]
     pub terminate_request_id: String,
+    /// Who asked to cancel: the canceled outcome names them.
+    #[prost(string, tag = "21")]
+    pub cancel_identity: String,
 }
 
 /// What the server must do after a transition.

@@ -1,11 +1,24 @@
 //! What a client asks of a running standalone activity: cancellation (cooperative: the
 //! worker learns of it on its next heartbeat) and termination (immediate).
 
+use temper_api::proto::common::v1::{Payload, Payloads};
 use temper_api::proto::enums::v1::{ActivityExecutionStatus, RetryState};
 use temper_api::proto::failure::v1::{Failure, TerminatedFailureInfo, failure::FailureInfo};
 
 use super::attempts::canceled_failure;
 use super::{ActivityRun, OutcomeValue};
+
+/// One JSON string payload (what the SDKs' default converter writes for a string).
+fn json_payloads(text: &str) -> Payloads {
+    let data = serde_json::to_vec(text).unwrap_or_default();
+    Payloads {
+        payloads: vec![Payload {
+            metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+            data,
+            ..Default::default()
+        }],
+    }
+}
 
 /// Why a client's request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,9 +67,11 @@ impl ActivityRun {
         }
         self.cancel_request_id = request_id.to_string();
         self.canceled_reason = reason.to_string();
+        self.cancel_identity = identity.to_string();
         self.activity_mut().cancel_requested = true;
         if self.activity().started_time_ms == 0 {
-            let failure = canceled_failure(None, identity);
+            // No worker to report details: the reason is the detail, as Temporal records it.
+            let failure = canceled_failure(Some(json_payloads(reason)), identity);
             self.close(
                 ActivityExecutionStatus::Canceled,
                 OutcomeValue::Failure(failure),

@@ -125,7 +125,7 @@ impl ActivityExecutions {
         self.namespaces.require(&request.namespace)?;
         if !request.long_poll_token.is_empty() && request.run_id.is_empty() {
             return Err(errors::invalid(
-                "run_id is required when long_poll_token is set",
+                "run id is required when long poll token is provided",
             ));
         }
         let seen = String::from_utf8_lossy(&request.long_poll_token).into_owned();

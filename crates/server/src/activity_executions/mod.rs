@@ -171,6 +171,12 @@ impl ActivityExecutions {
         activity_id: &str,
         run_id: &str,
     ) -> Result<Guard, Status> {
+        if activity_id.is_empty() {
+            return Err(errors::invalid("activity ID is required"));
+        }
+        if !run_id.is_empty() && uuid::Uuid::parse_str(run_id).is_err() {
+            return Err(errors::invalid("invalid run id: must be a valid UUID"));
+        }
         let entry = self
             .entry(namespace, activity_id, run_id)
             .ok_or_else(|| not_found(activity_id))?;
