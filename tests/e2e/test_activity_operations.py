@@ -27,6 +27,14 @@ async def pending(client: Client, workflow_id: str):
     return activities[0] if activities else None
 
 
+async def pause_info(client: Client, workflow_id: str):
+    """The `TemporalPauseInfo` search attribute describe shows (None when absent)."""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    payload = described.raw_description.workflow_execution_info.search_attributes.indexed_fields.get(
+        "TemporalPauseInfo")
+    return payload.data.decode() if payload is not None else None
+
+
 async def until(check, timeout: float = 20.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -64,6 +72,10 @@ async def operations_scenario(target: str) -> list[str]:
         paused = await pending(client, workflow_id)
         seen.append(f"paused={paused.paused} state={PendingActivityState.Name(paused.state)}")
         seen.append(f"pause_info={paused.pause_info.manual.identity}/{paused.pause_info.manual.reason}")
+        seen.append(f"pause info: {await pause_info(client, workflow_id)}")
+        listed = await client.count_workflows(
+            f"WorkflowId = '{workflow_id}' AND TemporalPauseInfo = 'property:activityType=flaky'")
+        seen.append(f"listed as paused: {listed.count}")
         attempts_before = len(ATTEMPTS[workflow_id])
         await asyncio.sleep(2.5)  # two backoffs: nothing is dispatched while paused
         seen.append(f"dispatched while paused: {len(ATTEMPTS[workflow_id]) - attempts_before}")
@@ -89,6 +101,7 @@ async def operations_scenario(target: str) -> list[str]:
 
         ALLOWED.add(workflow_id)
         await service.unpause_activity(UnpauseActivityRequest(namespace="default", execution=execution, id="flaky-1"))
+        seen.append(f"pause info after unpause: {await pause_info(client, workflow_id)}")
         seen.append("result: " + await handle.result())
         seen.append("unpause after completion: " + await refusal(service.unpause_activity(UnpauseActivityRequest(
             namespace="default", execution=execution, id="flaky-1"))))
@@ -100,6 +113,8 @@ async def test_pause_unpause_and_reset(temper):
     assert seen == [
         "paused=True state=PENDING_ACTIVITY_STATE_PAUSED",
         "pause_info=operator/investigating",
+        'pause info: ["property:activityType=flaky"]',
+        "listed as paused: 1",
         "dispatched while paused: 0",
         "again, same request: ok",
         "again, new RPC: FAILED_PRECONDITION: activity is already paused",
@@ -109,6 +124,7 @@ async def test_pause_unpause_and_reset(temper):
         "unknown workflow: NOT_FOUND: workflow not found for ID: nope-wf",
         "standalone: NOT_FOUND: activity not found for ID: nope-activity",
         "reset kept paused: attempt=1 paused=True",
+        "pause info after unpause: None",
         "result: ok@1",
         "unpause after completion: NOT_FOUND: workflow execution already completed",
     ]

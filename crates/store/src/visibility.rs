@@ -204,7 +204,7 @@ pub(crate) fn upsert(
 /// The run's search attributes as the JSON object the compiled queries read.
 fn search_attributes_json(exec: &Execution, registry: &HashMap<String, i32>) -> String {
     let mut object = serde_json::Map::new();
-    if let Some(attributes) = &exec.search_attributes {
+    if let Some(attributes) = &exec.visible_search_attributes() {
         for (name, payload) in &attributes.indexed_fields {
             let declared = payload
                 .metadata

@@ -44,7 +44,7 @@ pub(super) fn execution_info(exec: &Execution) -> WorkflowExecutionInfo {
                     .map_or(0, |s| duration_ms(s.first_workflow_task_backoff.as_ref())),
         ),
         memo: exec.memo.clone(),
-        search_attributes: exec.search_attributes.clone(),
+        search_attributes: exec.visible_search_attributes(),
         task_queue: exec.task_queue.clone(),
         state_transition_count: exec.db_version,
         history_size_bytes: exec.history_size_bytes,
