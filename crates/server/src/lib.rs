@@ -22,6 +22,7 @@ mod records;
 mod retention;
 mod rpc_layer;
 pub mod schedules;
+pub mod task_queue_configs;
 pub mod time_skipping;
 pub mod timers;
 pub mod tokens;
@@ -315,15 +316,21 @@ pub async fn serve(
     );
     let health = health::HealthService::new(config.store.clone(), clock.clone());
     let workers = Arc::new(workers::Workers::new(namespaces.clone(), clock.clone()));
-    let frontend = frontend::Frontend::new(
-        history,
-        namespaces,
+    let task_queue_configs = task_queue_configs::TaskQueueConfigs::load(
+        config.store.clone(),
+        history.clone(),
+        namespaces.clone(),
+    )
+    .await?;
+    let services = frontend::Services {
         schedules,
         batches,
         workers,
         activity_executions,
         deployments,
-    );
+        task_queue_configs,
+    };
+    let frontend = frontend::Frontend::new(history, namespaces, services);
     let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {
         ui: match config.ui_listen {

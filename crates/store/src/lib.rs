@@ -115,6 +115,8 @@ pub enum RecordKind {
     ActivityExecution,
     /// A worker deployment (id: its name) with its versions and routing.
     WorkerDeployment,
+    /// One task queue type's configuration (id: type number, NUL, queue name).
+    TaskQueueConfig,
 }
 
 impl RecordKind {
@@ -125,6 +127,7 @@ impl RecordKind {
             RecordKind::NexusEndpoint => "nexus_endpoint",
             RecordKind::ActivityExecution => "activity_execution",
             RecordKind::WorkerDeployment => "worker_deployment",
+            RecordKind::TaskQueueConfig => "task_queue_config",
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::errors;
 use crate::history::{History, Poller, QueryAnswer};
 use crate::namespaces::{self, Namespaces};
 use crate::schedules::Schedules;
+use crate::task_queue_configs::TaskQueueConfigs;
 use crate::tokens::TokenKind;
 use crate::validation::{check_id, check_payloads, client_poll_wait, poll_wait};
 use crate::visibility;
@@ -55,6 +56,17 @@ pub struct Frontend {
     workers: Arc<Workers>,
     activity_executions: Arc<ActivityExecutions>,
     deployments: Arc<Deployments>,
+    task_queue_configs: Arc<TaskQueueConfigs>,
+}
+
+/// The services the frontend hands requests to, besides history and namespaces.
+pub struct Services {
+    pub schedules: Arc<Schedules>,
+    pub batches: Arc<Batches>,
+    pub workers: Arc<Workers>,
+    pub activity_executions: Arc<ActivityExecutions>,
+    pub deployments: Arc<Deployments>,
+    pub task_queue_configs: Arc<TaskQueueConfigs>,
 }
 
 impl Frontend {
@@ -108,15 +120,15 @@ impl Frontend {
         std::time::Duration::from_millis(waited_ms as u64)
     }
 
-    pub fn new(
-        history: Arc<History>,
-        namespaces: Arc<Namespaces>,
-        schedules: Arc<Schedules>,
-        batches: Arc<Batches>,
-        workers: Arc<Workers>,
-        activity_executions: Arc<ActivityExecutions>,
-        deployments: Arc<Deployments>,
-    ) -> Self {
+    pub fn new(history: Arc<History>, namespaces: Arc<Namespaces>, services: Services) -> Self {
+        let Services {
+            schedules,
+            batches,
+            workers,
+            activity_executions,
+            deployments,
+            task_queue_configs,
+        } = services;
         Frontend {
             history,
             namespaces,
@@ -125,6 +137,7 @@ impl Frontend {
             workers,
             activity_executions,
             deployments,
+            task_queue_configs,
         }
     }
 }
@@ -637,6 +650,14 @@ impl WorkflowService for Frontend {
             .delete_version(request.into_inner())
             .await?;
         Ok(Response::new(Default::default()))
+    }
+
+    async fn update_task_queue_config(
+        &self,
+        request: Request<UpdateTaskQueueConfigRequest>,
+    ) -> Result<Response<UpdateTaskQueueConfigResponse>, Status> {
+        let response = self.task_queue_configs.update(request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 
     async fn start_activity_execution(

@@ -94,8 +94,14 @@ impl Frontend {
             .deployments
             .queue_versioning(&request.namespace, &queue.name)
             .await;
+        let (config, effective) = self
+            .task_queue_configs
+            .describe(&request.namespace, &queue.name, request.task_queue_type)
+            .await;
         Ok(DescribeTaskQueueResponse {
             versioning_info,
+            config: config.filter(|_| request.report_config),
+            effective_rate_limit: Some(effective),
             pollers: pollers(kind),
             task_queue_status: request.include_task_queue_status.then(|| TaskQueueStatus {
                 backlog_count_hint: backlog(kind),

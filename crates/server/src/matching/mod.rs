@@ -6,12 +6,16 @@
 //! attempt): the history side re-checks them when a poller takes one, so a stale or duplicate
 //! entry is simply skipped. Queues are rebuilt from open executions at start-up.
 
+mod rate_limit;
+
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use temper_api::proto::query::v1::WorkflowQuery;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
+
+use self::rate_limit::RateLimit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueueKind {
@@ -123,6 +127,11 @@ struct WaitingPoller {
 struct Queue {
     tasks: VecDeque<(Route, QueuedTask)>,
     pollers: VecDeque<WaitingPoller>,
+    /// A dispatch rate limit: its tasks are never handed over at offer time, and its pollers
+    /// wait for a token (see [`Matching::poll_limited`]).
+    limit: Option<RateLimit>,
+    /// Woken when a task arrives on a rate-limited queue or its limit changes.
+    arrived: Arc<Notify>,
 }
 
 impl Queue {
@@ -215,10 +224,69 @@ impl Matching {
         let entry = queues
             .entry((namespace.to_string(), queue.to_string(), kind))
             .or_default();
+        if entry.limit.is_some() {
+            entry.tasks.push_back((route, task));
+            entry.arrived.notify_waiters();
+            return true;
+        }
         if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
             entry.tasks.push_back((route, task));
         }
         true
+    }
+
+    /// Sets (or, with `None`, lifts) a queue's dispatch rate limit, in tasks per second.
+    pub fn set_rate_limit(&self, namespace: &str, queue: &str, kind: QueueKind, rate: Option<f64>) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queues
+            .entry((namespace.to_string(), queue.to_string(), kind))
+            .or_default();
+        entry.limit = match (entry.limit.take(), rate) {
+            (_, None) => None,
+            (Some(mut limit), Some(rate)) => {
+                limit.set_rate(rate);
+                Some(limit)
+            }
+            (None, Some(rate)) => Some(RateLimit::new(rate)),
+        };
+        entry.arrived.notify_waiters();
+    }
+
+    /// A poll of a rate-limited queue: takes a task when one may go to this poller and a
+    /// token is there, else waits for a task or a token. `None` when the queue is not limited
+    /// (the caller polls normally) or the wait ends empty.
+    async fn poll_limited(
+        &self,
+        key: &QueueKey,
+        build: &str,
+        deadline: tokio::time::Instant,
+    ) -> Option<Option<QueuedTask>> {
+        const RECHECK: Duration = Duration::from_millis(100);
+        loop {
+            let routing = self.routing_of(&key.0, &key.1);
+            let (wait, arrived) = {
+                let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = queues.entry(key.clone()).or_default();
+                let limit = entry.limit.as_mut()?;
+                let ready = limit.has_token();
+                let next = limit.until_next_token().unwrap_or(RECHECK);
+                if ready && let Some(task) = entry.take_for(routing.as_ref(), build) {
+                    entry.limit.as_mut()?.take();
+                    return Some(Some(task));
+                }
+                let wait = if ready { RECHECK } else { next.min(RECHECK) };
+                (wait, entry.arrived.clone())
+            };
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Some(None);
+            }
+            let wait = wait.min(deadline - now);
+            tokio::select! {
+                _ = arrived.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     fn routing_of(&self, namespace: &str, queue: &str) -> Option<QueueRouting> {
@@ -326,6 +394,11 @@ impl Matching {
                 (namespace.to_string(), queue.to_string(), kind),
                 std::time::Instant::now(),
             );
+        let key = (namespace.to_string(), queue.to_string(), kind);
+        let deadline = tokio::time::Instant::now() + wait;
+        if let Some(taken) = self.poll_limited(&key, build, deadline).await {
+            return taken;
+        }
         let routing = self.routing_of(namespace, queue);
         let mut receiver = {
             let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,88 @@
+//! A task queue's dispatch rate limit (`UpdateTaskQueueConfig`): a token bucket refilled at
+//! the configured rate, holding up to one second of tokens (at least one), so a queue limited
+//! to N tasks per second starts at most N at once and then N per second. A limit of 0 stops
+//! dispatch.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub(super) struct RateLimit {
+    per_second: f64,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl RateLimit {
+    pub(super) fn new(per_second: f64) -> RateLimit {
+        let mut limit = RateLimit {
+            per_second: 0.0,
+            tokens: 0.0,
+            refilled_at: Instant::now(),
+        };
+        limit.set_rate(per_second);
+        limit.tokens = limit.per_second.ceil();
+        limit
+    }
+
+    fn capacity(&self) -> f64 {
+        self.per_second.ceil().max(1.0)
+    }
+
+    pub(super) fn set_rate(&mut self, per_second: f64) {
+        self.refill(Instant::now());
+        self.per_second = per_second.max(0.0);
+        self.tokens = self.tokens.min(self.capacity());
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now
+            .saturating_duration_since(self.refilled_at)
+            .as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity());
+        self.refilled_at = now;
+    }
+
+    /// Whether a task may be dispatched now (without taking the token).
+    pub(super) fn has_token(&mut self) -> bool {
+        self.refill(Instant::now());
+        self.tokens >= 1.0
+    }
+
+    pub(super) fn take(&mut self) {
+        debug_assert!(self.tokens >= 1.0, "dispatching without a token");
+        self.tokens -= 1.0;
+    }
+
+    /// How long until the next token (`None`: never, at a rate of 0).
+    pub(super) fn until_next_token(&self) -> Option<Duration> {
+        if self.per_second <= 0.0 {
+            return None;
+        }
+        let missing = (1.0 - self.tokens).max(0.0);
+        Some(Duration::from_secs_f64(missing / self.per_second))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_with_a_seconds_worth_then_refills_at_the_rate() {
+        let mut limit = RateLimit::new(2.0);
+        for _ in 0..2 {
+            assert!(limit.has_token());
+            limit.take();
+        }
+        assert!(!limit.has_token());
+        let wait = limit.until_next_token().unwrap();
+        assert!(wait <= Duration::from_millis(500), "{wait:?}");
+    }
+
+    #[test]
+    fn a_rate_of_zero_never_dispatches() {
+        let mut limit = RateLimit::new(0.0);
+        assert!(!limit.has_token());
+        assert_eq!(limit.until_next_token(), None);
+    }
+}
