@@ -253,6 +253,12 @@ async def policies_scenario(target: str) -> list[str]:
         DescribeActivityExecutionRequest(namespace="default", activity_id=activity_id, run_id="not-a-uuid"))))
     seen.append("long poll without run id: " + await refusal(service.describe_activity_execution(
         DescribeActivityExecutionRequest(namespace="default", activity_id=activity_id, long_poll_token=b"x"))))
+    seen.append("unknown field: " + await refusal(service.count_activity_executions(
+        CountActivityExecutionsRequest(namespace="default", query="ActivityTaskQueue = 'x'"))))
+    seen.append("order by: " + await refusal(service.count_activity_executions(CountActivityExecutionsRequest(
+        namespace="default", query="ActivityType = 'x' ORDER BY StartTime DESC"))))
+    seen.append("group by type: " + await refusal(service.count_activity_executions(CountActivityExecutionsRequest(
+        namespace="default", query="GROUP BY ActivityType"))))
     seen.append("cancel unknown: " + await refusal(service.request_cancel_activity_execution(
         RequestCancelActivityExecutionRequest(namespace="default", activity_id=f"nope-{tag}"))))
     return [line.replace(tag, "<tag>") for line in seen]
@@ -275,6 +281,10 @@ POLICIES = [
     "describe without id: INVALID_ARGUMENT: activity ID is required",
     "malformed run id: INVALID_ARGUMENT: invalid run id: must be a valid UUID",
     "long poll without run id: INVALID_ARGUMENT: run id is required when long poll token is provided",
+    "unknown field: INVALID_ARGUMENT: invalid query: invalid search attribute: ActivityTaskQueue",
+    "order by: INVALID_ARGUMENT: invalid query: operation is not supported: 'ORDER BY' clause",
+    "group by type: INVALID_ARGUMENT: invalid query: operation is not supported: 'GROUP BY' clause is not "
+    "supported for search attribute ActivityType",
     "cancel unknown: NOT_FOUND: activity not found for ID: nope-<tag>",
 ]
 

@@ -14,7 +14,7 @@ use temper_api::proto::workflowservice::v1::{
 };
 use temper_engine::standalone_activity::ActivityRun;
 use temper_engine::time::{ms_duration, ms_timestamp};
-use temper_query::{AttributeType, AttributeValue, Query};
+use temper_query::{AttributeType, AttributeValue, Expr, Query};
 use tonic::Status;
 
 use super::ActivityExecutions;
@@ -22,6 +22,36 @@ use crate::errors;
 use crate::schedules::attribute_value;
 
 const DEFAULT_PAGE_SIZE: usize = 1_000;
+
+/// The fields a standalone activity query may name besides custom and Temporal's predefined
+/// attributes (the workflow ones are accepted and match nothing, as in Temporal).
+const BUILT_IN: &[&str] = &[
+    "ActivityId",
+    "ActivityType",
+    "RunId",
+    "TaskQueue",
+    "ExecutionStatus",
+    "StartTime",
+    "CloseTime",
+    "ExecutionTime",
+    "ExecutionDuration",
+    "StateTransitionCount",
+];
+
+fn unsupported(what: &str) -> Status {
+    errors::invalid(format!("invalid query: operation is not supported: {what}"))
+}
+
+/// Every attribute name a condition mentions.
+fn attribute_names(expr: &Expr, names: &mut Vec<String>) {
+    match expr {
+        Expr::And(operands) | Expr::Or(operands) => {
+            operands.iter().for_each(|e| attribute_names(e, names));
+        }
+        Expr::Not(inner) => attribute_names(inner, names),
+        Expr::Predicate(predicate) => names.push(predicate.attribute.name.clone()),
+    }
+}
 const NANOS_PER_MS: i64 = 1_000_000;
 
 /// A status as queries and groups name it (`Running`, `TimedOut`).
@@ -58,6 +88,8 @@ impl RunFilter {
             "ExecutionStatus" => keyword(&status_name(run.status())),
             "StartTime" | "ScheduleTime" => datetime(activity.scheduled_time_ms),
             "CloseTime" => datetime(run.close_time_ms),
+            "ExecutionTime" => datetime(activity.scheduled_time_ms + run.start_delay_ms),
+            "StateTransitionCount" => Some(AttributeValue::Int(run.state_transition_count)),
             _ => {
                 let payload = run.search_attributes.as_ref()?.indexed_fields.get(name)?;
                 let ty = AttributeType::from_proto(*self.custom.get(name)?)?;
@@ -101,6 +133,23 @@ impl ActivityExecutions {
         let custom = self.namespaces.search_attributes(namespace)?;
         let query = temper_query::parse(query)
             .map_err(|e| errors::invalid(format!("invalid query: {}", e.message)))?;
+        if !query.order_by.is_empty() {
+            return Err(unsupported("'ORDER BY' clause"));
+        }
+        let mut names = Vec::new();
+        if let Some(filter) = &query.filter {
+            attribute_names(filter, &mut names);
+        }
+        let known = |name: &str| {
+            BUILT_IN.contains(&name)
+                || custom.contains_key(name)
+                || temper_query::builtin_attribute_type(name).is_some()
+        };
+        if let Some(unknown) = names.into_iter().find(|name| !known(name)) {
+            return Err(errors::invalid(format!(
+                "invalid query: invalid search attribute: {unknown}"
+            )));
+        }
         Ok(RunFilter { query, custom })
     }
 
@@ -163,10 +212,11 @@ impl ActivityExecutions {
         let grouped_by_status = match filter.query.group_by.as_slice() {
             [] => false,
             [field] if field.name == "ExecutionStatus" => true,
-            _ => {
-                return Err(errors::invalid(
-                    "invalid query: 'GROUP BY' clause is only supported for ExecutionStatus",
-                ));
+            [field, ..] => {
+                return Err(unsupported(&format!(
+                    "'GROUP BY' clause is not supported for search attribute {}",
+                    field.name
+                )));
             }
         };
         let mut groups: Vec<AggregationGroup> = Vec::new();
@@ -179,6 +229,7 @@ impl ActivityExecutions {
                     None => counts.push((name, 1)),
                 }
             }
+            counts.sort();
             groups = counts
                 .into_iter()
                 .map(|(name, count)| AggregationGroup {
@@ -196,7 +247,11 @@ impl ActivityExecutions {
 
 fn keyword_payload(value: &str) -> Payload {
     Payload {
-        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+        metadata: [
+            ("encoding".to_string(), b"json/plain".to_vec()),
+            ("type".to_string(), b"Keyword".to_vec()),
+        ]
+        .into(),
         data: serde_json::to_vec(value).unwrap_or_default(),
         ..Default::default()
     }
