@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryReverseRequest,
-    DescribeWorkerDeploymentRequest,
+    ListWorkflowRulesRequest,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -90,11 +90,10 @@ async def test_describe_shows_pending_activity_and_task(client, task_queue):
 
 async def test_unimplemented_rpcs_name_themselves(client):
     try:
-        await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace="default", deployment_name="d"))
+        await client.workflow_service.list_workflow_rules(ListWorkflowRulesRequest(namespace="default"))
     except RPCError as error:
         assert error.status == RPCStatusCode.UNIMPLEMENTED
-        assert "DescribeWorkerDeployment" in error.message
+        assert "ListWorkflowRules" in error.message
     else:
         raise AssertionError("expected UNIMPLEMENTED")
 

@@ -185,9 +185,13 @@ async def test_same_answers_as_temporal(temporal_fast_drainage):
 
 
 def normalized(out: str) -> str:
-    """CLI output without padding and with relative times collapsed."""
+    """CLI output without padding, with relative times collapsed and the task queue rows in
+    name order (Temporal lists them in the order its workers first polled, which varies)."""
     out = re.sub(r"\d+ seconds? ago|now|a long while ago", "<time>", out)
-    return "\n".join(" ".join(line.split()) for line in out.splitlines() if line.strip())
+    lines = [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    queue_rows = sorted(line for line in lines if re.fullmatch(r"\S+ (workflow|activity)", line))
+    rest = [line for line in lines if not re.fullmatch(r"\S+ (workflow|activity)", line)]
+    return "\n".join(rest + queue_rows)
 
 
 async def cli_scenario(target: str) -> list[str]:
