@@ -330,6 +330,16 @@ impl Namespaces {
         Ok(describe_record(&record))
     }
 
+    /// `DeprecateNamespace`: the namespace stays, reported as DEPRECATED.
+    pub async fn deprecate(&self, name: &str) -> Result<(), Status> {
+        self.modify(name, |record| {
+            record.deprecated = true;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
     /// Deletes a namespace and everything in it.
     pub async fn delete(&self, name: &str) -> Result<(), Status> {
         self.require(name)?;
@@ -415,14 +425,17 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
     DescribeNamespaceResponse {
         namespace_info: Some(NamespaceInfo {
             name: record.name.clone(),
-            state: NamespaceState::Registered as i32,
+            state: if record.deprecated {
+                NamespaceState::Deprecated as i32
+            } else {
+                NamespaceState::Registered as i32
+            },
             description: record.description.clone(),
             owner_email: record.owner_email.clone(),
             id: record.id.clone(),
             data: record.data.clone(),
             // What Temper serves of what Temporal's dev server reports (it also reports
-            // reported problems, standalone activities and poller autoscaling, which Temper
-            // does not have).
+            // reported problems and poller autoscaling, which Temper does not have).
             capabilities: Some(Capabilities {
                 eager_workflow_start: true,
                 sync_update: true,
@@ -430,6 +443,7 @@ fn describe_record(record: &NamespaceRecord) -> DescribeNamespaceResponse {
                 // The SDKs heartbeat only when told the server takes heartbeats. (Temper
                 // must not claim `worker_commands`: the SDK would poll a system queue.)
                 worker_heartbeats: true,
+                standalone_activities: true,
                 ..Default::default()
             }),
             // The SDKs check payloads against these before sending (Temporal's defaults).

@@ -103,6 +103,9 @@ pub struct NamespaceRecord {
     pub search_attributes: std::collections::HashMap<String, i32>,
     #[prost(map = "string, string", tag = "7")]
     pub data: std::collections::HashMap<String, String>,
+    /// `DeprecateNamespace` was called: describe reports the DEPRECATED state.
+    #[prost(bool, tag = "8")]
+    pub deprecated: bool,
 }
 
 /// The kinds of server-owned records kept beside runs (one table holds them all).

@@ -224,6 +224,7 @@ impl Deployments {
                 0.0
             },
             task_queue_infos: queues.clone(),
+            last_modifier_identity: version.last_modifier_identity.clone(),
             drainage_info: standing.drainage,
             metadata: (!version.metadata.is_empty()).then(|| VersionMetadata {
                 entries: version.metadata.clone().into_iter().collect(),

@@ -73,6 +73,12 @@ pub struct VersionRecord {
     pub last_deactivation_ms: i64,
     #[prost(btree_map = "string, message", tag = "10")]
     pub metadata: BTreeMap<String, Payload>,
+    /// Who created the version through the API (`CreateWorkerDeploymentVersion`).
+    #[prost(string, tag = "11")]
+    pub last_modifier_identity: String,
+    /// Created through the API and not polled yet (status CREATED).
+    #[prost(bool, tag = "12")]
+    pub created_unpolled: bool,
 }
 
 /// A task queue a version's workers poll.
@@ -124,6 +130,7 @@ impl DeploymentRecord {
             return;
         }
         if let Some(version) = self.find_version_mut(build_id) {
+            version.created_unpolled = false;
             version.task_queues.push(VersionQueue {
                 name: queue.to_string(),
                 r#type: queue_type as i32,
@@ -143,6 +150,8 @@ impl DeploymentRecord {
             WorkerDeploymentVersionStatus::Ramping
         } else if version.first_activation_ms > 0 {
             WorkerDeploymentVersionStatus::Draining
+        } else if version.created_unpolled {
+            WorkerDeploymentVersionStatus::Created
         } else {
             WorkerDeploymentVersionStatus::Inactive
         }

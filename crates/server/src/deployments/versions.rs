@@ -53,6 +53,33 @@ impl Deployments {
         })
     }
 
+    /// `CreateWorkerDeploymentVersion`: a version of an existing deployment before any worker
+    /// polls it.
+    pub async fn create_version(
+        &self,
+        request: CreateWorkerDeploymentVersionRequest,
+    ) -> Result<CreateWorkerDeploymentVersionResponse, Status> {
+        self.namespaces.require(&request.namespace)?;
+        let (deployment, build) = requested_version(request.deployment_version.as_ref(), "")?;
+        let mut guard = self.locked(&request.namespace, &deployment).await?;
+        if guard.find_version(&build).is_some() {
+            return Err(Status::already_exists(format!(
+                "Worker Deployment Version \"{deployment}.{build}\" already exists"
+            )));
+        }
+        let now = self.now_ms();
+        let mut changed = guard.clone();
+        changed.versions.push(super::VersionRecord {
+            build_id: build,
+            create_time_ms: now,
+            last_modifier_identity: request.identity,
+            created_unpolled: true,
+            ..Default::default()
+        });
+        self.commit(&mut guard, changed).await?;
+        Ok(CreateWorkerDeploymentVersionResponse::default())
+    }
+
     /// Deletes a deployment without versions; an unknown one is fine, as in Temporal.
     pub async fn delete(&self, request: DeleteWorkerDeploymentRequest) -> Result<(), Status> {
         self.namespaces.require(&request.namespace)?;

@@ -35,6 +35,7 @@ mod cluster;
 mod history_pages;
 mod nexus;
 mod polls;
+mod refusals;
 mod responses;
 mod task_queues;
 mod workflow_options;
@@ -657,6 +658,154 @@ impl WorkflowService for Frontend {
         request: Request<UpdateTaskQueueConfigRequest>,
     ) -> Result<Response<UpdateTaskQueueConfigResponse>, Status> {
         let response = self.task_queue_configs.update(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn describe_deployment(
+        &self,
+        _request: Request<DescribeDeploymentRequest>,
+    ) -> Result<Response<DescribeDeploymentResponse>, Status> {
+        Err(refusals::deprecated_deployments())
+    }
+
+    async fn list_deployments(
+        &self,
+        _request: Request<ListDeploymentsRequest>,
+    ) -> Result<Response<ListDeploymentsResponse>, Status> {
+        Err(refusals::deprecated_deployments())
+    }
+
+    async fn get_deployment_reachability(
+        &self,
+        _request: Request<GetDeploymentReachabilityRequest>,
+    ) -> Result<Response<GetDeploymentReachabilityResponse>, Status> {
+        Err(refusals::deprecated_deployments())
+    }
+
+    async fn get_current_deployment(
+        &self,
+        _request: Request<GetCurrentDeploymentRequest>,
+    ) -> Result<Response<GetCurrentDeploymentResponse>, Status> {
+        Err(refusals::deprecated_deployments())
+    }
+
+    async fn set_current_deployment(
+        &self,
+        _request: Request<SetCurrentDeploymentRequest>,
+    ) -> Result<Response<SetCurrentDeploymentResponse>, Status> {
+        Err(refusals::deprecated_deployments())
+    }
+
+    async fn pause_workflow_execution(
+        &self,
+        request: Request<PauseWorkflowExecutionRequest>,
+    ) -> Result<Response<PauseWorkflowExecutionResponse>, Status> {
+        Err(refusals::workflow_pause_disabled(
+            request.get_ref().namespace.as_str(),
+        ))
+    }
+
+    async fn unpause_workflow_execution(
+        &self,
+        request: Request<UnpauseWorkflowExecutionRequest>,
+    ) -> Result<Response<UnpauseWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        // Workflow pause is off, so no run is paused: Temporal's answer for each run.
+        let execution = temper_api::proto::common::v1::WorkflowExecution {
+            workflow_id: request.workflow_id,
+            run_id: request.run_id,
+        };
+        let exec = self
+            .history
+            .resolve(&request.namespace, Some(&execution))
+            .await?;
+        if !exec.is_running() {
+            return Err(errors::already_completed());
+        }
+        Err(Status::failed_precondition("workflow is not paused."))
+    }
+
+    async fn start_nexus_operation_execution(
+        &self,
+        _request: Request<StartNexusOperationExecutionRequest>,
+    ) -> Result<Response<StartNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn describe_nexus_operation_execution(
+        &self,
+        _request: Request<DescribeNexusOperationExecutionRequest>,
+    ) -> Result<Response<DescribeNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn poll_nexus_operation_execution(
+        &self,
+        _request: Request<PollNexusOperationExecutionRequest>,
+    ) -> Result<Response<PollNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn list_nexus_operation_executions(
+        &self,
+        _request: Request<ListNexusOperationExecutionsRequest>,
+    ) -> Result<Response<ListNexusOperationExecutionsResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn count_nexus_operation_executions(
+        &self,
+        _request: Request<CountNexusOperationExecutionsRequest>,
+    ) -> Result<Response<CountNexusOperationExecutionsResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn request_cancel_nexus_operation_execution(
+        &self,
+        _request: Request<RequestCancelNexusOperationExecutionRequest>,
+    ) -> Result<Response<RequestCancelNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn terminate_nexus_operation_execution(
+        &self,
+        _request: Request<TerminateNexusOperationExecutionRequest>,
+    ) -> Result<Response<TerminateNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn delete_nexus_operation_execution(
+        &self,
+        _request: Request<DeleteNexusOperationExecutionRequest>,
+    ) -> Result<Response<DeleteNexusOperationExecutionResponse>, Status> {
+        Err(refusals::standalone_nexus_disabled())
+    }
+
+    async fn list_archived_workflow_executions(
+        &self,
+        _request: Request<ListArchivedWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListArchivedWorkflowExecutionsResponse>, Status> {
+        Err(refusals::archival_disabled())
+    }
+
+    async fn deprecate_namespace(
+        &self,
+        request: Request<DeprecateNamespaceRequest>,
+    ) -> Result<Response<DeprecateNamespaceResponse>, Status> {
+        self.namespaces
+            .deprecate(&request.into_inner().namespace)
+            .await?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn create_worker_deployment_version(
+        &self,
+        request: Request<CreateWorkerDeploymentVersionRequest>,
+    ) -> Result<Response<CreateWorkerDeploymentVersionResponse>, Status> {
+        let response = self
+            .deployments
+            .create_version(request.into_inner())
+            .await?;
         Ok(Response::new(response))
     }
 
