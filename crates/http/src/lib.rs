@@ -40,7 +40,11 @@ pub fn router(grpc: GrpcService) -> axum::Router {
 }
 
 /// Serves the HTTP API on `listener` until the server stops.
-pub async fn serve(listener: tokio::net::TcpListener, grpc: GrpcService) {
+pub async fn serve<L>(listener: L, grpc: GrpcService)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     if let Err(error) = axum::serve(listener, router(grpc)).await {
         tracing::warn!(%error, "HTTP API stopped");
     }

@@ -25,6 +25,7 @@ pub mod schedules;
 pub mod task_queue_configs;
 pub mod time_skipping;
 pub mod timers;
+pub mod tls;
 pub mod tokens;
 mod validation;
 pub mod visibility;
@@ -39,6 +40,7 @@ use temper_api::operatorservice::operator_service_server::OperatorServiceServer;
 use temper_api::testservice::test_service_server::TestServiceServer;
 use temper_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use temper_store::Store;
+use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tower::Layer;
@@ -79,6 +81,8 @@ pub struct ServerConfig {
     /// Custom search attributes (name → `IndexedValueType`) registered in every namespace at
     /// start-up (`--search-attribute`).
     pub search_attributes: std::collections::HashMap<String, i32>,
+    /// Serve every port over TLS (mutual TLS when it names a client CA).
+    pub tls: Option<Arc<tls::ReloadingTls>>,
 }
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
@@ -122,32 +126,64 @@ async fn start_metrics(
     address: SocketAddr,
     history: Arc<History>,
     matching: Arc<Matching>,
+    tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
-    tokio::spawn(metrics::serve(listener, history, matching));
+    tracing::info!(address = %bound, "metrics at {}://{bound}/metrics", scheme(tls));
+    match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls.clone())?;
+            tokio::spawn(metrics::serve(listener, history, matching))
+        }
+        None => tokio::spawn(metrics::serve(listener, history, matching)),
+    };
     Ok(bound)
+}
+
+/// `https` when the server's ports speak TLS.
+fn scheme(tls: Option<&Arc<tls::ReloadingTls>>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
 }
 
 /// Serves Temporal's HTTP API on `address` (port 0: a free one) over the gRPC `routes`;
 /// the address bound.
-async fn start_http(address: SocketAddr, routes: &Routes) -> std::io::Result<SocketAddr> {
+async fn start_http(
+    address: SocketAddr,
+    routes: &Routes,
+    tls: Option<&Arc<tls::ReloadingTls>>,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, "HTTP API at http://{bound}/api/v1");
+    tracing::info!(address = %bound, "HTTP API at {}://{bound}/api/v1", scheme(tls));
     let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
-    tokio::spawn(temper_http::serve(listener, grpc));
+    match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls.clone())?;
+            tokio::spawn(temper_http::serve(listener, grpc))
+        }
+        None => tokio::spawn(temper_http::serve(listener, grpc)),
+    };
     Ok(bound)
 }
 
 /// Serves the Web UI on `address` over the gRPC `routes`; the address bound.
-async fn start_ui(address: SocketAddr, routes: &Routes) -> std::io::Result<SocketAddr> {
+async fn start_ui(
+    address: SocketAddr,
+    routes: &Routes,
+    tls: Option<&Arc<tls::ReloadingTls>>,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, "web UI at http://{bound}");
+    tracing::info!(address = %bound, "web UI at {}://{bound}", scheme(tls));
     let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
-    tokio::spawn(temper_ui::serve(listener, grpc));
+    match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls.clone())?;
+            tokio::spawn(temper_ui::serve(listener, grpc))
+        }
+        None => tokio::spawn(temper_ui::serve(listener, grpc)),
+    };
     Ok(bound)
 }
 
@@ -304,7 +340,9 @@ pub async fn serve(
     let batches =
         batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
     let metrics_address = match config.metrics_listen {
-        Some(address) => Some(start_metrics(address, history.clone(), matching).await?),
+        Some(address) => {
+            Some(start_metrics(address, history.clone(), matching, config.tls.as_ref()).await?)
+        }
         None => None,
     };
     let operator = operator::Operator::new(
@@ -334,11 +372,11 @@ pub async fn serve(
     let routes = grpc_routes(frontend, operator, health, test_service)?;
     let addresses = HttpAddresses {
         ui: match config.ui_listen {
-            Some(address) => Some(start_ui(address, &routes).await?),
+            Some(address) => Some(start_ui(address, &routes, config.tls.as_ref()).await?),
             None => None,
         },
         api: match config.http_listen {
-            Some(address) => Some(start_http(address, &routes).await?),
+            Some(address) => Some(start_http(address, &routes, config.tls.as_ref()).await?),
             None => None,
         },
         metrics: metrics_address,
@@ -346,12 +384,22 @@ pub async fn serve(
     if config.banner {
         print_banner(config.listen, &addresses);
     }
-    tracing::info!(address = %config.listen, "serving");
-    tonic::transport::Server::builder()
+    tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
+    let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
-        .add_routes(routes)
-        .serve_with_shutdown(config.listen, shutdown)
-        .await?;
+        .add_routes(routes);
+    match config.tls {
+        Some(tls) => {
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let connections = tls::accept(listener, tls, tls::Protocol::Grpc);
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(connections)
+                .map(Ok::<_, std::io::Error>);
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
+        }
+        None => server.serve_with_shutdown(config.listen, shutdown).await?,
+    }
     Ok(())
 }

@@ -326,11 +326,11 @@ fn render(history: &History, matching: &Matching) -> String {
 }
 
 /// Serves `GET /metrics` on `listener` until the server stops.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    history: Arc<History>,
-    matching: Arc<Matching>,
-) {
+pub async fn serve<L>(listener: L, history: Arc<History>, matching: Arc<Matching>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     use axum::routing::get;
     // Touch the lazily registered metrics so the first scrape lists them all.
     LazyLock::force(&SERVICE_REQUESTS);

@@ -440,6 +440,7 @@ async fn start_in_process(
         time_skipping: false,
         history_limits: Default::default(),
         search_attributes: Default::default(),
+        tls: None,
         store,
     };
     tokio::spawn(async move {

@@ -81,6 +81,38 @@ struct ListenArgs {
     /// Namespaces to create at start-up (`default` always exists). Repeatable.
     #[arg(short = 'n', long = "namespace")]
     namespaces: Vec<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS on every port the server opens; re-read when the files change.
+#[derive(Args)]
+struct TlsArgs {
+    /// The server's certificate chain (PEM). Serves TLS with `--tls-key-path`.
+    #[arg(long, requires = "tls_key_path")]
+    tls_cert_path: Option<PathBuf>,
+    /// The server certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert_path")]
+    tls_key_path: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, requires = "tls_cert_path")]
+    tls_client_ca_path: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn load(&self) -> Result<Option<Arc<temper_server::tls::ReloadingTls>>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert_path, &self.tls_key_path) else {
+            return Ok(None);
+        };
+        let files = temper_server::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: self.tls_client_ca_path.clone(),
+        };
+        temper_server::tls::ReloadingTls::load(files)
+            .map(Some)
+            .map_err(|e| format!("TLS: {e}"))
+    }
 }
 
 #[derive(Args)]
@@ -474,6 +506,7 @@ async fn run(
         time_skipping,
         history_limits,
         search_attributes,
+        tls: listen.tls.load()?,
     };
     temper_server::serve(config, shutdown_signal())
         .await

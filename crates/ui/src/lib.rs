@@ -57,7 +57,11 @@ async fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// Serves the UI on `listener` until the server stops.
-pub async fn serve(listener: tokio::net::TcpListener, grpc: GrpcService) {
+pub async fn serve<L>(listener: L, grpc: GrpcService)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     if let Err(error) = axum::serve(listener, router(grpc)).await {
         tracing::warn!(%error, "web UI stopped");
     }

