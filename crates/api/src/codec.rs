@@ -118,7 +118,12 @@ impl<U: Message + Default + prost::Name> Decoder for CheckedDecoder<U> {
                 "request message nests more than {MAX_NESTING} levels deep"
             )));
         }
-        crate::request_namespace::note(U::PACKAGE, U::NAME, buf.chunk());
+        let noted = crate::request_namespace::note(U::PACKAGE, U::NAME, buf.chunk());
+        if crate::request_gate::active() {
+            let namespace =
+                noted.or_else(|| crate::request_namespace::read(U::PACKAGE, U::NAME, buf.chunk()));
+            crate::request_gate::check(namespace.as_deref())?;
+        }
         let decoded = crate::lenient::decode::<U>(buf.chunk()).map_err(Status::internal)?;
         buf.advance(buf.remaining());
         Ok(Some(decoded))

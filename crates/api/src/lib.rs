@@ -7,6 +7,7 @@
 pub mod codec;
 mod lenient;
 pub mod linear;
+pub mod request_gate;
 pub mod request_namespace;
 
 pub use prost_wkt_types::{Duration, Timestamp};

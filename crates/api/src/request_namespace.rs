@@ -23,14 +23,23 @@ pub async fn with_namespace_slot<F: Future>(slot: NamespaceSlot, call: F) -> F::
     SLOT.scope(slot, call).await
 }
 
-/// Notes the namespace of a `package.name` message whose bytes are `bytes`, if a slot waits.
-pub(crate) fn note(package: &str, name: &str, bytes: &[u8]) {
-    let _ = SLOT.try_with(|slot| {
-        let namespace = namespace_field(package, name).and_then(|f| top_level_string(bytes, f));
-        if let Some(namespace) = namespace {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(namespace);
+/// The namespace a `package.name` message whose bytes are `bytes` names, if any.
+pub(crate) fn read(package: &str, name: &str, bytes: &[u8]) -> Option<String> {
+    namespace_field(package, name).and_then(|f| top_level_string(bytes, f))
+}
+
+/// Notes the namespace of a `package.name` message whose bytes are `bytes`, if a slot waits;
+/// returns it when read.
+pub(crate) fn note(package: &str, name: &str, bytes: &[u8]) -> Option<String> {
+    SLOT.try_with(|slot| {
+        let namespace = read(package, name, bytes);
+        if let Some(namespace) = &namespace {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(namespace.clone());
         }
-    });
+        namespace
+    })
+    .ok()
+    .flatten()
 }
 
 /// The value of top-level string field `field` in protobuf `bytes` (skipping other fields

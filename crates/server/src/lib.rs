@@ -5,6 +5,7 @@
 //! which wires them together on one port next to gRPC health and reflection.
 
 pub mod activity_executions;
+pub mod auth;
 pub mod batches;
 pub mod clock;
 pub mod deployments;
@@ -83,6 +84,8 @@ pub struct ServerConfig {
     pub search_attributes: std::collections::HashMap<String, i32>,
     /// Serve every port over TLS (mutual TLS when it names a client CA).
     pub tls: Option<Arc<tls::ReloadingTls>>,
+    /// Authorize every request by its bearer token (none: everyone may do everything).
+    pub authorizer: Option<Arc<auth::Authorizer>>,
 }
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
@@ -150,7 +153,7 @@ fn scheme(tls: Option<&Arc<tls::ReloadingTls>>) -> &'static str {
 /// the address bound.
 async fn start_http(
     address: SocketAddr,
-    routes: &Routes,
+    routes: &auth::AuthService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -170,7 +173,7 @@ async fn start_http(
 /// Serves the Web UI on `address` over the gRPC `routes`; the address bound.
 async fn start_ui(
     address: SocketAddr,
-    routes: &Routes,
+    routes: &auth::AuthService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -370,13 +373,16 @@ pub async fn serve(
     };
     let frontend = frontend::Frontend::new(history, namespaces, services);
     let routes = grpc_routes(frontend, operator, health, test_service)?;
+    let auth = auth::AuthLayer::new(config.authorizer.clone());
+    // What the HTTP API and the Web UI call: the same services, behind the same authorization.
+    let guarded = auth.layer(routes.clone());
     let addresses = HttpAddresses {
         ui: match config.ui_listen {
-            Some(address) => Some(start_ui(address, &routes, config.tls.as_ref()).await?),
+            Some(address) => Some(start_ui(address, &guarded, config.tls.as_ref()).await?),
             None => None,
         },
         api: match config.http_listen {
-            Some(address) => Some(start_http(address, &routes, config.tls.as_ref()).await?),
+            Some(address) => Some(start_http(address, &guarded, config.tls.as_ref()).await?),
             None => None,
         },
         metrics: metrics_address,
@@ -388,6 +394,7 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
+        .layer(auth)
         .add_routes(routes);
     match config.tls {
         Some(tls) => {

@@ -441,6 +441,7 @@ async fn start_in_process(
         history_limits: Default::default(),
         search_attributes: Default::default(),
         tls: None,
+        authorizer: None,
         store,
     };
     tokio::spawn(async move {

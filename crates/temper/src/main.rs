@@ -83,6 +83,10 @@ struct ListenArgs {
     namespaces: Vec<String>,
     #[command(flatten)]
     tls: TlsArgs,
+    /// Authorize requests by JWT bearer tokens signed by a key of this JWKS file (RS256,
+    /// ES256); Temporal's `permissions` claim grants roles per namespace.
+    #[arg(long)]
+    auth_jwks_path: Option<PathBuf>,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -507,6 +511,12 @@ async fn run(
         history_limits,
         search_attributes,
         tls: listen.tls.load()?,
+        authorizer: match &listen.auth_jwks_path {
+            Some(path) => Some(
+                temper_server::auth::Authorizer::load(path).map_err(|e| format!("auth: {e}"))?,
+            ),
+            None => None,
+        },
     };
     temper_server::serve(config, shutdown_signal())
         .await

@@ -1,0 +1,31 @@
+//! A check run on every request once its namespace is known: the codec reads the namespace
+//! from the request's bytes as it decodes them (see [`crate::request_namespace`]) and asks the
+//! gate in scope whether the call may go on, so an authorizer can decide by namespace without
+//! a handler having to say. Outside a gate's scope nothing is checked.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tonic::Status;
+
+/// Decides whether a request that names `namespace` (`None`: it names none) may proceed.
+pub type Gate = Arc<dyn Fn(Option<&str>) -> Result<(), Status> + Send + Sync>;
+
+tokio::task_local! {
+    static GATE: Gate;
+}
+
+/// Runs `call` with every request it decodes checked by `gate`.
+pub async fn with_gate<F: Future>(gate: Gate, call: F) -> F::Output {
+    GATE.scope(gate, call).await
+}
+
+/// Whether a gate waits for this request's namespace.
+pub(crate) fn active() -> bool {
+    GATE.try_with(|_| ()).is_ok()
+}
+
+/// Asks the gate in scope (if any) about a request naming `namespace`.
+pub(crate) fn check(namespace: Option<&str>) -> Result<(), Status> {
+    GATE.try_with(|gate| gate(namespace)).unwrap_or(Ok(()))
+}
