@@ -1,31 +1,24 @@
 //! The `WorkflowService` frontend: validates requests, resolves namespaces, calls the history
 //! side (one module per RPC family under `history/`) and builds Temporal's responses (the
-//! builders are in `responses.rs`). RPCs Temper does not serve yet answer UNIMPLEMENTED (the
-//! generated default), naming the RPC.
+//! builders are in `responses.rs`). Each RPC's trait method is here and hands the request to
+//! the module named for its family (`starts.rs`, `workflow_tasks.rs`, `visibility.rs`, ...).
+//! RPCs Temper does not serve yet answer UNIMPLEMENTED (the generated default), naming the RPC.
 
 use std::sync::Arc;
 
-use temper_api::proto::enums::v1::{
-    QueryResultType, TaskQueueKind, TaskQueueType, VersioningBehavior, WorkflowIdConflictPolicy,
-};
-use temper_api::proto::update::v1::UpdateRef;
-use temper_api::proto::workflow::v1::WorkflowExecutionInfo;
 use temper_api::proto::workflowservice::v1::*;
 use temper_api::workflowservice::workflow_service_server::WorkflowService;
-use temper_engine::execution::{Completed, InitialSignal};
 use tonic::{Request, Response, Status};
 
 use crate::activity_executions::ActivityExecutions;
 use crate::batches::Batches;
-use crate::deployments::{Deployments, versioned_build};
+use crate::deployments::Deployments;
 use crate::errors;
-use crate::history::{History, Poller, QueryAnswer};
-use crate::namespaces::{self, Namespaces};
+use crate::history::History;
+use crate::namespaces::Namespaces;
 use crate::schedules::Schedules;
 use crate::task_queue_configs::TaskQueueConfigs;
-use crate::tokens::TokenKind;
-use crate::validation::{check_id, check_payloads, client_poll_wait, poll_wait};
-use crate::visibility;
+use crate::validation::{client_poll_wait, poll_wait};
 use crate::workers::Workers;
 
 mod activity_operations;
@@ -33,14 +26,18 @@ mod activity_tasks;
 mod checks;
 mod cluster;
 mod history_pages;
+mod namespaces;
 mod nexus;
 mod polls;
+mod queries_and_updates;
 mod refusals;
 mod responses;
+mod starts;
 mod task_queues;
+mod visibility;
+mod workflow_executions;
 mod workflow_options;
-
-use responses::{activity_task_response, describe_response, execution_info, execution_of};
+mod workflow_tasks;
 
 pub const SERVER_VERSION: &str = "1.29.0";
 
@@ -71,56 +68,6 @@ pub struct Services {
 }
 
 impl Frontend {
-    /// One page of `ListWorkflowExecutions`/`ScanWorkflowExecutions`.
-    async fn list_runs(
-        &self,
-        namespace: &str,
-        query: &str,
-        page_size: i32,
-        page_token: &[u8],
-    ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
-        self.namespaces.require(namespace)?;
-        let custom = self.namespaces.search_attributes(namespace)?;
-        let filter = visibility::compile(query, &custom, self.history.store().dialect())?;
-        let page_size = match usize::try_from(page_size) {
-            Ok(0) | Err(_) => visibility::DEFAULT_PAGE_SIZE,
-            Ok(n) => n.min(visibility::DEFAULT_PAGE_SIZE),
-        };
-        let page = self
-            .history
-            .store()
-            .list_executions(namespace, &filter, page_size, page_token)
-            .await
-            .map_err(errors::storage)?;
-        let executions = page
-            .executions
-            .iter()
-            .map(|exec| {
-                let mut info = execution_info(exec);
-                // Temporal's visibility records do not carry the chain's first run.
-                info.first_run_id = String::new();
-                if let Some(attributes) = info.search_attributes.as_mut() {
-                    visibility::annotate_types(attributes, &custom);
-                }
-                if exec.is_running() {
-                    // Visibility records history counters at close, as Temporal's does.
-                    info.history_length = 0;
-                    info.history_size_bytes = 0;
-                    info.state_transition_count = 0;
-                }
-                info
-            })
-            .collect();
-        Ok((executions, page.next_page_token))
-    }
-
-    /// How long ago (on the server's clock) a task was scheduled.
-    fn waited_since(&self, scheduled: Option<&temper_api::Timestamp>) -> std::time::Duration {
-        let scheduled_ms = temper_engine::time::timestamp_ms(scheduled);
-        let waited_ms = self.history.now_ms().saturating_sub(scheduled_ms).max(0);
-        std::time::Duration::from_millis(waited_ms as u64)
-    }
-
     pub fn new(history: Arc<History>, namespaces: Arc<Namespaces>, services: Services) -> Self {
         let Services {
             schedules,
@@ -141,17 +88,6 @@ impl Frontend {
             task_queue_configs,
         }
     }
-}
-
-/// A completion may declare a versioning behaviour only from a versioned worker.
-fn check_versioning(request: &RespondWorkflowTaskCompletedRequest) -> Result<(), Status> {
-    let declared = request.versioning_behavior != VersioningBehavior::Unspecified as i32;
-    if declared && versioned_build(request.deployment_options.as_ref()).is_none() {
-        return Err(errors::invalid(
-            "versioning behavior cannot be specified without deployment options being set with versioned mode",
-        ));
-    }
-    Ok(())
 }
 
 #[tonic::async_trait]
@@ -182,38 +118,16 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeNamespaceRequest>,
     ) -> Result<Response<DescribeNamespaceResponse>, Status> {
-        let request = request.into_inner();
-        if request.namespace.is_empty() && request.id.is_empty() {
-            return Err(errors::invalid("Namespace not set on request."));
-        }
-        let name = if request.namespace.is_empty() {
-            self.namespaces
-                .list()
-                .into_iter()
-                .find_map(|d| {
-                    d.namespace_info
-                        .filter(|i| i.id == request.id)
-                        .map(|i| i.name)
-                })
-                .ok_or_else(|| errors::namespace_not_found(&request.id))?
-        } else {
-            request.namespace
-        };
-        Ok(Response::new(self.namespaces.describe(&name)?))
+        Ok(Response::new(
+            self.describe_namespace_op(request.into_inner())?,
+        ))
     }
 
     async fn list_namespaces(
         &self,
         request: Request<ListNamespacesRequest>,
     ) -> Result<Response<ListNamespacesResponse>, Status> {
-        let request = request.into_inner();
-        let (namespaces, next_page_token) = self
-            .namespaces
-            .list_page(request.page_size, &request.next_page_token);
-        Ok(Response::new(ListNamespacesResponse {
-            namespaces,
-            next_page_token,
-        }))
+        Ok(Response::new(self.list_namespaces_op(request.into_inner())))
     }
 
     async fn get_cluster_info(
@@ -238,18 +152,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RegisterNamespaceRequest>,
     ) -> Result<Response<RegisterNamespaceResponse>, Status> {
-        let request = request.into_inner();
-        namespaces::check_registration(&request)?;
-        let retention =
-            temper_engine::time::duration_ms(request.workflow_execution_retention_period.as_ref());
-        self.namespaces
-            .register(
-                &request.namespace,
-                &request.description,
-                &request.owner_email,
-                retention,
-            )
-            .await?;
+        self.register_namespace_op(request.into_inner()).await?;
         Ok(Response::new(RegisterNamespaceResponse {}))
     }
 
@@ -257,87 +160,20 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<StartWorkflowExecutionRequest>,
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
-        let mut request = request.into_inner();
-        self.prepare_start(&mut request)?;
-        if let Some(given) = request.versioning_override.take() {
-            let queue = request.task_queue.as_ref().map_or("", |q| q.name.as_str());
-            request.versioning_override = self
-                .checked_override(&request.namespace, given, queue)
-                .await?;
-        }
-        let (run_id, started) = self
-            .history
-            .start_workflow(&request.namespace, &request, None)
-            .await?;
-        let eager_workflow_task = if started && request.request_eager_execution {
-            self.eager_workflow_task(&request.namespace, &run_id, &request.identity)
-                .await?
-        } else {
-            None
-        };
-        Ok(Response::new(StartWorkflowExecutionResponse {
-            run_id,
-            started,
-            eager_workflow_task,
-            ..Default::default()
-        }))
+        Ok(Response::new(
+            self.start_workflow_execution_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn signal_with_start_workflow_execution(
         &self,
         request: Request<SignalWithStartWorkflowExecutionRequest>,
     ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        check_id(&request.signal_name, "SignalName")?;
-        check_payloads(request.signal_input.as_ref())?;
-        // Signal-with-start signals a running workflow unless the caller asked otherwise.
-        let conflict_policy = if request.workflow_id_conflict_policy
-            == WorkflowIdConflictPolicy::Unspecified as i32
-        {
-            WorkflowIdConflictPolicy::UseExisting as i32
-        } else {
-            request.workflow_id_conflict_policy
-        };
-        let mut start = StartWorkflowExecutionRequest {
-            namespace: request.namespace,
-            workflow_id: request.workflow_id,
-            workflow_type: request.workflow_type,
-            task_queue: request.task_queue,
-            input: request.input,
-            workflow_execution_timeout: request.workflow_execution_timeout,
-            workflow_run_timeout: request.workflow_run_timeout,
-            workflow_task_timeout: request.workflow_task_timeout,
-            identity: request.identity.clone(),
-            request_id: request.request_id.clone(),
-            workflow_id_reuse_policy: request.workflow_id_reuse_policy,
-            workflow_id_conflict_policy: conflict_policy,
-            retry_policy: request.retry_policy,
-            cron_schedule: request.cron_schedule,
-            memo: request.memo,
-            search_attributes: request.search_attributes,
-            header: request.header.clone(),
-            workflow_start_delay: request.workflow_start_delay,
-            user_metadata: request.user_metadata,
-            priority: request.priority,
-            ..Default::default()
-        };
-        self.prepare_start(&mut start)?;
-        let signal = InitialSignal {
-            name: request.signal_name,
-            input: request.signal_input,
-            header: request.header,
-            identity: request.identity,
-            request_id: request.request_id,
-        };
-        let (run_id, started) = self
-            .history
-            .start_workflow(&start.namespace, &start, Some(&signal))
-            .await?;
-        Ok(Response::new(SignalWithStartWorkflowExecutionResponse {
-            run_id,
-            started,
-            ..Default::default()
-        }))
+        Ok(Response::new(
+            self.signal_with_start_workflow_execution_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn poll_workflow_task_queue(
@@ -345,87 +181,28 @@ impl WorkflowService for Frontend {
         request: Request<PollWorkflowTaskQueueRequest>,
     ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let queue = request
-            .task_queue
-            .clone()
-            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
-        check_id(&queue.name, "TaskQueue")?;
-        // A task taken from a sticky queue goes to the worker that has the run cached, so it
-        // carries only the events after the last task that worker completed.
-        let sticky = queue.kind == TaskQueueKind::Sticky as i32;
-        let build = self
-            .register_poller(&request, &queue, TaskQueueType::Workflow)
-            .await?;
-        let poller = Poller {
-            identity: &request.identity,
-            build: &build,
-        };
-        let response = self
-            .next_workflow_task(&request.namespace, &queue.name, &poller, wait, sticky)
-            .await?;
-        let waited = (!response.task_token.is_empty())
-            .then(|| self.waited_since(response.scheduled_time.as_ref()));
-        crate::metrics::poll(
-            "PollWorkflowTaskQueue",
-            &request.namespace,
-            &queue.name,
-            waited,
-        );
-        Ok(Response::new(response))
+        Ok(Response::new(
+            self.poll_workflow_task_queue_op(request.into_inner(), wait)
+                .await?,
+        ))
     }
 
     async fn respond_workflow_task_completed(
         &self,
         request: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
-        let mut request = request.into_inner();
-        check_versioning(&request)?;
-        let token = self.task_token(
-            &request.task_token,
-            &request.namespace,
-            TokenKind::WorkflowTask,
-        )?;
-        for command in &request.commands {
-            let payloads = match &command.attributes {
-                Some(temper_api::proto::command::v1::command::Attributes::ScheduleActivityTaskCommandAttributes(a)) => a.input.as_ref(),
-                Some(temper_api::proto::command::v1::command::Attributes::CompleteWorkflowExecutionCommandAttributes(a)) => a.result.as_ref(),
-                _ => None,
-            };
-            check_payloads(payloads)?;
-        }
-        let problem = self.search_attribute_problem(&token.namespace, &mut request)?;
-        let (completed, eager, exec) = self
-            .history
-            .complete_workflow_task(&token, &request, problem)
-            .await?;
-        Ok(Response::new(RespondWorkflowTaskCompletedResponse {
-            reset_history_event_id: match completed {
-                Completed::Discarded {
-                    reset_history_event_id,
-                } => reset_history_event_id,
-                Completed::Recorded => 0,
-            },
-            activity_tasks: eager
-                .iter()
-                .map(|grant| activity_task_response(&token.namespace, &exec, &grant.activity))
-                .collect(),
-            ..Default::default()
-        }))
+        Ok(Response::new(
+            self.respond_workflow_task_completed_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn respond_workflow_task_failed(
         &self,
         request: Request<RespondWorkflowTaskFailedRequest>,
     ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
-        let request = request.into_inner();
-        let token = self.task_token(
-            &request.task_token,
-            &request.namespace,
-            TokenKind::WorkflowTask,
-        )?;
-        self.history.fail_workflow_task(&token, &request).await?;
+        self.respond_workflow_task_failed_op(request.into_inner())
+            .await?;
         Ok(Response::new(RespondWorkflowTaskFailedResponse::default()))
     }
 
@@ -434,32 +211,10 @@ impl WorkflowService for Frontend {
         request: Request<PollActivityTaskQueueRequest>,
     ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let queue = request
-            .task_queue
-            .clone()
-            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
-        check_id(&queue.name, "TaskQueue")?;
-        let build = self
-            .register_poller(&request, &queue, TaskQueueType::Activity)
-            .await?;
-        let poller = Poller {
-            identity: &request.identity,
-            build: &build,
-        };
-        let response = self
-            .next_activity_task(&request.namespace, &queue.name, &poller, wait)
-            .await?;
-        let waited = (!response.task_token.is_empty())
-            .then(|| self.waited_since(response.current_attempt_scheduled_time.as_ref()));
-        crate::metrics::poll(
-            "PollActivityTaskQueue",
-            &request.namespace,
-            &queue.name,
-            waited,
-        );
-        Ok(Response::new(response))
+        Ok(Response::new(
+            self.poll_activity_task_queue_op(request.into_inner(), wait)
+                .await?,
+        ))
     }
 
     async fn record_activity_task_heartbeat(
@@ -709,20 +464,9 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<UnpauseWorkflowExecutionRequest>,
     ) -> Result<Response<UnpauseWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        // Workflow pause is off, so no run is paused: Temporal's answer for each run.
-        let execution = temper_api::proto::common::v1::WorkflowExecution {
-            workflow_id: request.workflow_id,
-            run_id: request.run_id,
-        };
-        let exec = self
-            .history
-            .resolve(&request.namespace, Some(&execution))
+        self.unpause_workflow_execution_op(request.into_inner())
             .await?;
-        if !exec.is_running() {
-            return Err(errors::already_completed());
-        }
-        Err(Status::failed_precondition("workflow is not paused."))
+        Ok(Response::new(UnpauseWorkflowExecutionResponse::default()))
     }
 
     async fn start_nexus_operation_execution(
@@ -907,23 +651,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<SignalWorkflowExecutionRequest>,
     ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        check_id(&request.signal_name, "SignalName")?;
-        check_payloads(request.input.as_ref())?;
-        self.update_open_run(
-            &request.namespace,
-            request.workflow_execution.as_ref(),
-            |t| {
-                t.signal(
-                    &request.signal_name,
-                    request.input.clone(),
-                    &request.identity,
-                    request.header.clone(),
-                    &request.request_id,
-                )
-            },
-        )
-        .await?;
+        self.signal_workflow_execution_op(request.into_inner())
+            .await?;
         Ok(Response::new(SignalWorkflowExecutionResponse::default()))
     }
 
@@ -931,21 +660,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RequestCancelWorkflowExecutionRequest>,
     ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        if let Some(exec) = &request.workflow_execution
-            && !request.first_execution_run_id.is_empty()
-        {
-            let current = self.history.resolve(&request.namespace, Some(exec)).await?;
-            if current.first_execution_run_id != request.first_execution_run_id {
-                return Err(errors::workflow_not_found(&exec.workflow_id, &exec.run_id));
-            }
-        }
-        self.update_open_run(
-            &request.namespace,
-            request.workflow_execution.as_ref(),
-            |t| t.request_cancel(&request.reason, &request.identity),
-        )
-        .await?;
+        self.request_cancel_workflow_execution_op(request.into_inner())
+            .await?;
         Ok(Response::new(
             RequestCancelWorkflowExecutionResponse::default(),
         ))
@@ -955,13 +671,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<TerminateWorkflowExecutionRequest>,
     ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.update_open_run(
-            &request.namespace,
-            request.workflow_execution.as_ref(),
-            |t| t.terminate(&request.reason, request.details.clone(), &request.identity),
-        )
-        .await?;
+        self.terminate_workflow_execution_op(request.into_inner())
+            .await?;
         Ok(Response::new(TerminateWorkflowExecutionResponse::default()))
     }
 
@@ -969,10 +680,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DeleteWorkflowExecutionRequest>,
     ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        self.history
-            .delete_workflow(&request.namespace, request.workflow_execution.as_ref())
+        self.delete_workflow_execution_op(request.into_inner())
             .await?;
         Ok(Response::new(DeleteWorkflowExecutionResponse::default()))
     }
@@ -981,166 +689,66 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ListWorkflowExecutionsRequest>,
     ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
-        let request = request.into_inner();
-        let (executions, next_page_token) = self
-            .list_runs(
-                &request.namespace,
-                &request.query,
-                request.page_size,
-                &request.next_page_token,
-            )
-            .await?;
-        Ok(Response::new(ListWorkflowExecutionsResponse {
-            executions,
-            next_page_token,
-        }))
+        Ok(Response::new(
+            self.list_workflow_executions_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn list_open_workflow_executions(
         &self,
         request: Request<ListOpenWorkflowExecutionsRequest>,
     ) -> Result<Response<ListOpenWorkflowExecutionsResponse>, Status> {
-        use list_open_workflow_executions_request::Filters;
-        let request = request.into_inner();
-        visibility::check_time_range(request.start_time_filter.as_ref())
-            .map_err(errors::invalid)?;
-        let query = visibility::legacy_filter(
-            true,
-            "StartTime",
-            request.start_time_filter.as_ref(),
-            match &request.filters {
-                Some(Filters::ExecutionFilter(f)) => Some(f),
-                _ => None,
-            },
-            match &request.filters {
-                Some(Filters::TypeFilter(f)) => Some(f),
-                _ => None,
-            },
-            None,
-        );
-        let (executions, next_page_token) = self
-            .list_runs(
-                &request.namespace,
-                &query,
-                request.maximum_page_size,
-                &request.next_page_token,
-            )
-            .await?;
-        Ok(Response::new(ListOpenWorkflowExecutionsResponse {
-            executions,
-            next_page_token,
-        }))
+        Ok(Response::new(
+            self.list_open_workflow_executions_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn list_closed_workflow_executions(
         &self,
         request: Request<ListClosedWorkflowExecutionsRequest>,
     ) -> Result<Response<ListClosedWorkflowExecutionsResponse>, Status> {
-        use list_closed_workflow_executions_request::Filters;
-        let request = request.into_inner();
-        visibility::check_time_range(request.start_time_filter.as_ref())
-            .map_err(errors::invalid)?;
-        // For closed runs the legacy time filter applies to the close time, as in Temporal's
-        // SQL visibility.
-        let query = visibility::legacy_filter(
-            false,
-            "CloseTime",
-            request.start_time_filter.as_ref(),
-            match &request.filters {
-                Some(Filters::ExecutionFilter(f)) => Some(f),
-                _ => None,
-            },
-            match &request.filters {
-                Some(Filters::TypeFilter(f)) => Some(f),
-                _ => None,
-            },
-            match &request.filters {
-                Some(Filters::StatusFilter(f)) => Some(f),
-                _ => None,
-            },
-        );
-        let (executions, next_page_token) = self
-            .list_runs(
-                &request.namespace,
-                &query,
-                request.maximum_page_size,
-                &request.next_page_token,
-            )
-            .await?;
-        Ok(Response::new(ListClosedWorkflowExecutionsResponse {
-            executions,
-            next_page_token,
-        }))
+        Ok(Response::new(
+            self.list_closed_workflow_executions_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn scan_workflow_executions(
         &self,
         request: Request<ScanWorkflowExecutionsRequest>,
     ) -> Result<Response<ScanWorkflowExecutionsResponse>, Status> {
-        let request = request.into_inner();
-        let (executions, next_page_token) = self
-            .list_runs(
-                &request.namespace,
-                &request.query,
-                request.page_size,
-                &request.next_page_token,
-            )
-            .await?;
-        Ok(Response::new(ScanWorkflowExecutionsResponse {
-            executions,
-            next_page_token,
-        }))
+        Ok(Response::new(
+            self.scan_workflow_executions_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn count_workflow_executions(
         &self,
         request: Request<CountWorkflowExecutionsRequest>,
     ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let custom = self.namespaces.search_attributes(&request.namespace)?;
-        let filter = visibility::compile(&request.query, &custom, self.history.store().dialect())?;
-        if filter.order_by.is_some() {
-            return Err(errors::invalid(
-                "invalid query: operation is not supported: 'ORDER BY' clause",
-            ));
-        }
-        let count = self
-            .history
-            .store()
-            .count_executions(&request.namespace, &filter)
-            .await
-            .map_err(errors::storage)?;
-        Ok(Response::new(CountWorkflowExecutionsResponse {
-            count: count.count,
-            groups: visibility::count_groups(&count),
-        }))
+        Ok(Response::new(
+            self.count_workflow_executions_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn get_search_attributes(
         &self,
         _request: Request<GetSearchAttributesRequest>,
     ) -> Result<Response<GetSearchAttributesResponse>, Status> {
-        let custom = self
-            .namespaces
-            .search_attributes(namespaces::DEFAULT_NAMESPACE)?;
-        Ok(Response::new(GetSearchAttributesResponse {
-            keys: visibility::all_attributes(&custom),
-        }))
+        Ok(Response::new(self.get_search_attributes_op()?))
     }
 
     async fn update_namespace(
         &self,
         request: Request<UpdateNamespaceRequest>,
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
-        let described = self.namespaces.update(request.into_inner()).await?;
-        Ok(Response::new(UpdateNamespaceResponse {
-            namespace_info: described.namespace_info,
-            config: described.config,
-            replication_config: described.replication_config,
-            failover_version: described.failover_version,
-            is_global_namespace: described.is_global_namespace,
-        }))
+        Ok(Response::new(
+            self.update_namespace_op(request.into_inner()).await?,
+        ))
     }
 
     async fn describe_task_queue(
@@ -1156,11 +764,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ResetWorkflowExecutionRequest>,
     ) -> Result<Response<ResetWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
         let run_id = self
-            .history
-            .reset_workflow(&request.namespace, &request)
+            .reset_workflow_execution_op(request.into_inner())
             .await?;
         Ok(Response::new(ResetWorkflowExecutionResponse { run_id }))
     }
@@ -1169,59 +774,26 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeWorkflowExecutionRequest>,
     ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, request.execution.as_ref())
-            .await?;
-        let custom = self.namespaces.search_attributes(&request.namespace)?;
-        Ok(Response::new(describe_response(&exec, &custom)))
+        Ok(Response::new(
+            self.describe_workflow_execution_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn query_workflow(
         &self,
         request: Request<QueryWorkflowRequest>,
     ) -> Result<Response<QueryWorkflowResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let query = request
-            .query
-            .ok_or_else(|| errors::invalid("Query is not set on request."))?;
-        if query.query_type.is_empty() {
-            return Err(errors::invalid("QueryType is not set on request."));
-        }
-        check_payloads(query.query_args.as_ref())?;
-        let response = self
-            .history
-            .query(
-                &request.namespace,
-                request.execution.as_ref(),
-                query,
-                request.query_reject_condition,
-            )
-            .await?;
-        Ok(Response::new(response))
+        Ok(Response::new(
+            self.query_workflow_op(request.into_inner()).await?,
+        ))
     }
 
     async fn respond_query_task_completed(
         &self,
         request: Request<RespondQueryTaskCompletedRequest>,
     ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
-        let request = request.into_inner();
-        let token = self.task_token(
-            &request.task_token,
-            &request.namespace,
-            TokenKind::QueryTask,
-        )?;
-        let answer = if request.completed_type == QueryResultType::Answered as i32 {
-            QueryAnswer::Answered(request.query_result)
-        } else {
-            QueryAnswer::Failed(request.error_message, Box::new(request.failure))
-        };
-        if !self.history.answer_query(&token.query_id, answer) {
-            return Err(Status::not_found("query not found or already answered"));
-        }
+        self.respond_query_task_completed_op(request.into_inner())?;
         Ok(Response::new(RespondQueryTaskCompletedResponse::default()))
     }
 
@@ -1229,20 +801,9 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<UpdateWorkflowExecutionRequest>,
     ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, request.workflow_execution.as_ref())
-            .await?;
-        if !request.first_execution_run_id.is_empty()
-            && exec.first_execution_run_id != request.first_execution_run_id
-        {
-            // The id was started again as a new chain since (Temporal's wording).
-            return Err(errors::not_found("workflow execution not found"));
-        }
         Ok(Response::new(
-            self.history.run_update(&exec, request).await?,
+            self.update_workflow_execution_op(request.into_inner())
+                .await?,
         ))
     }
 
@@ -1250,79 +811,27 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ExecuteMultiOperationRequest>,
     ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
-        use execute_multi_operation_request::operation::Operation;
-        use execute_multi_operation_response::{Response as OperationResponse, response};
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let mut operations = request.operations.into_iter().map(|o| o.operation);
-        let (
-            Some(Some(Operation::StartWorkflow(start))),
-            Some(Some(Operation::UpdateWorkflow(update))),
-            None,
-        ) = (operations.next(), operations.next(), operations.next())
-        else {
-            return Err(errors::invalid(
-                "ExecuteMultiOperation takes exactly one StartWorkflow operation followed by one UpdateWorkflow operation.",
-            ));
-        };
-        let started = self.update_with_start(start, update).await?;
-        Ok(Response::new(ExecuteMultiOperationResponse {
-            responses: vec![
-                OperationResponse {
-                    response: Some(response::Response::StartWorkflow(started.0)),
-                },
-                OperationResponse {
-                    response: Some(response::Response::UpdateWorkflow(started.1)),
-                },
-            ],
-        }))
+        Ok(Response::new(
+            self.execute_multi_operation_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn poll_workflow_execution_update(
         &self,
         request: Request<PollWorkflowExecutionUpdateRequest>,
     ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let update_ref = request
-            .update_ref
-            .ok_or_else(|| errors::invalid("UpdateRef is not set on request."))?;
-        check_id(&update_ref.update_id, "UpdateId")?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, update_ref.workflow_execution.as_ref())
-            .await?;
-        let wanted = request.wait_policy.map_or(0, |p| p.lifecycle_stage);
-        let (stage, outcome) = self
-            .history
-            .wait_for_update(&exec.run_id, &update_ref.update_id, wanted)
-            .await?;
-        Ok(Response::new(PollWorkflowExecutionUpdateResponse {
-            outcome,
-            stage,
-            update_ref: Some(UpdateRef {
-                workflow_execution: execution_of(&exec),
-                update_id: update_ref.update_id,
-            }),
-        }))
+        Ok(Response::new(
+            self.poll_workflow_execution_update_op(request.into_inner())
+                .await?,
+        ))
     }
 
     async fn shutdown_worker(
         &self,
         request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        if !request.sticky_task_queue.is_empty() {
-            self.history
-                .close_sticky_queue(&request.namespace, &request.sticky_task_queue)
-                .await?;
-        }
-        // The worker's last heartbeat (status SHUTTING_DOWN), recorded as Temporal does.
-        self.workers.record(
-            &request.namespace,
-            request.worker_heartbeat.into_iter().collect(),
-        );
+        self.shutdown_worker_op(request.into_inner()).await?;
         Ok(Response::new(ShutdownWorkerResponse::default()))
     }
 
@@ -1331,17 +840,10 @@ impl WorkflowService for Frontend {
         request: Request<PollNexusTaskQueueRequest>,
     ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let queue = request
-            .task_queue
-            .clone()
-            .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
-        check_id(&queue.name, "TaskQueue")?;
-        let response = self
-            .next_nexus_task(&request.namespace, &queue.name, &request.identity, wait)
-            .await;
-        Ok(Response::new(response))
+        Ok(Response::new(
+            self.poll_nexus_task_queue_op(request.into_inner(), wait)
+                .await?,
+        ))
     }
 
     async fn respond_nexus_task_completed(
@@ -1655,13 +1157,8 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ResetStickyTaskQueueRequest>,
     ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
-        let request = request.into_inner();
-        self.namespaces.require(&request.namespace)?;
-        let exec = self
-            .history
-            .resolve(&request.namespace, request.execution.as_ref())
+        self.reset_sticky_task_queue_op(request.into_inner())
             .await?;
-        self.history.reset_sticky(&exec.run_id).await?;
         Ok(Response::new(ResetStickyTaskQueueResponse::default()))
     }
 }

@@ -15,7 +15,8 @@ use temper_api::proto::nexus::v1::{
     start_operation_response,
 };
 use temper_api::proto::workflowservice::v1::{
-    PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest, RespondNexusTaskFailedRequest,
+    PollNexusTaskQueueRequest, PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest,
+    RespondNexusTaskFailedRequest,
 };
 use temper_engine::Execution;
 use temper_engine::execution::{HandlerRun, NexusCancelGrant, NexusOutcome, NexusTaskGrant};
@@ -23,6 +24,7 @@ use temper_engine::time::ms_timestamp;
 use tonic::Status;
 
 use super::Frontend;
+use super::polls::polled_queue;
 use crate::errors;
 use crate::history::NexusGrant;
 use crate::tokens::{NexusCallbackToken, TaskToken, TokenKind};
@@ -38,7 +40,19 @@ const NON_RETRYABLE_HANDLER_ERRORS: &[&str] = &[
 ];
 
 impl Frontend {
-    pub(super) async fn next_nexus_task(
+    pub(super) async fn poll_nexus_task_queue_op(
+        &self,
+        request: PollNexusTaskQueueRequest,
+        wait: Duration,
+    ) -> Result<PollNexusTaskQueueResponse, Status> {
+        self.namespaces.require(&request.namespace)?;
+        let queue = polled_queue(request.task_queue.clone())?;
+        Ok(self
+            .next_nexus_task(&request.namespace, &queue.name, &request.identity, wait)
+            .await)
+    }
+
+    async fn next_nexus_task(
         &self,
         namespace: &str,
         queue: &str,

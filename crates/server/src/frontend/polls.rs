@@ -1,6 +1,6 @@
-//! Long polls for workflow and activity tasks, and eager workflow start: the history side
-//! hands out a started task, this module builds the worker's response (and polls again when
-//! it cannot).
+//! Long polls for workflow and activity tasks (`PollWorkflowTaskQueue`,
+//! `PollActivityTaskQueue`), and eager workflow start: the history side hands out a started
+//! task, this module builds the worker's response (and polls again when it cannot).
 
 use std::time::Duration;
 
@@ -11,8 +11,9 @@ use temper_api::proto::workflowservice::v1::*;
 use tonic::Status;
 
 use crate::deployments::versioned_build;
-
+use crate::errors;
 use crate::history::{HandedActivityTask, HandedWorkflowTask, Poller};
+use crate::validation::check_id;
 
 use super::responses::activity_task_response;
 
@@ -39,6 +40,81 @@ impl PollRequest for PollActivityTaskQueueRequest {
     }
     fn deployment_options(&self) -> Option<&WorkerDeploymentOptions> {
         self.deployment_options.as_ref()
+    }
+}
+
+/// The queue a poll names, which it must name.
+pub(super) fn polled_queue(task_queue: Option<TaskQueue>) -> Result<TaskQueue, Status> {
+    let queue = task_queue.ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+    check_id(&queue.name, "TaskQueue")?;
+    Ok(queue)
+}
+
+impl Frontend {
+    pub(super) async fn poll_workflow_task_queue_op(
+        &self,
+        request: PollWorkflowTaskQueueRequest,
+        wait: Duration,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        self.namespaces.require(&request.namespace)?;
+        let queue = polled_queue(request.task_queue.clone())?;
+        // A task taken from a sticky queue goes to the worker that has the run cached, so it
+        // carries only the events after the last task that worker completed.
+        let sticky = queue.kind == TaskQueueKind::Sticky as i32;
+        let build = self
+            .register_poller(&request, &queue, TaskQueueType::Workflow)
+            .await?;
+        let poller = Poller {
+            identity: &request.identity,
+            build: &build,
+        };
+        let response = self
+            .next_workflow_task(&request.namespace, &queue.name, &poller, wait, sticky)
+            .await?;
+        let waited = (!response.task_token.is_empty())
+            .then(|| self.waited_since(response.scheduled_time.as_ref()));
+        crate::metrics::poll(
+            "PollWorkflowTaskQueue",
+            &request.namespace,
+            &queue.name,
+            waited,
+        );
+        Ok(response)
+    }
+
+    pub(super) async fn poll_activity_task_queue_op(
+        &self,
+        request: PollActivityTaskQueueRequest,
+        wait: Duration,
+    ) -> Result<PollActivityTaskQueueResponse, Status> {
+        self.namespaces.require(&request.namespace)?;
+        let queue = polled_queue(request.task_queue.clone())?;
+        let build = self
+            .register_poller(&request, &queue, TaskQueueType::Activity)
+            .await?;
+        let poller = Poller {
+            identity: &request.identity,
+            build: &build,
+        };
+        let response = self
+            .next_activity_task(&request.namespace, &queue.name, &poller, wait)
+            .await?;
+        let waited = (!response.task_token.is_empty())
+            .then(|| self.waited_since(response.current_attempt_scheduled_time.as_ref()));
+        crate::metrics::poll(
+            "PollActivityTaskQueue",
+            &request.namespace,
+            &queue.name,
+            waited,
+        );
+        Ok(response)
+    }
+
+    /// How long ago (on the server's clock) a task was scheduled.
+    fn waited_since(&self, scheduled: Option<&temper_api::Timestamp>) -> Duration {
+        let scheduled_ms = temper_engine::time::timestamp_ms(scheduled);
+        let waited_ms = self.history.now_ms().saturating_sub(scheduled_ms).max(0);
+        Duration::from_millis(waited_ms as u64)
     }
 }
 
