@@ -11,6 +11,7 @@ pub mod clock;
 pub mod deployments;
 pub mod errors;
 pub mod frontend;
+pub mod guard;
 mod health;
 pub mod history;
 pub mod matching;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod namespaces;
 pub mod nexus;
 mod operator;
+pub mod rate_limits;
 mod records;
 mod retention;
 mod rpc_layer;
@@ -27,6 +29,7 @@ pub mod task_queue_configs;
 pub mod time_skipping;
 pub mod timers;
 pub mod tls;
+mod token_bucket;
 pub mod tokens;
 mod validation;
 pub mod visibility;
@@ -86,6 +89,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<tls::ReloadingTls>>,
     /// Authorize every request by its bearer token (none: everyone may do everything).
     pub authorizer: Option<Arc<auth::Authorizer>>,
+    /// Requests per second each namespace may make (none: unlimited).
+    pub namespace_rps: Option<f64>,
 }
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
@@ -153,7 +158,7 @@ fn scheme(tls: Option<&Arc<tls::ReloadingTls>>) -> &'static str {
 /// the address bound.
 async fn start_http(
     address: SocketAddr,
-    routes: &auth::AuthService<Routes>,
+    routes: &guard::GuardService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -173,7 +178,7 @@ async fn start_http(
 /// Serves the Web UI on `address` over the gRPC `routes`; the address bound.
 async fn start_ui(
     address: SocketAddr,
-    routes: &auth::AuthService<Routes>,
+    routes: &guard::GuardService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -373,7 +378,12 @@ pub async fn serve(
     };
     let frontend = frontend::Frontend::new(history, namespaces, services);
     let routes = grpc_routes(frontend, operator, health, test_service)?;
-    let auth = auth::AuthLayer::new(config.authorizer.clone());
+    let auth = guard::GuardLayer {
+        authorizer: config.authorizer.clone(),
+        rate_limits: config
+            .namespace_rps
+            .map(rate_limits::NamespaceRateLimits::new),
+    };
     // What the HTTP API and the Web UI call: the same services, behind the same authorization.
     let guarded = auth.layer(routes.clone());
     let addresses = HttpAddresses {

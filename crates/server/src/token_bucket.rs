@@ -1,21 +1,24 @@
-//! A task queue's dispatch rate limit (`UpdateTaskQueueConfig`): a token bucket refilled at
-//! the configured rate, holding up to one second of tokens (at least one), so a queue limited
-//! to N tasks per second starts at most N at once and then N per second. A limit of 0 stops
-//! dispatch.
+//! A token bucket: refilled at a rate per second, holding up to a burst of tokens. Task
+//! queue dispatch limits (`UpdateTaskQueueConfig`: a burst of one second's worth, so a queue
+//! limited to N per second starts at most N at once; a rate of 0 stops dispatch) and namespace
+//! request limits (`frontend.namespaceRPS`) both use it.
 
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
-pub(super) struct RateLimit {
+pub(crate) struct RateLimit {
     per_second: f64,
+    /// How many tokens the bucket holds at most (0: one second's worth, at least one).
+    burst: f64,
     tokens: f64,
     refilled_at: Instant,
 }
 
 impl RateLimit {
-    pub(super) fn new(per_second: f64) -> RateLimit {
+    pub(crate) fn new(per_second: f64) -> RateLimit {
         let mut limit = RateLimit {
             per_second: 0.0,
+            burst: 0.0,
             tokens: 0.0,
             refilled_at: Instant::now(),
         };
@@ -24,11 +27,23 @@ impl RateLimit {
         limit
     }
 
-    fn capacity(&self) -> f64 {
-        self.per_second.ceil().max(1.0)
+    /// A bucket of `per_second` holding up to `burst` tokens, full to start with.
+    pub(crate) fn with_burst(per_second: f64, burst: f64) -> RateLimit {
+        let mut limit = RateLimit::new(per_second);
+        limit.burst = burst.max(1.0);
+        limit.tokens = limit.burst;
+        limit
     }
 
-    pub(super) fn set_rate(&mut self, per_second: f64) {
+    fn capacity(&self) -> f64 {
+        if self.burst > 0.0 {
+            self.burst
+        } else {
+            self.per_second.ceil().max(1.0)
+        }
+    }
+
+    pub(crate) fn set_rate(&mut self, per_second: f64) {
         self.refill(Instant::now());
         self.per_second = per_second.max(0.0);
         self.tokens = self.tokens.min(self.capacity());
@@ -43,18 +58,18 @@ impl RateLimit {
     }
 
     /// Whether a task may be dispatched now (without taking the token).
-    pub(super) fn has_token(&mut self) -> bool {
+    pub(crate) fn has_token(&mut self) -> bool {
         self.refill(Instant::now());
         self.tokens >= 1.0
     }
 
-    pub(super) fn take(&mut self) {
+    pub(crate) fn take(&mut self) {
         debug_assert!(self.tokens >= 1.0, "dispatching without a token");
         self.tokens -= 1.0;
     }
 
     /// How long until the next token (`None`: never, at a rate of 0).
-    pub(super) fn until_next_token(&self) -> Option<Duration> {
+    pub(crate) fn until_next_token(&self) -> Option<Duration> {
         if self.per_second <= 0.0 {
             return None;
         }

@@ -442,6 +442,7 @@ async fn start_in_process(
         search_attributes: Default::default(),
         tls: None,
         authorizer: None,
+        namespace_rps: None,
         store,
     };
     tokio::spawn(async move {

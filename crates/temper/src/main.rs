@@ -87,6 +87,11 @@ struct ListenArgs {
     /// ES256); Temporal's `permissions` claim grants roles per namespace.
     #[arg(long)]
     auth_jwks_path: Option<PathBuf>,
+    /// Requests per second each namespace may make (long polls not counted); over it, calls
+    /// get RESOURCE_EXHAUSTED, which the SDKs retry. `start-dev` also reads Temporal's
+    /// `--dynamic-config-value frontend.namespaceRPS=N`.
+    #[arg(long)]
+    namespace_rps: Option<f64>,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -294,7 +299,7 @@ fn log_accepted_flags(args: &StartDevArgs) {
     }
     for value in &args.dynamic_config_values {
         let key = value.split_once('=').map_or(value.as_str(), |(key, _)| key);
-        if !HISTORY_LIMIT_KEYS.contains(&key) {
+        if !HISTORY_LIMIT_KEYS.contains(&key) && key != NAMESPACE_RPS_KEY {
             tracing::info!(value, "--dynamic-config-value accepted and ignored");
         }
     }
@@ -323,6 +328,25 @@ const HISTORY_LIMIT_KEYS: [&str; 4] = [
     "limit.historyCount.error",
     "limit.historySize.error",
 ];
+
+/// Temporal's per-namespace request rate, which `start-dev` takes as `--namespace-rps`.
+const NAMESPACE_RPS_KEY: &str = "frontend.namespaceRPS";
+
+/// `frontend.namespaceRPS` from `--dynamic-config-value KEY=VALUE` pairs.
+fn namespace_rps(values: &[String]) -> Result<Option<f64>, String> {
+    let mut rps = None;
+    for (key, value) in values.iter().filter_map(|pair| pair.split_once('=')) {
+        if key.trim() == NAMESPACE_RPS_KEY {
+            let parsed = value.trim().parse::<f64>();
+            let valid = parsed.ok().filter(|v| *v >= 0.0);
+            rps =
+                Some(valid.ok_or_else(|| {
+                    format!("--dynamic-config-value {key}: {value:?} is not a rate")
+                })?);
+        }
+    }
+    Ok(rps)
+}
 
 /// History limits from `--dynamic-config-value KEY=VALUE` pairs (values are JSON numbers).
 fn history_limits(values: &[String]) -> Result<HistoryLimits, String> {
@@ -395,8 +419,15 @@ async fn run_command() {
         tracing::info!(path, "--log-config accepted and ignored");
     }
     let result = match cli.command {
-        Command::Server(ServerCommand::StartDev(args)) => {
+        Command::Server(ServerCommand::StartDev(mut args)) => {
             log_accepted_flags(&args);
+            match namespace_rps(&args.dynamic_config_values) {
+                Ok(rps) => args.listen.namespace_rps = args.listen.namespace_rps.or(rps),
+                Err(message) => {
+                    eprintln!("temper: {message}");
+                    std::process::exit(1);
+                }
+            }
             let store = match args.postgres.open().await {
                 Some(store) => store,
                 None => match &args.db_filename {
@@ -511,6 +542,7 @@ async fn run(
         history_limits,
         search_attributes,
         tls: listen.tls.load()?,
+        namespace_rps: listen.namespace_rps,
         authorizer: match &listen.auth_jwks_path {
             Some(path) => Some(
                 temper_server::auth::Authorizer::load(path).map_err(|e| format!("auth: {e}"))?,

@@ -3,23 +3,19 @@
 //! With `--auth-jwks-path`, every request must carry `authorization: Bearer <JWT>` signed by a
 //! key of that JWKS file (`jwt.rs`); the token's `permissions` claim grants roles per
 //! namespace, and `roles.rs` says what each RPC requires (Temporal's default authorizer, plus
-//! a `worker` role that grants exactly a worker's RPCs). [`AuthLayer`] wraps every service —
-//! gRPC, and the HTTP API and Web UI, which call through the same services — so one rule
-//! holds everywhere. A missing or invalid token is UNAUTHENTICATED before anything runs; the
-//! namespace is checked when the codec has read it from the request (`temper_api::request_gate`),
-//! and a refusal is PERMISSION_DENIED in Temporal's words ("Request unauthorized."). Health
-//! checks and `GetSystemInfo` need no token, as in Temporal.
+//! a `worker` role that grants exactly a worker's RPCs). The request guard (`guard.rs`) applies
+//! it to every service — gRPC, and the HTTP API and Web UI, which call through the same
+//! services — so one rule holds everywhere. A missing or invalid token is UNAUTHENTICATED
+//! before anything runs; the namespace is checked when the codec has read it from the request
+//! (`temper_api::request_gate`), and a refusal is PERMISSION_DENIED in Temporal's words
+//! ("Request unauthorized."). Health checks and `GetSystemInfo` need no token, as in Temporal.
 
 mod jwt;
 mod roles;
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use http::{Request, Response};
 use tonic::Status;
 
 pub use jwt::{KeySet, TokenError};
@@ -27,6 +23,20 @@ pub use roles::{Claims, Role};
 
 /// Temporal's answer to a caller its authorizer refuses.
 const UNAUTHORIZED: &str = "Request unauthorized.";
+
+/// Whether `method` needs no token (health checks, `GetSystemInfo`).
+pub fn is_open(method: &str) -> bool {
+    roles::is_open(method)
+}
+
+/// Refuses `method` on `namespace` unless `claims` allow it.
+pub fn check(claims: &Claims, method: &str, namespace: Option<&str>) -> Result<(), Status> {
+    if claims.allow(method, namespace) {
+        return Ok(());
+    }
+    tracing::info!(subject = %claims.subject, method, ?namespace, "refused a request");
+    Err(Status::permission_denied(UNAUTHORIZED))
+}
 
 /// Verifies tokens and decides requests.
 pub struct Authorizer {
@@ -41,7 +51,7 @@ impl Authorizer {
     }
 
     /// The claims of the request's bearer token.
-    fn claims(&self, authorization: Option<&str>) -> Result<Claims, Status> {
+    pub fn claims(&self, authorization: Option<&str>) -> Result<Claims, Status> {
         let token = authorization
             .and_then(|value| {
                 value
@@ -56,83 +66,5 @@ impl Authorizer {
             tracing::info!(%error, "refused a token");
             Status::unauthenticated(format!("Request unauthenticated: {error}."))
         })
-    }
-}
-
-/// The tower layer that authorizes every request (a pass-through without an authorizer).
-#[derive(Clone)]
-pub struct AuthLayer {
-    authorizer: Option<Arc<Authorizer>>,
-}
-
-impl AuthLayer {
-    pub fn new(authorizer: Option<Arc<Authorizer>>) -> AuthLayer {
-        AuthLayer { authorizer }
-    }
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> AuthService<S> {
-        AuthService {
-            inner,
-            authorizer: self.authorizer.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    authorizer: Option<Arc<Authorizer>>,
-}
-
-impl<S, B, ResBody> tower::Service<Request<B>> for AuthService<S>
-where
-    S: tower::Service<Request<B>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Default + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let Some(authorizer) = self.authorizer.clone() else {
-            return Box::pin(self.inner.call(request));
-        };
-        let method = request
-            .uri()
-            .path()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        if roles::is_open(&method) {
-            return Box::pin(self.inner.call(request));
-        }
-        let authorization = request
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let claims = match authorizer.claims(authorization) {
-            Ok(claims) => claims,
-            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
-        };
-        let gate: temper_api::request_gate::Gate = Arc::new(move |namespace| {
-            if claims.allow(&method, namespace) {
-                Ok(())
-            } else {
-                tracing::info!(subject = %claims.subject, method, ?namespace, "refused a request");
-                Err(Status::permission_denied(UNAUTHORIZED))
-            }
-        });
-        let call = self.inner.call(request);
-        Box::pin(temper_api::request_gate::with_gate(gate, call))
     }
 }

@@ -6,8 +6,6 @@
 //! attempt): the history side re-checks them when a poller takes one, so a stale or duplicate
 //! entry is simply skipped. Queues are rebuilt from open executions at start-up.
 
-mod rate_limit;
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +13,7 @@ use std::time::Duration;
 use temper_api::proto::query::v1::WorkflowQuery;
 use tokio::sync::{Notify, oneshot};
 
-use self::rate_limit::RateLimit;
+use crate::token_bucket::RateLimit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueueKind {

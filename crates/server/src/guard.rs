@@ -1,0 +1,95 @@
+//! What every request passes before its handler runs: authorization (`auth/`) and the
+//! per-namespace rate limit (`rate_limits.rs`). [`GuardLayer`] wraps the gRPC services, and the
+//! HTTP API and Web UI call through the same wrapped services. The bearer token is checked at
+//! once; the namespace-dependent checks run as a `temper_api::request_gate` when the codec has
+//! read the request's namespace. Without an authorizer or limits it passes requests through.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+
+use crate::auth::{self, Authorizer};
+use crate::rate_limits::NamespaceRateLimits;
+
+/// The checks a server applies.
+#[derive(Clone, Default)]
+pub struct GuardLayer {
+    pub authorizer: Option<Arc<Authorizer>>,
+    pub rate_limits: Option<Arc<NamespaceRateLimits>>,
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService {
+            inner,
+            guard: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct GuardService<S> {
+    inner: S,
+    guard: GuardLayer,
+}
+
+impl<S, B, ResBody> tower::Service<Request<B>> for GuardService<S>
+where
+    S: tower::Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let GuardLayer {
+            authorizer,
+            rate_limits,
+        } = self.guard.clone();
+        if authorizer.is_none() && rate_limits.is_none() {
+            return Box::pin(self.inner.call(request));
+        }
+        let method = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let claims = match authorizer.filter(|_| !auth::is_open(&method)) {
+            Some(authorizer) => {
+                let authorization = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok());
+                match authorizer.claims(authorization) {
+                    Ok(claims) => Some(claims),
+                    Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+                }
+            }
+            None => None,
+        };
+        let gate: temper_api::request_gate::Gate = Arc::new(move |namespace| {
+            if let Some(claims) = &claims {
+                auth::check(claims, &method, namespace)?;
+            }
+            match &rate_limits {
+                Some(limits) => limits.check(&method, namespace),
+                None => Ok(()),
+            }
+        });
+        let call = self.inner.call(request);
+        Box::pin(temper_api::request_gate::with_gate(gate, call))
+    }
+}
