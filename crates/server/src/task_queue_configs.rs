@@ -61,8 +61,9 @@ impl records::StoredState for QueueConfigRecord {
     }
 }
 
+/// A configuration's record id: the type number (never holding a `/`), then the queue name.
 fn record_id(task_queue: &str, task_queue_type: i32) -> String {
-    format!("{task_queue_type}\u{0}{task_queue}")
+    format!("{task_queue_type}/{task_queue}")
 }
 
 /// The matching queue a queue type's limit applies to (workflow queues take none).

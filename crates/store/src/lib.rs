@@ -114,11 +114,11 @@ pub enum RecordKind {
     Schedule,
     BatchOperation,
     NexusEndpoint,
-    /// One run of a standalone activity (id: activity id, NUL, run id).
+    /// One run of a standalone activity (id: run id, `/`, activity id).
     ActivityExecution,
     /// A worker deployment (id: its name) with its versions and routing.
     WorkerDeployment,
-    /// One task queue type's configuration (id: type number, NUL, queue name).
+    /// One task queue type's configuration (id: type number, `/`, queue name).
     TaskQueueConfig,
 }
 

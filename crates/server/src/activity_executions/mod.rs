@@ -2,7 +2,7 @@
 //! without a workflow) and the worker side of their attempts.
 //!
 //! Each run is one [`ActivityRun`] record in the store (kind `activity_execution`, id
-//! `<activity id> NUL <run id>`), written whole after every change, held in memory once loaded
+//! `<run id>/<activity id>`), written whole after every change, held in memory once loaded
 //! behind one lock per run. What a transition means — validation, attempts, retries, timeouts,
 //! cancellation — is `temper_engine::standalone_activity`'s; this module stores, dispatches
 //! attempts through matching (as [`QueuedTask::StandaloneActivity`]) and wakes runs through the
@@ -72,8 +72,10 @@ impl records::StoredState for ActivityRun {
     }
 }
 
+/// A run's record id: its run id (a UUID, so never holding a `/`), then the activity id.
+/// (No NUL separator: PostgreSQL text cannot hold one.)
 fn record_id(activity_id: &str, run_id: &str) -> String {
-    format!("{activity_id}\u{0}{run_id}")
+    format!("{run_id}/{activity_id}")
 }
 
 fn wake_key(namespace: &str, activity_id: &str, run_id: &str) -> String {
