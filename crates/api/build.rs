@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut descriptors = prost_types::FileDescriptorSet::decode(&*bytes)?;
     std::fs::write(
         out_dir.join("namespace_fields.rs"),
-        namespace_field_table(&descriptors),
+        namespace_field_table(&descriptors) + &target_field_table(&descriptors),
     )?;
     std::fs::write(out_dir.join("http_routes.rs"), http_route_table()?)?;
     descriptors.file.retain_mut(|file| {
@@ -68,6 +68,64 @@ fn namespace_field_table(descriptors: &prost_types::FileDescriptorSet) -> String
     format!(
         "/// The field number of `namespace` in the message `package.name`, if it has one.\n\
          pub fn namespace_field(package: &str, name: &str) -> Option<u32> {{\n    match (package, name) {{\n{}\n        _ => None,\n    }}\n}}\n",
+        arms.join("\n")
+    )
+}
+
+/// Top-level string fields that name what a request acts on, in order of preference.
+const TARGET_FIELDS: &[&str] = &[
+    "workflow_id",
+    "activity_id",
+    "schedule_id",
+    "job_id",
+    "deployment_name",
+];
+/// Message fields whose `workflow_id` names what a request acts on.
+const TARGET_EXECUTIONS: &[&str] = &["workflow_execution", "execution"];
+
+/// `fn target_field(package, name) -> Option<(&str, &[u32])>`: for each message, the name and
+/// field path of what it acts on (`workflow_id`, possibly inside `workflow_execution`), so
+/// the audit log can name a request's target from its raw bytes, whatever the RPC.
+fn target_field_table(descriptors: &prost_types::FileDescriptorSet) -> String {
+    use prost_types::field_descriptor_proto::Type;
+    let mut arms = Vec::new();
+    for file in &descriptors.file {
+        for message in &file.message_type {
+            let top = TARGET_FIELDS.iter().find_map(|name| {
+                message
+                    .field
+                    .iter()
+                    .find(|f| f.name() == *name && f.r#type() == Type::String)
+                    .map(|f| (name.to_string(), vec![f.number()]))
+            });
+            // `WorkflowExecution.workflow_id` is field 1.
+            let nested = || {
+                TARGET_EXECUTIONS.iter().find_map(|name| {
+                    message
+                        .field
+                        .iter()
+                        .find(|f| {
+                            f.name() == *name
+                                && f.type_name() == ".temporal.api.common.v1.WorkflowExecution"
+                        })
+                        .map(|f| ("workflow_id".to_string(), vec![f.number(), 1]))
+                })
+            };
+            if let Some((name, path)) = top.or_else(nested) {
+                let path: Vec<String> = path.iter().map(|n| n.to_string()).collect();
+                arms.push(format!(
+                    "        (\"{}\", \"{}\") => Some((\"{name}\", &[{}])),",
+                    file.package(),
+                    message.name(),
+                    path.join(", ")
+                ));
+            }
+        }
+    }
+    arms.sort();
+    format!(
+        "/// The name and field path of what the message `package.name` acts on, if known.\n\
+         pub fn target_field(package: &str, name: &str) -> Option<(&'static str, &'static [u32])> {{\n    match (package, name) {{\n{}\n        _ => None,\n    }}\n}}\n",
         arms.join("\n")
     )
 }

@@ -55,7 +55,7 @@ def server(tmp_path, keys):
     http_port = free_port()
     server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log",
                           extra_args=["--auth-jwks-path", str(keys["path"]), "--http-port", str(http_port),
-                                      "--namespace", "other"])
+                                      "--namespace", "other", "--audit-log"])
     server.http_port = http_port
     server.start()
     yield server
@@ -102,6 +102,15 @@ async def test_roles_and_refusals(server, keys):
     admin = await Client.connect(server.target, api_key=token(keys, ["temporal-system:admin"]), tls=False)
     assert await refusal(admin.workflow_service.register_namespace(RegisterNamespaceRequest(
         namespace="by-admin", workflow_execution_retention_period=timedelta(days=1)))) == "ok"
+
+    # The audit log: one line per mutating request, who, what, on what, allowed or not.
+    audit = [line for line in server.log_path.read_text().splitlines() if "temper::audit" in line]
+    denied_start = [line for line in audit if 'rpc="StartWorkflowExecution"' in line and 'target="r-1"' in line]
+    assert denied_start and 'subject="tester"' in denied_start[0] and "allowed=false" in denied_start[0]
+    assert 'namespace="default"' in denied_start[0] and 'target_kind="workflow_id"' in denied_start[0]
+    registered = [line for line in audit if 'rpc="RegisterNamespace"' in line and "allowed=true" in line]
+    assert registered and 'namespace="by-admin"' in registered[0]
+    assert not [line for line in audit if 'rpc="ListWorkflowExecutions"' in line], "reads are not audited"
 
 
 async def test_a_worker_token_runs_the_guide_workflow(server, keys):

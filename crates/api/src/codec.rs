@@ -120,9 +120,16 @@ impl<U: Message + Default + prost::Name> Decoder for CheckedDecoder<U> {
         }
         let noted = crate::request_namespace::note(U::PACKAGE, U::NAME, buf.chunk());
         if crate::request_gate::active() {
+            let bytes = buf.chunk();
             let namespace =
-                noted.or_else(|| crate::request_namespace::read(U::PACKAGE, U::NAME, buf.chunk()));
-            crate::request_gate::check(namespace.as_deref())?;
+                noted.or_else(|| crate::request_namespace::read(U::PACKAGE, U::NAME, bytes));
+            let target = crate::request_namespace::read_target(U::PACKAGE, U::NAME, bytes);
+            crate::request_gate::check(&crate::request_gate::RequestFacts {
+                namespace: namespace.as_deref(),
+                target: target
+                    .as_ref()
+                    .map(|(label, value)| (*label, value.as_str())),
+            })?;
         }
         let decoded = crate::lenient::decode::<U>(buf.chunk()).map_err(Status::internal)?;
         buf.advance(buf.remaining());

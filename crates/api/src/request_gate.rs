@@ -8,8 +8,17 @@ use std::sync::Arc;
 
 use tonic::Status;
 
-/// Decides whether a request that names `namespace` (`None`: it names none) may proceed.
-pub type Gate = Arc<dyn Fn(Option<&str>) -> Result<(), Status> + Send + Sync>;
+/// What the codec read from a request for its gate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFacts<'a> {
+    /// The namespace it names (`None`: it names none).
+    pub namespace: Option<&'a str>,
+    /// What it acts on: the field's name and value (`workflow_id`, …), when known.
+    pub target: Option<(&'static str, &'a str)>,
+}
+
+/// Decides whether a request may proceed.
+pub type Gate = Arc<dyn Fn(&RequestFacts<'_>) -> Result<(), Status> + Send + Sync>;
 
 tokio::task_local! {
     static GATE: Gate;
@@ -25,7 +34,7 @@ pub(crate) fn active() -> bool {
     GATE.try_with(|_| ()).is_ok()
 }
 
-/// Asks the gate in scope (if any) about a request naming `namespace`.
-pub(crate) fn check(namespace: Option<&str>) -> Result<(), Status> {
-    GATE.try_with(|gate| gate(namespace)).unwrap_or(Ok(()))
+/// Asks the gate in scope (if any) about a request.
+pub(crate) fn check(facts: &RequestFacts<'_>) -> Result<(), Status> {
+    GATE.try_with(|gate| gate(facts)).unwrap_or(Ok(()))
 }

@@ -42,9 +42,31 @@ pub(crate) fn note(package: &str, name: &str, bytes: &[u8]) -> Option<String> {
     .flatten()
 }
 
-/// The value of top-level string field `field` in protobuf `bytes` (skipping other fields
-/// by their lengths), or `None` if absent or malformed.
+/// What a `package.name` message whose bytes are `bytes` acts on: the field's name and value
+/// (a workflow id, schedule id, …), if it names one.
+pub(crate) fn read_target(
+    package: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Option<(&'static str, String)> {
+    let (label, path) = target_field(package, name)?;
+    let (last, outer) = path.split_last()?;
+    let mut message = bytes;
+    for field in outer {
+        message = top_level_bytes(message, *field)?;
+    }
+    Some((label, top_level_string(message, *last)?))
+}
+
+/// The value of top-level string field `field` in protobuf `bytes`, or `None` if absent or
+/// malformed.
 fn top_level_string(bytes: &[u8], field: u32) -> Option<String> {
+    String::from_utf8(top_level_bytes(bytes, field)?.to_vec()).ok()
+}
+
+/// The contents of top-level length-delimited field `field` in protobuf `bytes` (skipping
+/// other fields by their lengths), or `None` if absent or malformed.
+fn top_level_bytes(bytes: &[u8], field: u32) -> Option<&[u8]> {
     let mut at = 0;
     while at < bytes.len() {
         let (key, next) = varint(bytes, at)?;
@@ -59,7 +81,7 @@ fn top_level_string(bytes: &[u8], field: u32) -> Option<String> {
                 let end = start.checked_add(usize::try_from(length).ok()?)?;
                 let value = bytes.get(start..end)?;
                 if number == field {
-                    return String::from_utf8(value.to_vec()).ok();
+                    return Some(value);
                 }
                 at = end;
             }

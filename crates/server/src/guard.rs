@@ -1,5 +1,5 @@
-//! What every request passes before its handler runs: authorization (`auth/`) and the
-//! per-namespace rate limit (`rate_limits.rs`). [`GuardLayer`] wraps the gRPC services, and the
+//! What every request passes before its handler runs: authorization (`auth/`), the audit log
+//! and the per-namespace rate limit (`rate_limits.rs`). [`GuardLayer`] wraps the gRPC services, and the
 //! HTTP API and Web UI call through the same wrapped services. The bearer token is checked at
 //! once; the namespace-dependent checks run as a `temper_api::request_gate` when the codec has
 //! read the request's namespace. Without an authorizer or limits it passes requests through.
@@ -19,6 +19,8 @@ use crate::rate_limits::NamespaceRateLimits;
 pub struct GuardLayer {
     pub authorizer: Option<Arc<Authorizer>>,
     pub rate_limits: Option<Arc<NamespaceRateLimits>>,
+    /// Log one `temper::audit` line per mutating request.
+    pub audit: bool,
 }
 
 impl<S> tower::Layer<S> for GuardLayer {
@@ -56,8 +58,9 @@ where
         let GuardLayer {
             authorizer,
             rate_limits,
+            audit,
         } = self.guard.clone();
-        if authorizer.is_none() && rate_limits.is_none() {
+        if authorizer.is_none() && rate_limits.is_none() && !audit {
             return Box::pin(self.inner.call(request));
         }
         let method = request
@@ -80,10 +83,17 @@ where
             }
             None => None,
         };
-        let gate: temper_api::request_gate::Gate = Arc::new(move |namespace| {
-            if let Some(claims) = &claims {
-                auth::check(claims, &method, namespace)?;
+        let remote = remote_address(&request);
+        let gate: temper_api::request_gate::Gate = Arc::new(move |facts| {
+            let namespace = facts.namespace;
+            let allowed = match &claims {
+                Some(claims) => auth::check(claims, &method, namespace),
+                None => Ok(()),
+            };
+            if audit {
+                audit_line(&method, facts, claims.as_ref(), remote, allowed.is_ok());
             }
+            allowed?;
             match &rate_limits {
                 Some(limits) => limits.check(&method, namespace),
                 None => Ok(()),
@@ -92,4 +102,44 @@ where
         let call = self.inner.call(request);
         Box::pin(temper_api::request_gate::with_gate(gate, call))
     }
+}
+
+/// Where a gRPC request came from (plain or TLS connection), when known.
+fn remote_address<B>(request: &Request<B>) -> Option<std::net::SocketAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .or_else(|| {
+            extensions
+                .get::<crate::tls::PeerInfo>()
+                .and_then(|peer| peer.remote)
+        })
+}
+
+/// One audit line for a mutating request: who (token subject), from where, which RPC on
+/// which namespace and target, and whether it was allowed. Reads and long polls are not
+/// logged.
+fn audit_line(
+    method: &str,
+    facts: &temper_api::request_gate::RequestFacts<'_>,
+    claims: Option<&auth::Claims>,
+    remote: Option<std::net::SocketAddr>,
+    allowed: bool,
+) {
+    if !auth::is_mutating(method) {
+        return;
+    }
+    let (target_kind, target) = facts.target.unwrap_or_default();
+    tracing::info!(
+        target: "temper::audit",
+        subject = claims.map_or("", |c| c.subject.as_str()),
+        remote = remote.map(|r| r.to_string()).unwrap_or_default(),
+        namespace = facts.namespace.unwrap_or_default(),
+        rpc = method,
+        target_kind,
+        target,
+        allowed,
+        "audit"
+    );
 }

@@ -91,6 +91,8 @@ pub struct ServerConfig {
     pub authorizer: Option<Arc<auth::Authorizer>>,
     /// Requests per second each namespace may make (none: unlimited).
     pub namespace_rps: Option<f64>,
+    /// Log one `temper::audit` line per mutating request.
+    pub audit_log: bool,
 }
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
@@ -378,14 +380,15 @@ pub async fn serve(
     };
     let frontend = frontend::Frontend::new(history, namespaces, services);
     let routes = grpc_routes(frontend, operator, health, test_service)?;
-    let auth = guard::GuardLayer {
+    let guard = guard::GuardLayer {
         authorizer: config.authorizer.clone(),
         rate_limits: config
             .namespace_rps
             .map(rate_limits::NamespaceRateLimits::new),
+        audit: config.audit_log,
     };
-    // What the HTTP API and the Web UI call: the same services, behind the same authorization.
-    let guarded = auth.layer(routes.clone());
+    // What the HTTP API and the Web UI call: the same services, behind the same guard.
+    let guarded = guard.layer(routes.clone());
     let addresses = HttpAddresses {
         ui: match config.ui_listen {
             Some(address) => Some(start_ui(address, &guarded, config.tls.as_ref()).await?),
@@ -404,7 +407,7 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
-        .layer(auth)
+        .layer(guard)
         .add_routes(routes);
     match config.tls {
         Some(tls) => {

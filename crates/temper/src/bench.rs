@@ -443,6 +443,7 @@ async fn start_in_process(
         tls: None,
         authorizer: None,
         namespace_rps: None,
+        audit_log: false,
         store,
     };
     tokio::spawn(async move {

@@ -92,6 +92,10 @@ struct ListenArgs {
     /// `--dynamic-config-value frontend.namespaceRPS=N`.
     #[arg(long)]
     namespace_rps: Option<f64>,
+    /// Log one line per mutating request (target `temper::audit`): who, from where, which RPC
+    /// on which namespace and workflow (or schedule, activity…), allowed or not.
+    #[arg(long)]
+    audit_log: bool,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -543,6 +547,7 @@ async fn run(
         search_attributes,
         tls: listen.tls.load()?,
         namespace_rps: listen.namespace_rps,
+        audit_log: listen.audit_log,
         authorizer: match &listen.auth_jwks_path {
             Some(path) => Some(
                 temper_server::auth::Authorizer::load(path).map_err(|e| format!("auth: {e}"))?,

@@ -29,6 +29,16 @@ pub fn is_open(method: &str) -> bool {
     roles::is_open(method)
 }
 
+/// Whether `method` changes something (not a read, not a worker's long poll).
+pub fn is_mutating(method: &str) -> bool {
+    let needed = roles::requirement(method);
+    needed.role != Role::READER
+        && !matches!(
+            method,
+            "PollWorkflowTaskQueue" | "PollActivityTaskQueue" | "PollNexusTaskQueue"
+        )
+}
+
 /// Refuses `method` on `namespace` unless `claims` allow it.
 pub fn check(claims: &Claims, method: &str, namespace: Option<&str>) -> Result<(), Status> {
     if claims.allow(method, namespace) {
