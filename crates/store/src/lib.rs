@@ -17,6 +17,7 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
 pub mod postgres;
+pub mod postgres_tls;
 pub mod sqlite;
 pub mod visibility;
 
@@ -58,9 +59,22 @@ impl From<tokio_postgres::Error> for StoreError {
                 StoreError::Unstorable(db.message().to_string())
             }
             Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
-            None => StoreError::Backend(e.to_string()),
+            None => StoreError::Backend(with_causes(&e)),
         }
     }
+}
+
+/// An error with the errors that caused it ("error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer"), so a connection failure says why.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 impl From<rusqlite::Error> for StoreError {

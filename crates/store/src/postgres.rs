@@ -20,6 +20,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
+use crate::postgres_tls::PostgresTls;
+
 use crate::visibility::{self, PageToken};
 use crate::{
     CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind,
@@ -102,20 +104,38 @@ pub struct PostgresStore {
     commits: Arc<crate::GroupCommits>,
 }
 
-/// Opens a connection whose statements run in `schema` (when given).
-async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::error!(%error, "PostgreSQL connection closed");
+/// Opens a connection (over TLS when `tls` says so) whose statements run in `schema`
+/// (when given).
+async fn connect(url: &str, schema: Option<&str>, tls: &PostgresTls) -> StoreResult<Client> {
+    let client = match tls.client_config() {
+        None => {
+            let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+            tokio::spawn(watch(connection));
+            client
         }
-    });
+        Some(config) => {
+            let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+            let (client, connection) = tokio_postgres::connect(url, connector).await?;
+            tokio::spawn(watch(connection));
+            client
+        }
+    };
     if let Some(schema) = schema {
         client
             .batch_execute(&format!("SET search_path TO {}", quote_identifier(schema)))
             .await?;
     }
     Ok(client)
+}
+
+/// Runs a connection until it closes, logging why.
+async fn watch<C>(connection: C)
+where
+    C: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(error) = connection.await {
+        tracing::error!(%error, "PostgreSQL connection closed");
+    }
 }
 
 /// A stable 64-bit digest (FNV-1a) naming indexes: PostgreSQL identifiers are limited to 63
@@ -134,7 +154,18 @@ impl PostgresStore {
     /// Connects to `url` (a libpq-style connection string or URL) and creates the tables if
     /// needed, in `schema` when one is given (it is created too).
     pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Self> {
-        let writer = connect(url, None).await?;
+        Self::connect_with(url, schema, None).await
+    }
+
+    /// [`PostgresStore::connect`], with the server's certificate checked against the CA file
+    /// `ca` (TLS also when the URL says `sslmode=require`; see `postgres_tls.rs`).
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        ca: Option<&std::path::Path>,
+    ) -> StoreResult<Self> {
+        let tls = PostgresTls::choose(url, ca)?;
+        let writer = connect(url, None, &tls).await?;
         if let Some(schema) = schema {
             writer
                 .batch_execute(&format!(
@@ -152,7 +183,7 @@ impl PostgresStore {
                 temper_query::POSTGRES_SETUP_SQL
             ))
             .await?;
-        let reader = connect(url, schema).await?;
+        let reader = connect(url, schema, &tls).await?;
         let statements = Statements::prepare(&writer).await?;
         let writer = Arc::new(Mutex::new(writer));
         let (writes, queue) = mpsc::unbounded_channel();

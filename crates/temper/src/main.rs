@@ -216,6 +216,11 @@ struct PostgresArgs {
     /// With `--postgres`: the schema holding Temper's tables (created if missing).
     #[arg(long, requires = "postgres")]
     postgres_schema: Option<String>,
+    /// With `--postgres`: connect over TLS and check the server's certificate (and host name)
+    /// against this CA file (PEM). `sslmode=require` in the connection string encrypts
+    /// without checking, as libpq does.
+    #[arg(long, requires = "postgres")]
+    postgres_ca_path: Option<PathBuf>,
 }
 
 impl PostgresArgs {
@@ -223,9 +228,13 @@ impl PostgresArgs {
     async fn open(&self) -> Option<Result<Arc<dyn Store>, temper_store::StoreError>> {
         let url = self.postgres.as_ref()?;
         Some(
-            PostgresStore::connect(url, self.postgres_schema.as_deref())
-                .await
-                .map(|s| Arc::new(s) as Arc<dyn Store>),
+            PostgresStore::connect_with(
+                url,
+                self.postgres_schema.as_deref(),
+                self.postgres_ca_path.as_deref(),
+            )
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>),
         )
     }
 }
