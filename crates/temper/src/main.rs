@@ -12,6 +12,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod config_file;
 mod verify;
 
 use clap::{Args, Parser, Subcommand};
@@ -66,7 +67,9 @@ struct VerifyArgs {
 enum ServerCommand {
     /// Start a development server (the flags of `temporal server start-dev`).
     StartDev(StartDevArgs),
-    /// Start a durable server that keeps its state under a data directory.
+    /// Start a durable server that keeps its state under a data directory. `--config FILE`
+    /// reads these flags from a TOML file first (flags given here win).
+    #[command(args_override_self = true)]
     Start(StartArgs),
 }
 
@@ -426,7 +429,14 @@ fn main() {
 }
 
 async fn run_command() {
-    let cli = Cli::parse_from(test_server_argv(std::env::args().collect()));
+    let argv = match config_file::expand(test_server_argv(std::env::args().collect())) {
+        Ok(argv) => argv,
+        Err(message) => {
+            eprintln!("temper: {message}");
+            std::process::exit(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     init_logging(&cli.log_level, &cli.log_format);
     if let Some(path) = &cli.log_config {
         tracing::info!(path, "--log-config accepted and ignored");
