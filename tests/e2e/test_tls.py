@@ -146,3 +146,33 @@ async def test_http_api_over_tls_and_certificate_reload(tmp_path, certificates):
         assert await refused(server.target, client_tls(certificates, client=None, ca="server-ca"))
     finally:
         server.stop()
+
+
+async def test_client_certificates_carry_roles(tmp_path, certificates):
+    """With `--auth-certificate-roles`, a client certificate's common name grants permissions:
+    no token needed; a certificate whose name is not in the file gets nothing."""
+    from temporalio.service import RPCError
+
+    make_leaf(certificates, "client-ca", "unmapped", server=False)
+    roles = tmp_path / "roles.json"
+    roles.write_text(json.dumps({"client": ["default:read"]}))
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=[
+        "--tls-cert-path", str(certificates / "server.pem"), "--tls-key-path", str(certificates / "server.key"),
+        "--tls-client-ca-path", str(certificates / "client-ca.pem"), "--auth-certificate-roles", str(roles)])
+    server.start()
+    try:
+        reader = await Client.connect(server.target, tls=client_tls(certificates))
+        assert [w async for w in reader.list_workflows()] == []
+        try:
+            await reader.start_workflow("Anything", id="nope", task_queue="q")
+            raise AssertionError("a reader started a workflow")
+        except RPCError as error:
+            assert error.message == "Request unauthorized."
+        stranger = await Client.connect(server.target, tls=client_tls(certificates, client="unmapped"))
+        try:
+            await stranger.list_workflows().fetch_next_page()
+            raise AssertionError("an unmapped certificate listed workflows")
+        except RPCError as error:
+            assert "unauthenticated" in error.message.lower()
+    finally:
+        server.stop()

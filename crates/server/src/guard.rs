@@ -76,7 +76,9 @@ where
                     .headers()
                     .get("authorization")
                     .and_then(|v| v.to_str().ok());
-                match authorizer.claims(authorization) {
+                let peer = request.extensions().get::<crate::tls::PeerInfo>();
+                let certificate = peer.and_then(|peer| peer.certificates.first());
+                match authorizer.claims(authorization, certificate) {
                     Ok(claims) => Some(claims),
                     Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
                 }

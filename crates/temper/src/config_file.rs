@@ -52,7 +52,13 @@ const TABLES: &[(&str, &[(&str, &str)])] = &[
             ("client_ca_path", "--tls-client-ca-path"),
         ],
     ),
-    ("auth", &[("jwks_path", "--auth-jwks-path")]),
+    (
+        "auth",
+        &[
+            ("jwks_path", "--auth-jwks-path"),
+            ("certificate_roles", "--auth-certificate-roles"),
+        ],
+    ),
     (
         "postgres",
         &[

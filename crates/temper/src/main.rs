@@ -90,6 +90,10 @@ struct ListenArgs {
     /// ES256); Temporal's `permissions` claim grants roles per namespace.
     #[arg(long)]
     auth_jwks_path: Option<PathBuf>,
+    /// With `--tls-client-ca-path`: a JSON file of permissions by client-certificate common
+    /// name (`{"worker-7": ["orders:worker"]}`), so certificate holders need no token.
+    #[arg(long, requires = "tls_client_ca_path")]
+    auth_certificate_roles: Option<PathBuf>,
     /// Requests per second each namespace may make (long polls not counted); over it, calls
     /// get RESOURCE_EXHAUSTED, which the SDKs retry. `start-dev` also reads Temporal's
     /// `--dynamic-config-value frontend.namespaceRPS=N`.
@@ -567,11 +571,12 @@ async fn run(
         tls: listen.tls.load()?,
         namespace_rps: listen.namespace_rps,
         audit_log: listen.audit_log,
-        authorizer: match &listen.auth_jwks_path {
-            Some(path) => Some(
-                temper_server::auth::Authorizer::load(path).map_err(|e| format!("auth: {e}"))?,
+        authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
+            (None, None) => None,
+            (jwks, roles) => Some(
+                temper_server::auth::Authorizer::load(jwks.as_deref(), roles.as_deref())
+                    .map_err(|e| format!("auth: {e}"))?,
             ),
-            None => None,
         },
     };
     temper_server::serve(config, shutdown_signal())

@@ -126,7 +126,7 @@ impl KeySet {
             serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
         check_times(&claims, now_seconds)?;
         let subject = claims["sub"].as_str().ok_or(TokenError::Subject)?;
-        Ok(granted(subject, &claims["permissions"]))
+        Ok(permissions_of(subject, &claims["permissions"]))
     }
 }
 
@@ -168,7 +168,7 @@ fn check_times(claims: &Json, now_seconds: i64) -> Result<(), TokenError> {
 
 /// The roles `permissions` grants; entries that are not `"<namespace>:<role>"` are ignored,
 /// as Temporal ignores them.
-fn granted(subject: &str, permissions: &Json) -> Claims {
+pub(super) fn permissions_of(subject: &str, permissions: &Json) -> Claims {
     let mut claims = Claims {
         subject: subject.to_string(),
         ..Default::default()

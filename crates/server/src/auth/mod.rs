@@ -10,6 +10,7 @@
 //! (`temper_api::request_gate`), and a refusal is PERMISSION_DENIED in Temporal's words
 //! ("Request unauthorized."). Health checks and `GetSystemInfo` need no token, as in Temporal.
 
+mod certificates;
 mod jwt;
 mod roles;
 
@@ -48,31 +49,55 @@ pub fn check(claims: &Claims, method: &str, namespace: Option<&str>) -> Result<(
     Err(Status::permission_denied(UNAUTHORIZED))
 }
 
-/// Verifies tokens and decides requests.
+/// Verifies tokens (and client certificates) and decides requests.
 pub struct Authorizer {
-    keys: KeySet,
+    keys: Option<KeySet>,
+    certificate_roles: Option<certificates::CertificateRoles>,
 }
 
 impl Authorizer {
-    pub fn load(jwks: &Path) -> Result<Arc<Authorizer>, String> {
+    /// An authorizer from a JWKS file and/or a file of roles by certificate common name.
+    pub fn load(
+        jwks: Option<&Path>,
+        certificate_roles: Option<&Path>,
+    ) -> Result<Arc<Authorizer>, String> {
         Ok(Arc::new(Authorizer {
-            keys: KeySet::load(jwks)?,
+            keys: jwks.map(KeySet::load).transpose()?,
+            certificate_roles: certificate_roles
+                .map(certificates::CertificateRoles::load)
+                .transpose()?,
         }))
     }
 
-    /// The claims of the request's bearer token.
-    pub fn claims(&self, authorization: Option<&str>) -> Result<Claims, Status> {
-        let token = authorization
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or(value.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| Status::unauthenticated("Request unauthenticated: no bearer token."))?;
+    /// The caller's claims: its bearer token's, else (mutual TLS) its certificate's.
+    pub fn claims(
+        &self,
+        authorization: Option<&str>,
+        certificate: Option<&rustls_pki_types::CertificateDer<'_>>,
+    ) -> Result<Claims, Status> {
+        let token = authorization.and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or(value.strip_prefix("bearer "))
+        });
+        let Some(token) = token else {
+            let by_certificate = certificate.and_then(|leaf| {
+                let roles = self.certificate_roles.as_ref()?;
+                roles.claims(leaf)
+            });
+            return by_certificate.ok_or_else(|| {
+                Status::unauthenticated("Request unauthenticated: no bearer token.")
+            });
+        };
+        let Some(keys) = &self.keys else {
+            return Err(Status::unauthenticated(
+                "Request unauthenticated: tokens are not accepted here.",
+            ));
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        self.keys.verify(token.trim(), now).map_err(|error| {
+        keys.verify(token.trim(), now).map_err(|error| {
             tracing::info!(%error, "refused a token");
             Status::unauthenticated(format!("Request unauthenticated: {error}."))
         })
