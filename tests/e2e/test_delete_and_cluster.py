@@ -259,7 +259,8 @@ async def test_capabilities_against_temper(temper):
                     ).namespace_info.capabilities
     # Nothing Temper does not serve is claimed.
     claimed = {field.name for field, value in capabilities.ListFields() if value}
-    assert claimed == {"eager_workflow_start", "sync_update", "async_update", "worker_heartbeats"}
+    assert claimed == {"eager_workflow_start", "sync_update", "async_update", "worker_heartbeats",
+                       "standalone_activities"}
 
 
 async def test_a_deleted_run_stays_deleted_and_its_timer_is_dropped(temper, task_queue):

@@ -52,3 +52,37 @@ async def test_a_burst_over_the_namespace_limit(tmp_path):
         assert results == ["Order completed successfully"] * 10
     finally:
         server.stop()
+
+
+async def test_concurrent_long_polls_are_bounded(tmp_path):
+    """`frontend.namespaceCount=2`: a third concurrent activity poll of a namespace is refused."""
+    from datetime import timedelta
+
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import PollActivityTaskQueueRequest
+
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=[
+        "--dynamic-config-value", "frontend.namespaceCount=2"])
+    server.start()
+    try:
+        client = await Client.connect(server.target)
+        request = PollActivityTaskQueueRequest(namespace="default", task_queue=TaskQueue(name="q"), identity="w")
+
+        async def poll():
+            try:
+                await client.workflow_service.poll_activity_task_queue(
+                    request, retry=False, timeout=timedelta(seconds=3))
+                return None
+            except RPCError as error:
+                return error
+        outcomes = await asyncio.gather(*(poll() for _ in range(3)))
+        refused = [o for o in outcomes if o is not None]
+        assert len(refused) == 1, outcomes
+        assert refused[0].status == RPCStatusCode.RESOURCE_EXHAUSTED
+        assert refused[0].message == "namespace concurrent poller limit exceeded"
+        detail = ResourceExhaustedFailure()
+        assert refused[0].grpc_status.details[0].Unpack(detail)
+        assert detail.cause == ResourceExhaustedCause.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT
+        assert await poll() is None, "places are given back when polls end"
+    finally:
+        server.stop()

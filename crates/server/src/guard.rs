@@ -2,7 +2,8 @@
 //! and the per-namespace rate limit (`rate_limits.rs`). [`GuardLayer`] wraps the gRPC services, and the
 //! HTTP API and Web UI call through the same wrapped services. The bearer token is checked at
 //! once; the namespace-dependent checks run as a `temper_api::request_gate` when the codec has
-//! read the request's namespace. Without an authorizer or limits it passes requests through.
+//! read the request's namespace. Concurrent long polls are always bounded per namespace
+//! (Temporal's `frontend.namespaceCount`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,13 +13,15 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 
 use crate::auth::{self, Authorizer};
-use crate::rate_limits::NamespaceRateLimits;
+use crate::rate_limits::{LongPollLimits, NamespaceRateLimits, PollPermit};
 
 /// The checks a server applies.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct GuardLayer {
     pub authorizer: Option<Arc<Authorizer>>,
     pub rate_limits: Option<Arc<NamespaceRateLimits>>,
+    /// Concurrent long polls per namespace and API.
+    pub long_polls: Arc<LongPollLimits>,
     /// Log one `temper::audit` line per mutating request.
     pub audit: bool,
 }
@@ -58,11 +61,9 @@ where
         let GuardLayer {
             authorizer,
             rate_limits,
+            long_polls,
             audit,
         } = self.guard.clone();
-        if authorizer.is_none() && rate_limits.is_none() && !audit {
-            return Box::pin(self.inner.call(request));
-        }
         let method = request
             .uri()
             .path()
@@ -86,6 +87,9 @@ where
             None => None,
         };
         let remote = remote_address(&request);
+        // The long poll's place, held until its answer is ready.
+        let permit: Arc<std::sync::Mutex<Option<PollPermit>>> = Arc::default();
+        let held = permit.clone();
         let gate: temper_api::request_gate::Gate = Arc::new(move |facts| {
             let namespace = facts.namespace;
             let allowed = match &claims {
@@ -96,13 +100,19 @@ where
                 audit_line(&method, facts, claims.as_ref(), remote, allowed.is_ok());
             }
             allowed?;
-            match &rate_limits {
-                Some(limits) => limits.check(&method, namespace),
-                None => Ok(()),
+            if let Some(limits) = &rate_limits {
+                limits.check(&method, namespace)?;
             }
+            let place = long_polls.enter(&method, namespace)?;
+            *held.lock().unwrap_or_else(|e| e.into_inner()) = place;
+            Ok(())
         });
         let call = self.inner.call(request);
-        Box::pin(temper_api::request_gate::with_gate(gate, call))
+        Box::pin(async move {
+            let answer = temper_api::request_gate::with_gate(gate, call).await;
+            drop(permit);
+            answer
+        })
     }
 }
 

@@ -93,6 +93,8 @@ pub struct ServerConfig {
     pub namespace_rps: Option<f64>,
     /// Log one `temper::audit` line per mutating request.
     pub audit_log: bool,
+    /// Concurrent long polls each namespace may hold per API.
+    pub long_polls_per_namespace: usize,
 }
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
@@ -385,6 +387,7 @@ pub async fn serve(
         rate_limits: config
             .namespace_rps
             .map(rate_limits::NamespaceRateLimits::new),
+        long_polls: rate_limits::LongPollLimits::new(config.long_polls_per_namespace),
         audit: config.audit_log,
     };
     // What the HTTP API and the Web UI call: the same services, behind the same guard.

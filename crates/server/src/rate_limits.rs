@@ -88,3 +88,124 @@ mod tests {
         assert!(limits.check("ListNamespaces", None).is_ok());
     }
 }
+
+/// Temporal's `frontend.namespaceCount` default: concurrent long polls per namespace and API.
+pub const DEFAULT_LONG_POLLS: usize = 1200;
+
+/// APIs that hold a request open for long (Temporal's long-running requests).
+const LONG_RUNNING: &[&str] = &[
+    "PollWorkflowTaskQueue",
+    "PollActivityTaskQueue",
+    "PollNexusTaskQueue",
+    "QueryWorkflow",
+];
+
+/// A bound on concurrent long polls per namespace and API: past it, a poll is refused with
+/// RESOURCE_EXHAUSTED (cause CONCURRENT_LIMIT), so a misbehaving client cannot hold the
+/// server's connections and memory without limit.
+pub struct LongPollLimits {
+    max: usize,
+    open: Arc<Mutex<HashMap<(String, String), usize>>>,
+}
+
+/// A long poll in progress; dropping it frees its place.
+pub struct PollPermit {
+    key: (String, String),
+    open: Arc<Mutex<HashMap<(String, String), usize>>>,
+}
+
+impl Drop for PollPermit {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl LongPollLimits {
+    pub fn new(max: usize) -> Arc<LongPollLimits> {
+        Arc::new(LongPollLimits {
+            max,
+            open: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// A place for a `method` call on `namespace` (`None` for calls that are not long polls),
+    /// or a refusal when the namespace already holds the maximum.
+    pub fn enter(
+        &self,
+        method: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<PollPermit>, Status> {
+        let (Some(namespace), true) = (namespace, LONG_RUNNING.contains(&method)) else {
+            return Ok(None);
+        };
+        let key = (namespace.to_string(), method.to_string());
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key.clone()).or_default();
+        if *count >= self.max {
+            return Err(errors::with_detail(
+                Code::ResourceExhausted,
+                "namespace concurrent poller limit exceeded".to_string(),
+                ResourceExhaustedFailure {
+                    cause: ResourceExhaustedCause::ConcurrentLimit as i32,
+                    scope: ResourceExhaustedScope::Namespace as i32,
+                },
+            ));
+        }
+        *count += 1;
+        Ok(Some(PollPermit {
+            key,
+            open: self.open.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod long_poll_tests {
+    use super::*;
+
+    #[test]
+    fn long_polls_are_bounded_per_namespace_and_api() {
+        let limits = LongPollLimits::new(2);
+        let first = limits.enter("PollActivityTaskQueue", Some("a")).unwrap();
+        let _second = limits.enter("PollActivityTaskQueue", Some("a")).unwrap();
+        let refused = limits
+            .enter("PollActivityTaskQueue", Some("a"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            refused.message(),
+            "namespace concurrent poller limit exceeded"
+        );
+        assert!(
+            limits
+                .enter("PollWorkflowTaskQueue", Some("a"))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            limits
+                .enter("PollActivityTaskQueue", Some("b"))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            limits
+                .enter("StartWorkflowExecution", Some("a"))
+                .unwrap()
+                .is_none()
+        );
+        drop(first);
+        assert!(
+            limits
+                .enter("PollActivityTaskQueue", Some("a"))
+                .unwrap()
+                .is_some()
+        );
+    }
+}

@@ -64,6 +64,29 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// Execution writes waiting for their commit, at most: past it, writers wait for room, so
+/// overload slows callers down instead of growing the queue (and memory) without bound.
+pub const MAX_PENDING_WRITES: usize = 4096;
+
+/// The room in a store's write queue: one permit per write waiting for its commit.
+#[derive(Clone)]
+pub(crate) struct WriteRoom(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl WriteRoom {
+    pub(crate) fn new(writes: usize) -> WriteRoom {
+        WriteRoom(std::sync::Arc::new(tokio::sync::Semaphore::new(writes)))
+    }
+
+    /// Waits for room for one more write; the room is given back when the permit drops.
+    pub(crate) async fn wait(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the store is closed".into()))
+    }
+}
+
 /// An error with the errors that caused it ("error performing TLS handshake: invalid peer
 /// certificate: UnknownIssuer"), so a connection failure says why.
 fn with_causes(error: &dyn std::error::Error) -> String {
@@ -312,4 +335,21 @@ pub(crate) fn needs_registry(exec: &Execution) -> bool {
             .values()
             .any(|p| !p.metadata.contains_key("type"))
     })
+}
+
+#[cfg(test)]
+mod write_room_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_makes_writers_wait_until_room_is_given_back() {
+        let room = WriteRoom::new(2);
+        let first = room.wait().await.unwrap();
+        let _second = room.wait().await.unwrap();
+        let third = tokio::time::timeout(std::time::Duration::from_millis(50), room.wait()).await;
+        assert!(third.is_err(), "a third write waits while two are pending");
+        drop(first);
+        let third = tokio::time::timeout(std::time::Duration::from_millis(50), room.wait()).await;
+        assert!(third.is_ok(), "room given back lets the next write in");
+    }
 }

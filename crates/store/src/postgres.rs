@@ -101,6 +101,7 @@ pub struct PostgresStore {
     reader: Arc<Client>,
     writer: Arc<Mutex<Client>>,
     writes: mpsc::UnboundedSender<WriteRequest>,
+    room: crate::WriteRoom,
     commits: Arc<crate::GroupCommits>,
 }
 
@@ -198,6 +199,7 @@ impl PostgresStore {
             reader: Arc::new(reader),
             writer,
             writes,
+            room: crate::WriteRoom::new(crate::MAX_PENDING_WRITES),
             commits,
         })
     }
@@ -677,10 +679,12 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     fn write(&self, writes: Vec<ExecutionWrite>) -> StoreFuture<'_, ()> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.writes.send((writes, reply));
         Box::pin(async move {
-            sent.map_err(|_| StoreError::Backend("writer task has stopped".into()))?;
+            let _room = self.room.wait().await?;
+            let (reply, answer) = oneshot::channel();
+            self.writes
+                .send((writes, reply))
+                .map_err(|_| StoreError::Backend("writer task has stopped".into()))?;
             answer
                 .await
                 .map_err(|_| StoreError::Backend("writer task dropped the write".into()))?

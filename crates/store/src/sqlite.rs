@@ -79,6 +79,7 @@ const IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     readers: Arc<ReaderPool>,
     writes: mpsc::Sender<WriteRequest>,
+    room: crate::WriteRoom,
     commits: Arc<crate::GroupCommits>,
     /// The directory of an in-memory store's private file, deleted with the store.
     _scratch: Option<tempfile::TempDir>,
@@ -169,6 +170,7 @@ impl SqliteStore {
         SqliteStore {
             readers,
             writes,
+            room: crate::WriteRoom::new(crate::MAX_PENDING_WRITES),
             commits,
             _scratch: scratch,
         }
@@ -373,10 +375,12 @@ fn backfill_visibility(conn: &Connection) -> StoreResult<()> {
 
 impl Store for SqliteStore {
     fn write(&self, writes: Vec<ExecutionWrite>) -> StoreFuture<'_, ()> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.writes.send((writes, reply));
         Box::pin(async move {
-            sent.map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
+            let _room = self.room.wait().await?;
+            let (reply, answer) = oneshot::channel();
+            self.writes
+                .send((writes, reply))
+                .map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
             answer
                 .await
                 .map_err(|_| StoreError::Backend("writer thread dropped the write".into()))?

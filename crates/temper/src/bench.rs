@@ -444,6 +444,7 @@ async fn start_in_process(
         authorizer: None,
         namespace_rps: None,
         audit_log: false,
+        long_polls_per_namespace: temper_server::rate_limits::DEFAULT_LONG_POLLS,
         store,
     };
     tokio::spawn(async move {

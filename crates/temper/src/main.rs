@@ -103,6 +103,11 @@ struct ListenArgs {
     /// on which namespace and workflow (or schedule, activity…), allowed or not.
     #[arg(long)]
     audit_log: bool,
+    /// Concurrent long polls each namespace may hold per API (Temporal's
+    /// `frontend.namespaceCount`, which `start-dev` also reads); over it, polls get
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = temper_server::rate_limits::DEFAULT_LONG_POLLS)]
+    namespace_long_polls: usize,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -319,7 +324,7 @@ fn log_accepted_flags(args: &StartDevArgs) {
     }
     for value in &args.dynamic_config_values {
         let key = value.split_once('=').map_or(value.as_str(), |(key, _)| key);
-        if !HISTORY_LIMIT_KEYS.contains(&key) && key != NAMESPACE_RPS_KEY {
+        if !HISTORY_LIMIT_KEYS.contains(&key) && key != NAMESPACE_RPS_KEY && key != LONG_POLLS_KEY {
             tracing::info!(value, "--dynamic-config-value accepted and ignored");
         }
     }
@@ -351,6 +356,23 @@ const HISTORY_LIMIT_KEYS: [&str; 4] = [
 
 /// Temporal's per-namespace request rate, which `start-dev` takes as `--namespace-rps`.
 const NAMESPACE_RPS_KEY: &str = "frontend.namespaceRPS";
+
+/// Temporal's concurrent long polls per namespace, which `start-dev` takes as
+/// `--namespace-long-polls`.
+const LONG_POLLS_KEY: &str = "frontend.namespaceCount";
+
+/// `frontend.namespaceCount` from `--dynamic-config-value KEY=VALUE` pairs.
+fn namespace_long_polls(values: &[String]) -> Result<Option<usize>, String> {
+    let mut count = None;
+    for (key, value) in values.iter().filter_map(|pair| pair.split_once('=')) {
+        if key.trim() == LONG_POLLS_KEY {
+            count = Some(value.trim().parse::<usize>().map_err(|_| {
+                format!("--dynamic-config-value {key}: {value:?} is not a whole number")
+            })?);
+        }
+    }
+    Ok(count)
+}
 
 /// `frontend.namespaceRPS` from `--dynamic-config-value KEY=VALUE` pairs.
 fn namespace_rps(values: &[String]) -> Result<Option<f64>, String> {
@@ -448,9 +470,15 @@ async fn run_command() {
     let result = match cli.command {
         Command::Server(ServerCommand::StartDev(mut args)) => {
             log_accepted_flags(&args);
-            match namespace_rps(&args.dynamic_config_values) {
-                Ok(rps) => args.listen.namespace_rps = args.listen.namespace_rps.or(rps),
-                Err(message) => {
+            let dynamic = &args.dynamic_config_values;
+            match (namespace_rps(dynamic), namespace_long_polls(dynamic)) {
+                (Ok(rps), Ok(long_polls)) => {
+                    args.listen.namespace_rps = args.listen.namespace_rps.or(rps);
+                    if let Some(long_polls) = long_polls {
+                        args.listen.namespace_long_polls = long_polls;
+                    }
+                }
+                (Err(message), _) | (_, Err(message)) => {
                     eprintln!("temper: {message}");
                     std::process::exit(1);
                 }
@@ -571,6 +599,7 @@ async fn run(
         tls: listen.tls.load()?,
         namespace_rps: listen.namespace_rps,
         audit_log: listen.audit_log,
+        long_polls_per_namespace: listen.namespace_long_polls,
         authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
             (None, None) => None,
             (jwks, roles) => Some(
