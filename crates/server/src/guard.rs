@@ -18,7 +18,7 @@ use crate::rate_limits::{LongPollLimits, NamespaceRateLimits, PollPermit};
 /// The checks a server applies.
 #[derive(Clone)]
 pub struct GuardLayer {
-    pub authorizer: Option<Arc<Authorizer>>,
+    pub authorizer: Option<Arc<dyn Authorizer>>,
     pub rate_limits: Option<Arc<NamespaceRateLimits>>,
     /// Concurrent long polls per namespace and API.
     pub long_polls: Arc<LongPollLimits>,
@@ -71,6 +71,7 @@ where
             .next()
             .unwrap_or_default()
             .to_string();
+        let authorizer_for_gate = authorizer.clone();
         let claims = match authorizer.filter(|_| !auth::is_open(&method)) {
             Some(authorizer) => {
                 let authorization = request
@@ -79,7 +80,7 @@ where
                     .and_then(|v| v.to_str().ok());
                 let peer = request.extensions().get::<crate::tls::PeerInfo>();
                 let certificate = peer.and_then(|peer| peer.certificates.first());
-                match authorizer.claims(authorization, certificate) {
+                match authorizer.authenticate(authorization, certificate) {
                     Ok(claims) => Some(claims),
                     Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
                 }
@@ -92,9 +93,11 @@ where
         let held = permit.clone();
         let gate: temper_api::request_gate::Gate = Arc::new(move |facts| {
             let namespace = facts.namespace;
-            let allowed = match &claims {
-                Some(claims) => auth::check(claims, &method, namespace),
-                None => Ok(()),
+            let allowed = match (&authorizer_for_gate, &claims) {
+                (Some(authorizer), Some(claims)) => {
+                    authorizer.authorize(claims, &method, namespace)
+                }
+                _ => Ok(()),
             };
             if audit {
                 audit_line(&method, facts, claims.as_ref(), remote, allowed.is_ok());

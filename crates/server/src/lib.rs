@@ -88,7 +88,7 @@ pub struct ServerConfig {
     /// Serve every port over TLS (mutual TLS when it names a client CA).
     pub tls: Option<Arc<tls::ReloadingTls>>,
     /// Authorize every request by its bearer token (none: everyone may do everything).
-    pub authorizer: Option<Arc<auth::Authorizer>>,
+    pub authorizer: Option<Arc<dyn auth::Authorizer>>,
     /// Requests per second each namespace may make (none: unlimited).
     pub namespace_rps: Option<f64>,
     /// Log one `temper::audit` line per mutating request.

@@ -602,10 +602,12 @@ async fn run(
         long_polls_per_namespace: listen.namespace_long_polls,
         authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
             (None, None) => None,
-            (jwks, roles) => Some(
-                temper_server::auth::Authorizer::load(jwks.as_deref(), roles.as_deref())
-                    .map_err(|e| format!("auth: {e}"))?,
-            ),
+            (jwks, roles) => {
+                let loaded =
+                    temper_server::auth::JwtAuthorizer::load(jwks.as_deref(), roles.as_deref())
+                        .map_err(|e| format!("auth: {e}"))?;
+                Some(loaded as Arc<dyn temper_server::auth::Authorizer>)
+            }
         },
     };
     temper_server::serve(config, shutdown_signal())

@@ -49,28 +49,55 @@ pub fn check(claims: &Claims, method: &str, namespace: Option<&str>) -> Result<(
     Err(Status::permission_denied(UNAUTHORIZED))
 }
 
-/// Verifies tokens (and client certificates) and decides requests.
-pub struct Authorizer {
+/// Decides who a caller is and what it may do. The server takes any implementation
+/// (`ServerConfig::authorizer`); [`JwtAuthorizer`] is Temper's, following Temporal's JWT
+/// conventions.
+pub trait Authorizer: Send + Sync {
+    /// Who is calling, from its `authorization` header and (under mutual TLS) its verified
+    /// certificate; UNAUTHENTICATED when it cannot be told.
+    fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        certificate: Option<&rustls_pki_types::CertificateDer<'_>>,
+    ) -> Result<Claims, Status>;
+
+    /// Whether `claims` may call `method` on `namespace` (`None`: the request names none);
+    /// by default, Temporal's roles (see `roles.rs`).
+    fn authorize(
+        &self,
+        claims: &Claims,
+        method: &str,
+        namespace: Option<&str>,
+    ) -> Result<(), Status> {
+        check(claims, method, namespace)
+    }
+}
+
+/// Temper's authorizer: JWT bearer tokens verified against a JWKS file, and/or roles by
+/// client certificate common name.
+pub struct JwtAuthorizer {
     keys: Option<KeySet>,
     certificate_roles: Option<certificates::CertificateRoles>,
 }
 
-impl Authorizer {
+impl JwtAuthorizer {
     /// An authorizer from a JWKS file and/or a file of roles by certificate common name.
     pub fn load(
         jwks: Option<&Path>,
         certificate_roles: Option<&Path>,
-    ) -> Result<Arc<Authorizer>, String> {
-        Ok(Arc::new(Authorizer {
+    ) -> Result<Arc<JwtAuthorizer>, String> {
+        Ok(Arc::new(JwtAuthorizer {
             keys: jwks.map(KeySet::load).transpose()?,
             certificate_roles: certificate_roles
                 .map(certificates::CertificateRoles::load)
                 .transpose()?,
         }))
     }
+}
 
+impl Authorizer for JwtAuthorizer {
     /// The caller's claims: its bearer token's, else (mutual TLS) its certificate's.
-    pub fn claims(
+    fn authenticate(
         &self,
         authorization: Option<&str>,
         certificate: Option<&rustls_pki_types::CertificateDer<'_>>,
