@@ -421,3 +421,41 @@ async def test_nexus_endpoints_pages(ui_server, browser):
     await wait_until(browser, lambda d: "Echoes things" in text_of(d, "main"), what="the endpoint's page")
     assert "default / handlers" in text_of(browser, "#endpoint")
     screenshot(browser, "16-nexus-endpoint")
+
+
+async def test_a_server_that_needs_tokens_asks_for_one(tmp_path, browser):
+    """With `--auth-jwks-path`, the UI's first call is refused (401): it asks for a token once,
+    keeps it for the tab, and shows the namespace's workflows."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_authorization import jwk
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk(key.public_key(), "k1")]}))
+    token = jwt.encode({"sub": "viewer", "permissions": ["default:write"], "exp": int(time.time()) + 600}, key,
+                       algorithm="ES256", headers={"kid": "k1"})
+    ui_port = free_port()
+    server = TemperServer(None, tmp_path / "temper.log", mode_args=[
+        "server", "start-dev", "--db-filename", str(tmp_path / "temper.db"), "--ui-port", str(ui_port),
+        "--auth-jwks-path", str(tmp_path / "jwks.json")])
+    server.start()
+    try:
+        client = await Client.connect(server.target, api_key=token, tls=False)
+        workflow_id = f"secured-{uuid.uuid4().hex[:8]}"
+        handle = await client.start_workflow("Anything", id=workflow_id, task_queue="nowhere")
+        await open_page(browser, f"http://127.0.0.1:{ui_port}/namespaces/default/workflows")
+        prompt = await asyncio.to_thread(
+            lambda: WebDriverWait(browser, 20).until(expected_conditions.alert_is_present()))
+        assert "token" in prompt.text
+        prompt.send_keys(token)
+        prompt.accept()
+        await wait_until(browser, lambda d: workflow_id in text_of(d, "#workflows"), what="the secured list")
+        screenshot(browser, "30-token")
+        await handle.terminate()
+    finally:
+        server.stop()

@@ -61,17 +61,40 @@ class ApiError extends Error {
   }
 }
 
+// Where the bearer token the user gave is kept (this tab only).
+const TOKEN_KEY = 'temper-token';
+
+/** Asks for a bearer token (a JWT); whether one was given. */
+function askForToken() {
+  const token = window.prompt('This server needs an access token (a JWT). Paste it to continue:');
+  if (!token) return false;
+  sessionStorage.setItem(TOKEN_KEY, token.trim().replace(/^Bearer\s+/i, ''));
+  return true;
+}
+
 async function api(path, {method = 'GET', body, query} = {}) {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') params.set(key, value);
   }
   params.set('noPayloadShorthand', 'true');
-  const response = await fetch(`/api/v1${path}?${params}`, {
-    method,
-    headers: body ? {'Content-Type': 'application/json'} : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
+  const send = () => {
+    const headers = body ? {'Content-Type': 'application/json'} : {};
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return fetch(`/api/v1${path}?${params}`, {
+      method,
+      headers,
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  };
+  const used = sessionStorage.getItem(TOKEN_KEY);
+  let response = await send();
+  // A server that authorizes by token (--auth-jwks-path) answers 401 without one: ask for it
+  // (unless another request already got a new one), keep it for this tab, and try again.
+  if (response.status === 401 && (sessionStorage.getItem(TOKEN_KEY) !== used || askForToken())) {
+    response = await send();
+  }
   const text = await response.text();
   let json;
   try {
