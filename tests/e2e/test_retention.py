@@ -49,3 +49,37 @@ async def test_closed_runs_are_deleted_after_retention(temper, task_queue):
         assert len((await still_open.fetch_history()).events) >= 2
         await still_open.signal(OrderWorkflow.proceed)
         assert await still_open.result() == "wait"
+
+
+async def test_closed_standalone_activities_are_deleted_after_retention(temper):
+    from temporalio.api.common.v1 import ActivityType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import (
+        DescribeActivityExecutionRequest, StartActivityExecutionRequest, TerminateActivityExecutionRequest)
+
+    namespace = f"short-retention-{uuid.uuid4().hex[:8]}"
+    client = await Client.connect(temper.target)
+    service = client.workflow_service
+    await service.register_namespace(RegisterNamespaceRequest(
+        namespace=namespace, workflow_execution_retention_period=Duration(seconds=RETENTION_SECONDS)))
+    for activity_id in ("closed", "open"):
+        await service.start_activity_execution(StartActivityExecutionRequest(
+            namespace=namespace, activity_id=activity_id, activity_type=ActivityType(name="a"),
+            task_queue=TaskQueue(name="nowhere"), start_to_close_timeout=Duration(seconds=60)))
+    await service.terminate_activity_execution(TerminateActivityExecutionRequest(
+        namespace=namespace, activity_id="closed"))
+
+    async def described(activity_id: str):
+        try:
+            await service.describe_activity_execution(DescribeActivityExecutionRequest(
+                namespace=namespace, activity_id=activity_id))
+            return True
+        except RPCError as error:
+            assert error.status == RPCStatusCode.NOT_FOUND
+            return False
+
+    async def closed_is_gone() -> bool:
+        return not await described("closed")
+
+    await wait_for(closed_is_gone, timeout=RETENTION_SECONDS + 10)
+    assert await described("open"), "an open activity run is never deleted"

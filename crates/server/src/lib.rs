@@ -347,6 +347,7 @@ pub async fn serve(
     tokio::spawn(retention::sweep(
         namespaces.clone(),
         history.clone(),
+        activity_executions.clone(),
         RETENTION_SWEEP_INTERVAL,
     ));
     let batches =

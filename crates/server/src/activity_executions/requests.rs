@@ -71,19 +71,43 @@ impl ActivityExecutions {
         let guard = self
             .locked(&request.namespace, &request.activity_id, &request.run_id)
             .await?;
+        self.remove(guard).await
+    }
+
+    /// Deletes the closed runs of `namespace` that closed at or before `cutoff_ms` (the
+    /// namespace's retention sweep); how many went.
+    pub async fn delete_closed_before(&self, namespace: &str, cutoff_ms: i64) -> usize {
+        let mut deleted = 0;
+        for entry in self.runs.of_namespace(namespace) {
+            let Ok(guard) =
+                tokio::sync::OwnedMutexGuard::try_map(entry.lock_owned().await, Option::as_mut)
+            else {
+                continue;
+            };
+            let expired = !guard.is_running() && guard.close_time_ms <= cutoff_ms;
+            if expired && self.remove(guard).await.is_ok() {
+                deleted += 1;
+            }
+        }
+        deleted
+    }
+
+    /// Deletes a locked run from the store and from memory.
+    async fn remove(&self, guard: super::Guard) -> Result<(), Status> {
+        let namespace = guard.namespace.clone();
         let id = record_id(&guard.activity_id, &guard.run_id);
         self.store
-            .delete_record(RecordKind::ActivityExecution, &request.namespace, &id)
+            .delete_record(RecordKind::ActivityExecution, &namespace, &id)
             .await
             .map_err(errors::storage)?;
-        let key = (request.namespace.clone(), guard.activity_id.clone());
+        let key = (namespace.clone(), guard.activity_id.clone());
         {
             let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
             if latest.get(&key) == Some(&guard.run_id) {
                 latest.remove(&key);
             }
         }
-        self.runs.remove(&request.namespace, &id);
+        self.runs.remove(&namespace, &id);
         // Anyone already waiting for this run's lock finds its record gone when it writes.
         drop(guard);
         self.changes.send_modify(|n| *n += 1);
