@@ -352,6 +352,9 @@ pub async fn serve(
     ));
     let batches =
         batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
+    // The gRPC port is bound before the HTTP ports: those may ask the system for a free port,
+    // which could otherwise be the one the gRPC frontend was told to use.
+    let grpc_listener = tokio::net::TcpListener::bind(config.listen).await?;
     let metrics_address = match config.metrics_listen {
         Some(address) => {
             Some(start_metrics(address, history.clone(), matching, config.tls.as_ref()).await?)
@@ -415,15 +418,20 @@ pub async fn serve(
         .add_routes(routes);
     match config.tls {
         Some(tls) => {
-            let listener = tokio::net::TcpListener::bind(config.listen).await?;
-            let connections = tls::accept(listener, tls, tls::Protocol::Grpc);
+            let connections = tls::accept(grpc_listener, tls, tls::Protocol::Grpc);
             let incoming = tokio_stream::wrappers::ReceiverStream::new(connections)
                 .map(Ok::<_, std::io::Error>);
             server
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
         }
-        None => server.serve_with_shutdown(config.listen, shutdown).await?,
+        None => {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
+        }
     }
     Ok(())
 }
