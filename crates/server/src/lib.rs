@@ -133,6 +133,23 @@ fn catch_up_then_follow_up(wakeable: Wakeable, timers: &TimerQueue, clock: &dyn 
     });
 }
 
+/// Pending connections the gRPC port queues before they are accepted.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to `address` but not listening yet (connections are refused until it is).
+fn reserve(address: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As the standard library's listeners: a restarted server may bind while old connections
+    // of its predecessor linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    Ok(socket)
+}
+
 /// Serves `/metrics` on `address` (port 0: a free one); the address bound.
 async fn start_metrics(
     address: SocketAddr,
@@ -352,9 +369,10 @@ pub async fn serve(
     ));
     let batches =
         batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
-    // The gRPC port is bound before the HTTP ports: those may ask the system for a free port,
-    // which could otherwise be the one the gRPC frontend was told to use.
-    let grpc_listener = tokio::net::TcpListener::bind(config.listen).await?;
+    // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
+    // may ask the system for a free port, which could otherwise be the one the gRPC frontend
+    // was told to use. It listens last, so a client that reaches it finds every port up.
+    let grpc_socket = reserve(config.listen)?;
     let metrics_address = match config.metrics_listen {
         Some(address) => {
             Some(start_metrics(address, history.clone(), matching, config.tls.as_ref()).await?)
@@ -410,6 +428,7 @@ pub async fn serve(
     if config.banner {
         print_banner(config.listen, &addresses);
     }
+    let grpc_listener = grpc_socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
