@@ -2,17 +2,15 @@
 //! poller (the task it receives has no workflow), and what the worker reports on it —
 //! heartbeats, result, failure, cancellation — is applied to the run.
 
-use temper_api::proto::common::v1::{ActivityType, Payloads};
+use temper_api::proto::common::v1::Payloads;
 use temper_api::proto::failure::v1::Failure;
-use temper_api::proto::workflowservice::v1::PollActivityTaskQueueResponse;
 use temper_engine::execution::HeartbeatAnswer;
 use temper_engine::standalone_activity::{ActivityRun, AttemptError, Effects};
-use temper_engine::time::{ms_duration, ms_timestamp};
 use tonic::Status;
 
 use super::ActivityExecutions;
 use crate::errors;
-use crate::tokens::{TaskToken, TokenKind};
+use crate::tokens::TaskToken;
 use crate::validation::{over_blob_limit, oversized_answer};
 
 /// One attempt of a standalone activity, as a worker's token or `*ById` request names it.
@@ -44,47 +42,9 @@ fn attempt_error(error: AttemptError, activity_id: &str) -> Status {
     }
 }
 
-/// What the poller receives: the activity without a workflow.
-fn task_response(run: &ActivityRun) -> PollActivityTaskQueueResponse {
-    let activity = run.activity();
-    let token = TaskToken {
-        namespace: run.namespace.clone(),
-        run_id: run.run_id.clone(),
-        attempt: activity.attempt,
-        kind: TokenKind::ActivityTask as i32,
-        standalone: true,
-        activity_id: run.activity_id.clone(),
-        ..Default::default()
-    };
-    PollActivityTaskQueueResponse {
-        task_token: token.encode(),
-        workflow_namespace: run.namespace.clone(),
-        workflow_execution: Some(Default::default()),
-        activity_type: Some(ActivityType {
-            name: activity.activity_type.clone(),
-        }),
-        activity_id: run.activity_id.clone(),
-        activity_run_id: run.run_id.clone(),
-        header: activity.header.clone(),
-        input: activity.input.clone(),
-        heartbeat_details: activity.heartbeat_details.clone(),
-        scheduled_time: ms_timestamp(activity.scheduled_time_ms),
-        current_attempt_scheduled_time: ms_timestamp(activity.current_attempt_scheduled_time_ms),
-        started_time: ms_timestamp(activity.started_time_ms),
-        attempt: activity.attempt,
-        schedule_to_close_timeout: Some(
-            ms_duration(activity.schedule_to_close_timeout_ms).unwrap_or_default(),
-        ),
-        start_to_close_timeout: ms_duration(activity.start_to_close_timeout_ms),
-        heartbeat_timeout: ms_duration(activity.heartbeat_timeout_ms),
-        retry_policy: activity.retry_policy.clone(),
-        priority: run.priority.clone(),
-        ..Default::default()
-    }
-}
-
 impl ActivityExecutions {
-    /// Starts a queued attempt for a poller; `None` when the entry is stale.
+    /// Starts a queued attempt for a poller: the run as granted (the frontend builds the
+    /// poller's task from it); `None` when the entry is stale.
     pub async fn grant(
         &self,
         namespace: &str,
@@ -92,16 +52,16 @@ impl ActivityExecutions {
         run_id: &str,
         attempt: i32,
         identity: &str,
-    ) -> Option<PollActivityTaskQueueResponse> {
+    ) -> Option<ActivityRun> {
         let mut guard = self.locked(namespace, activity_id, run_id).await.ok()?;
         let mut changed = guard.clone();
         let request_id = uuid::Uuid::new_v4().to_string();
         changed
             .grant(attempt, identity, &request_id, self.now_ms())
             .ok()?;
-        let response = task_response(&changed);
+        let granted = changed.clone();
         match self.commit(&mut guard, changed, Effects::default()).await {
-            Ok(()) => Some(response),
+            Ok(()) => Some(granted),
             Err(status) => {
                 tracing::warn!(activity_id, error = %status.message(), "dropping activity task");
                 None

@@ -5,7 +5,7 @@ use temper_api::proto::workflowservice::v1::{
     DeleteActivityExecutionRequest, RequestCancelActivityExecutionRequest,
     TerminateActivityExecutionRequest,
 };
-use temper_engine::standalone_activity::{Effects, RequestError};
+use temper_engine::standalone_activity::{ActivityRun, Effects, RequestError};
 use temper_store::RecordKind;
 use tonic::Status;
 
@@ -21,45 +21,38 @@ impl ActivityExecutions {
         &self,
         request: RequestCancelActivityExecutionRequest,
     ) -> Result<(), Status> {
-        self.namespaces.require(&request.namespace)?;
-        let mut guard = self
-            .locked(&request.namespace, &request.activity_id, &request.run_id)
-            .await?;
-        let mut changed = guard.clone();
-        let before = changed.clone();
-        changed
-            .request_cancel(
-                &request.request_id,
-                &request.reason,
-                &request.identity,
-                self.now_ms(),
-            )
-            .map_err(request_error)?;
-        if changed == before {
-            return Ok(()); // a repeated request
-        }
-        self.commit(&mut guard, changed, Effects::default()).await
+        let r = &request;
+        self.apply_request(&r.namespace, &r.activity_id, &r.run_id, |run, now| {
+            run.request_cancel(&r.request_id, &r.reason, &r.identity, now)
+        })
+        .await
     }
 
     pub async fn terminate(
         &self,
         request: TerminateActivityExecutionRequest,
     ) -> Result<(), Status> {
-        self.namespaces.require(&request.namespace)?;
-        let mut guard = self
-            .locked(&request.namespace, &request.activity_id, &request.run_id)
-            .await?;
+        let r = &request;
+        self.apply_request(&r.namespace, &r.activity_id, &r.run_id, |run, now| {
+            run.terminate(&r.request_id, &r.reason, &r.identity, now)
+        })
+        .await
+    }
+
+    /// Applies a client's request to a run and commits it, unless it changed nothing (a
+    /// repeated request).
+    async fn apply_request(
+        &self,
+        namespace: &str,
+        activity_id: &str,
+        run_id: &str,
+        change: impl FnOnce(&mut ActivityRun, i64) -> Result<(), RequestError>,
+    ) -> Result<(), Status> {
+        self.namespaces.require(namespace)?;
+        let mut guard = self.locked(namespace, activity_id, run_id).await?;
         let mut changed = guard.clone();
-        let before = changed.clone();
-        changed
-            .terminate(
-                &request.request_id,
-                &request.reason,
-                &request.identity,
-                self.now_ms(),
-            )
-            .map_err(request_error)?;
-        if changed == before {
+        change(&mut changed, self.now_ms()).map_err(request_error)?;
+        if changed == *guard {
             return Ok(());
         }
         self.commit(&mut guard, changed, Effects::default()).await

@@ -15,7 +15,7 @@ use crate::errors;
 use crate::history::{HandedActivityTask, HandedWorkflowTask, Poller};
 use crate::validation::check_id;
 
-use super::responses::activity_task_response;
+use super::responses::{activity_task_response, standalone_task_response};
 
 use super::Frontend;
 
@@ -236,8 +236,8 @@ impl Frontend {
                         .activity_executions
                         .grant(namespace, &activity_id, &run_id, attempt, poller.identity)
                         .await;
-                    if let Some(response) = granted {
-                        return Ok(response);
+                    if let Some(run) = granted {
+                        return Ok(standalone_task_response(&run));
                     }
                 }
             }

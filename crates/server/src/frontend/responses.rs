@@ -14,6 +14,7 @@ use temper_engine::Execution;
 use temper_engine::execution::{
     WorkflowTaskGrant, activity_type, normal_task_queue, transient_events,
 };
+use temper_engine::standalone_activity::ActivityRun;
 use temper_engine::state::ActivityInfo;
 use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
 use tonic::Status;
@@ -148,6 +149,35 @@ pub(super) fn activity_task_response(
             name: exec.workflow_type.clone(),
         }),
         workflow_execution: execution_of(exec),
+        ..attempt_fields(activity)
+    }
+}
+
+/// What a poller receives for a standalone activity's attempt: the activity, no workflow.
+pub(super) fn standalone_task_response(run: &ActivityRun) -> PollActivityTaskQueueResponse {
+    let activity = run.activity();
+    let token = TaskToken {
+        namespace: run.namespace.clone(),
+        run_id: run.run_id.clone(),
+        attempt: activity.attempt,
+        kind: TokenKind::ActivityTask as i32,
+        standalone: true,
+        activity_id: run.activity_id.clone(),
+        ..Default::default()
+    };
+    PollActivityTaskQueueResponse {
+        task_token: token.encode(),
+        workflow_namespace: run.namespace.clone(),
+        workflow_execution: Some(Default::default()),
+        activity_run_id: run.run_id.clone(),
+        priority: run.priority.clone(),
+        ..attempt_fields(activity)
+    }
+}
+
+/// The fields of an activity task that describe the attempt itself.
+fn attempt_fields(activity: &ActivityInfo) -> PollActivityTaskQueueResponse {
+    PollActivityTaskQueueResponse {
         activity_type: activity_type(&activity.activity_type),
         activity_id: activity.activity_id.clone(),
         header: activity.header.clone(),
