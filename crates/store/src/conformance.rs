@@ -829,3 +829,45 @@ async fn records_are_created_once_updated_by_version_and_deleted() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_stale_request_among_concurrent_ones_fails_alone() {
+    for (name, store, _dir) in backends().await {
+        let runs: Vec<String> = (0..16).map(|i| format!("concurrent-{i}")).collect();
+        for run in &runs {
+            let mut exec = execution(run, 1, 2);
+            exec.workflow_id = run.clone();
+            let create = ExecutionWrite {
+                execution: exec,
+                expected_db_version: 0,
+                new_events: events(1..2),
+                make_current: true,
+            };
+            store.write(vec![create]).await.unwrap();
+        }
+        // Odd runs are written with a stale version; all are sent at once so that the
+        // backend's group commit carries several of them in one transaction.
+        let updates = runs.iter().enumerate().map(|(i, run)| {
+            let mut exec = execution(run, 2, 3);
+            exec.workflow_id = run.clone();
+            let write = ExecutionWrite {
+                execution: exec,
+                expected_db_version: if i % 2 == 0 { 1 } else { 5 },
+                new_events: events(2..3),
+                make_current: false,
+            };
+            store.write(vec![write])
+        });
+        let results = futures_util::future::join_all(updates).await;
+        for (i, (run, result)) in runs.iter().zip(results).enumerate() {
+            let history = store.read_history(run, 1, 10).await.unwrap();
+            if i % 2 == 0 {
+                assert!(result.is_ok(), "{name}: {run}: {result:?}");
+                assert_eq!(history.len(), 2, "{name}: {run}");
+            } else {
+                assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
+                assert_eq!(history.len(), 1, "{name}: {run} wrote nothing");
+            }
+        }
+    }
+}
