@@ -73,6 +73,7 @@ impl History {
             .await
             .map_err(errors::storage)?;
         *state = None;
+        self.events.forget(&exec.run_id);
         drop(state);
         self.busy_runs
             .lock()

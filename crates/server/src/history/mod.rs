@@ -25,6 +25,7 @@ use crate::timers::TimerQueue;
 
 mod activities;
 mod delete;
+mod event_cache;
 mod follow_ups;
 mod nexus;
 mod pinned;
@@ -85,6 +86,8 @@ pub struct History {
     endpoints: Arc<crate::nexus::NexusEndpoints>,
     /// Open runs pinned to each deployment version (their drainage).
     pinned_runs: Mutex<pinned::PinnedRuns>,
+    /// Recently written histories, so polls need not read them back from the store.
+    events: event_cache::EventCache,
 }
 
 /// A run that just closed.
@@ -131,6 +134,7 @@ impl History {
             limits,
             endpoints,
             pinned_runs: Mutex::new(pinned::PinnedRuns::default()),
+            events: event_cache::EventCache::new(event_cache::HISTORY_CACHE_BYTES),
         }
     }
 
@@ -390,7 +394,7 @@ impl History {
             .external_requests
             .keys()
             .any(|id| !before.external_requests.contains_key(id));
-        if let Err(error) = self.store.write(writes).await {
+        if let Err(error) = self.commit(writes).await {
             // The cached state may be behind the store now; reload it next time.
             *guard = None;
             return Err(errors::storage(error));
@@ -412,6 +416,24 @@ impl History {
             value,
             execution: exec,
         })
+    }
+
+    /// Writes run updates to the store and, once they are durable, their events to the event
+    /// cache (before the caller publishes the new states). A failed write's outcome is
+    /// unknown, so its runs' cached events are dropped.
+    async fn commit(&self, writes: Vec<ExecutionWrite>) -> Result<(), StoreError> {
+        let appended: Vec<(String, Vec<HistoryEvent>)> = writes
+            .iter()
+            .map(|w| (w.execution.run_id.clone(), w.new_events.clone()))
+            .collect();
+        let result = self.store.write(writes).await;
+        for (run_id, events) in appended {
+            match &result {
+                Ok(()) => self.events.appended(&run_id, &events),
+                Err(_) => self.events.forget(&run_id),
+            }
+        }
+        result
     }
 
     /// Caches and publishes the runs a committed transition created (chained runs, or the run
@@ -442,6 +464,7 @@ impl History {
         for run_id in run_ids {
             let entry = self.entry(run_id);
             *entry.state.lock().await = None;
+            self.events.forget(run_id);
             self.busy_runs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -532,6 +555,9 @@ impl History {
         first_event_id: i64,
         max_events: usize,
     ) -> Result<Vec<HistoryEvent>, Status> {
+        if let Some(events) = self.events.read(run_id, first_event_id, max_events) {
+            return Ok(events);
+        }
         self.store
             .read_history(run_id, first_event_id, max_events)
             .await

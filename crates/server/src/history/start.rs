@@ -169,7 +169,7 @@ impl History {
             new_events: events,
             make_current: true,
         };
-        match self.store.write(vec![write]).await {
+        match self.commit(vec![write]).await {
             Ok(()) => {}
             Err(StoreError::Conflict(..)) => return Err(StartError::LostRace),
             Err(error) => return Err(errors::storage(error).into()),
