@@ -314,8 +314,12 @@ pub async fn serve(
         config.history_limits,
         endpoints.clone(),
     ));
-    let recovered = history.recover().await?;
-    tracing::info!(open_executions = recovered, "recovered state");
+    // Open runs are recovered while the server serves (see `history/recovery.rs`).
+    let recovering = history.clone();
+    tokio::spawn(async move {
+        let recovered = recovering.recover().await;
+        tracing::info!(open_executions = recovered, "recovered state");
+    });
     let schedules = Schedules::load(
         config.store.clone(),
         history.clone(),

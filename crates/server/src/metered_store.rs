@@ -97,8 +97,8 @@ impl Store for MeteredStore {
         timed("ReadHistoryBranch", UNKNOWN_NAMESPACE, call)
     }
 
-    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
-        let call = self.inner.open_executions();
+    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
+        let call = self.inner.open_executions(after_run_id, limit);
         timed("ListConcreteExecutions", UNKNOWN_NAMESPACE, call)
     }
 

@@ -309,7 +309,7 @@ async fn open_executions_exclude_closed_runs() {
             store.write(vec![write]).await.unwrap();
         }
         let open: Vec<String> = store
-            .open_executions()
+            .open_executions("", 10)
             .await
             .unwrap()
             .into_iter()
@@ -378,7 +378,7 @@ async fn file_database_survives_reopen() {
     }
     let store = SqliteStore::open_file(&path, &[]).unwrap();
     assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);
-    assert_eq!(store.open_executions().await.unwrap().len(), 1);
+    assert_eq!(store.open_executions("", 10).await.unwrap().len(), 1);
 }
 
 /// A run for the visibility checks: `started_ms` apart, closed at `closed_ms` (0: open), with
@@ -614,7 +614,10 @@ async fn one_run_is_deleted_with_its_history_visibility_and_current_pointer() {
         assert_eq!(ids, vec!["kept"], "{name}");
         // A running run can be deleted too (the server terminates it first).
         assert!(store.delete_run("default", "kept").await.unwrap(), "{name}");
-        assert!(store.open_executions().await.unwrap().is_empty(), "{name}");
+        assert!(
+            store.open_executions("", 10).await.unwrap().is_empty(),
+            "{name}"
+        );
         assert_eq!(
             store.current_run("default", "wf-kept").await.unwrap(),
             None,
@@ -868,6 +871,64 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
                 assert_eq!(history.len(), 1, "{name}: {run} wrote nothing");
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn open_runs_are_listed_page_by_page_in_run_id_order() {
+    for (name, store, _dir) in backends().await {
+        for (i, run) in ["r5", "r1", "r4", "r2", "r3", "c1"].iter().enumerate() {
+            let mut exec = execution(run, 1, 1);
+            exec.workflow_id = format!("wf-{i}");
+            exec.status = if run.starts_with('c') { 2 } else { 1 };
+            let write = ExecutionWrite {
+                execution: exec,
+                expected_db_version: 0,
+                new_events: vec![],
+                make_current: false,
+            };
+            store.write(vec![write]).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = store.open_executions(&after, 2).await.unwrap();
+            assert!(page.len() <= 2, "{name}");
+            let Some(last) = page.last() else { break };
+            after = last.run_id.clone();
+            seen.extend(page.into_iter().map(|e| e.run_id));
+        }
+        assert_eq!(seen, vec!["r1", "r2", "r3", "r4", "r5"], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn record_writes_beside_execution_writes_never_find_the_database_locked() {
+    for (name, store, _dir) in backends().await {
+        let runs = (0..200).map(|i| {
+            let mut exec = execution(&format!("busy-{i}"), 1, 2);
+            exec.workflow_id = format!("busy-{i}");
+            store.write(vec![ExecutionWrite {
+                execution: exec,
+                expected_db_version: 0,
+                new_events: events(1..2),
+                make_current: true,
+            }])
+        });
+        let records = (0..200).map(|i| {
+            let id = format!("record-{i}");
+            store.save_record(record(RecordKind::Schedule, &id, 1, b"state"), 0)
+        });
+        let (runs, records) = tokio::join!(
+            futures_util::future::join_all(runs),
+            futures_util::future::join_all(records)
+        );
+        for result in runs {
+            assert!(result.is_ok(), "{name}: {result:?}");
+        }
+        for result in records {
+            assert!(result.is_ok(), "{name}: {result:?}");
         }
     }
 }

@@ -240,8 +240,9 @@ pub trait Store: Send + Sync + 'static {
         first_event_id: i64,
         max_events: usize,
     ) -> StoreFuture<'_, Vec<HistoryEvent>>;
-    /// Every run that is still open (used to rebuild task queues and timers at start-up).
-    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>>;
+    /// Up to `limit` runs that are still open, in run-id order, after `after_run_id` (`""`
+    /// from the first): start-up rebuilds task queues and timers from them page by page.
+    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>>;
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>>;
     /// Registers a namespace; `AlreadyExists` if the name is taken.
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;

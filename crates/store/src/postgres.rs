@@ -59,7 +59,9 @@ CREATE TABLE IF NOT EXISTS executions (
     db_version BIGINT NOT NULL,
     state BYTEA NOT NULL
 );
-CREATE INDEX IF NOT EXISTS executions_open ON executions(status);
+-- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
+DROP INDEX IF EXISTS executions_open;
+CREATE INDEX IF NOT EXISTS executions_open_runs ON executions(status, run_id);
 CREATE TABLE IF NOT EXISTS current_executions (
     namespace TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -743,13 +745,15 @@ impl Store for PostgresStore {
         })
     }
 
-    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
+    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
+        let after_run_id = after_run_id.to_owned();
         Box::pin(async move {
             let rows = self
                 .reader
                 .query(
-                    "SELECT state FROM executions WHERE status = $1",
-                    &[&STATUS_RUNNING],
+                    "SELECT state FROM executions WHERE status = $1 AND run_id > $2
+                     ORDER BY run_id LIMIT $3",
+                    &[&STATUS_RUNNING, &after_run_id, &(limit as i64)],
                 )
                 .await?;
             rows.iter()

@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS executions (
     db_version INTEGER NOT NULL,
     state BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS executions_open ON executions(status);
+-- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
+DROP INDEX IF EXISTS executions_open;
+CREATE INDEX IF NOT EXISTS executions_open_runs ON executions(status, run_id);
 CREATE TABLE IF NOT EXISTS current_executions (
     namespace TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -242,7 +244,10 @@ fn commit_group(
     conn: &mut Connection,
     group: &[WriteRequest],
 ) -> StoreResult<Vec<StoreResult<()>>> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the group's first statements are reads; a deferred transaction would take
+    // the write lock only at the first write and fail ("database is locked") if a record or
+    // namespace write on a reader connection committed in between.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(group.len());
     for (writes, _) in group {
         let result = match first_conflict(&tx, writes)? {
@@ -475,10 +480,17 @@ impl Store for SqliteStore {
         })
     }
 
-    fn open_executions(&self) -> StoreFuture<'_, Vec<Execution>> {
+    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
+        let after_run_id = after_run_id.to_owned();
         self.read(move |conn| {
-            let mut query = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
-            let rows = query.query_map(params![STATUS_RUNNING], |row| row.get::<_, Vec<u8>>(0))?;
+            let mut query = conn.prepare_cached(
+                "SELECT state FROM executions WHERE status = ?1 AND run_id > ?2
+                 ORDER BY run_id LIMIT ?3",
+            )?;
+            let rows = query
+                .query_map(params![STATUS_RUNNING, after_run_id, limit as i64], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?;
             rows.map(|bytes| decode_execution(&bytes?)).collect()
         })
     }

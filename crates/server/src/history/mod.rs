@@ -32,6 +32,7 @@ mod pinned;
 pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLBACK_URL};
 mod polls;
 mod queries;
+mod recovery;
 mod reset;
 mod signals;
 mod start;
@@ -88,6 +89,8 @@ pub struct History {
     pinned_runs: Mutex<pinned::PinnedRuns>,
     /// Recently written histories, so polls need not read them back from the store.
     events: event_cache::EventCache,
+    /// True until [`History::recover`] has published every open run of the store.
+    recovering: std::sync::atomic::AtomicBool,
 }
 
 /// A run that just closed.
@@ -135,6 +138,7 @@ impl History {
             endpoints,
             pinned_runs: Mutex::new(pinned::PinnedRuns::default()),
             events: event_cache::EventCache::new(event_cache::HISTORY_CACHE_BYTES),
+            recovering: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -154,47 +158,6 @@ impl History {
 
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
-    }
-
-    /// Rebuilds task queues and timers from the open runs in the store.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
-        let open = self.store.open_executions().await?;
-        let count = open.len();
-        for exec in open {
-            let entry = self.entry(&exec.run_id);
-            let tasks = exec.ready_tasks();
-            self.publish(&exec, tasks);
-            if !exec.children.is_empty() {
-                self.follow_up(FollowUp::SyncChildren {
-                    parent_run_id: exec.run_id.clone(),
-                });
-            }
-            if !exec.external_requests.is_empty() {
-                self.follow_up(FollowUp::DeliverExternal {
-                    source_run_id: exec.run_id.clone(),
-                });
-            }
-            if exec
-                .nexus_operations
-                .values()
-                .any(|op| op.handler_run.is_some())
-            {
-                self.follow_up(FollowUp::SyncNexus {
-                    caller_run_id: exec.run_id.clone(),
-                });
-            }
-            if let Some(parent) = exec
-                .started
-                .as_ref()
-                .and_then(|s| s.parent_workflow_execution.as_ref())
-            {
-                self.follow_up(FollowUp::ApplyParentClosePolicy {
-                    parent_run_id: parent.run_id.clone(),
-                });
-            }
-            *entry.state.lock().await = Some(exec);
-        }
-        Ok(count)
     }
 
     fn entry(&self, run_id: &str) -> Arc<RunEntry> {
@@ -313,12 +276,15 @@ impl History {
         }
     }
 
-    /// True when no run has a workflow or activity task outstanding (time may be skipped).
+    /// True when no run has a workflow or activity task outstanding (time may be skipped);
+    /// never while start-up recovery has runs left to publish.
     pub fn is_idle(&self) -> bool {
-        self.busy_runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+        !self.recovering.load(std::sync::atomic::Ordering::Acquire)
+            && self
+                .busy_runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
     }
 
     /// Applies `operation` to a run and commits the result if it changed anything.
