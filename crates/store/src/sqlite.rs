@@ -399,8 +399,20 @@ fn namespace_search_attributes(
         .unwrap_or_default())
 }
 
-/// Gives runs written before the visibility table existed their rows.
+/// Gives runs written before the visibility table existed their rows, once: the scan reads
+/// every run, so a database that has been through it says so in `settings` and start-up
+/// skips it (a start must not cost time per stored run).
 fn backfill_visibility(conn: &Connection) -> StoreResult<()> {
+    let done: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'visibility_backfilled'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if done.is_some() {
+        return Ok(());
+    }
     let mut query = conn.prepare(
         "SELECT state FROM executions WHERE run_id NOT IN (SELECT run_id FROM visibility)",
     )?;
@@ -412,6 +424,11 @@ fn backfill_visibility(conn: &Connection) -> StoreResult<()> {
         let registry = namespace_search_attributes(conn, &exec.namespace)?;
         visibility::upsert(conn, &exec, &registry)?;
     }
+    conn.execute(
+        "INSERT INTO settings (name, value) VALUES ('visibility_backfilled', 1)
+         ON CONFLICT(name) DO NOTHING",
+        [],
+    )?;
     Ok(())
 }
 
