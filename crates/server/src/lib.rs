@@ -22,6 +22,7 @@ pub mod nexus;
 mod operator;
 pub mod rate_limits;
 mod records;
+mod reflection;
 mod retention;
 mod rpc_layer;
 pub mod schedules;
@@ -222,14 +223,7 @@ fn grpc_routes(
     operator: operator::Operator,
     health: health::HealthService,
     test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
-) -> Result<Routes, tonic_reflection::server::Error> {
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(temper_api::FILE_DESCRIPTOR_SET)
-        .with_service_name("temporal.api.workflowservice.v1.WorkflowService")
-        .with_service_name("temporal.api.operatorservice.v1.OperatorService")
-        .with_service_name("grpc.health.v1.Health")
-        .with_service_name("temporal.api.testservice.v1.TestService")
-        .build_v1()?;
+) -> Routes {
     let mut routes = Routes::new(
         WorkflowServiceServer::new(frontend)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -248,11 +242,11 @@ fn grpc_routes(
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip),
     )
-    .add_service(reflection);
+    .add_service(reflection::LazyReflection::default());
     if let Some(test_service) = test_service {
         routes = routes.add_service(test_service);
     }
-    Ok(routes)
+    routes
 }
 
 /// The HTTP listeners a server opened besides gRPC.
@@ -407,7 +401,7 @@ pub async fn serve(
         task_queue_configs,
     };
     let frontend = frontend::Frontend::new(history, namespaces, services);
-    let routes = grpc_routes(frontend, operator, health, test_service)?;
+    let routes = grpc_routes(frontend, operator, health, test_service);
     let guard = guard::GuardLayer {
         authorizer: config.authorizer.clone(),
         rate_limits: config
