@@ -129,11 +129,12 @@ impl SqliteStore {
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
         apply_pragmas(&writer, pragmas)?;
-        writer.execute_batch(SCHEMA)?;
-        writer.execute_batch(visibility::SCHEMA)?;
-        writer.execute_batch(visibility::INDEXES)?;
         visibility::register_functions(&writer)?;
-        backfill_visibility(&writer)?;
+        // One transaction: each schema statement on its own would be a commit with an fsync.
+        writer.execute_batch("BEGIN IMMEDIATE")?;
+        let prepared = prepare_schema(&writer);
+        writer.execute_batch(if prepared.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        prepared?;
         Ok(Self::with_writer(writer, path, None))
     }
 
@@ -397,6 +398,14 @@ fn namespace_search_attributes(
         .and_then(|bytes| NamespaceRecord::decode(&*bytes).ok())
         .map(|r| r.search_attributes)
         .unwrap_or_default())
+}
+
+/// Creates what is missing of the schema and fills visibility rows older databases lack.
+fn prepare_schema(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(visibility::SCHEMA)?;
+    conn.execute_batch(visibility::INDEXES)?;
+    backfill_visibility(conn)
 }
 
 /// Gives runs written before the visibility table existed their rows, once: the scan reads
