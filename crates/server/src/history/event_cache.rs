@@ -53,7 +53,12 @@ impl EventCache {
         let Some(first) = events.first() else {
             return;
         };
-        let encoded: Vec<Vec<u8>> = events.iter().map(Message::encode_to_vec).collect();
+        // Linear-time encoding: prost's is quadratic in a failure chain's depth (10,000 levels
+        // are allowed).
+        let encoded: Vec<Vec<u8>> = events
+            .iter()
+            .map(temper_api::linear::encode_event)
+            .collect();
         let bytes: usize = encoded.iter().map(|e| e.len() + EVENT_OVERHEAD_BYTES).sum();
         let mut cached = self.lock();
         let next_event_id = cached
