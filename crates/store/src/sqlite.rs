@@ -133,7 +133,11 @@ impl SqliteStore {
         // One transaction: each schema statement on its own would be a commit with an fsync.
         writer.execute_batch("BEGIN IMMEDIATE")?;
         let prepared = prepare_schema(&writer);
-        writer.execute_batch(if prepared.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        writer.execute_batch(if prepared.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })?;
         prepared?;
         Ok(Self::with_writer(writer, path, None))
     }
