@@ -76,7 +76,8 @@ async def scenario(target: str) -> list:
     seen.append("no namespace: " + await refusal(service.update_task_queue_config(
         UpdateTaskQueueConfigRequest(task_queue=queue))))
 
-    # Enforcement: ten activities at 2 per second take seconds to start (Temporal's four partitions burst more).
+    # Enforcement: ten activities at 2 per second take seconds to start (Temporal's four partitions burst more;
+    # its dev server has taken up to 9 s under CI load, so only the lower bound is tight).
     await update(task_queue_type=ACTIVITY, update_queue_rate_limit=Update(
         rate_limit=RateLimit(requests_per_second=2)))
     workflow_id = f"many-{queue}"
@@ -84,7 +85,7 @@ async def scenario(target: str) -> list:
         await client.execute_workflow(ManyActivities.run, 10, id=workflow_id, task_queue=queue)
     starts = STARTS[workflow_id]
     spread = max(starts) - min(starts)
-    seen.append(f"ten activities at 2/s started over {'2 to 8' if 2 <= spread <= 8 else spread} seconds")
+    seen.append(f"ten activities at 2/s started over {'2 to 12' if 2 <= spread <= 12 else spread} seconds")
 
     unset = await update(task_queue_type=ACTIVITY, identity="me", update_queue_rate_limit=Update(reason="unset"))
     seen.append(shown(unset.config)["queueRateLimit"])
@@ -110,7 +111,7 @@ EXPECTED = [
     'zero weight: INVALID_ARGUMENT: invalid fairness weight weight for key "k": must be greater than zero',
     'set and unset: INVALID_ARGUMENT: fairness weight override key "k" present in both set and unset lists',
     "no namespace: INVALID_ARGUMENT: Namespace is empty.",
-    "ten activities at 2/s started over 2 to 8 seconds",
+    "ten activities at 2/s started over 2 to 12 seconds",
     "{'metadata': {'reason': 'unset', 'updateIdentity': 'me', 'updateTime': '<time>'}}",
     "{'requestsPerSecond': 4000.0, 'rateLimitSource': 'RATE_LIMIT_SOURCE_SYSTEM'}",
 ]
