@@ -119,19 +119,28 @@ async fn on_wake(wakeable: &Wakeable, key: &str) {
     }
 }
 
-/// Work that came due while the server was down (timeouts, timers) is done first, one run
-/// after another, and only then does follow-up work start: a parent whose children all closed
-/// meanwhile learns of them in one pass, in the order it started them, whatever the timing of
-/// this process. The server answers RPCs in the meantime; their follow-ups wait their turn.
+/// Recovers the open runs (the server already serves meanwhile), then does the work that came
+/// due while the server was down (timeouts, timers) one run after another, and only then
+/// starts follow-up work: a parent whose children all closed meanwhile learns of them in one
+/// pass, in the order it started them, whatever the timing of this process. RPCs' follow-ups
+/// wait their turn, and no timer fires before recovery has registered every run's wake-up.
 /// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
-fn catch_up_then_follow_up(wakeable: Wakeable, timers: &TimerQueue, clock: &dyn Clock) {
+async fn recover_then_catch_up(wakeable: Wakeable, timers: Arc<TimerQueue>, clock: Arc<dyn Clock>) {
+    let recovered = wakeable.history.recover().await;
+    tracing::info!(open_executions = recovered, "recovered state");
     let overdue = timers.take_overdue(clock.now_ms());
-    tokio::spawn(async move {
-        for key in overdue {
-            on_wake(&wakeable, &key).await;
-        }
-        wakeable.history.spawn_follow_ups();
-    });
+    let woken = wakeable.clone();
+    tokio::spawn(timers.run(
+        move || clock.now_ms(),
+        move |key| {
+            let wakeable = woken.clone();
+            async move { on_wake(&wakeable, &key).await }
+        },
+    ));
+    for key in overdue {
+        on_wake(&wakeable, &key).await;
+    }
+    wakeable.history.spawn_follow_ups();
 }
 
 /// Pending connections the gRPC port queues before they are accepted.
@@ -308,12 +317,6 @@ pub async fn serve(
         config.history_limits,
         endpoints.clone(),
     ));
-    // Open runs are recovered while the server serves (see `history/recovery.rs`).
-    let recovering = history.clone();
-    tokio::spawn(async move {
-        let recovered = recovering.recover().await;
-        tracing::info!(open_executions = recovered, "recovered state");
-    });
     let schedules = Schedules::load(
         config.store.clone(),
         history.clone(),
@@ -336,17 +339,12 @@ pub async fn serve(
         schedules: schedules.clone(),
         activities: activity_executions.clone(),
     };
-    catch_up_then_follow_up(wakeable.clone(), &timers, clock.as_ref());
-    {
-        let clock = clock.clone();
-        tokio::spawn(timers.clone().run(
-            move || clock.now_ms(),
-            move |key| {
-                let wakeable = wakeable.clone();
-                async move { on_wake(&wakeable, &key).await }
-            },
-        ));
-    }
+    // Open runs are recovered while the server serves (see `history/recovery.rs`).
+    tokio::spawn(recover_then_catch_up(
+        wakeable,
+        timers.clone(),
+        clock.clone(),
+    ));
     let test_service = virtual_clock.map(|clock| {
         let skipper = Arc::new(time_skipping::TimeSkipper::new(
             clock,

@@ -9,7 +9,9 @@
 //! (a delete); its next write then fails the version check and the run is read again.
 //! Until the last page is
 //! done the server never counts as idle, so a time-skipping clock does not jump past work it
-//! has not seen yet.
+//! has not seen yet, and the timer service and follow-up work wait for it (`lib.rs`,
+//! `recover_then_catch_up`): work that came due while the server was down is then done in
+//! one pass, in the same order in every process.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
