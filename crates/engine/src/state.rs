@@ -62,6 +62,10 @@ pub struct Execution {
     pub buffered_events: Vec<HistoryEvent>,
     #[prost(bool, tag = "21")]
     pub cancel_requested: bool,
+    /// Request ids of the signals delivered since the state was last written. The store keeps
+    /// a run's earlier ids in rows of its own and refuses a write that delivers one of them
+    /// again (a retried signal), so the state does not grow with every signal; states written
+    /// before that hold all their ids here, and hand them to the store at their next write.
     #[prost(string, repeated, tag = "22")]
     pub signal_request_ids: Vec<String>,
     #[prost(message, optional, tag = "23")]

@@ -156,6 +156,7 @@ async fn writes_are_read_back_in_order() {
             expected_db_version: 0,
             new_events: events(1..3),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store
             .write(vec![create])
@@ -166,6 +167,7 @@ async fn writes_are_read_back_in_order() {
             expected_db_version: 1,
             new_events: events(3..5),
             make_current: false,
+            signal_request_ids: Vec::new(),
         };
         store
             .write(vec![update])
@@ -209,6 +211,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![create.clone()]).await.unwrap();
         let again = store.write(vec![create]).await;
@@ -221,6 +224,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             expected_db_version: 4,
             new_events: events(2..3),
             make_current: false,
+            signal_request_ids: Vec::new(),
         };
         assert!(
             matches!(
@@ -245,6 +249,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![old]).await.unwrap();
         // A new run plus a stale update of the old one: neither may be written.
@@ -253,12 +258,14 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         let stale = ExecutionWrite {
             execution: execution("old", 3, 3),
             expected_db_version: 2,
             new_events: events(2..3),
             make_current: false,
+            signal_request_ids: Vec::new(),
         };
         let result = store.write(vec![new_run.clone(), stale]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -279,6 +286,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 1,
             new_events: events(2..3),
             make_current: false,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![close_old, new_run]).await.unwrap();
         assert_eq!(
@@ -305,6 +313,7 @@ async fn open_executions_exclude_closed_runs() {
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
+                signal_request_ids: Vec::new(),
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -373,6 +382,7 @@ async fn file_database_survives_reopen() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![write]).await.unwrap();
     }
@@ -415,6 +425,7 @@ fn visible_run(
         expected_db_version: 0,
         new_events: events(1..3),
         make_current: true,
+        signal_request_ids: Vec::new(),
     }
 }
 
@@ -665,6 +676,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![running]).await.unwrap();
         let rival = ExecutionWrite {
@@ -672,6 +684,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         let result = store.write(vec![rival.clone()]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -687,6 +700,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 1,
             new_events: vec![],
             make_current: true,
+            signal_request_ids: Vec::new(),
         };
         store.write(vec![rewrite]).await.unwrap();
         // Once it has closed, a new run may take its place.
@@ -698,6 +712,7 @@ async fn a_running_run_is_never_displaced_as_current() {
                 expected_db_version: 2,
                 new_events: vec![],
                 make_current: false,
+                signal_request_ids: Vec::new(),
             }])
             .await
             .unwrap();
@@ -845,6 +860,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
+                signal_request_ids: Vec::new(),
             };
             store.write(vec![create]).await.unwrap();
         }
@@ -858,6 +874,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 expected_db_version: if i % 2 == 0 { 1 } else { 5 },
                 new_events: events(2..3),
                 make_current: false,
+                signal_request_ids: Vec::new(),
             };
             store.write(vec![write])
         });
@@ -887,6 +904,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
+                signal_request_ids: Vec::new(),
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -914,6 +932,7 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
+                signal_request_ids: Vec::new(),
             }])
         });
         let records = (0..200).map(|i| {
@@ -930,5 +949,61 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
         for result in records {
             assert!(result.is_ok(), "{name}: {result:?}");
         }
+    }
+}
+
+/// A write of run `run_id` from `version - 1` to `version` delivering the signals `ids`.
+fn signal_write(run_id: &str, version: i64, ids: &[&str]) -> ExecutionWrite {
+    let mut exec = execution(run_id, version, version + 1);
+    exec.workflow_id = format!("wf-{run_id}");
+    ExecutionWrite {
+        execution: exec,
+        expected_db_version: version - 1,
+        new_events: events(version..version + 1),
+        make_current: version == 1,
+        signal_request_ids: ids.iter().map(|id| id.to_string()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_signal_request_id_is_delivered_once_per_run() {
+    for (name, store, _dir) in backends().await {
+        store
+            .write(vec![signal_write("r1", 1, &["a"])])
+            .await
+            .unwrap();
+        store
+            .write(vec![signal_write("r1", 2, &["b"])])
+            .await
+            .unwrap();
+        let again = store.write(vec![signal_write("r1", 3, &["c", "a"])]).await;
+        assert!(
+            matches!(&again, Err(StoreError::DuplicateSignal { run_id, request_id })
+                if run_id == "r1" && request_id == "a"),
+            "{name}: {again:?}"
+        );
+        // Nothing of the refused write is left: not its events, state or other ids.
+        let loaded = store.load_execution("r1").await.unwrap().expect(name);
+        assert_eq!(loaded.db_version, 2, "{name}");
+        assert_eq!(
+            store.read_history("r1", 1, 10).await.unwrap().len(),
+            2,
+            "{name}"
+        );
+        store
+            .write(vec![signal_write("r1", 3, &["c"])])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Another run may receive the same request id.
+        store
+            .write(vec![signal_write("r2", 1, &["a"])])
+            .await
+            .unwrap();
+        // A deleted run's ids go with it.
+        assert!(store.delete_run("default", "r1").await.unwrap(), "{name}");
+        store
+            .write(vec![signal_write("r1", 1, &["a"])])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

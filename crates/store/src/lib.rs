@@ -34,6 +34,10 @@ pub enum StoreError {
     Conflict(String, i64),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// A write delivers a signal whose request id the run has already received: a retried
+    /// signal, which must change nothing.
+    #[error("run {run_id} already received the signal with request id {request_id}")]
+    DuplicateSignal { run_id: String, request_id: String },
     #[error("storage failure: {0}")]
     Backend(String),
     #[error("corrupt record: {0}")]
@@ -120,6 +124,10 @@ pub struct ExecutionWrite {
     pub new_events: Vec<HistoryEvent>,
     /// Make this run the current run of its workflow id.
     pub make_current: bool,
+    /// Request ids of the signals this write delivers. The store keeps every run's ids in
+    /// rows of their own (not in the state, which would grow with every signal) and refuses
+    /// the whole write with [`StoreError::DuplicateSignal`] if one was delivered before.
+    pub signal_request_ids: Vec<String>,
 }
 
 /// A registered namespace, as stored.

@@ -95,6 +95,12 @@ CREATE TABLE IF NOT EXISTS visibility (
     search_attributes JSONB NOT NULL,
     sort_close BIGINT NOT NULL
 );
+-- Request ids of the signals each run received (see the SQLite backend).
+CREATE TABLE IF NOT EXISTS signal_requests (
+    run_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (run_id, request_id)
+);
 ";
 
 type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
@@ -215,6 +221,7 @@ struct Statements {
     insert_events: Statement,
     upsert_visibility: Statement,
     make_current: Statement,
+    record_signals: Statement,
 }
 
 impl Statements {
@@ -261,6 +268,13 @@ impl Statements {
                      ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
                      WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
                          SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)",
+                )
+                .await?,
+            // Returns the ids it recorded: one missing means the run had it already.
+            record_signals: client
+                .prepare(
+                    "INSERT INTO signal_requests (run_id, request_id)
+                     SELECT $1, UNNEST($2::text[]) ON CONFLICT DO NOTHING RETURNING request_id",
                 )
                 .await?,
         })
@@ -424,8 +438,18 @@ async fn apply_write(
         )
         .await
     };
-    let (changed, _, _, current_changed) =
-        tokio::try_join!(execution, history, visibility_row, current)?;
+    let signals = async {
+        if write.signal_request_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        tx.query(
+            &statements.record_signals,
+            &[&exec.run_id, &write.signal_request_ids],
+        )
+        .await
+    };
+    let (changed, _, _, current_changed, recorded) =
+        tokio::try_join!(execution, history, visibility_row, current, signals)?;
     if changed == 0 {
         return Ok(Err(StoreError::Conflict(
             exec.run_id.clone(),
@@ -437,6 +461,19 @@ async fn apply_write(
             format!("workflow id {} (it has a running run)", exec.workflow_id),
             write.expected_db_version,
         )));
+    }
+    if recorded.len() < write.signal_request_ids.len() {
+        let recorded: Vec<String> = recorded.iter().map(|row| row.get(0)).collect();
+        let request_id = write
+            .signal_request_ids
+            .iter()
+            .find(|id| !recorded.contains(id))
+            .cloned()
+            .unwrap_or_default();
+        return Ok(Err(StoreError::DuplicateSignal {
+            run_id: exec.run_id.clone(),
+            request_id,
+        }));
     }
     Ok(Ok(()))
 }
@@ -618,6 +655,7 @@ impl PostgresStore {
             "executions",
             "visibility",
             "current_executions",
+            "signal_requests",
         ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE run_id = ANY($1)"),
@@ -640,7 +678,12 @@ impl PostgresStore {
             .await?
             > 0;
         if deleted {
-            for table in ["history_events", "visibility", "current_executions"] {
+            for table in [
+                "history_events",
+                "visibility",
+                "current_executions",
+                "signal_requests",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE run_id = $1"),
                     &[&run_id],
@@ -655,12 +698,16 @@ impl PostgresStore {
     async fn drop_namespace(&self, name: &str) -> StoreResult<()> {
         let mut client = self.writer.lock().await;
         let tx = client.transaction().await?;
-        tx.execute(
-            "DELETE FROM history_events WHERE run_id IN
-                 (SELECT run_id FROM executions WHERE namespace = $1)",
-            &[&name],
-        )
-        .await?;
+        for table in ["history_events", "signal_requests"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE run_id IN
+                         (SELECT run_id FROM executions WHERE namespace = $1)"
+                ),
+                &[&name],
+            )
+            .await?;
+        }
         for table in ["executions", "visibility", "current_executions", "records"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE namespace = $1"),

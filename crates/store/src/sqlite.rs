@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS history_events (
     event BLOB NOT NULL,
     PRIMARY KEY (run_id, event_id)
 ) WITHOUT ROWID;
+-- Request ids of the signals each run received (Temporal's signal-requested set), in rows of
+-- their own so that a run's state does not grow with every signal.
+CREATE TABLE IF NOT EXISTS signal_requests (
+    run_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (run_id, request_id)
+) WITHOUT ROWID;
 ";
 
 /// `WorkflowExecutionStatus::Running`.
@@ -288,6 +295,31 @@ fn first_conflict(conn: &Connection, writes: &[ExecutionWrite]) -> StoreResult<O
                 write.expected_db_version,
             )));
         }
+        if let Some(request_id) = delivered_signal(conn, &exec.run_id, &write.signal_request_ids)? {
+            return Ok(Some(StoreError::DuplicateSignal {
+                run_id: exec.run_id.clone(),
+                request_id,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The first of `request_ids` that run `run_id` has already received.
+fn delivered_signal(
+    conn: &Connection,
+    run_id: &str,
+    request_ids: &[String],
+) -> StoreResult<Option<String>> {
+    if request_ids.is_empty() {
+        return Ok(None);
+    }
+    let mut query =
+        conn.prepare_cached("SELECT 1 FROM signal_requests WHERE run_id = ?1 AND request_id = ?2")?;
+    for request_id in request_ids {
+        if query.exists(params![run_id, request_id])? {
+            return Ok(Some(request_id.clone()));
+        }
     }
     Ok(None)
 }
@@ -370,6 +402,12 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
             event.event_id,
             temper_api::linear::encode_event(event)
         ])?;
+    }
+    let mut record_signal = tx.prepare_cached(
+        "INSERT OR IGNORE INTO signal_requests (run_id, request_id) VALUES (?1, ?2)",
+    )?;
+    for request_id in &write.signal_request_ids {
+        record_signal.execute(params![exec.run_id, request_id])?;
     }
     let registry = if needs_registry(exec) {
         namespace_search_attributes(tx, &exec.namespace)?
@@ -571,11 +609,15 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         self.read(move |conn| {
             let tx = conn.unchecked_transaction()?;
-            tx.execute(
-                "DELETE FROM history_events WHERE run_id IN
-                     (SELECT run_id FROM executions WHERE namespace = ?1)",
-                params![name],
-            )?;
+            for table in ["history_events", "signal_requests"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE run_id IN
+                             (SELECT run_id FROM executions WHERE namespace = ?1)"
+                    ),
+                    params![name],
+                )?;
+            }
             for table in ["executions", "visibility", "current_executions", "records"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE namespace = ?1"),
@@ -671,6 +713,7 @@ impl Store for SqliteStore {
                     "executions",
                     "visibility",
                     "current_executions",
+                    "signal_requests",
                 ] {
                     tx.execute(
                         &format!("DELETE FROM {table} WHERE run_id = ?1"),
@@ -693,7 +736,12 @@ impl Store for SqliteStore {
                 params![run_id, namespace],
             )? > 0;
             if deleted {
-                for table in ["history_events", "visibility", "current_executions"] {
+                for table in [
+                    "history_events",
+                    "visibility",
+                    "current_executions",
+                    "signal_requests",
+                ] {
                     tx.execute(
                         &format!("DELETE FROM {table} WHERE run_id = ?1"),
                         params![run_id],

@@ -5,7 +5,9 @@ use temper_api::proto::common::v1::{Payloads, WorkflowExecution};
 use temper_api::proto::history::v1::{self as history, history_event::Attributes};
 
 impl Transition<'_> {
-    /// Delivers a signal (deduplicated by request id) and asks for a workflow task.
+    /// Delivers a signal and asks for a workflow task. A request id among the ids delivered
+    /// since the last write is ignored here; the store refuses the write of one delivered
+    /// before that (see `Execution::signal_request_ids`).
     pub fn signal(
         &mut self,
         signal_name: &str,

@@ -336,6 +336,7 @@ impl History {
         if changed {
             exec.db_version = before.db_version + 1;
             writes.push(ExecutionWrite {
+                signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
                 execution: exec.clone(),
                 expected_db_version: before.db_version,
                 new_events: output.events,
@@ -345,6 +346,7 @@ impl History {
         let created = created.map(|mut run| {
             run.execution.db_version = 1;
             writes.push(ExecutionWrite {
+                signal_request_ids: std::mem::take(&mut run.execution.signal_request_ids),
                 execution: run.execution.clone(),
                 expected_db_version: 0,
                 new_events: std::mem::take(&mut run.events),
@@ -360,10 +362,20 @@ impl History {
             .external_requests
             .keys()
             .any(|id| !before.external_requests.contains_key(id));
-        if let Err(error) = self.commit(writes).await {
-            // The cached state may be behind the store now; reload it next time.
-            *guard = None;
-            return Err(errors::storage(error));
+        match self.commit(writes).await {
+            Ok(()) => {}
+            // A retried signal: nothing was written, the cached state is still the stored one.
+            Err(StoreError::DuplicateSignal { .. }) => {
+                return Ok(Applied {
+                    value,
+                    execution: before.clone(),
+                });
+            }
+            Err(error) => {
+                // The cached state may be behind the store now; reload it next time.
+                *guard = None;
+                return Err(errors::storage(error));
+            }
         }
         *guard = Some(exec.clone());
         drop(guard);
@@ -597,6 +609,7 @@ fn chained_runs(
         );
         next.db_version = 1;
         writes.push(ExecutionWrite {
+            signal_request_ids: std::mem::take(&mut next.signal_request_ids),
             execution: next.clone(),
             expected_db_version: 0,
             new_events: events,

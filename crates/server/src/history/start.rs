@@ -164,6 +164,7 @@ impl History {
         );
         exec.db_version = 1;
         let write = ExecutionWrite {
+            signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
             execution: exec.clone(),
             expected_db_version: 0,
             new_events: events,
