@@ -22,6 +22,9 @@ TEMPER_BIN = Path(os.environ.get("TEMPER_BIN", REPO / "target" / "debug" / "temp
 POSTGRES = os.environ.get("TEMPER_E2E_STORE") == "postgres"
 POSTGRES_URL = os.environ.get("TEMPER_TEST_POSTGRES", "host=127.0.0.1 user=postgres dbname=test")
 CREATED_SCHEMAS: list[str] = []
+# More arguments for every default server, e.g. `--run-cache-mib 0` to run a suite with runs
+# read back from the store at every use.
+SERVER_ARGS = os.environ.get("TEMPER_E2E_SERVER_ARGS", "").split()
 
 
 def free_port() -> int:
@@ -62,7 +65,7 @@ class TemperServer:
                 args += ["--postgres", POSTGRES_URL, "--postgres-schema", self.schema]
             elif self.db_path is not None:
                 args += ["--db-filename", str(self.db_path)]
-            args += self.extra_args
+            args += SERVER_ARGS + self.extra_args
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 15

@@ -38,7 +38,8 @@ def test_the_banner_names_the_server_http_and_metrics_addresses():
         assert f"HTTP:    http://127.0.0.1:{http_port}\n" in lines
         assert f"Metrics: http://127.0.0.1:{metrics_port}/metrics\n" in lines
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
-            assert b"temper_cached_runs" in response.read()
+            body = response.read()
+            assert b"temper_cached_runs" in body and b"temper_cached_run_bytes" in body
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -96,7 +96,12 @@ pub struct ServerConfig {
     pub audit_log: bool,
     /// Concurrent long polls each namespace may hold per API.
     pub long_polls_per_namespace: usize,
+    /// Budget of the run cache (estimated bytes of run states held in memory).
+    pub run_cache_bytes: usize,
 }
+
+/// The run cache's default budget, in MiB.
+pub const RUN_CACHE_MIB: usize = 64;
 
 /// What the timer queue wakes: runs, schedules and standalone activities.
 #[derive(Clone)]
@@ -316,6 +321,7 @@ pub async fn serve(
         timers.clone(),
         config.history_limits,
         endpoints.clone(),
+        config.run_cache_bytes,
     ));
     let schedules = Schedules::load(
         config.store.clone(),

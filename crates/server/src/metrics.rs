@@ -164,6 +164,13 @@ static CACHED_RUNS: LazyLock<IntGauge> = LazyLock::new(|| {
     let _ = REGISTRY.register(Box::new(gauge.clone()));
     gauge
 });
+static CACHED_RUN_BYTES: LazyLock<IntGauge> = LazyLock::new(|| {
+    let help = "estimated memory of the runs held in memory (bounded by the run cache's budget)";
+    let gauge = IntGauge::new("temper_cached_run_bytes", help)
+        .unwrap_or_else(|e| unreachable!("metric temper_cached_run_bytes is well formed: {e}"));
+    let _ = REGISTRY.register(Box::new(gauge.clone()));
+    gauge
+});
 
 static GROUP_COMMITS: LazyLock<IntCounter> = LazyLock::new(|| {
     let help = "transactions committed by the store's group commit";
@@ -316,6 +323,7 @@ fn render(history: &History, matching: &Matching) -> String {
             .set(count as i64);
     }
     CACHED_RUNS.set(history.cached_runs() as i64);
+    CACHED_RUN_BYTES.set(history.cached_run_bytes() as i64);
     let (groups, writes) = history.store().group_commits();
     catch_up(&GROUP_COMMITS, groups);
     catch_up(&GROUP_COMMIT_WRITES, writes);

@@ -40,6 +40,8 @@ const TOP_LEVEL: &[(&str, &str)] = &[
     ("metrics_port", "--metrics-port"),
     ("namespace_rps", "--namespace-rps"),
     ("audit_log", "--audit-log"),
+    ("namespace_long_polls", "--namespace-long-polls"),
+    ("run_cache_mib", "--run-cache-mib"),
 ];
 
 /// `[table]` keys: the flag each sets.

@@ -108,6 +108,10 @@ struct ListenArgs {
     /// RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = temper_server::rate_limits::DEFAULT_LONG_POLLS)]
     namespace_long_polls: usize,
+    /// Memory for the states of recently used runs, in MiB (an estimate; the least recently
+    /// used idle runs are dropped over it and read from the store again when next used).
+    #[arg(long, default_value_t = temper_server::RUN_CACHE_MIB)]
+    run_cache_mib: usize,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -600,6 +604,7 @@ async fn run(
         namespace_rps: listen.namespace_rps,
         audit_log: listen.audit_log,
         long_polls_per_namespace: listen.namespace_long_polls,
+        run_cache_bytes: listen.run_cache_mib.saturating_mul(1 << 20),
         authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
             (None, None) => None,
             (jwks, roles) => {

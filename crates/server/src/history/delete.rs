@@ -72,7 +72,7 @@ impl History {
             .delete_run(&exec.namespace, &exec.run_id)
             .await
             .map_err(errors::storage)?;
-        *state = None;
+        self.runs.put(&entry, &mut state, None);
         self.events.forget(&exec.run_id);
         drop(state);
         self.busy_runs

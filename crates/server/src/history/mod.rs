@@ -15,7 +15,7 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::execution::{ReadyTask, ResetRun, Transition};
 use temper_engine::{Execution, HistoryLimits};
 use temper_store::{ExecutionWrite, Store, StoreError};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tonic::Status;
 
 use crate::clock::Clock;
@@ -34,6 +34,7 @@ mod polls;
 mod queries;
 mod recovery;
 mod reset;
+mod run_cache;
 mod signals;
 mod start;
 mod updates;
@@ -42,18 +43,8 @@ mod workflow_tasks;
 use follow_ups::FollowUp;
 pub use polls::{HandedActivityTask, HandedWorkflowTask, Poller};
 pub use queries::{QueryAnswer, QueryRegistration};
+use run_cache::{RunCache, RunEntry};
 use start::ID_LOCK_STRIPES;
-
-/// The run cache is swept for closed runs once it holds this many entries (and then whenever
-/// it has doubled since the last sweep), so memory follows the open runs, not all runs ever.
-const RUN_CACHE_MIN_EVICTION: usize = 10_000;
-
-struct RunEntry {
-    /// `None` until loaded from the store.
-    state: tokio::sync::Mutex<Option<Execution>>,
-    /// Bumped after every committed change; long polls wait on it.
-    changed: watch::Sender<i64>,
-}
 
 /// Which workers may take a run's tasks: a pinned run's version, else its queue's routing.
 pub(crate) fn route_of(exec: &Execution) -> Route {
@@ -70,9 +61,7 @@ pub struct History {
     clock: Arc<dyn Clock>,
     matching: Arc<Matching>,
     timers: Arc<TimerQueue>,
-    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
-    /// Cache size at which closed runs are next evicted (see [`evict_closed_runs`]).
-    evict_at: std::sync::atomic::AtomicUsize,
+    runs: RunCache,
     id_locks: Vec<tokio::sync::Mutex<()>>,
     queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
     /// Runs with a workflow or activity task a worker could be working on.
@@ -117,6 +106,7 @@ impl History {
         timers: Arc<TimerQueue>,
         limits: HistoryLimits,
         endpoints: Arc<crate::nexus::NexusEndpoints>,
+        run_cache_bytes: usize,
     ) -> Self {
         let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
         History {
@@ -124,8 +114,7 @@ impl History {
             clock,
             matching,
             timers,
-            runs: Mutex::new(HashMap::new()),
-            evict_at: std::sync::atomic::AtomicUsize::new(RUN_CACHE_MIN_EVICTION),
+            runs: RunCache::new(run_cache_bytes),
             id_locks: (0..ID_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -149,7 +138,12 @@ impl History {
 
     /// How many runs are held in memory.
     pub fn cached_runs(&self) -> usize {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.runs.len()
+    }
+
+    /// The estimated memory the cached runs take.
+    pub fn cached_run_bytes(&self) -> usize {
+        self.runs.bytes()
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -161,23 +155,7 @@ impl History {
     }
 
     fn entry(&self, run_id: &str) -> Arc<RunEntry> {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        let evict_at = self.evict_at.load(std::sync::atomic::Ordering::Relaxed);
-        if runs.len() >= evict_at {
-            evict_closed_runs(&mut runs);
-            self.evict_at.store(
-                (runs.len() * 2).max(RUN_CACHE_MIN_EVICTION),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-        }
-        runs.entry(run_id.to_string())
-            .or_insert_with(|| {
-                Arc::new(RunEntry {
-                    state: tokio::sync::Mutex::new(None),
-                    changed: watch::channel(0).0,
-                })
-            })
-            .clone()
+        self.runs.entry(run_id)
     }
 
     /// True when a versioned run must move to another version (its queue's routing or an
@@ -306,13 +284,7 @@ impl History {
     ) -> Result<Applied<R>, Status> {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
-        if guard.is_none() {
-            *guard = self
-                .store
-                .load_execution(run_id)
-                .await
-                .map_err(errors::storage)?;
-        }
+        self.load_into(&entry, &mut guard, run_id).await?;
         let Some(before) = guard.as_ref() else {
             return Err(Status::not_found(format!(
                 "workflow execution not found for RunId: {run_id}"
@@ -373,11 +345,11 @@ impl History {
             }
             Err(error) => {
                 // The cached state may be behind the store now; reload it next time.
-                *guard = None;
+                self.runs.put(&entry, &mut guard, None);
                 return Err(errors::storage(error));
             }
         }
-        *guard = Some(exec.clone());
+        self.runs.put(&entry, &mut guard, Some(exec.clone()));
         drop(guard);
         self.publish(&exec, output.tasks);
         entry.changed.send_modify(|version| *version += 1);
@@ -422,12 +394,12 @@ impl History {
         created: Option<ResetRun>,
     ) {
         for (next, tasks) in started_runs {
-            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.cache(&next).await;
             self.publish(&next, tasks);
         }
         if let Some(run) = created {
             let next = run.execution;
-            *self.entry(&next.run_id).state.lock().await = Some(next.clone());
+            self.cache(&next).await;
             self.publish(&next, run.tasks);
             if !next.external_requests.is_empty() {
                 self.follow_up(FollowUp::DeliverExternal {
@@ -441,7 +413,7 @@ impl History {
     pub async fn forget_runs(&self, run_ids: &[String]) {
         for run_id in run_ids {
             let entry = self.entry(run_id);
-            *entry.state.lock().await = None;
+            self.runs.put(&entry, &mut *entry.state.lock().await, None);
             self.events.forget(run_id);
             self.busy_runs
                 .lock()
@@ -452,12 +424,8 @@ impl History {
 
     /// [`History::forget_runs`] for every cached run of a deleted namespace.
     pub async fn forget_namespace(&self, namespace: &str) {
-        let entries: Vec<(String, Arc<RunEntry>)> = {
-            let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            runs.iter().map(|(id, e)| (id.clone(), e.clone())).collect()
-        };
         let mut deleted = Vec::new();
-        for (run_id, entry) in entries {
+        for (run_id, entry) in self.runs.entries() {
             let state = entry.state.lock().await;
             if state.as_ref().is_some_and(|e| e.namespace == namespace) {
                 deleted.push(run_id);
@@ -470,14 +438,34 @@ impl History {
     pub async fn snapshot(&self, run_id: &str) -> Result<Option<Execution>, Status> {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
-        if guard.is_none() {
-            *guard = self
+        self.load_into(&entry, &mut guard, run_id).await?;
+        Ok(guard.clone())
+    }
+
+    /// Loads a run into its locked, empty cache slot (left empty if the store has no such
+    /// run).
+    async fn load_into(
+        &self,
+        entry: &RunEntry,
+        slot: &mut Option<Execution>,
+        run_id: &str,
+    ) -> Result<(), Status> {
+        if slot.is_none() {
+            let loaded = self
                 .store
                 .load_execution(run_id)
                 .await
                 .map_err(errors::storage)?;
+            self.runs.put(entry, slot, loaded);
         }
-        Ok(guard.clone())
+        Ok(())
+    }
+
+    /// Caches the state of a run just written.
+    async fn cache(&self, exec: &Execution) {
+        let entry = self.entry(&exec.run_id);
+        let mut slot = entry.state.lock().await;
+        self.runs.put(&entry, &mut slot, Some(exec.clone()));
     }
 
     /// Resolves an execution (an empty run id means the current run) to its state.
@@ -574,20 +562,6 @@ impl History {
     }
 }
 
-/// Drops cached runs that are closed (or were never loaded) and that nobody is using: the
-/// store has them, and the next access loads them again.
-fn evict_closed_runs(runs: &mut HashMap<String, Arc<RunEntry>>) {
-    runs.retain(|_, entry| {
-        if Arc::strong_count(entry) > 1 {
-            return true;
-        }
-        match entry.state.try_lock() {
-            Ok(state) => state.as_ref().is_some_and(Execution::is_running),
-            Err(_) => true,
-        }
-    });
-}
-
 /// The runs a transition chains to `exec` (continue-as-new, retry, cron, children), started
 /// and added to the same atomic write; with the tasks each is ready for.
 fn chained_runs(
@@ -630,42 +604,4 @@ fn new_run_id(now_ms: i64) -> String {
         (millis % 1000) as u32 * 1_000_000,
     );
     uuid::Uuid::new_v7(timestamp).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use temper_api::proto::enums::v1::WorkflowExecutionStatus;
-
-    fn entry(status: Option<WorkflowExecutionStatus>) -> Arc<RunEntry> {
-        Arc::new(RunEntry {
-            state: tokio::sync::Mutex::new(status.map(|s| Execution {
-                status: s as i32,
-                ..Default::default()
-            })),
-            changed: watch::channel(0).0,
-        })
-    }
-
-    #[test]
-    fn eviction_keeps_open_and_in_use_runs_only() {
-        let in_use = entry(Some(WorkflowExecutionStatus::Completed));
-        let mut runs = HashMap::from([
-            (
-                "open".to_string(),
-                entry(Some(WorkflowExecutionStatus::Running)),
-            ),
-            (
-                "closed".to_string(),
-                entry(Some(WorkflowExecutionStatus::Completed)),
-            ),
-            ("unloaded".to_string(), entry(None)),
-            ("in-use".to_string(), in_use.clone()),
-        ]);
-        evict_closed_runs(&mut runs);
-        let mut kept: Vec<&str> = runs.keys().map(String::as_str).collect();
-        kept.sort();
-        assert_eq!(kept, vec!["in-use", "open"]);
-        drop(in_use);
-    }
 }

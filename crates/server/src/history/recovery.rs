@@ -32,6 +32,8 @@ impl History {
         let mut after = String::new();
         let mut recovered = 0;
         loop {
+            // From before the page is read until it is published (see `recover_run`).
+            let hold = self.runs.hold_evictions();
             let page = match self.store.open_executions(&after, RECOVERY_PAGE).await {
                 Ok(page) => page,
                 Err(error) => {
@@ -48,17 +50,20 @@ impl History {
             for exec in page {
                 self.recover_run(exec).await;
             }
+            drop(hold);
         }
         self.recovering.store(false, Ordering::Release);
         recovered
     }
 
-    /// Publishes one open run's tasks, wake-up and follow-ups (from its current state if a
-    /// request loaded it first).
+    /// Publishes one open run's tasks, wake-up and follow-ups: from its cached state if a
+    /// request loaded it after the page was read (evictions are held meanwhile, so such a run
+    /// is still cached), else from the page's copy, which is then current. The page's copy
+    /// is not cached: the run cache keeps what requests use, within its budget.
     async fn recover_run(&self, scanned: Execution) {
         let entry = self.entry(&scanned.run_id);
-        let mut state = entry.state.lock().await;
-        let exec = state.get_or_insert(scanned);
+        let state = entry.state.lock().await;
+        let exec = state.as_ref().unwrap_or(&scanned);
         if !exec.is_running() {
             return;
         }

@@ -63,6 +63,7 @@ mod tests {
             Arc::default(),
             temper_engine::HistoryLimits::default(),
             endpoints,
+            crate::RUN_CACHE_MIB << 20,
         )
     }
 

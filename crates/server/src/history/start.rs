@@ -175,8 +175,7 @@ impl History {
             Err(StoreError::Conflict(..)) => return Err(StartError::LostRace),
             Err(error) => return Err(errors::storage(error).into()),
         }
-        let entry = self.entry(&run_id);
-        *entry.state.lock().await = Some(exec.clone());
+        self.cache(&exec).await;
         self.publish(&exec, tasks);
         Ok((run_id, true))
     }
