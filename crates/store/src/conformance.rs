@@ -5,7 +5,9 @@ use temper_engine::Execution;
 
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
-use crate::{ExecutionWrite, NamespaceRecord, RecordKind, Store, StoreError, StoredRecord};
+use crate::{
+    EncodedEvent, ExecutionWrite, NamespaceRecord, RecordKind, Store, StoreError, StoredRecord,
+};
 
 async fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -139,11 +141,13 @@ fn execution(run_id: &str, version: i64, next_event_id: i64) -> Execution {
     }
 }
 
-fn events(range: std::ops::Range<i64>) -> Vec<HistoryEvent> {
+fn events(range: std::ops::Range<i64>) -> Vec<EncodedEvent> {
     range
-        .map(|event_id| HistoryEvent {
-            event_id,
-            ..Default::default()
+        .map(|event_id| {
+            EncodedEvent::of(&HistoryEvent {
+                event_id,
+                ..Default::default()
+            })
         })
         .collect()
 }

@@ -113,6 +113,25 @@ impl From<rusqlite::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
 
+/// A history event as the store writes it: encoded once by the writer, whose event cache
+/// shares the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    pub event_id: i64,
+    pub bytes: bytes::Bytes,
+}
+
+impl EncodedEvent {
+    /// Encodes `event` in linear time (prost's own encoding is quadratic in a failure chain's
+    /// depth, and 10,000 levels are allowed).
+    pub fn of(event: &HistoryEvent) -> Self {
+        EncodedEvent {
+            event_id: event.event_id,
+            bytes: temper_api::linear::encode_event(event).into(),
+        }
+    }
+}
+
 /// One atomic update of a run.
 #[derive(Debug, Clone)]
 pub struct ExecutionWrite {
@@ -121,7 +140,7 @@ pub struct ExecutionWrite {
     /// The version the writer read; 0 creates the run.
     pub expected_db_version: i64,
     /// Events to append, contiguous from the previously stored `next_event_id`.
-    pub new_events: Vec<HistoryEvent>,
+    pub new_events: Vec<EncodedEvent>,
     /// Make this run the current run of its workflow id.
     pub make_current: bool,
     /// Request ids of the signals this write delivers. The store keeps every run's ids in

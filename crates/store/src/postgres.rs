@@ -358,11 +358,7 @@ async fn apply_write(
     let state = exec.encode_to_vec();
     let status = i64::from(exec.status);
     let event_ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
-    let events: Vec<Vec<u8>> = write
-        .new_events
-        .iter()
-        .map(temper_api::linear::encode_event)
-        .collect();
+    let events: Vec<&[u8]> = write.new_events.iter().map(|e| e.bytes.as_ref()).collect();
     let execution = async {
         if write.expected_db_version == 0 {
             tx.execute(

@@ -397,11 +397,7 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
         "INSERT INTO history_events (run_id, event_id, event) VALUES (?1, ?2, ?3)",
     )?;
     for event in &write.new_events {
-        insert.execute(params![
-            exec.run_id,
-            event.event_id,
-            temper_api::linear::encode_event(event)
-        ])?;
+        insert.execute(params![exec.run_id, event.event_id, event.bytes.as_ref()])?;
     }
     let mut record_signal = tx.prepare_cached(
         "INSERT OR IGNORE INTO signal_requests (run_id, request_id) VALUES (?1, ?2)",

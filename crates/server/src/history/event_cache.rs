@@ -11,19 +11,23 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use prost::Message;
 use temper_api::proto::history::v1::HistoryEvent;
+use temper_store::EncodedEvent;
 
 /// Bytes of encoded events the cache holds at most.
 pub(crate) const HISTORY_CACHE_BYTES: usize = 32 << 20;
 
-/// What an event costs besides its encoding (its `Vec`'s header and allocation rounding).
-const EVENT_OVERHEAD_BYTES: usize = 32;
+/// What an event costs besides its encoding (its `Bytes` handle, shared allocation header and
+/// rounding).
+const EVENT_OVERHEAD_BYTES: usize = 64;
 
 /// One run's events from event 1 on, encoded: a decoded event takes several times its encoded
-/// size in memory, and the capacity is meant in resident bytes.
+/// size in memory, and the capacity is meant in resident bytes. The encodings are the ones the
+/// store wrote (shared, not copied).
 struct CachedHistory {
-    events: Vec<Vec<u8>>,
+    events: Vec<Bytes>,
     bytes: usize,
 }
 
@@ -49,16 +53,11 @@ impl EventCache {
     }
 
     /// Records events a committed write appended to a run (contiguous from `events[0]`).
-    pub(crate) fn appended(&self, run_id: &str, events: &[HistoryEvent]) {
+    pub(crate) fn appended(&self, run_id: &str, events: &[EncodedEvent]) {
         let Some(first) = events.first() else {
             return;
         };
-        // Linear-time encoding: prost's is quadratic in a failure chain's depth (10,000 levels
-        // are allowed).
-        let encoded: Vec<Vec<u8>> = events
-            .iter()
-            .map(temper_api::linear::encode_event)
-            .collect();
+        let encoded: Vec<Bytes> = events.iter().map(|e| e.bytes.clone()).collect();
         let bytes: usize = encoded.iter().map(|e| e.len() + EVENT_OVERHEAD_BYTES).sum();
         let mut cached = self.lock();
         let next_event_id = cached
@@ -95,16 +94,18 @@ impl EventCache {
         first_event_id: i64,
         max_events: usize,
     ) -> Option<Vec<HistoryEvent>> {
-        let cached = self.lock();
-        let run = cached.runs.get(run_id)?;
-        let start = usize::try_from(first_event_id.max(1) - 1).ok()?;
-        let end = start.saturating_add(max_events).min(run.events.len());
-        let encoded = run.events.get(start..end).unwrap_or_default();
-        // Events this cache encoded itself; one that does not decode is a bug, and the store
-        // still has it.
+        let encoded: Vec<Bytes> = {
+            let cached = self.lock();
+            let run = cached.runs.get(run_id)?;
+            let start = usize::try_from(first_event_id.max(1) - 1).ok()?;
+            let end = start.saturating_add(max_events).min(run.events.len());
+            run.events.get(start..end).unwrap_or_default().to_vec()
+        };
+        // Decoded outside the lock (other polls and commits use it meanwhile). Events the
+        // store wrote; one that does not decode is a bug, and the store still has it.
         encoded
             .iter()
-            .map(|bytes| HistoryEvent::decode(bytes.as_slice()).ok())
+            .map(|bytes| HistoryEvent::decode(bytes.as_ref()).ok())
             .collect()
     }
 
@@ -145,10 +146,12 @@ impl Cached {
 mod tests {
     use super::*;
 
-    fn events(ids: std::ops::Range<i64>) -> Vec<HistoryEvent> {
-        ids.map(|event_id| HistoryEvent {
-            event_id,
-            ..Default::default()
+    fn events(ids: std::ops::Range<i64>) -> Vec<EncodedEvent> {
+        ids.map(|event_id| {
+            EncodedEvent::of(&HistoryEvent {
+                event_id,
+                ..Default::default()
+            })
         })
         .collect()
     }
@@ -183,7 +186,7 @@ mod tests {
     fn the_oldest_runs_are_evicted_past_the_byte_capacity() {
         let one_run: usize = events(1..4)
             .iter()
-            .map(|e| e.encoded_len() + EVENT_OVERHEAD_BYTES)
+            .map(|e| e.bytes.len() + EVENT_OVERHEAD_BYTES)
             .sum();
         let cache = EventCache::new(2 * one_run);
         for run in ["a", "b", "c"] {

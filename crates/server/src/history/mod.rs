@@ -14,7 +14,7 @@ use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::execution::{ReadyTask, ResetRun, Transition};
 use temper_engine::{Execution, HistoryLimits};
-use temper_store::{ExecutionWrite, Store, StoreError};
+use temper_store::{EncodedEvent, ExecutionWrite, Store, StoreError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tonic::Status;
 
@@ -285,7 +285,7 @@ impl History {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
         self.load_into(&entry, &mut guard, run_id).await?;
-        let Some(before) = guard.as_ref() else {
+        let Some(before) = guard.as_deref() else {
             return Err(Status::not_found(format!(
                 "workflow execution not found for RunId: {run_id}"
             )));
@@ -311,7 +311,7 @@ impl History {
                 signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
                 execution: exec.clone(),
                 expected_db_version: before.db_version,
-                new_events: output.events,
+                new_events: encoded(&output.events),
                 make_current: false,
             });
         }
@@ -321,7 +321,7 @@ impl History {
                 signal_request_ids: std::mem::take(&mut run.execution.signal_request_ids),
                 execution: run.execution.clone(),
                 expected_db_version: 0,
-                new_events: std::mem::take(&mut run.events),
+                new_events: encoded(&run.events),
                 make_current: true,
             });
             run
@@ -372,7 +372,7 @@ impl History {
     /// cache (before the caller publishes the new states). A failed write's outcome is
     /// unknown, so its runs' cached events are dropped.
     async fn commit(&self, writes: Vec<ExecutionWrite>) -> Result<(), StoreError> {
-        let appended: Vec<(String, Vec<HistoryEvent>)> = writes
+        let appended: Vec<(String, Vec<EncodedEvent>)> = writes
             .iter()
             .map(|w| (w.execution.run_id.clone(), w.new_events.clone()))
             .collect();
@@ -439,7 +439,7 @@ impl History {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
         self.load_into(&entry, &mut guard, run_id).await?;
-        Ok(guard.clone())
+        Ok(guard.as_deref().cloned())
     }
 
     /// Loads a run into its locked, empty cache slot (left empty if the store has no such
@@ -447,7 +447,7 @@ impl History {
     async fn load_into(
         &self,
         entry: &RunEntry,
-        slot: &mut Option<Execution>,
+        slot: &mut Option<Box<Execution>>,
         run_id: &str,
     ) -> Result<(), Status> {
         if slot.is_none() {
@@ -586,12 +586,17 @@ fn chained_runs(
             signal_request_ids: std::mem::take(&mut next.signal_request_ids),
             execution: next.clone(),
             expected_db_version: 0,
-            new_events: events,
+            new_events: encoded(&events),
             make_current: true,
         });
         started_runs.push((next, tasks));
     }
     started_runs
+}
+
+/// Events as the store writes them (and the event cache keeps them): encoded once.
+fn encoded(events: &[HistoryEvent]) -> Vec<EncodedEvent> {
+    events.iter().map(EncodedEvent::of).collect()
 }
 
 /// A new run id: a UUIDv7 (time-ordered, as Temporal 1.32 issues them) of the server's clock,

@@ -63,14 +63,16 @@ impl History {
     async fn recover_run(&self, scanned: Execution) {
         let entry = self.entry(&scanned.run_id);
         let state = entry.state.lock().await;
-        let exec = state.as_ref().unwrap_or(&scanned);
-        if !exec.is_running() {
-            return;
+        let exec = state.as_deref().unwrap_or(&scanned);
+        if exec.is_running() {
+            self.publish(exec, exec.ready_tasks());
+            for follow_up in recovery_follow_ups(exec) {
+                self.follow_up(follow_up);
+            }
         }
-        self.publish(exec, exec.ready_tasks());
-        for follow_up in recovery_follow_ups(exec) {
-            self.follow_up(follow_up);
-        }
+        drop(state);
+        drop(entry);
+        self.runs.release(&scanned.run_id);
     }
 }
 

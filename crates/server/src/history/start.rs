@@ -167,7 +167,7 @@ impl History {
             signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
             execution: exec.clone(),
             expected_db_version: 0,
-            new_events: events,
+            new_events: super::encoded(&events),
             make_current: true,
         };
         match self.commit(vec![write]).await {
