@@ -133,7 +133,7 @@ async fn on_wake(wakeable: &Wakeable, key: &str) {
 async fn recover_then_catch_up(wakeable: Wakeable, timers: Arc<TimerQueue>, clock: Arc<dyn Clock>) {
     let recovered = wakeable.history.recover().await;
     tracing::info!(open_executions = recovered, "recovered state");
-    let overdue = timers.take_overdue(clock.now_ms());
+    let overdue = timers.take_overdue(clock.now_ms()).await;
     let woken = wakeable.clone();
     tokio::spawn(timers.run(
         move || clock.now_ms(),
@@ -306,7 +306,7 @@ pub async fn serve(
         None => Arc::new(SystemClock),
     };
     let matching = Arc::new(Matching::default());
-    let timers = Arc::new(TimerQueue::default());
+    let timers = Arc::new(TimerQueue::with_store(Some(config.store.clone())));
     let namespaces = Arc::new(Namespaces::load(config.store.clone(), &config.namespaces).await?);
     namespaces
         .register_startup_attributes(&config.search_attributes)

@@ -102,6 +102,17 @@ impl Store for MeteredStore {
         timed("ListConcreteExecutions", UNKNOWN_NAMESPACE, call)
     }
 
+    fn wakeups(
+        &self,
+        after_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+        // Temporal's name for reading due timer tasks.
+        let call = self.inner.wakeups(after_ms, until_ms, limit);
+        timed("GetHistoryTasks", UNKNOWN_NAMESPACE, call)
+    }
+
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>> {
         timed("ListNamespaces", UNKNOWN_NAMESPACE, self.inner.namespaces())
     }

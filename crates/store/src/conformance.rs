@@ -1011,3 +1011,113 @@ async fn a_signal_request_id_is_delivered_once_per_run() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// A write creating (`version` 1) or updating an open run whose one timer fires at `fire_ms`
+/// (0: no timer), or closing it (`open` false).
+fn timer_write(run_id: &str, version: i64, fire_ms: i64, open: bool) -> ExecutionWrite {
+    let mut exec = execution(run_id, version, version + 1);
+    exec.workflow_id = format!("wf-{run_id}");
+    if fire_ms > 0 {
+        let timer = temper_engine::state::TimerInfo {
+            timer_id: "t".into(),
+            started_event_id: 1,
+            fire_time_ms: fire_ms,
+        };
+        exec.timers.insert("t".into(), timer);
+    }
+    if !open {
+        exec.status = 2;
+        exec.close_time_ms = 1;
+    }
+    ExecutionWrite {
+        execution: exec,
+        expected_db_version: version - 1,
+        new_events: events(version..version + 1),
+        make_current: version == 1,
+        signal_request_ids: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn open_runs_wake_ups_are_listed_in_time_order() {
+    for (name, store, _dir) in backends().await {
+        store
+            .write(vec![
+                timer_write("late", 1, 9_000, true),
+                timer_write("early", 1, 2_000, true),
+                timer_write("middle", 1, 5_000, true),
+                timer_write("none", 1, 0, true),
+                timer_write("closing", 1, 3_000, true),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let all = store.wakeups(i64::MIN, i64::MAX, 10).await.unwrap();
+        let expected = [
+            (2_000, "early"),
+            (3_000, "closing"),
+            (5_000, "middle"),
+            (9_000, "late"),
+        ];
+        let expected: Vec<(i64, String)> = expected
+            .iter()
+            .map(|(at, id)| (*at, id.to_string()))
+            .collect();
+        assert_eq!(all, expected, "{name}");
+        // A range is exclusive of its start, inclusive of its end, and limited.
+        let page = store.wakeups(2_000, 9_000, 2).await.unwrap();
+        assert_eq!(page, expected[1..3].to_vec(), "{name}");
+        // Each write moves its run's wake-up; a closed run has none.
+        store
+            .write(vec![
+                timer_write("late", 2, 1_000, true),
+                timer_write("closing", 2, 3_000, false),
+            ])
+            .await
+            .unwrap();
+        let ids: Vec<String> = store
+            .wakeups(i64::MIN, i64::MAX, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(ids, vec!["late", "early", "middle"], "{name}");
+    }
+}
+
+/// A database written before wake-ups were indexed gets them from its open runs' states at
+/// its next start.
+#[tokio::test]
+async fn wake_ups_of_a_database_older_than_their_index_are_filled_in() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE executions (run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL,
+                 workflow_id TEXT NOT NULL, status INTEGER NOT NULL,
+                 db_version INTEGER NOT NULL, state BLOB NOT NULL)",
+        )
+        .unwrap();
+        let open = timer_write("open", 1, 4_000, true).execution;
+        let closed = timer_write("closed", 1, 4_000, false).execution;
+        for exec in [open, closed] {
+            old.execute(
+                "INSERT INTO executions VALUES (?1, 'default', ?2, ?3, 1, ?4)",
+                rusqlite::params![
+                    exec.run_id,
+                    exec.workflow_id,
+                    exec.status,
+                    exec.encode_to_vec()
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open_file(&path, &[]).unwrap();
+    assert_eq!(
+        store.wakeups(i64::MIN, i64::MAX, 10).await.unwrap(),
+        vec![(4_000, "open".to_string())]
+    );
+}

@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_id TEXT NOT NULL,
     status BIGINT NOT NULL,
     db_version BIGINT NOT NULL,
-    state BYTEA NOT NULL
+    state BYTEA NOT NULL,
+    -- The open run's next wake-up (ms), NULL when none: the timer service's index.
+    wake_at BIGINT
 );
 -- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
 DROP INDEX IF EXISTS executions_open;
@@ -192,6 +194,7 @@ impl PostgresStore {
                 temper_query::POSTGRES_SETUP_SQL
             ))
             .await?;
+        index_wakeups(&writer).await?;
         let reader = connect(url, schema, &tls).await?;
         let statements = Statements::prepare(&writer).await?;
         let writer = Arc::new(Mutex::new(writer));
@@ -229,13 +232,14 @@ impl Statements {
         Ok(Statements {
             insert_execution: client
                 .prepare(
-                    "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+                    "INSERT INTO executions
+                         (run_id, namespace, workflow_id, status, db_version, state, wake_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
                 )
                 .await?,
             update_execution: client
                 .prepare(
-                    "UPDATE executions SET status = $2, db_version = $3, state = $4
+                    "UPDATE executions SET status = $2, db_version = $3, state = $4, wake_at = $6
                      WHERE run_id = $1 AND db_version = $5",
                 )
                 .await?,
@@ -280,6 +284,51 @@ impl Statements {
         })
     }
 }
+
+/// Adds the wake-up column to a database written before it existed, filled from each open
+/// run's state (once: the column's absence is what says it is needed), and its index; under
+/// the same lock as the schema, so concurrent starts do it once.
+async fn index_wakeups(client: &Client) -> StoreResult<()> {
+    client
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(7233)")
+        .await?;
+    let has_column = client
+        .query_opt(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'executions' AND column_name = 'wake_at'",
+            &[],
+        )
+        .await?
+        .is_some();
+    if !has_column {
+        client
+            .batch_execute("ALTER TABLE executions ADD COLUMN wake_at BIGINT")
+            .await?;
+        let rows = client
+            .query(
+                "SELECT state FROM executions WHERE status = $1",
+                &[&STATUS_RUNNING],
+            )
+            .await?;
+        for row in rows {
+            let exec = decode_execution(row.get::<_, &[u8]>(0))?;
+            client
+                .execute(
+                    "UPDATE executions SET wake_at = $2 WHERE run_id = $1",
+                    &[&exec.run_id, &exec.next_wakeup()],
+                )
+                .await?;
+        }
+    }
+    client
+        .batch_execute(&format!("{WAKEUP_INDEX}; COMMIT"))
+        .await?;
+    Ok(())
+}
+
+/// The timer service's reads: open runs' wake-ups in time order.
+const WAKEUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS executions_wake_at
+    ON executions(wake_at, run_id) WHERE wake_at IS NOT NULL";
 
 async fn writer_loop(
     writer: Arc<Mutex<Client>>,
@@ -357,6 +406,7 @@ async fn apply_write(
     let row = visibility::row_of(exec, &registry);
     let state = exec.encode_to_vec();
     let status = i64::from(exec.status);
+    let wake_at = exec.next_wakeup();
     let event_ids: Vec<i64> = write.new_events.iter().map(|e| e.event_id).collect();
     let events: Vec<&[u8]> = write.new_events.iter().map(|e| e.bytes.as_ref()).collect();
     let execution = async {
@@ -370,6 +420,7 @@ async fn apply_write(
                     &status,
                     &exec.db_version,
                     &state,
+                    &wake_at,
                 ],
             )
             .await
@@ -382,6 +433,7 @@ async fn apply_write(
                     &exec.db_version,
                     &state,
                     &write.expected_db_version,
+                    &wake_at,
                 ],
             )
             .await
@@ -802,6 +854,29 @@ impl Store for PostgresStore {
             rows.iter()
                 .map(|row| decode_execution(row.get::<_, &[u8]>(0)))
                 .collect()
+        })
+    }
+
+    fn wakeups(
+        &self,
+        after_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT wake_at, run_id FROM executions WHERE wake_at > $1 AND wake_at <= $2
+                     ORDER BY wake_at, run_id LIMIT $3",
+                    &[
+                        &after_ms,
+                        &until_ms,
+                        &i64::try_from(limit).unwrap_or(i64::MAX),
+                    ],
+                )
+                .await?;
+            Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
         })
     }
 

@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_id TEXT NOT NULL,
     status INTEGER NOT NULL,
     db_version INTEGER NOT NULL,
-    state BLOB NOT NULL
+    state BLOB NOT NULL,
+    -- The open run's next wake-up (ms), NULL when none: the timer service's index.
+    wake_at INTEGER
 );
 -- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
 DROP INDEX IF EXISTS executions_open;
@@ -79,6 +81,10 @@ CREATE TABLE IF NOT EXISTS signal_requests (
 
 /// `WorkflowExecutionStatus::Running`.
 const STATUS_RUNNING: i32 = 1;
+
+/// The timer service's reads: open runs' wake-ups in time order.
+const WAKEUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS executions_wake_at
+    ON executions(wake_at, run_id) WHERE wake_at IS NOT NULL";
 
 type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
 
@@ -161,6 +167,7 @@ impl SqliteStore {
         writer.pragma_update(None, "synchronous", "OFF")?;
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
         writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(WAKEUP_INDEX)?;
         writer.execute_batch(visibility::SCHEMA)?;
         writer.execute_batch(visibility::INDEXES)?;
         visibility::register_functions(&writer)?;
@@ -374,10 +381,12 @@ fn current_is_running_elsewhere(
 fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
     let exec = &write.execution;
     let state = exec.encode_to_vec();
+    let wake_at = exec.next_wakeup();
     if write.expected_db_version == 0 {
         tx.prepare_cached(
-            "INSERT INTO executions (run_id, namespace, workflow_id, status, db_version, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO executions
+                 (run_id, namespace, workflow_id, status, db_version, state, wake_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             exec.run_id,
@@ -385,13 +394,21 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
             exec.workflow_id,
             exec.status,
             exec.db_version,
-            state
+            state,
+            wake_at
         ])?;
     } else {
         tx.prepare_cached(
-            "UPDATE executions SET status = ?2, db_version = ?3, state = ?4 WHERE run_id = ?1",
+            "UPDATE executions SET status = ?2, db_version = ?3, state = ?4, wake_at = ?5
+             WHERE run_id = ?1",
         )?
-        .execute(params![exec.run_id, exec.status, exec.db_version, state])?;
+        .execute(params![
+            exec.run_id,
+            exec.status,
+            exec.db_version,
+            state,
+            wake_at
+        ])?;
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO history_events (run_id, event_id, event) VALUES (?1, ?2, ?3)",
@@ -438,12 +455,37 @@ fn namespace_search_attributes(
         .unwrap_or_default())
 }
 
-/// Creates what is missing of the schema and fills visibility rows older databases lack.
+/// Creates what is missing of the schema and fills visibility rows and wake-ups older
+/// databases lack.
 fn prepare_schema(conn: &Connection) -> StoreResult<()> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(visibility::SCHEMA)?;
     conn.execute_batch(visibility::INDEXES)?;
+    index_wakeups(conn)?;
     backfill_visibility(conn)
+}
+
+/// Adds the wake-up column to a database written before it existed, filled from each open
+/// run's state (the one scan of the open runs this costs happens once: the column's absence
+/// is what says it is needed), and its index.
+fn index_wakeups(conn: &Connection) -> StoreResult<()> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'wake_at'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN wake_at INTEGER")?;
+        let mut query = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
+        let states = query
+            .query_map(params![STATUS_RUNNING], |row| row.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut update = conn.prepare("UPDATE executions SET wake_at = ?2 WHERE run_id = ?1")?;
+        for state in states {
+            let exec = decode_execution(&state)?;
+            update.execute(params![exec.run_id, exec.next_wakeup()])?;
+        }
+    }
+    conn.execute_batch(WAKEUP_INDEX)?;
+    Ok(())
 }
 
 /// Gives runs written before the visibility table existed their rows, once: the scan reads
@@ -556,6 +598,25 @@ impl Store for SqliteStore {
                     row.get::<_, Vec<u8>>(0)
                 })?;
             rows.map(|bytes| decode_execution(&bytes?)).collect()
+        })
+    }
+
+    fn wakeups(
+        &self,
+        after_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+        self.read(move |conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT wake_at, run_id FROM executions WHERE wake_at > ?1 AND wake_at <= ?2
+                 ORDER BY wake_at, run_id LIMIT ?3",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = query.query_map(params![after_ms, until_ms, limit], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

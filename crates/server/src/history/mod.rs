@@ -250,7 +250,7 @@ impl History {
             }
         }
         if let Some(at) = exec.next_wakeup() {
-            self.timers.schedule(at, &exec.run_id);
+            self.timers.schedule_run(at, &exec.run_id);
         }
     }
 
@@ -548,7 +548,7 @@ impl History {
         match result {
             Ok(applied) => {
                 if let Some(at) = applied.execution.next_wakeup() {
-                    self.timers.schedule(at, run_id);
+                    self.timers.schedule_run(at, run_id);
                 }
             }
             // The run was deleted (DeleteWorkflowExecution, retention) after this wake-up was
