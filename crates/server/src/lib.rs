@@ -290,32 +290,46 @@ fn print_banner(listen: SocketAddr, addresses: &HttpAddresses) {
     println!();
 }
 
-pub async fn serve(
-    mut config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    config.store = metered_store::MeteredStore::wrap(config.store);
-    let virtual_clock = if config.time_skipping {
-        let offset = config.store.load_clock_offset().await?;
-        Some(Arc::new(VirtualClock::new(offset)))
-    } else {
-        None
-    };
-    let clock: Arc<dyn Clock> = match &virtual_clock {
-        Some(virtual_clock) => virtual_clock.clone(),
-        None => Arc::new(SystemClock),
-    };
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The services, loaded from the store, with their background work (recovery, timers, time
+/// skipping, retention) started.
+struct Loaded {
+    clock: Arc<dyn Clock>,
+    matching: Arc<Matching>,
+    history: Arc<History>,
+    namespaces: Arc<Namespaces>,
+    endpoints: Arc<nexus::NexusEndpoints>,
+    services: frontend::Services,
+    test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
+}
+
+/// The server's clock: virtual (and persisted) when time skips, else the system's.
+async fn choose_clock(
+    config: &ServerConfig,
+) -> Result<(Arc<dyn Clock>, Option<Arc<VirtualClock>>), BoxError> {
+    if !config.time_skipping {
+        return Ok((Arc::new(SystemClock), None));
+    }
+    let offset = config.store.load_clock_offset().await?;
+    let clock = Arc::new(VirtualClock::new(offset));
+    Ok((clock.clone(), Some(clock)))
+}
+
+/// Loads every service from the store and starts the background work.
+async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
+    let store = &config.store;
+    let (clock, virtual_clock) = choose_clock(config).await?;
     let matching = Arc::new(Matching::default());
-    let timers = Arc::new(TimerQueue::with_store(Some(config.store.clone())));
-    let namespaces = Arc::new(Namespaces::load(config.store.clone(), &config.namespaces).await?);
+    let timers = Arc::new(TimerQueue::with_store(Some(store.clone())));
+    let namespaces = Arc::new(Namespaces::load(store.clone(), &config.namespaces).await?);
     namespaces
         .register_startup_attributes(&config.search_attributes)
         .await?;
     let endpoints =
-        nexus::NexusEndpoints::load(config.store.clone(), namespaces.clone(), clock.clone())
-            .await?;
+        nexus::NexusEndpoints::load(store.clone(), namespaces.clone(), clock.clone()).await?;
     let history = Arc::new(History::new(
-        config.store.clone(),
+        store.clone(),
         clock.clone(),
         matching.clone(),
         timers.clone(),
@@ -324,22 +338,21 @@ pub async fn serve(
         config.run_cache_bytes,
     ));
     let schedules = Schedules::load(
-        config.store.clone(),
+        store.clone(),
         history.clone(),
         namespaces.clone(),
         timers.clone(),
     )
     .await?;
     let activity_executions = ActivityExecutions::load(
-        config.store.clone(),
+        store.clone(),
         history.clone(),
         namespaces.clone(),
         timers.clone(),
     )
     .await?;
     let deployments =
-        deployments::Deployments::load(config.store.clone(), history.clone(), namespaces.clone())
-            .await?;
+        deployments::Deployments::load(store.clone(), history.clone(), namespaces.clone()).await?;
     let wakeable = Wakeable {
         history: history.clone(),
         schedules: schedules.clone(),
@@ -354,9 +367,9 @@ pub async fn serve(
     let test_service = virtual_clock.map(|clock| {
         let skipper = Arc::new(time_skipping::TimeSkipper::new(
             clock,
-            timers.clone(),
+            timers,
             history.clone(),
-            config.store.clone(),
+            store.clone(),
         ));
         tokio::spawn(skipper.clone().run());
         TestServiceServer::new(time_skipping::TestServiceHandler::new(skipper))
@@ -369,43 +382,64 @@ pub async fn serve(
         activity_executions.clone(),
         RETENTION_SWEEP_INTERVAL,
     ));
-    let batches =
-        batches::Batches::load(config.store.clone(), history.clone(), namespaces.clone()).await?;
+    let services = frontend::Services {
+        schedules,
+        batches: batches::Batches::load(store.clone(), history.clone(), namespaces.clone()).await?,
+        workers: Arc::new(workers::Workers::new(namespaces.clone(), clock.clone())),
+        activity_executions,
+        deployments,
+        task_queue_configs: task_queue_configs::TaskQueueConfigs::load(
+            store.clone(),
+            history.clone(),
+            namespaces.clone(),
+        )
+        .await?,
+    };
+    Ok(Loaded {
+        clock,
+        matching,
+        history,
+        namespaces,
+        endpoints,
+        services,
+        test_service,
+    })
+}
+
+/// Runs the server until `shutdown` resolves: loads the services, opens the HTTP ports (API,
+/// Web UI, metrics) and then the gRPC port.
+pub async fn serve(
+    mut config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), BoxError> {
+    config.store = metered_store::MeteredStore::wrap(config.store);
+    let loaded = load(&config).await?;
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
     // was told to use. It listens last, so a client that reaches it finds every port up.
     let grpc_socket = reserve(config.listen)?;
     let metrics_address = match config.metrics_listen {
-        Some(address) => {
-            Some(start_metrics(address, history.clone(), matching, config.tls.as_ref()).await?)
-        }
+        Some(address) => Some(
+            start_metrics(
+                address,
+                loaded.history.clone(),
+                loaded.matching,
+                config.tls.as_ref(),
+            )
+            .await?,
+        ),
         None => None,
     };
     let operator = operator::Operator::new(
-        namespaces.clone(),
-        history.clone(),
-        schedules.clone(),
-        batches.clone(),
-        endpoints,
+        loaded.namespaces.clone(),
+        loaded.history.clone(),
+        loaded.services.schedules.clone(),
+        loaded.services.batches.clone(),
+        loaded.endpoints,
     );
-    let health = health::HealthService::new(config.store.clone(), clock.clone());
-    let workers = Arc::new(workers::Workers::new(namespaces.clone(), clock.clone()));
-    let task_queue_configs = task_queue_configs::TaskQueueConfigs::load(
-        config.store.clone(),
-        history.clone(),
-        namespaces.clone(),
-    )
-    .await?;
-    let services = frontend::Services {
-        schedules,
-        batches,
-        workers,
-        activity_executions,
-        deployments,
-        task_queue_configs,
-    };
-    let frontend = frontend::Frontend::new(history, namespaces, services);
-    let routes = grpc_routes(frontend, operator, health, test_service);
+    let health = health::HealthService::new(config.store.clone(), loaded.clock);
+    let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
+    let routes = grpc_routes(frontend, operator, health, loaded.test_service);
     let guard = guard::GuardLayer {
         authorizer: config.authorizer.clone(),
         rate_limits: config
