@@ -50,9 +50,7 @@ use start::ID_LOCK_STRIPES;
 pub(crate) fn route_of(exec: &Execution) -> Route {
     match exec.pinned_version() {
         Some((_, build)) => Route::Pinned(build.to_string()),
-        None => Route::Follow {
-            workflow_id: exec.workflow_id.clone(),
-        },
+        None => Route::following(&exec.workflow_id),
     }
 }
 

@@ -65,18 +65,29 @@ pub enum Route {
     Any,
     /// Only pollers of this build id (a pinned run).
     Pinned(String),
-    /// The queue's current version, or its ramping one when the workflow id's hash falls in
+    /// The queue's current version, or its ramping one when the workflow id's hash
+    /// ([`ramp_hash`]; kept instead of the id, which a queued task need not carry) falls in
     /// the ramp; unversioned pollers while the queue has no current version.
-    Follow { workflow_id: String },
+    Follow { workflow_hash: u32 },
 }
 
 impl Route {
     /// A task with no workflow to hash (Nexus, standalone activities, queries).
     pub fn follow() -> Route {
+        Route::following("")
+    }
+
+    /// A task of workflow `workflow_id` following its queue's routing.
+    pub fn following(workflow_id: &str) -> Route {
         Route::Follow {
-            workflow_id: String::new(),
+            workflow_hash: ramp_hash(workflow_id),
         }
     }
+}
+
+/// What Temporal's ramp rule hashes a workflow id to: its 32-bit farmhash fingerprint.
+pub fn ramp_hash(workflow_id: &str) -> u32 {
+    farmhash::fingerprint32(workflow_id.as_bytes())
 }
 
 /// A task queue's routing among its deployment's versions (an empty build id: unversioned).
@@ -89,8 +100,8 @@ pub struct QueueRouting {
 
 impl QueueRouting {
     /// The build id a following task goes to: Temporal's ramp rule, by the workflow id's
-    /// 32-bit farmhash fingerprint as a percentage.
-    pub fn build_for(&self, workflow_id: &str) -> &str {
+    /// [`ramp_hash`] as a percentage.
+    pub fn build_for(&self, workflow_hash: u32) -> &str {
         let Some((ramping, percentage)) = &self.ramping else {
             return &self.current;
         };
@@ -99,8 +110,7 @@ impl QueueRouting {
         } else if *percentage >= 100.0 {
             true
         } else {
-            let hash = farmhash::fingerprint32(workflow_id.as_bytes()) as f64;
-            100.0 * hash / 4_294_967_296.0 <= f64::from(*percentage)
+            100.0 * f64::from(workflow_hash) / 4_294_967_296.0 <= f64::from(*percentage)
         };
         if in_ramp { ramping } else { &self.current }
     }
@@ -111,7 +121,9 @@ fn target_build<'a>(routing: Option<&'a QueueRouting>, route: &'a Route) -> Opti
     match route {
         Route::Any => None,
         Route::Pinned(build) => Some(build),
-        Route::Follow { workflow_id } => Some(routing.map_or("", |r| r.build_for(workflow_id))),
+        Route::Follow { workflow_hash } => {
+            Some(routing.map_or("", |r| r.build_for(*workflow_hash)))
+        }
     }
 }
 
@@ -297,7 +309,7 @@ impl Matching {
     /// The build id a task following the queue's routing goes to (empty: unversioned).
     pub fn routed_build(&self, namespace: &str, queue: &str, workflow_id: &str) -> String {
         self.routing_of(namespace, queue)
-            .map(|r| r.build_for(workflow_id).to_string())
+            .map(|r| r.build_for(ramp_hash(workflow_id)).to_string())
             .unwrap_or_default()
     }
 
@@ -554,9 +566,7 @@ mod tests {
     async fn versioned_pollers_take_only_their_builds_tasks() {
         let matching = Matching::default();
         let wait = Duration::from_millis(10);
-        let follow = || Route::Follow {
-            workflow_id: "w".into(),
-        };
+        let follow = || Route::following("w");
         let offer =
             |id, route| matching.offer_routed("ns", "q", QueueKind::Activity, activity(id), route);
         offer(1, follow());
@@ -592,13 +602,13 @@ mod tests {
             current: "v1".into(),
             ramping: Some(("v2".into(), percentage)),
         };
-        assert_eq!(routing(0.0).build_for("any"), "v1");
-        assert_eq!(routing(100.0).build_for("any"), "v2");
+        assert_eq!(routing(0.0).build_for(ramp_hash("any")), "v1");
+        assert_eq!(routing(100.0).build_for(ramp_hash("any")), "v2");
         // Temporal puts ids whose fingerprint falls in the first `percentage` percent in the ramp.
         let ids: Vec<String> = (0..200).map(|i| format!("wf-{i}")).collect();
         let ramped = ids
             .iter()
-            .filter(|id| routing(25.0).build_for(id) == "v2")
+            .filter(|id| routing(25.0).build_for(ramp_hash(id)) == "v2")
             .count();
         assert!((30..=70).contains(&ramped), "{ramped} of 200 ramped at 25%");
     }
