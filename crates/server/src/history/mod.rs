@@ -1,4 +1,5 @@
-//! The history side: owns every run's state while the server runs.
+//! The history side: owns every run's state while the server runs (the store holds them all;
+//! memory holds the recently used ones, within the run cache's budget: `run_cache.rs`).
 //!
 //! Each operation on a run takes the run's lock, applies one engine [`Transition`] to a copy of
 //! its state, commits events + state in one store write, and only then publishes the new state,
