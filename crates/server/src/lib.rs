@@ -165,14 +165,13 @@ fn reserve(address: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
     Ok(socket)
 }
 
-/// Serves `/metrics` on `address` (port 0: a free one); the address bound.
-async fn start_metrics(
-    address: SocketAddr,
+/// Serves `/metrics` on `listener`; the address bound.
+fn start_metrics(
+    listener: tokio::net::TcpListener,
     history: Arc<History>,
     matching: Arc<Matching>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "metrics at {}://{bound}/metrics", scheme(tls));
     match tls {
@@ -185,19 +184,34 @@ async fn start_metrics(
     Ok(bound)
 }
 
+/// Binds the metrics, HTTP API and Web UI ports (those configured): the ones given a port
+/// number first, then those asking for a free one, which the system could otherwise hand a
+/// port another of them was told to use.
+async fn bind_http_ports(
+    addresses: [Option<SocketAddr>; 3],
+) -> std::io::Result<[Option<tokio::net::TcpListener>; 3]> {
+    let mut listeners = [None, None, None];
+    for free_port in [false, true] {
+        for (listener, address) in listeners.iter_mut().zip(addresses) {
+            if let Some(address) = address.filter(|a| (a.port() == 0) == free_port) {
+                *listener = Some(tokio::net::TcpListener::bind(address).await?);
+            }
+        }
+    }
+    Ok(listeners)
+}
+
 /// `https` when the server's ports speak TLS.
 fn scheme(tls: Option<&Arc<tls::ReloadingTls>>) -> &'static str {
     if tls.is_some() { "https" } else { "http" }
 }
 
-/// Serves Temporal's HTTP API on `address` (port 0: a free one) over the gRPC `routes`;
-/// the address bound.
-async fn start_http(
-    address: SocketAddr,
+/// Serves Temporal's HTTP API on `listener` over the gRPC `routes`; the address bound.
+fn start_http(
+    listener: tokio::net::TcpListener,
     routes: &guard::GuardService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "HTTP API at {}://{bound}/api/v1", scheme(tls));
     let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
@@ -211,13 +225,12 @@ async fn start_http(
     Ok(bound)
 }
 
-/// Serves the Web UI on `address` over the gRPC `routes`; the address bound.
-async fn start_ui(
-    address: SocketAddr,
+/// Serves the Web UI on `listener` over the gRPC `routes`; the address bound.
+fn start_ui(
+    listener: tokio::net::TcpListener,
     routes: &guard::GuardService<Routes>,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "web UI at {}://{bound}", scheme(tls));
     let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
@@ -418,16 +431,15 @@ pub async fn serve(
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
     // was told to use. It listens last, so a client that reaches it finds every port up.
     let grpc_socket = reserve(config.listen)?;
-    let metrics_address = match config.metrics_listen {
-        Some(address) => Some(
-            start_metrics(
-                address,
-                loaded.history.clone(),
-                loaded.matching,
-                config.tls.as_ref(),
-            )
-            .await?,
-        ),
+    let [metrics, api, ui] =
+        bind_http_ports([config.metrics_listen, config.http_listen, config.ui_listen]).await?;
+    let metrics_address = match metrics {
+        Some(listener) => Some(start_metrics(
+            listener,
+            loaded.history.clone(),
+            loaded.matching,
+            config.tls.as_ref(),
+        )?),
         None => None,
     };
     let operator = operator::Operator::new(
@@ -451,12 +463,12 @@ pub async fn serve(
     // What the HTTP API and the Web UI call: the same services, behind the same guard.
     let guarded = guard.layer(routes.clone());
     let addresses = HttpAddresses {
-        ui: match config.ui_listen {
-            Some(address) => Some(start_ui(address, &guarded, config.tls.as_ref()).await?),
+        ui: match ui {
+            Some(listener) => Some(start_ui(listener, &guarded, config.tls.as_ref())?),
             None => None,
         },
-        api: match config.http_listen {
-            Some(address) => Some(start_http(address, &guarded, config.tls.as_ref()).await?),
+        api: match api {
+            Some(listener) => Some(start_http(listener, &guarded, config.tls.as_ref())?),
             None => None,
         },
         metrics: metrics_address,
