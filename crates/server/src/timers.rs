@@ -30,7 +30,7 @@ const LOOKAHEAD_MS: i64 = 60_000;
 /// are left in memory.
 const LOAD_LIMIT: usize = 10_000;
 
-/// How long the service waits before reading the store again after it failed.
+/// How long the service waits before reading the store again after a read failed.
 const RETRY_MS: i64 = 1_000;
 
 pub struct TimerQueue {
@@ -48,6 +48,8 @@ struct Wakeups {
     loaded_until: i64,
     /// The earliest run wake-up known to be past `loaded_until`, if any.
     beyond: Option<i64>,
+    /// No read of the store before this instant (the last one failed).
+    retry_at: i64,
 }
 
 impl Default for TimerQueue {
@@ -65,6 +67,7 @@ impl TimerQueue {
                 entries: BTreeSet::new(),
                 loaded_until: if store.is_some() { i64::MIN } else { i64::MAX },
                 beyond: None,
+                retry_at: i64::MIN,
             }),
             changed: Notify::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -153,6 +156,7 @@ impl TimerQueue {
         self.store.is_some()
             && state.loaded_until < now_ms.saturating_add(LOOKAHEAD_MS / 2)
             && state.entries.len() < LOAD_LIMIT / 2
+            && now_ms >= state.retry_at
     }
 
     /// Reads runs' wake-ups from `loaded_until` to `now_ms` + [`LOOKAHEAD_MS`] (fewer if
@@ -174,9 +178,10 @@ impl TimerQueue {
             }
             Err(error) => {
                 tracing::warn!(%error, "reading timers from the store failed; retrying");
+                // What was known past `after` still holds; try again a little later.
                 let mut state = self.lock();
                 state.loaded_until = after;
-                state.beyond = Some(now_ms + RETRY_MS);
+                state.retry_at = now_ms + RETRY_MS;
             }
         }
     }
@@ -224,7 +229,10 @@ impl TimerQueue {
         if self.store.is_none() || state.entries.len() >= LOAD_LIMIT / 2 {
             return next;
         }
-        let reload = state.loaded_until.saturating_sub(LOOKAHEAD_MS / 2);
+        let reload = state
+            .loaded_until
+            .saturating_sub(LOOKAHEAD_MS / 2)
+            .max(state.retry_at);
         Some(next.map_or(reload, |at| at.min(reload)))
     }
 

@@ -304,20 +304,32 @@ async fn index_wakeups(client: &Client) -> StoreResult<()> {
         client
             .batch_execute("ALTER TABLE executions ADD COLUMN wake_at BIGINT")
             .await?;
-        let rows = client
-            .query(
-                "SELECT state FROM executions WHERE status = $1",
-                &[&STATUS_RUNNING],
-            )
-            .await?;
-        for row in rows {
-            let exec = decode_execution(row.get::<_, &[u8]>(0))?;
-            client
-                .execute(
-                    "UPDATE executions SET wake_at = $2 WHERE run_id = $1",
-                    &[&exec.run_id, &exec.next_wakeup()],
+        // Page by page, so that the states are not all in memory at once.
+        let mut after = String::new();
+        loop {
+            let rows = client
+                .query(
+                    "SELECT state FROM executions WHERE status = $1 AND run_id > $2
+                     ORDER BY run_id LIMIT 1000",
+                    &[&STATUS_RUNNING, &after],
                 )
                 .await?;
+            let page = rows
+                .iter()
+                .map(|row| decode_execution(row.get::<_, &[u8]>(0)))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.run_id.clone();
+            for exec in &page {
+                client
+                    .execute(
+                        "UPDATE executions SET wake_at = $2 WHERE run_id = $1",
+                        &[&exec.run_id, &exec.next_wakeup()],
+                    )
+                    .await?;
+            }
         }
     }
     client

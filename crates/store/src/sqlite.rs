@@ -474,14 +474,18 @@ fn index_wakeups(conn: &Connection) -> StoreResult<()> {
         .exists([])?;
     if !has_column {
         conn.execute_batch("ALTER TABLE executions ADD COLUMN wake_at INTEGER")?;
+        // Only each run's id and wake-up are kept while scanning, not the states.
         let mut query = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
-        let states = query
+        let wakeups = query
             .query_map(params![STATUS_RUNNING], |row| row.get::<_, Vec<u8>>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|state| {
+                let exec = decode_execution(&state?)?;
+                Ok((exec.next_wakeup(), exec.run_id))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         let mut update = conn.prepare("UPDATE executions SET wake_at = ?2 WHERE run_id = ?1")?;
-        for state in states {
-            let exec = decode_execution(&state)?;
-            update.execute(params![exec.run_id, exec.next_wakeup()])?;
+        for (wake_at, run_id) in wakeups {
+            update.execute(params![run_id, wake_at])?;
         }
     }
     conn.execute_batch(WAKEUP_INDEX)?;
