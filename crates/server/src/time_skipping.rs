@@ -92,33 +92,56 @@ impl TimeSkipper {
         }
     }
 
-    /// Waits until virtual time reaches `target_ms`; idle time may be skipped meanwhile.
-    async fn sleep_until(&self, target_ms: i64) {
+    /// Waits until virtual time reaches `target_ms`; idle time may be skipped meanwhile. The
+    /// returned guard keeps the target registered, so the skipper cannot jump past it until
+    /// the caller is done (see `unlock_time_skipping_with_sleep`, which locks first).
+    async fn sleep_until(&self, target_ms: i64) -> SleepTarget<'_> {
         *self
             .sleep_targets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(target_ms)
             .or_default() += 1;
+        let target = SleepTarget {
+            skipper: self,
+            target_ms,
+        };
         self.wake.notify_one();
         while self.clock.now_ms() < target_ms {
             let real_wait =
                 (target_ms - self.clock.now_ms()).clamp(1, CHECK_INTERVAL.as_millis() as i64);
             tokio::time::sleep(Duration::from_millis(real_wait as u64)).await;
         }
-        let mut targets = self.sleep_targets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = targets.get_mut(&target_ms) {
-            *count -= 1;
-            if *count == 0 {
-                targets.remove(&target_ms);
-            }
-        }
+        target
     }
 
     fn unlock(&self) -> Result<(), Status> {
         self.clock.unlock().map_err(Status::failed_precondition)?;
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+/// A registered `Sleep` target: the skipper stops at it while this lives. Dropping it (also
+/// when the request is cancelled) unregisters the target.
+struct SleepTarget<'a> {
+    skipper: &'a TimeSkipper,
+    target_ms: i64,
+}
+
+impl Drop for SleepTarget<'_> {
+    fn drop(&mut self) {
+        let mut targets = self
+            .skipper
+            .sleep_targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = targets.get_mut(&self.target_ms) {
+            *count -= 1;
+            if *count == 0 {
+                targets.remove(&self.target_ms);
+            }
+        }
     }
 }
 
@@ -178,8 +201,11 @@ impl TestService for TestServiceHandler {
         let duration = duration_ms(request.into_inner().duration.as_ref());
         let target = self.skipper.clock.now_ms() + duration;
         self.skipper.unlock()?;
-        self.skipper.sleep_until(target).await;
+        let reached = self.skipper.sleep_until(target).await;
+        // Lock before the target is released: in between, an unlocked skipper could jump
+        // past it to the next timer (a schedule fired one hour too many that way).
         self.skipper.clock.lock();
+        drop(reached);
         Ok(Response::new(SleepResponse {}))
     }
 
