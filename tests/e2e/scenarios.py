@@ -178,6 +178,17 @@ class OneActivityWorkflow:
 
 
 @workflow.defn
+class ActivityElsewhereWorkflow:
+    """Runs its activity on another queue, so its activity tasks can wait for a worker of
+    their own while its workflow tasks are taken."""
+
+    @workflow.run
+    async def run(self, key: str, activity_queue: str) -> str:
+        return await workflow.execute_activity(record, key, task_queue=activity_queue,
+                                               start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn
 class ContinueAsNewWorkflow:
     @workflow.run
     async def run(self, count: int) -> str:

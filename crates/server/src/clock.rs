@@ -8,6 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + 'static {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
+
+    /// True for a clock that jumps ahead when the server is idle (time skipping).
+    fn skips(&self) -> bool {
+        false
+    }
 }
 
 fn real_now_ms() -> i64 {
@@ -73,6 +78,10 @@ impl VirtualClock {
 impl Clock for VirtualClock {
     fn now_ms(&self) -> i64 {
         real_now_ms() + self.offset_ms()
+    }
+
+    fn skips(&self) -> bool {
+        true
     }
 }
 

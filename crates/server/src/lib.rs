@@ -98,6 +98,8 @@ pub struct ServerConfig {
     pub long_polls_per_namespace: usize,
     /// Budget of the run cache (estimated bytes of run states held in memory).
     pub run_cache_bytes: usize,
+    /// The most run tasks a task queue holds in memory (more wait in the store).
+    pub queued_tasks_per_queue: usize,
 }
 
 /// The run cache's default budget, in MiB.
@@ -333,7 +335,7 @@ async fn choose_clock(
 async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
     let store = &config.store;
     let (clock, virtual_clock) = choose_clock(config).await?;
-    let matching = Arc::new(Matching::default());
+    let matching = Arc::new(Matching::with_capacity(config.queued_tasks_per_queue));
     let timers = Arc::new(TimerQueue::with_store(Some(store.clone())));
     let namespaces = Arc::new(Namespaces::load(store.clone(), &config.namespaces).await?);
     namespaces
@@ -371,6 +373,7 @@ async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
         schedules: schedules.clone(),
         activities: activity_executions.clone(),
     };
+    tokio::spawn(history.clone().refill_spilled_queues());
     // Open runs are recovered while the server serves (see `history/recovery.rs`).
     tokio::spawn(recover_then_catch_up(
         wakeable,

@@ -42,6 +42,7 @@ const TOP_LEVEL: &[(&str, &str)] = &[
     ("audit_log", "--audit-log"),
     ("namespace_long_polls", "--namespace-long-polls"),
     ("run_cache_mib", "--run-cache-mib"),
+    ("queued_tasks_per_queue", "--queued-tasks-per-queue"),
 ];
 
 /// `[table]` keys: the flag each sets.

@@ -112,6 +112,10 @@ struct ListenArgs {
     /// used idle runs are dropped over it and read from the store again when next used).
     #[arg(long, default_value_t = temper_server::RUN_CACHE_MIB)]
     run_cache_mib: usize,
+    /// The most workflow or activity tasks a task queue holds in memory (≈150 bytes each);
+    /// further tasks wait in the store and are read back as the queue drains.
+    #[arg(long, default_value_t = temper_server::matching::QUEUED_TASKS_PER_QUEUE)]
+    queued_tasks_per_queue: usize,
 }
 
 /// TLS on every port the server opens; re-read when the files change.
@@ -605,6 +609,7 @@ async fn run(
         audit_log: listen.audit_log,
         long_polls_per_namespace: listen.namespace_long_polls,
         run_cache_bytes: listen.run_cache_mib.saturating_mul(1 << 20),
+        queued_tasks_per_queue: listen.queued_tasks_per_queue,
         authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
             (None, None) => None,
             (jwks, roles) => {

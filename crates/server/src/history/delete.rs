@@ -75,10 +75,7 @@ impl History {
         self.runs.put(&entry, &mut state, None);
         self.events.forget(&exec.run_id);
         drop(state);
-        self.busy_runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&exec.run_id);
+        self.busy_runs.note(&exec.run_id, false);
         entry.changed.send_modify(|version| *version += 1);
         if !deleted {
             // A concurrent delete of the same run won.

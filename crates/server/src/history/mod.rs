@@ -25,6 +25,7 @@ use crate::matching::{Matching, QueueKind, QueuedTask, Route};
 use crate::timers::TimerQueue;
 
 mod activities;
+mod busy_runs;
 mod delete;
 mod event_cache;
 mod follow_ups;
@@ -34,6 +35,7 @@ pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLB
 mod polls;
 mod queries;
 mod recovery;
+mod refill;
 mod reset;
 mod run_cache;
 mod signals;
@@ -64,7 +66,7 @@ pub struct History {
     id_locks: Vec<tokio::sync::Mutex<()>>,
     queries: Mutex<HashMap<String, oneshot::Sender<QueryAnswer>>>,
     /// Runs with a workflow or activity task a worker could be working on.
-    busy_runs: Mutex<std::collections::HashSet<String>>,
+    busy_runs: busy_runs::BusyRuns,
     /// Work on other runs that a committed change implies (see [`FollowUp`]).
     follow_ups: mpsc::UnboundedSender<FollowUp>,
     follow_up_queue: Mutex<Option<mpsc::UnboundedReceiver<FollowUp>>>,
@@ -108,6 +110,7 @@ impl History {
         run_cache_bytes: usize,
     ) -> Self {
         let (follow_ups, follow_up_queue) = mpsc::unbounded_channel();
+        let busy_runs = busy_runs::BusyRuns::new(clock.skips());
         History {
             store,
             clock,
@@ -118,7 +121,7 @@ impl History {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             queries: Mutex::new(HashMap::new()),
-            busy_runs: Mutex::new(std::collections::HashSet::new()),
+            busy_runs,
             follow_ups,
             follow_up_queue: Mutex::new(Some(follow_up_queue)),
             closed_runs: broadcast::channel(CLOSED_RUNS_BUFFER).0,
@@ -176,92 +179,106 @@ impl History {
     /// Queues the ready tasks and registers the next wake-up of a committed state.
     fn publish(&self, exec: &Execution, tasks: Vec<ReadyTask>) {
         for task in tasks {
-            match task {
-                ReadyTask::Workflow {
-                    task_queue,
-                    scheduled_event_id,
-                    ..
-                } => {
-                    let task = QueuedTask::Workflow {
-                        run_id: exec.run_id.clone(),
-                        scheduled_event_id,
-                    };
-                    let offered = if task_queue == exec.task_queue || self.upgrades(exec) {
-                        self.matching.offer_routed(
-                            &exec.namespace,
-                            &exec.task_queue,
-                            QueueKind::Workflow,
-                            task,
-                            route_of(exec),
-                        )
-                    } else {
-                        self.matching
-                            .offer_sticky(&exec.namespace, &task_queue, task)
-                    };
-                    if !offered {
-                        // Its sticky worker is gone (shut down, or not polling any more):
-                        // offer the task on the normal queue.
-                        self.follow_up(FollowUp::ResetSticky {
-                            run_id: exec.run_id.clone(),
-                        });
-                    }
-                }
-                ReadyTask::Nexus {
-                    endpoint_id,
-                    scheduled_event_id,
-                    attempt,
-                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, false),
-                ReadyTask::NexusCancel {
-                    endpoint_id,
-                    scheduled_event_id,
-                    attempt,
-                } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, true),
-                ReadyTask::Activity {
-                    task_queue,
-                    scheduled_event_id,
-                    attempt,
-                } => {
-                    // Activity queues are never closed.
-                    self.matching.offer_routed(
-                        &exec.namespace,
-                        &task_queue,
-                        QueueKind::Activity,
-                        QueuedTask::Activity {
-                            run_id: exec.run_id.clone(),
-                            scheduled_event_id,
-                            attempt,
-                        },
-                        route_of(exec),
-                    );
-                }
-            }
+            self.offer_ready_task(exec, task);
         }
         self.pinned_runs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .note(exec);
-        {
-            let mut busy = self.busy_runs.lock().unwrap_or_else(|e| e.into_inner());
-            if exec.has_outstanding_tasks() {
-                busy.insert(exec.run_id.clone());
-            } else {
-                busy.remove(&exec.run_id);
-            }
-        }
+        self.busy_runs
+            .note(&exec.run_id, exec.has_outstanding_tasks());
         if let Some(at) = exec.next_wakeup() {
             self.timers.schedule_run(at, &exec.run_id);
         }
     }
 
+    /// Hands one of a committed run's ready tasks to matching.
+    fn offer_ready_task(&self, exec: &Execution, task: ReadyTask) {
+        match task {
+            ReadyTask::Workflow {
+                task_queue,
+                scheduled_event_id,
+                ..
+            } => self.offer_workflow_task(exec, &task_queue, scheduled_event_id),
+            ReadyTask::Nexus {
+                endpoint_id,
+                scheduled_event_id,
+                attempt,
+            } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, false),
+            ReadyTask::NexusCancel {
+                endpoint_id,
+                scheduled_event_id,
+                attempt,
+            } => self.offer_nexus_task(exec, &endpoint_id, scheduled_event_id, attempt, true),
+            ReadyTask::Activity {
+                task_queue,
+                scheduled_event_id,
+                attempt,
+            } => self.offer_activity_task(exec, &task_queue, scheduled_event_id, attempt),
+        }
+    }
+
+    /// The queue a workflow task scheduled on `task_queue` goes to: the run's normal queue,
+    /// unless it is on a sticky queue (and the run is not moving to another version).
+    fn workflow_queue_for<'a>(&self, exec: &'a Execution, task_queue: &'a str) -> &'a str {
+        if task_queue == exec.task_queue || self.upgrades(exec) {
+            &exec.task_queue
+        } else {
+            task_queue
+        }
+    }
+
+    fn offer_workflow_task(&self, exec: &Execution, task_queue: &str, scheduled_event_id: i64) {
+        let task = QueuedTask::Workflow {
+            run_id: exec.run_id.clone(),
+            scheduled_event_id,
+        };
+        let queue = self.workflow_queue_for(exec, task_queue);
+        let offered = if queue == exec.task_queue {
+            self.matching.offer_routed(
+                &exec.namespace,
+                queue,
+                QueueKind::Workflow,
+                task,
+                route_of(exec),
+            )
+        } else {
+            self.matching.offer_sticky(&exec.namespace, queue, task)
+        };
+        if !offered {
+            // Its sticky worker is gone (shut down, or not polling any more) or its sticky
+            // queue is full: offer the task on the normal queue.
+            self.follow_up(FollowUp::ResetSticky {
+                run_id: exec.run_id.clone(),
+            });
+        }
+    }
+
+    fn offer_activity_task(
+        &self,
+        exec: &Execution,
+        task_queue: &str,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) {
+        // Activity queues are never closed.
+        self.matching.offer_routed(
+            &exec.namespace,
+            task_queue,
+            QueueKind::Activity,
+            QueuedTask::Activity {
+                run_id: exec.run_id.clone(),
+                scheduled_event_id,
+                attempt,
+            },
+            route_of(exec),
+        );
+    }
+
     /// True when no run has a workflow or activity task outstanding (time may be skipped);
     /// never while start-up recovery has runs left to publish.
     pub fn is_idle(&self) -> bool {
-        !self.recovering.load(std::sync::atomic::Ordering::Acquire)
-            && self
-                .busy_runs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty()
+        !self.recovering.load(std::sync::atomic::Ordering::Acquire) && self.busy_runs.is_empty()
     }
 
     /// Applies `operation` to a run and commits the result if it changed anything.
@@ -414,10 +431,7 @@ impl History {
             let entry = self.entry(run_id);
             self.runs.put(&entry, &mut *entry.state.lock().await, None);
             self.events.forget(run_id);
-            self.busy_runs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(run_id);
+            self.busy_runs.note(run_id, false);
         }
     }
 

@@ -5,6 +5,14 @@
 //! kept until a poll arrives. Queued entries are only references (run id, scheduled event id,
 //! attempt): the history side re-checks them when a poller takes one, so a stale or duplicate
 //! entry is simply skipped. Queues are rebuilt from open executions at start-up.
+//!
+//! A queue holds at most [`Matching::capacity`] tasks of runs (workflow and activity tasks).
+//! Past that it *spills*: further run tasks are not kept (each is still in its run's state in
+//! the store) and the queue counts them, so memory is bounded by the capacity rather than by
+//! the number of waiting runs. Once a spilled queue has drained to half its capacity, History
+//! scans the open runs and offers their tasks for it again (`history/refill.rs`) until a whole
+//! scan passes without a task spilled. Other tasks (queries, Nexus and standalone-activity
+//! tasks) live only here and are always kept.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -142,6 +150,20 @@ struct Queue {
     limit: Option<RateLimit>,
     /// Woken when a task arrives on a rate-limited queue or its limit changes.
     arrived: Arc<Notify>,
+    /// Run tasks refused since the queue last had everything in memory (see the module
+    /// doc); `None` while nothing is spilled.
+    spilled: Option<u64>,
+}
+
+/// A queue that refused run tasks and has room for them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpilledQueue {
+    pub namespace: String,
+    pub queue: String,
+    pub kind: QueueKind,
+    /// How many tasks it has refused so far; a refill pass that starts and ends at the same
+    /// count has seen every one of them.
+    pub spilled: u64,
 }
 
 impl Queue {
@@ -168,6 +190,26 @@ impl Queue {
         Some(task)
     }
 
+    /// Queues a task for later, unless it is a run's task and the queue is full: that one is
+    /// counted as spilled instead. True when it was kept.
+    fn keep(&mut self, capacity: usize, route: Route, task: QueuedTask) -> bool {
+        let from_a_run = matches!(
+            task,
+            QueuedTask::Workflow { .. } | QueuedTask::Activity { .. }
+        );
+        if from_a_run && self.tasks.len() >= capacity {
+            *self.spilled.get_or_insert(0) += 1;
+            return false;
+        }
+        self.tasks.push_back((route, task));
+        true
+    }
+
+    /// True when the queue spilled and has drained to half its capacity.
+    fn wants_refill(&self, capacity: usize) -> bool {
+        self.spilled.is_some() && self.tasks.len() <= capacity / 2
+    }
+
     /// Takes the first queued task a poller of `build` may take.
     fn take_for(&mut self, routing: Option<&QueueRouting>, build: &str) -> Option<QueuedTask> {
         let index = self
@@ -178,9 +220,12 @@ impl Queue {
     }
 }
 
-#[derive(Default)]
 pub struct Matching {
     queues: Mutex<HashMap<QueueKey, Queue>>,
+    /// The most run tasks a queue holds in memory (see the module doc).
+    capacity: usize,
+    /// Woken when a spilled queue may take tasks again.
+    refill_wanted: Notify,
     /// Sticky queues whose worker shut down: offers to them are refused.
     closed: Mutex<std::collections::HashSet<QueueKey>>,
     /// When each queue was last polled.
@@ -189,6 +234,15 @@ pub struct Matching {
     pollers_seen: Mutex<HashMap<QueueKey, HashMap<String, std::time::SystemTime>>>,
     /// (namespace, queue) → its routing among worker deployment versions, when it has one.
     routing: Mutex<HashMap<(String, String), QueueRouting>>,
+}
+
+/// Run tasks a queue holds in memory unless configured otherwise (≈1.5 MiB per full queue).
+pub const QUEUED_TASKS_PER_QUEUE: usize = 10_000;
+
+impl Default for Matching {
+    fn default() -> Self {
+        Matching::with_capacity(QUEUED_TASKS_PER_QUEUE)
+    }
 }
 
 /// A worker that polled a queue recently.
@@ -205,6 +259,19 @@ const POLLER_REPORTED_FOR: Duration = Duration::from_secs(300);
 const STICKY_POLLER_GONE_AFTER: Duration = Duration::from_secs(10);
 
 impl Matching {
+    /// Matching whose queues hold at most `capacity` run tasks each (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Matching {
+            queues: Mutex::default(),
+            capacity: capacity.max(1),
+            refill_wanted: Notify::new(),
+            closed: Mutex::default(),
+            last_polled: Mutex::default(),
+            pollers_seen: Mutex::default(),
+            routing: Mutex::default(),
+        }
+    }
+
     /// Queues a task (or hands it to a waiting poller). Returns false, keeping nothing, when
     /// the queue was closed.
     pub fn offer(&self, namespace: &str, queue: &str, kind: QueueKind, task: QueuedTask) -> bool {
@@ -235,14 +302,86 @@ impl Matching {
             .entry((namespace.to_string(), queue.to_string(), kind))
             .or_default();
         if entry.limit.is_some() {
-            entry.tasks.push_back((route, task));
+            entry.keep(self.capacity, route, task);
             entry.arrived.notify_waiters();
             return true;
         }
         if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
-            entry.tasks.push_back((route, task));
+            entry.keep(self.capacity, route, task);
         }
         true
+    }
+
+    /// Queues a task on a sticky queue unless it is full: false then (and for a closed
+    /// queue), so the caller moves the task to the normal queue.
+    fn offer_sticky_unless_full(&self, namespace: &str, queue: &str, task: QueuedTask) -> bool {
+        let key = (
+            namespace.to_string(),
+            queue.to_string(),
+            QueueKind::Workflow,
+        );
+        let full = self
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .is_some_and(|q| q.tasks.len() >= self.capacity);
+        !full && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
+    }
+
+    /// Queues that spilled and have room again, each with its spill count.
+    pub fn spilled_with_room(&self) -> Vec<SpilledQueue> {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .iter()
+            .filter(|(_, queue)| queue.wants_refill(self.capacity))
+            .filter_map(|((namespace, name, kind), queue)| {
+                Some(SpilledQueue {
+                    namespace: namespace.clone(),
+                    queue: name.clone(),
+                    kind: *kind,
+                    spilled: queue.spilled?,
+                })
+            })
+            .collect()
+    }
+
+    /// True while the queue has run tasks that are not in memory.
+    pub fn is_spilled(&self, key: &(String, String, QueueKind)) -> bool {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.get(key).is_some_and(|q| q.spilled.is_some())
+    }
+
+    /// Ends a refill pass over every open run that began when `spilled.spilled` tasks had
+    /// spilled: if none spilled since, every task is in memory again and the queue is no
+    /// longer spilled (true); else a new pass is due (false).
+    pub fn end_refill_pass(&self, spilled: &SpilledQueue) -> bool {
+        let key = (
+            spilled.namespace.clone(),
+            spilled.queue.clone(),
+            spilled.kind,
+        );
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(queue) = queues.get_mut(&key) else {
+            return true;
+        };
+        if queue.spilled.is_some_and(|count| count != spilled.spilled) {
+            return false;
+        }
+        queue.spilled = None;
+        true
+    }
+
+    /// Waits until a spilled queue may have room again (or a while has passed).
+    pub async fn refill_wanted(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.refill_wanted.notified()).await;
+    }
+
+    /// Nudges the refill when the queue just taken from wants one.
+    fn note_taken(&self, queue: &Queue) {
+        if queue.wants_refill(self.capacity) {
+            self.refill_wanted.notify_one();
+        }
     }
 
     /// Sets (or, with `None`, lifts) a queue's dispatch rate limit, in tasks per second.
@@ -282,6 +421,7 @@ impl Matching {
                 let next = limit.until_next_token().unwrap_or(RECHECK);
                 if ready && let Some(task) = entry.take_for(routing.as_ref(), build) {
                     entry.limit.as_mut()?.take();
+                    self.note_taken(entry);
                     return Some(Some(task));
                 }
                 let wait = if ready { RECHECK } else { next.min(RECHECK) };
@@ -359,8 +499,7 @@ impl Matching {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
             .is_some_and(|q| q.pollers.iter().any(|p| !p.sender.is_closed()));
-        (polled_recently || polling_now)
-            && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
+        (polled_recently || polling_now) && self.offer_sticky_unless_full(namespace, queue, task)
     }
 
     /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
@@ -416,6 +555,7 @@ impl Matching {
                 .entry((namespace.to_string(), queue.to_string(), kind))
                 .or_default();
             if let Some(task) = entry.take_for(routing.as_ref(), build) {
+                self.note_taken(entry);
                 return Some(task);
             }
             let (sender, receiver) = oneshot::channel();
@@ -594,6 +734,45 @@ mod tests {
             scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_spills_run_tasks_and_asks_for_them_back_once_half_empty() {
+        let matching = Matching::with_capacity(4);
+        let wait = Duration::from_millis(10);
+        for id in 1..=6 {
+            assert!(matching.offer("ns", "q", QueueKind::Activity, activity(id)));
+        }
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 4);
+        let query = QueuedTask::Query {
+            run_id: "r".into(),
+            query_id: "q1".into(),
+            query: WorkflowQuery::default(),
+        };
+        matching.offer("ns", "q", QueueKind::Activity, query);
+        assert_eq!(
+            matching.backlog("ns", "q", QueueKind::Activity),
+            5,
+            "a query lives only here: never spilled"
+        );
+        assert!(matching.spilled_with_room().is_empty(), "full: no room yet");
+        for _ in 0..3 {
+            matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        }
+        let spilled = matching.spilled_with_room();
+        assert_eq!(spilled.len(), 1);
+        assert_eq!((spilled[0].queue.as_str(), spilled[0].spilled), ("q", 2));
+        // A task spilled during a refill pass means another pass.
+        for id in 7..=9 {
+            matching.offer("ns", "q", QueueKind::Activity, activity(id));
+        }
+        assert!(!matching.end_refill_pass(&spilled[0]));
+        let again = SpilledQueue {
+            spilled: 3,
+            ..spilled[0].clone()
+        };
+        assert!(matching.end_refill_pass(&again));
+        assert!(!matching.is_spilled(&("ns".into(), "q".into(), QueueKind::Activity)));
     }
 
     #[test]
