@@ -39,6 +39,23 @@ mod workflow_executions;
 mod workflow_options;
 mod workflow_tasks;
 
+/// Responses smaller than this go uncompressed even to a client that accepts gzip: deflating
+/// a few hundred bytes saves nothing on the wire (gzip's framing alone is 18 bytes) and costs
+/// a compressor set up per message: leaving them uncompressed cut the server's CPU per
+/// workflow by 30 % under the SDKs' gzip (`docs/performance.md`, step 12). Larger ones
+/// (histories, lists) are compressed as the client asked.
+const COMPRESS_FROM_BYTES: usize = 1024;
+
+/// Every `WorkflowService` response: compressed only when it is large enough to gain by it.
+fn respond<T: prost::Message>(message: T) -> Response<T> {
+    let small = message.encoded_len() < COMPRESS_FROM_BYTES;
+    let mut response = Response::new(message);
+    if small {
+        response.disable_compression();
+    }
+    response
+}
+
 pub const SERVER_VERSION: &str = "1.29.0";
 
 const VERSION_SETS_DISABLED: &str =
@@ -96,7 +113,7 @@ impl WorkflowService for Frontend {
         &self,
         _request: Request<GetSystemInfoRequest>,
     ) -> Result<Response<GetSystemInfoResponse>, Status> {
-        Ok(Response::new(GetSystemInfoResponse {
+        Ok(respond(GetSystemInfoResponse {
             server_version: SERVER_VERSION.to_string(),
             capabilities: Some(get_system_info_response::Capabilities {
                 signal_and_query_header: true,
@@ -118,23 +135,21 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeNamespaceRequest>,
     ) -> Result<Response<DescribeNamespaceResponse>, Status> {
-        Ok(Response::new(
-            self.describe_namespace_op(request.into_inner())?,
-        ))
+        Ok(respond(self.describe_namespace_op(request.into_inner())?))
     }
 
     async fn list_namespaces(
         &self,
         request: Request<ListNamespacesRequest>,
     ) -> Result<Response<ListNamespacesResponse>, Status> {
-        Ok(Response::new(self.list_namespaces_op(request.into_inner())))
+        Ok(respond(self.list_namespaces_op(request.into_inner())))
     }
 
     async fn get_cluster_info(
         &self,
         _request: Request<GetClusterInfoRequest>,
     ) -> Result<Response<GetClusterInfoResponse>, Status> {
-        Ok(Response::new(self.cluster_info()?))
+        Ok(respond(self.cluster_info()?))
     }
 
     async fn list_task_queue_partitions(
@@ -145,7 +160,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         let partitions =
             self.task_queue_partitions(&request.namespace, request.task_queue.as_ref(), local)?;
-        Ok(Response::new(partitions))
+        Ok(respond(partitions))
     }
 
     async fn register_namespace(
@@ -153,14 +168,14 @@ impl WorkflowService for Frontend {
         request: Request<RegisterNamespaceRequest>,
     ) -> Result<Response<RegisterNamespaceResponse>, Status> {
         self.register_namespace_op(request.into_inner()).await?;
-        Ok(Response::new(RegisterNamespaceResponse {}))
+        Ok(respond(RegisterNamespaceResponse {}))
     }
 
     async fn start_workflow_execution(
         &self,
         request: Request<StartWorkflowExecutionRequest>,
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.start_workflow_execution_op(request.into_inner())
                 .await?,
         ))
@@ -170,7 +185,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<SignalWithStartWorkflowExecutionRequest>,
     ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.signal_with_start_workflow_execution_op(request.into_inner())
                 .await?,
         ))
@@ -181,7 +196,7 @@ impl WorkflowService for Frontend {
         request: Request<PollWorkflowTaskQueueRequest>,
     ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        Ok(Response::new(
+        Ok(respond(
             self.poll_workflow_task_queue_op(request.into_inner(), wait)
                 .await?,
         ))
@@ -191,7 +206,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.respond_workflow_task_completed_op(request.into_inner())
                 .await?,
         ))
@@ -203,7 +218,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
         self.respond_workflow_task_failed_op(request.into_inner())
             .await?;
-        Ok(Response::new(RespondWorkflowTaskFailedResponse::default()))
+        Ok(respond(RespondWorkflowTaskFailedResponse::default()))
     }
 
     async fn poll_activity_task_queue(
@@ -211,7 +226,7 @@ impl WorkflowService for Frontend {
         request: Request<PollActivityTaskQueueRequest>,
     ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        Ok(Response::new(
+        Ok(respond(
             self.poll_activity_task_queue_op(request.into_inner(), wait)
                 .await?,
         ))
@@ -224,7 +239,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         let attempt = self.attempt_of_token(&request.task_token, &request.namespace)?;
         let answer = self.heartbeat_attempt(attempt, request.details).await?;
-        Ok(Response::new(RecordActivityTaskHeartbeatResponse {
+        Ok(respond(RecordActivityTaskHeartbeatResponse {
             cancel_requested: answer.cancel_requested,
             activity_paused: answer.paused,
             activity_reset: answer.reset,
@@ -240,7 +255,7 @@ impl WorkflowService for Frontend {
             .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
         let answer = self.heartbeat_attempt(attempt, r.details).await?;
-        Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse {
+        Ok(respond(RecordActivityTaskHeartbeatByIdResponse {
             cancel_requested: answer.cancel_requested,
             activity_paused: answer.paused,
             activity_reset: answer.reset,
@@ -255,7 +270,7 @@ impl WorkflowService for Frontend {
         let attempt = self.attempt_of_token(&r.task_token, &r.namespace)?;
         self.complete_attempt(attempt, r.result, &r.identity)
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn respond_activity_task_completed_by_id(
@@ -268,7 +283,7 @@ impl WorkflowService for Frontend {
             .await?;
         self.complete_attempt(attempt, r.result, &r.identity)
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn respond_activity_task_failed(
@@ -280,7 +295,7 @@ impl WorkflowService for Frontend {
         let replaced = self
             .fail_attempt(attempt, r.failure, r.last_heartbeat_details, &r.identity)
             .await?;
-        Ok(Response::new(RespondActivityTaskFailedResponse {
+        Ok(respond(RespondActivityTaskFailedResponse {
             failures: replaced.into_iter().collect(),
         }))
     }
@@ -295,7 +310,7 @@ impl WorkflowService for Frontend {
             .await?;
         self.fail_attempt(attempt, r.failure, r.last_heartbeat_details, &r.identity)
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn respond_activity_task_canceled(
@@ -305,7 +320,7 @@ impl WorkflowService for Frontend {
         let r = request.into_inner();
         let attempt = self.attempt_of_token(&r.task_token, &r.namespace)?;
         self.cancel_attempt(attempt, r.details, &r.identity).await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn respond_activity_task_canceled_by_id(
@@ -317,7 +332,7 @@ impl WorkflowService for Frontend {
             .attempt_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id)
             .await?;
         self.cancel_attempt(attempt, r.details, &r.identity).await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn describe_worker_deployment(
@@ -325,7 +340,7 @@ impl WorkflowService for Frontend {
         request: Request<DescribeWorkerDeploymentRequest>,
     ) -> Result<Response<DescribeWorkerDeploymentResponse>, Status> {
         let response = self.deployments.describe(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn describe_worker_deployment_version(
@@ -336,7 +351,7 @@ impl WorkflowService for Frontend {
             .deployments
             .describe_version(request.into_inner())
             .await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn list_worker_deployments(
@@ -344,7 +359,7 @@ impl WorkflowService for Frontend {
         request: Request<ListWorkerDeploymentsRequest>,
     ) -> Result<Response<ListWorkerDeploymentsResponse>, Status> {
         let response = self.deployments.list(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn set_worker_deployment_current_version(
@@ -352,7 +367,7 @@ impl WorkflowService for Frontend {
         request: Request<SetWorkerDeploymentCurrentVersionRequest>,
     ) -> Result<Response<SetWorkerDeploymentCurrentVersionResponse>, Status> {
         let response = self.deployments.set_current(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn set_worker_deployment_ramping_version(
@@ -360,7 +375,7 @@ impl WorkflowService for Frontend {
         request: Request<SetWorkerDeploymentRampingVersionRequest>,
     ) -> Result<Response<SetWorkerDeploymentRampingVersionResponse>, Status> {
         let response = self.deployments.set_ramping(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn set_worker_deployment_manager(
@@ -368,7 +383,7 @@ impl WorkflowService for Frontend {
         request: Request<SetWorkerDeploymentManagerRequest>,
     ) -> Result<Response<SetWorkerDeploymentManagerResponse>, Status> {
         let response = self.deployments.set_manager(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn update_worker_deployment_version_metadata(
@@ -379,7 +394,7 @@ impl WorkflowService for Frontend {
             .deployments
             .update_version_metadata(request.into_inner())
             .await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn create_worker_deployment(
@@ -387,7 +402,7 @@ impl WorkflowService for Frontend {
         request: Request<CreateWorkerDeploymentRequest>,
     ) -> Result<Response<CreateWorkerDeploymentResponse>, Status> {
         let response = self.deployments.create(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn delete_worker_deployment(
@@ -395,7 +410,7 @@ impl WorkflowService for Frontend {
         request: Request<DeleteWorkerDeploymentRequest>,
     ) -> Result<Response<DeleteWorkerDeploymentResponse>, Status> {
         self.deployments.delete(request.into_inner()).await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn delete_worker_deployment_version(
@@ -405,7 +420,7 @@ impl WorkflowService for Frontend {
         self.deployments
             .delete_version(request.into_inner())
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn update_task_queue_config(
@@ -413,7 +428,7 @@ impl WorkflowService for Frontend {
         request: Request<UpdateTaskQueueConfigRequest>,
     ) -> Result<Response<UpdateTaskQueueConfigResponse>, Status> {
         let response = self.task_queue_configs.update(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn describe_deployment(
@@ -466,7 +481,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<UnpauseWorkflowExecutionResponse>, Status> {
         self.unpause_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(UnpauseWorkflowExecutionResponse::default()))
+        Ok(respond(UnpauseWorkflowExecutionResponse::default()))
     }
 
     async fn start_nexus_operation_execution(
@@ -539,7 +554,7 @@ impl WorkflowService for Frontend {
         self.namespaces
             .deprecate(&request.into_inner().namespace)
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn create_worker_deployment_version(
@@ -550,7 +565,7 @@ impl WorkflowService for Frontend {
             .deployments
             .create_version(request.into_inner())
             .await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn start_activity_execution(
@@ -558,7 +573,7 @@ impl WorkflowService for Frontend {
         request: Request<StartActivityExecutionRequest>,
     ) -> Result<Response<StartActivityExecutionResponse>, Status> {
         let response = self.activity_executions.start(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn describe_activity_execution(
@@ -570,7 +585,7 @@ impl WorkflowService for Frontend {
             .activity_executions
             .describe(request.into_inner(), wait)
             .await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn poll_activity_execution(
@@ -582,7 +597,7 @@ impl WorkflowService for Frontend {
             .activity_executions
             .poll(request.into_inner(), wait)
             .await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn list_activity_executions(
@@ -590,7 +605,7 @@ impl WorkflowService for Frontend {
         request: Request<ListActivityExecutionsRequest>,
     ) -> Result<Response<ListActivityExecutionsResponse>, Status> {
         let response = self.activity_executions.list(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn count_activity_executions(
@@ -598,7 +613,7 @@ impl WorkflowService for Frontend {
         request: Request<CountActivityExecutionsRequest>,
     ) -> Result<Response<CountActivityExecutionsResponse>, Status> {
         let response = self.activity_executions.count(request.into_inner()).await?;
-        Ok(Response::new(response))
+        Ok(respond(response))
     }
 
     async fn request_cancel_activity_execution(
@@ -608,7 +623,7 @@ impl WorkflowService for Frontend {
         self.activity_executions
             .request_cancel(request.into_inner())
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn terminate_activity_execution(
@@ -618,7 +633,7 @@ impl WorkflowService for Frontend {
         self.activity_executions
             .terminate(request.into_inner())
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn delete_activity_execution(
@@ -628,7 +643,7 @@ impl WorkflowService for Frontend {
         self.activity_executions
             .delete(request.into_inner())
             .await?;
-        Ok(Response::new(Default::default()))
+        Ok(respond(Default::default()))
     }
 
     async fn get_workflow_execution_history(
@@ -636,7 +651,7 @@ impl WorkflowService for Frontend {
         request: Request<GetWorkflowExecutionHistoryRequest>,
     ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
         let page = self.history_page(request.into_inner()).await?;
-        Ok(Response::new(page))
+        Ok(respond(page))
     }
 
     async fn get_workflow_execution_history_reverse(
@@ -644,7 +659,7 @@ impl WorkflowService for Frontend {
         request: Request<GetWorkflowExecutionHistoryReverseRequest>,
     ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
         let page = self.history_page_reverse(request.into_inner()).await?;
-        Ok(Response::new(page))
+        Ok(respond(page))
     }
 
     async fn signal_workflow_execution(
@@ -653,7 +668,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
         self.signal_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(SignalWorkflowExecutionResponse::default()))
+        Ok(respond(SignalWorkflowExecutionResponse::default()))
     }
 
     async fn request_cancel_workflow_execution(
@@ -662,9 +677,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
         self.request_cancel_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(
-            RequestCancelWorkflowExecutionResponse::default(),
-        ))
+        Ok(respond(RequestCancelWorkflowExecutionResponse::default()))
     }
 
     async fn terminate_workflow_execution(
@@ -673,7 +686,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
         self.terminate_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(TerminateWorkflowExecutionResponse::default()))
+        Ok(respond(TerminateWorkflowExecutionResponse::default()))
     }
 
     async fn delete_workflow_execution(
@@ -682,14 +695,14 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
         self.delete_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(DeleteWorkflowExecutionResponse::default()))
+        Ok(respond(DeleteWorkflowExecutionResponse::default()))
     }
 
     async fn list_workflow_executions(
         &self,
         request: Request<ListWorkflowExecutionsRequest>,
     ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.list_workflow_executions_op(request.into_inner())
                 .await?,
         ))
@@ -699,7 +712,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ListOpenWorkflowExecutionsRequest>,
     ) -> Result<Response<ListOpenWorkflowExecutionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.list_open_workflow_executions_op(request.into_inner())
                 .await?,
         ))
@@ -709,7 +722,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ListClosedWorkflowExecutionsRequest>,
     ) -> Result<Response<ListClosedWorkflowExecutionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.list_closed_workflow_executions_op(request.into_inner())
                 .await?,
         ))
@@ -719,7 +732,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ScanWorkflowExecutionsRequest>,
     ) -> Result<Response<ScanWorkflowExecutionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.scan_workflow_executions_op(request.into_inner())
                 .await?,
         ))
@@ -729,7 +742,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<CountWorkflowExecutionsRequest>,
     ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.count_workflow_executions_op(request.into_inner())
                 .await?,
         ))
@@ -739,14 +752,14 @@ impl WorkflowService for Frontend {
         &self,
         _request: Request<GetSearchAttributesRequest>,
     ) -> Result<Response<GetSearchAttributesResponse>, Status> {
-        Ok(Response::new(self.get_search_attributes_op()?))
+        Ok(respond(self.get_search_attributes_op()?))
     }
 
     async fn update_namespace(
         &self,
         request: Request<UpdateNamespaceRequest>,
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.update_namespace_op(request.into_inner()).await?,
         ))
     }
@@ -755,9 +768,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<DescribeTaskQueueRequest>,
     ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
-        Ok(Response::new(
-            self.describe_queue(request.into_inner()).await?,
-        ))
+        Ok(respond(self.describe_queue(request.into_inner()).await?))
     }
 
     async fn reset_workflow_execution(
@@ -767,14 +778,14 @@ impl WorkflowService for Frontend {
         let run_id = self
             .reset_workflow_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(ResetWorkflowExecutionResponse { run_id }))
+        Ok(respond(ResetWorkflowExecutionResponse { run_id }))
     }
 
     async fn describe_workflow_execution(
         &self,
         request: Request<DescribeWorkflowExecutionRequest>,
     ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.describe_workflow_execution_op(request.into_inner())
                 .await?,
         ))
@@ -784,9 +795,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<QueryWorkflowRequest>,
     ) -> Result<Response<QueryWorkflowResponse>, Status> {
-        Ok(Response::new(
-            self.query_workflow_op(request.into_inner()).await?,
-        ))
+        Ok(respond(self.query_workflow_op(request.into_inner()).await?))
     }
 
     async fn respond_query_task_completed(
@@ -794,14 +803,14 @@ impl WorkflowService for Frontend {
         request: Request<RespondQueryTaskCompletedRequest>,
     ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
         self.respond_query_task_completed_op(request.into_inner())?;
-        Ok(Response::new(RespondQueryTaskCompletedResponse::default()))
+        Ok(respond(RespondQueryTaskCompletedResponse::default()))
     }
 
     async fn update_workflow_execution(
         &self,
         request: Request<UpdateWorkflowExecutionRequest>,
     ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.update_workflow_execution_op(request.into_inner())
                 .await?,
         ))
@@ -811,7 +820,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<ExecuteMultiOperationRequest>,
     ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.execute_multi_operation_op(request.into_inner())
                 .await?,
         ))
@@ -821,7 +830,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<PollWorkflowExecutionUpdateRequest>,
     ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.poll_workflow_execution_update_op(request.into_inner())
                 .await?,
         ))
@@ -832,7 +841,7 @@ impl WorkflowService for Frontend {
         request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
         self.shutdown_worker_op(request.into_inner()).await?;
-        Ok(Response::new(ShutdownWorkerResponse::default()))
+        Ok(respond(ShutdownWorkerResponse::default()))
     }
 
     async fn poll_nexus_task_queue(
@@ -840,7 +849,7 @@ impl WorkflowService for Frontend {
         request: Request<PollNexusTaskQueueRequest>,
     ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
         let wait = poll_wait(&request)?;
-        Ok(Response::new(
+        Ok(respond(
             self.poll_nexus_task_queue_op(request.into_inner(), wait)
                 .await?,
         ))
@@ -853,7 +862,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
         self.complete_nexus_task(request).await?;
-        Ok(Response::new(RespondNexusTaskCompletedResponse::default()))
+        Ok(respond(RespondNexusTaskCompletedResponse::default()))
     }
 
     async fn respond_nexus_task_failed(
@@ -863,7 +872,7 @@ impl WorkflowService for Frontend {
         let request = request.into_inner();
         self.namespaces.require(&request.namespace)?;
         self.fail_nexus_task(request).await?;
-        Ok(Response::new(RespondNexusTaskFailedResponse::default()))
+        Ok(respond(RespondNexusTaskFailedResponse::default()))
     }
 
     async fn pause_activity(
@@ -871,7 +880,7 @@ impl WorkflowService for Frontend {
         request: Request<PauseActivityRequest>,
     ) -> Result<Response<PauseActivityResponse>, Status> {
         self.pause_activity_op(request.into_inner()).await?;
-        Ok(Response::new(PauseActivityResponse::default()))
+        Ok(respond(PauseActivityResponse::default()))
     }
 
     async fn unpause_activity(
@@ -879,7 +888,7 @@ impl WorkflowService for Frontend {
         request: Request<UnpauseActivityRequest>,
     ) -> Result<Response<UnpauseActivityResponse>, Status> {
         self.unpause_activity_op(request.into_inner()).await?;
-        Ok(Response::new(UnpauseActivityResponse::default()))
+        Ok(respond(UnpauseActivityResponse::default()))
     }
 
     async fn reset_activity(
@@ -887,7 +896,7 @@ impl WorkflowService for Frontend {
         request: Request<ResetActivityRequest>,
     ) -> Result<Response<ResetActivityResponse>, Status> {
         self.reset_activity_op(request.into_inner()).await?;
-        Ok(Response::new(ResetActivityResponse::default()))
+        Ok(respond(ResetActivityResponse::default()))
     }
 
     async fn update_activity_options(
@@ -897,7 +906,7 @@ impl WorkflowService for Frontend {
         let options = self
             .update_activity_options_op(request.into_inner())
             .await?;
-        Ok(Response::new(UpdateActivityOptionsResponse {
+        Ok(respond(UpdateActivityOptionsResponse {
             activity_options: Some(options),
         }))
     }
@@ -909,7 +918,7 @@ impl WorkflowService for Frontend {
         let options = self
             .update_activity_execution_options_op(request.into_inner())
             .await?;
-        Ok(Response::new(UpdateActivityExecutionOptionsResponse {
+        Ok(respond(UpdateActivityExecutionOptionsResponse {
             activity_options: Some(options),
         }))
     }
@@ -918,7 +927,7 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<UpdateWorkflowExecutionOptionsRequest>,
     ) -> Result<Response<UpdateWorkflowExecutionOptionsResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.update_workflow_options_op(request.into_inner())
                 .await?,
         ))
@@ -930,7 +939,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<PauseActivityExecutionResponse>, Status> {
         self.pause_activity_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(PauseActivityExecutionResponse::default()))
+        Ok(respond(PauseActivityExecutionResponse::default()))
     }
 
     async fn unpause_activity_execution(
@@ -939,7 +948,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<UnpauseActivityExecutionResponse>, Status> {
         self.unpause_activity_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(UnpauseActivityExecutionResponse::default()))
+        Ok(respond(UnpauseActivityExecutionResponse::default()))
     }
 
     async fn reset_activity_execution(
@@ -948,7 +957,7 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ResetActivityExecutionResponse>, Status> {
         self.reset_activity_execution_op(request.into_inner())
             .await?;
-        Ok(Response::new(ResetActivityExecutionResponse::default()))
+        Ok(respond(ResetActivityExecutionResponse::default()))
     }
 
     // Worker versioning v0.1 and v0.2 are deprecated: Temporal's dev server refuses them
@@ -1001,7 +1010,7 @@ impl WorkflowService for Frontend {
         self.namespaces.require(&request.namespace)?;
         self.workers
             .record(&request.namespace, request.worker_heartbeat);
-        Ok(Response::new(RecordWorkerHeartbeatResponse::default()))
+        Ok(respond(RecordWorkerHeartbeatResponse::default()))
     }
 
     async fn list_workers(
@@ -1050,16 +1059,14 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<CreateScheduleRequest>,
     ) -> Result<Response<CreateScheduleResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.create(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.create(request.into_inner()).await?))
     }
 
     async fn describe_schedule(
         &self,
         request: Request<DescribeScheduleRequest>,
     ) -> Result<Response<DescribeScheduleResponse>, Status> {
-        Ok(Response::new(
+        Ok(respond(
             self.schedules.describe(request.into_inner()).await?,
         ))
     }
@@ -1068,45 +1075,35 @@ impl WorkflowService for Frontend {
         &self,
         request: Request<UpdateScheduleRequest>,
     ) -> Result<Response<UpdateScheduleResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.update(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.update(request.into_inner()).await?))
     }
 
     async fn patch_schedule(
         &self,
         request: Request<PatchScheduleRequest>,
     ) -> Result<Response<PatchScheduleResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.patch(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.patch(request.into_inner()).await?))
     }
 
     async fn delete_schedule(
         &self,
         request: Request<DeleteScheduleRequest>,
     ) -> Result<Response<DeleteScheduleResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.delete(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.delete(request.into_inner()).await?))
     }
 
     async fn list_schedules(
         &self,
         request: Request<ListSchedulesRequest>,
     ) -> Result<Response<ListSchedulesResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.list(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.list(request.into_inner()).await?))
     }
 
     async fn count_schedules(
         &self,
         request: Request<CountSchedulesRequest>,
     ) -> Result<Response<CountSchedulesResponse>, Status> {
-        Ok(Response::new(
-            self.schedules.count(request.into_inner()).await?,
-        ))
+        Ok(respond(self.schedules.count(request.into_inner()).await?))
     }
 
     async fn list_schedule_matching_times(
@@ -1114,43 +1111,35 @@ impl WorkflowService for Frontend {
         request: Request<ListScheduleMatchingTimesRequest>,
     ) -> Result<Response<ListScheduleMatchingTimesResponse>, Status> {
         let request = request.into_inner();
-        Ok(Response::new(self.schedules.matching_times(request).await?))
+        Ok(respond(self.schedules.matching_times(request).await?))
     }
 
     async fn start_batch_operation(
         &self,
         request: Request<StartBatchOperationRequest>,
     ) -> Result<Response<StartBatchOperationResponse>, Status> {
-        Ok(Response::new(
-            self.batches.start(request.into_inner()).await?,
-        ))
+        Ok(respond(self.batches.start(request.into_inner()).await?))
     }
 
     async fn describe_batch_operation(
         &self,
         request: Request<DescribeBatchOperationRequest>,
     ) -> Result<Response<DescribeBatchOperationResponse>, Status> {
-        Ok(Response::new(
-            self.batches.describe(request.into_inner()).await?,
-        ))
+        Ok(respond(self.batches.describe(request.into_inner()).await?))
     }
 
     async fn list_batch_operations(
         &self,
         request: Request<ListBatchOperationsRequest>,
     ) -> Result<Response<ListBatchOperationsResponse>, Status> {
-        Ok(Response::new(
-            self.batches.list(request.into_inner()).await?,
-        ))
+        Ok(respond(self.batches.list(request.into_inner()).await?))
     }
 
     async fn stop_batch_operation(
         &self,
         request: Request<StopBatchOperationRequest>,
     ) -> Result<Response<StopBatchOperationResponse>, Status> {
-        Ok(Response::new(
-            self.batches.stop(request.into_inner()).await?,
-        ))
+        Ok(respond(self.batches.stop(request.into_inner()).await?))
     }
 
     async fn reset_sticky_task_queue(
@@ -1159,6 +1148,33 @@ impl WorkflowService for Frontend {
     ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
         self.reset_sticky_task_queue_op(request.into_inner())
             .await?;
-        Ok(Response::new(ResetStickyTaskQueueResponse::default()))
+        Ok(respond(ResetStickyTaskQueueResponse::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::codec::SingleMessageCompressionOverride;
+
+    fn compression_disabled<T>(response: &Response<T>) -> bool {
+        response
+            .extensions()
+            .get::<SingleMessageCompressionOverride>()
+            == Some(&SingleMessageCompressionOverride::Disable)
+    }
+
+    #[test]
+    fn only_responses_worth_compressing_are_compressed() {
+        let small = respond(StartWorkflowExecutionResponse {
+            run_id: "0190c3a2-7c5e-7b4e-9f3a-1d2c3b4a5f60".into(),
+            ..Default::default()
+        });
+        assert!(compression_disabled(&small));
+        let large = respond(GetSystemInfoResponse {
+            server_version: "x".repeat(COMPRESS_FROM_BYTES),
+            ..Default::default()
+        });
+        assert!(!compression_disabled(&large));
     }
 }
