@@ -299,7 +299,7 @@ mod tests {
                     ..Default::default()
                 };
                 ExecutionWrite {
-                    execution: exec,
+                    execution: exec.into(),
                     expected_db_version: 0,
                     new_events: vec![EncodedEvent::of(&started)],
                     make_current: true,

@@ -156,7 +156,7 @@ fn events(range: std::ops::Range<i64>) -> Vec<EncodedEvent> {
 async fn writes_are_read_back_in_order() {
     for (name, store, _dir) in backends().await {
         let create = ExecutionWrite {
-            execution: execution("r1", 1, 3),
+            execution: execution("r1", 1, 3).into(),
             expected_db_version: 0,
             new_events: events(1..3),
             make_current: true,
@@ -167,7 +167,7 @@ async fn writes_are_read_back_in_order() {
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let update = ExecutionWrite {
-            execution: execution("r1", 2, 5),
+            execution: execution("r1", 2, 5).into(),
             expected_db_version: 1,
             new_events: events(3..5),
             make_current: false,
@@ -211,7 +211,7 @@ async fn writes_are_read_back_in_order() {
 async fn stale_versions_conflict_and_write_nothing() {
     for (name, store, _dir) in backends().await {
         let create = ExecutionWrite {
-            execution: execution("r1", 1, 2),
+            execution: execution("r1", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
@@ -224,7 +224,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             "{name}: {again:?}"
         );
         let stale = ExecutionWrite {
-            execution: execution("r1", 5, 3),
+            execution: execution("r1", 5, 3).into(),
             expected_db_version: 4,
             new_events: events(2..3),
             make_current: false,
@@ -249,7 +249,7 @@ async fn stale_versions_conflict_and_write_nothing() {
 async fn a_failed_write_leaves_nothing_of_its_batch() {
     for (name, store, _dir) in backends().await {
         let old = ExecutionWrite {
-            execution: execution("old", 1, 2),
+            execution: execution("old", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
@@ -258,14 +258,14 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
         store.write(vec![old]).await.unwrap();
         // A new run plus a stale update of the old one: neither may be written.
         let new_run = ExecutionWrite {
-            execution: execution("new", 1, 2),
+            execution: execution("new", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
         };
         let stale = ExecutionWrite {
-            execution: execution("old", 3, 3),
+            execution: execution("old", 3, 3).into(),
             expected_db_version: 2,
             new_events: events(2..3),
             make_current: false,
@@ -286,7 +286,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
         let mut closed = execution("old", 2, 3);
         closed.status = 2;
         let close_old = ExecutionWrite {
-            execution: closed,
+            execution: closed.into(),
             expected_db_version: 1,
             new_events: events(2..3),
             make_current: false,
@@ -313,7 +313,7 @@ async fn open_executions_exclude_closed_runs() {
             let mut exec = execution(run, 1, 1);
             exec.status = status;
             let write = ExecutionWrite {
-                execution: exec,
+                execution: exec.into(),
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
@@ -382,7 +382,7 @@ async fn file_database_survives_reopen() {
     {
         let store = SqliteStore::open_file(&path, &["cache_size=-2000".into()]).unwrap();
         let write = ExecutionWrite {
-            execution: execution("r1", 1, 2),
+            execution: execution("r1", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
@@ -425,7 +425,7 @@ fn visible_run(
         .into(),
     });
     ExecutionWrite {
-        execution: exec,
+        execution: exec.into(),
         expected_db_version: 0,
         new_events: events(1..3),
         make_current: true,
@@ -577,7 +577,7 @@ async fn one_run_is_deleted_with_its_history_visibility_and_current_pointer() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         // Another run of the same workflow id, not current: deleting it leaves the pointer.
         let mut older = visible_run("older", "Order", 500, 800, "gold");
-        older.execution.workflow_id = "wf-kept".into();
+        std::sync::Arc::make_mut(&mut older.execution).workflow_id = "wf-kept".into();
         older.make_current = false;
         store.write(vec![older]).await.unwrap();
         // A run is deleted only in its own namespace.
@@ -656,7 +656,7 @@ async fn namespaces_update_and_delete_with_their_runs() {
         store.update_namespace(updated.clone()).await.unwrap();
         assert_eq!(store.namespaces().await.unwrap(), vec![updated], "{name}");
         let mut run = visible_run("r", "Order", 1_000, 0, "gold");
-        run.execution.namespace = "orders".into();
+        std::sync::Arc::make_mut(&mut run.execution).namespace = "orders".into();
         store.write(vec![run]).await.unwrap();
         store.delete_namespace("orders").await.unwrap();
         assert!(store.namespaces().await.unwrap().is_empty(), "{name}");
@@ -676,7 +676,7 @@ async fn namespaces_update_and_delete_with_their_runs() {
 async fn a_running_run_is_never_displaced_as_current() {
     for (name, store, _dir) in backends().await {
         let running = ExecutionWrite {
-            execution: execution("running", 1, 2),
+            execution: execution("running", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
@@ -684,7 +684,7 @@ async fn a_running_run_is_never_displaced_as_current() {
         };
         store.write(vec![running]).await.unwrap();
         let rival = ExecutionWrite {
-            execution: execution("rival", 1, 2),
+            execution: execution("rival", 1, 2).into(),
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
@@ -700,7 +700,7 @@ async fn a_running_run_is_never_displaced_as_current() {
         let mut again = execution("running", 2, 2);
         again.status = 1;
         let rewrite = ExecutionWrite {
-            execution: again,
+            execution: again.into(),
             expected_db_version: 1,
             new_events: vec![],
             make_current: true,
@@ -712,7 +712,7 @@ async fn a_running_run_is_never_displaced_as_current() {
         closed.status = 2;
         store
             .write(vec![ExecutionWrite {
-                execution: closed,
+                execution: closed.into(),
                 expected_db_version: 2,
                 new_events: vec![],
                 make_current: false,
@@ -736,19 +736,20 @@ async fn one_attribute_name_may_have_different_types_in_different_namespaces() {
     for (name, store, _dir) in backends().await {
         let typed = |namespace: &str, run_id: &str, ty: &str, json: &str| {
             let mut write = visible_run(run_id, "Order", 1_000, 0, "gold");
-            write.execution.namespace = namespace.into();
-            write.execution.workflow_id = format!("wf-{run_id}");
-            write.execution.search_attributes = Some(SearchAttributes {
-                indexed_fields: [(
-                    "Amount".to_string(),
-                    Payload {
-                        metadata: [("type".to_string(), ty.as_bytes().to_vec())].into(),
-                        data: json.as_bytes().to_vec(),
-                        ..Default::default()
-                    },
-                )]
-                .into(),
-            });
+            std::sync::Arc::make_mut(&mut write.execution).namespace = namespace.into();
+            std::sync::Arc::make_mut(&mut write.execution).workflow_id = format!("wf-{run_id}");
+            std::sync::Arc::make_mut(&mut write.execution).search_attributes =
+                Some(SearchAttributes {
+                    indexed_fields: [(
+                        "Amount".to_string(),
+                        Payload {
+                            metadata: [("type".to_string(), ty.as_bytes().to_vec())].into(),
+                            data: json.as_bytes().to_vec(),
+                            ..Default::default()
+                        },
+                    )]
+                    .into(),
+                });
             write
         };
         store
@@ -860,7 +861,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
             let mut exec = execution(run, 1, 2);
             exec.workflow_id = run.clone();
             let create = ExecutionWrite {
-                execution: exec,
+                execution: exec.into(),
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
@@ -874,7 +875,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
             let mut exec = execution(run, 2, 3);
             exec.workflow_id = run.clone();
             let write = ExecutionWrite {
-                execution: exec,
+                execution: exec.into(),
                 expected_db_version: if i % 2 == 0 { 1 } else { 5 },
                 new_events: events(2..3),
                 make_current: false,
@@ -904,7 +905,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
             exec.workflow_id = format!("wf-{i}");
             exec.status = if run.starts_with('c') { 2 } else { 1 };
             let write = ExecutionWrite {
-                execution: exec,
+                execution: exec.into(),
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
@@ -932,7 +933,7 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
             let mut exec = execution(&format!("busy-{i}"), 1, 2);
             exec.workflow_id = format!("busy-{i}");
             store.write(vec![ExecutionWrite {
-                execution: exec,
+                execution: exec.into(),
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
@@ -961,7 +962,7 @@ fn signal_write(run_id: &str, version: i64, ids: &[&str]) -> ExecutionWrite {
     let mut exec = execution(run_id, version, version + 1);
     exec.workflow_id = format!("wf-{run_id}");
     ExecutionWrite {
-        execution: exec,
+        execution: exec.into(),
         expected_db_version: version - 1,
         new_events: events(version..version + 1),
         make_current: version == 1,
@@ -1030,7 +1031,7 @@ fn timer_write(run_id: &str, version: i64, fire_ms: i64, open: bool) -> Executio
         exec.close_time_ms = 1;
     }
     ExecutionWrite {
-        execution: exec,
+        execution: exec.into(),
         expected_db_version: version - 1,
         new_events: events(version..version + 1),
         make_current: version == 1,

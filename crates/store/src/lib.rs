@@ -135,8 +135,9 @@ impl EncodedEvent {
 /// One atomic update of a run.
 #[derive(Debug, Clone)]
 pub struct ExecutionWrite {
-    /// The run's new state; its `db_version` must be `expected_db_version + 1`.
-    pub execution: Execution,
+    /// The run's new state; its `db_version` must be `expected_db_version + 1`. Shared: the
+    /// writer keeps the same state in its cache, so the store encodes it without a copy.
+    pub execution: std::sync::Arc<Execution>,
     /// The version the writer read; 0 creates the run.
     pub expected_db_version: i64,
     /// Events to append, contiguous from the previously stored `next_event_id`.

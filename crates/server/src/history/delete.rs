@@ -43,7 +43,7 @@ impl History {
                 }
             })
             .await?;
-        Ok(applied.execution)
+        Ok(std::sync::Arc::unwrap_or_clone(applied.execution))
     }
 
     /// The follow-ups of the run's close, done now rather than queued (both are idempotent, so

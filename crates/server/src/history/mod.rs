@@ -96,7 +96,7 @@ const CLOSED_RUNS_BUFFER: usize = 1024;
 /// The result of an operation on a run: the closure's value and the state after it.
 pub struct Applied<R> {
     pub value: R,
-    pub execution: Execution,
+    pub execution: Arc<Execution>,
 }
 
 impl History {
@@ -301,12 +301,12 @@ impl History {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
         self.load_into(&entry, &mut guard, run_id).await?;
-        let Some(before) = guard.as_deref() else {
+        let Some(before) = guard.clone() else {
             return Err(Status::not_found(format!(
                 "workflow execution not found for RunId: {run_id}"
             )));
         };
-        let mut exec = before.clone();
+        let mut exec = (*before).clone();
         let now = self.clock.now_ms();
         let mut transition = Transition::new(&mut exec, now)
             .with_run_ids(|| new_run_id(now))
@@ -317,14 +317,20 @@ impl History {
         if !changed && created.is_none() {
             return Ok(Applied {
                 value,
-                execution: exec,
+                execution: before,
             });
         }
         let mut writes = Vec::new();
+        let mut signal_request_ids = Vec::new();
         if changed {
             exec.db_version = before.db_version + 1;
+            signal_request_ids = std::mem::take(&mut exec.signal_request_ids);
+        }
+        // One state, shared by the write, the cache and the caller.
+        let exec = Arc::new(exec);
+        if changed {
             writes.push(ExecutionWrite {
-                signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
+                signal_request_ids,
                 execution: exec.clone(),
                 expected_db_version: before.db_version,
                 new_events: encoded(&output.events),
@@ -335,7 +341,7 @@ impl History {
             run.execution.db_version = 1;
             writes.push(ExecutionWrite {
                 signal_request_ids: std::mem::take(&mut run.execution.signal_request_ids),
-                execution: run.execution.clone(),
+                execution: Arc::new(run.execution.clone()),
                 expected_db_version: 0,
                 new_events: encoded(&run.events),
                 make_current: true,
@@ -356,7 +362,7 @@ impl History {
             Err(StoreError::DuplicateSignal { .. }) => {
                 return Ok(Applied {
                     value,
-                    execution: before.clone(),
+                    execution: before,
                 });
             }
             Err(error) => {
@@ -460,7 +466,7 @@ impl History {
     async fn load_into(
         &self,
         entry: &RunEntry,
-        slot: &mut Option<Box<Execution>>,
+        slot: &mut Option<Arc<Execution>>,
         run_id: &str,
     ) -> Result<(), Status> {
         if slot.is_none() {
@@ -469,7 +475,7 @@ impl History {
                 .load_execution(run_id)
                 .await
                 .map_err(errors::storage)?;
-            self.runs.put(entry, slot, loaded);
+            self.runs.put(entry, slot, loaded.map(Arc::new));
         }
         Ok(())
     }
@@ -478,7 +484,8 @@ impl History {
     async fn cache(&self, exec: &Execution) {
         let entry = self.entry(&exec.run_id);
         let mut slot = entry.state.lock().await;
-        self.runs.put(&entry, &mut slot, Some(exec.clone()));
+        self.runs
+            .put(&entry, &mut slot, Some(Arc::new(exec.clone())));
     }
 
     /// Resolves an execution (an empty run id means the current run) to its state.
@@ -597,7 +604,7 @@ fn chained_runs(
         next.db_version = 1;
         writes.push(ExecutionWrite {
             signal_request_ids: std::mem::take(&mut next.signal_request_ids),
-            execution: next.clone(),
+            execution: Arc::new(next.clone()),
             expected_db_version: 0,
             new_events: encoded(&events),
             make_current: true,

@@ -87,7 +87,7 @@ impl History {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {
                         return Some(HandedNexusTask {
-                            caller: applied.execution,
+                            caller: std::sync::Arc::unwrap_or_clone(applied.execution),
                             scheduled_event_id,
                             attempt,
                             grant,

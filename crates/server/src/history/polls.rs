@@ -15,7 +15,7 @@ use crate::matching::{QueueKind, QueuedTask};
 pub enum HandedWorkflowTask {
     /// A workflow task, started for the poller.
     Workflow {
-        exec: Box<Execution>,
+        exec: std::sync::Arc<Execution>,
         grant: WorkflowTaskGrant,
     },
     /// A query for the poller to answer.
@@ -37,7 +37,7 @@ pub struct Poller<'a> {
 pub enum HandedActivityTask {
     /// A workflow's activity attempt, started for the poller.
     Workflow {
-        exec: Box<Execution>,
+        exec: std::sync::Arc<Execution>,
         grant: Box<ActivityTaskGrant>,
     },
     /// A standalone activity's attempt, not yet started (its service starts it).
@@ -121,7 +121,7 @@ impl History {
                 .value
                 .ok()
                 .map(|grant| HandedWorkflowTask::Workflow {
-                    exec: Box::new(applied.execution),
+                    exec: applied.execution,
                     grant,
                 }),
             Err(status) => {
@@ -185,7 +185,7 @@ impl History {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {
                         return Some(HandedActivityTask::Workflow {
-                            exec: Box::new(applied.execution),
+                            exec: applied.execution,
                             grant: Box::new(grant),
                         });
                     }

@@ -29,7 +29,7 @@ pub(super) struct RunEntry {
     /// `None` until loaded from the store; set it with [`RunCache::put`]. Boxed: an
     /// `Execution` is 2.7 KB before any of its heap parts, which an entry without a state
     /// (one recovery or a long poll just looked up) should not pay.
-    pub(super) state: tokio::sync::Mutex<Option<Box<Execution>>>,
+    pub(super) state: tokio::sync::Mutex<Option<Arc<Execution>>>,
     /// Bumped after every committed change; long polls wait on it.
     pub(super) changed: watch::Sender<i64>,
     /// The cache's use counter when the entry was last handed out.
@@ -97,12 +97,12 @@ impl RunCache {
     pub(super) fn put(
         &self,
         entry: &RunEntry,
-        slot: &mut Option<Box<Execution>>,
-        state: Option<Execution>,
+        slot: &mut Option<Arc<Execution>>,
+        state: Option<Arc<Execution>>,
     ) {
-        let bytes = state.as_ref().map_or(0, estimated_size);
+        let bytes = state.as_deref().map_or(0, estimated_size);
         let before = entry.state_bytes.swap(bytes, Ordering::Relaxed);
-        *slot = state.map(Box::new);
+        *slot = state;
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.bytes.fetch_sub(before, Ordering::Relaxed);
         if self.is_over_budget() {
@@ -207,7 +207,7 @@ mod tests {
     async fn load(cache: &RunCache, run_id: &str) {
         let entry = cache.entry(run_id);
         let mut slot = entry.state.lock().await;
-        cache.put(&entry, &mut slot, state(run_id));
+        cache.put(&entry, &mut slot, state(run_id).map(Arc::new));
     }
 
     #[tokio::test]

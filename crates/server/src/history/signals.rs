@@ -27,7 +27,7 @@ impl History {
             })
             .await?;
         match applied.value {
-            Some(_) => Ok(applied.execution),
+            Some(_) => Ok(std::sync::Arc::unwrap_or_clone(applied.execution)),
             None => Err(errors::already_completed()),
         }
     }

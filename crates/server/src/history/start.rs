@@ -1,6 +1,7 @@
 //! `StartWorkflowExecution` (and the start half of signal-with-start and update-with-start):
 //! the workflow id's reuse and conflict policies, and the new run's first write.
 
+use std::sync::Arc;
 use temper_api::proto::common::v1::WorkflowType;
 use temper_api::proto::enums::v1::{
     WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
@@ -165,7 +166,7 @@ impl History {
         exec.db_version = 1;
         let write = ExecutionWrite {
             signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
-            execution: exec.clone(),
+            execution: Arc::new(exec.clone()),
             expected_db_version: 0,
             new_events: super::encoded(&events),
             make_current: true,

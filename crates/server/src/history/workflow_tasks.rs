@@ -1,5 +1,6 @@
 //! Workflow-task completion and failure (`RespondWorkflowTask*`), and eager workflow start.
 
+use std::sync::Arc;
 use temper_api::proto::enums::v1::WorkflowTaskFailedCause;
 use temper_api::proto::workflowservice::v1::*;
 use temper_engine::Execution;
@@ -50,7 +51,7 @@ impl History {
         &self,
         run_id: &str,
         identity: &str,
-    ) -> Result<Option<(WorkflowTaskGrant, Execution)>, Status> {
+    ) -> Result<Option<(WorkflowTaskGrant, Arc<Execution>)>, Status> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let applied = self
             .transact(run_id, |t| {
@@ -76,7 +77,7 @@ impl History {
         token: &TaskToken,
         request: &RespondWorkflowTaskCompletedRequest,
         search_attribute_problem: Option<String>,
-    ) -> Result<(Completed, Vec<ActivityTaskGrant>, Execution), Status> {
+    ) -> Result<(Completed, Vec<ActivityTaskGrant>, Arc<Execution>), Status> {
         if let Some(problem) = search_attribute_problem {
             self.transact(&token.run_id, |t| {
                 t.refuse_workflow_task_completion(
