@@ -5,8 +5,9 @@
 //! A *pass* reads every open run once. It begins with the queue's spill count; a task refused
 //! during the pass may belong to a run the pass has already read, so only a pass whose count
 //! is unchanged at its end proves every task is in memory again (then the queue stops
-//! spilling). A task offered twice is harmless: a queued task is only a reference, and polls
-//! skip entries their run no longer has. Runs read from a page may be older than the store; a
+//! spilling). A spilled queue knows which run tasks it holds and keeps each once, so a pass
+//! that offers tasks already queued adds nothing; a task taken meanwhile and offered again is
+//! skipped by the poll that takes it (its run no longer has it). Runs read from a page may be older than the store; a
 //! task they lack was offered when it was committed, and a stale one is skipped at the poll.
 
 use std::collections::HashMap;

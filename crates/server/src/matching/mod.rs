@@ -11,10 +11,11 @@
 //! the store) and the queue counts them, so memory is bounded by the capacity rather than by
 //! the number of waiting runs. Once a spilled queue has drained to half its capacity, History
 //! scans the open runs and offers their tasks for it again (`history/refill.rs`) until a whole
-//! scan passes without a task spilled. Other tasks (queries, Nexus and standalone-activity
+//! scan passes without a task spilled; while spilled, a queue keeps the keys of the run tasks
+//! it holds so that the refill does not queue one twice. Other tasks (queries, Nexus and standalone-activity
 //! tasks) live only here and are always kept.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -153,6 +154,38 @@ struct Queue {
     /// Run tasks refused since the queue last had everything in memory (see the module
     /// doc); `None` while nothing is spilled.
     spilled: Option<u64>,
+    /// While spilled, the run tasks held, so that a refill does not queue a task twice.
+    held: Option<HashSet<RunTaskKey>>,
+}
+
+/// What tells two run tasks apart: equal keys are the same task, which a poll would start
+/// once and skip the second time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RunTaskKey {
+    Workflow(String, i64),
+    Activity(String, i64, i32),
+}
+
+impl RunTaskKey {
+    /// The key of a run's task; `None` for tasks that live only in matching.
+    fn of(task: &QueuedTask) -> Option<RunTaskKey> {
+        match task {
+            QueuedTask::Workflow {
+                run_id,
+                scheduled_event_id,
+            } => Some(RunTaskKey::Workflow(run_id.clone(), *scheduled_event_id)),
+            QueuedTask::Activity {
+                run_id,
+                scheduled_event_id,
+                attempt,
+            } => Some(RunTaskKey::Activity(
+                run_id.clone(),
+                *scheduled_event_id,
+                *attempt,
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// A queue that refused run tasks and has room for them again.
@@ -193,16 +226,36 @@ impl Queue {
     /// Queues a task for later, unless it is a run's task and the queue is full: that one is
     /// counted as spilled instead. True when it was kept.
     fn keep(&mut self, capacity: usize, route: Route, task: QueuedTask) -> bool {
-        let from_a_run = matches!(
-            task,
-            QueuedTask::Workflow { .. } | QueuedTask::Activity { .. }
-        );
-        if from_a_run && self.tasks.len() >= capacity {
+        let Some(key) = RunTaskKey::of(&task) else {
+            self.tasks.push_back((route, task));
+            return true;
+        };
+        if self.tasks.len() >= capacity {
             *self.spilled.get_or_insert(0) += 1;
+            if self.held.is_none() {
+                self.held = Some(
+                    self.tasks
+                        .iter()
+                        .filter_map(|(_, t)| RunTaskKey::of(t))
+                        .collect(),
+                );
+            }
             return false;
+        }
+        if let Some(held) = &mut self.held
+            && !held.insert(key)
+        {
+            return true;
         }
         self.tasks.push_back((route, task));
         true
+    }
+
+    /// Forgets a task (by its key) that left the queue.
+    fn forget(&mut self, key: Option<RunTaskKey>) {
+        if let (Some(held), Some(key)) = (&mut self.held, key) {
+            held.remove(&key);
+        }
     }
 
     /// True when the queue spilled and has drained to half its capacity.
@@ -216,7 +269,9 @@ impl Queue {
             .tasks
             .iter()
             .position(|(route, _)| target_build(routing, route).is_none_or(|b| b == build))?;
-        self.tasks.remove(index).map(|(_, task)| task)
+        let (_, task) = self.tasks.remove(index)?;
+        self.forget(RunTaskKey::of(&task));
+        Some(task)
     }
 }
 
@@ -369,6 +424,7 @@ impl Matching {
             return false;
         }
         queue.spilled = None;
+        queue.held = None;
         true
     }
 
@@ -472,8 +528,10 @@ impl Matching {
             };
             let waiting: Vec<(Route, QueuedTask)> = entry.tasks.drain(..).collect();
             for (route, task) in waiting {
-                if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
-                    entry.tasks.push_back((route, task));
+                let key = RunTaskKey::of(&task);
+                match entry.hand_to_poller(routing.as_ref(), &route, task) {
+                    Some(task) => entry.tasks.push_back((route, task)),
+                    None => entry.forget(key),
                 }
             }
         }
@@ -773,6 +831,28 @@ mod tests {
         };
         assert!(matching.end_refill_pass(&again));
         assert!(!matching.is_spilled(&("ns".into(), "q".into(), QueueKind::Activity)));
+    }
+
+    #[tokio::test]
+    async fn a_spilled_queue_holds_a_refilled_task_once() {
+        let matching = Matching::with_capacity(2);
+        let wait = Duration::from_millis(10);
+        for id in 1..=3 {
+            matching.offer("ns", "q", QueueKind::Activity, activity(id));
+        }
+        matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        // A refill offers what its runs still have: task 2 is held, task 3 spilled.
+        matching.offer("ns", "q", QueueKind::Activity, activity(2));
+        matching.offer("ns", "q", QueueKind::Activity, activity(3));
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 2);
+        let taken = [
+            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
+            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
+        ];
+        assert_eq!(taken, [Some(2), Some(3)]);
+        // Taken tasks are no longer held: a later offer of one queues it again.
+        matching.offer("ns", "q", QueueKind::Activity, activity(2));
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 1);
     }
 
     #[test]
