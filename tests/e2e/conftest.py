@@ -93,6 +93,15 @@ class TemperServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def check_log_and_verify(self, verify: bool = True) -> None:
+        """After `stop`: a panic in the server (a broken invariant in this debug build) fails
+        the test even when the clients recovered from the failed call; and every run left
+        behind must be what its history says (`verify`)."""
+        log = self.log_path.read_text(errors="replace")
+        assert "panicked at" not in log, log[log.index("panicked at"):][:2000]
+        if verify:
+            self.verify()
+
     def verify(self) -> str:
         """Runs `temper verify` on the stopped server's database: every run's state must be
         what replaying its history gives. Returns its report; raises when a run differs."""
@@ -125,14 +134,8 @@ def temper(tmp_path, request):
     server.start()
     yield server
     server.stop()
-    # A panic in the server (a broken invariant in this debug build) fails the test even when
-    # the clients recovered from the failed call.
-    log = server.log_path.read_text(errors="replace")
-    assert "panicked at" not in log, log[log.index("panicked at"):][:2000]
-    # Every run a test leaves behind must be what its history says (the engine's one path
-    # from event to state); a test that damages its database on purpose opts out.
-    if request.node.get_closest_marker("damages_database") is None:
-        server.verify()
+    # A test that damages its database on purpose opts out of the verification.
+    server.check_log_and_verify(verify=request.node.get_closest_marker("damages_database") is None)
 
 
 @pytest_asyncio.fixture

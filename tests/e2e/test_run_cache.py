@@ -38,9 +38,7 @@ def uncached(tmp_path):
     server.start()
     yield server
     server.stop()
-    log = server.log_path.read_text(errors="replace")
-    assert "panicked at" not in log, log[log.index("panicked at"):][:2000]
-    server.verify()
+    server.check_log_and_verify()
 
 
 def cached_run_bytes(server) -> int:

@@ -226,23 +226,19 @@ impl Queue {
     /// Queues a task for later, unless it is a run's task and the queue is full: that one is
     /// counted as spilled instead. True when it was kept.
     fn keep(&mut self, capacity: usize, route: Route, task: QueuedTask) -> bool {
-        let Some(key) = RunTaskKey::of(&task) else {
-            self.tasks.push_back((route, task));
-            return true;
-        };
-        if self.tasks.len() >= capacity {
+        let from_a_run = matches!(
+            task,
+            QueuedTask::Workflow { .. } | QueuedTask::Activity { .. }
+        );
+        if from_a_run && self.tasks.len() >= capacity {
             *self.spilled.get_or_insert(0) += 1;
             if self.held.is_none() {
-                self.held = Some(
-                    self.tasks
-                        .iter()
-                        .filter_map(|(_, t)| RunTaskKey::of(t))
-                        .collect(),
-                );
+                self.held = Some(self.keys_queued());
             }
             return false;
         }
-        if let Some(held) = &mut self.held
+        // Keys are kept only while spilled: the common path builds none.
+        if let (Some(held), Some(key)) = (&mut self.held, RunTaskKey::of(&task))
             && !held.insert(key)
         {
             return true;
@@ -251,9 +247,19 @@ impl Queue {
         true
     }
 
-    /// Forgets a task (by its key) that left the queue.
-    fn forget(&mut self, key: Option<RunTaskKey>) {
-        if let (Some(held), Some(key)) = (&mut self.held, key) {
+    /// The keys of the run tasks queued now.
+    fn keys_queued(&self) -> HashSet<RunTaskKey> {
+        self.tasks
+            .iter()
+            .filter_map(|(_, task)| RunTaskKey::of(task))
+            .collect()
+    }
+
+    /// Forgets a task that left the queue (only a spilled queue keeps keys).
+    fn forget(&mut self, task: &QueuedTask) {
+        if let Some(held) = &mut self.held
+            && let Some(key) = RunTaskKey::of(task)
+        {
             held.remove(&key);
         }
     }
@@ -270,7 +276,7 @@ impl Queue {
             .iter()
             .position(|(route, _)| target_build(routing, route).is_none_or(|b| b == build))?;
         let (_, task) = self.tasks.remove(index)?;
-        self.forget(RunTaskKey::of(&task));
+        self.forget(&task);
         Some(task)
     }
 }
@@ -365,23 +371,6 @@ impl Matching {
             entry.keep(self.capacity, route, task);
         }
         true
-    }
-
-    /// Queues a task on a sticky queue unless it is full: false then (and for a closed
-    /// queue), so the caller moves the task to the normal queue.
-    fn offer_sticky_unless_full(&self, namespace: &str, queue: &str, task: QueuedTask) -> bool {
-        let key = (
-            namespace.to_string(),
-            queue.to_string(),
-            QueueKind::Workflow,
-        );
-        let full = self
-            .queues
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .is_some_and(|q| q.tasks.len() >= self.capacity);
-        !full && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
     }
 
     /// Queues that spilled and have room again, each with its spill count.
@@ -527,18 +516,21 @@ impl Matching {
                 continue;
             };
             let waiting: Vec<(Route, QueuedTask)> = entry.tasks.drain(..).collect();
+            // Rebuilt below from what stays queued, if the queue is spilled.
+            let spilled = entry.held.take().is_some();
             for (route, task) in waiting {
-                let key = RunTaskKey::of(&task);
-                match entry.hand_to_poller(routing.as_ref(), &route, task) {
-                    Some(task) => entry.tasks.push_back((route, task)),
-                    None => entry.forget(key),
+                if let Some(task) = entry.hand_to_poller(routing.as_ref(), &route, task) {
+                    entry.tasks.push_back((route, task));
                 }
+            }
+            if spilled {
+                entry.held = Some(entry.keys_queued());
             }
         }
     }
 
     /// Offers a task to a sticky queue, if its worker seems alive (it polls now or did so
-    /// recently). Returns false, keeping nothing, otherwise.
+    /// recently) and the queue is not full. Returns false, keeping nothing, otherwise.
     pub fn offer_sticky(&self, namespace: &str, queue: &str, task: QueuedTask) -> bool {
         let key = (
             namespace.to_string(),
@@ -551,13 +543,19 @@ impl Matching {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
             .is_some_and(|at| at.elapsed() < STICKY_POLLER_GONE_AFTER);
-        let polling_now = self
+        let (polling_now, full) = self
             .queues
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
-            .is_some_and(|q| q.pollers.iter().any(|p| !p.sender.is_closed()));
-        (polled_recently || polling_now) && self.offer_sticky_unless_full(namespace, queue, task)
+            .map_or((false, false), |q| {
+                let polling = q.pollers.iter().any(|p| !p.sender.is_closed());
+                (polling, q.tasks.len() >= self.capacity)
+            });
+        // A full sticky queue is refused too: the caller moves the task to the normal queue.
+        (polled_recently || polling_now)
+            && !full
+            && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
     }
 
     /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
