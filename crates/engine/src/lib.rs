@@ -21,8 +21,8 @@ pub mod state;
 pub mod time;
 
 pub use execution::{
-    ActivityTaskGrant, Completed, CompletionError, HistoryLimits, NewRun, ReadyTask, Transition,
-    TransitionOutput, WorkflowTaskGrant,
+    ActivityTaskGrant, Completed, CompletionError, HistoryLimits, NewRun, ReadyTask, StartedTask,
+    Transition, TransitionOutput, WorkflowTaskGrant,
 };
 pub use state::Execution;
 

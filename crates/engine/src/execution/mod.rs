@@ -23,7 +23,8 @@
 //! (`activities`, `timers`, `children`, `external`, `close`, `properties`, `updates`);
 //! `workflow_task.rs` is the workflow-task lifecycle, `validate.rs` the command checks,
 //! `chaining.rs` retries, cron and continue-as-new, `timeouts.rs` everything driven by time,
-//! `signals.rs` what clients send a running run, `start.rs` and `reset.rs` new runs.
+//! `signals.rs` what clients send a running run, `start.rs` and `reset.rs` new runs,
+//! `handover.rs` ready tasks started in the transition that made them ready (sync start).
 
 pub(crate) use self::activities::activity_deadlines;
 use self::events::event_type;
@@ -43,6 +44,7 @@ mod commands;
 mod errors;
 mod events;
 mod external;
+mod handover;
 mod invariants;
 mod nexus;
 mod options;
@@ -66,6 +68,7 @@ pub use apply::RebuildError;
 pub use errors::{CompletionError, TaskError};
 pub(crate) use events::timeout_failure;
 pub use events::{activity_type, minimal_started_attributes, normal_task_queue, transient_events};
+pub use handover::StartedTask;
 pub use nexus::{HandlerRun, NexusCancelGrant, NexusEndpointRef, NexusOutcome, NexusTaskGrant};
 pub use reset::{ResetError, ResetPoint, ResetRun};
 pub use versioning::stored_override;

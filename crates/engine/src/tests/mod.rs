@@ -1158,6 +1158,7 @@ fn the_rebuild_check_catches_state_that_history_does_not_explain() {
 }
 
 mod families;
+mod handover;
 mod nexus;
 mod reset;
 mod simulation;

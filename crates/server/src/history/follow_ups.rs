@@ -1,7 +1,8 @@
 //! Work on other runs that a committed change implies: a parent learning a child's result,
 //! the parent close policy, signals and cancel requests to other workflows, a sticky queue
-//! whose worker left. It runs after the commit, never under the run's lock, and is idempotent;
-//! start-up recovery re-derives it from state.
+//! whose worker left, an activity attempt whose poller left before it was handed over. It
+//! runs after the commit, never under the run's lock, and is idempotent; start-up recovery
+//! re-derives it from state (a lost release only lets its attempt time out).
 
 use std::sync::Arc;
 
@@ -29,6 +30,14 @@ pub(super) enum FollowUp {
     DeliverExternal { source_run_id: String },
     /// A run's sticky worker is gone.
     ResetSticky { run_id: String },
+    /// An activity attempt was started for a poller that left before the hand-over
+    /// (`handover.rs`). Lost in a crash, the attempt times out instead.
+    ReleaseActivity {
+        run_id: String,
+        scheduled_event_id: i64,
+        attempt: i32,
+        request_id: String,
+    },
     /// A run with asynchronous Nexus operations backed by linked runs: finish those whose
     /// run has closed.
     SyncNexus { caller_run_id: String },
@@ -105,6 +114,16 @@ impl History {
                         history.apply_parent_close_policy(parent_run_id).await
                     }
                     FollowUp::ResetSticky { run_id } => history.reset_sticky(run_id).await,
+                    FollowUp::ReleaseActivity {
+                        run_id,
+                        scheduled_event_id,
+                        attempt,
+                        request_id,
+                    } => {
+                        history
+                            .release_activity(run_id, *scheduled_event_id, *attempt, request_id)
+                            .await
+                    }
                     FollowUp::DeliverExternal { source_run_id } => {
                         history.deliver_external(source_run_id).await
                     }

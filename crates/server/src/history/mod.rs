@@ -29,6 +29,7 @@ mod busy_runs;
 mod delete;
 mod event_cache;
 mod follow_ups;
+mod handover;
 mod nexus;
 mod pinned;
 pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLBACK_URL};
@@ -88,6 +89,14 @@ pub struct History {
 pub struct ClosedRun {
     pub namespace: String,
     pub workflow_id: String,
+}
+
+/// A run a transition chained to its run, created in the same write.
+struct ChainedRun {
+    execution: Arc<Execution>,
+    /// Its ready tasks not started for a waiting poller.
+    tasks: Vec<ReadyTask>,
+    handovers: Vec<handover::Handover>,
 }
 
 /// Closes a lagging subscriber may miss before it is told it lagged.
@@ -312,6 +321,7 @@ impl History {
             .with_run_ids(|| new_run_id(now))
             .with_limits(self.limits);
         let (value, created) = operation(&mut transition);
+        let handovers = self.start_for_waiting_pollers(&mut transition);
         let output = transition.finish();
         let changed = exec != *before;
         if !changed && created.is_none() {
@@ -350,7 +360,7 @@ impl History {
         });
         // Runs this one starts (continue-as-new, retry, children) are created in the same
         // atomic write.
-        let started_runs = chained_runs(&exec, output.new_runs, now, &mut writes);
+        let started_runs = self.chained_runs(&exec, output.new_runs, now, &mut writes);
         let closed_now = before.is_running() && !exec.is_running();
         let new_external_requests = exec
             .external_requests
@@ -373,6 +383,7 @@ impl History {
         }
         self.runs.put(&entry, &mut guard, Some(exec.clone()));
         drop(guard);
+        self.hand_over(&exec, handovers);
         self.publish(&exec, output.tasks);
         entry.changed.send_modify(|version| *version += 1);
         self.publish_created_runs(started_runs, created).await;
@@ -410,18 +421,15 @@ impl History {
 
     /// Caches and publishes the runs a committed transition created (chained runs, or the run
     /// a reset built).
-    async fn publish_created_runs(
-        &self,
-        started_runs: Vec<(Execution, Vec<ReadyTask>)>,
-        created: Option<ResetRun>,
-    ) {
-        for (next, tasks) in started_runs {
-            self.cache(&next).await;
-            self.publish(&next, tasks);
+    async fn publish_created_runs(&self, started_runs: Vec<ChainedRun>, created: Option<ResetRun>) {
+        for run in started_runs {
+            self.cache(run.execution.clone()).await;
+            self.hand_over(&run.execution, run.handovers);
+            self.publish(&run.execution, run.tasks);
         }
         if let Some(run) = created {
             let next = run.execution;
-            self.cache(&next).await;
+            self.cache(Arc::new(next.clone())).await;
             self.publish(&next, run.tasks);
             if !next.external_requests.is_empty() {
                 self.follow_up(FollowUp::DeliverExternal {
@@ -429,6 +437,47 @@ impl History {
                 });
             }
         }
+    }
+
+    /// The runs a transition chains to `exec` (continue-as-new, retry, cron, children), started
+    /// and added to the same atomic write; their first tasks are started for waiting pollers.
+    fn chained_runs(
+        &self,
+        exec: &Execution,
+        new_runs: Vec<temper_engine::NewRun>,
+        now: i64,
+        writes: &mut Vec<ExecutionWrite>,
+    ) -> Vec<ChainedRun> {
+        let mut started_runs = Vec::new();
+        for run in new_runs {
+            let (mut next, mut events, tasks) = Execution::start(
+                &exec.namespace,
+                &run.run_id,
+                "",
+                run.started,
+                None,
+                run.user_metadata.as_ref(),
+                now,
+            );
+            let (tasks, handovers) =
+                self.start_new_run_for_waiting_pollers(&mut next, &mut events, tasks, now);
+            next.db_version = 1;
+            let signal_request_ids = std::mem::take(&mut next.signal_request_ids);
+            let execution = Arc::new(next);
+            writes.push(ExecutionWrite {
+                signal_request_ids,
+                execution: execution.clone(),
+                expected_db_version: 0,
+                new_events: encoded(&events),
+                make_current: true,
+            });
+            started_runs.push(ChainedRun {
+                execution,
+                tasks,
+                handovers,
+            });
+        }
+        started_runs
     }
 
     /// Drops cached state of runs the store deleted, so they read as not found.
@@ -481,11 +530,10 @@ impl History {
     }
 
     /// Caches the state of a run just written.
-    async fn cache(&self, exec: &Execution) {
+    async fn cache(&self, exec: Arc<Execution>) {
         let entry = self.entry(&exec.run_id);
         let mut slot = entry.state.lock().await;
-        self.runs
-            .put(&entry, &mut slot, Some(Arc::new(exec.clone())));
+        self.runs.put(&entry, &mut slot, Some(exec));
     }
 
     /// Resolves an execution (an empty run id means the current run) to its state.
@@ -580,38 +628,6 @@ impl History {
             }
         }
     }
-}
-
-/// The runs a transition chains to `exec` (continue-as-new, retry, cron, children), started
-/// and added to the same atomic write; with the tasks each is ready for.
-fn chained_runs(
-    exec: &Execution,
-    new_runs: Vec<temper_engine::NewRun>,
-    now: i64,
-    writes: &mut Vec<ExecutionWrite>,
-) -> Vec<(Execution, Vec<ReadyTask>)> {
-    let mut started_runs = Vec::new();
-    for run in new_runs {
-        let (mut next, events, tasks) = Execution::start(
-            &exec.namespace,
-            &run.run_id,
-            "",
-            run.started,
-            None,
-            run.user_metadata.as_ref(),
-            now,
-        );
-        next.db_version = 1;
-        writes.push(ExecutionWrite {
-            signal_request_ids: std::mem::take(&mut next.signal_request_ids),
-            execution: Arc::new(next.clone()),
-            expected_db_version: 0,
-            new_events: encoded(&events),
-            make_current: true,
-        });
-        started_runs.push((next, tasks));
-    }
-    started_runs
 }
 
 /// Events as the store writes them (and the event cache keeps them): encoded once.

@@ -1,6 +1,8 @@
 //! `PollWorkflowTaskQueue` and `PollActivityTaskQueue`: take a task from matching and start it
 //! on its run. A queued entry is only a reference; the run decides whether it is still
-//! current, so stale or duplicated entries are skipped here. The frontend builds the response.
+//! current, so stale or duplicated entries are skipped here. A task that became ready while
+//! the poller waited arrives started already (`handover.rs`). The frontend builds the
+//! response.
 
 use std::time::Duration;
 
@@ -9,7 +11,9 @@ use temper_engine::Execution;
 use temper_engine::execution::{ActivityTaskGrant, WorkflowTaskGrant};
 
 use super::History;
-use crate::matching::{QueueKind, QueuedTask};
+pub use crate::matching::Poller;
+use crate::matching::{Handoff, QueueKind, QueuedTask, SyncStarted};
+use temper_engine::StartedTask;
 
 /// What a workflow-task poll hands out.
 pub enum HandedWorkflowTask {
@@ -24,13 +28,6 @@ pub enum HandedWorkflowTask {
         query_id: String,
         query: WorkflowQuery,
     },
-}
-
-/// Who polls: the worker's identity and the build id of its deployment version (empty for an
-/// unversioned worker).
-pub struct Poller<'a> {
-    pub identity: &'a str,
-    pub build: &'a str,
 }
 
 /// What an activity-task poll takes from the queue.
@@ -63,16 +60,18 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let task = self
+            let task = match self
                 .matching()
-                .poll_as(
-                    namespace,
-                    queue,
-                    QueueKind::Workflow,
-                    poller.build,
-                    remaining,
-                )
-                .await?;
+                .poll_as(namespace, queue, QueueKind::Workflow, poller, remaining)
+                .await?
+            {
+                Handoff::Task(task) => task,
+                Handoff::Started(SyncStarted {
+                    exec,
+                    task: StartedTask::Workflow(grant),
+                }) => return Some(HandedWorkflowTask::Workflow { exec, grant }),
+                Handoff::Started(_) => continue,
+            };
             match task {
                 QueuedTask::Workflow {
                     run_id,
@@ -146,16 +145,18 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let task = self
+            let task = match self
                 .matching()
-                .poll_as(
-                    namespace,
-                    queue,
-                    QueueKind::Activity,
-                    poller.build,
-                    remaining,
-                )
-                .await?;
+                .poll_as(namespace, queue, QueueKind::Activity, poller, remaining)
+                .await?
+            {
+                Handoff::Task(task) => task,
+                Handoff::Started(SyncStarted {
+                    exec,
+                    task: StartedTask::Activity(grant),
+                }) => return Some(HandedActivityTask::Workflow { exec, grant }),
+                Handoff::Started(_) => continue,
+            };
             let (run_id, scheduled_event_id, attempt) = match task {
                 QueuedTask::Activity {
                     run_id,

@@ -24,6 +24,17 @@ pub(super) const START_ATTEMPTS: usize = 3;
 /// Stripes of the lock that serialises starts of the same workflow id.
 pub(super) const ID_LOCK_STRIPES: usize = 64;
 
+/// What becomes of a new run's first workflow task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FirstTask {
+    /// Started in the run's first write when a worker is polling for it (`handover.rs`).
+    StartForWaitingPoller,
+    /// Queued: an eager start keeps it for the worker that asked; an update-with-start
+    /// admits its update before the task starts, so that the task carries it (as in
+    /// Temporal).
+    Queue,
+}
+
 /// Why one start attempt did not start.
 pub(super) enum StartError {
     /// Another run became the id's running run between the check and the write.
@@ -96,6 +107,24 @@ impl History {
         request: &StartWorkflowExecutionRequest,
         signal: Option<&InitialSignal>,
     ) -> Result<(String, bool), Status> {
+        // An eager start's first task is kept for the worker that asked for it.
+        let first_task = if request.request_eager_execution {
+            FirstTask::Queue
+        } else {
+            FirstTask::StartForWaitingPoller
+        };
+        self.start_workflow_with(namespace, request, signal, first_task)
+            .await
+    }
+
+    /// [`History::start_workflow`], saying what becomes of the new run's first task.
+    pub(super) async fn start_workflow_with(
+        &self,
+        namespace: &str,
+        request: &StartWorkflowExecutionRequest,
+        signal: Option<&InitialSignal>,
+        first_task: FirstTask,
+    ) -> Result<(String, bool), Status> {
         let stripe = stripe_of(namespace, &request.workflow_id);
         let _id_guard = self.id_locks[stripe].lock().await;
         // A run chained by continue-as-new or started as a child can take the id between the
@@ -103,7 +132,10 @@ impl History {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.try_start_workflow(namespace, request, signal).await {
+            match self
+                .try_start_workflow(namespace, request, signal, first_task)
+                .await
+            {
                 Err(StartError::LostRace) if attempts < START_ATTEMPTS => continue,
                 Err(StartError::LostRace) => {
                     return Err(Status::aborted(
@@ -121,6 +153,7 @@ impl History {
         namespace: &str,
         request: &StartWorkflowExecutionRequest,
         signal: Option<&InitialSignal>,
+        first_task: FirstTask,
     ) -> Result<(String, bool), StartError> {
         let current_run = self
             .store
@@ -154,7 +187,7 @@ impl History {
         let now = self.clock.now_ms();
         let run_id = new_run_id(now);
         let started = started_attributes(request, now);
-        let (mut exec, events, tasks) = Execution::start(
+        let (mut exec, mut events, tasks) = Execution::start(
             namespace,
             &run_id,
             &request.request_id,
@@ -163,10 +196,18 @@ impl History {
             request.user_metadata.as_ref(),
             now,
         );
+        let (tasks, handovers) = match first_task {
+            FirstTask::Queue => (tasks, Vec::new()),
+            FirstTask::StartForWaitingPoller => {
+                self.start_new_run_for_waiting_pollers(&mut exec, &mut events, tasks, now)
+            }
+        };
         exec.db_version = 1;
+        let signal_request_ids = std::mem::take(&mut exec.signal_request_ids);
+        let exec = Arc::new(exec);
         let write = ExecutionWrite {
-            signal_request_ids: std::mem::take(&mut exec.signal_request_ids),
-            execution: Arc::new(exec.clone()),
+            signal_request_ids,
+            execution: exec.clone(),
             expected_db_version: 0,
             new_events: super::encoded(&events),
             make_current: true,
@@ -176,7 +217,8 @@ impl History {
             Err(StoreError::Conflict(..)) => return Err(StartError::LostRace),
             Err(error) => return Err(errors::storage(error).into()),
         }
-        self.cache(&exec).await;
+        self.cache(exec.clone()).await;
+        self.hand_over(&exec, handovers);
         self.publish(&exec, tasks);
         Ok((run_id, true))
     }

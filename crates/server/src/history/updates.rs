@@ -14,6 +14,7 @@ use tonic::Status;
 
 use crate::errors;
 use crate::history::History;
+use crate::history::start::FirstTask;
 use crate::validation::check_length;
 
 /// Longest an update request waits for the stage it asked for before answering with the
@@ -164,7 +165,7 @@ impl History {
             Some(exec) => (exec, false),
             None => {
                 let (run_id, started) = self
-                    .start_workflow(&start.namespace, &start, None)
+                    .start_workflow_with(&start.namespace, &start, None, FirstTask::Queue)
                     .await
                     .map_err(start_failed)?;
                 let exec = self

@@ -12,8 +12,11 @@
 //! the number of waiting runs. Once a spilled queue has drained to half its capacity, History
 //! scans the open runs and offers their tasks for it again (`history/refill.rs`) until a whole
 //! scan passes without a task spilled; while spilled, a queue keeps the keys of the run tasks
-//! it holds so that the refill does not queue one twice. Other tasks (queries, Nexus and standalone-activity
-//! tasks) live only here and are always kept.
+//! it holds so that the refill does not queue one twice. Other tasks (queries, Nexus and
+//! standalone-activity tasks) live only here and are always kept.
+//!
+//! A waiting poller may also be reserved for a task that is about to start for it in the
+//! write that makes it ready (`handoff.rs`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,6 +26,17 @@ use temper_api::proto::query::v1::WorkflowQuery;
 use tokio::sync::{Notify, oneshot};
 
 use crate::token_bucket::RateLimit;
+
+mod handoff;
+use handoff::PollerMessage;
+pub use handoff::{Handoff, ReservedPoller, SyncStarted};
+
+/// Who polls: the worker's identity and the build id of its deployment version (empty for an
+/// unversioned worker).
+pub struct Poller<'a> {
+    pub identity: &'a str,
+    pub build: &'a str,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueueKind {
@@ -139,7 +153,8 @@ fn target_build<'a>(routing: Option<&'a QueueRouting>, route: &'a Route) -> Opti
 /// A poller waiting for a task, with the build id it runs (empty: unversioned).
 struct WaitingPoller {
     build: String,
-    sender: oneshot::Sender<QueuedTask>,
+    identity: String,
+    sender: oneshot::Sender<PollerMessage>,
 }
 
 #[derive(Default)]
@@ -207,20 +222,33 @@ impl Queue {
         route: &Route,
         task: QueuedTask,
     ) -> Option<QueuedTask> {
-        let target = target_build(routing, route);
         let mut task = task;
-        while let Some(index) = self
-            .pollers
-            .iter()
-            .position(|p| target.is_none_or(|build| build == p.build))
-        {
-            let poller = self.pollers.remove(index)?;
-            match poller.sender.send(task) {
+        while let Some(poller) = self.take_poller(routing, route) {
+            match poller
+                .sender
+                .send(PollerMessage::Handoff(Handoff::Task(task)))
+            {
                 Ok(()) => return None,
-                Err(returned) => task = returned,
+                Err(PollerMessage::Handoff(Handoff::Task(returned))) => task = returned,
+                // Only the task sent comes back.
+                Err(_) => return None,
             }
         }
         Some(task)
+    }
+
+    /// Takes the first waiting poller a task on `route` may go to.
+    fn take_poller(
+        &mut self,
+        routing: Option<&QueueRouting>,
+        route: &Route,
+    ) -> Option<WaitingPoller> {
+        let target = target_build(routing, route);
+        let index = self
+            .pollers
+            .iter()
+            .position(|p| target.is_none_or(|build| build == p.build))?;
+        self.pollers.remove(index)
     }
 
     /// Queues a task for later, unless it is a run's task and the queue is full: that one is
@@ -371,6 +399,33 @@ impl Matching {
             entry.keep(self.capacity, route, task);
         }
         true
+    }
+
+    /// Takes a poller waiting on the queue that a task on `route` may go to, for a task about
+    /// to start for it (see `handoff.rs`). `None` when no live poller waits, or the queue is
+    /// closed or rate-limited (its tasks are never handed over at once).
+    pub fn reserve_poller(
+        &self,
+        namespace: &str,
+        queue: &str,
+        kind: QueueKind,
+        route: &Route,
+    ) -> Option<ReservedPoller> {
+        let key = (namespace.to_string(), queue.to_string(), kind);
+        if self
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return None;
+        }
+        let routing = self.routing_of(namespace, queue);
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queues.get_mut(&key).filter(|q| q.limit.is_none())?;
+        entry.pollers.retain(|p| !p.sender.is_closed());
+        let poller = entry.take_poller(routing.as_ref(), route)?;
+        Some(ReservedPoller::new(poller.identity, poller.sender))
     }
 
     /// Queues that spilled and have room again, each with its spill count.
@@ -572,7 +627,8 @@ impl Matching {
             .unwrap_or_default()
     }
 
-    /// Waits up to `wait` for a task for an unversioned poller; `None` when the wait ends empty.
+    /// Waits up to `wait` for a task for an anonymous unversioned poller of a queue whose tasks
+    /// are never started for a waiting poller (Nexus; tests); `None` when the wait ends empty.
     pub async fn poll(
         &self,
         namespace: &str,
@@ -580,57 +636,80 @@ impl Matching {
         kind: QueueKind,
         wait: Duration,
     ) -> Option<QueuedTask> {
-        self.poll_as(namespace, queue, kind, "", wait).await
+        let anonymous = Poller {
+            identity: "",
+            build: "",
+        };
+        match self
+            .poll_as(namespace, queue, kind, &anonymous, wait)
+            .await?
+        {
+            Handoff::Task(task) => Some(task),
+            // Only workflow and activity queues' pollers are reserved, by History.
+            Handoff::Started(_) => None,
+        }
     }
 
-    /// Waits up to `wait` for a task a poller running `build` (empty: unversioned) may take.
+    /// Waits up to `wait` for a task `poller` may take; `None` when the wait ends empty.
     pub async fn poll_as(
         &self,
         namespace: &str,
         queue: &str,
         kind: QueueKind,
-        build: &str,
+        poller: &Poller<'_>,
         wait: Duration,
-    ) -> Option<QueuedTask> {
+    ) -> Option<Handoff> {
+        let key = (namespace.to_string(), queue.to_string(), kind);
         self.last_polled
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                (namespace.to_string(), queue.to_string(), kind),
-                std::time::Instant::now(),
-            );
-        let key = (namespace.to_string(), queue.to_string(), kind);
+            .insert(key.clone(), std::time::Instant::now());
         let deadline = tokio::time::Instant::now() + wait;
-        if let Some(taken) = self.poll_limited(&key, build, deadline).await {
-            return taken;
+        if let Some(taken) = self.poll_limited(&key, poller.build, deadline).await {
+            return taken.map(Handoff::Task);
         }
-        let routing = self.routing_of(namespace, queue);
-        let mut receiver = {
-            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = queues
-                .entry((namespace.to_string(), queue.to_string(), kind))
-                .or_default();
-            if let Some(task) = entry.take_for(routing.as_ref(), build) {
-                self.note_taken(entry);
-                return Some(task);
-            }
-            let (sender, receiver) = oneshot::channel();
-            entry.pollers.retain(|p| !p.sender.is_closed());
-            entry.pollers.push_back(WaitingPoller {
-                build: build.to_string(),
-                sender,
-            });
-            receiver
-        };
-        match tokio::time::timeout(wait, &mut receiver).await {
-            Ok(Ok(task)) => Some(task),
-            Ok(Err(_)) => None,
-            Err(_) => {
-                // A task sent between the timeout and now must not be lost.
-                receiver.close();
-                receiver.try_recv().ok()
+        loop {
+            let mut receiver = match self.take_or_wait(&key, poller) {
+                Ok(task) => return Some(Handoff::Task(task)),
+                Err(receiver) => receiver,
+            };
+            match tokio::time::timeout_at(deadline, &mut receiver).await {
+                Ok(Ok(PollerMessage::Handoff(handoff))) => return Some(handoff),
+                Ok(Ok(PollerMessage::PollAgain)) => continue,
+                Ok(Err(_)) => return None,
+                Err(_) => {
+                    // A task sent between the timeout and now must not be lost.
+                    receiver.close();
+                    return match receiver.try_recv() {
+                        Ok(PollerMessage::Handoff(handoff)) => Some(handoff),
+                        _ => None,
+                    };
+                }
             }
         }
+    }
+
+    /// Takes a queued task `poller` may take, or registers it as waiting.
+    fn take_or_wait(
+        &self,
+        key: &QueueKey,
+        poller: &Poller<'_>,
+    ) -> Result<QueuedTask, oneshot::Receiver<PollerMessage>> {
+        let routing = self.routing_of(&key.0, &key.1);
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queues.entry(key.clone()).or_default();
+        if let Some(task) = entry.take_for(routing.as_ref(), poller.build) {
+            self.note_taken(entry);
+            return Ok(task);
+        }
+        let (sender, receiver) = oneshot::channel();
+        entry.pollers.retain(|p| !p.sender.is_closed());
+        entry.pollers.push_back(WaitingPoller {
+            build: poller.build.to_string(),
+            identity: poller.identity.to_string(),
+            sender,
+        });
+        Err(receiver)
     }
 
     /// Notes that `identity` is polling a queue.
@@ -758,6 +837,21 @@ mod tests {
         }
     }
 
+    /// A poller of build `build`.
+    fn built(build: &str) -> Poller<'_> {
+        Poller {
+            identity: "worker",
+            build,
+        }
+    }
+
+    fn queued(handoff: Option<Handoff>) -> Option<QueuedTask> {
+        match handoff? {
+            Handoff::Task(task) => Some(task),
+            Handoff::Started(_) => None,
+        }
+    }
+
     #[tokio::test]
     async fn versioned_pollers_take_only_their_builds_tasks() {
         let matching = Matching::default();
@@ -768,9 +862,10 @@ mod tests {
         offer(1, follow());
         offer(2, Route::Pinned("v1".into()));
         // No current version: following tasks go to unversioned pollers only.
-        let v1 = || matching.poll_as("ns", "q", QueueKind::Activity, "v1", wait);
-        assert_eq!(scheduled(v1().await), Some(2));
-        assert_eq!(scheduled(v1().await), None);
+        let (v1_poller, v2_poller) = (built("v1"), built("v2"));
+        let v1 = || matching.poll_as("ns", "q", QueueKind::Activity, &v1_poller, wait);
+        assert_eq!(scheduled(queued(v1().await)), Some(2));
+        assert_eq!(scheduled(queued(v1().await)), None);
         offer(3, follow());
         matching.set_routing(
             "ns",
@@ -780,9 +875,9 @@ mod tests {
                 ramping: None,
             }),
         );
-        let v2 = matching.poll_as("ns", "q", QueueKind::Activity, "v2", wait);
+        let v2 = matching.poll_as("ns", "q", QueueKind::Activity, &v2_poller, wait);
         assert_eq!(
-            scheduled(v2.await),
+            scheduled(queued(v2.await)),
             Some(1),
             "the backlog follows the new current"
         );
@@ -851,6 +946,99 @@ mod tests {
         // Taken tasks are no longer held: a later offer of one queues it again.
         matching.offer("ns", "q", QueueKind::Activity, activity(2));
         assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 1);
+    }
+
+    fn started() -> SyncStarted {
+        let grant = temper_engine::WorkflowTaskGrant {
+            scheduled_event_id: 2,
+            started_event_id: 3,
+            attempt: 1,
+            previous_started_event_id: 0,
+            scheduled_time_ms: 0,
+            started_time_ms: 0,
+        };
+        SyncStarted {
+            exec: std::sync::Arc::new(temper_engine::Execution::default()),
+            task: temper_engine::StartedTask::Workflow(grant),
+        }
+    }
+
+    /// Polls the workflow queue "q" as "worker" for up to a second, in a task of its own.
+    fn waiting_poller(
+        matching: &std::sync::Arc<Matching>,
+    ) -> tokio::task::JoinHandle<Option<Handoff>> {
+        let matching = matching.clone();
+        tokio::spawn(async move {
+            let poller = built("");
+            let wait = Duration::from_secs(1);
+            matching
+                .poll_as("ns", "q", QueueKind::Workflow, &poller, wait)
+                .await
+        })
+    }
+
+    #[tokio::test]
+    async fn a_reserved_poller_gets_the_task_started_for_it() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let poll = waiting_poller(&matching);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reserved = matching
+            .reserve_poller("ns", "q", QueueKind::Workflow, &Route::follow())
+            .expect("a poller waits");
+        assert_eq!(reserved.identity(), "worker");
+        assert!(
+            matching
+                .reserve_poller("ns", "q", QueueKind::Workflow, &Route::follow())
+                .is_none(),
+            "a reserved poller is off the queue"
+        );
+        assert!(reserved.deliver(started()));
+        let handed = poll.await.expect("poll ends");
+        assert!(matches!(handed, Some(Handoff::Started(_))));
+    }
+
+    #[tokio::test]
+    async fn a_poller_that_left_is_not_handed_its_task() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let poll = waiting_poller(&matching);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reserved = matching.reserve_poller("ns", "q", QueueKind::Workflow, &Route::follow());
+        poll.abort();
+        let _ = poll.await;
+        assert!(!reserved.expect("a poller waited").deliver(started()));
+    }
+
+    #[tokio::test]
+    async fn a_poller_let_go_polls_again() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let poll = waiting_poller(&matching);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reserved = matching.reserve_poller("ns", "q", QueueKind::Workflow, &Route::follow());
+        drop(reserved.expect("a poller waits"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let task = QueuedTask::Workflow {
+            run_id: "r".into(),
+            scheduled_event_id: 2,
+        };
+        matching.offer("ns", "q", QueueKind::Workflow, task);
+        let handed = poll.await.expect("poll ends");
+        assert!(matches!(
+            handed,
+            Some(Handoff::Task(QueuedTask::Workflow { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rate_limited_and_closed_queues_reserve_no_poller() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let _poll = waiting_poller(&matching);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        matching.set_rate_limit("ns", "q", QueueKind::Workflow, Some(10.0));
+        let reserve = || matching.reserve_poller("ns", "q", QueueKind::Workflow, &Route::Any);
+        assert!(reserve().is_none(), "rate-limited");
+        matching.set_rate_limit("ns", "q", QueueKind::Workflow, None);
+        matching.close("ns", "q", QueueKind::Workflow);
+        assert!(reserve().is_none(), "closed");
     }
 
     #[test]
