@@ -1,8 +1,9 @@
 //! The PostgreSQL backend.
 //!
 //! Same tables and the same contract as the SQLite backend: one writer task commits whatever
-//! writes are waiting in one transaction (group commit, each request all-or-nothing through a
-//! savepoint) and answers each caller after the commit; PostgreSQL's default
+//! writes are waiting in one transaction (group commit; when a request loses a check the group
+//! is committed again with each request all-or-nothing through a savepoint) and answers each
+//! caller after the commit; PostgreSQL's default
 //! `synchronous_commit` makes an acknowledged write durable. Reads share a second connection
 //! (tokio-postgres pipelines concurrent queries on it). Rare administrative writes (namespaces,
 //! retention deletes, deleting one run, indexes, the clock offset) take the writer connection
@@ -374,7 +375,40 @@ async fn writer_loop(
     }
 }
 
+/// Commits a group in one transaction. The requests' statements are issued together, without
+/// savepoints: tokio-postgres pipelines them on the connection, so the group costs a few round
+/// trips, not a few per request. A request that loses a check (a stale version, a running run
+/// holding the id, a retried signal) means the group is rolled back and committed again with
+/// each request isolated ([`commit_group_isolated`]); such losses are rare. Requests of one
+/// group touch different runs (a run's next write waits for its previous one's commit), so
+/// the order in which their statements reach the server does not matter; a request's own
+/// writes (a run and the run it chains to) are applied in order.
 async fn commit_group(
+    client: &mut Client,
+    statements: &Statements,
+    group: &[WriteRequest],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let tx = client.transaction().await?;
+    let transaction = &tx;
+    let requests = group.iter().map(|(writes, _)| async move {
+        for write in writes {
+            if apply_write(transaction, statements, write).await?.is_err() {
+                return Ok(false);
+            }
+        }
+        StoreResult::Ok(true)
+    });
+    let applied = futures_util::future::try_join_all(requests).await?;
+    if applied.iter().all(|clean| *clean) {
+        tx.commit().await?;
+        return Ok(group.iter().map(|_| Ok(())).collect());
+    }
+    tx.rollback().await?;
+    commit_group_isolated(client, statements, group).await
+}
+
+/// Commits a group in one transaction, each request all-or-nothing through a savepoint.
+async fn commit_group_isolated(
     client: &mut Client,
     statements: &Statements,
     group: &[WriteRequest],
