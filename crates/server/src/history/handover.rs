@@ -13,7 +13,7 @@ use temper_engine::{Execution, StartedTask, Transition};
 
 use super::follow_ups::FollowUp;
 use super::{History, route_of};
-use crate::matching::{QueueKind, ReservedPoller, Route, SyncStarted};
+use crate::matching::{QueueKind, ReservedPoller, SyncStarted};
 use tonic::Status;
 
 /// A task started in a transition for a reserved poller, to hand over after the commit.
@@ -69,15 +69,19 @@ impl History {
     fn reserve_poller_for(&self, exec: &Execution, task: &ReadyTask) -> Option<ReservedPoller> {
         match task {
             ReadyTask::Workflow { task_queue, .. } => {
+                // Not on a sticky queue: a sticky task its worker never got must stay movable
+                // to the normal queue (`ResetStickyTaskQueue`, the sticky schedule-to-start
+                // timeout), and a poll cancelled a moment ago can still look like it waits.
                 let queue = self.workflow_queue_for(exec, task_queue);
-                // A sticky queue has its one worker: any of its pollers may take the task.
-                let route = if queue == exec.task_queue {
-                    route_of(exec)
-                } else {
-                    Route::Any
-                };
-                self.matching
-                    .reserve_poller(&exec.namespace, queue, QueueKind::Workflow, &route)
+                if queue != exec.task_queue {
+                    return None;
+                }
+                self.matching.reserve_poller(
+                    &exec.namespace,
+                    queue,
+                    QueueKind::Workflow,
+                    &route_of(exec),
+                )
             }
             ReadyTask::Activity { task_queue, .. } => self.matching.reserve_poller(
                 &exec.namespace,
