@@ -144,6 +144,17 @@ async def client(temper):
 
 
 @pytest.fixture
+def temper_with_metrics(tmp_path):
+    """A server with Prometheus metrics on a port of its own: (server, metrics port)."""
+    port = free_port()
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=["--metrics-port", str(port)])
+    server.start()
+    yield server, port
+    server.stop()
+    server.check_log_and_verify()
+
+
+@pytest.fixture
 def task_queue():
     return f"tq-{uuid.uuid4()}"
 

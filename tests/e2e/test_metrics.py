@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from conftest import TemperServer, free_port
+from conftest import free_port
 from scenarios import OneActivityWorkflow, record
 from test_differential import TEMPORAL
 
@@ -56,15 +56,6 @@ def find(family: list, name: str, **labels) -> list:
     """Samples of `name` with `labels` (the parser names counter samples `<name>_total`)."""
     return [s for s in family if s.name in (name, f"{name}_total")
             and all(s.labels.get(k) == v for k, v in labels.items())]
-
-
-@pytest.fixture
-def temper_with_metrics(tmp_path):
-    port = free_port()
-    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=["--metrics-port", str(port)])
-    server.start()
-    yield server, port
-    server.stop()
 
 
 async def test_metrics_after_a_workflow(temper_with_metrics):

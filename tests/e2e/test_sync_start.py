@@ -14,7 +14,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from conftest import TemperServer, free_port
 from scenarios import OneActivityWorkflow, record
 from test_metrics import find, samples
 
@@ -33,16 +32,6 @@ ONE_ACTIVITY_HISTORY = [
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
 ]
-
-
-@pytest.fixture
-def temper_with_metrics(tmp_path):
-    port = free_port()
-    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log", extra_args=["--metrics-port", str(port)])
-    server.start()
-    yield server, port
-    server.stop()
-    server.check_log_and_verify()
 
 
 def store_writes(port: int) -> float:
