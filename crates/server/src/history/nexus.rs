@@ -59,7 +59,7 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let task = self
+            let claimed = self
                 .matching
                 .poll(namespace, queue, QueueKind::Nexus, remaining)
                 .await?;
@@ -68,8 +68,9 @@ impl History {
                 scheduled_event_id,
                 attempt,
                 cancel,
-            } = task
+            } = claimed.task().clone()
             else {
+                claimed.settle();
                 continue;
             };
             let applied = self
@@ -83,6 +84,8 @@ impl History {
                     }
                 })
                 .await;
+            // Started, or stale: either way the entry is spent.
+            claimed.settle();
             match applied {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {

@@ -60,30 +60,35 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let task = match self
+            let claimed = match self
                 .matching()
                 .poll_as(namespace, queue, QueueKind::Workflow, poller, remaining)
                 .await?
             {
-                Handoff::Task(task) => task,
+                Handoff::Task(claimed) => claimed,
                 Handoff::Started(SyncStarted {
                     exec,
                     task: StartedTask::Workflow(grant),
                 }) => return Some(HandedWorkflowTask::Workflow { exec, grant }),
                 Handoff::Started(_) => continue,
             };
-            match task {
-                QueuedTask::Workflow {
-                    run_id,
-                    scheduled_event_id,
-                } => {
-                    if let Some(handed) = self
-                        .start_workflow_task(&run_id, scheduled_event_id, identity)
-                        .await
-                    {
-                        return Some(handed);
-                    }
+            if let QueuedTask::Workflow {
+                run_id,
+                scheduled_event_id,
+            } = claimed.task()
+            {
+                let (run_id, scheduled_event_id) = (run_id.clone(), *scheduled_event_id);
+                let handed = self
+                    .start_workflow_task(&run_id, scheduled_event_id, identity)
+                    .await;
+                // Started, or stale: either way the entry is spent.
+                claimed.settle();
+                if handed.is_some() {
+                    return handed;
                 }
+                continue;
+            }
+            match claimed.settle() {
                 QueuedTask::Query {
                     run_id,
                     query_id,
@@ -95,7 +100,8 @@ impl History {
                         query,
                     });
                 }
-                QueuedTask::Activity { .. }
+                QueuedTask::Workflow { .. }
+                | QueuedTask::Activity { .. }
                 | QueuedTask::StandaloneActivity { .. }
                 | QueuedTask::Nexus { .. } => {}
             }
@@ -145,36 +151,38 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let task = match self
+            let claimed = match self
                 .matching()
                 .poll_as(namespace, queue, QueueKind::Activity, poller, remaining)
                 .await?
             {
-                Handoff::Task(task) => task,
+                Handoff::Task(claimed) => claimed,
                 Handoff::Started(SyncStarted {
                     exec,
                     task: StartedTask::Activity(grant),
                 }) => return Some(HandedActivityTask::Workflow { exec, grant }),
                 Handoff::Started(_) => continue,
             };
-            let (run_id, scheduled_event_id, attempt) = match task {
+            let (run_id, scheduled_event_id, attempt) = match claimed.task() {
                 QueuedTask::Activity {
                     run_id,
                     scheduled_event_id,
                     attempt,
-                } => (run_id, scheduled_event_id, attempt),
-                QueuedTask::StandaloneActivity {
-                    activity_id,
-                    run_id,
-                    attempt,
-                } => {
-                    return Some(HandedActivityTask::Standalone {
+                } => (run_id.clone(), *scheduled_event_id, *attempt),
+                _ => match claimed.settle() {
+                    QueuedTask::StandaloneActivity {
                         activity_id,
                         run_id,
                         attempt,
-                    });
-                }
-                _ => continue,
+                    } => {
+                        return Some(HandedActivityTask::Standalone {
+                            activity_id,
+                            run_id,
+                            attempt,
+                        });
+                    }
+                    _ => continue,
+                },
             };
             let request_id = uuid::Uuid::new_v4().to_string();
             let applied = self
@@ -182,6 +190,8 @@ impl History {
                     t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
                 })
                 .await;
+            // Started, or stale: either way the entry is spent.
+            claimed.settle();
             match applied {
                 Ok(applied) => {
                     if let Ok(grant) = applied.value {

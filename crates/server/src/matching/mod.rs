@@ -28,8 +28,8 @@ use tokio::sync::{Notify, oneshot};
 use crate::token_bucket::RateLimit;
 
 mod handoff;
-use handoff::PollerMessage;
-pub use handoff::{Handoff, ReservedPoller, SyncStarted};
+pub use handoff::{ClaimedTask, Handoff, ReservedPoller, SyncStarted};
+use handoff::{PollerInbox, PollerMessage};
 
 /// Who polls: the worker's identity and the build id of its deployment version (empty for an
 /// unversioned worker).
@@ -224,12 +224,9 @@ impl Queue {
     ) -> Option<QueuedTask> {
         let mut task = task;
         while let Some(poller) = self.take_poller(routing, route) {
-            match poller
-                .sender
-                .send(PollerMessage::Handoff(Handoff::Task(task)))
-            {
+            match poller.sender.send(PollerMessage::Task(route.clone(), task)) {
                 Ok(()) => return None,
-                Err(PollerMessage::Handoff(Handoff::Task(returned))) => task = returned,
+                Err(PollerMessage::Task(_, returned)) => task = returned,
                 // Only the task sent comes back.
                 Err(_) => return None,
             }
@@ -297,15 +294,19 @@ impl Queue {
         self.spilled.is_some() && self.tasks.len() <= capacity / 2
     }
 
-    /// Takes the first queued task a poller of `build` may take.
-    fn take_for(&mut self, routing: Option<&QueueRouting>, build: &str) -> Option<QueuedTask> {
+    /// Takes the first queued task a poller of `build` may take, with its route.
+    fn take_for(
+        &mut self,
+        routing: Option<&QueueRouting>,
+        build: &str,
+    ) -> Option<(Route, QueuedTask)> {
         let index = self
             .tasks
             .iter()
             .position(|(route, _)| target_build(routing, route).is_none_or(|b| b == build))?;
-        let (_, task) = self.tasks.remove(index)?;
+        let (route, task) = self.tasks.remove(index)?;
         self.forget(&task);
-        Some(task)
+        Some((route, task))
     }
 }
 
@@ -509,7 +510,7 @@ impl Matching {
         key: &QueueKey,
         build: &str,
         deadline: tokio::time::Instant,
-    ) -> Option<Option<QueuedTask>> {
+    ) -> Option<Option<(Route, QueuedTask)>> {
         const RECHECK: Duration = Duration::from_millis(100);
         loop {
             let routing = self.routing_of(&key.0, &key.1);
@@ -635,7 +636,7 @@ impl Matching {
         queue: &str,
         kind: QueueKind,
         wait: Duration,
-    ) -> Option<QueuedTask> {
+    ) -> Option<ClaimedTask<'_>> {
         let anonymous = Poller {
             identity: "",
             build: "",
@@ -644,7 +645,7 @@ impl Matching {
             .poll_as(namespace, queue, kind, &anonymous, wait)
             .await?
         {
-            Handoff::Task(task) => Some(task),
+            Handoff::Task(claimed) => Some(claimed),
             // Only workflow and activity queues' pollers are reserved, by History.
             Handoff::Started(_) => None,
         }
@@ -658,7 +659,7 @@ impl Matching {
         kind: QueueKind,
         poller: &Poller<'_>,
         wait: Duration,
-    ) -> Option<Handoff> {
+    ) -> Option<Handoff<'_>> {
         let key = (namespace.to_string(), queue.to_string(), kind);
         self.last_polled
             .lock()
@@ -666,26 +667,30 @@ impl Matching {
             .insert(key.clone(), std::time::Instant::now());
         let deadline = tokio::time::Instant::now() + wait;
         if let Some(taken) = self.poll_limited(&key, poller.build, deadline).await {
-            return taken.map(Handoff::Task);
+            let (route, task) = taken?;
+            return Some(Handoff::Task(ClaimedTask::new(self, key, route, task)));
         }
         loop {
-            let mut receiver = match self.take_or_wait(&key, poller) {
-                Ok(task) => return Some(Handoff::Task(task)),
-                Err(receiver) => receiver,
-            };
-            match tokio::time::timeout_at(deadline, &mut receiver).await {
-                Ok(Ok(PollerMessage::Handoff(handoff))) => return Some(handoff),
-                Ok(Ok(PollerMessage::PollAgain)) => continue,
-                Ok(Err(_)) => return None,
-                Err(_) => {
-                    // A task sent between the timeout and now must not be lost.
-                    receiver.close();
-                    return match receiver.try_recv() {
-                        Ok(PollerMessage::Handoff(handoff)) => Some(handoff),
-                        _ => None,
-                    };
+            let mut inbox = match self.take_or_wait(&key, poller) {
+                Ok((route, task)) => {
+                    return Some(Handoff::Task(ClaimedTask::new(self, key, route, task)));
                 }
+                Err(receiver) => PollerInbox::new(self, key.clone(), receiver),
+            };
+            match inbox.receive(deadline).await? {
+                PollerMessage::Task(route, task) => {
+                    return Some(Handoff::Task(ClaimedTask::new(self, key, route, task)));
+                }
+                PollerMessage::Started(started) => return Some(Handoff::Started(started)),
+                PollerMessage::PollAgain => continue,
             }
+        }
+    }
+
+    /// Puts a task a poll took but did not settle back on its queue.
+    fn put_back(&self, key: &QueueKey, route: Route, task: QueuedTask) {
+        if !self.offer_routed(&key.0, &key.1, key.2, task, route) {
+            tracing::warn!(queue = %key.1, "a task put back found its queue closed");
         }
     }
 
@@ -694,7 +699,7 @@ impl Matching {
         &self,
         key: &QueueKey,
         poller: &Poller<'_>,
-    ) -> Result<QueuedTask, oneshot::Receiver<PollerMessage>> {
+    ) -> Result<(Route, QueuedTask), oneshot::Receiver<PollerMessage>> {
         let routing = self.routing_of(&key.0, &key.1);
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let entry = queues.entry(key.clone()).or_default();
@@ -780,9 +785,8 @@ mod tests {
         let poller = {
             let matching = matching.clone();
             tokio::spawn(async move {
-                matching
-                    .poll("ns", "q", QueueKind::Activity, Duration::from_secs(5))
-                    .await
+                let wait = Duration::from_secs(5);
+                settled(matching.poll("ns", "q", QueueKind::Activity, wait).await)
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -804,7 +808,7 @@ mod tests {
         matching.offer("ns", "q", QueueKind::Activity, activity(1));
         matching.offer("ns", "q", QueueKind::Activity, activity(2));
         let wait = Duration::from_millis(10);
-        let first = matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        let first = settled(matching.poll("ns", "q", QueueKind::Activity, wait).await);
         assert!(matches!(
             first,
             Some(QueuedTask::Activity {
@@ -812,7 +816,7 @@ mod tests {
                 ..
             })
         ));
-        let second = matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        let second = settled(matching.poll("ns", "q", QueueKind::Activity, wait).await);
         assert!(matches!(
             second,
             Some(QueuedTask::Activity {
@@ -845,10 +849,25 @@ mod tests {
         }
     }
 
+    /// What a poll took, spent.
+    fn settled(claimed: Option<ClaimedTask<'_>>) -> Option<QueuedTask> {
+        claimed.map(ClaimedTask::settle)
+    }
+
     fn queued(handoff: Option<Handoff>) -> Option<QueuedTask> {
         match handoff? {
-            Handoff::Task(task) => Some(task),
+            Handoff::Task(claimed) => Some(claimed.settle()),
             Handoff::Started(_) => None,
+        }
+    }
+
+    /// A handoff taken out of its poll: the queued task spent, or the started one.
+    type Handed = Option<Result<QueuedTask, SyncStarted>>;
+
+    fn handed(handoff: Option<Handoff>) -> Handed {
+        match handoff? {
+            Handoff::Task(claimed) => Some(Ok(claimed.settle())),
+            Handoff::Started(started) => Some(Err(started)),
         }
     }
 
@@ -882,7 +901,9 @@ mod tests {
             "the backlog follows the new current"
         );
         assert_eq!(
-            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
+            scheduled(settled(
+                matching.poll("ns", "q", QueueKind::Activity, wait).await
+            )),
             None
         );
     }
@@ -908,7 +929,7 @@ mod tests {
         );
         assert!(matching.spilled_with_room().is_empty(), "full: no room yet");
         for _ in 0..3 {
-            matching.poll("ns", "q", QueueKind::Activity, wait).await;
+            settled(matching.poll("ns", "q", QueueKind::Activity, wait).await);
         }
         let spilled = matching.spilled_with_room();
         assert_eq!(spilled.len(), 1);
@@ -933,14 +954,18 @@ mod tests {
         for id in 1..=3 {
             matching.offer("ns", "q", QueueKind::Activity, activity(id));
         }
-        matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        settled(matching.poll("ns", "q", QueueKind::Activity, wait).await);
         // A refill offers what its runs still have: task 2 is held, task 3 spilled.
         matching.offer("ns", "q", QueueKind::Activity, activity(2));
         matching.offer("ns", "q", QueueKind::Activity, activity(3));
         assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 2);
         let taken = [
-            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
-            scheduled(matching.poll("ns", "q", QueueKind::Activity, wait).await),
+            scheduled(settled(
+                matching.poll("ns", "q", QueueKind::Activity, wait).await,
+            )),
+            scheduled(settled(
+                matching.poll("ns", "q", QueueKind::Activity, wait).await,
+            )),
         ];
         assert_eq!(taken, [Some(2), Some(3)]);
         // Taken tasks are no longer held: a later offer of one queues it again.
@@ -964,16 +989,16 @@ mod tests {
     }
 
     /// Polls the workflow queue "q" as "worker" for up to a second, in a task of its own.
-    fn waiting_poller(
-        matching: &std::sync::Arc<Matching>,
-    ) -> tokio::task::JoinHandle<Option<Handoff>> {
+    fn waiting_poller(matching: &std::sync::Arc<Matching>) -> tokio::task::JoinHandle<Handed> {
         let matching = matching.clone();
         tokio::spawn(async move {
             let poller = built("");
             let wait = Duration::from_secs(1);
-            matching
-                .poll_as("ns", "q", QueueKind::Workflow, &poller, wait)
-                .await
+            handed(
+                matching
+                    .poll_as("ns", "q", QueueKind::Workflow, &poller, wait)
+                    .await,
+            )
         })
     }
 
@@ -994,7 +1019,7 @@ mod tests {
         );
         assert!(reserved.deliver(started()));
         let handed = poll.await.expect("poll ends");
-        assert!(matches!(handed, Some(Handoff::Started(_))));
+        assert!(matches!(handed, Some(Err(_))));
     }
 
     #[tokio::test]
@@ -1022,10 +1047,7 @@ mod tests {
         };
         matching.offer("ns", "q", QueueKind::Workflow, task);
         let handed = poll.await.expect("poll ends");
-        assert!(matches!(
-            handed,
-            Some(Handoff::Task(QueuedTask::Workflow { .. }))
-        ));
+        assert!(matches!(handed, Some(Ok(QueuedTask::Workflow { .. }))));
     }
 
     #[tokio::test]
@@ -1039,6 +1061,42 @@ mod tests {
         matching.set_rate_limit("ns", "q", QueueKind::Workflow, None);
         matching.close("ns", "q", QueueKind::Workflow);
         assert!(reserve().is_none(), "closed");
+    }
+
+    #[tokio::test]
+    async fn a_task_sent_to_a_poll_dropped_unread_goes_back_on_its_queue() {
+        let matching = std::sync::Arc::new(Matching::default());
+        let poll = waiting_poller(&matching);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let task = QueuedTask::Workflow {
+            run_id: "r".into(),
+            scheduled_event_id: 2,
+        };
+        matching.offer("ns", "q", QueueKind::Workflow, task);
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Workflow), 0);
+        // The poll's client went away before the poll read its task (this test's runtime
+        // runs one task at a time: the poll has not run since the offer).
+        poll.abort();
+        assert!(poll.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Workflow), 1);
+    }
+
+    #[tokio::test]
+    async fn a_claimed_task_dropped_unsettled_goes_back_with_its_route() {
+        let matching = Matching::default();
+        let wait = Duration::from_millis(10);
+        let pinned = Route::Pinned("v1".into());
+        matching.offer_routed("ns", "q", QueueKind::Activity, activity(7), pinned);
+        let v1 = built("v1");
+        let poll_v1 = || matching.poll_as("ns", "q", QueueKind::Activity, &v1, wait);
+        let claimed = poll_v1().await;
+        assert!(matches!(claimed, Some(Handoff::Task(_))));
+        drop(claimed);
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 1);
+        let unversioned = matching.poll("ns", "q", QueueKind::Activity, wait).await;
+        assert!(unversioned.is_none(), "still pinned to v1");
+        assert_eq!(scheduled(queued(poll_v1().await)), Some(7));
+        assert_eq!(matching.backlog("ns", "q", QueueKind::Activity), 0);
     }
 
     #[test]
