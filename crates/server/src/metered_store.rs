@@ -12,8 +12,8 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 use temper_query::{AttributeType, CompiledQuery, Dialect};
 use temper_store::{
-    ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind, Store, StoreFuture,
-    StoredRecord,
+    ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, NodeRecord, RecordKind,
+    ShardFence, ShardLease, Store, StoreFuture, StoredRecord,
 };
 
 use crate::metrics::{self, UNKNOWN_NAMESPACE};
@@ -227,5 +227,53 @@ impl Store for MeteredStore {
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()> {
         let call = self.inner.save_clock_offset(offset_ms);
         timed("SaveClockOffset", UNKNOWN_NAMESPACE, call)
+    }
+
+    // Temporal's names for the shard and membership operations.
+
+    fn shard_count(&self, proposed: i32) -> StoreFuture<'_, i32> {
+        let call = self.inner.shard_count(proposed);
+        timed("GetClusterMetadata", UNKNOWN_NAMESPACE, call)
+    }
+
+    fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()> {
+        let call = self.inner.heartbeat_node(node);
+        timed("UpsertClusterMembership", UNKNOWN_NAMESPACE, call)
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>> {
+        timed("GetClusterMembers", UNKNOWN_NAMESPACE, self.inner.nodes())
+    }
+
+    fn acquire_shard(
+        &self,
+        shard_id: i32,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Option<ShardLease>> {
+        let call = self
+            .inner
+            .acquire_shard(shard_id, owner, now_ms, lease_until_ms);
+        timed("GetOrCreateShard", UNKNOWN_NAMESPACE, call)
+    }
+
+    fn renew_shards(
+        &self,
+        owner: &str,
+        held: Vec<ShardFence>,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Vec<i32>> {
+        let call = self.inner.renew_shards(owner, held, lease_until_ms);
+        timed("UpdateShard", UNKNOWN_NAMESPACE, call)
+    }
+
+    fn release_shard(&self, owner: &str, held: ShardFence) -> StoreFuture<'_, ()> {
+        let call = self.inner.release_shard(owner, held);
+        timed("UpdateShard", UNKNOWN_NAMESPACE, call)
+    }
+
+    fn shard_leases(&self) -> StoreFuture<'_, Vec<ShardLease>> {
+        timed("ListShards", UNKNOWN_NAMESPACE, self.inner.shard_leases())
     }
 }

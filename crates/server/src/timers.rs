@@ -304,6 +304,7 @@ mod tests {
                     new_events: vec![EncodedEvent::of(&started)],
                     make_current: true,
                     signal_request_ids: Vec::new(),
+                    fence: None,
                 }
             })
             .collect();

@@ -17,9 +17,14 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
 pub mod postgres;
+mod postgres_shards;
 pub mod postgres_tls;
+pub mod shards;
 pub mod sqlite;
+mod sqlite_shards;
 pub mod visibility;
+
+pub use shards::{NodeRecord, ShardFence, ShardLease};
 
 pub use temper_query::CompiledQuery;
 
@@ -38,6 +43,10 @@ pub enum StoreError {
     /// signal, which must change nothing.
     #[error("run {run_id} already received the signal with request id {request_id}")]
     DuplicateSignal { run_id: String, request_id: String },
+    /// The write's shard has changed hands since its node took it (see [`shards`]): the node
+    /// must stop serving the shard.
+    #[error("shard {0} is no longer owned by this node")]
+    ShardOwnershipLost(i32),
     #[error("storage failure: {0}")]
     Backend(String),
     #[error("corrupt record: {0}")]
@@ -148,6 +157,10 @@ pub struct ExecutionWrite {
     /// rows of their own (not in the state, which would grow with every signal) and refuses
     /// the whole write with [`StoreError::DuplicateSignal`] if one was delivered before.
     pub signal_request_ids: Vec<String>,
+    /// The lease of the run's shard that the writing node holds; the write commits only while
+    /// the lease is still the shard's, else it fails with [`StoreError::ShardOwnershipLost`].
+    /// `None` for a node that owns every run (one node on its database).
+    pub fence: Option<ShardFence>,
 }
 
 /// A registered namespace, as stored.
@@ -339,6 +352,37 @@ pub trait Store: Send + Sync + 'static {
     /// How far a time-skipping server's virtual clock is ahead of real time (0 if never set).
     fn load_clock_offset(&self) -> StoreFuture<'_, i64>;
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()>;
+
+    // Several nodes on one database (see [`shards`]).
+
+    /// The cluster's shard count: the stored one, or `proposed` stored now if there is none.
+    fn shard_count(&self, proposed: i32) -> StoreFuture<'_, i32>;
+    /// Records that a node is alive (inserting or replacing its membership row).
+    fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()>;
+    /// Every membership row, live or not, by node id.
+    fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>>;
+    /// Takes (or keeps) shard `shard_id` for `owner` until `lease_until_ms`, if it was never
+    /// taken, its lease ran out at `now_ms`, or `owner` holds it already; a change of owner
+    /// adds one to its `range_id`. `None` while another node's lease is live.
+    fn acquire_shard(
+        &self,
+        shard_id: i32,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Option<ShardLease>>;
+    /// Extends `owner`'s leases to `lease_until_ms` where it still holds them with the same
+    /// `range_id`; returns the shards renewed (one missing was taken by another node).
+    fn renew_shards(
+        &self,
+        owner: &str,
+        held: Vec<ShardFence>,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Vec<i32>>;
+    /// Gives a held shard up at once (its lease ends), for another node to take.
+    fn release_shard(&self, owner: &str, held: ShardFence) -> StoreFuture<'_, ()>;
+    /// Every shard's lease row, by shard id.
+    fn shard_leases(&self) -> StoreFuture<'_, Vec<ShardLease>>;
 }
 
 /// How a record is named in errors: `schedule default/nightly`.

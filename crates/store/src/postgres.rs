@@ -29,6 +29,7 @@ use crate::{
     Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
     record_name, record_outcome,
 };
+use crate::{NodeRecord, ShardFence, ShardLease, postgres_shards};
 
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -190,7 +191,8 @@ impl PostgresStore {
         // a transaction-level lock serialises them.
         writer
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7233); {SCHEMA} {} {} COMMIT;",
+                "BEGIN; SELECT pg_advisory_xact_lock(7233); {SCHEMA} {} {} {} COMMIT;",
+                postgres_shards::SCHEMA,
                 visibility::INDEXES,
                 temper_query::POSTGRES_SETUP_SQL
             ))
@@ -226,6 +228,7 @@ struct Statements {
     upsert_visibility: Statement,
     make_current: Statement,
     record_signals: Statement,
+    fence_check: Statement,
 }
 
 impl Statements {
@@ -282,6 +285,7 @@ impl Statements {
                      SELECT $1, UNNEST($2::text[]) ON CONFLICT DO NOTHING RETURNING request_id",
                 )
                 .await?,
+            fence_check: postgres_shards::prepare_fence_check(client).await?,
         })
     }
 }
@@ -542,8 +546,21 @@ async fn apply_write(
         )
         .await
     };
-    let (changed, _, _, current_changed, recorded) =
-        tokio::try_join!(execution, history, visibility_row, current, signals)?;
+    let fence = async {
+        let Some(fence) = write.fence else {
+            return Ok(true);
+        };
+        let rows = tx
+            .query(&statements.fence_check, &[&fence.shard_id, &fence.range_id])
+            .await?;
+        Ok(!rows.is_empty())
+    };
+    let (fence_holds, changed, _, _, current_changed, recorded) =
+        tokio::try_join!(fence, execution, history, visibility_row, current, signals)?;
+    if !fence_holds {
+        let shard_id = write.fence.map_or(0, |fence| fence.shard_id);
+        return Ok(Err(StoreError::ShardOwnershipLost(shard_id)));
+    }
     if changed == 0 {
         return Ok(Err(StoreError::Conflict(
             exec.run_id.clone(),
@@ -1183,5 +1200,52 @@ impl Store for PostgresStore {
                 .await?;
             Ok(())
         })
+    }
+
+    fn shard_count(&self, proposed: i32) -> StoreFuture<'_, i32> {
+        Box::pin(postgres_shards::shard_count(&self.reader, proposed))
+    }
+
+    fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()> {
+        Box::pin(async move { postgres_shards::heartbeat_node(&self.reader, &node).await })
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>> {
+        Box::pin(postgres_shards::nodes(&self.reader))
+    }
+
+    fn acquire_shard(
+        &self,
+        shard_id: i32,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Option<ShardLease>> {
+        let owner = owner.to_string();
+        Box::pin(async move {
+            postgres_shards::acquire_shard(&self.reader, shard_id, &owner, now_ms, lease_until_ms)
+                .await
+        })
+    }
+
+    fn renew_shards(
+        &self,
+        owner: &str,
+        held: Vec<ShardFence>,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Vec<i32>> {
+        let owner = owner.to_string();
+        Box::pin(async move {
+            postgres_shards::renew_shards(&self.reader, &owner, &held, lease_until_ms).await
+        })
+    }
+
+    fn release_shard(&self, owner: &str, held: ShardFence) -> StoreFuture<'_, ()> {
+        let owner = owner.to_string();
+        Box::pin(async move { postgres_shards::release_shard(&self.reader, &owner, held).await })
+    }
+
+    fn shard_leases(&self) -> StoreFuture<'_, Vec<ShardLease>> {
+        Box::pin(postgres_shards::shard_leases(&self.reader))
     }
 }

@@ -18,12 +18,12 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 use tokio::sync::oneshot;
 
-use crate::visibility;
 use crate::{
     CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind,
     Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
     record_name, record_outcome,
 };
+use crate::{NodeRecord, ShardFence, ShardLease, sqlite_shards, visibility};
 
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -167,6 +167,7 @@ impl SqliteStore {
         writer.pragma_update(None, "synchronous", "OFF")?;
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
         writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(sqlite_shards::SCHEMA)?;
         writer.execute_batch(WAKEUP_INDEX)?;
         writer.execute_batch(visibility::SCHEMA)?;
         writer.execute_batch(visibility::INDEXES)?;
@@ -290,6 +291,10 @@ fn first_conflict(conn: &Connection, writes: &[ExecutionWrite]) -> StoreResult<O
     for (index, write) in writes.iter().enumerate() {
         let earlier = &writes[..index];
         let exec = &write.execution;
+        if !sqlite_shards::fence_holds(conn, write.fence)? {
+            let shard_id = write.fence.map_or(0, |fence| fence.shard_id);
+            return Ok(Some(StoreError::ShardOwnershipLost(shard_id)));
+        }
         if stored_version(conn, earlier, &exec.run_id)? != write.expected_db_version {
             return Ok(Some(StoreError::Conflict(
                 exec.run_id.clone(),
@@ -459,6 +464,7 @@ fn namespace_search_attributes(
 /// databases lack.
 fn prepare_schema(conn: &Connection) -> StoreResult<()> {
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(sqlite_shards::SCHEMA)?;
     conn.execute_batch(visibility::SCHEMA)?;
     conn.execute_batch(visibility::INDEXES)?;
     index_wakeups(conn)?;
@@ -920,5 +926,49 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn shard_count(&self, proposed: i32) -> StoreFuture<'_, i32> {
+        self.read(move |conn| sqlite_shards::shard_count(conn, proposed))
+    }
+
+    fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()> {
+        self.read(move |conn| sqlite_shards::heartbeat_node(conn, &node))
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>> {
+        self.read(sqlite_shards::nodes)
+    }
+
+    fn acquire_shard(
+        &self,
+        shard_id: i32,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Option<ShardLease>> {
+        let owner = owner.to_string();
+        self.read(move |conn| {
+            sqlite_shards::acquire_shard(conn, shard_id, &owner, now_ms, lease_until_ms)
+        })
+    }
+
+    fn renew_shards(
+        &self,
+        owner: &str,
+        held: Vec<ShardFence>,
+        lease_until_ms: i64,
+    ) -> StoreFuture<'_, Vec<i32>> {
+        let owner = owner.to_string();
+        self.read(move |conn| sqlite_shards::renew_shards(conn, &owner, &held, lease_until_ms))
+    }
+
+    fn release_shard(&self, owner: &str, held: ShardFence) -> StoreFuture<'_, ()> {
+        let owner = owner.to_string();
+        self.read(move |conn| sqlite_shards::release_shard(conn, &owner, held))
+    }
+
+    fn shard_leases(&self) -> StoreFuture<'_, Vec<ShardLease>> {
+        self.read(sqlite_shards::shard_leases)
     }
 }

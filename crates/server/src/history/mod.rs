@@ -345,6 +345,7 @@ impl History {
                 expected_db_version: before.db_version,
                 new_events: encoded(&output.events),
                 make_current: false,
+                fence: None,
             });
         }
         let created = created.map(|mut run| {
@@ -355,6 +356,7 @@ impl History {
                 expected_db_version: 0,
                 new_events: encoded(&run.events),
                 make_current: true,
+                fence: None,
             });
             run
         });
@@ -470,6 +472,7 @@ impl History {
                 expected_db_version: 0,
                 new_events: encoded(&events),
                 make_current: true,
+                fence: None,
             });
             started_runs.push(ChainedRun {
                 execution,

@@ -211,6 +211,7 @@ impl History {
             expected_db_version: 0,
             new_events: super::encoded(&events),
             make_current: true,
+            fence: None,
         };
         match self.commit(vec![write]).await {
             Ok(()) => {}

@@ -9,6 +9,8 @@ use crate::{
     EncodedEvent, ExecutionWrite, NamespaceRecord, RecordKind, Store, StoreError, StoredRecord,
 };
 
+mod shards;
+
 async fn backends() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = SqliteStore::open_file(&dir.path().join("temper.db"), &[]).expect("open file");
@@ -161,6 +163,7 @@ async fn writes_are_read_back_in_order() {
             new_events: events(1..3),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store
             .write(vec![create])
@@ -172,6 +175,7 @@ async fn writes_are_read_back_in_order() {
             new_events: events(3..5),
             make_current: false,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store
             .write(vec![update])
@@ -216,6 +220,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![create.clone()]).await.unwrap();
         let again = store.write(vec![create]).await;
@@ -229,6 +234,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             new_events: events(2..3),
             make_current: false,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         assert!(
             matches!(
@@ -254,6 +260,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![old]).await.unwrap();
         // A new run plus a stale update of the old one: neither may be written.
@@ -263,6 +270,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         let stale = ExecutionWrite {
             execution: execution("old", 3, 3).into(),
@@ -270,6 +278,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             new_events: events(2..3),
             make_current: false,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         let result = store.write(vec![new_run.clone(), stale]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -291,6 +300,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             new_events: events(2..3),
             make_current: false,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![close_old, new_run]).await.unwrap();
         assert_eq!(
@@ -318,6 +328,7 @@ async fn open_executions_exclude_closed_runs() {
                 new_events: vec![],
                 make_current: false,
                 signal_request_ids: Vec::new(),
+                fence: None,
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -387,6 +398,7 @@ async fn file_database_survives_reopen() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![write]).await.unwrap();
     }
@@ -430,6 +442,7 @@ fn visible_run(
         new_events: events(1..3),
         make_current: true,
         signal_request_ids: Vec::new(),
+        fence: None,
     }
 }
 
@@ -681,6 +694,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![running]).await.unwrap();
         let rival = ExecutionWrite {
@@ -689,6 +703,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             new_events: events(1..2),
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         let result = store.write(vec![rival.clone()]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -705,6 +720,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             new_events: vec![],
             make_current: true,
             signal_request_ids: Vec::new(),
+            fence: None,
         };
         store.write(vec![rewrite]).await.unwrap();
         // Once it has closed, a new run may take its place.
@@ -717,6 +733,7 @@ async fn a_running_run_is_never_displaced_as_current() {
                 new_events: vec![],
                 make_current: false,
                 signal_request_ids: Vec::new(),
+                fence: None,
             }])
             .await
             .unwrap();
@@ -866,6 +883,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 new_events: events(1..2),
                 make_current: true,
                 signal_request_ids: Vec::new(),
+                fence: None,
             };
             store.write(vec![create]).await.unwrap();
         }
@@ -880,6 +898,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 new_events: events(2..3),
                 make_current: false,
                 signal_request_ids: Vec::new(),
+                fence: None,
             };
             store.write(vec![write])
         });
@@ -910,6 +929,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
                 new_events: vec![],
                 make_current: false,
                 signal_request_ids: Vec::new(),
+                fence: None,
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -938,6 +958,7 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
                 new_events: events(1..2),
                 make_current: true,
                 signal_request_ids: Vec::new(),
+                fence: None,
             }])
         });
         let records = (0..200).map(|i| {
@@ -967,6 +988,7 @@ fn signal_write(run_id: &str, version: i64, ids: &[&str]) -> ExecutionWrite {
         new_events: events(version..version + 1),
         make_current: version == 1,
         signal_request_ids: ids.iter().map(|id| id.to_string()).collect(),
+        fence: None,
     }
 }
 
@@ -1036,6 +1058,7 @@ fn timer_write(run_id: &str, version: i64, fire_ms: i64, open: bool) -> Executio
         new_events: events(version..version + 1),
         make_current: version == 1,
         signal_request_ids: Vec::new(),
+        fence: None,
     }
 }
 

@@ -1,0 +1,156 @@
+//! The shard-lease and fencing contract (`shards.rs`): what lets several nodes share one
+//! database without two of them writing the same run.
+
+use super::{backends, events, execution};
+use crate::{ExecutionWrite, NodeRecord, ShardFence, StoreError};
+
+#[tokio::test]
+async fn the_shard_count_is_fixed_by_the_first_start() {
+    for (name, store, _dir) in backends().await {
+        assert_eq!(store.shard_count(64).await.unwrap(), 64, "{name}");
+        assert_eq!(store.shard_count(8).await.unwrap(), 64, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_lease_is_kept_by_its_owner_until_it_runs_out_then_taken_with_a_new_range() {
+    for (name, store, _dir) in backends().await {
+        let a = store.acquire_shard(3, "a", 1_000, 11_000).await.unwrap();
+        let a = a.unwrap_or_else(|| panic!("{name}: a free shard is taken"));
+        assert_eq!((a.owner.as_str(), a.range_id), ("a", 1), "{name}");
+        let b = store.acquire_shard(3, "b", 2_000, 12_000).await.unwrap();
+        assert!(b.is_none(), "{name}: a live lease is not taken");
+        let again = store.acquire_shard(3, "a", 3_000, 13_000).await.unwrap();
+        assert_eq!(
+            again.map(|l| l.range_id),
+            Some(1),
+            "{name}: kept, same range"
+        );
+        let renewed = store.renew_shards("a", vec![a.fence()], 20_000).await;
+        assert_eq!(renewed.unwrap(), vec![3], "{name}");
+        let b = store.acquire_shard(3, "b", 20_000, 30_000).await.unwrap();
+        let b = b.unwrap_or_else(|| panic!("{name}: a lease that ran out is taken"));
+        assert_eq!(b.range_id, 2, "{name}: a new owner, a new range");
+        let renewed = store.renew_shards("a", vec![a.fence()], 40_000).await;
+        assert!(renewed.unwrap().is_empty(), "{name}: a taken shard is lost");
+        let leases = store.shard_leases().await.unwrap();
+        assert_eq!(leases, vec![b.clone()], "{name}");
+        store.release_shard("a", a.fence()).await.unwrap();
+        assert_eq!(
+            store.shard_leases().await.unwrap(),
+            vec![b.clone()],
+            "{name}"
+        );
+        store.release_shard("b", b.fence()).await.unwrap();
+        let c = store.acquire_shard(3, "c", 21_000, 31_000).await.unwrap();
+        assert_eq!(
+            c.map(|l| l.range_id),
+            Some(3),
+            "{name}: given up, taken at once"
+        );
+    }
+}
+
+/// A write of run `run_id` (workflow id "wf") from version `version - 1`, fenced.
+fn fenced_write(run_id: &str, version: i64, fence: ShardFence) -> ExecutionWrite {
+    ExecutionWrite {
+        execution: execution(run_id, version, version + 1).into(),
+        expected_db_version: version - 1,
+        new_events: events(version..version + 1),
+        make_current: false,
+        signal_request_ids: Vec::new(),
+        fence: Some(fence),
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_lease_was_taken_is_refused_and_leaves_nothing() {
+    for (name, store, _dir) in backends().await {
+        let a = store
+            .acquire_shard(0, "a", 0, 10_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .write(vec![fenced_write("r1", 1, a.fence())])
+            .await
+            .unwrap();
+        let b = store
+            .acquire_shard(0, "b", 10_000, 20_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let stale = store.write(vec![fenced_write("r1", 2, a.fence())]).await;
+        assert!(
+            matches!(stale, Err(StoreError::ShardOwnershipLost(0))),
+            "{name}: {stale:?}"
+        );
+        let stored = store.load_execution("r1").await.unwrap().unwrap();
+        assert_eq!(stored.db_version, 1, "{name}");
+        assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);
+        store
+            .write(vec![fenced_write("r1", 2, b.fence())])
+            .await
+            .unwrap();
+        assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_fenced_write_fails_alone_in_its_group() {
+    for (name, store, _dir) in backends().await {
+        let old = store
+            .acquire_shard(1, "a", 0, 10_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let new = store
+            .acquire_shard(1, "b", 10_000, 20_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let other = store
+            .acquire_shard(2, "a", 0, 10_000)
+            .await
+            .unwrap()
+            .unwrap();
+        // Sent together, so that a group-committing backend may put them in one group.
+        let (stale, held) = tokio::join!(
+            store.write(vec![fenced_write("r1", 1, old.fence())]),
+            store.write(vec![fenced_write("r2", 1, other.fence())]),
+        );
+        assert!(
+            matches!(stale, Err(StoreError::ShardOwnershipLost(1))),
+            "{name}: {stale:?}"
+        );
+        held.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            store.load_execution("r1").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert!(
+            store.load_execution("r2").await.unwrap().is_some(),
+            "{name}"
+        );
+        store
+            .write(vec![fenced_write("r1", 1, new.fence())])
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn nodes_heartbeat_into_membership_rows() {
+    for (name, store, _dir) in backends().await {
+        let node = |id: &str, at| NodeRecord {
+            node_id: id.into(),
+            address: format!("{id}.local:7233"),
+            heartbeat_ms: at,
+        };
+        store.heartbeat_node(node("b", 1_000)).await.unwrap();
+        store.heartbeat_node(node("a", 1_000)).await.unwrap();
+        store.heartbeat_node(node("b", 2_000)).await.unwrap();
+        let nodes = store.nodes().await.unwrap();
+        assert_eq!(nodes, vec![node("a", 1_000), node("b", 2_000)], "{name}");
+    }
+}

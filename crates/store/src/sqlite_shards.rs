@@ -1,0 +1,143 @@
+//! The SQLite backend's shard leases and membership rows (the contract is in `shards.rs`).
+//! A SQLite file has one writing process, so these matter little here; they keep one contract
+//! for every backend. Each runs on a read connection, outside the group-commit queue.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{NodeRecord, ShardFence, ShardLease, StoreResult};
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS shards (
+    shard_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until_ms INTEGER NOT NULL,
+    range_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    heartbeat_ms INTEGER NOT NULL
+);
+";
+
+pub(crate) fn shard_count(conn: &Connection, proposed: i32) -> StoreResult<i32> {
+    conn.execute(
+        "INSERT INTO settings (name, value) VALUES ('shard_count', ?1) ON CONFLICT DO NOTHING",
+        params![proposed],
+    )?;
+    Ok(conn.query_row(
+        "SELECT value FROM settings WHERE name = 'shard_count'",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+pub(crate) fn heartbeat_node(conn: &Connection, node: &NodeRecord) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO nodes (node_id, address, heartbeat_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(node_id) DO UPDATE SET address = excluded.address,
+             heartbeat_ms = excluded.heartbeat_ms",
+        params![node.node_id, node.address, node.heartbeat_ms],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn nodes(conn: &Connection) -> StoreResult<Vec<NodeRecord>> {
+    let mut query =
+        conn.prepare("SELECT node_id, address, heartbeat_ms FROM nodes ORDER BY node_id")?;
+    let rows = query.query_map([], |row| {
+        Ok(NodeRecord {
+            node_id: row.get(0)?,
+            address: row.get(1)?,
+            heartbeat_ms: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn acquire_shard(
+    conn: &Connection,
+    shard_id: i32,
+    owner: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> StoreResult<Option<ShardLease>> {
+    let range_id: Option<i64> = conn
+        .query_row(
+            "INSERT INTO shards (shard_id, owner, lease_until_ms, range_id) VALUES (?1, ?2, ?4, 1)
+             ON CONFLICT(shard_id) DO UPDATE SET owner = excluded.owner,
+                 lease_until_ms = excluded.lease_until_ms,
+                 range_id = shards.range_id + (shards.owner != excluded.owner)
+             WHERE shards.owner = excluded.owner OR shards.lease_until_ms <= ?3
+             RETURNING range_id",
+            params![shard_id, owner, now_ms, lease_until_ms],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(range_id.map(|range_id| ShardLease {
+        shard_id,
+        owner: owner.to_string(),
+        lease_until_ms,
+        range_id,
+    }))
+}
+
+pub(crate) fn renew_shards(
+    conn: &Connection,
+    owner: &str,
+    held: &[ShardFence],
+    lease_until_ms: i64,
+) -> StoreResult<Vec<i32>> {
+    let mut renew = conn.prepare_cached(
+        "UPDATE shards SET lease_until_ms = ?4
+         WHERE shard_id = ?1 AND range_id = ?2 AND owner = ?3",
+    )?;
+    let mut renewed = Vec::with_capacity(held.len());
+    for fence in held {
+        if renew.execute(params![
+            fence.shard_id,
+            fence.range_id,
+            owner,
+            lease_until_ms
+        ])? == 1
+        {
+            renewed.push(fence.shard_id);
+        }
+    }
+    renewed.sort_unstable();
+    Ok(renewed)
+}
+
+pub(crate) fn release_shard(conn: &Connection, owner: &str, held: ShardFence) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE shards SET lease_until_ms = 0
+         WHERE shard_id = ?1 AND range_id = ?2 AND owner = ?3",
+        params![held.shard_id, held.range_id, owner],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn shard_leases(conn: &Connection) -> StoreResult<Vec<ShardLease>> {
+    let mut query = conn.prepare(
+        "SELECT shard_id, owner, lease_until_ms, range_id FROM shards ORDER BY shard_id",
+    )?;
+    let rows = query.query_map([], |row| {
+        Ok(ShardLease {
+            shard_id: row.get(0)?,
+            owner: row.get(1)?,
+            lease_until_ms: row.get(2)?,
+            range_id: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// True when the write's fence is still its shard's lease (always, for a write without one).
+pub(crate) fn fence_holds(conn: &Connection, fence: Option<ShardFence>) -> StoreResult<bool> {
+    let Some(fence) = fence else {
+        return Ok(true);
+    };
+    let mut query =
+        conn.prepare_cached("SELECT 1 FROM shards WHERE shard_id = ?1 AND range_id = ?2")?;
+    Ok(query.exists(params![fence.shard_id, fence.range_id])?)
+}
