@@ -8,6 +8,7 @@ pub mod activity_executions;
 pub mod auth;
 pub mod batches;
 pub mod clock;
+pub mod cluster;
 pub mod deployments;
 pub mod errors;
 pub mod frontend;
@@ -100,6 +101,9 @@ pub struct ServerConfig {
     pub run_cache_bytes: usize,
     /// The most run tasks a task queue holds in memory (more wait in the store).
     pub queued_tasks_per_queue: usize,
+    /// Share the database with other nodes (PostgreSQL): serve only while holding the shard
+    /// leases ([`cluster`]).
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 /// The run cache's default budget, in MiB.
@@ -332,7 +336,10 @@ async fn choose_clock(
 }
 
 /// Loads every service from the store and starts the background work.
-async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
+async fn load(
+    config: &ServerConfig,
+    shards: Option<Arc<cluster::Shards>>,
+) -> Result<Loaded, BoxError> {
     let store = &config.store;
     let (clock, virtual_clock) = choose_clock(config).await?;
     let matching = Arc::new(Matching::with_capacity(config.queued_tasks_per_queue));
@@ -343,7 +350,7 @@ async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
         .await?;
     let endpoints =
         nexus::NexusEndpoints::load(store.clone(), namespaces.clone(), clock.clone()).await?;
-    let history = Arc::new(History::new(
+    let mut history = History::new(
         store.clone(),
         clock.clone(),
         matching.clone(),
@@ -351,7 +358,11 @@ async fn load(config: &ServerConfig) -> Result<Loaded, BoxError> {
         config.history_limits,
         endpoints.clone(),
         config.run_cache_bytes,
-    ));
+    );
+    if let Some(shards) = shards {
+        history = history.in_cluster(shards);
+    }
+    let history = Arc::new(history);
     let schedules = Schedules::load(
         store.clone(),
         history.clone(),
@@ -429,7 +440,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     config.store = metered_store::MeteredStore::wrap(config.store);
-    let loaded = load(&config).await?;
+    let shards = match &config.cluster {
+        Some(cluster) => Some(join_cluster(&config.store, cluster).await?),
+        None => None,
+    };
+    let loaded = load(&config, shards.clone()).await?;
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
     // was told to use. It listens last, so a client that reaches it finds every port up.
@@ -481,6 +496,7 @@ pub async fn serve(
     }
     let grpc_listener = grpc_socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
+    let (shutdown, lost) = until_shutdown_or_lost(shutdown, shards.clone());
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
@@ -503,5 +519,55 @@ pub async fn serve(
                 .await?;
         }
     }
+    if let Some(shard) = lost.get() {
+        return Err(format!("shard {shard}'s lease was taken by another node").into());
+    }
+    if let Some(shards) = shards {
+        shards.leave(config.store.as_ref()).await;
+    }
     Ok(())
+}
+
+/// Joins the cluster sharing the store, and waits (a standby, its ports closed) until this
+/// node holds every shard.
+async fn join_cluster(
+    store: &Arc<dyn Store>,
+    config: &cluster::ClusterConfig,
+) -> Result<Arc<cluster::Shards>, BoxError> {
+    let shards = cluster::Shards::join(store.as_ref(), config).await?;
+    tokio::spawn(cluster::run_leases(shards.clone(), store.clone()));
+    tracing::info!(
+        node = shards.node_id(),
+        "joined the cluster; waiting for the shard leases"
+    );
+    shards.until_active().await;
+    tracing::info!(node = shards.node_id(), "holding every shard");
+    Ok(shards)
+}
+
+/// `shutdown`, or the loss of a shard lease (noted in the returned cell) when in a cluster.
+fn until_shutdown_or_lost(
+    shutdown: impl Future<Output = ()> + Send,
+    shards: Option<Arc<cluster::Shards>>,
+) -> (
+    impl Future<Output = ()> + Send,
+    Arc<std::sync::OnceLock<i32>>,
+) {
+    let lost_shard = Arc::new(std::sync::OnceLock::new());
+    let noted = lost_shard.clone();
+    let stop = async move {
+        let lost = async {
+            match &shards {
+                Some(shards) => {
+                    let _ = noted.set(shards.lost().await);
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown => {}
+            () = lost => {}
+        }
+    };
+    (stop, lost_shard)
 }

@@ -251,10 +251,11 @@ impl Store for MeteredStore {
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        predecessor: Option<&str>,
     ) -> StoreFuture<'_, Option<ShardLease>> {
         let call = self
             .inner
-            .acquire_shard(shard_id, owner, now_ms, lease_until_ms);
+            .acquire_shard(shard_id, owner, now_ms, lease_until_ms, predecessor);
         timed("GetOrCreateShard", UNKNOWN_NAMESPACE, call)
     }
 

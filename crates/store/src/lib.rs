@@ -362,14 +362,16 @@ pub trait Store: Send + Sync + 'static {
     /// Every membership row, live or not, by node id.
     fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>>;
     /// Takes (or keeps) shard `shard_id` for `owner` until `lease_until_ms`, if it was never
-    /// taken, its lease ran out at `now_ms`, or `owner` holds it already; a change of owner
-    /// adds one to its `range_id`. `None` while another node's lease is live.
+    /// taken, its lease ran out at `now_ms`, `owner` holds it already, or `predecessor` (a
+    /// node known to be gone) holds it; a change of owner adds one to its `range_id`. `None`
+    /// while another node's lease is live.
     fn acquire_shard(
         &self,
         shard_id: i32,
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        predecessor: Option<&str>,
     ) -> StoreFuture<'_, Option<ShardLease>>;
     /// Extends `owner`'s leases to `lease_until_ms` where it still holds them with the same
     /// `range_id`; returns the shards renewed (one missing was taken by another node).

@@ -1220,11 +1220,22 @@ impl Store for PostgresStore {
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        predecessor: Option<&str>,
     ) -> StoreFuture<'_, Option<ShardLease>> {
         let owner = owner.to_string();
+        let predecessor = predecessor.map(str::to_string);
         Box::pin(async move {
-            postgres_shards::acquire_shard(&self.reader, shard_id, &owner, now_ms, lease_until_ms)
-                .await
+            let predecessor = predecessor.as_deref();
+            let reader = &self.reader;
+            postgres_shards::acquire_shard(
+                reader,
+                shard_id,
+                &owner,
+                now_ms,
+                lease_until_ms,
+                predecessor,
+            )
+            .await
         })
     }
 

@@ -80,6 +80,7 @@ pub(crate) async fn acquire_shard(
     owner: &str,
     now_ms: i64,
     lease_until_ms: i64,
+    predecessor: Option<&str>,
 ) -> StoreResult<Option<ShardLease>> {
     let row = client
         .query_opt(
@@ -88,9 +89,9 @@ pub(crate) async fn acquire_shard(
              ON CONFLICT (shard_id) DO UPDATE SET owner = EXCLUDED.owner,
                  lease_until_ms = EXCLUDED.lease_until_ms,
                  range_id = s.range_id + CASE WHEN s.owner = EXCLUDED.owner THEN 0 ELSE 1 END
-             WHERE s.owner = EXCLUDED.owner OR s.lease_until_ms <= $3
+             WHERE s.owner = EXCLUDED.owner OR s.lease_until_ms <= $3 OR s.owner = $5
              RETURNING range_id",
-            &[&shard_id, &owner, &now_ms, &lease_until_ms],
+            &[&shard_id, &owner, &now_ms, &lease_until_ms, &predecessor],
         )
         .await?;
     Ok(row.map(|row| ShardLease {

@@ -946,10 +946,20 @@ impl Store for SqliteStore {
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        predecessor: Option<&str>,
     ) -> StoreFuture<'_, Option<ShardLease>> {
         let owner = owner.to_string();
+        let predecessor = predecessor.map(str::to_string);
         self.read(move |conn| {
-            sqlite_shards::acquire_shard(conn, shard_id, &owner, now_ms, lease_until_ms)
+            let predecessor = predecessor.as_deref();
+            sqlite_shards::acquire_shard(
+                conn,
+                shard_id,
+                &owner,
+                now_ms,
+                lease_until_ms,
+                predecessor,
+            )
         })
     }
 

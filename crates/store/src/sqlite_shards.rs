@@ -61,6 +61,7 @@ pub(crate) fn acquire_shard(
     owner: &str,
     now_ms: i64,
     lease_until_ms: i64,
+    predecessor: Option<&str>,
 ) -> StoreResult<Option<ShardLease>> {
     let range_id: Option<i64> = conn
         .query_row(
@@ -69,8 +70,9 @@ pub(crate) fn acquire_shard(
                  lease_until_ms = excluded.lease_until_ms,
                  range_id = shards.range_id + (shards.owner != excluded.owner)
              WHERE shards.owner = excluded.owner OR shards.lease_until_ms <= ?3
+                 OR shards.owner = ?5
              RETURNING range_id",
-            params![shard_id, owner, now_ms, lease_until_ms],
+            params![shard_id, owner, now_ms, lease_until_ms, predecessor],
             |row| row.get(0),
         )
         .optional()?;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 mod config_file;
 mod verify;
@@ -19,6 +20,7 @@ use clap::{Args, Parser, Subcommand};
 use temper_engine::HistoryLimits;
 use temper_query::AttributeType;
 use temper_server::ServerConfig;
+use temper_server::cluster::ClusterConfig;
 use temper_store::Store;
 use temper_store::postgres::PostgresStore;
 use temper_store::sqlite::SqliteStore;
@@ -241,6 +243,18 @@ struct PostgresArgs {
     /// without checking, as libpq does.
     #[arg(long, requires = "postgres")]
     postgres_ca_path: Option<PathBuf>,
+    /// With `--postgres`: the `host:port` other nodes and `temper` commands reach this node
+    /// at (the frontend's address when not given). Every node on one database and schema is
+    /// one cluster; see docs/architecture.md.
+    #[arg(long, requires = "postgres")]
+    advertise_address: Option<String>,
+    /// With `--postgres`: the shard count of a new cluster (kept once stored).
+    #[arg(long, requires = "postgres", default_value_t = temper_server::cluster::DEFAULT_SHARDS)]
+    shards: i32,
+    /// With `--postgres`: how long a shard lease lasts, in seconds: a node that dies is
+    /// replaced within this long.
+    #[arg(long, requires = "postgres", default_value_t = temper_server::cluster::DEFAULT_LEASE.as_secs_f64())]
+    shard_lease_seconds: f64,
 }
 
 impl PostgresArgs {
@@ -256,6 +270,29 @@ impl PostgresArgs {
             .await
             .map(|s| Arc::new(s) as Arc<dyn Store>),
         )
+    }
+
+    /// The cluster a node on PostgreSQL joins (every node on one database and schema is one),
+    /// reached at `listen` unless an address is advertised.
+    fn cluster(&self, listen: SocketAddr) -> Result<Option<ClusterConfig>, String> {
+        if self.postgres.is_none() {
+            return Ok(None);
+        }
+        let lease = Duration::try_from_secs_f64(self.shard_lease_seconds)
+            .ok()
+            .filter(|lease| !lease.is_zero())
+            .ok_or("--shard-lease-seconds must be a positive number of seconds")?;
+        if self.shards < 1 {
+            return Err("--shards must be at least 1".into());
+        }
+        Ok(Some(ClusterConfig {
+            advertise_address: self
+                .advertise_address
+                .clone()
+                .unwrap_or_else(|| listen.to_string()),
+            shards: self.shards,
+            lease,
+        }))
     }
 }
 
@@ -516,7 +553,17 @@ async fn run_command() {
                         ui_ip: args.ui_ip.clone(),
                     };
                     let skipping = args.time_skipping;
-                    run(&args.listen, store, skipping, limits, attributes, ports).await
+                    let cluster = &args.postgres;
+                    run(
+                        &args.listen,
+                        store,
+                        skipping,
+                        limits,
+                        attributes,
+                        ports,
+                        cluster,
+                    )
+                    .await
                 }
                 (Err(message), _) | (_, Err(message)) => Err(message),
             }
@@ -539,6 +586,7 @@ async fn run_command() {
                     ui: args.ui_port,
                     ui_ip: args.ui_ip.clone(),
                 },
+                &args.postgres,
             )
             .await
         }
@@ -582,9 +630,11 @@ async fn run(
     history_limits: HistoryLimits,
     search_attributes: HashMap<String, i32>,
     ports: HttpPorts,
+    postgres: &PostgresArgs,
 ) -> Result<(), String> {
     let store = store.map_err(|e| e.to_string())?;
     let address = resolve(listen)?;
+    let cluster = postgres.cluster(address)?;
     let config = ServerConfig {
         listen: address,
         metrics_listen: ports
@@ -610,6 +660,7 @@ async fn run(
         long_polls_per_namespace: listen.namespace_long_polls,
         run_cache_bytes: listen.run_cache_mib.saturating_mul(1 << 20),
         queued_tasks_per_queue: listen.queued_tasks_per_queue,
+        cluster,
         authorizer: match (&listen.auth_jwks_path, &listen.auth_certificate_roles) {
             (None, None) => None,
             (jwks, roles) => {

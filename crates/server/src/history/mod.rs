@@ -82,6 +82,9 @@ pub struct History {
     events: event_cache::EventCache,
     /// True until [`History::recover`] has published every open run of the store.
     recovering: std::sync::atomic::AtomicBool,
+    /// The shard leases this node holds, when it shares its database with other nodes: every
+    /// write carries its shard's fence.
+    shards: Option<Arc<crate::cluster::Shards>>,
 }
 
 /// A run that just closed.
@@ -139,7 +142,14 @@ impl History {
             pinned_runs: Mutex::new(pinned::PinnedRuns::default()),
             events: event_cache::EventCache::new(event_cache::HISTORY_CACHE_BYTES),
             recovering: std::sync::atomic::AtomicBool::new(true),
+            shards: None,
         }
+    }
+
+    /// This history in a cluster: it writes only runs of the shards `shards` holds.
+    pub fn in_cluster(mut self, shards: Arc<crate::cluster::Shards>) -> Self {
+        self.shards = Some(shards);
+        self
     }
 
     /// Runs that close from now on.
@@ -406,12 +416,26 @@ impl History {
     /// Writes run updates to the store and, once they are durable, their events to the event
     /// cache (before the caller publishes the new states). A failed write's outcome is
     /// unknown, so its runs' cached events are dropped.
-    async fn commit(&self, writes: Vec<ExecutionWrite>) -> Result<(), StoreError> {
+    async fn commit(&self, mut writes: Vec<ExecutionWrite>) -> Result<(), StoreError> {
+        if let Some(shards) = &self.shards {
+            for write in &mut writes {
+                let exec = &write.execution;
+                write.fence = Some(shards.fence_for(&exec.namespace, &exec.workflow_id)?);
+            }
+        }
         let appended: Vec<(String, Vec<EncodedEvent>)> = writes
             .iter()
             .map(|w| (w.execution.run_id.clone(), w.new_events.clone()))
             .collect();
         let result = self.store.write(writes).await;
+        if let (Err(StoreError::ShardOwnershipLost(shard)), Some(shards)) = (&result, &self.shards)
+        {
+            tracing::warn!(
+                shard,
+                "write refused: another node holds the shard's lease now"
+            );
+            shards.note_lost(*shard);
+        }
         for (run_id, events) in appended {
             match &result {
                 Ok(()) => self.events.appended(&run_id, &events),

@@ -15,12 +15,21 @@ async fn the_shard_count_is_fixed_by_the_first_start() {
 #[tokio::test]
 async fn a_lease_is_kept_by_its_owner_until_it_runs_out_then_taken_with_a_new_range() {
     for (name, store, _dir) in backends().await {
-        let a = store.acquire_shard(3, "a", 1_000, 11_000).await.unwrap();
+        let a = store
+            .acquire_shard(3, "a", 1_000, 11_000, None)
+            .await
+            .unwrap();
         let a = a.unwrap_or_else(|| panic!("{name}: a free shard is taken"));
         assert_eq!((a.owner.as_str(), a.range_id), ("a", 1), "{name}");
-        let b = store.acquire_shard(3, "b", 2_000, 12_000).await.unwrap();
+        let b = store
+            .acquire_shard(3, "b", 2_000, 12_000, None)
+            .await
+            .unwrap();
         assert!(b.is_none(), "{name}: a live lease is not taken");
-        let again = store.acquire_shard(3, "a", 3_000, 13_000).await.unwrap();
+        let again = store
+            .acquire_shard(3, "a", 3_000, 13_000, None)
+            .await
+            .unwrap();
         assert_eq!(
             again.map(|l| l.range_id),
             Some(1),
@@ -28,7 +37,10 @@ async fn a_lease_is_kept_by_its_owner_until_it_runs_out_then_taken_with_a_new_ra
         );
         let renewed = store.renew_shards("a", vec![a.fence()], 20_000).await;
         assert_eq!(renewed.unwrap(), vec![3], "{name}");
-        let b = store.acquire_shard(3, "b", 20_000, 30_000).await.unwrap();
+        let b = store
+            .acquire_shard(3, "b", 20_000, 30_000, None)
+            .await
+            .unwrap();
         let b = b.unwrap_or_else(|| panic!("{name}: a lease that ran out is taken"));
         assert_eq!(b.range_id, 2, "{name}: a new owner, a new range");
         let renewed = store.renew_shards("a", vec![a.fence()], 40_000).await;
@@ -42,7 +54,10 @@ async fn a_lease_is_kept_by_its_owner_until_it_runs_out_then_taken_with_a_new_ra
             "{name}"
         );
         store.release_shard("b", b.fence()).await.unwrap();
-        let c = store.acquire_shard(3, "c", 21_000, 31_000).await.unwrap();
+        let c = store
+            .acquire_shard(3, "c", 21_000, 31_000, None)
+            .await
+            .unwrap();
         assert_eq!(
             c.map(|l| l.range_id),
             Some(3),
@@ -67,7 +82,7 @@ fn fenced_write(run_id: &str, version: i64, fence: ShardFence) -> ExecutionWrite
 async fn a_write_whose_lease_was_taken_is_refused_and_leaves_nothing() {
     for (name, store, _dir) in backends().await {
         let a = store
-            .acquire_shard(0, "a", 0, 10_000)
+            .acquire_shard(0, "a", 0, 10_000, None)
             .await
             .unwrap()
             .unwrap();
@@ -76,7 +91,7 @@ async fn a_write_whose_lease_was_taken_is_refused_and_leaves_nothing() {
             .await
             .unwrap();
         let b = store
-            .acquire_shard(0, "b", 10_000, 20_000)
+            .acquire_shard(0, "b", 10_000, 20_000, None)
             .await
             .unwrap()
             .unwrap();
@@ -100,17 +115,17 @@ async fn a_write_whose_lease_was_taken_is_refused_and_leaves_nothing() {
 async fn a_fenced_write_fails_alone_in_its_group() {
     for (name, store, _dir) in backends().await {
         let old = store
-            .acquire_shard(1, "a", 0, 10_000)
+            .acquire_shard(1, "a", 0, 10_000, None)
             .await
             .unwrap()
             .unwrap();
         let new = store
-            .acquire_shard(1, "b", 10_000, 20_000)
+            .acquire_shard(1, "b", 10_000, 20_000, None)
             .await
             .unwrap()
             .unwrap();
         let other = store
-            .acquire_shard(2, "a", 0, 10_000)
+            .acquire_shard(2, "a", 0, 10_000, None)
             .await
             .unwrap()
             .unwrap();
@@ -136,6 +151,31 @@ async fn a_fenced_write_fails_alone_in_its_group() {
             .write(vec![fenced_write("r1", 1, new.fence())])
             .await
             .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_predecessors_live_lease_is_taken_at_once() {
+    for (name, store, _dir) in backends().await {
+        let old = store
+            .acquire_shard(5, "host:1/old", 0, 10_000, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let other = store
+            .acquire_shard(5, "host:2/x", 1_000, 11_000, Some("host:1/gone"))
+            .await;
+        assert!(
+            other.unwrap().is_none(),
+            "{name}: only the named predecessor's lease"
+        );
+        let new = store
+            .acquire_shard(5, "host:1/new", 1_000, 11_000, Some("host:1/old"))
+            .await;
+        let new = new
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: taken from the predecessor"));
+        assert_eq!(new.range_id, old.range_id + 1, "{name}");
     }
 }
 

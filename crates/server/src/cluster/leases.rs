@@ -1,0 +1,135 @@
+//! The lease loop: heartbeats this node's membership row, renews the leases it holds a few
+//! times per lease period, and takes the shards whose leases ran out (or that a previous
+//! process at this node's address held: a restarted node need not wait for its own leases
+//! to run out). Two standbys that split the shards between them would both wait forever, so
+//! the one whose id sorts later gives its part up.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use temper_store::{NodeRecord, ShardLease, Store, StoreResult};
+
+use super::Shards;
+
+/// Renewals per lease period: a node misses a few before its lease runs out.
+const RENEWALS_PER_LEASE: u32 = 4;
+
+/// Runs until the process ends (a lost lease is reported through [`Shards::lost`]).
+pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
+    let every = shards.lease / RENEWALS_PER_LEASE;
+    loop {
+        if let Err(error) = tend(&shards, store.as_ref()).await {
+            tracing::warn!(%error, "could not renew or take shard leases; retrying");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// One pass: heartbeat, renew, take what is free, give up a split.
+async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
+    let now = now_ms();
+    let lease_until = now + i64::try_from(shards.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    store
+        .heartbeat_node(NodeRecord {
+            node_id: shards.node_id.clone(),
+            address: shards.address.clone(),
+            heartbeat_ms: now,
+        })
+        .await?;
+    renew(shards, store, lease_until).await?;
+    if shards.fences().len() == shards.held().len() {
+        return Ok(());
+    }
+    let predecessors = predecessors(shards, store).await?;
+    let leases = store.shard_leases().await?;
+    for shard_id in 0..shards.count {
+        if shards.held()[shard_id as usize].is_some()
+            || held_by_another(&leases, shard_id, shards, now, &predecessors)
+        {
+            continue;
+        }
+        let predecessor = leases
+            .iter()
+            .find(|l| l.shard_id == shard_id && predecessors.contains(&l.owner))
+            .map(|l| l.owner.as_str());
+        if let Some(lease) = store
+            .acquire_shard(shard_id, &shards.node_id, now, lease_until, predecessor)
+            .await?
+        {
+            shards.hold(lease.fence());
+        }
+    }
+    give_up_a_split(shards, store, now).await
+}
+
+/// Extends the held leases; a lease that could not be renewed was taken by another node.
+async fn renew(shards: &Shards, store: &dyn Store, lease_until: i64) -> StoreResult<()> {
+    let fences = shards.fences();
+    if fences.is_empty() {
+        return Ok(());
+    }
+    let renewed = store
+        .renew_shards(&shards.node_id, fences.clone(), lease_until)
+        .await?;
+    if let Some(lost) = fences.iter().find(|f| !renewed.contains(&f.shard_id)) {
+        shards.note_lost(lost.shard_id);
+    }
+    Ok(())
+}
+
+/// Earlier processes that advertised this node's address: they are gone (this one holds the
+/// address now), so their leases need not run out first.
+async fn predecessors(shards: &Shards, store: &dyn Store) -> StoreResult<Vec<String>> {
+    Ok(store
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.address == shards.address && n.node_id != shards.node_id)
+        .map(|n| n.node_id)
+        .collect())
+}
+
+/// True when another live node (not a predecessor) holds the shard's lease.
+fn held_by_another(
+    leases: &[ShardLease],
+    shard_id: i32,
+    shards: &Shards,
+    now: i64,
+    predecessors: &[String],
+) -> bool {
+    leases.iter().any(|l| {
+        l.shard_id == shard_id
+            && l.owner != shards.node_id
+            && l.lease_until_ms > now
+            && !predecessors.contains(&l.owner)
+    })
+}
+
+/// A node holding some shards but not all, while a node whose id sorts first holds others,
+/// gives its shards back, so that one node ends up with all of them.
+async fn give_up_a_split(shards: &Shards, store: &dyn Store, now: i64) -> StoreResult<()> {
+    let held = shards.fences();
+    if held.is_empty() || held.len() == shards.held().len() {
+        return Ok(());
+    }
+    let leases = store.shard_leases().await?;
+    let yields = leases
+        .iter()
+        .any(|l| l.owner != shards.node_id && l.lease_until_ms > now && l.owner < shards.node_id);
+    if !yields {
+        return Ok(());
+    }
+    tracing::info!(node = %shards.node_id, "another standby holds shards too; giving ours up");
+    for fence in held {
+        store.release_shard(&shards.node_id, fence).await?;
+        shards.held()[fence.shard_id as usize] = None;
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Several Temper nodes on one PostgreSQL database: membership, shard ownership and fencing.
+//!
+//! Runs are partitioned into the cluster's fixed number of shards by a hash of (namespace,
+//! workflow id). A node serves a shard while it holds the shard's lease in the store
+//! (`temper_store::shards`), which it renews well before it runs out; every run write carries
+//! the lease's fence, so a node that lost a lease can never commit a write of that shard
+//! (History stamps the fences, [`Shards::fence_for`]). Each node heartbeats a membership row
+//! with the address it advertises.
+//!
+//! For now one node serves every shard: the first node takes all of them and the others wait
+//! as standbys (their ports closed) until the leases run out, which is how a node that died is
+//! replaced. A node that finds a lease it held taken by another node (it stalled past the
+//! lease) stops: [`Shards::lost`] resolves and the server exits, so nothing it cached of those
+//! runs is served again; restarted, it is a standby. Spreading shards over the live nodes
+//! with request routing is the next step (see `docs/architecture.md`).
+
+mod leases;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use temper_store::{ShardFence, Store, StoreError};
+use tokio::sync::watch;
+
+pub use leases::run_leases;
+
+/// Shards a new cluster is created with unless told otherwise; stored at the first start.
+pub const DEFAULT_SHARDS: i32 = 64;
+/// How long a lease lasts unless configured otherwise: a dead node's shards are taken over
+/// within this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+pub struct ClusterConfig {
+    /// The `host:port` this node is reached at.
+    pub advertise_address: String,
+    /// The shard count proposed if the cluster is new (the stored count wins).
+    pub shards: i32,
+    pub lease: Duration,
+}
+
+/// This node's view of shard ownership.
+pub struct Shards {
+    node_id: String,
+    address: String,
+    count: i32,
+    lease: Duration,
+    /// The fence of each shard this node holds, by shard id.
+    held: Mutex<Vec<Option<ShardFence>>>,
+    /// True once this node holds every shard.
+    active: watch::Sender<bool>,
+    /// Set when a lease this node held was taken by another node.
+    lost: watch::Sender<Option<i32>>,
+}
+
+impl Shards {
+    /// Joins the cluster on `store`: fixes (or reads) its shard count. Holds no shard yet.
+    pub async fn join(
+        store: &dyn Store,
+        config: &ClusterConfig,
+    ) -> Result<Arc<Shards>, StoreError> {
+        let count = store.shard_count(config.shards.max(1)).await?;
+        if count != config.shards {
+            tracing::info!(
+                stored = count,
+                asked = config.shards,
+                "the cluster keeps its shard count"
+            );
+        }
+        let node_id = format!("{}/{}", config.advertise_address, uuid::Uuid::new_v4());
+        let size = usize::try_from(count)
+            .map_err(|_| StoreError::Corrupt(format!("shard count {count}")))?;
+        Ok(Arc::new(Shards {
+            node_id,
+            address: config.advertise_address.clone(),
+            count,
+            lease: config.lease,
+            held: Mutex::new(vec![None; size]),
+            active: watch::channel(false).0,
+            lost: watch::channel(None).0,
+        }))
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The shard a workflow id's runs live in.
+    pub fn shard_of(&self, namespace: &str, workflow_id: &str) -> i32 {
+        shard_of(namespace, workflow_id, self.count)
+    }
+
+    /// The fence a write of the workflow id's runs must carry; `ShardOwnershipLost` when this
+    /// node does not hold its shard.
+    pub fn fence_for(&self, namespace: &str, workflow_id: &str) -> Result<ShardFence, StoreError> {
+        let shard = self.shard_of(namespace, workflow_id);
+        self.held()
+            .get(shard as usize)
+            .copied()
+            .flatten()
+            .ok_or(StoreError::ShardOwnershipLost(shard))
+    }
+
+    /// Waits until this node holds every shard.
+    pub async fn until_active(&self) {
+        let mut active = self.active.subscribe();
+        let _ = active.wait_for(|active| *active).await;
+    }
+
+    /// Resolves with the first shard whose lease this node held and another node took.
+    pub async fn lost(&self) -> i32 {
+        let mut lost = self.lost.subscribe();
+        let shard = match lost.wait_for(|shard| shard.is_some()).await {
+            Ok(shard) => *shard,
+            // The sender lives as long as `self`.
+            Err(_) => None,
+        };
+        match shard {
+            Some(shard) => shard,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Notes that the store refused a write of a shard this node thought it held.
+    pub fn note_lost(&self, shard: i32) {
+        tracing::error!(shard, node = %self.node_id, "another node took this node's shard; stopping");
+        self.lost.send_if_modified(|lost| {
+            let first = lost.is_none();
+            lost.get_or_insert(shard);
+            first
+        });
+    }
+
+    /// Gives every held lease up (a clean stop), so that a standby takes over at once.
+    pub async fn leave(&self, store: &dyn Store) {
+        for fence in self.fences() {
+            if let Err(error) = store.release_shard(&self.node_id, fence).await {
+                tracing::warn!(%error, shard = fence.shard_id, "could not give a shard lease up");
+            }
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<Option<ShardFence>>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fences this node holds.
+    fn fences(&self) -> Vec<ShardFence> {
+        self.held().iter().flatten().copied().collect()
+    }
+
+    /// Records a lease taken, and whether every shard is held now.
+    fn hold(&self, fence: ShardFence) {
+        let all = {
+            let mut held = self.held();
+            if let Some(slot) = held.get_mut(fence.shard_id as usize) {
+                *slot = Some(fence);
+            }
+            held.iter().all(Option::is_some)
+        };
+        if all {
+            self.active
+                .send_if_modified(|active| !std::mem::replace(active, true));
+        }
+    }
+}
+
+/// The shard of (namespace, workflow id) among `count`: a 32-bit farmhash fingerprint of both,
+/// so every node computes the same.
+pub fn shard_of(namespace: &str, workflow_id: &str, count: i32) -> i32 {
+    let key = format!("{namespace}\u{0}{workflow_id}");
+    let hash = farmhash::fingerprint32(key.as_bytes());
+    (hash % count.max(1) as u32) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_spread_over_every_shard_and_keep_theirs() {
+        let shards: std::collections::HashSet<i32> = (0..2_000)
+            .map(|i| shard_of("default", &format!("wf-{i}"), 16))
+            .collect();
+        assert_eq!(shards.len(), 16);
+        assert_eq!(shard_of("ns", "wf", 64), shard_of("ns", "wf", 64));
+        assert_ne!(
+            shard_of("a", "bc", 1 << 20),
+            shard_of("ab", "c", 1 << 20),
+            "namespace and id are kept apart"
+        );
+    }
+}

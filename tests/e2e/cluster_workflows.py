@@ -1,0 +1,39 @@
+"""Workflows for the cluster tests: each uses an activity, a timer, a signal and a child."""
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+# Activity executions, by key: how often each ran (at-least-once: a lost ack may re-run one).
+RUNS: dict[str, int] = {}
+
+
+@activity.defn
+async def note(key: str) -> str:
+    RUNS[key] = RUNS.get(key, 0) + 1
+    return f"noted {key}"
+
+
+@workflow.defn
+class ClusterChild:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(note, f"{key}-child", start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn
+class ClusterWorkflow:
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.signals.append(value)
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        first = await workflow.execute_activity(note, key, start_to_close_timeout=timedelta(seconds=10))
+        await workflow.sleep(timedelta(seconds=1))
+        await workflow.wait_condition(lambda: len(self.signals) > 0)
+        child = await workflow.execute_child_workflow(ClusterChild.run, key, id=f"{key}-child")
+        return [first, child, *self.signals]
