@@ -39,6 +39,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extern_path(".google.rpc", "::temporalio_protos::google::rpc")
         .extern_path(".coresdk", "::temporalio_protos::coresdk")
         .compile_fds(descriptors)?;
+    compile_temper_protos()
+}
+
+/// Temper's own services (`proto/temper/…`), with clients for the `temper` commands.
+fn compile_temper_protos() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let descriptors = protox::compile(["temper/cluster/v1/cluster.proto"], [&root])?;
+    // The codec names a message in its errors.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .codec_path("crate::codec::CheckedCodec")
+        .compile_fds_with_config(descriptors, config)?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@ period when the serving node is killed with `kill -9`, and a node that stalled p
 can never write again (fencing). Python SDK clients and workers on each node."""
 
 import asyncio
-import os
+import json
 import signal
 import socket
 import subprocess
@@ -12,14 +12,13 @@ import uuid
 
 import pytest
 from temporalio.client import Client
-from temporalio.common import RetryPolicy
 from temporalio.service import RetryConfig, RPCError
 from temporalio.worker import Worker
 
 from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, note
-from conftest import CREATED_SCHEMAS, POSTGRES, POSTGRES_URL, TemperServer
+from conftest import CREATED_SCHEMAS, POSTGRES, POSTGRES_URL, REPO, TEMPER_BIN, TemperServer
 
-pytestmark = pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs these")
+needs_postgres = pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs it")
 
 LEASE_SECONDS = 2.0
 
@@ -43,15 +42,10 @@ def listening(server: TemperServer) -> bool:
 def start_standby(server: TemperServer) -> None:
     """Starts a node that is expected to wait as a standby (its port closed)."""
     log = open(server.log_path, "ab")
-    args = [str(server_bin()), "server", "start-dev", "--port", str(server.port), "--headless",
+    args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(server.port), "--headless",
             "--log-level", "info", "--postgres", POSTGRES_URL, "--postgres-schema", server.schema,
             *server.extra_args]
     server.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-
-
-def server_bin():
-    from conftest import TEMPER_BIN
-    return TEMPER_BIN
 
 
 async def until_listening(server: TemperServer, within: float) -> float:
@@ -62,6 +56,11 @@ async def until_listening(server: TemperServer, within: float) -> float:
         assert server.process.poll() is None, server.log_path.read_text()[-3000:]
         await asyncio.sleep(0.05)
     raise AssertionError(f"{server.target} did not take over within {within}s")
+
+
+def cli(*args: str) -> str:
+    """Runs a `temper` command; its standard output."""
+    return subprocess.run([str(TEMPER_BIN), *args], capture_output=True, text=True, check=True).stdout
 
 
 def contiguous(events) -> bool:
@@ -76,6 +75,7 @@ def schema():
     return name
 
 
+@needs_postgres
 async def test_a_standby_takes_over_every_run_when_the_serving_node_is_killed(tmp_path, schema, task_queue):
     first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
     first.start()
@@ -108,6 +108,14 @@ async def test_a_standby_takes_over_every_run_when_the_serving_node_is_killed(tm
             assert result[2:] == (["before"] if key in keys[:10] else ["after"])
             history = await client.get_workflow_handle(key).fetch_history()
             assert contiguous(history.events), key
+        status = cli("cluster", "status", "--address", second.target)
+        line = next(l for l in status.splitlines() if l.startswith(second.target))
+        assert " 64 0-63 " in line, status
+        assert first.target in status, "the dead node's row stays, its heartbeat ageing"
+        described = json.loads(subprocess.run(
+            [str(REPO / ".venv/bin/temporal"), "operator", "cluster", "describe", "--address", second.target,
+             "-o", "json"], capture_output=True, text=True, check=True).stdout)
+        assert described["historyShardCount"] == 64
         # At least once: an activity whose completion the kill lost may run again; count them.
         reruns = {key: n for key, n in RUNS.items() if key.startswith("wf-") and n > 1}
         assert len(reruns) <= 10, reruns
@@ -118,6 +126,7 @@ async def test_a_standby_takes_over_every_run_when_the_serving_node_is_killed(tm
     second.check_log_and_verify()
 
 
+@needs_postgres
 async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, schema, task_queue):
     first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
     first.start()
@@ -157,3 +166,12 @@ async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, s
         first.kill()
         second.stop()
     second.check_log_and_verify()
+
+
+def test_cluster_status_of_one_server(temper):
+    status = cli("cluster", "status", "--address", temper.target)
+    if POSTGRES:
+        assert status.startswith("Cluster: 1 node, 64 shards"), status
+        assert f"{temper.target} " in status and " 64 0-63 " in status, status
+    else:
+        assert "not in a cluster (it keeps its state in SQLite)" in status, status

@@ -3,6 +3,7 @@
 //! time from the descriptor set of `temporalio-protos` and bound to that crate's message
 //! types. It re-exports those types so every other crate names one set of protos.
 //! Every RPC has a default body answering UNIMPLEMENTED; the server overrides what it serves.
+//! Temper's own services (`proto/temper/`, compiled from source) come with clients too.
 
 pub mod codec;
 mod lenient;
@@ -24,6 +25,10 @@ pub mod testservice {
 }
 pub mod health {
     tonic::include_proto!("grpc.health.v1");
+}
+/// Temper's own service: the membership and shard leases of nodes sharing one database.
+pub mod cluster {
+    tonic::include_proto!("temper.cluster.v1");
 }
 
 /// The encoded descriptor set, for gRPC server reflection.

@@ -41,6 +41,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use temper_api::cluster::cluster_service_server::ClusterServiceServer;
 use temper_api::health::health_server::HealthServer;
 use temper_api::operatorservice::operator_service_server::OperatorServiceServer;
 use temper_api::testservice::test_service_server::TestServiceServer;
@@ -255,6 +256,7 @@ fn grpc_routes(
     frontend: frontend::Frontend,
     operator: operator::Operator,
     health: health::HealthService,
+    cluster: cluster::DescribeCluster,
     test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
 ) -> Routes {
     let mut routes = Routes::new(
@@ -272,6 +274,11 @@ fn grpc_routes(
     )
     .add_service(
         HealthServer::new(health)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip),
+    )
+    .add_service(
+        ClusterServiceServer::new(cluster)
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip),
     )
@@ -469,7 +476,8 @@ pub async fn serve(
     );
     let health = health::HealthService::new(config.store.clone(), loaded.clock);
     let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
-    let routes = grpc_routes(frontend, operator, health, loaded.test_service);
+    let cluster = cluster::DescribeCluster::new(config.store.clone(), shards.clone());
+    let routes = grpc_routes(frontend, operator, health, cluster, loaded.test_service);
     let guard = guard::GuardLayer {
         authorizer: config.authorizer.clone(),
         rate_limits: config

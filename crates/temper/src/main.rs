@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod cluster_status;
 mod config_file;
 mod verify;
 
@@ -54,6 +55,20 @@ enum Command {
     /// Check a stopped server's database: every run's state must be what replaying its
     /// history gives. Exits with status 1 and names each run that differs.
     Verify(VerifyArgs),
+    /// Inspect a cluster of nodes sharing one PostgreSQL database.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Print the cluster's nodes, the shards each owns and the age of their heartbeats and
+    /// leases, as the node at `--address` sees them.
+    Status {
+        /// A node's gRPC address, `host:port`.
+        #[arg(long, default_value = "127.0.0.1:7233")]
+        address: String,
+    },
 }
 
 #[derive(Args)]
@@ -591,6 +606,9 @@ async fn run_command() {
             .await
         }
         Command::Verify(args) => verify_store(args).await,
+        Command::Cluster(ClusterCommand::Status { address }) => {
+            cluster_status::print_status(&address).await
+        }
     };
     if let Err(message) = result {
         eprintln!("temper: {message}");

@@ -5,11 +5,10 @@
 //! the one whose id sorts later gives its part up.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use temper_store::{NodeRecord, ShardLease, Store, StoreResult};
 
-use super::Shards;
+use super::{Shards, now_ms};
 
 /// Renewals per lease period: a node misses a few before its lease runs out.
 const RENEWALS_PER_LEASE: u32 = 4;
@@ -23,13 +22,6 @@ pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
         }
         tokio::time::sleep(every).await;
     }
-}
-
-fn now_ms() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// One pass: heartbeat, renew, take what is free, give up a split.

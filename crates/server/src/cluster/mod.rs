@@ -14,6 +14,7 @@
 //! runs is served again; restarted, it is a standby. Spreading shards over the live nodes
 //! with request routing is the next step (see `docs/architecture.md`).
 
+mod describe;
 mod leases;
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use std::time::Duration;
 use temper_store::{ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
+pub use describe::DescribeCluster;
 pub use leases::run_leases;
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
@@ -82,6 +84,11 @@ impl Shards {
 
     pub fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    /// The cluster's shard count.
+    pub fn count(&self) -> i32 {
+        self.count
     }
 
     /// The shard a workflow id's runs live in.
@@ -162,6 +169,14 @@ impl Shards {
                 .send_if_modified(|active| !std::mem::replace(active, true));
         }
     }
+}
+
+/// The wall clock in ms since the epoch: leases and heartbeats compare the nodes' clocks.
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The shard of (namespace, workflow id) among `count`: a 32-bit farmhash fingerprint of both,

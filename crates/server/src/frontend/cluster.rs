@@ -58,7 +58,7 @@ impl Frontend {
             server_version: SERVER_VERSION.to_string(),
             cluster_id: self.cluster_id()?,
             cluster_name: CLUSTER_NAME.to_string(),
-            history_shard_count: 1,
+            history_shard_count: self.history.shard_count(),
             persistence_store: store.to_string(),
             visibility_store: store.to_string(),
             initial_failover_version: INITIAL_FAILOVER_VERSION,

@@ -146,6 +146,11 @@ impl History {
         }
     }
 
+    /// The cluster's shard count (1 for a server that is not in a cluster).
+    pub fn shard_count(&self) -> i32 {
+        self.shards.as_ref().map_or(1, |shards| shards.count())
+    }
+
     /// This history in a cluster: it writes only runs of the shards `shards` holds.
     pub fn in_cluster(mut self, shards: Arc<crate::cluster::Shards>) -> Self {
         self.shards = Some(shards);

@@ -1,0 +1,116 @@
+//! `temper cluster status --address HOST:PORT`: asks a node for the cluster it belongs to
+//! (Temper's `DescribeCluster`) and prints the nodes, the shards each owns and the age of
+//! their heartbeats and leases.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use temper_api::cluster::cluster_service_client::ClusterServiceClient;
+use temper_api::cluster::{DescribeClusterRequest, DescribeClusterResponse};
+
+/// Asks the node at `address` and prints what it answered.
+pub async fn print_status(address: &str) -> Result<(), String> {
+    let endpoint = if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    };
+    let mut client = ClusterServiceClient::connect(endpoint).await.map_err(|e| {
+        format!("cannot reach {address}: {e} (a standby keeps its port closed until it serves)")
+    })?;
+    let response = client
+        .describe_cluster(DescribeClusterRequest {})
+        .await
+        .map_err(|status| format!("{address}: {}", status.message()))?;
+    print!("{}", render(&response.into_inner()));
+    Ok(())
+}
+
+/// The report: a line for the cluster, then one per node.
+fn render(cluster: &DescribeClusterResponse) -> String {
+    if !cluster.clustered {
+        return "This server is not in a cluster (it keeps its state in SQLite).\n".into();
+    }
+    let mut owned: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    let mut lease_ends: BTreeMap<&str, i64> = BTreeMap::new();
+    for lease in cluster.shards.iter().filter(|l| l.lease_until_ms > 0) {
+        owned.entry(&lease.owner).or_default().push(lease.shard_id);
+        let end = lease_ends.entry(&lease.owner).or_insert(i64::MAX);
+        *end = (*end).min(lease.lease_until_ms);
+    }
+    let plural = if cluster.nodes.len() == 1 { "" } else { "s" };
+    let mut out = format!(
+        "Cluster: {} node{plural}, {} shards (answered by {})\n\n",
+        cluster.nodes.len(),
+        cluster.shard_count,
+        cluster.node_id
+    );
+    let _ = writeln!(
+        out,
+        "{:<56} {:<22} {:>10} {:>7} {:<10} LEASE ENDS",
+        "NODE", "ADDRESS", "HEARTBEAT", "SHARDS", ""
+    );
+    for node in &cluster.nodes {
+        let shards = owned
+            .get(node.node_id.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let lease = lease_ends
+            .get(node.node_id.as_str())
+            .map_or("-".to_string(), |end| lease_end(end - cluster.now_ms));
+        let _ = writeln!(
+            out,
+            "{:<56} {:<22} {:>10} {:>7} {:<10} {lease}",
+            node.node_id,
+            node.address,
+            ago(cluster.now_ms - node.heartbeat_ms),
+            shards.len(),
+            ranges(shards),
+        );
+    }
+    out
+}
+
+/// `2.5s ago`, for `ms` milliseconds in the past.
+fn ago(ms: i64) -> String {
+    format!("{:.1}s ago", ms as f64 / 1000.0)
+}
+
+/// `in 7.1s`, or `ended 3.0s ago` for a lease `ms` milliseconds from now.
+fn lease_end(ms: i64) -> String {
+    let value = ms.unsigned_abs() as f64 / 1000.0;
+    if ms < 0 {
+        format!("ended {value:.1}s ago")
+    } else {
+        format!("in {value:.1}s")
+    }
+}
+
+/// Shard ids as ranges: `0-31,40`.
+fn ranges(sorted: &[i32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut start = None;
+    for (index, &shard) in sorted.iter().enumerate() {
+        let first = *start.get_or_insert(shard);
+        let ends_run = sorted.get(index + 1) != Some(&(shard + 1));
+        if ends_run {
+            parts.push(if first == shard {
+                shard.to_string()
+            } else {
+                format!("{first}-{shard}")
+            });
+            start = None;
+        }
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ids_print_as_ranges() {
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(ranges(&[]), "");
+    }
+}
