@@ -245,6 +245,11 @@ impl Store for MeteredStore {
         timed("GetClusterMembers", UNKNOWN_NAMESPACE, self.inner.nodes())
     }
 
+    fn forget_nodes(&self, silent_since_ms: i64) -> StoreFuture<'_, u64> {
+        let call = self.inner.forget_nodes(silent_since_ms);
+        timed("PruneClusterMembership", UNKNOWN_NAMESPACE, call)
+    }
+
     fn acquire_shard(
         &self,
         shard_id: i32,

@@ -361,6 +361,9 @@ pub trait Store: Send + Sync + 'static {
     fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()>;
     /// Every membership row, live or not, by node id.
     fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>>;
+    /// Deletes the membership rows of nodes silent since before `silent_since_ms` (gone for
+    /// good: each process is a new member); returns how many.
+    fn forget_nodes(&self, silent_since_ms: i64) -> StoreFuture<'_, u64>;
     /// Takes (or keeps) shard `shard_id` for `owner` until `lease_until_ms`, if it was never
     /// taken, its lease ran out at `now_ms`, `owner` holds it already, or `predecessor` (a
     /// node known to be gone) holds it; a change of owner adds one to its `range_id`. `None`

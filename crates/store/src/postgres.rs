@@ -1214,6 +1214,10 @@ impl Store for PostgresStore {
         Box::pin(postgres_shards::nodes(&self.reader))
     }
 
+    fn forget_nodes(&self, silent_since_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(postgres_shards::forget_nodes(&self.reader, silent_since_ms))
+    }
+
     fn acquire_shard(
         &self,
         shard_id: i32,

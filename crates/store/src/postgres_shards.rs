@@ -74,6 +74,15 @@ pub(crate) async fn nodes(client: &Client) -> StoreResult<Vec<NodeRecord>> {
         .collect())
 }
 
+pub(crate) async fn forget_nodes(client: &Client, silent_since_ms: i64) -> StoreResult<u64> {
+    Ok(client
+        .execute(
+            "DELETE FROM nodes WHERE heartbeat_ms < $1",
+            &[&silent_since_ms],
+        )
+        .await?)
+}
+
 pub(crate) async fn acquire_shard(
     client: &Client,
     shard_id: i32,

@@ -940,6 +940,10 @@ impl Store for SqliteStore {
         self.read(sqlite_shards::nodes)
     }
 
+    fn forget_nodes(&self, silent_since_ms: i64) -> StoreFuture<'_, u64> {
+        self.read(move |conn| sqlite_shards::forget_nodes(conn, silent_since_ms))
+    }
+
     fn acquire_shard(
         &self,
         shard_id: i32,

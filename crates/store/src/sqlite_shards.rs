@@ -55,6 +55,14 @@ pub(crate) fn nodes(conn: &Connection) -> StoreResult<Vec<NodeRecord>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+pub(crate) fn forget_nodes(conn: &Connection, silent_since_ms: i64) -> StoreResult<u64> {
+    let deleted = conn.execute(
+        "DELETE FROM nodes WHERE heartbeat_ms < ?1",
+        params![silent_since_ms],
+    )?;
+    Ok(deleted as u64)
+}
+
 pub(crate) fn acquire_shard(
     conn: &Connection,
     shard_id: i32,

@@ -12,6 +12,9 @@ use super::{Shards, now_ms};
 
 /// Renewals per lease period: a node misses a few before its lease runs out.
 const RENEWALS_PER_LEASE: u32 = 4;
+/// A node silent for this many lease periods is gone: its membership row is deleted (it
+/// stays listed a while, for `temper cluster status` to show what happened).
+const FORGOTTEN_AFTER_LEASES: i64 = 30;
 
 /// Runs until the process ends (a lost lease is reported through [`Shards::lost`]).
 pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
@@ -36,6 +39,10 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
         })
         .await?;
     renew(shards, store, lease_until).await?;
+    let lease_ms = lease_until - now;
+    store
+        .forget_nodes(now - FORGOTTEN_AFTER_LEASES * lease_ms)
+        .await?;
     if shards.fences().len() == shards.held().len() {
         return Ok(());
     }

@@ -192,5 +192,11 @@ async fn nodes_heartbeat_into_membership_rows() {
         store.heartbeat_node(node("b", 2_000)).await.unwrap();
         let nodes = store.nodes().await.unwrap();
         assert_eq!(nodes, vec![node("a", 1_000), node("b", 2_000)], "{name}");
+        assert_eq!(store.forget_nodes(1_500).await.unwrap(), 1, "{name}");
+        assert_eq!(
+            store.nodes().await.unwrap(),
+            vec![node("b", 2_000)],
+            "{name}"
+        );
     }
 }
