@@ -198,6 +198,9 @@ impl PostgresStore {
             ))
             .await?;
         index_wakeups(&writer).await?;
+        writer
+            .batch_execute(postgres_shards::WRITER_SESSION_SETTINGS)
+            .await?;
         let reader = connect(url, schema, &tls).await?;
         let statements = Statements::prepare(&writer).await?;
         let writer = Arc::new(Mutex::new(writer));

@@ -1,8 +1,19 @@
 //! The PostgreSQL backend's shard leases and membership rows (the contract is in
-//! `shards.rs`). Lease changes are single statements on the read connection, outside the
-//! group-commit queue; a run write checks its fence with `FOR SHARE`, so a node taking the
-//! shard (an `UPDATE` of the same row) waits for writes in flight and every later write of
-//! the old owner sees the new `range_id`.
+//! `shards.rs`). Lease changes are statements on the read connection, outside the
+//! group-commit queue.
+//!
+//! The row locks are chosen so that only a change of owner waits for writes: a run write
+//! checks its fence with `FOR KEY SHARE`, which a plain `UPDATE` of the row (a renewal) does
+//! not conflict with, while taking a shard first locks its row `FOR UPDATE`, which waits for
+//! every write in flight that checked the old `range_id`; every later write sees the new one.
+//! (With `FOR SHARE` a renewal would queue behind writes and writes behind the renewal, and a
+//! group of writes holding some shard rows could deadlock with a renewal holding others.)
+//! Taking a shard never waits: while a write of the old owner is in flight it reports the
+//! shard as not taken (`NOWAIT`), and the lease loop tries again on its next pass. A node that
+//! stalls in the middle of a write keeps its locks until the server ends its transaction,
+//! which [`WRITER_SESSION_SETTINGS`] bounds.
+
+use tokio_postgres::error::SqlState;
 
 use tokio_postgres::{Client, Statement};
 
@@ -22,10 +33,15 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 ";
 
+/// The writer connection's settings: a transaction left open this long (its node stalled
+/// between statements and commit) is ended by the server, releasing the fence locks that
+/// would keep another node from taking the shard.
+pub(crate) const WRITER_SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = '5s'";
+
 /// The writer's fence check: one row when the write's lease is still the shard's.
 pub(crate) async fn prepare_fence_check(client: &Client) -> StoreResult<Statement> {
     Ok(client
-        .prepare("SELECT 1 FROM shards WHERE shard_id = $1 AND range_id = $2 FOR SHARE")
+        .prepare("SELECT 1 FROM shards WHERE shard_id = $1 AND range_id = $2 FOR KEY SHARE")
         .await?)
 }
 
@@ -91,18 +107,31 @@ pub(crate) async fn acquire_shard(
     lease_until_ms: i64,
     predecessor: Option<&str>,
 ) -> StoreResult<Option<ShardLease>> {
-    let row = client
-        .query_opt(
-            "INSERT INTO shards AS s (shard_id, owner, lease_until_ms, range_id)
-             VALUES ($1, $2, $4, 1)
-             ON CONFLICT (shard_id) DO UPDATE SET owner = EXCLUDED.owner,
-                 lease_until_ms = EXCLUDED.lease_until_ms,
-                 range_id = s.range_id + CASE WHEN s.owner = EXCLUDED.owner THEN 0 ELSE 1 END
-             WHERE s.owner = EXCLUDED.owner OR s.lease_until_ms <= $3 OR s.owner = $5
-             RETURNING range_id",
-            &[&shard_id, &owner, &now_ms, &lease_until_ms, &predecessor],
+    // A shard never taken gets a row first (owner '', range 0), so that taking it is always
+    // the locking update below.
+    client
+        .execute(
+            "INSERT INTO shards (shard_id, owner, lease_until_ms, range_id) VALUES ($1, '', 0, 0)
+             ON CONFLICT DO NOTHING",
+            &[&shard_id],
         )
         .await?;
+    let taken = client
+        .query_opt(
+            "UPDATE shards s SET owner = $2, lease_until_ms = $4,
+                 range_id = s.range_id + CASE WHEN s.owner = $2 THEN 0 ELSE 1 END
+             FROM (SELECT shard_id FROM shards WHERE shard_id = $1 FOR UPDATE NOWAIT) AS locked
+             WHERE s.shard_id = locked.shard_id
+                 AND (s.owner = $2 OR s.lease_until_ms <= $3 OR s.owner = $5)
+             RETURNING s.range_id",
+            &[&shard_id, &owner, &now_ms, &lease_until_ms, &predecessor],
+        )
+        .await;
+    let row = match taken {
+        // A write of the current owner is in flight: not taken this time.
+        Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => return Ok(None),
+        other => other?,
+    };
     Ok(row.map(|row| ShardLease {
         shard_id,
         owner: owner.to_string(),

@@ -68,6 +68,11 @@ async fn connect(
 /// connection string) or the local server; `None` when there is none (see [`connect`]).
 /// Schemas older than an hour from earlier runs are dropped first, so test runs do not pile up.
 async fn postgres_store() -> Option<PostgresStore> {
+    postgres_store_and_client().await.map(|(store, _)| store)
+}
+
+/// [`postgres_store`], with a connection of its own to the store's schema.
+async fn postgres_store_and_client() -> Option<(PostgresStore, tokio_postgres::Client)> {
     let (client, url) =
         match connect(std::env::var("TEMPER_TEST_POSTGRES").ok(), DEFAULT_POSTGRES).await {
             Ok(connected) => connected,
@@ -111,7 +116,11 @@ async fn postgres_store() -> Option<PostgresStore> {
     let store = PostgresStore::connect(&url, Some(&schema))
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {url:?}: {e}"));
-    Some(store)
+    client
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .await
+        .expect("use the store's schema");
+    Some((store, client))
 }
 
 /// Nothing answers on port 1.

@@ -1,8 +1,8 @@
 //! The shard-lease and fencing contract (`shards.rs`): what lets several nodes share one
 //! database without two of them writing the same run.
 
-use super::{backends, events, execution};
-use crate::{ExecutionWrite, NodeRecord, ShardFence, StoreError};
+use super::{backends, events, execution, postgres_store_and_client};
+use crate::{ExecutionWrite, NodeRecord, ShardFence, Store, StoreError};
 
 #[tokio::test]
 async fn the_shard_count_is_fixed_by_the_first_start() {
@@ -199,4 +199,41 @@ async fn nodes_heartbeat_into_membership_rows() {
             "{name}"
         );
     }
+}
+
+/// PostgreSQL's row locks (`postgres_shards.rs`): a renewal never waits for a write in
+/// flight, and a change of owner never happens under one (it reports the shard not taken).
+#[tokio::test]
+async fn on_postgresql_only_a_change_of_owner_waits_for_writes_in_flight() {
+    let Some((store, mut client)) = postgres_store_and_client().await else {
+        return;
+    };
+    let a = store
+        .acquire_shard(0, "a", 0, 10_000, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // A write in flight: its transaction checked the fence and has not committed yet.
+    let write = client.transaction().await.unwrap();
+    write
+        .query(
+            "SELECT 1 FROM shards WHERE shard_id = 0 AND range_id = $1 FOR KEY SHARE",
+            &[&a.range_id],
+        )
+        .await
+        .unwrap();
+    let wait = std::time::Duration::from_secs(2);
+    let renewal = tokio::time::timeout(wait, store.renew_shards("a", vec![a.fence()], 20_000));
+    assert_eq!(renewal.await.expect("not blocked").unwrap(), vec![0]);
+    let taking = store.acquire_shard(0, "b", 30_000, 40_000, None);
+    let taken = tokio::time::timeout(wait, taking)
+        .await
+        .expect("not blocked");
+    assert_eq!(taken.unwrap(), None, "not under a write in flight");
+    write.commit().await.unwrap();
+    let b = store
+        .acquire_shard(0, "b", 30_000, 40_000, None)
+        .await
+        .unwrap();
+    assert_eq!(b.map(|l| l.range_id), Some(a.range_id + 1));
 }
