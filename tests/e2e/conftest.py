@@ -55,7 +55,9 @@ class TemperServer:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, wait_listening: bool = True) -> None:
+        """Starts the process and waits until its port takes connections (not for a cluster
+        node expected to wait as a standby, `wait_listening=False`)."""
         if self.mode_args is not None:
             args = [str(TEMPER_BIN), *self.mode_args, "--port", str(self.port)]
         else:
@@ -68,6 +70,8 @@ class TemperServer:
             args += SERVER_ARGS + self.extra_args
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        if not wait_listening:
+            return
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.process.poll() is not None:

@@ -16,7 +16,7 @@ from temporalio.service import RetryConfig, RPCError
 from temporalio.worker import Worker
 
 from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, note
-from conftest import CREATED_SCHEMAS, POSTGRES, POSTGRES_URL, REPO, TEMPER_BIN, TemperServer
+from conftest import CREATED_SCHEMAS, POSTGRES, REPO, TEMPER_BIN, TemperServer
 
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs it")
 
@@ -37,15 +37,6 @@ def listening(server: TemperServer) -> bool:
             return True
     except OSError:
         return False
-
-
-def start_standby(server: TemperServer) -> None:
-    """Starts a node that is expected to wait as a standby (its port closed)."""
-    log = open(server.log_path, "ab")
-    args = [str(TEMPER_BIN), "server", "start-dev", "--port", str(server.port), "--headless",
-            "--log-level", "info", "--postgres", POSTGRES_URL, "--postgres-schema", server.schema,
-            *server.extra_args]
-    server.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
 async def until_listening(server: TemperServer, within: float) -> float:
@@ -79,7 +70,7 @@ def schema():
 async def test_a_standby_takes_over_every_run_when_the_serving_node_is_killed(tmp_path, schema, task_queue):
     first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
     first.start()
-    start_standby(second)
+    second.start(wait_listening=False)
     try:
         await asyncio.sleep(LEASE_SECONDS)
         assert not listening(second), "a second node waits while the first holds the shards"
@@ -130,7 +121,7 @@ async def test_a_standby_takes_over_every_run_when_the_serving_node_is_killed(tm
 async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, schema, task_queue):
     first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
     first.start()
-    start_standby(second)
+    second.start(wait_listening=False)
     try:
         # Few retries: calls to the stalled node must fail rather than wait for it.
         stalled_client = await Client.connect(first.target, retry_config=RetryConfig(max_retries=2))

@@ -504,35 +504,38 @@ pub async fn serve(
     }
     let grpc_listener = grpc_socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
-    let (shutdown, lost) = until_shutdown_or_lost(shutdown, shards.clone());
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
         .layer(guard)
         .add_routes(routes);
-    match config.tls {
+    let serving: std::pin::Pin<
+        Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+    > = match config.tls {
         Some(tls) => {
             let connections = tls::accept(grpc_listener, tls, tls::Protocol::Grpc);
             let incoming = tokio_stream::wrappers::ReceiverStream::new(connections)
                 .map(Ok::<_, std::io::Error>);
-            server
-                .serve_with_incoming_shutdown(incoming, shutdown)
-                .await?;
+            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
         }
         None => {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-            server
-                .serve_with_incoming_shutdown(incoming, shutdown)
-                .await?;
+            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
+        }
+    };
+    let Some(shards) = shards else {
+        return Ok(serving.await?);
+    };
+    // A lost lease ends the server at once, without draining: its cached runs are stale, and
+    // long polls would keep it answering from them for a minute.
+    tokio::select! {
+        served = serving => served?,
+        shard = shards.lost() => {
+            return Err(format!("shard {shard}'s lease was taken by another node").into());
         }
     }
-    if let Some(shard) = lost.get() {
-        return Err(format!("shard {shard}'s lease was taken by another node").into());
-    }
-    if let Some(shards) = shards {
-        shards.leave(config.store.as_ref()).await;
-    }
+    shards.leave(config.store.as_ref()).await;
     Ok(())
 }
 
@@ -551,31 +554,4 @@ async fn join_cluster(
     shards.until_active().await;
     tracing::info!(node = shards.node_id(), "holding every shard");
     Ok(shards)
-}
-
-/// `shutdown`, or the loss of a shard lease (noted in the returned cell) when in a cluster.
-fn until_shutdown_or_lost(
-    shutdown: impl Future<Output = ()> + Send,
-    shards: Option<Arc<cluster::Shards>>,
-) -> (
-    impl Future<Output = ()> + Send,
-    Arc<std::sync::OnceLock<i32>>,
-) {
-    let lost_shard = Arc::new(std::sync::OnceLock::new());
-    let noted = lost_shard.clone();
-    let stop = async move {
-        let lost = async {
-            match &shards {
-                Some(shards) => {
-                    let _ = noted.set(shards.lost().await);
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = shutdown => {}
-            () = lost => {}
-        }
-    };
-    (stop, lost_shard)
 }
