@@ -132,3 +132,84 @@ async fn give_up_a_split(shards: &Shards, store: &dyn Store, now: i64) -> StoreR
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use temper_store::sqlite::SqliteStore;
+
+    use super::*;
+    use crate::cluster::ClusterConfig;
+
+    fn store() -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open_in_memory().expect("store"))
+    }
+
+    async fn node(store: &Arc<dyn Store>, address: &str) -> Arc<Shards> {
+        let config = ClusterConfig {
+            advertise_address: address.into(),
+            shards: 4,
+            lease: Duration::from_secs(10),
+        };
+        Shards::join(store.as_ref(), &config).await.expect("joined")
+    }
+
+    fn held(shards: &Shards) -> Vec<i32> {
+        shards.fences().iter().map(|f| f.shard_id).collect()
+    }
+
+    #[tokio::test]
+    async fn the_first_node_takes_every_shard_and_the_next_takes_over_when_it_leaves() {
+        let store = store();
+        let (first, second) = (node(&store, "a:1").await, node(&store, "b:1").await);
+        tend(&first, store.as_ref()).await.unwrap();
+        assert_eq!(held(&first), [0, 1, 2, 3]);
+        tend(&second, store.as_ref()).await.unwrap();
+        assert!(
+            held(&second).is_empty(),
+            "a standby while the first holds them"
+        );
+        first.leave(store.as_ref()).await;
+        tend(&second, store.as_ref()).await.unwrap();
+        assert_eq!(held(&second), [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn of_two_standbys_that_split_the_shards_the_later_id_gives_its_part_back() {
+        let store = store();
+        let (early, late) = (node(&store, "a:1").await, node(&store, "b:1").await);
+        for shard in [0, 1] {
+            let lease = store
+                .acquire_shard(shard, early.node_id(), now_ms(), now_ms() + 10_000, None)
+                .await
+                .unwrap()
+                .expect("free");
+            early.hold(lease.fence());
+        }
+        tend(&late, store.as_ref()).await.unwrap();
+        assert!(held(&late).is_empty(), "took 2 and 3, then gave them back");
+        tend(&early, store.as_ref()).await.unwrap();
+        assert_eq!(held(&early), [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_node_takes_its_predecessors_leases_and_the_predecessor_stops() {
+        let store = store();
+        let before = node(&store, "a:1").await;
+        tend(&before, store.as_ref()).await.unwrap();
+        let after = node(&store, "a:1").await;
+        tend(&after, store.as_ref()).await.unwrap();
+        assert_eq!(
+            held(&after),
+            [0, 1, 2, 3],
+            "without waiting for the leases to run out"
+        );
+        tend(&before, store.as_ref()).await.unwrap();
+        let lost = tokio::time::timeout(Duration::from_secs(1), before.lost()).await;
+        assert!(
+            lost.is_ok(),
+            "the predecessor learns that it lost its shards"
+        );
+    }
+}
