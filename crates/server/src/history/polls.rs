@@ -12,7 +12,7 @@ use temper_engine::execution::{ActivityTaskGrant, WorkflowTaskGrant};
 
 use super::History;
 pub use crate::matching::Poller;
-use crate::matching::{Handoff, QueueKind, QueuedTask, SyncStarted};
+use crate::matching::{ClaimedTask, Handoff, QueueKind, QueuedTask, SyncStarted};
 use temper_engine::StartedTask;
 
 /// What a workflow-task poll hands out.
@@ -72,39 +72,45 @@ impl History {
                 }) => return Some(HandedWorkflowTask::Workflow { exec, grant }),
                 Handoff::Started(_) => continue,
             };
-            if let QueuedTask::Workflow {
+            if let Some(handed) = self.hand_out_workflow_entry(claimed, identity).await {
+                return Some(handed);
+            }
+        }
+    }
+
+    /// What an entry of a workflow queue gives the poller: its workflow task started, or its
+    /// query; `None` for a stale entry. The entry is spent either way.
+    async fn hand_out_workflow_entry(
+        &self,
+        claimed: ClaimedTask<'_>,
+        identity: &str,
+    ) -> Option<HandedWorkflowTask> {
+        if let QueuedTask::Workflow {
+            run_id,
+            scheduled_event_id,
+        } = claimed.task()
+        {
+            let (run_id, scheduled_event_id) = (run_id.clone(), *scheduled_event_id);
+            let handed = self
+                .start_workflow_task(&run_id, scheduled_event_id, identity)
+                .await;
+            claimed.settle();
+            return handed;
+        }
+        match claimed.settle() {
+            QueuedTask::Query {
                 run_id,
-                scheduled_event_id,
-            } = claimed.task()
-            {
-                let (run_id, scheduled_event_id) = (run_id.clone(), *scheduled_event_id);
-                let handed = self
-                    .start_workflow_task(&run_id, scheduled_event_id, identity)
-                    .await;
-                // Started, or stale: either way the entry is spent.
-                claimed.settle();
-                if handed.is_some() {
-                    return handed;
-                }
-                continue;
-            }
-            match claimed.settle() {
-                QueuedTask::Query {
-                    run_id,
-                    query_id,
-                    query,
-                } => {
-                    return Some(HandedWorkflowTask::Query {
-                        run_id,
-                        query_id,
-                        query,
-                    });
-                }
-                QueuedTask::Workflow { .. }
-                | QueuedTask::Activity { .. }
-                | QueuedTask::StandaloneActivity { .. }
-                | QueuedTask::Nexus { .. } => {}
-            }
+                query_id,
+                query,
+            } => Some(HandedWorkflowTask::Query {
+                run_id,
+                query_id,
+                query,
+            }),
+            QueuedTask::Workflow { .. }
+            | QueuedTask::Activity { .. }
+            | QueuedTask::StandaloneActivity { .. }
+            | QueuedTask::Nexus { .. } => None,
         }
     }
 
