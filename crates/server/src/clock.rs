@@ -15,7 +15,8 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
-fn real_now_ms() -> i64 {
+/// The system's wall clock, in ms since the epoch.
+pub(crate) fn real_now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

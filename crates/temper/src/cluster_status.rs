@@ -48,7 +48,7 @@ fn render(cluster: &DescribeClusterResponse) -> String {
     let _ = writeln!(
         out,
         "{:<56} {:<22} {:>10} {:>7} {:<10} LEASE ENDS",
-        "NODE", "ADDRESS", "HEARTBEAT", "SHARDS", ""
+        "NODE", "ADDRESS", "HEARTBEAT", "SHARDS", "IDS"
     );
     for node in &cluster.nodes {
         let shards = owned

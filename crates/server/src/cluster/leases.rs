@@ -43,7 +43,7 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     store
         .forget_nodes(now - FORGOTTEN_AFTER_LEASES * lease_ms)
         .await?;
-    if shards.fences().len() == shards.held().len() {
+    if shards.holds_all() {
         return Ok(());
     }
     let predecessors = predecessors(shards, store).await?;
@@ -65,7 +65,7 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
             shards.hold(lease.fence());
         }
     }
-    give_up_a_split(shards, store, now).await
+    give_up_a_split(shards, store, &leases, now).await
 }
 
 /// Extends the held leases; a lease that could not be renewed was taken by another node.
@@ -111,14 +111,19 @@ fn held_by_another(
     })
 }
 
-/// A node holding some shards but not all, while a node whose id sorts first holds others,
-/// gives its shards back, so that one node ends up with all of them.
-async fn give_up_a_split(shards: &Shards, store: &dyn Store, now: i64) -> StoreResult<()> {
+/// A node holding some shards but not all, while a node whose id sorts first holds others
+/// (as `leases` read at the start of the pass say), gives its shards back, so that one node
+/// ends up with all of them.
+async fn give_up_a_split(
+    shards: &Shards,
+    store: &dyn Store,
+    leases: &[ShardLease],
+    now: i64,
+) -> StoreResult<()> {
     let held = shards.fences();
-    if held.is_empty() || held.len() == shards.held().len() {
+    if held.is_empty() || shards.holds_all() {
         return Ok(());
     }
-    let leases = store.shard_leases().await?;
     let yields = leases
         .iter()
         .any(|l| l.owner != shards.node_id && l.lease_until_ms > now && l.owner < shards.node_id);

@@ -20,6 +20,10 @@ mod leases;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Leases and heartbeats compare the nodes' wall clocks (never the virtual clock of time
+/// skipping).
+use crate::clock::real_now_ms as now_ms;
+
 use temper_store::{ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
@@ -146,6 +150,11 @@ impl Shards {
         }
     }
 
+    /// True when this node holds every shard.
+    fn holds_all(&self) -> bool {
+        self.held().iter().all(Option::is_some)
+    }
+
     fn held(&self) -> std::sync::MutexGuard<'_, Vec<Option<ShardFence>>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -157,26 +166,14 @@ impl Shards {
 
     /// Records a lease taken, and whether every shard is held now.
     fn hold(&self, fence: ShardFence) {
-        let all = {
-            let mut held = self.held();
-            if let Some(slot) = held.get_mut(fence.shard_id as usize) {
-                *slot = Some(fence);
-            }
-            held.iter().all(Option::is_some)
-        };
-        if all {
+        if let Some(slot) = self.held().get_mut(fence.shard_id as usize) {
+            *slot = Some(fence);
+        }
+        if self.holds_all() {
             self.active
                 .send_if_modified(|active| !std::mem::replace(active, true));
         }
     }
-}
-
-/// The wall clock in ms since the epoch: leases and heartbeats compare the nodes' clocks.
-fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The shard of (namespace, workflow id) among `count`: a 32-bit farmhash fingerprint of both,
