@@ -55,9 +55,8 @@ class TemperServer:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, wait_listening: bool = True) -> None:
-        """Starts the process and waits until its port takes connections (not for a cluster
-        node expected to wait as a standby, `wait_listening=False`)."""
+    def start(self) -> None:
+        """Starts the process and waits until its port takes connections."""
         if self.mode_args is not None:
             args = [str(TEMPER_BIN), *self.mode_args, "--port", str(self.port)]
         else:
@@ -70,8 +69,6 @@ class TemperServer:
             args += SERVER_ARGS + self.extra_args
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        if not wait_listening:
-            return
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.process.poll() is not None:

@@ -447,15 +447,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     config.store = metered_store::MeteredStore::wrap(config.store);
-    let shards = match &config.cluster {
-        Some(cluster) => Some(join_cluster(&config.store, cluster).await?),
-        None => None,
+    let (shards, forwarded_port) = match &config.cluster {
+        Some(cluster) => {
+            let (shards, port) = join_cluster(&config, cluster).await?;
+            (Some(shards), port)
+        }
+        None => (None, None),
     };
     let loaded = load(&config, shards.clone()).await?;
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
-    // was told to use. It listens last, so a client that reaches it finds every port up.
-    let grpc_socket = reserve(config.listen)?;
+    // was told to use. It listens last, so a client that reaches it finds every port up (a
+    // standby's port listened already, to forward).
+    let grpc_port = match forwarded_port {
+        Some(listener) => GrpcPort::Listening(listener),
+        None => GrpcPort::Reserved(reserve(config.listen)?),
+    };
     let [metrics, api, ui] =
         bind_http_ports([config.metrics_listen, config.http_listen, config.ui_listen]).await?;
     let metrics_address = match metrics {
@@ -502,7 +509,7 @@ pub async fn serve(
     if config.banner {
         print_banner(config.listen, &addresses);
     }
-    let grpc_listener = grpc_socket.listen(LISTEN_BACKLOG)?;
+    let grpc_listener = grpc_port.listen()?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
     let server = tonic::transport::Server::builder()
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
@@ -539,19 +546,54 @@ pub async fn serve(
     Ok(())
 }
 
-/// Joins the cluster sharing the store, and waits (a standby, its ports closed) until this
-/// node holds every shard.
+/// The gRPC port: bound, or already listening (a standby forwarded on it).
+enum GrpcPort {
+    Reserved(tokio::net::TcpSocket),
+    Listening(tokio::net::TcpListener),
+}
+
+impl GrpcPort {
+    fn listen(self) -> std::io::Result<tokio::net::TcpListener> {
+        match self {
+            GrpcPort::Reserved(socket) => socket.listen(LISTEN_BACKLOG),
+            GrpcPort::Listening(listener) => Ok(listener),
+        }
+    }
+}
+
+/// Joins the cluster sharing the store and waits until this node holds every shard. Meanwhile
+/// (a standby) it forwards the gRPC calls it receives to the serving node, on the listener it
+/// returns; over TLS a standby keeps its ports closed instead (forwarding would need client
+/// certificates of its own).
 async fn join_cluster(
-    store: &Arc<dyn Store>,
-    config: &cluster::ClusterConfig,
-) -> Result<Arc<cluster::Shards>, BoxError> {
-    let shards = cluster::Shards::join(store.as_ref(), config).await?;
+    config: &ServerConfig,
+    cluster: &cluster::ClusterConfig,
+) -> Result<(Arc<cluster::Shards>, Option<tokio::net::TcpListener>), BoxError> {
+    let store = &config.store;
+    let shards = cluster::Shards::join(store.as_ref(), cluster).await?;
+    cluster::take_leases(&shards, store.as_ref()).await;
     tokio::spawn(cluster::run_leases(shards.clone(), store.clone()));
+    if shards.is_active() {
+        tracing::info!(node = shards.node_id(), "holding every shard");
+        return Ok((shards, None));
+    }
     tracing::info!(
         node = shards.node_id(),
-        "joined the cluster; waiting for the shard leases"
+        "joined the cluster as a standby; waiting for the shard leases"
     );
-    shards.until_active().await;
+    if config.tls.is_some() {
+        shards.until_active().await;
+        return Ok((shards, None));
+    }
+    let listener = reserve(config.listen)?.listen(LISTEN_BACKLOG)?;
+    tracing::info!(address = %config.listen, "forwarding to the serving node");
+    cluster::forward_until_active(
+        &listener,
+        shards.clone(),
+        store.clone(),
+        MAX_HEADER_LIST_BYTES,
+    )
+    .await;
     tracing::info!(node = shards.node_id(), "holding every shard");
-    Ok(shards)
+    Ok((shards, Some(listener)))
 }

@@ -16,7 +16,9 @@ pub async fn print_status(address: &str) -> Result<(), String> {
         format!("http://{address}")
     };
     let mut client = ClusterServiceClient::connect(endpoint).await.map_err(|e| {
-        format!("cannot reach {address}: {e} (a standby keeps its port closed until it serves)")
+        format!(
+            "cannot reach {address}: {e} (over TLS a standby keeps its port closed until it serves)"
+        )
     })?;
     let response = client
         .describe_cluster(DescribeClusterRequest {})

@@ -2,7 +2,8 @@
 //! times per lease period, and takes the shards whose leases ran out (or that a previous
 //! process at this node's address held: a restarted node need not wait for its own leases
 //! to run out). Two standbys that split the shards between them would both wait forever, so
-//! the one whose id sorts later gives its part up.
+//! the one whose id sorts later gives its part up. A node that does not hold every shard also
+//! notes which node does, for its forwarding port (`forward.rs`).
 
 use std::sync::Arc;
 
@@ -16,14 +17,21 @@ const RENEWALS_PER_LEASE: u32 = 4;
 /// stays listed a while, for `temper cluster status` to show what happened).
 const FORGOTTEN_AFTER_LEASES: i64 = 30;
 
-/// Runs until the process ends (a lost lease is reported through [`Shards::lost`]).
+/// One pass of the lease loop, its error logged: what a joining node does first, to know
+/// whether it serves or forwards.
+pub async fn take_leases(shards: &Shards, store: &dyn Store) {
+    if let Err(error) = tend(shards, store).await {
+        tracing::warn!(%error, "could not renew or take shard leases; retrying");
+    }
+}
+
+/// Runs until the process ends, a pass per quarter lease after the first (a lost lease is
+/// reported through [`Shards::lost`]).
 pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
     let every = shards.lease / RENEWALS_PER_LEASE;
     loop {
-        if let Err(error) = tend(&shards, store.as_ref()).await {
-            tracing::warn!(%error, "could not renew or take shard leases; retrying");
-        }
         tokio::time::sleep(every).await;
+        take_leases(&shards, store.as_ref()).await;
     }
 }
 
@@ -46,8 +54,10 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     if shards.holds_all() {
         return Ok(());
     }
-    let predecessors = predecessors(shards, store).await?;
+    let nodes = store.nodes().await?;
+    let predecessors = predecessors(shards, &nodes);
     let leases = store.shard_leases().await?;
+    shards.note_serving(serving_address(&leases, &nodes, shards, now, &predecessors));
     for shard_id in 0..shards.count {
         if shards.held()[shard_id as usize].is_some()
             || held_by_another(&leases, shard_id, shards, now, &predecessors)
@@ -85,14 +95,29 @@ async fn renew(shards: &Shards, store: &dyn Store, lease_until: i64) -> StoreRes
 
 /// Earlier processes that advertised this node's address: they are gone (this one holds the
 /// address now), so their leases need not run out first.
-async fn predecessors(shards: &Shards, store: &dyn Store) -> StoreResult<Vec<String>> {
-    Ok(store
-        .nodes()
-        .await?
-        .into_iter()
+fn predecessors(shards: &Shards, nodes: &[NodeRecord]) -> Vec<String> {
+    nodes
+        .iter()
         .filter(|n| n.address == shards.address && n.node_id != shards.node_id)
-        .map(|n| n.node_id)
-        .collect())
+        .map(|n| n.node_id.clone())
+        .collect()
+}
+
+/// The address of the other live node that holds shard 0 (the one serving the cluster while
+/// a single node serves every shard); `None` while no other node does.
+fn serving_address(
+    leases: &[ShardLease],
+    nodes: &[NodeRecord],
+    shards: &Shards,
+    now: i64,
+    predecessors: &[String],
+) -> Option<String> {
+    if !held_by_another(leases, 0, shards, now, predecessors) {
+        return None;
+    }
+    let owner = &leases.iter().find(|l| l.shard_id == 0)?.owner;
+    let node = nodes.iter().find(|n| &n.node_id == owner)?;
+    Some(node.address.clone())
 }
 
 /// True when another live node (not a predecessor) holds the shard's lease.

@@ -7,14 +7,16 @@
 //! (History stamps the fences, [`Shards::fence_for`]). Each node heartbeats a membership row
 //! with the address it advertises.
 //!
-//! For now one node serves every shard: the first node takes all of them and the others wait
-//! as standbys (their ports closed) until the leases run out, which is how a node that died is
-//! replaced. A node that finds a lease it held taken by another node (it stalled past the
+//! For now one node serves every shard: the first node takes all of them and the others are
+//! standbys until the leases run out, which is how a node that died is replaced. A standby
+//! forwards every gRPC call it receives to the serving node ([`forward_until_active`]), so
+//! clients and workers may connect to any node. A node that finds a lease it held taken by another node (it stalled past the
 //! lease) stops: [`Shards::lost`] resolves and the server exits, so nothing it cached of those
 //! runs is served again; restarted, it is a standby. Spreading shards over the live nodes
 //! with request routing is the next step (see `docs/architecture.md`).
 
 mod describe;
+mod forward;
 mod leases;
 
 use std::sync::{Arc, Mutex};
@@ -28,7 +30,8 @@ use temper_store::{ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
 pub use describe::DescribeCluster;
-pub use leases::run_leases;
+pub use forward::forward_until_active;
+pub use leases::{run_leases, take_leases};
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
 pub const DEFAULT_SHARDS: i32 = 64;
@@ -56,6 +59,8 @@ pub struct Shards {
     active: watch::Sender<bool>,
     /// Set when a lease this node held was taken by another node.
     lost: watch::Sender<Option<i32>>,
+    /// The address of the node serving the shards, while it is another node.
+    serving: Mutex<Option<String>>,
 }
 
 impl Shards {
@@ -83,6 +88,7 @@ impl Shards {
             held: Mutex::new(vec![None; size]),
             active: watch::channel(false).0,
             lost: watch::channel(None).0,
+            serving: Mutex::new(None),
         }))
     }
 
@@ -109,6 +115,24 @@ impl Shards {
             .copied()
             .flatten()
             .ok_or(StoreError::ShardOwnershipLost(shard))
+    }
+
+    /// True when this node holds every shard.
+    pub fn is_active(&self) -> bool {
+        *self.active.borrow()
+    }
+
+    /// The address of the node that serves the shards, when it is another live node.
+    pub fn serving_address(&self) -> Option<String> {
+        self.serving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records which node the lease loop last found serving the shards.
+    fn note_serving(&self, address: Option<String>) {
+        *self.serving.lock().unwrap_or_else(|e| e.into_inner()) = address;
     }
 
     /// Waits until this node holds every shard.

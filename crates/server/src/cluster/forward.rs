@@ -1,0 +1,146 @@
+//! A standby's gRPC port: while another node serves the shards, every gRPC call a standby
+//! receives is passed on to that node unchanged (the raw HTTP/2 request, so any service,
+//! streaming or not, and its metadata and deadline go through) and the answer passed back. So
+//! clients and workers may connect to any node of the cluster. The serving node is the one
+//! the lease loop last found holding shard 0 (`leases.rs`); while none does (a takeover in
+//! progress) or it cannot be reached, calls fail with `UNAVAILABLE`, which the SDKs retry.
+//! A forwarded call carries the `temper-forwarded` header and is never forwarded again: two
+//! standbys that each think the other serves answer `UNAVAILABLE` rather than loop. Temper's
+//! own `ClusterService` is answered by the standby itself (from the store), so `temper cluster
+//! status` works against any live node, even while the serving node is down. When this
+//! node takes the shards, [`forward_until_active`] returns the port's listener to the real
+//! server and drops the forwarding connections (their clients reconnect to it).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http::HeaderValue;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tonic::Status;
+use tonic::body::Body;
+use tonic::transport::{Channel, Endpoint};
+use tower::ServiceExt;
+
+use temper_api::cluster::cluster_service_server::ClusterServiceServer;
+use temper_store::Store;
+
+use super::{DescribeCluster, Shards};
+
+/// The header a forwarded call carries (the forwarding node's id).
+const FORWARDED: &str = "temper-forwarded";
+/// The path prefix of the calls a standby answers itself.
+const CLUSTER_SERVICE: &str = "/temper.cluster.v1.ClusterService/";
+
+/// Forwards the calls of connections accepted on `listener` until this node holds every shard;
+/// then drops those connections and hands the listener back.
+pub async fn forward_until_active(
+    listener: &TcpListener,
+    shards: Arc<Shards>,
+    store: Arc<dyn Store>,
+    max_header_list_bytes: u32,
+) {
+    let forwarder = Arc::new(Forwarder {
+        shards: shards.clone(),
+        channels: Mutex::default(),
+        describe: ClusterServiceServer::new(DescribeCluster::new(store, Some(shards.clone()))),
+    });
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shards.until_active() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let forwarder = forwarder.clone();
+                    connections.spawn(forward_connection(stream, forwarder, max_header_list_bytes));
+                }
+                Err(error) => tracing::warn!(%error, "could not accept a connection to forward"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    tracing::info!(
+        connections = connections.len(),
+        "serving the shards now; forwarding connections closed"
+    );
+}
+
+/// Serves one HTTP/2 connection, every call forwarded.
+async fn forward_connection(stream: TcpStream, forwarder: Arc<Forwarder>, max_header_list: u32) {
+    // As the real server: small unary calls must not wait for Nagle.
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |request| {
+        let forwarder = forwarder.clone();
+        async move { Ok::<_, Infallible>(forwarder.forward(request).await) }
+    });
+    let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .max_header_list_size(max_header_list)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%error, "forwarding connection ended");
+    }
+}
+
+/// Passes calls on to the serving node, over one channel per address.
+struct Forwarder {
+    shards: Arc<Shards>,
+    channels: Mutex<HashMap<String, Channel>>,
+    /// What answers `ClusterService` calls here.
+    describe: ClusterServiceServer<DescribeCluster>,
+}
+
+impl Forwarder {
+    async fn forward(&self, request: http::Request<Incoming>) -> http::Response<Body> {
+        if request.uri().path().starts_with(CLUSTER_SERVICE) {
+            let answered = self.describe.clone().oneshot(request).await;
+            return answered.unwrap_or_else(|never| match never {});
+        }
+        if request.headers().contains_key(FORWARDED) {
+            return unavailable(
+                "the call was forwarded to a node that does not serve the shards either; \
+                 shard ownership is changing, retry",
+            );
+        }
+        let Some(address) = self.shards.serving_address() else {
+            return unavailable("no node serves the cluster's shards at the moment; retry");
+        };
+        let channel = match self.channel(&address) {
+            Ok(channel) => channel,
+            Err(error) => {
+                return unavailable(&format!("the serving node {address}: {error}"));
+            }
+        };
+        let mut request = request.map(Body::new);
+        let node = HeaderValue::from_str(self.shards.node_id())
+            .unwrap_or(HeaderValue::from_static("standby"));
+        request.headers_mut().insert(FORWARDED, node);
+        match channel.oneshot(request).await {
+            Ok(response) => response,
+            Err(error) => unavailable(&format!(
+                "the serving node {address} could not be reached: {error}"
+            )),
+        }
+    }
+
+    /// The (lazily connecting) channel to `address`.
+    fn channel(&self, address: &str) -> Result<Channel, tonic::transport::Error> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(channel) = channels.get(address) {
+            return Ok(channel.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{address}"))?
+            .tcp_nodelay(true)
+            .connect_lazy();
+        channels.insert(address.to_owned(), channel.clone());
+        Ok(channel)
+    }
+}
+
+/// A gRPC `UNAVAILABLE` answer (trailers only).
+fn unavailable(message: &str) -> http::Response<Body> {
+    Status::unavailable(message).into_http()
+}
