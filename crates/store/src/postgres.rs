@@ -1,8 +1,9 @@
 //! The PostgreSQL backend.
 //!
 //! Same tables and the same contract as the SQLite backend: one writer task commits whatever
-//! writes are waiting in one transaction (group commit; when a request loses a check the group
-//! is committed again with each request all-or-nothing through a savepoint) and answers each
+//! writes are waiting in one transaction (group commit, each kind of row the group writes sent
+//! as arrays in one statement, `postgres_group.rs`; when a request loses a check the group is
+//! committed again with each request all-or-nothing through a savepoint) and answers each
 //! caller after the commit; PostgreSQL's default
 //! `synchronous_commit` makes an acknowledged write durable. Reads share a second connection
 //! (tokio-postgres pipelines concurrent queries on it). Rare administrative writes (namespaces,
@@ -29,12 +30,12 @@ use crate::{
     Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
     record_name, record_outcome,
 };
-use crate::{NodeRecord, ShardFence, ShardLease, postgres_shards};
+use crate::{NodeRecord, ShardFence, ShardLease, postgres_group, postgres_shards};
 
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
 /// `WorkflowExecutionStatus::Running`.
-const STATUS_RUNNING: i64 = 1;
+pub(crate) const STATUS_RUNNING: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS settings (
@@ -232,6 +233,8 @@ struct Statements {
     make_current: Statement,
     record_signals: Statement,
     fence_check: Statement,
+    /// The statements of a group committed at once.
+    group: postgres_group::GroupStatements,
 }
 
 impl Statements {
@@ -289,6 +292,7 @@ impl Statements {
                 )
                 .await?,
             fence_check: postgres_shards::prepare_fence_check(client).await?,
+            group: postgres_group::GroupStatements::prepare(client).await?,
         })
     }
 }
@@ -382,31 +386,24 @@ async fn writer_loop(
     }
 }
 
-/// Commits a group in one transaction. The requests' statements are issued together, without
-/// savepoints: tokio-postgres pipelines them on the connection, so the group costs a few round
-/// trips, not a few per request. A request that loses a check (a stale version, a running run
-/// holding the id, a retried signal) means the group is rolled back and committed again with
-/// each request isolated ([`commit_group_isolated`]); such losses are rare. Requests of one
-/// group touch different runs (a run's next write waits for its previous one's commit), so
-/// the order in which their statements reach the server does not matter; a request's own
-/// writes (a run and the run it chains to) are applied in order.
+/// Commits a group in one transaction: every write of the group at once, as a few statements
+/// on arrays (`postgres_group.rs`). A request that loses a check (a stale version, a running
+/// run holding the id, a retried signal, a lost fence) means the group is rolled back and
+/// committed again with each request isolated ([`commit_group_isolated`]); such losses are
+/// rare, and so are groups that write one run or one workflow id's current run twice, which
+/// go that way at once. Requests of one group touch different runs (a run's next write waits
+/// for its previous one's commit).
 async fn commit_group(
     client: &mut Client,
     statements: &Statements,
     group: &[WriteRequest],
 ) -> StoreResult<Vec<StoreResult<()>>> {
+    let writes: Vec<&ExecutionWrite> = group.iter().flat_map(|(writes, _)| writes).collect();
+    if !postgres_group::batchable(writes.iter().copied()) {
+        return commit_group_isolated(client, statements, group).await;
+    }
     let tx = client.transaction().await?;
-    let transaction = &tx;
-    let requests = group.iter().map(|(writes, _)| async move {
-        for write in writes {
-            if apply_write(transaction, statements, write).await?.is_err() {
-                return Ok(false);
-            }
-        }
-        StoreResult::Ok(true)
-    });
-    let applied = futures_util::future::try_join_all(requests).await?;
-    if applied.iter().all(|clean| *clean) {
+    if postgres_group::apply_group(&tx, &statements.group, &writes).await? {
         tx.commit().await?;
         return Ok(group.iter().map(|_| Ok(())).collect());
     }
@@ -592,7 +589,7 @@ async fn apply_write(
     Ok(Ok(()))
 }
 
-async fn namespace_search_attributes(
+pub(crate) async fn namespace_search_attributes(
     tx: &tokio_postgres::Transaction<'_>,
     namespace: &str,
 ) -> StoreResult<std::collections::HashMap<String, i32>> {
