@@ -1154,3 +1154,96 @@ async fn wake_ups_of_a_database_older_than_their_index_are_filled_in() {
         vec![(4_000, "open".to_string())]
     );
 }
+
+/// A run's first write (`make_current`) or a later one, with `events` new events.
+fn run_write(run_id: &str, workflow_id: &str, version: i64, status: i32) -> ExecutionWrite {
+    let mut exec = execution(run_id, version, version + 1);
+    exec.workflow_id = workflow_id.into();
+    exec.status = status;
+    ExecutionWrite {
+        execution: exec.into(),
+        expected_db_version: version - 1,
+        new_events: events(version..version + 1),
+        make_current: version == 1,
+        signal_request_ids: Vec::new(),
+        fence: None,
+    }
+}
+
+#[tokio::test]
+async fn a_group_of_every_kind_of_write_commits_each_one() {
+    for (name, store, _dir) in backends().await {
+        let creates = (0..16)
+            .map(|i| store.write(vec![run_write(&format!("g{i}"), &format!("wf-g{i}"), 1, 1)]));
+        for result in futures_util::future::join_all(creates).await {
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // Sent at once, so that groups mix them: even runs take a signal; odd runs close and
+        // chain to a new run of their workflow id, in one request of two writes.
+        let requests = (0..16).map(|i| {
+            let (run, workflow) = (format!("g{i}"), format!("wf-g{i}"));
+            if i % 2 == 0 {
+                let mut write = run_write(&run, &workflow, 2, 1);
+                write.signal_request_ids = vec![format!("signal-{i}")];
+                store.write(vec![write])
+            } else {
+                let closed = run_write(&run, &workflow, 2, 2);
+                let next = run_write(&format!("{run}-next"), &workflow, 1, 1);
+                store.write(vec![closed, next])
+            }
+        });
+        for result in futures_util::future::join_all(requests).await {
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for i in 0..16 {
+            let (run, workflow) = (format!("g{i}"), format!("wf-g{i}"));
+            let loaded = store.load_execution(&run).await.unwrap().expect(name);
+            assert_eq!(loaded.db_version, 2, "{name}: {run}");
+            assert_eq!(
+                store.read_history(&run, 1, 10).await.unwrap().len(),
+                2,
+                "{name}"
+            );
+            let current = store.current_run("default", &workflow).await.unwrap();
+            let expected = if i % 2 == 0 {
+                run.clone()
+            } else {
+                format!("{run}-next")
+            };
+            assert_eq!(current, Some(expected), "{name}: {workflow}");
+        }
+        let again = store
+            .write(vec![signal_write_of("g0", "wf-g0", 3, "signal-0")])
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::DuplicateSignal { .. })),
+            "{name}: {again:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn of_two_starts_of_one_workflow_id_sent_at_once_one_wins() {
+    for (name, store, _dir) in backends().await {
+        let starts =
+            ["first", "second"].map(|run| store.write(vec![run_write(run, "wf-twice", 1, 1)]));
+        let results = futures_util::future::join_all(starts).await;
+        let won: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "{name}: {results:?}");
+        let winner = if won[0] { "first" } else { "second" };
+        let current = store.current_run("default", "wf-twice").await.unwrap();
+        assert_eq!(current.as_deref(), Some(winner), "{name}");
+    }
+}
+
+/// An update of an open run delivering one signal.
+fn signal_write_of(
+    run_id: &str,
+    workflow_id: &str,
+    version: i64,
+    request_id: &str,
+) -> ExecutionWrite {
+    let mut write = run_write(run_id, workflow_id, version, 1);
+    write.signal_request_ids = vec![request_id.into()];
+    write
+}
