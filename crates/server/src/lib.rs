@@ -538,9 +538,7 @@ pub async fn serve(
     // long polls would keep it answering from them for a minute.
     tokio::select! {
         served = serving => served?,
-        shard = shards.lost() => {
-            return Err(format!("shard {shard}'s lease was taken by another node").into());
-        }
+        reason = shards.lost() => return Err(reason.into()),
     }
     shards.leave(config.store.as_ref()).await;
     Ok(())

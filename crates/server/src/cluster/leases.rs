@@ -26,13 +26,23 @@ pub async fn take_leases(shards: &Shards, store: &dyn Store) {
 }
 
 /// Runs until the process ends, a pass per quarter lease after the first (a lost lease is
-/// reported through [`Shards::lost`]).
+/// reported through [`Shards::lost`]). A watch beside the passes stops the node when its
+/// leases run out unrenewed, even while a pass hangs on an unreachable database.
 pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
     let every = shards.lease / RENEWALS_PER_LEASE;
-    loop {
-        tokio::time::sleep(every).await;
-        take_leases(&shards, store.as_ref()).await;
-    }
+    let passes = async {
+        loop {
+            tokio::time::sleep(every).await;
+            take_leases(&shards, store.as_ref()).await;
+        }
+    };
+    let watch = async {
+        loop {
+            tokio::time::sleep(every / 2).await;
+            shards.check_lease_end(now_ms());
+        }
+    };
+    tokio::join!(passes, watch);
 }
 
 /// One pass: heartbeat, renew, take what is free, give up a split.
@@ -73,6 +83,7 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
             .await?
         {
             shards.hold(lease.fence());
+            shards.note_renewed(lease_until);
         }
     }
     give_up_a_split(shards, store, &leases, now).await
@@ -87,8 +98,9 @@ async fn renew(shards: &Shards, store: &dyn Store, lease_until: i64) -> StoreRes
     let renewed = store
         .renew_shards(&shards.node_id, fences.clone(), lease_until)
         .await?;
-    if let Some(lost) = fences.iter().find(|f| !renewed.contains(&f.shard_id)) {
-        shards.note_lost(lost.shard_id);
+    match fences.iter().find(|f| !renewed.contains(&f.shard_id)) {
+        Some(lost) => shards.note_lost(lost.shard_id),
+        None => shards.note_renewed(lease_until),
     }
     Ok(())
 }
@@ -241,5 +253,19 @@ mod tests {
             lost.is_ok(),
             "the predecessor learns that it lost its shards"
         );
+    }
+
+    #[tokio::test]
+    async fn a_node_whose_leases_ran_out_unrenewed_stops() {
+        let store = store();
+        let shards = node(&store, "a:1").await;
+        shards.check_lease_end(now_ms());
+        tend(&shards, store.as_ref()).await.unwrap();
+        shards.check_lease_end(now_ms());
+        let lost = tokio::time::timeout(Duration::from_millis(50), shards.lost()).await;
+        assert!(lost.is_err(), "renewed: it serves on");
+        shards.check_lease_end(now_ms() + 10_001);
+        let lost = tokio::time::timeout(Duration::from_secs(1), shards.lost()).await;
+        assert!(lost.expect("stopped").contains("ran out"));
     }
 }

@@ -12,13 +12,16 @@
 //! forwards every gRPC call it receives to the serving node ([`forward_until_active`]), so
 //! clients and workers may connect to any node. A node that finds a lease it held taken by another node (it stalled past the
 //! lease) stops: [`Shards::lost`] resolves and the server exits, so nothing it cached of those
-//! runs is served again; restarted, it is a standby. Spreading shards over the live nodes
-//! with request routing is the next step (see `docs/architecture.md`).
+//! runs is served again; so does a node whose leases ran out, by its own clock, before it
+//! could renew them (it cannot reach the database, and another node may take them any
+//! moment). Restarted, it is a standby. Spreading shards over the live nodes with request
+//! routing by shard is the next step (see `docs/architecture.md`).
 
 mod describe;
 mod forward;
 mod leases;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,8 +60,10 @@ pub struct Shards {
     held: Mutex<Vec<Option<ShardFence>>>,
     /// True once this node holds every shard.
     active: watch::Sender<bool>,
-    /// Set when a lease this node held was taken by another node.
-    lost: watch::Sender<Option<i32>>,
+    /// Why this node stopped serving: a lease it held was taken, or ran out.
+    lost: watch::Sender<Option<String>>,
+    /// When the leases this node holds run out, as of its last renewal (ms since the epoch).
+    renewed_until: AtomicI64,
     /// The address of the node serving the shards, while it is another node.
     serving: Mutex<Option<String>>,
 }
@@ -88,6 +93,7 @@ impl Shards {
             held: Mutex::new(vec![None; size]),
             active: watch::channel(false).0,
             lost: watch::channel(None).0,
+            renewed_until: AtomicI64::new(0),
             serving: Mutex::new(None),
         }))
     }
@@ -141,16 +147,17 @@ impl Shards {
         let _ = active.wait_for(|active| *active).await;
     }
 
-    /// Resolves with the first shard whose lease this node held and another node took.
-    pub async fn lost(&self) -> i32 {
+    /// Resolves, with the reason, once this node may no longer serve what it holds: another
+    /// node took one of its leases, or its leases ran out before it could renew them.
+    pub async fn lost(&self) -> String {
         let mut lost = self.lost.subscribe();
-        let shard = match lost.wait_for(|shard| shard.is_some()).await {
-            Ok(shard) => *shard,
+        let reason = match lost.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
             // The sender lives as long as `self`.
             Err(_) => None,
         };
-        match shard {
-            Some(shard) => shard,
+        match reason {
+            Some(reason) => reason,
             None => std::future::pending().await,
         }
     }
@@ -158,9 +165,33 @@ impl Shards {
     /// Notes that the store refused a write of a shard this node thought it held.
     pub fn note_lost(&self, shard: i32) {
         tracing::error!(shard, node = %self.node_id, "another node took this node's shard; stopping");
+        self.stop_serving(format!("shard {shard}'s lease was taken by another node"));
+    }
+
+    /// Records that every held lease lasts until `until` (a renewal or a take succeeded).
+    fn note_renewed(&self, until: i64) {
+        self.renewed_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Stops serving when this node holds leases that ran out by its own clock at `now`
+    /// without being renewed (the database unreachable, say): another node may take them at
+    /// any moment, and this node's cached runs would go stale unnoticed.
+    fn check_lease_end(&self, now: i64) {
+        if self.fences().is_empty() || now < self.renewed_until.load(Ordering::Relaxed) {
+            return;
+        }
+        tracing::error!(node = %self.node_id, "the shard leases ran out before they could be renewed; stopping");
+        self.stop_serving(
+            "the shard leases ran out before this node could renew them (is the database \
+             reachable?)"
+                .into(),
+        );
+    }
+
+    fn stop_serving(&self, reason: String) {
         self.lost.send_if_modified(|lost| {
             let first = lost.is_none();
-            lost.get_or_insert(shard);
+            lost.get_or_insert(reason);
             first
         });
     }
