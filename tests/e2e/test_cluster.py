@@ -17,7 +17,7 @@ from temporalio.service import RetryConfig, RPCError
 from temporalio.worker import Worker
 
 from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, note
-from conftest import CREATED_SCHEMAS, POSTGRES, REPO, TEMPER_BIN, TemperServer
+from conftest import CREATED_SCHEMAS, POSTGRES, POSTGRES_URL, REPO, TEMPER_BIN, TemperServer
 
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs it")
 
@@ -228,6 +228,37 @@ async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, s
     finally:
         if first.process.poll() is None:
             first.process.send_signal(signal.SIGCONT)
+        first.kill()
+        second.stop()
+    second.check_log_and_verify()
+
+
+@needs_postgres
+async def test_a_node_cut_off_from_the_database_stops_when_its_leases_run_out(tmp_path, schema, task_queue):
+    first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
+    first.start()
+    second.start()
+    try:
+        client = await Client.connect(second.target)
+        key = f"wf-{uuid.uuid4().hex[:8]}"
+        handle = await client.start_workflow(ClusterWorkflow.run, key, id=key, task_queue=task_queue)
+        await handle.signal(ClusterWorkflow.add, "kept")
+        # The serving node's connections end (as when the database restarts or the network
+        # drops): it cannot renew its leases, and must stop serving before they run out.
+        terminated = subprocess.run(
+            ["psql", POSTGRES_URL, "-qAtc", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             f"WHERE application_name = 'temper {first.process.pid}'"],
+            capture_output=True, text=True, check=True).stdout
+        assert int(terminated) >= 2, terminated
+        assert first.process.wait(timeout=LEASE_SECONDS * 3 + 5) != 0
+        log = first.log_path.read_text(errors="replace")
+        assert "ran out before this node could renew them" in log, log[-3000:]
+        await until_serving(second, [second], within=LEASE_SECONDS * 3 + 2)
+        async with Worker(client, task_queue=task_queue, workflows=[ClusterWorkflow, ClusterChild],
+                          activities=[note]):
+            result = await asyncio.wait_for(handle.result(), 30)
+        assert result[2:] == ["kept"], result
+    finally:
         first.kill()
         second.stop()
     second.check_log_and_verify()

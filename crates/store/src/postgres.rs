@@ -134,6 +134,13 @@ async fn connect(url: &str, schema: Option<&str>, tls: &PostgresTls) -> StoreRes
             client
         }
     };
+    if !url.contains("application_name") {
+        // Names the process in `pg_stat_activity`: several nodes may share the database.
+        let name = format!("temper {}", std::process::id());
+        client
+            .batch_execute(&format!("SET application_name = '{name}'"))
+            .await?;
+    }
     if let Some(schema) = schema {
         client
             .batch_execute(&format!("SET search_path TO {}", quote_identifier(schema)))
