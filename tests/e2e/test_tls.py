@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.worker import Worker
 
-from conftest import TemperServer, free_port
+from conftest import POSTGRES, TEMPER_BIN, TemperServer, free_port
 from guide import OrderProcessingWorkflow, cancel_order, fulfill_order, process_payment
 from test_cli import cli
 from test_differential import TEMPORAL
@@ -174,5 +174,23 @@ async def test_client_certificates_carry_roles(tmp_path, certificates):
             raise AssertionError("an unmapped certificate listed workflows")
         except RPCError as error:
             assert "unauthenticated" in error.message.lower()
+    finally:
+        server.stop()
+
+
+def test_cluster_status_over_mutual_tls(tmp_path, certificates):
+    server = tls_server(tmp_path, certificates, mutual=True)
+    try:
+        temper = [str(TEMPER_BIN), "cluster", "status", "--address", server.target]
+        plain = subprocess.run(temper, capture_output=True, text=True)
+        assert plain.returncode == 1, plain
+        tls = ["--tls-ca-path", str(certificates / "server-ca.pem"), "--tls-server-name", "localhost"]
+        without_certificate = subprocess.run([*temper, *tls], capture_output=True, text=True)
+        assert without_certificate.returncode == 1, without_certificate
+        client = ["--tls-cert-path", str(certificates / "client.pem"),
+                  "--tls-key-path", str(certificates / "client.key")]
+        status = subprocess.run([*temper, *tls, *client], capture_output=True, text=True, check=True).stdout
+        expected = "Cluster: 1 node, 64 shards" if POSTGRES else "not in a cluster"
+        assert expected in status, status
     finally:
         server.stop()

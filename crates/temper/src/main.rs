@@ -68,6 +68,8 @@ enum ClusterCommand {
         /// A node's gRPC address, `host:port`.
         #[arg(long, default_value = "127.0.0.1:7233")]
         address: String,
+        #[command(flatten)]
+        tls: cluster_status::ClientTls,
     },
 }
 
@@ -606,8 +608,8 @@ async fn run_command() {
             .await
         }
         Command::Verify(args) => verify_store(args).await,
-        Command::Cluster(ClusterCommand::Status { address }) => {
-            cluster_status::print_status(&address).await
+        Command::Cluster(ClusterCommand::Status { address, tls }) => {
+            cluster_status::print_status(&address, &tls).await
         }
     };
     if let Err(message) = result {
