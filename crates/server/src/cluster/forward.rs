@@ -3,7 +3,9 @@
 //! streaming or not, and its metadata and deadline go through) and the answer passed back. So
 //! clients and workers may connect to any node of the cluster. The serving node is the one
 //! the lease loop last found holding shard 0 (`leases.rs`); while none does (a takeover in
-//! progress) or it cannot be reached, calls fail with `UNAVAILABLE`, which the SDKs retry.
+//! progress) or it cannot be reached, calls fail with `UNAVAILABLE`, which the SDKs retry;
+//! one it does not answer within the call's deadline (`grpc-timeout`) fails with
+//! `DEADLINE_EXCEEDED`, so a stalled serving node never holds a long poll past it.
 //! A forwarded call carries the `temper-forwarded` header and is never forwarded again: two
 //! standbys that each think the other serves answer `UNAVAILABLE` rather than loop. Temper's
 //! own `ClusterService` is answered by the standby itself (from the store), so `temper cluster
@@ -14,6 +16,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::HeaderValue;
 use hyper::body::Incoming;
@@ -118,7 +121,20 @@ impl Forwarder {
         let node = HeaderValue::from_str(self.shards.node_id())
             .unwrap_or(HeaderValue::from_static("standby"));
         request.headers_mut().insert(FORWARDED, node);
-        match channel.oneshot(request).await {
+        // A stalled serving node must not hold the call past the deadline its client set.
+        let deadline = deadline_of(request.headers());
+        let forwarded = channel.oneshot(request);
+        let answered = match deadline {
+            Some(deadline) => match tokio::time::timeout(deadline, forwarded).await {
+                Ok(answered) => answered,
+                Err(_) => {
+                    let message = format!("the serving node {address} did not answer in time");
+                    return Status::deadline_exceeded(message).into_http();
+                }
+            },
+            None => forwarded.await,
+        };
+        match answered {
             Ok(response) => response,
             Err(error) => unavailable(&format!(
                 "the serving node {address} could not be reached: {error}"
@@ -140,7 +156,53 @@ impl Forwarder {
     }
 }
 
+/// The call's deadline, from its `grpc-timeout` header (an integer and a unit, `H`, `M`, `S`,
+/// `m`, `u` or `n`, per gRPC over HTTP/2); `None` when absent or malformed.
+fn deadline_of(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (amount, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = amount.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
 /// A gRPC `UNAVAILABLE` answer (trailers only).
 fn unavailable(message: &str) -> http::Response<Body> {
     Status::unavailable(message).into_http()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(timeout: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "grpc-timeout",
+            HeaderValue::from_str(timeout).expect("ascii"),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_forwarded_call_keeps_its_clients_deadline() {
+        assert_eq!(deadline_of(&headers("70S")), Some(Duration::from_secs(70)));
+        assert_eq!(deadline_of(&headers("2M")), Some(Duration::from_secs(120)));
+        assert_eq!(
+            deadline_of(&headers("1500m")),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(deadline_of(&headers("9u")), Some(Duration::from_micros(9)));
+        assert_eq!(deadline_of(&http::HeaderMap::new()), None);
+        for malformed in ["", "S", "10x", "-1S", "1.5S"] {
+            assert_eq!(deadline_of(&headers(malformed)), None, "{malformed:?}");
+        }
+    }
 }
