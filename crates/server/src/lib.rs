@@ -440,8 +440,8 @@ async fn load(
     })
 }
 
-/// Runs the server until `shutdown` resolves: loads the services, opens the HTTP ports (API,
-/// Web UI, metrics) and then the gRPC port.
+/// Runs the server until `shutdown` resolves: joins the cluster (on PostgreSQL), loads the
+/// services, opens the HTTP ports (API, Web UI, metrics) and then the gRPC port.
 pub async fn serve(
     mut config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
@@ -463,74 +463,36 @@ pub async fn serve(
         Some(listener) => GrpcPort::Listening(listener),
         None => GrpcPort::Reserved(reserve(config.listen)?),
     };
-    let [metrics, api, ui] =
-        bind_http_ports([config.metrics_listen, config.http_listen, config.ui_listen]).await?;
-    let metrics_address = match metrics {
+    let ports = bind_http_ports([config.metrics_listen, config.http_listen, config.ui_listen]);
+    let [metrics, api, ui] = ports.await?;
+    let metrics = match metrics {
         Some(listener) => Some(start_metrics(
             listener,
             loaded.history.clone(),
-            loaded.matching,
+            loaded.matching.clone(),
             config.tls.as_ref(),
         )?),
         None => None,
     };
-    let operator = operator::Operator::new(
-        loaded.namespaces.clone(),
-        loaded.history.clone(),
-        loaded.services.schedules.clone(),
-        loaded.services.batches.clone(),
-        loaded.endpoints,
-    );
-    let health = health::HealthService::new(config.store.clone(), loaded.clock);
-    let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
-    let cluster = cluster::DescribeCluster::new(config.store.clone(), shards.clone());
-    let routes = grpc_routes(frontend, operator, health, cluster, loaded.test_service);
-    let guard = guard::GuardLayer {
-        authorizer: config.authorizer.clone(),
-        rate_limits: config
-            .namespace_rps
-            .map(rate_limits::NamespaceRateLimits::new),
-        long_polls: rate_limits::LongPollLimits::new(config.long_polls_per_namespace),
-        audit: config.audit_log,
-    };
+    let routes = routes_of(loaded, &config, shards.clone());
+    let guard = guard_of(&config);
     // What the HTTP API and the Web UI call: the same services, behind the same guard.
     let guarded = guard.layer(routes.clone());
     let addresses = HttpAddresses {
-        ui: match ui {
-            Some(listener) => Some(start_ui(listener, &guarded, config.tls.as_ref())?),
-            None => None,
-        },
-        api: match api {
-            Some(listener) => Some(start_http(listener, &guarded, config.tls.as_ref())?),
-            None => None,
-        },
-        metrics: metrics_address,
+        ui: ui
+            .map(|l| start_ui(l, &guarded, config.tls.as_ref()))
+            .transpose()?,
+        api: api
+            .map(|l| start_http(l, &guarded, config.tls.as_ref()))
+            .transpose()?,
+        metrics,
     };
     if config.banner {
         print_banner(config.listen, &addresses);
     }
     let grpc_listener = grpc_port.listen()?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
-    let server = tonic::transport::Server::builder()
-        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
-        .layer(rpc_layer::layer())
-        .layer(guard)
-        .add_routes(routes);
-    let serving: std::pin::Pin<
-        Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
-    > = match config.tls {
-        Some(tls) => {
-            let connections = tls::accept(grpc_listener, tls, tls::Protocol::Grpc);
-            let incoming = tokio_stream::wrappers::ReceiverStream::new(connections)
-                .map(Ok::<_, std::io::Error>);
-            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
-        }
-        None => {
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
-        }
-    };
+    let serving = serve_grpc(routes, guard, grpc_listener, config.tls.clone(), shutdown);
     let Some(shards) = shards else {
         return Ok(serving.await?);
     };
@@ -542,6 +504,69 @@ pub async fn serve(
     }
     shards.leave(config.store.as_ref()).await;
     Ok(())
+}
+
+/// The gRPC services over the loaded state.
+fn routes_of(
+    loaded: Loaded,
+    config: &ServerConfig,
+    shards: Option<Arc<cluster::Shards>>,
+) -> Routes {
+    let operator = operator::Operator::new(
+        loaded.namespaces.clone(),
+        loaded.history.clone(),
+        loaded.services.schedules.clone(),
+        loaded.services.batches.clone(),
+        loaded.endpoints,
+    );
+    let health = health::HealthService::new(config.store.clone(), loaded.clock);
+    let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
+    let cluster = cluster::DescribeCluster::new(config.store.clone(), shards);
+    grpc_routes(frontend, operator, health, cluster, loaded.test_service)
+}
+
+/// Authorization, rate limits, long-poll limits and the audit log, as configured.
+fn guard_of(config: &ServerConfig) -> guard::GuardLayer {
+    guard::GuardLayer {
+        authorizer: config.authorizer.clone(),
+        rate_limits: config
+            .namespace_rps
+            .map(rate_limits::NamespaceRateLimits::new),
+        long_polls: rate_limits::LongPollLimits::new(config.long_polls_per_namespace),
+        audit: config.audit_log,
+    }
+}
+
+type Serving<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send + 'a>>;
+
+/// Serves `routes` behind the RPC layer and `guard` on `listener` (over TLS when configured)
+/// until `shutdown` resolves.
+fn serve_grpc<'a>(
+    routes: Routes,
+    guard: guard::GuardLayer,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tls::ReloadingTls>>,
+    shutdown: impl Future<Output = ()> + Send + 'a,
+) -> Serving<'a> {
+    let server = tonic::transport::Server::builder()
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .layer(rpc_layer::layer())
+        .layer(guard)
+        .add_routes(routes);
+    match tls {
+        Some(tls) => {
+            let connections = tls::accept(listener, tls, tls::Protocol::Grpc);
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(connections)
+                .map(Ok::<_, std::io::Error>);
+            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
+        }
+        None => {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            Box::pin(server.serve_with_incoming_shutdown(incoming, shutdown))
+        }
+    }
 }
 
 /// The gRPC port: bound, or already listening (a standby forwarded on it).
