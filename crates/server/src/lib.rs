@@ -213,15 +213,14 @@ fn scheme(tls: Option<&Arc<tls::ReloadingTls>>) -> &'static str {
     if tls.is_some() { "https" } else { "http" }
 }
 
-/// Serves Temporal's HTTP API on `listener` over the gRPC `routes`; the address bound.
+/// Serves Temporal's HTTP API on `listener` over the gRPC services `grpc`; the address bound.
 fn start_http(
     listener: tokio::net::TcpListener,
-    routes: &guard::GuardService<Routes>,
+    grpc: temper_http::GrpcService,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "HTTP API at {}://{bound}/api/v1", scheme(tls));
-    let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
     match tls {
         Some(tls) => {
             let listener = tls::TlsListener::new(listener, tls.clone())?;
@@ -232,15 +231,14 @@ fn start_http(
     Ok(bound)
 }
 
-/// Serves the Web UI on `listener` over the gRPC `routes`; the address bound.
+/// Serves the Web UI on `listener` over the gRPC services `grpc`; the address bound.
 fn start_ui(
     listener: tokio::net::TcpListener,
-    routes: &guard::GuardService<Routes>,
+    grpc: temper_http::GrpcService,
     tls: Option<&Arc<tls::ReloadingTls>>,
 ) -> std::io::Result<SocketAddr> {
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "web UI at {}://{bound}", scheme(tls));
-    let grpc = temper_http::GrpcService::new(rpc_layer::layer().layer(routes.clone()));
     match tls {
         Some(tls) => {
             let listener = tls::TlsListener::new(listener, tls.clone())?;
@@ -447,10 +445,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     config.store = metered_store::MeteredStore::wrap(config.store);
-    let (shards, forwarded_port) = match &config.cluster {
+    let (shards, standby) = match &config.cluster {
         Some(cluster) => {
-            let (shards, port) = join_cluster(&config, cluster).await?;
-            (Some(shards), port)
+            let (shards, standby) = join_cluster(&config, cluster).await?;
+            (Some(shards), standby)
         }
         None => (None, None),
     };
@@ -458,13 +456,17 @@ pub async fn serve(
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
     // was told to use. It listens last, so a client that reaches it finds every port up (a
-    // standby's port listened already, to forward).
-    let grpc_port = match forwarded_port {
-        Some(listener) => GrpcPort::Listening(listener),
-        None => GrpcPort::Reserved(reserve(config.listen)?),
+    // standby's ports listened already, to forward).
+    let (grpc_port, opened) = match standby {
+        Some(standby) => (GrpcPort::Listening(standby.grpc), Some(standby.http)),
+        None => (GrpcPort::Reserved(reserve(config.listen)?), None),
     };
-    let ports = bind_http_ports([config.metrics_listen, config.http_listen, config.ui_listen]);
-    let [metrics, api, ui] = ports.await?;
+    let (api_listen, ui_listen) = match opened {
+        Some(_) => (None, None),
+        None => (config.http_listen, config.ui_listen),
+    };
+    let [metrics, api, ui] =
+        bind_http_ports([config.metrics_listen, api_listen, ui_listen]).await?;
     let metrics = match metrics {
         Some(listener) => Some(start_metrics(
             listener,
@@ -477,15 +479,25 @@ pub async fn serve(
     let routes = routes_of(loaded, &config, shards.clone());
     let guard = guard_of(&config);
     // What the HTTP API and the Web UI call: the same services, behind the same guard.
-    let guarded = guard.layer(routes.clone());
-    let addresses = HttpAddresses {
-        ui: ui
-            .map(|l| start_ui(l, &guarded, config.tls.as_ref()))
-            .transpose()?,
-        api: api
-            .map(|l| start_http(l, &guarded, config.tls.as_ref()))
-            .transpose()?,
-        metrics,
+    let local =
+        temper_http::GrpcService::new(rpc_layer::layer().layer(guard.layer(routes.clone())));
+    let addresses = match opened {
+        Some(opened) => {
+            let _ = opened.local.set(local);
+            HttpAddresses {
+                metrics,
+                ..opened.addresses
+            }
+        }
+        None => HttpAddresses {
+            ui: ui
+                .map(|l| start_ui(l, local.clone(), config.tls.as_ref()))
+                .transpose()?,
+            api: api
+                .map(|l| start_http(l, local, config.tls.as_ref()))
+                .transpose()?,
+            metrics,
+        },
     };
     if config.banner {
         print_banner(config.listen, &addresses);
@@ -584,14 +596,27 @@ impl GrpcPort {
     }
 }
 
+/// The ports a standby opened, kept when it serves.
+struct StandbyPorts {
+    grpc: tokio::net::TcpListener,
+    http: StandbyHttp,
+}
+
+/// A standby's HTTP API and Web UI, served over the serving node's services until `local`
+/// holds this node's own.
+struct StandbyHttp {
+    addresses: HttpAddresses,
+    local: Arc<std::sync::OnceLock<temper_http::GrpcService>>,
+}
+
 /// Joins the cluster sharing the store and waits until this node holds every shard. Meanwhile
-/// (a standby) it forwards the gRPC calls it receives to the serving node, on the listener it
-/// returns; over TLS a standby keeps its ports closed instead (forwarding would need client
-/// certificates of its own).
+/// (a standby) it forwards the calls it receives, gRPC and HTTP API, to the serving node, on
+/// the ports it returns; over TLS a standby keeps its ports closed instead (forwarding would
+/// need client certificates of its own).
 async fn join_cluster(
     config: &ServerConfig,
     cluster: &cluster::ClusterConfig,
-) -> Result<(Arc<cluster::Shards>, Option<tokio::net::TcpListener>), BoxError> {
+) -> Result<(Arc<cluster::Shards>, Option<StandbyPorts>), BoxError> {
     let store = &config.store;
     let shards = cluster::Shards::join(store.as_ref(), cluster).await?;
     cluster::take_leases(&shards, store.as_ref()).await;
@@ -608,15 +633,28 @@ async fn join_cluster(
         shards.until_active().await;
         return Ok((shards, None));
     }
-    let listener = reserve(config.listen)?.listen(LISTEN_BACKLOG)?;
+    let grpc = reserve(config.listen)?;
+    let forwarder = cluster::Forwarder::new(shards.clone(), store.clone());
+    let http = open_standby_http(config, forwarder.clone()).await?;
+    let grpc = grpc.listen(LISTEN_BACKLOG)?;
     tracing::info!(address = %config.listen, "forwarding to the serving node");
-    cluster::forward_until_active(
-        &listener,
-        shards.clone(),
-        store.clone(),
-        MAX_HEADER_LIST_BYTES,
-    )
-    .await;
+    cluster::forward_until_active(&grpc, forwarder, MAX_HEADER_LIST_BYTES).await;
     tracing::info!(node = shards.node_id(), "holding every shard");
-    Ok((shards, Some(listener)))
+    Ok((shards, Some(StandbyPorts { grpc, http })))
+}
+
+/// Opens a standby's HTTP API and Web UI ports (those configured) over the serving node.
+async fn open_standby_http(
+    config: &ServerConfig,
+    forwarder: Arc<cluster::Forwarder>,
+) -> Result<StandbyHttp, BoxError> {
+    let [_, api, ui] = bind_http_ports([None, config.http_listen, config.ui_listen]).await?;
+    let local = Arc::new(std::sync::OnceLock::new());
+    let backend = cluster::http_backend(forwarder, local.clone());
+    let addresses = HttpAddresses {
+        ui: ui.map(|l| start_ui(l, backend.clone(), None)).transpose()?,
+        api: api.map(|l| start_http(l, backend, None)).transpose()?,
+        metrics: None,
+    };
+    Ok(StandbyHttp { addresses, local })
 }

@@ -11,11 +11,12 @@
 //! own `ClusterService` is answered by the standby itself (from the store), so `temper cluster
 //! status` works against any live node, even while the serving node is down. When this
 //! node takes the shards, [`forward_until_active`] returns the port's listener to the real
-//! server and drops the forwarding connections (their clients reconnect to it).
+//! server and drops the forwarding connections (their clients reconnect to it). A standby's
+//! HTTP API and Web UI call the serving node's services the same way ([`http_backend`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -29,6 +30,7 @@ use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 
 use temper_api::cluster::cluster_service_server::ClusterServiceServer;
+use temper_http::GrpcService;
 use temper_store::Store;
 
 use super::{DescribeCluster, Shards};
@@ -42,19 +44,13 @@ const CLUSTER_SERVICE: &str = "/temper.cluster.v1.ClusterService/";
 /// then drops those connections and hands the listener back.
 pub async fn forward_until_active(
     listener: &TcpListener,
-    shards: Arc<Shards>,
-    store: Arc<dyn Store>,
+    forwarder: Arc<Forwarder>,
     max_header_list_bytes: u32,
 ) {
-    let forwarder = Arc::new(Forwarder {
-        shards: shards.clone(),
-        channels: Mutex::default(),
-        describe: ClusterServiceServer::new(DescribeCluster::new(store, Some(shards.clone()))),
-    });
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            () = shards.until_active() => break,
+            () = forwarder.shards.until_active() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let forwarder = forwarder.clone();
@@ -71,13 +67,29 @@ pub async fn forward_until_active(
     );
 }
 
+/// What a standby's HTTP API and Web UI call: the serving node's gRPC services, forwarded,
+/// until this node serves and `local` holds its own services (then those). Their ports stay
+/// open across the takeover.
+pub fn http_backend(forwarder: Arc<Forwarder>, local: Arc<OnceLock<GrpcService>>) -> GrpcService {
+    GrpcService::new(tower::service_fn(move |request: http::Request<Body>| {
+        let (forwarder, local) = (forwarder.clone(), local.clone());
+        async move {
+            let answer = match local.get() {
+                Some(local) => local.clone().oneshot(request).await?,
+                None => forwarder.forward(request).await,
+            };
+            Ok::<_, Infallible>(answer)
+        }
+    }))
+}
+
 /// Serves one HTTP/2 connection, every call forwarded.
 async fn forward_connection(stream: TcpStream, forwarder: Arc<Forwarder>, max_header_list: u32) {
     // As the real server: small unary calls must not wait for Nagle.
     let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |request| {
+    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let forwarder = forwarder.clone();
-        async move { Ok::<_, Infallible>(forwarder.forward(request).await) }
+        async move { Ok::<_, Infallible>(forwarder.forward(request.map(Body::new)).await) }
     });
     let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .max_header_list_size(max_header_list)
@@ -89,7 +101,7 @@ async fn forward_connection(stream: TcpStream, forwarder: Arc<Forwarder>, max_he
 }
 
 /// Passes calls on to the serving node, over one channel per address.
-struct Forwarder {
+pub struct Forwarder {
     shards: Arc<Shards>,
     channels: Mutex<HashMap<String, Channel>>,
     /// What answers `ClusterService` calls here.
@@ -97,7 +109,16 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    async fn forward(&self, request: http::Request<Incoming>) -> http::Response<Body> {
+    pub fn new(shards: Arc<Shards>, store: Arc<dyn Store>) -> Arc<Forwarder> {
+        let describe = DescribeCluster::new(store, Some(shards.clone()));
+        Arc::new(Forwarder {
+            shards,
+            channels: Mutex::default(),
+            describe: ClusterServiceServer::new(describe),
+        })
+    }
+
+    async fn forward(&self, mut request: http::Request<Body>) -> http::Response<Body> {
         if request.uri().path().starts_with(CLUSTER_SERVICE) {
             let answered = self.describe.clone().oneshot(request).await;
             return answered.unwrap_or_else(|never| match never {});
@@ -117,7 +138,6 @@ impl Forwarder {
                 return unavailable(&format!("the serving node {address}: {error}"));
             }
         };
-        let mut request = request.map(Body::new);
         let node = HeaderValue::from_str(self.shards.node_id())
             .unwrap_or(HeaderValue::from_static("standby"));
         request.headers_mut().insert(FORWARDED, node);

@@ -33,7 +33,7 @@ use temper_store::{ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
 pub use describe::DescribeCluster;
-pub use forward::forward_until_active;
+pub use forward::{Forwarder, forward_until_active, http_backend};
 pub use leases::{run_leases, take_leases};
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
