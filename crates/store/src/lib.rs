@@ -17,6 +17,7 @@ use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 
 pub mod postgres;
+mod postgres_connection;
 mod postgres_group;
 mod postgres_shards;
 pub mod postgres_tls;

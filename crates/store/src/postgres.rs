@@ -18,10 +18,11 @@ use prost::Message;
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::Execution;
 use temper_query::{AttributeType, Dialect, SqlValue};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
+use crate::postgres_connection::{Reader, Target, Writer, WriterSlot};
 use crate::postgres_tls::PostgresTls;
 
 use crate::visibility::{self, PageToken};
@@ -111,8 +112,8 @@ CREATE TABLE IF NOT EXISTS signal_requests (
 type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
 
 pub struct PostgresStore {
-    reader: Arc<Client>,
-    writer: Arc<Mutex<Client>>,
+    reader: Reader,
+    writer: Arc<WriterSlot>,
     writes: mpsc::UnboundedSender<WriteRequest>,
     room: crate::WriteRoom,
     commits: Arc<crate::GroupCommits>,
@@ -120,7 +121,11 @@ pub struct PostgresStore {
 
 /// Opens a connection (over TLS when `tls` says so) whose statements run in `schema`
 /// (when given).
-async fn connect(url: &str, schema: Option<&str>, tls: &PostgresTls) -> StoreResult<Client> {
+pub(crate) async fn connect(
+    url: &str,
+    schema: Option<&str>,
+    tls: &PostgresTls,
+) -> StoreResult<Client> {
     let client = match tls.client_config() {
         None => {
             let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
@@ -209,19 +214,23 @@ impl PostgresStore {
         writer
             .batch_execute(postgres_shards::WRITER_SESSION_SETTINGS)
             .await?;
-        let reader = connect(url, schema, &tls).await?;
+        let target = Arc::new(Target {
+            url: url.to_string(),
+            schema: schema.map(str::to_string),
+            tls,
+        });
+        let reader = Reader::new(target.clone(), target.open().await?);
         let statements = Statements::prepare(&writer).await?;
-        let writer = Arc::new(Mutex::new(writer));
+        let writer = Writer {
+            client: writer,
+            statements,
+        };
+        let writer = Arc::new(WriterSlot::new(target, writer));
         let (writes, queue) = mpsc::unbounded_channel();
         let commits = Arc::new(crate::GroupCommits::default());
-        tokio::spawn(writer_loop(
-            writer.clone(),
-            statements,
-            queue,
-            commits.clone(),
-        ));
+        tokio::spawn(writer_loop(writer.clone(), queue, commits.clone()));
         Ok(PostgresStore {
-            reader: Arc::new(reader),
+            reader,
             writer,
             writes,
             room: crate::WriteRoom::new(crate::MAX_PENDING_WRITES),
@@ -232,7 +241,7 @@ impl PostgresStore {
 
 /// The writer's statements, prepared once per connection so a run update costs no parse
 /// round trips.
-struct Statements {
+pub(crate) struct Statements {
     insert_execution: Statement,
     update_execution: Statement,
     insert_events: Statement,
@@ -245,7 +254,7 @@ struct Statements {
 }
 
 impl Statements {
-    async fn prepare(client: &Client) -> StoreResult<Self> {
+    pub(crate) async fn prepare(client: &Client) -> StoreResult<Self> {
         Ok(Statements {
             insert_execution: client
                 .prepare(
@@ -362,8 +371,7 @@ const WAKEUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS executions_wake_at
     ON executions(wake_at, run_id) WHERE wake_at IS NOT NULL";
 
 async fn writer_loop(
-    writer: Arc<Mutex<Client>>,
-    statements: Statements,
+    writer: Arc<WriterSlot>,
     mut queue: mpsc::UnboundedReceiver<WriteRequest>,
     commits: Arc<crate::GroupCommits>,
 ) {
@@ -375,8 +383,14 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        let mut client = writer.lock().await;
-        match commit_group(&mut client, &statements, &group).await {
+        let committed = match writer.lock().await {
+            Ok(mut writer) => {
+                let Writer { client, statements } = &mut *writer;
+                commit_group(client, statements, &group).await
+            }
+            Err(error) => Err(error),
+        };
+        match committed {
             Ok(results) => {
                 commits.record(group.len());
                 for ((_, reply), result) in group.into_iter().zip(results) {
@@ -703,7 +717,12 @@ impl PostgresStore {
         };
         params.push(Box::new(page_size as i64 + 1));
         params.push(Box::new(offset));
-        let rows = self.reader.query(&sql, &as_refs(&params)).await?;
+        let rows = self
+            .reader
+            .client()
+            .await?
+            .query(&sql, &as_refs(&params))
+            .await?;
         let more = rows.len() > page_size;
         let page: Vec<PageToken> = rows
             .iter()
@@ -718,6 +737,8 @@ impl PostgresStore {
         let run_ids: Vec<&str> = page.iter().map(|p| p.run_id.as_str()).collect();
         let mut states: std::collections::HashMap<String, Execution> = self
             .reader
+            .client()
+            .await?
             .query(
                 "SELECT run_id, state FROM executions WHERE run_id = ANY($1)",
                 &[&run_ids],
@@ -747,7 +768,12 @@ impl PostgresStore {
                  GROUP BY status ORDER BY status",
                 filter.where_sql
             );
-            let rows = self.reader.query(&sql, &as_refs(&params)).await?;
+            let rows = self
+                .reader
+                .client()
+                .await?
+                .query(&sql, &as_refs(&params))
+                .await?;
             let groups: Vec<(i32, i64)> = rows
                 .iter()
                 .map(|row| (row.get::<_, i64>(0) as i32, row.get::<_, i64>(1)))
@@ -761,7 +787,12 @@ impl PostgresStore {
             "SELECT count(*) FROM visibility WHERE namespace = $1 AND ({})",
             filter.where_sql
         );
-        let row = self.reader.query_one(&sql, &as_refs(&params)).await?;
+        let row = self
+            .reader
+            .client()
+            .await?
+            .query_one(&sql, &as_refs(&params))
+            .await?;
         Ok(ExecutionCount {
             count: row.get(0),
             groups: Vec::new(),
@@ -774,7 +805,7 @@ impl PostgresStore {
         closed_before_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<String>> {
-        let mut client = self.writer.lock().await;
+        let mut client = self.writer.lock().await?;
         let tx = client.transaction().await?;
         let rows = tx
             .query(
@@ -806,7 +837,7 @@ impl PostgresStore {
     }
 
     async fn drop_run(&self, namespace: &str, run_id: &str) -> StoreResult<bool> {
-        let mut client = self.writer.lock().await;
+        let mut client = self.writer.lock().await?;
         let tx = client.transaction().await?;
         let deleted = tx
             .execute(
@@ -834,7 +865,7 @@ impl PostgresStore {
     }
 
     async fn drop_namespace(&self, name: &str) -> StoreResult<()> {
-        let mut client = self.writer.lock().await;
+        let mut client = self.writer.lock().await?;
         let tx = client.transaction().await?;
         for table in ["history_events", "signal_requests"] {
             tx.execute(
@@ -883,6 +914,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row = self
                 .reader
+                .client()
+                .await?
                 .query_opt(
                     "SELECT run_id FROM current_executions WHERE namespace = $1 AND workflow_id = $2",
                     &[&namespace, &workflow_id],
@@ -897,6 +930,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row = self
                 .reader
+                .client()
+                .await?
                 .query_opt("SELECT state FROM executions WHERE run_id = $1", &[&run_id])
                 .await?;
             row.map(|row| decode_execution(row.get::<_, &[u8]>(0)))
@@ -915,6 +950,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let rows = self
                 .reader
+                .client()
+                .await?
                 .query(
                     "SELECT event FROM history_events WHERE run_id = $1 AND event_id >= $2
                      ORDER BY event_id LIMIT $3",
@@ -935,6 +972,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let rows = self
                 .reader
+                .client()
+                .await?
                 .query(
                     "SELECT state FROM executions WHERE status = $1 AND run_id > $2
                      ORDER BY run_id LIMIT $3",
@@ -956,6 +995,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let rows = self
                 .reader
+                .client()
+                .await?
                 .query(
                     "SELECT wake_at, run_id FROM executions WHERE wake_at > $1 AND wake_at <= $2
                      ORDER BY wake_at, run_id LIMIT $3",
@@ -974,6 +1015,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let rows = self
                 .reader
+                .client()
+                .await?
                 .query("SELECT record FROM namespaces ORDER BY name", &[])
                 .await?;
             rows.iter()
@@ -987,7 +1030,7 @@ impl Store for PostgresStore {
 
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             let inserted = client
                 .execute(
                     "INSERT INTO namespaces (name, record) VALUES ($1, $2)
@@ -1007,7 +1050,7 @@ impl Store for PostgresStore {
 
     fn update_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             let updated = client
                 .execute(
                     "UPDATE namespaces SET record = $2 WHERE name = $1",
@@ -1060,7 +1103,7 @@ impl Store for PostgresStore {
         };
         Box::pin(async move {
             if let Some(sql) = sql {
-                let client = self.writer.lock().await;
+                let client = self.writer.lock().await?;
                 client.batch_execute(&sql).await?;
             }
             Ok(())
@@ -1110,6 +1153,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let rows = self
                 .reader
+                .client()
+                .await?
                 .query(
                     "SELECT namespace, id, version, state FROM records WHERE kind = $1
                      ORDER BY namespace, id",
@@ -1131,7 +1176,7 @@ impl Store for PostgresStore {
 
     fn save_record(&self, record: StoredRecord, expected_version: i64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             let StoredRecord {
                 kind,
                 namespace,
@@ -1170,7 +1215,7 @@ impl Store for PostgresStore {
     fn delete_record(&self, kind: RecordKind, namespace: &str, id: &str) -> StoreFuture<'_, ()> {
         let (namespace, id) = (namespace.to_owned(), id.to_owned());
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             let deleted = client
                 .execute(
                     "DELETE FROM records WHERE kind = $1 AND namespace = $2 AND id = $3",
@@ -1188,6 +1233,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row = self
                 .reader
+                .client()
+                .await?
                 .query_opt(
                     "SELECT value FROM settings WHERE name = 'clock_offset_ms'",
                     &[],
@@ -1203,7 +1250,7 @@ impl Store for PostgresStore {
 
     fn probe_commit(&self, now_ms: i64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             client
                 .execute(
                     "INSERT INTO settings (name, value) VALUES ('health_probe', $1)
@@ -1217,7 +1264,7 @@ impl Store for PostgresStore {
 
     fn save_clock_offset(&self, offset_ms: i64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let client = self.writer.lock().await;
+            let client = self.writer.lock().await?;
             client
                 .execute(
                     "INSERT INTO settings (name, value) VALUES ('clock_offset_ms', $1)
@@ -1230,19 +1277,26 @@ impl Store for PostgresStore {
     }
 
     fn shard_count(&self, proposed: i32) -> StoreFuture<'_, i32> {
-        Box::pin(postgres_shards::shard_count(&self.reader, proposed))
+        Box::pin(async move {
+            postgres_shards::shard_count(&*self.reader.client().await?, proposed).await
+        })
     }
 
     fn heartbeat_node(&self, node: NodeRecord) -> StoreFuture<'_, ()> {
-        Box::pin(async move { postgres_shards::heartbeat_node(&self.reader, &node).await })
+        Box::pin(async move {
+            postgres_shards::heartbeat_node(&*self.reader.client().await?, &node).await
+        })
     }
 
     fn nodes(&self) -> StoreFuture<'_, Vec<NodeRecord>> {
-        Box::pin(postgres_shards::nodes(&self.reader))
+        Box::pin(async move { postgres_shards::nodes(&*self.reader.client().await?).await })
     }
 
     fn forget_nodes(&self, silent_since_ms: i64) -> StoreFuture<'_, u64> {
-        Box::pin(postgres_shards::forget_nodes(&self.reader, silent_since_ms))
+        Box::pin(async move {
+            let reader = self.reader.client().await?;
+            postgres_shards::forget_nodes(&reader, silent_since_ms).await
+        })
     }
 
     fn acquire_shard(
@@ -1257,9 +1311,9 @@ impl Store for PostgresStore {
         let predecessor = predecessor.map(str::to_string);
         Box::pin(async move {
             let predecessor = predecessor.as_deref();
-            let reader = &self.reader;
+            let reader = self.reader.client().await?;
             postgres_shards::acquire_shard(
-                reader,
+                &reader,
                 shard_id,
                 &owner,
                 now_ms,
@@ -1278,16 +1332,19 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, Vec<i32>> {
         let owner = owner.to_string();
         Box::pin(async move {
-            postgres_shards::renew_shards(&self.reader, &owner, &held, lease_until_ms).await
+            let reader = self.reader.client().await?;
+            postgres_shards::renew_shards(&reader, &owner, &held, lease_until_ms).await
         })
     }
 
     fn release_shard(&self, owner: &str, held: ShardFence) -> StoreFuture<'_, ()> {
         let owner = owner.to_string();
-        Box::pin(async move { postgres_shards::release_shard(&self.reader, &owner, held).await })
+        Box::pin(async move {
+            postgres_shards::release_shard(&*self.reader.client().await?, &owner, held).await
+        })
     }
 
     fn shard_leases(&self) -> StoreFuture<'_, Vec<ShardLease>> {
-        Box::pin(postgres_shards::shard_leases(&self.reader))
+        Box::pin(async move { postgres_shards::shard_leases(&*self.reader.client().await?).await })
     }
 }

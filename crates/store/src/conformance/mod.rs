@@ -1247,3 +1247,61 @@ fn signal_write_of(
     write.signal_request_ids = vec![request_id.into()];
     write
 }
+
+#[tokio::test]
+async fn a_postgresql_store_reconnects_after_its_connections_end() {
+    let Ok((admin, url)) =
+        connect(std::env::var("TEMPER_TEST_POSTGRES").ok(), DEFAULT_POSTGRES).await
+    else {
+        return;
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (name, schema) = (format!("reconnect_{id}"), format!("temper_test_{now}_{id}"));
+    let store = PostgresStore::connect(&format!("{url} application_name={name}"), Some(&schema))
+        .await
+        .expect("store");
+    store
+        .write(vec![run_write("before", "wf-before", 1, 1)])
+        .await
+        .unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate")
+        .get(0);
+    assert_eq!(ended, 2, "the reader's and the writer's connections");
+    // Calls that find a connection closed fail; the next ones open a new one.
+    let mut failed = 0;
+    while let Err(error) = store
+        .write(vec![run_write("after", "wf-after", 1, 1)])
+        .await
+    {
+        failed += 1;
+        assert!(failed < 100, "no reconnection: {error}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut failed = 0;
+    let before = loop {
+        match store.load_execution("before").await {
+            Ok(loaded) => break loaded,
+            Err(error) => {
+                failed += 1;
+                assert!(failed < 100, "no reconnection: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(before.map(|run| run.db_version), Some(1));
+    assert!(store.load_execution("after").await.unwrap().is_some());
+    let _ = admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await;
+}
