@@ -173,6 +173,20 @@ async def signal_all(client: Client, keys: list[str], value: str) -> None:
     await asyncio.gather(*(signal(key) for key in keys))
 
 
+async def start_across_the_kill(clients: list[Client], task_queue: str, acknowledged: list[str]) -> None:
+    """Starts 40 runs one after another through `clients` in turn; the ids of those whose start
+    was acknowledged (the SDK retries a failed call, with the same request id) go in
+    `acknowledged`."""
+    for i in range(40):
+        key = f"wf-{uuid.uuid4().hex[:8]}-during-{i}"
+        try:
+            await clients[i % len(clients)].start_workflow(ClusterWorkflow.run, key, id=key, task_queue=task_queue)
+            acknowledged.append(key)
+        except RPCError:
+            pass
+        await asyncio.sleep(0.05)
+
+
 @needs_postgres
 async def test_three_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path, schema, task_queue):
     serving, b, c = (node(tmp_path, schema, name) for name in ("a", "b", "c"))
@@ -187,8 +201,12 @@ async def test_three_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path,
         async with workers[0], workers[1]:
             await start_all(clients, keys, task_queue)
             await signal_all(clients[1], keys[:100], "before")
-            # Mid-load: activities, timers and children in flight.
+            # Mid-load: activities, timers and children in flight, and starts through the
+            # standbys going on across the kill.
             await asyncio.sleep(0.5)
+            acknowledged: list[str] = []
+            starting = asyncio.create_task(start_across_the_kill(clients[1:], task_queue, acknowledged))
+            await asyncio.sleep(0.2)
             serving.kill()
             killed = time.monotonic()
             survivor = await until_serving(b, [b, c], within=LEASE_SECONDS * 3 + 2)
@@ -196,6 +214,9 @@ async def test_three_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path,
             # Leases are renewed every quarter lease: a dead node's run out within one lease
             # of its last renewal and are taken at the survivors' next pass (slack: the CLI).
             assert took < LEASE_SECONDS * 1.25 + 1.5, took
+            await starting
+            print(f"starts acknowledged across the kill: {len(acknowledged)} of 40")
+            keys += acknowledged
             joining.start()
             late = await Client.connect(joining.target)
             await signal_all(late, keys[100:], "after")
