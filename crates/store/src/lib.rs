@@ -21,6 +21,7 @@ mod postgres_connection;
 mod postgres_group;
 mod postgres_shards;
 pub mod postgres_tls;
+mod postgres_writer;
 pub mod shards;
 pub mod sqlite;
 mod sqlite_shards;

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use crate::StoreResult;
-use crate::postgres::{Statements, connect};
+use crate::postgres::connect;
 use crate::postgres_shards::WRITER_SESSION_SETTINGS;
 use crate::postgres_tls::PostgresTls;
+use crate::postgres_writer::Statements;
 
 /// Where and how a connection is (re)opened.
 pub(crate) struct Target {

@@ -195,7 +195,8 @@ impl<'a> GroupRows<'a> {
         for write in writes {
             let exec = &write.execution;
             if needs_registry(exec) && !registries.contains_key(&exec.namespace) {
-                let registry = crate::postgres::namespace_search_attributes(tx, &exec.namespace);
+                let registry =
+                    crate::postgres_writer::namespace_search_attributes(tx, &exec.namespace);
                 registries.insert(exec.namespace.clone(), registry.await?);
             }
             let registry = registries.get(&exec.namespace).cloned().unwrap_or_default();
