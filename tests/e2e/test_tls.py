@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.worker import Worker
 
-from conftest import POSTGRES, TEMPER_BIN, TemperServer, free_port
+from conftest import CREATED_SCHEMAS, POSTGRES, TEMPER_BIN, TemperServer, free_port
 from guide import OrderProcessingWorkflow, cancel_order, fulfill_order, process_payment
 from test_cli import cli
 from test_differential import TEMPORAL
@@ -194,3 +194,51 @@ def test_cluster_status_over_mutual_tls(tmp_path, certificates):
         assert expected in status, status
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs it")
+async def test_a_standby_forwards_over_mutual_tls_and_takes_over(tmp_path, certificates, task_queue):
+    """Two nodes serving mutual TLS on one schema: the standby passes calls on over TLS with
+    its own client certificate (`--cluster-tls-*`), its HTTP API answers over HTTPS, and once
+    the serving node is killed it serves on the same ports."""
+    make_leaf(certificates, "client-ca", "node", server=False)
+    schema = f"e2e_cluster_{uuid.uuid4().hex}"
+    CREATED_SCHEMAS.append(schema)
+    args = ["--tls-cert-path", str(certificates / "server.pem"), "--tls-key-path", str(certificates / "server.key"),
+            "--tls-client-ca-path", str(certificates / "client-ca.pem"),
+            "--cluster-tls-ca-path", str(certificates / "server-ca.pem"),
+            "--cluster-tls-cert-path", str(certificates / "node.pem"),
+            "--cluster-tls-key-path", str(certificates / "node.key"), "--shard-lease-seconds", "2"]
+    http_port = free_port()
+    first = TemperServer(None, tmp_path / "first.log", extra_args=args)
+    second = TemperServer(None, tmp_path / "second.log", extra_args=[*args, "--http-port", str(http_port)])
+    first.schema = second.schema = schema
+    first.start()
+    second.start()
+    try:
+        serving = await Client.connect(first.target, tls=client_tls(certificates))
+        through_standby = await Client.connect(second.target, tls=client_tls(certificates))
+        assert await refused(second.target, client_tls(certificates, client=None)), \
+            "the standby asks for a client certificate too"
+        workflow = OrderProcessingWorkflow.run
+        activities = [process_payment, fulfill_order, cancel_order]
+        async with Worker(serving, task_queue=task_queue, workflows=[OrderProcessingWorkflow], activities=activities):
+            result = await through_standby.execute_workflow(
+                workflow, "order-standby", id=f"standby-{task_queue}", task_queue=task_queue)
+        assert result == "Order completed successfully"
+        context = ssl.create_default_context(cafile=str(certificates / "server-ca.pem"))
+        context.load_cert_chain(certificates / "client.pem", certificates / "client.key")
+        url = f"https://localhost:{http_port}/api/v1/namespaces/default/workflows/standby-{task_queue}"
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            assert json.load(response)["workflowExecutionInfo"]["execution"]["workflowId"] == f"standby-{task_queue}"
+        first.kill()
+        # The same client, on the same port: the standby serves once it holds the shards.
+        async with Worker(through_standby, task_queue=task_queue, workflows=[OrderProcessingWorkflow],
+                          activities=activities):
+            result = await asyncio.wait_for(through_standby.execute_workflow(
+                workflow, "order-after", id=f"after-{task_queue}", task_queue=task_queue), 60)
+        assert result == "Order completed successfully"
+    finally:
+        first.kill()
+        second.stop()
+    second.check_log_and_verify()

@@ -67,7 +67,7 @@ const RETENTION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_
 const MAX_HEADER_LIST_BYTES: u32 = 16 << 20;
 /// Largest message the transport passes on; the codec refuses requests over 4 MiB itself
 /// (`temper_api::codec::MAX_REQUEST_BYTES`), and responses (history pages) may be larger.
-const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 128 * 1024 * 1024;
 
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -610,9 +610,9 @@ struct StandbyHttp {
 }
 
 /// Joins the cluster sharing the store and waits until this node holds every shard. Meanwhile
-/// (a standby) it forwards the calls it receives, gRPC and HTTP API, to the serving node, on
-/// the ports it returns; over TLS a standby keeps its ports closed instead (forwarding would
-/// need client certificates of its own).
+/// (a standby) it forwards the calls it receives, gRPC and HTTP API, to the nodes holding the
+/// shards, on the ports it returns; unless it cannot (see [`forwards`]), then its ports stay
+/// closed until it serves.
 async fn join_cluster(
     config: &ServerConfig,
     cluster: &cluster::ClusterConfig,
@@ -629,18 +629,41 @@ async fn join_cluster(
         node = shards.node_id(),
         "joined the cluster as a standby; waiting for the shard leases"
     );
-    if config.tls.is_some() {
+    if !forwards(config, cluster) {
         shards.until_active().await;
         return Ok((shards, None));
     }
     let grpc = reserve(config.listen)?;
-    let forwarder = cluster::Forwarder::new(shards.clone(), store.clone());
+    let client_tls = cluster.client_tls.clone();
+    let forwarder = cluster::Forwarder::new(shards.clone(), store.clone(), client_tls);
     let http = open_standby_http(config, forwarder.clone()).await?;
     let grpc = grpc.listen(LISTEN_BACKLOG)?;
-    tracing::info!(address = %config.listen, "forwarding to the serving node");
-    cluster::forward_until_active(&grpc, forwarder, MAX_HEADER_LIST_BYTES).await;
+    tracing::info!(address = %config.listen, "forwarding to the nodes holding the shards");
+    let tls = config.tls.clone();
+    cluster::forward_until_active(&grpc, tls, forwarder, MAX_HEADER_LIST_BYTES).await;
     tracing::info!(node = shards.node_id(), "holding every shard");
     Ok((shards, Some(StandbyPorts { grpc, http })))
+}
+
+/// Whether a standby can pass calls on: always over plain TCP; over TLS when it has client
+/// TLS for dialling the other nodes and no client certificate grants roles (the receiving
+/// node would judge the forwarding node's certificate, not the caller's).
+fn forwards(config: &ServerConfig, cluster: &cluster::ClusterConfig) -> bool {
+    if config.tls.is_none() {
+        return true;
+    }
+    let by_certificate = config
+        .authorizer
+        .as_ref()
+        .is_some_and(|authorizer| authorizer.grants_roles_by_certificate());
+    let forwards = cluster.client_tls.is_some() && !by_certificate;
+    if !forwards {
+        tracing::info!(
+            "over TLS without --cluster-tls-ca-path, or with roles by client certificate, a \
+             standby keeps its ports closed until it serves"
+        );
+    }
+    forwards
 }
 
 /// Opens a standby's HTTP API and Web UI ports (those configured) over the serving node.
@@ -651,9 +674,10 @@ async fn open_standby_http(
     let [_, api, ui] = bind_http_ports([None, config.http_listen, config.ui_listen]).await?;
     let local = Arc::new(std::sync::OnceLock::new());
     let backend = cluster::http_backend(forwarder, local.clone());
+    let tls = config.tls.as_ref();
     let addresses = HttpAddresses {
-        ui: ui.map(|l| start_ui(l, backend.clone(), None)).transpose()?,
-        api: api.map(|l| start_http(l, backend, None)).transpose()?,
+        ui: ui.map(|l| start_ui(l, backend.clone(), tls)).transpose()?,
+        api: api.map(|l| start_http(l, backend, tls)).transpose()?,
         metrics: None,
     };
     Ok(StandbyHttp { addresses, local })

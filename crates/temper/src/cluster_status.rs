@@ -4,14 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{DescribeClusterRequest, DescribeClusterResponse};
+use temper_server::tls::client::{self, ClientTlsFiles};
 use tonic::transport::{Channel, Endpoint};
 
 /// How `cluster status` reaches a node that serves TLS (as the `temporal` CLI's flags).
@@ -33,93 +30,42 @@ pub struct ClientTls {
 
 /// Asks the node at `address` and prints what it answered.
 pub async fn print_status(address: &str, tls: &ClientTls) -> Result<(), String> {
-    let channel = connect(address, tls).await.map_err(|e| {
-        format!(
-            "cannot reach {address}: {e} (over TLS a standby keeps its port closed until it serves)"
-        )
-    })?;
+    let channel = connect(address, tls)
+        .await
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
     let response = ClusterServiceClient::new(channel)
         .describe_cluster(DescribeClusterRequest {})
         .await
-        .map_err(|status| format!("{address}: {}", status.message()))?;
+        .map_err(|status| format!("{address}: {}{}", status.message(), causes(&status)))?;
     print!("{}", render(&response.into_inner()));
     Ok(())
 }
 
 /// A channel to `address`, over TLS when `tls` names a CA.
 async fn connect(address: &str, tls: &ClientTls) -> Result<Channel, String> {
-    let host_port = address.split("://").last().unwrap_or(address).to_string();
-    let endpoint =
-        Endpoint::from_shared(format!("http://{host_port}")).map_err(|e| e.to_string())?;
+    let host_port = address.split("://").last().unwrap_or(address);
     let Some(ca) = &tls.tls_ca_path else {
+        let endpoint =
+            Endpoint::from_shared(format!("http://{host_port}")).map_err(|e| e.to_string())?;
         return endpoint.connect().await.map_err(|e| e.to_string());
     };
-    let host = host_port
-        .rsplit_once(':')
-        .map_or(host_port.as_str(), |(host, _)| host);
-    let name = tls.tls_server_name.as_deref().unwrap_or(host);
-    let name =
-        ServerName::try_from(name.to_string()).map_err(|e| format!("server name {name:?}: {e}"))?;
-    let connector = tokio_rustls::TlsConnector::from(client_config(ca, tls)?);
-    let connect = tower::service_fn(move |_uri| {
-        let (connector, name, host_port) = (connector.clone(), name.clone(), host_port.clone());
-        async move {
-            let tcp = tokio::net::TcpStream::connect(&host_port).await?;
-            let stream = connector.connect(name, tcp).await?;
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
-        }
-    });
-    endpoint
-        .connect_with_connector(connect)
-        .await
-        .map_err(|e| format!("{e}: {}", error_chain(&e)))
+    let identity = tls
+        .tls_cert_path
+        .as_deref()
+        .zip(tls.tls_key_path.as_deref());
+    let config = client::config(&ClientTlsFiles { ca, identity })?;
+    client::lazy_channel(host_port, tls.tls_server_name.as_deref(), config)
 }
 
-/// rustls's client configuration: the CA's roots, the client certificate if any, HTTP/2.
-/// `ring`, as the server (`temper_server::tls`): no cmake in a clean build.
-#[allow(deprecated)]
-fn client_config(ca: &Path, tls: &ClientTls) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in pem_certificates(ca)? {
-        roots
-            .add(certificate)
-            .map_err(|e| format!("{}: {e}", ca.display()))?;
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots);
-    let mut config = match (&tls.tls_cert_path, &tls.tls_key_path) {
-        (Some(cert), Some(key)) => {
-            let key =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(pem_certificates(cert)?, key)
-                .map_err(|e| format!("{}: {e}", cert.display()))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
-}
-
-fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect)
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The causes under a transport error (the TLS failure is one of them).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut causes = Vec::new();
+/// The causes under an error (a TLS failure is one of them), each after a colon.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut causes = String::new();
     let mut source = error.source();
     while let Some(cause) = source {
-        causes.push(cause.to_string());
+        let _ = write!(causes, ": {cause}");
         source = cause.source();
     }
-    causes.join(": ")
+    causes
 }
 
 /// The report: a line for the cluster, then one per node.

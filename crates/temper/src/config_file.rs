@@ -24,6 +24,12 @@
 //! url = "host=db.internal user=temper dbname=temper sslmode=require"
 //! schema = "temper"
 //! ca_path = "/etc/temper/db-ca.pem"
+//!
+//! [cluster]
+//! advertise_address = "10.0.0.5:7233"
+//! tls_ca_path = "/etc/temper/server-ca.pem"
+//! tls_cert_path = "/etc/temper/node.pem"
+//! tls_key_path = "/etc/temper/node.key"
 //! ```
 
 use toml::Value;
@@ -68,6 +74,17 @@ const TABLES: &[(&str, &[(&str, &str)])] = &[
             ("url", "--postgres"),
             ("schema", "--postgres-schema"),
             ("ca_path", "--postgres-ca-path"),
+        ],
+    ),
+    (
+        "cluster",
+        &[
+            ("advertise_address", "--advertise-address"),
+            ("shards", "--shards"),
+            ("shard_lease_seconds", "--shard-lease-seconds"),
+            ("tls_ca_path", "--cluster-tls-ca-path"),
+            ("tls_cert_path", "--cluster-tls-cert-path"),
+            ("tls_key_path", "--cluster-tls-key-path"),
         ],
     ),
 ];

@@ -272,6 +272,18 @@ struct PostgresArgs {
     /// replaced within this long.
     #[arg(long, requires = "postgres", default_value_t = temper_server::cluster::DEFAULT_LEASE.as_secs_f64())]
     shard_lease_seconds: f64,
+    /// With `--postgres` and TLS: the CA (PEM) that signed the nodes' server certificates. A
+    /// standby then passes the calls it receives on to the nodes holding the shards over TLS
+    /// (without it, it keeps its ports closed until it serves).
+    #[arg(long, requires = "postgres")]
+    cluster_tls_ca_path: Option<PathBuf>,
+    /// With `--cluster-tls-ca-path`: the certificate chain (PEM) this node presents to the
+    /// others when they require client certificates (`--tls-client-ca-path`).
+    #[arg(long, requires_all = ["cluster_tls_ca_path", "cluster_tls_key_path"])]
+    cluster_tls_cert_path: Option<PathBuf>,
+    /// The private key (PEM) of `--cluster-tls-cert-path`.
+    #[arg(long, requires = "cluster_tls_cert_path")]
+    cluster_tls_key_path: Option<PathBuf>,
 }
 
 impl PostgresArgs {
@@ -309,7 +321,25 @@ impl PostgresArgs {
                 .unwrap_or_else(|| listen.to_string()),
             shards: self.shards,
             lease,
+            client_tls: self.client_tls()?,
         }))
+    }
+}
+
+impl PostgresArgs {
+    /// How this node dials the others over TLS, when `--cluster-tls-ca-path` says.
+    fn client_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+        let Some(ca) = &self.cluster_tls_ca_path else {
+            return Ok(None);
+        };
+        let identity = self
+            .cluster_tls_cert_path
+            .as_deref()
+            .zip(self.cluster_tls_key_path.as_deref());
+        let files = temper_server::tls::client::ClientTlsFiles { ca, identity };
+        temper_server::tls::client::config(&files)
+            .map(Some)
+            .map_err(|e| format!("--cluster-tls: {e}"))
     }
 }
 

@@ -71,6 +71,13 @@ pub trait Authorizer: Send + Sync {
     ) -> Result<(), Status> {
         check(claims, method, namespace)
     }
+
+    /// True when a verified client certificate alone may grant roles. A node of a cluster
+    /// then does not pass calls on to another under its own certificate (the receiving node
+    /// would judge the node, not the caller). Unknown for an authorizer that does not say.
+    fn grants_roles_by_certificate(&self) -> bool {
+        true
+    }
 }
 
 /// Temper's authorizer: JWT bearer tokens verified against a JWKS file, and/or roles by
@@ -96,6 +103,10 @@ impl JwtAuthorizer {
 }
 
 impl Authorizer for JwtAuthorizer {
+    fn grants_roles_by_certificate(&self) -> bool {
+        self.certificate_roles.is_some()
+    }
+
     /// The caller's claims: its bearer token's, else (mutual TLS) its certificate's.
     fn authenticate(
         &self,

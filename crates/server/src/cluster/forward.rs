@@ -1,11 +1,13 @@
-//! A standby's gRPC port: while another node serves the shards, every gRPC call a standby
-//! receives is passed on to that node unchanged (the raw HTTP/2 request, so any service,
-//! streaming or not, and its metadata and deadline go through) and the answer passed back. So
-//! clients and workers may connect to any node of the cluster. The serving node is the one
-//! the lease loop last found holding shard 0 (`leases.rs`); while none does (a takeover in
-//! progress) or it cannot be reached, calls fail with `UNAVAILABLE`, which the SDKs retry;
-//! one it does not answer within the call's deadline (`grpc-timeout`) fails with
-//! `DEADLINE_EXCEEDED`, so a stalled serving node never holds a long poll past it.
+//! A standby's gRPC port: while other nodes hold the shards, every gRPC call a standby
+//! receives is passed on unchanged (the raw HTTP/2 request, so any service, streaming or not,
+//! and its metadata and deadline go through) to the node holding the shard of the run the
+//! call names, or for a call that names none, to the owner of shard 0 (`route.rs`), and the
+//! answer passed back. So clients and workers may connect to any node of the cluster. The
+//! owners are those the lease loop last found (`leases.rs`); while a shard has none (a
+//! takeover in progress) or its owner cannot be reached, calls fail with `UNAVAILABLE`, which
+//! the SDKs retry; one the owner does not answer within the call's deadline (`grpc-timeout`)
+//! fails with `DEADLINE_EXCEEDED`, so a stalled node never holds a long poll past it. While
+//! one node serves every shard, every call goes to it.
 //! A forwarded call carries the `temper-forwarded` header and is never forwarded again: two
 //! standbys that each think the other serves answer `UNAVAILABLE` rather than loop. Temper's
 //! own `ClusterService` is answered by the standby itself (from the store), so `temper cluster
@@ -20,9 +22,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::HeaderValue;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tonic::Status;
 use tonic::body::Body;
@@ -33,17 +37,21 @@ use temper_api::cluster::cluster_service_server::ClusterServiceServer;
 use temper_http::GrpcService;
 use temper_store::Store;
 
+use super::route::{self, Destination};
 use super::{DescribeCluster, Shards};
+use crate::MAX_MESSAGE_SIZE;
+use crate::tls::{self, Protocol, ReloadingTls};
 
 /// The header a forwarded call carries (the forwarding node's id).
 const FORWARDED: &str = "temper-forwarded";
 /// The path prefix of the calls a standby answers itself.
 const CLUSTER_SERVICE: &str = "/temper.cluster.v1.ClusterService/";
 
-/// Forwards the calls of connections accepted on `listener` until this node holds every shard;
-/// then drops those connections and hands the listener back.
+/// Forwards the calls of connections accepted on `listener` (over TLS with `tls`) until this
+/// node holds every shard; then drops those connections and hands the listener back.
 pub async fn forward_until_active(
     listener: &TcpListener,
+    tls: Option<Arc<ReloadingTls>>,
     forwarder: Arc<Forwarder>,
     max_header_list_bytes: u32,
 ) {
@@ -52,9 +60,18 @@ pub async fn forward_until_active(
         tokio::select! {
             () = forwarder.shards.until_active() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let forwarder = forwarder.clone();
-                    connections.spawn(forward_connection(stream, forwarder, max_header_list_bytes));
+                Ok((stream, remote)) => {
+                    // As the real server: small unary calls must not wait for Nagle.
+                    let _ = stream.set_nodelay(true);
+                    let (forwarder, tls) = (forwarder.clone(), tls.clone());
+                    connections.spawn(async move {
+                        let Some(tls) = tls else {
+                            return forward_connection(stream, forwarder, max_header_list_bytes).await;
+                        };
+                        if let Some(stream) = tls::handshake(stream, remote, &tls, Protocol::Grpc).await {
+                            forward_connection(stream, forwarder, max_header_list_bytes).await;
+                        }
+                    });
                 }
                 Err(error) => tracing::warn!(%error, "could not accept a connection to forward"),
             },
@@ -84,9 +101,10 @@ pub fn http_backend(forwarder: Arc<Forwarder>, local: Arc<OnceLock<GrpcService>>
 }
 
 /// Serves one HTTP/2 connection, every call forwarded.
-async fn forward_connection(stream: TcpStream, forwarder: Arc<Forwarder>, max_header_list: u32) {
-    // As the real server: small unary calls must not wait for Nagle.
-    let _ = stream.set_nodelay(true);
+async fn forward_connection<Io>(stream: Io, forwarder: Arc<Forwarder>, max_header_list: u32)
+where
+    Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let forwarder = forwarder.clone();
         async move { Ok::<_, Infallible>(forwarder.forward(request.map(Body::new)).await) }
@@ -100,25 +118,32 @@ async fn forward_connection(stream: TcpStream, forwarder: Arc<Forwarder>, max_he
     }
 }
 
-/// Passes calls on to the serving node, over one channel per address.
+/// Passes calls on to the nodes holding the shards, over one channel per address.
 pub struct Forwarder {
     shards: Arc<Shards>,
     channels: Mutex<HashMap<String, Channel>>,
+    /// How to dial the other nodes when they serve TLS.
+    client_tls: Option<Arc<rustls::ClientConfig>>,
     /// What answers `ClusterService` calls here.
     describe: ClusterServiceServer<DescribeCluster>,
 }
 
 impl Forwarder {
-    pub fn new(shards: Arc<Shards>, store: Arc<dyn Store>) -> Arc<Forwarder> {
+    pub fn new(
+        shards: Arc<Shards>,
+        store: Arc<dyn Store>,
+        client_tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Arc<Forwarder> {
         let describe = DescribeCluster::new(store, Some(shards.clone()));
         Arc::new(Forwarder {
             shards,
             channels: Mutex::default(),
+            client_tls,
             describe: ClusterServiceServer::new(describe),
         })
     }
 
-    async fn forward(&self, mut request: http::Request<Body>) -> http::Response<Body> {
+    async fn forward(&self, request: http::Request<Body>) -> http::Response<Body> {
         if request.uri().path().starts_with(CLUSTER_SERVICE) {
             let answered = self.describe.clone().oneshot(request).await;
             return answered.unwrap_or_else(|never| match never {});
@@ -129,13 +154,19 @@ impl Forwarder {
                  shard ownership is changing, retry",
             );
         }
-        let Some(address) = self.shards.serving_address() else {
-            return unavailable("no node serves the cluster's shards at the moment; retry");
+        let (mut request, shard) = match self.shard_of_call(request).await {
+            Ok(routed) => routed,
+            Err(answer) => return answer,
+        };
+        let Some(address) = self.shards.owner_address(shard) else {
+            return unavailable(&format!(
+                "no node serves shard {shard} at the moment (its ownership is changing); retry"
+            ));
         };
         let channel = match self.channel(&address) {
             Ok(channel) => channel,
             Err(error) => {
-                return unavailable(&format!("the serving node {address}: {error}"));
+                return unavailable(&format!("the node {address}: {error}"));
             }
         };
         let node = HeaderValue::from_str(self.shards.node_id())
@@ -148,7 +179,7 @@ impl Forwarder {
             Some(deadline) => match tokio::time::timeout(deadline, forwarded).await {
                 Ok(answered) => answered,
                 Err(_) => {
-                    let message = format!("the serving node {address} did not answer in time");
+                    let message = format!("the node {address} did not answer in time");
                     return Status::deadline_exceeded(message).into_http();
                 }
             },
@@ -156,21 +187,62 @@ impl Forwarder {
         };
         match answered {
             Ok(response) => response,
-            Err(error) => unavailable(&format!(
-                "the serving node {address} could not be reached: {error}"
-            )),
+            Err(error) => unavailable(&format!("the node {address} could not be reached: {error}")),
         }
     }
 
-    /// The (lazily connecting) channel to `address`.
-    fn channel(&self, address: &str) -> Result<Channel, tonic::transport::Error> {
+    /// The call, and the shard whose owner runs it (`route.rs`): the shard of the run it
+    /// names, or shard 0 (the coordinator's). The body of a call that may name a run is read
+    /// whole to find out (such calls are unary).
+    async fn shard_of_call(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<(http::Request<Body>, i32), http::Response<Body>> {
+        if !route::names_a_run(request.uri().path()) {
+            return Ok((request, 0));
+        }
+        let gzip = request
+            .headers()
+            .get("grpc-encoding")
+            .is_some_and(|encoding| encoding == "gzip");
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_MESSAGE_SIZE).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                let message = format!("the request is larger than {MAX_MESSAGE_SIZE} bytes");
+                return Err(Status::resource_exhausted(message).into_http());
+            }
+            Err(error) => {
+                let message = format!("the request could not be read: {error}");
+                return Err(Status::cancelled(message).into_http());
+            }
+        };
+        let shard = match route::destination_of(parts.uri.path(), &body, gzip) {
+            Destination::Run {
+                namespace,
+                workflow_id,
+            } => self.shards.shard_of(&namespace, &workflow_id),
+            Destination::Coordinator => 0,
+        };
+        Ok((
+            http::Request::from_parts(parts, Body::new(Full::new(body))),
+            shard,
+        ))
+    }
+
+    /// The (lazily connecting) channel to `address`, over TLS when the nodes serve it.
+    fn channel(&self, address: &str) -> Result<Channel, String> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{address}"))?
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let channel = match &self.client_tls {
+            Some(config) => tls::client::lazy_channel(address, None, config.clone())?,
+            None => Endpoint::from_shared(format!("http://{address}"))
+                .map_err(|e| e.to_string())?
+                .tcp_nodelay(true)
+                .connect_lazy(),
+        };
         channels.insert(address.to_owned(), channel.clone());
         Ok(channel)
     }

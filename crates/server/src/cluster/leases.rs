@@ -2,8 +2,8 @@
 //! times per lease period, and takes the shards whose leases ran out (or that a previous
 //! process at this node's address held: a restarted node need not wait for its own leases
 //! to run out). Two standbys that split the shards between them would both wait forever, so
-//! the one whose id sorts later gives its part up. A node that does not hold every shard also
-//! notes which node does, for its forwarding port (`forward.rs`).
+//! the one whose id sorts later takes none while the other holds some, and gives its part up. A node that does not hold every shard also
+//! notes which node holds each shard, for its forwarding port (`forward.rs`).
 
 use std::sync::Arc;
 
@@ -67,10 +67,25 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     let nodes = store.nodes().await?;
     let predecessors = predecessors(shards, &nodes);
     let leases = store.shard_leases().await?;
-    shards.note_serving(serving_address(&leases, &nodes, shards, now, &predecessors));
+    shards.note_owners(owner_addresses(&leases, &nodes, shards, now, &predecessors));
+    if defers_to_another(&leases, shards, now, &predecessors) {
+        give_up_held(shards, store).await
+    } else {
+        take_free(shards, store, &leases, &predecessors, (now, lease_until)).await
+    }
+}
+
+/// Takes every shard whose lease no other live node holds.
+async fn take_free(
+    shards: &Shards,
+    store: &dyn Store,
+    leases: &[ShardLease],
+    predecessors: &[String],
+    (now, lease_until): (i64, i64),
+) -> StoreResult<()> {
     for shard_id in 0..shards.count {
         if shards.held()[shard_id as usize].is_some()
-            || held_by_another(&leases, shard_id, shards, now, &predecessors)
+            || held_by_another(leases, shard_id, shards, now, predecessors)
         {
             continue;
         }
@@ -86,7 +101,7 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
             shards.note_renewed(lease_until);
         }
     }
-    give_up_a_split(shards, store, &leases, now).await
+    Ok(())
 }
 
 /// Extends the held leases; a lease that could not be renewed was taken by another node.
@@ -115,21 +130,25 @@ fn predecessors(shards: &Shards, nodes: &[NodeRecord]) -> Vec<String> {
         .collect()
 }
 
-/// The address of the other live node that holds shard 0 (the one serving the cluster while
-/// a single node serves every shard); `None` while no other node does.
-fn serving_address(
+/// The address of each shard's owner while another live node holds it (`None` for the
+/// shards this node holds or no live node does).
+fn owner_addresses(
     leases: &[ShardLease],
     nodes: &[NodeRecord],
     shards: &Shards,
     now: i64,
     predecessors: &[String],
-) -> Option<String> {
-    if !held_by_another(leases, 0, shards, now, predecessors) {
-        return None;
-    }
-    let owner = &leases.iter().find(|l| l.shard_id == 0)?.owner;
-    let node = nodes.iter().find(|n| &n.node_id == owner)?;
-    Some(node.address.clone())
+) -> Vec<Option<String>> {
+    (0..shards.count)
+        .map(|shard_id| {
+            if !held_by_another(leases, shard_id, shards, now, predecessors) {
+                return None;
+            }
+            let owner = &leases.iter().find(|l| l.shard_id == shard_id)?.owner;
+            let node = nodes.iter().find(|n| &n.node_id == owner)?;
+            Some(node.address.clone())
+        })
+        .collect()
 }
 
 /// True when another live node (not a predecessor) holds the shard's lease.
@@ -148,23 +167,28 @@ fn held_by_another(
     })
 }
 
-/// A node holding some shards but not all, while a node whose id sorts first holds others
-/// (as `leases` read at the start of the pass say), gives its shards back, so that one node
-/// ends up with all of them.
-async fn give_up_a_split(
-    shards: &Shards,
-    store: &dyn Store,
+/// True when another live node whose id sorts before this one's holds shards (as `leases`
+/// read at the start of the pass say): this node then takes none and gives its own back, so
+/// that one node ends up with all of them. (Taking free shards and giving them back within
+/// one pass could hide them, pass after pass, from the node that should take them.)
+fn defers_to_another(
     leases: &[ShardLease],
+    shards: &Shards,
     now: i64,
-) -> StoreResult<()> {
+    predecessors: &[String],
+) -> bool {
+    leases.iter().any(|l| {
+        l.owner != shards.node_id
+            && l.lease_until_ms > now
+            && l.owner < shards.node_id
+            && !predecessors.contains(&l.owner)
+    })
+}
+
+/// Gives every held shard back (this node defers to another), unless it holds them all.
+async fn give_up_held(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     let held = shards.fences();
     if held.is_empty() || shards.holds_all() {
-        return Ok(());
-    }
-    let yields = leases
-        .iter()
-        .any(|l| l.owner != shards.node_id && l.lease_until_ms > now && l.owner < shards.node_id);
-    if !yields {
         return Ok(());
     }
     tracing::info!(node = %shards.node_id, "another standby holds shards too; giving ours up");
@@ -193,6 +217,7 @@ mod tests {
             advertise_address: address.into(),
             shards: 4,
             lease: Duration::from_secs(10),
+            client_tls: None,
         };
         Shards::join(store.as_ref(), &config).await.expect("joined")
     }
@@ -221,16 +246,34 @@ mod tests {
     async fn of_two_standbys_that_split_the_shards_the_later_id_gives_its_part_back() {
         let store = store();
         let (early, late) = (node(&store, "a:1").await, node(&store, "b:1").await);
-        for shard in [0, 1] {
+        for (node, shard) in [(&late, 2), (&late, 3), (&early, 0), (&early, 1)] {
             let lease = store
-                .acquire_shard(shard, early.node_id(), now_ms(), now_ms() + 10_000, None)
+                .acquire_shard(shard, node.node_id(), now_ms(), now_ms() + 10_000, None)
                 .await
                 .unwrap()
                 .expect("free");
-            early.hold(lease.fence());
+            node.hold(lease.fence());
         }
         tend(&late, store.as_ref()).await.unwrap();
-        assert!(held(&late).is_empty(), "took 2 and 3, then gave them back");
+        assert!(held(&late).is_empty(), "gave 2 and 3 back");
+        let leases = store.shard_leases().await.unwrap();
+        let owned = |shard: i32| {
+            leases
+                .iter()
+                .any(|l| l.shard_id == shard && l.lease_until_ms > now_ms())
+        };
+        assert!(!owned(2) && !owned(3), "free for the earlier node");
+        tend(&late, store.as_ref()).await.unwrap();
+        let leases = store.shard_leases().await.unwrap();
+        let owned = |shard: i32| {
+            leases
+                .iter()
+                .any(|l| l.shard_id == shard && l.lease_until_ms > now_ms())
+        };
+        assert!(
+            !owned(2) && !owned(3),
+            "a deferring node takes no free shard either"
+        );
         tend(&early, store.as_ref()).await.unwrap();
         assert_eq!(held(&early), [0, 1, 2, 3]);
     }

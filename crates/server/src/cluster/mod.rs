@@ -20,6 +20,7 @@
 mod describe;
 mod forward;
 mod leases;
+mod route;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,9 @@ pub struct ClusterConfig {
     /// The shard count proposed if the cluster is new (the stored count wins).
     pub shards: i32,
     pub lease: Duration,
+    /// How this node dials the others when the nodes serve TLS (`None`: a standby that
+    /// serves TLS keeps its ports closed until it serves, as it cannot pass calls on).
+    pub client_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// This node's view of shard ownership.
@@ -64,8 +68,8 @@ pub struct Shards {
     lost: watch::Sender<Option<String>>,
     /// When the leases this node holds run out, as of its last renewal (ms since the epoch).
     renewed_until: AtomicI64,
-    /// The address of the node serving the shards, while it is another node.
-    serving: Mutex<Option<String>>,
+    /// The address of each shard's owner, while it is another live node (by shard id).
+    owners: Mutex<Vec<Option<String>>>,
 }
 
 impl Shards {
@@ -94,7 +98,7 @@ impl Shards {
             active: watch::channel(false).0,
             lost: watch::channel(None).0,
             renewed_until: AtomicI64::new(0),
-            serving: Mutex::new(None),
+            owners: Mutex::new(vec![None; size]),
         }))
     }
 
@@ -128,17 +132,23 @@ impl Shards {
         *self.active.borrow()
     }
 
-    /// The address of the node that serves the shards, when it is another live node.
+    /// The address of the node that serves the cluster (the owner of shard 0: every shard
+    /// while one node serves them all), when it is another live node.
     pub fn serving_address(&self) -> Option<String> {
-        self.serving
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.owner_address(0)
     }
 
-    /// Records which node the lease loop last found serving the shards.
-    fn note_serving(&self, address: Option<String>) {
-        *self.serving.lock().unwrap_or_else(|e| e.into_inner()) = address;
+    /// The address of `shard`'s owner, when it is another live node.
+    pub fn owner_address(&self, shard: i32) -> Option<String> {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        usize::try_from(shard)
+            .ok()
+            .and_then(|i| owners.get(i)?.clone())
+    }
+
+    /// Records which node the lease loop last found holding each shard.
+    fn note_owners(&self, addresses: Vec<Option<String>>) {
+        *self.owners.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
     }
 
     /// Waits until this node holds every shard.

@@ -6,11 +6,12 @@
 //! file that does not parse keeps the previous configuration and is logged. [`accept`] turns a
 //! TCP listener into a stream of handshaken connections (handshakes run concurrently, so a slow
 //! client delays nobody); each connection carries the peer's certificates for authorization.
-//! Everything is rustls with the `ring` provider; no OpenSSL.
+//! The client side, for calls a node passes on to another, is in [`client`]. Everything is
+//! rustls with the `ring` provider; no OpenSSL.
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -24,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
+
+pub mod client;
 
 /// How often the certificate files are looked at for changes.
 const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -119,7 +122,7 @@ fn load(files: &TlsFiles) -> Result<Loaded, String> {
     })
 }
 
-fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certificates = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -206,31 +209,49 @@ pub fn accept(
             if sender.is_closed() {
                 return;
             }
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.current(protocol));
-            let sender = sender.clone();
+            let (sender, tls) = (sender.clone(), tls.clone());
             tokio::spawn(async move {
-                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
-                match handshake.await {
-                    Ok(Ok(stream)) => {
-                        let certificates = stream
-                            .get_ref()
-                            .1
-                            .peer_certificates()
-                            .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
-                            .unwrap_or_default();
-                        let peer = PeerInfo {
-                            remote: Some(remote),
-                            certificates: Arc::new(certificates),
-                        };
-                        let _ = sender.send(TlsConnection { stream, peer }).await;
-                    }
-                    Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                if let Some(connection) = handshake(tcp, remote, &tls, protocol).await {
+                    let _ = sender.send(connection).await;
                 }
             });
         }
     });
     receiver
+}
+
+/// The TLS handshake of a connection accepted on a port speaking `protocol`; `None` (logged)
+/// when it fails or takes longer than [`HANDSHAKE_TIMEOUT`].
+pub async fn handshake(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    tls: &ReloadingTls,
+    protocol: Protocol,
+) -> Option<TlsConnection> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current(protocol));
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => {
+            let certificates = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default();
+            let peer = PeerInfo {
+                remote: Some(remote),
+                certificates: Arc::new(certificates),
+            };
+            Some(TlsConnection { stream, peer })
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%remote, %error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            None
+        }
+    }
 }
 
 impl AsyncRead for TlsConnection {

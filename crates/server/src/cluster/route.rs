@@ -1,0 +1,373 @@
+//! Where a call belongs in the cluster: with the node that holds the shard of the run it
+//! names, or, for a call that names no run, with the coordinator (the owner of shard 0,
+//! which serves the cluster's namespaces, task queues, schedules, batches, deployments,
+//! standalone activities and Nexus operations). The key is read off the request itself:
+//! (namespace, workflow id) from the message, or from the task token a worker sends back
+//! (`tokens.rs`). Only unary calls name a run, so only their bodies are read; a body that
+//! cannot be read belongs to the coordinator, whose frontend answers it with the error it
+//! deserves.
+
+use std::io::Read;
+
+use prost::Message;
+use temper_api::proto::common::v1::WorkflowExecution;
+use temper_api::proto::update::v1::UpdateRef;
+use temper_api::proto::workflowservice::v1::ExecuteMultiOperationRequest;
+use temper_api::proto::workflowservice::v1::execute_multi_operation_request::operation::Operation;
+
+use crate::tokens::TaskToken;
+
+/// The path prefix of the calls that may name a run.
+const WORKFLOW_SERVICE: &str = "/temporal.api.workflowservice.v1.WorkflowService/";
+
+/// Where a call runs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// With the owner of the shard of this (namespace, workflow id).
+    Run {
+        namespace: String,
+        workflow_id: String,
+    },
+    /// With the coordinator.
+    Coordinator,
+}
+
+/// Where in its message a call names its run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// `namespace` = 1, a `WorkflowExecution` = 2.
+    Execution,
+    /// `namespace` = 1, `workflow_id` = 2 (empty for a standalone activity's calls).
+    WorkflowId,
+    /// `namespace` = 1, an `UpdateRef` = 2.
+    UpdateRef,
+    /// A task token at this field number.
+    Token(u32),
+    /// Every operation names the same workflow id.
+    MultiOperation,
+}
+
+/// How the call `method` (its gRPC path) names its run; `None` for calls that name none.
+fn key_of(path: &str) -> Option<Key> {
+    let method = path.strip_prefix(WORKFLOW_SERVICE)?;
+    Some(match method {
+        "GetWorkflowExecutionHistory"
+        | "GetWorkflowExecutionHistoryReverse"
+        | "DescribeWorkflowExecution"
+        | "QueryWorkflow"
+        | "ResetStickyTaskQueue"
+        | "SignalWorkflowExecution"
+        | "RequestCancelWorkflowExecution"
+        | "TerminateWorkflowExecution"
+        | "DeleteWorkflowExecution"
+        | "ResetWorkflowExecution"
+        | "UpdateWorkflowExecution"
+        | "UpdateWorkflowExecutionOptions"
+        | "UpdateActivityOptions"
+        | "PauseActivity"
+        | "UnpauseActivity"
+        | "ResetActivity"
+        | "TriggerWorkflowRule" => Key::Execution,
+        "StartWorkflowExecution"
+        | "SignalWithStartWorkflowExecution"
+        | "RecordActivityTaskHeartbeatById"
+        | "RespondActivityTaskCompletedById"
+        | "RespondActivityTaskFailedById"
+        | "RespondActivityTaskCanceledById"
+        | "PauseWorkflowExecution"
+        | "UnpauseWorkflowExecution"
+        | "UpdateActivityExecutionOptions"
+        | "PauseActivityExecution"
+        | "UnpauseActivityExecution"
+        | "ResetActivityExecution" => Key::WorkflowId,
+        "PollWorkflowExecutionUpdate" => Key::UpdateRef,
+        "RespondWorkflowTaskCompleted"
+        | "RespondWorkflowTaskFailed"
+        | "RespondQueryTaskCompleted"
+        | "RecordActivityTaskHeartbeat"
+        | "RespondActivityTaskCompleted"
+        | "RespondActivityTaskFailed"
+        | "RespondActivityTaskCanceled" => Key::Token(1),
+        "RespondNexusTaskCompleted" | "RespondNexusTaskFailed" => Key::Token(3),
+        "ExecuteMultiOperation" => Key::MultiOperation,
+        _ => return None,
+    })
+}
+
+/// True when the call `path` may name a run, so its body is worth reading.
+pub fn names_a_run(path: &str) -> bool {
+    key_of(path).is_some()
+}
+
+/// Where the call `path` with the gRPC-framed `body` runs (`gzip`: the call's
+/// `grpc-encoding` is gzip).
+pub fn destination_of(path: &str, body: &[u8], gzip: bool) -> Destination {
+    let Some(key) = key_of(path) else {
+        return Destination::Coordinator;
+    };
+    let Some(message) = message_of(body, gzip) else {
+        return Destination::Coordinator;
+    };
+    run_named(key, &message).unwrap_or(Destination::Coordinator)
+}
+
+/// The message of a gRPC frame (a compressed flag, a 4-byte big-endian length, the message),
+/// decompressed; `None` when it is no single well-formed frame.
+fn message_of(body: &[u8], gzip: bool) -> Option<Vec<u8>> {
+    let (&compressed, rest) = body.split_first()?;
+    let (length, message) = rest.split_first_chunk::<4>()?;
+    if usize::try_from(u32::from_be_bytes(*length)).ok()? != message.len() {
+        return None;
+    }
+    match compressed {
+        0 => Some(message.to_vec()),
+        1 if gzip => {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(message)
+                .read_to_end(&mut plain)
+                .ok()?;
+            Some(plain)
+        }
+        _ => None,
+    }
+}
+
+/// The run `message` names, as `key` says where.
+fn run_named(key: Key, message: &[u8]) -> Option<Destination> {
+    let (namespace, workflow_id) = match key {
+        Key::Execution => {
+            let named = NamedExecution::decode(message).ok()?;
+            (named.namespace, named.execution?.workflow_id)
+        }
+        Key::WorkflowId => {
+            let named = NamedWorkflowId::decode(message).ok()?;
+            (named.namespace, named.workflow_id)
+        }
+        Key::UpdateRef => {
+            let named = NamedUpdate::decode(message).ok()?;
+            let execution = named.update_ref?.workflow_execution?;
+            (named.namespace, execution.workflow_id)
+        }
+        Key::Token(field) => return run_of_token(field, message),
+        Key::MultiOperation => {
+            let request = ExecuteMultiOperationRequest::decode(message).ok()?;
+            let first = request.operations.into_iter().next()?.operation?;
+            let Operation::StartWorkflow(start) = first else {
+                return None;
+            };
+            (request.namespace, start.workflow_id)
+        }
+    };
+    run(namespace, workflow_id)
+}
+
+/// The run a task token names; standalone activities' tokens name none.
+fn run_of_token(field: u32, message: &[u8]) -> Option<Destination> {
+    let token = match field {
+        1 => TokenAt1::decode(message).ok()?.task_token,
+        _ => TokenAt3::decode(message).ok()?.task_token,
+    };
+    let token = TaskToken::decode(token.as_slice()).ok()?;
+    if token.standalone {
+        return None;
+    }
+    run(token.namespace, token.workflow_id)
+}
+
+fn run(namespace: String, workflow_id: String) -> Option<Destination> {
+    if workflow_id.is_empty() {
+        return None;
+    }
+    Some(Destination::Run {
+        namespace,
+        workflow_id,
+    })
+}
+
+/// The leading fields of the requests that name a run by execution (the rest is skipped).
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedExecution {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(message, optional, tag = "2")]
+    execution: Option<WorkflowExecution>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedWorkflowId {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(string, tag = "2")]
+    workflow_id: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedUpdate {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(message, optional, tag = "2")]
+    update_ref: Option<UpdateRef>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TokenAt1 {
+    #[prost(bytes = "vec", tag = "1")]
+    task_token: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TokenAt3 {
+    #[prost(bytes = "vec", tag = "3")]
+    task_token: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use temper_api::proto::workflowservice::v1 as wf;
+
+    use super::*;
+    use crate::tokens::TokenKind;
+
+    fn framed(message: &impl Message) -> Vec<u8> {
+        let bytes = message.encode_to_vec();
+        let mut body = vec![0];
+        body.extend_from_slice(&u32::try_from(bytes.len()).expect("small").to_be_bytes());
+        body.extend_from_slice(&bytes);
+        body
+    }
+
+    fn gzipped(message: &impl Message) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder
+            .write_all(&message.encode_to_vec())
+            .expect("in memory");
+        let bytes = encoder.finish().expect("in memory");
+        let mut body = vec![1];
+        body.extend_from_slice(&u32::try_from(bytes.len()).expect("small").to_be_bytes());
+        body.extend_from_slice(&bytes);
+        body
+    }
+
+    fn path(method: &str) -> String {
+        format!("{WORKFLOW_SERVICE}{method}")
+    }
+
+    fn the_run() -> Destination {
+        Destination::Run {
+            namespace: "ns".into(),
+            workflow_id: "wf".into(),
+        }
+    }
+
+    fn execution() -> Option<WorkflowExecution> {
+        Some(WorkflowExecution {
+            workflow_id: "wf".into(),
+            run_id: "r".into(),
+        })
+    }
+
+    #[test]
+    fn a_call_naming_a_run_goes_to_its_shard() {
+        let signal = wf::SignalWorkflowExecutionRequest {
+            namespace: "ns".into(),
+            workflow_execution: execution(),
+            signal_name: "s".into(),
+            ..Default::default()
+        };
+        let path = path("SignalWorkflowExecution");
+        assert_eq!(destination_of(&path, &framed(&signal), false), the_run());
+        assert_eq!(destination_of(&path, &gzipped(&signal), true), the_run());
+        let start = wf::StartWorkflowExecutionRequest {
+            namespace: "ns".into(),
+            workflow_id: "wf".into(),
+            ..Default::default()
+        };
+        let path = super::tests::path("StartWorkflowExecution");
+        assert_eq!(destination_of(&path, &framed(&start), false), the_run());
+        let poll_update = wf::PollWorkflowExecutionUpdateRequest {
+            namespace: "ns".into(),
+            update_ref: Some(UpdateRef {
+                workflow_execution: execution(),
+                update_id: "u".into(),
+            }),
+            ..Default::default()
+        };
+        let path = super::tests::path("PollWorkflowExecutionUpdate");
+        assert_eq!(
+            destination_of(&path, &framed(&poll_update), false),
+            the_run()
+        );
+    }
+
+    #[test]
+    fn a_task_token_names_its_run() {
+        let token = TaskToken {
+            namespace: "ns".into(),
+            workflow_id: "wf".into(),
+            kind: TokenKind::ActivityTask as i32,
+            ..Default::default()
+        };
+        let completed = wf::RespondActivityTaskCompletedRequest {
+            task_token: token.encode(),
+            ..Default::default()
+        };
+        let path = path("RespondActivityTaskCompleted");
+        assert_eq!(destination_of(&path, &framed(&completed), false), the_run());
+        let nexus = wf::RespondNexusTaskCompletedRequest {
+            namespace: "ns".into(),
+            task_token: token.encode(),
+            ..Default::default()
+        };
+        let path = super::tests::path("RespondNexusTaskCompleted");
+        assert_eq!(destination_of(&path, &framed(&nexus), false), the_run());
+        let standalone = TaskToken {
+            standalone: true,
+            workflow_id: String::new(),
+            activity_id: "a".into(),
+            ..token
+        };
+        let completed = wf::RespondActivityTaskCompletedRequest {
+            task_token: standalone.encode(),
+            ..Default::default()
+        };
+        let path = super::tests::path("RespondActivityTaskCompleted");
+        assert_eq!(
+            destination_of(&path, &framed(&completed), false),
+            Destination::Coordinator
+        );
+    }
+
+    #[test]
+    fn other_calls_and_unreadable_bodies_go_to_the_coordinator() {
+        let poll = wf::PollWorkflowTaskQueueRequest {
+            namespace: "ns".into(),
+            ..Default::default()
+        };
+        let coordinator = Destination::Coordinator;
+        assert_eq!(
+            destination_of(&path("PollWorkflowTaskQueue"), &framed(&poll), false),
+            coordinator
+        );
+        assert!(!names_a_run(&path("ListWorkflowExecutions")));
+        let signal = path("SignalWorkflowExecution");
+        assert!(names_a_run(&signal));
+        for body in [&b""[..], &[0, 0, 0, 0, 9, 1][..], &[1, 0, 0, 0, 1, 7][..]] {
+            assert_eq!(destination_of(&signal, body, true), coordinator, "{body:?}");
+        }
+        let no_execution = wf::SignalWorkflowExecutionRequest {
+            namespace: "ns".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            destination_of(&signal, &framed(&no_execution), false),
+            coordinator
+        );
+        let compressed_without_encoding = gzipped(&no_execution);
+        assert_eq!(
+            destination_of(&signal, &compressed_without_encoding, false),
+            coordinator
+        );
+    }
+}
