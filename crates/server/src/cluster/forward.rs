@@ -230,12 +230,14 @@ impl Forwarder {
         ))
     }
 
-    /// The (lazily connecting) channel to `address`, over TLS when the nodes serve it.
+    /// The (lazily connecting) channel to `address`, over TLS when the nodes serve it. A new
+    /// channel's arrival drops those to nodes that no longer hold a shard (nodes gone).
     fn channel(&self, address: &str) -> Result<Channel, String> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
+        channels.retain(|known, _| self.shards.is_owner_address(known));
         let channel = match &self.client_tls {
             Some(config) => tls::client::lazy_channel(address, None, config.clone())?,
             None => Endpoint::from_shared(format!("http://{address}"))

@@ -146,6 +146,12 @@ impl Shards {
             .and_then(|i| owners.get(i)?.clone())
     }
 
+    /// True when another live node at `address` holds a shard.
+    pub fn is_owner_address(&self, address: &str) -> bool {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.iter().flatten().any(|owner| owner == address)
+    }
+
     /// Records which node the lease loop last found holding each shard.
     fn note_owners(&self, addresses: Vec<Option<String>>) {
         *self.owners.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
