@@ -26,7 +26,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tonic::Status;
 use tonic::body::Body;
@@ -61,16 +61,10 @@ pub async fn forward_until_active(
             () = forwarder.shards.until_active() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    // As the real server: small unary calls must not wait for Nagle.
-                    let _ = stream.set_nodelay(true);
                     let (forwarder, tls) = (forwarder.clone(), tls.clone());
                     connections.spawn(async move {
-                        let Some(tls) = tls else {
-                            return forward_connection(stream, forwarder, max_header_list_bytes).await;
-                        };
-                        if let Some(stream) = tls::handshake(stream, remote, &tls, Protocol::Grpc).await {
-                            forward_connection(stream, forwarder, max_header_list_bytes).await;
-                        }
+                        let stream = Accepted { stream, remote, tls };
+                        forward_accepted(stream, forwarder, max_header_list_bytes).await;
                     });
                 }
                 Err(error) => tracing::warn!(%error, "could not accept a connection to forward"),
@@ -98,6 +92,31 @@ pub fn http_backend(forwarder: Arc<Forwarder>, local: Arc<OnceLock<GrpcService>>
             Ok::<_, Infallible>(answer)
         }
     }))
+}
+
+/// A connection accepted on a standby's port, and the TLS it must speak, if any.
+struct Accepted {
+    stream: TcpStream,
+    remote: std::net::SocketAddr,
+    tls: Option<Arc<ReloadingTls>>,
+}
+
+/// Serves an accepted connection (after its TLS handshake, when the port speaks TLS), every
+/// call forwarded.
+async fn forward_accepted(accepted: Accepted, forwarder: Arc<Forwarder>, max_header_list: u32) {
+    let Accepted {
+        stream,
+        remote,
+        tls,
+    } = accepted;
+    // As the real server: small unary calls must not wait for Nagle.
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return forward_connection(stream, forwarder, max_header_list).await;
+    };
+    if let Some(stream) = tls::handshake(stream, remote, &tls, Protocol::Grpc).await {
+        forward_connection(stream, forwarder, max_header_list).await;
+    }
 }
 
 /// Serves one HTTP/2 connection, every call forwarded.

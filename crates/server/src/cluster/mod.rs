@@ -9,13 +9,14 @@
 //!
 //! For now one node serves every shard: the first node takes all of them and the others are
 //! standbys until the leases run out, which is how a node that died is replaced. A standby
-//! forwards every gRPC call it receives to the serving node ([`forward_until_active`]), so
-//! clients and workers may connect to any node. A node that finds a lease it held taken by another node (it stalled past the
+//! passes every gRPC call it receives on to the owner of the shard the call names
+//! ([`forward_until_active`], routed by `route.rs`), so clients and workers may connect to
+//! any node. A node that finds a lease it held taken by another node (it stalled past the
 //! lease) stops: [`Shards::lost`] resolves and the server exits, so nothing it cached of those
 //! runs is served again; so does a node whose leases ran out, by its own clock, before it
 //! could renew them (it cannot reach the database, and another node may take them any
-//! moment). Restarted, it is a standby. Spreading shards over the live nodes with request
-//! routing by shard is the next step (see `docs/architecture.md`).
+//! moment). Restarted, it is a standby. Spreading shards over the live nodes is the next step
+//! (see `docs/architecture.md`).
 
 mod describe;
 mod forward;
@@ -130,12 +131,6 @@ impl Shards {
     /// True when this node holds every shard.
     pub fn is_active(&self) -> bool {
         *self.active.borrow()
-    }
-
-    /// The address of the node that serves the cluster (the owner of shard 0: every shard
-    /// while one node serves them all), when it is another live node.
-    pub fn serving_address(&self) -> Option<String> {
-        self.owner_address(0)
     }
 
     /// The address of `shard`'s owner, when it is another live node.
