@@ -47,51 +47,57 @@ enum Key {
     MultiOperation,
 }
 
-/// How the call `method` (its gRPC path) names its run; `None` for calls that name none.
+/// The calls that name a run, and where.
+const KEYS: &[(&str, Key)] = &[
+    ("GetWorkflowExecutionHistory", Key::Execution),
+    ("GetWorkflowExecutionHistoryReverse", Key::Execution),
+    ("DescribeWorkflowExecution", Key::Execution),
+    ("QueryWorkflow", Key::Execution),
+    ("ResetStickyTaskQueue", Key::Execution),
+    ("SignalWorkflowExecution", Key::Execution),
+    ("RequestCancelWorkflowExecution", Key::Execution),
+    ("TerminateWorkflowExecution", Key::Execution),
+    ("DeleteWorkflowExecution", Key::Execution),
+    ("ResetWorkflowExecution", Key::Execution),
+    ("UpdateWorkflowExecution", Key::Execution),
+    ("UpdateWorkflowExecutionOptions", Key::Execution),
+    ("UpdateActivityOptions", Key::Execution),
+    ("PauseActivity", Key::Execution),
+    ("UnpauseActivity", Key::Execution),
+    ("ResetActivity", Key::Execution),
+    ("TriggerWorkflowRule", Key::Execution),
+    ("PollWorkflowExecutionTimeSkipping", Key::Execution),
+    ("StartWorkflowExecution", Key::WorkflowId),
+    ("SignalWithStartWorkflowExecution", Key::WorkflowId),
+    ("RecordActivityTaskHeartbeatById", Key::WorkflowId),
+    ("RespondActivityTaskCompletedById", Key::WorkflowId),
+    ("RespondActivityTaskFailedById", Key::WorkflowId),
+    ("RespondActivityTaskCanceledById", Key::WorkflowId),
+    ("PauseWorkflowExecution", Key::WorkflowId),
+    ("UnpauseWorkflowExecution", Key::WorkflowId),
+    ("UpdateActivityExecutionOptions", Key::WorkflowId),
+    ("PauseActivityExecution", Key::WorkflowId),
+    ("UnpauseActivityExecution", Key::WorkflowId),
+    ("ResetActivityExecution", Key::WorkflowId),
+    ("PollWorkflowExecutionUpdate", Key::UpdateRef),
+    ("RespondWorkflowTaskCompleted", Key::Token(1)),
+    ("RespondWorkflowTaskFailed", Key::Token(1)),
+    ("RespondQueryTaskCompleted", Key::Token(1)),
+    ("RecordActivityTaskHeartbeat", Key::Token(1)),
+    ("RespondActivityTaskCompleted", Key::Token(1)),
+    ("RespondActivityTaskFailed", Key::Token(1)),
+    ("RespondActivityTaskCanceled", Key::Token(1)),
+    ("RespondNexusTaskCompleted", Key::Token(3)),
+    ("RespondNexusTaskFailed", Key::Token(3)),
+    ("ExecuteMultiOperation", Key::MultiOperation),
+];
+
+/// How the call `path` (its gRPC path) names its run; `None` for calls that name none.
 fn key_of(path: &str) -> Option<Key> {
     let method = path.strip_prefix(WORKFLOW_SERVICE)?;
-    Some(match method {
-        "GetWorkflowExecutionHistory"
-        | "GetWorkflowExecutionHistoryReverse"
-        | "DescribeWorkflowExecution"
-        | "QueryWorkflow"
-        | "ResetStickyTaskQueue"
-        | "SignalWorkflowExecution"
-        | "RequestCancelWorkflowExecution"
-        | "TerminateWorkflowExecution"
-        | "DeleteWorkflowExecution"
-        | "ResetWorkflowExecution"
-        | "UpdateWorkflowExecution"
-        | "UpdateWorkflowExecutionOptions"
-        | "UpdateActivityOptions"
-        | "PauseActivity"
-        | "UnpauseActivity"
-        | "ResetActivity"
-        | "TriggerWorkflowRule" => Key::Execution,
-        "StartWorkflowExecution"
-        | "SignalWithStartWorkflowExecution"
-        | "RecordActivityTaskHeartbeatById"
-        | "RespondActivityTaskCompletedById"
-        | "RespondActivityTaskFailedById"
-        | "RespondActivityTaskCanceledById"
-        | "PauseWorkflowExecution"
-        | "UnpauseWorkflowExecution"
-        | "UpdateActivityExecutionOptions"
-        | "PauseActivityExecution"
-        | "UnpauseActivityExecution"
-        | "ResetActivityExecution" => Key::WorkflowId,
-        "PollWorkflowExecutionUpdate" => Key::UpdateRef,
-        "RespondWorkflowTaskCompleted"
-        | "RespondWorkflowTaskFailed"
-        | "RespondQueryTaskCompleted"
-        | "RecordActivityTaskHeartbeat"
-        | "RespondActivityTaskCompleted"
-        | "RespondActivityTaskFailed"
-        | "RespondActivityTaskCanceled" => Key::Token(1),
-        "RespondNexusTaskCompleted" | "RespondNexusTaskFailed" => Key::Token(3),
-        "ExecuteMultiOperation" => Key::MultiOperation,
-        _ => return None,
-    })
+    KEYS.iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, key)| *key)
 }
 
 /// True when the call `path` may name a run, so its body is worth reading.
@@ -336,6 +342,50 @@ mod tests {
         assert_eq!(
             destination_of(&path, &framed(&completed), false),
             Destination::Coordinator
+        );
+    }
+
+    /// Every call listed names its run where its request type has that field, and every
+    /// call whose request has such a field is listed (the protos' own descriptors).
+    #[test]
+    fn the_keys_match_the_request_types() {
+        use prost_types::field_descriptor_proto::Type;
+        let set = prost_types::FileDescriptorSet::decode(temper_api::FILE_DESCRIPTOR_SET)
+            .expect("descriptors");
+        let file = |name: &str| set.file.iter().find(|f| f.name() == name).expect(name);
+        let service = file("temporal/api/workflowservice/v1/service.proto")
+            .service
+            .iter()
+            .find(|s| s.name() == "WorkflowService")
+            .expect("WorkflowService");
+        let requests = &file("temporal/api/workflowservice/v1/request_response.proto").message_type;
+        for method in &service.method {
+            let input = method.input_type().rsplit('.').next().expect("a name");
+            let request = requests.iter().find(|m| m.name() == input).expect(input);
+            let named_by = |number: i32| {
+                let field = request.field.iter().find(|f| f.number() == number)?;
+                Some((field.name(), field.r#type(), field.type_name()))
+            };
+            let expected = match (named_by(2), named_by(1), named_by(3)) {
+                (Some((_, Type::Message, ".temporal.api.common.v1.WorkflowExecution")), ..) => {
+                    Some(Key::Execution)
+                }
+                (Some(("workflow_id", Type::String, _)), ..) => Some(Key::WorkflowId),
+                (Some((_, Type::Message, ".temporal.api.update.v1.UpdateRef")), ..) => {
+                    Some(Key::UpdateRef)
+                }
+                (_, Some(("task_token", ..)), _) => Some(Key::Token(1)),
+                (_, _, Some(("task_token", ..))) => Some(Key::Token(3)),
+                _ if method.name() == "ExecuteMultiOperation" => Some(Key::MultiOperation),
+                _ => None,
+            };
+            let path = path(method.name());
+            assert_eq!(key_of(&path), expected, "{}", method.name());
+        }
+        assert!(
+            KEYS.iter()
+                .all(|(name, _)| service.method.iter().any(|m| m.name() == *name)),
+            "every listed call is a WorkflowService method"
         );
     }
 
