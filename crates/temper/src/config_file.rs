@@ -213,6 +213,27 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_names_a_flag_of_server_start() {
+        use clap::CommandFactory;
+        let cli = crate::Cli::command();
+        let start = cli
+            .find_subcommand("server")
+            .and_then(|server| server.find_subcommand("start"))
+            .expect("temper server start");
+        let flags: Vec<String> = start
+            .get_arguments()
+            .filter_map(|argument| argument.get_long())
+            .map(|long| format!("--{long}"))
+            .collect();
+        let settings = TOP_LEVEL
+            .iter()
+            .chain(TABLES.iter().flat_map(|(_, keys)| keys.iter()));
+        for (key, flag) in settings {
+            assert!(flags.contains(&flag.to_string()), "{key} sets {flag}");
+        }
+    }
+
+    #[test]
     fn only_server_start_takes_a_file() {
         let error = expand(argv(&["temper", "server", "start-dev", "--config", "x"])).unwrap_err();
         assert!(error.contains("server start"), "{error}");
