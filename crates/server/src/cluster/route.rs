@@ -7,6 +7,7 @@
 //! cannot be read belongs to the coordinator, whose frontend answers it with the error it
 //! deserves.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use prost::Message;
@@ -15,6 +16,7 @@ use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflowservice::v1::ExecuteMultiOperationRequest;
 use temper_api::proto::workflowservice::v1::execute_multi_operation_request::operation::Operation;
 
+use crate::MAX_MESSAGE_SIZE;
 use crate::tokens::TaskToken;
 
 /// The path prefix of the calls that may name a run.
@@ -111,28 +113,32 @@ pub fn destination_of(path: &str, body: &[u8], gzip: bool) -> Destination {
     let Some(key) = key_of(path) else {
         return Destination::Coordinator;
     };
-    let Some(message) = message_of(body, gzip) else {
+    let Some(message) = message_of(body, gzip, MAX_MESSAGE_SIZE) else {
         return Destination::Coordinator;
     };
     run_named(key, &message).unwrap_or(Destination::Coordinator)
 }
 
 /// The message of a gRPC frame (a compressed flag, a 4-byte big-endian length, the message),
-/// decompressed; `None` when it is no single well-formed frame.
-fn message_of(body: &[u8], gzip: bool) -> Option<Vec<u8>> {
+/// decompressed; `None` when it is no single well-formed frame, or inflates past `limit`
+/// bytes (the server's message limit: a small body must not inflate without bound here; an
+/// uncompressed one was bounded as it was read).
+fn message_of(body: &[u8], gzip: bool, limit: usize) -> Option<Cow<'_, [u8]>> {
     let (&compressed, rest) = body.split_first()?;
     let (length, message) = rest.split_first_chunk::<4>()?;
     if usize::try_from(u32::from_be_bytes(*length)).ok()? != message.len() {
         return None;
     }
     match compressed {
-        0 => Some(message.to_vec()),
+        0 => Some(Cow::Borrowed(message)),
         1 if gzip => {
             let mut plain = Vec::new();
+            let most = u64::try_from(limit).ok()?.saturating_add(1);
             flate2::read::GzDecoder::new(message)
+                .take(most)
                 .read_to_end(&mut plain)
                 .ok()?;
-            Some(plain)
+            (plain.len() <= limit).then_some(Cow::Owned(plain))
         }
         _ => None,
     }
@@ -343,6 +349,24 @@ mod tests {
             destination_of(&path, &framed(&completed), false),
             Destination::Coordinator
         );
+    }
+
+    #[test]
+    fn a_body_inflating_past_the_limit_is_not_read() {
+        let signal = wf::SignalWorkflowExecutionRequest {
+            namespace: "ns".into(),
+            workflow_execution: execution(),
+            signal_name: "s".repeat(1_000),
+            ..Default::default()
+        };
+        let size = signal.encoded_len();
+        let body = gzipped(&signal);
+        assert!(message_of(&body, true, size).is_some());
+        assert!(message_of(&body, true, size - 1).is_none());
+        assert!(matches!(
+            message_of(&framed(&signal), false, 0),
+            Some(Cow::Borrowed(_))
+        ));
     }
 
     /// Every call listed names its run where its request type has that field, and every
