@@ -4,6 +4,7 @@ messages; `DescribeTaskQueue` reports the configuration and the effective limit;
 `temporal task-queue config set/get`. The same scenario on Temporal's dev server gives the same
 answers."""
 
+import asyncio
 import re
 import uuid
 
@@ -54,7 +55,12 @@ async def scenario(target: str) -> list:
     set_two = await update(task_queue_type=ACTIVITY, identity="me", update_queue_rate_limit=Update(
         rate_limit=RateLimit(requests_per_second=2), reason="testing"))
     seen.append(shown(set_two))
-    described = await describe(ACTIVITY)
+    # Temporal's describe may show the config a moment later (its partitions take it in); Temper's at once.
+    for _ in range(30):
+        described = await describe(ACTIVITY)
+        if shown(described.config) == shown(set_two.config):
+            break
+        await asyncio.sleep(0.1)
     seen.append(shown(described.config) == shown(set_two.config))
     seen.append(MessageToDict(described.effective_rate_limit))
     seen.append(MessageToDict((await describe(WORKFLOW)).effective_rate_limit))
