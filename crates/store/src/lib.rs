@@ -252,7 +252,36 @@ pub struct GroupCommits {
     requests: AtomicU64,
 }
 
+/// A write request to a store's writer task, and where its outcome goes.
+pub(crate) type WriteRequest = (
+    Vec<ExecutionWrite>,
+    tokio::sync::oneshot::Sender<StoreResult<()>>,
+);
+
 impl GroupCommits {
+    /// Answers each request of `group` with its outcome, `committed` (one per request), and
+    /// counts the group; a group that could not commit answers every request with its error.
+    pub(crate) fn answer(
+        &self,
+        group: Vec<WriteRequest>,
+        committed: StoreResult<Vec<StoreResult<()>>>,
+    ) {
+        match committed {
+            Ok(results) => {
+                self.record(group.len());
+                for ((_, reply), result) in group.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for (_, reply) in group {
+                    let _ = reply.send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+
     /// Counts one committed group of `requests` write requests.
     pub fn record(&self, requests: usize) {
         debug_assert!(requests > 0, "a group holds at least one request");

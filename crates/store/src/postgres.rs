@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
+use crate::WriteRequest;
 use crate::postgres_connection::{Reader, Target, Writer, WriterSlot};
 use crate::postgres_tls::PostgresTls;
-use crate::postgres_writer::{Statements, WriteRequest, writer_loop};
+use crate::postgres_writer::{Statements, writer_loop};
 
 use crate::visibility::{self, PageToken};
 use crate::{

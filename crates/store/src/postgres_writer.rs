@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use prost::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
@@ -22,7 +22,7 @@ use crate::{
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
 
-pub(crate) type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
+use crate::WriteRequest;
 
 /// The writer's statements, prepared once per connection so a run update costs no parse
 /// round trips.
@@ -118,20 +118,7 @@ pub(crate) async fn writer_loop(
             }
             Err(error) => Err(error),
         };
-        match committed {
-            Ok(results) => {
-                commits.record(group.len());
-                for ((_, reply), result) in group.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                for (_, reply) in group {
-                    let _ = reply.send(Err(StoreError::Backend(message.clone())));
-                }
-            }
-        }
+        commits.answer(group, committed);
     }
 }
 

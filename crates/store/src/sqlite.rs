@@ -20,8 +20,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     CompiledQuery, ExecutionCount, ExecutionPage, ExecutionWrite, NamespaceRecord, RecordKind,
-    Store, StoreError, StoreFuture, StoreResult, StoredRecord, decode_execution, needs_registry,
-    record_name, record_outcome,
+    Store, StoreError, StoreFuture, StoreResult, StoredRecord, WriteRequest, decode_execution,
+    needs_registry, record_name, record_outcome,
 };
 use crate::{NodeRecord, ShardFence, ShardLease, sqlite_shards, visibility};
 
@@ -85,8 +85,6 @@ const STATUS_RUNNING: i32 = 1;
 /// The timer service's reads: open runs' wake-ups in time order.
 const WAKEUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS executions_wake_at
     ON executions(wake_at, run_id) WHERE wake_at IS NOT NULL";
-
-type WriteRequest = (Vec<ExecutionWrite>, oneshot::Sender<StoreResult<()>>);
 
 /// Idle read connections kept for reuse; more are opened under load and closed after it.
 const IDLE_READERS: usize = 8;
@@ -238,20 +236,7 @@ fn writer_loop(
         // In memory the reader shares this connection; a panic while reading leaves the lock
         // poisoned but the connection sound (see `read`).
         let results = commit_group(&mut conn.lock().unwrap_or_else(|e| e.into_inner()), &group);
-        match results {
-            Ok(results) => {
-                commits.record(group.len());
-                for ((_, reply), result) in group.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for (_, reply) in group {
-                    let _ = reply.send(Err(StoreError::Backend(message.clone())));
-                }
-            }
-        }
+        commits.answer(group, results);
     }
 }
 
