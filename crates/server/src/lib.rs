@@ -348,7 +348,7 @@ async fn load(
     let store = &config.store;
     let (clock, virtual_clock) = choose_clock(config).await?;
     let matching = Arc::new(Matching::with_capacity(config.queued_tasks_per_queue));
-    let timers = Arc::new(TimerQueue::with_store(Some(store.clone())));
+    let timers = Arc::new(TimerQueue::with_store(Some(store.clone())).in_cluster(shards.clone()));
     let namespaces = Arc::new(Namespaces::load(store.clone(), &config.namespaces).await?);
     namespaces
         .register_startup_attributes(&config.search_attributes)

@@ -97,19 +97,25 @@ impl Store for MeteredStore {
         timed("ReadHistoryBranch", UNKNOWN_NAMESPACE, call)
     }
 
-    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
-        let call = self.inner.open_executions(after_run_id, limit);
+    fn open_executions<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
+        after_run_id: &str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<Execution>> {
+        let call = self.inner.open_executions(shards, after_run_id, limit);
         timed("ListConcreteExecutions", UNKNOWN_NAMESPACE, call)
     }
 
-    fn wakeups(
-        &self,
+    fn wakeups<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
         after_ms: i64,
         until_ms: i64,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+    ) -> StoreFuture<'a, Vec<(i64, String)>> {
         // Temporal's name for reading due timer tasks.
-        let call = self.inner.wakeups(after_ms, until_ms, limit);
+        let call = self.inner.wakeups(shards, after_ms, until_ms, limit);
         timed("GetHistoryTasks", UNKNOWN_NAMESPACE, call)
     }
 

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use temper_store::{Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::cluster::{Shards, held_scope};
+
 /// How far ahead runs' wake-ups are read from the store (and read again when half of it has
 /// passed).
 const LOOKAHEAD_MS: i64 = 60_000;
@@ -40,6 +42,8 @@ pub struct TimerQueue {
     in_flight: Arc<AtomicUsize>,
     /// Where runs' wake-ups are indexed; `None`: all of them are held in memory.
     store: Option<Arc<dyn Store>>,
+    /// The shard leases of a node sharing its database: only its shards' wake-ups are read.
+    shards: Option<Arc<Shards>>,
 }
 
 struct Wakeups {
@@ -72,7 +76,15 @@ impl TimerQueue {
             changed: Notify::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
             store,
+            shards: None,
         }
+    }
+
+    /// The same queue on a node that shares its database: it reads only the wake-ups of the
+    /// shards the node holds.
+    pub fn in_cluster(mut self, shards: Option<Arc<Shards>>) -> Self {
+        self.shards = shards;
+        self
     }
 
     /// Registers a wake-up of a schedule or standalone activity (always held in memory).
@@ -169,7 +181,8 @@ impl TimerQueue {
         // Raised before the read: a wake-up registered meanwhile at or before `until` is kept
         // in memory, and one registered before this was committed before the read.
         let after = std::mem::replace(&mut self.lock().loaded_until, until);
-        match read_wakeups(store.as_ref(), after, until).await {
+        let scope = held_scope(self.shards.as_deref());
+        match read_wakeups(store.as_ref(), scope.as_deref(), after, until).await {
             Ok(read) => {
                 let mut state = self.lock();
                 state.loaded_until = read.loaded_until;
@@ -252,14 +265,19 @@ struct Read {
 
 /// Runs' wake-ups after `after` up to `until`; past [`LOAD_LIMIT`], only up to the instant of
 /// the last one read (all of that instant's, so that the next read can start after it).
-async fn read_wakeups(store: &dyn Store, after: i64, until: i64) -> Result<Read, StoreError> {
-    let mut wakeups = store.wakeups(after, until, LOAD_LIMIT).await?;
+async fn read_wakeups(
+    store: &dyn Store,
+    shards: Option<&[i32]>,
+    after: i64,
+    until: i64,
+) -> Result<Read, StoreError> {
+    let mut wakeups = store.wakeups(shards, after, until, LOAD_LIMIT).await?;
     let mut loaded_until = until;
     if let Some(&(last, _)) = wakeups.last().filter(|_| wakeups.len() == LOAD_LIMIT) {
-        wakeups.extend(store.wakeups(last - 1, last, usize::MAX).await?);
+        wakeups.extend(store.wakeups(shards, last - 1, last, usize::MAX).await?);
         loaded_until = last;
     }
-    let next = store.wakeups(loaded_until, i64::MAX, 1).await?;
+    let next = store.wakeups(shards, loaded_until, i64::MAX, 1).await?;
     Ok(Read {
         wakeups,
         loaded_until,

@@ -314,18 +314,25 @@ pub trait Store: Send + Sync + 'static {
         max_events: usize,
     ) -> StoreFuture<'_, Vec<HistoryEvent>>;
     /// Up to `limit` runs that are still open, in run-id order, after `after_run_id` (`""`
-    /// from the first): start-up rebuilds task queues and timers from them page by page.
-    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>>;
+    /// from the first), of the shards in `shards` (every run's when `None`): start-up
+    /// rebuilds task queues and timers from them page by page.
+    fn open_executions<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
+        after_run_id: &str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<Execution>>;
     /// Open runs' next wake-ups (`Execution::next_wakeup`, which every write indexes beside
     /// the run) after `after_ms` and at or before `until_ms`, as (instant, run id) in that
-    /// order, at most `limit`: the timer service holds only the near future's wake-ups in
-    /// memory and reads the rest from here.
-    fn wakeups(
-        &self,
+    /// order, at most `limit`, of the shards in `shards` (every run's when `None`): the timer
+    /// service holds only the near future's wake-ups in memory and reads the rest from here.
+    fn wakeups<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
         after_ms: i64,
         until_ms: i64,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<(i64, String)>>;
+    ) -> StoreFuture<'a, Vec<(i64, String)>>;
     fn namespaces(&self) -> StoreFuture<'_, Vec<NamespaceRecord>>;
     /// Registers a namespace; `AlreadyExists` if the name is taken.
     fn create_namespace(&self, namespace: NamespaceRecord) -> StoreFuture<'_, ()>;

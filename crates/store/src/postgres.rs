@@ -613,7 +613,12 @@ impl Store for PostgresStore {
         })
     }
 
-    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
+    fn open_executions<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
+        after_run_id: &str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<Execution>> {
         let after_run_id = after_run_id.to_owned();
         Box::pin(async move {
             let rows = self
@@ -622,8 +627,9 @@ impl Store for PostgresStore {
                 .await?
                 .query(
                     "SELECT state FROM executions WHERE status = $1 AND run_id > $2
+                         AND ($4::int[] IS NULL OR shard = ANY($4))
                      ORDER BY run_id LIMIT $3",
-                    &[&STATUS_RUNNING, &after_run_id, &(limit as i64)],
+                    &[&STATUS_RUNNING, &after_run_id, &(limit as i64), &shards],
                 )
                 .await?;
             rows.iter()
@@ -632,12 +638,13 @@ impl Store for PostgresStore {
         })
     }
 
-    fn wakeups(
-        &self,
+    fn wakeups<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
         after_ms: i64,
         until_ms: i64,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+    ) -> StoreFuture<'a, Vec<(i64, String)>> {
         Box::pin(async move {
             let rows = self
                 .reader
@@ -645,11 +652,13 @@ impl Store for PostgresStore {
                 .await?
                 .query(
                     "SELECT wake_at, run_id FROM executions WHERE wake_at > $1 AND wake_at <= $2
+                         AND ($4::int[] IS NULL OR shard = ANY($4))
                      ORDER BY wake_at, run_id LIMIT $3",
                     &[
                         &after_ms,
                         &until_ms,
                         &i64::try_from(limit).unwrap_or(i64::MAX),
+                        &shards,
                     ],
                 )
                 .await?;

@@ -47,9 +47,10 @@ impl GroupStatements {
             insert_runs: client
                 .prepare(
                     "INSERT INTO executions
-                         (run_id, namespace, workflow_id, status, db_version, state, wake_at)
+                         (run_id, namespace, workflow_id, status, db_version, state, wake_at,
+                          shard)
                      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[],
-                         $5::bigint[], $6::bytea[], $7::bigint[])
+                         $5::bigint[], $6::bytea[], $7::bigint[], $8::int[])
                      ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
                 )
                 .await?,
@@ -238,6 +239,7 @@ impl<'a> GroupRows<'a> {
         let (mut run_ids, mut namespaces, mut workflow_ids) = (vec![], vec![], vec![]);
         let (mut statuses, mut versions, mut states, mut wake_ats) =
             (vec![], vec![], vec![], vec![]);
+        let mut shards = vec![];
         for (write, state) in self.writes.iter().zip(&self.states).filter(|(w, _)| new(w)) {
             let exec = &write.execution;
             run_ids.push(exec.run_id.as_str());
@@ -247,6 +249,7 @@ impl<'a> GroupRows<'a> {
             versions.push(exec.db_version);
             states.push(state.as_slice());
             wake_ats.push(exec.next_wakeup());
+            shards.push(write.fence.map(|fence| fence.shard_id));
         }
         if run_ids.is_empty() {
             return Ok(Vec::new());
@@ -259,6 +262,7 @@ impl<'a> GroupRows<'a> {
             &versions,
             &states,
             &wake_ats,
+            &shards,
         ];
         returned_ids(tx, &statements.insert_runs, &params).await
     }

@@ -17,6 +17,7 @@ use tokio_postgres::error::SqlState;
 
 use tokio_postgres::{Client, Statement};
 
+use crate::shards::shard_of;
 use crate::{NodeRecord, ShardFence, ShardLease, StoreResult};
 
 pub(crate) const SCHEMA: &str = "
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS nodes (
     address TEXT NOT NULL,
     heartbeat_ms BIGINT NOT NULL
 );
+-- Each run's shard (`shards::shard_of`), from its first write's fence; NULL for a run written
+-- without one (a database used by a single node before it became a cluster), filled in when
+-- a node joins ([`shard_count`]).
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS shard INTEGER;
+CREATE INDEX IF NOT EXISTS executions_unsharded ON executions(run_id) WHERE shard IS NULL;
 ";
 
 /// The writer connection's settings: a transaction left open this long (its node stalled
@@ -57,8 +63,39 @@ pub(crate) async fn shard_count(client: &Client, proposed: i32) -> StoreResult<i
         .query_one("SELECT value FROM settings WHERE name = 'shard_count'", &[])
         .await?;
     let count: i64 = row.get(0);
-    i32::try_from(count)
-        .map_err(|_| crate::StoreError::Corrupt(format!("stored shard count {count}")))
+    let count = i32::try_from(count)
+        .map_err(|_| crate::StoreError::Corrupt(format!("stored shard count {count}")))?;
+    fill_shards(client, count).await?;
+    Ok(count)
+}
+
+/// Gives the runs written without a fence their shard, a page at a time.
+async fn fill_shards(client: &Client, count: i32) -> StoreResult<()> {
+    loop {
+        let rows = client
+            .query(
+                "SELECT run_id, namespace, workflow_id FROM executions WHERE shard IS NULL
+                 ORDER BY run_id LIMIT 1000",
+                &[],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let run_ids: Vec<&str> = rows.iter().map(|row| row.get(0)).collect();
+        let shards: Vec<i32> = rows
+            .iter()
+            .map(|row| shard_of(row.get(1), row.get(2), count))
+            .collect();
+        client
+            .execute(
+                "UPDATE executions AS e SET shard = u.shard
+                 FROM UNNEST($1::text[], $2::int[]) AS u(run_id, shard)
+                 WHERE e.run_id = u.run_id",
+                &[&run_ids, &shards],
+            )
+            .await?;
+    }
 }
 
 pub(crate) async fn heartbeat_node(client: &Client, node: &NodeRecord) -> StoreResult<()> {

@@ -44,8 +44,9 @@ impl Statements {
             insert_execution: client
                 .prepare(
                     "INSERT INTO executions
-                         (run_id, namespace, workflow_id, status, db_version, state, wake_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
+                         (run_id, namespace, workflow_id, status, db_version, state, wake_at,
+                          shard)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING",
                 )
                 .await?,
             update_execution: client
@@ -227,6 +228,7 @@ async fn apply_write(
                     &exec.db_version,
                     &state,
                     &wake_at,
+                    &write.fence.map(|fence| fence.shard_id),
                 ],
             )
             .await

@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS executions (
     db_version INTEGER NOT NULL,
     state BLOB NOT NULL,
     -- The open run's next wake-up (ms), NULL when none: the timer service's index.
-    wake_at INTEGER
+    wake_at INTEGER,
+    -- The run's shard, from its first write's fence (`sqlite_shards::add_shard_column`).
+    shard INTEGER
 );
 -- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
 DROP INDEX IF EXISTS executions_open;
@@ -166,6 +168,7 @@ impl SqliteStore {
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(sqlite_shards::SCHEMA)?;
+        sqlite_shards::add_shard_column(&writer)?;
         writer.execute_batch(WAKEUP_INDEX)?;
         writer.execute_batch(visibility::SCHEMA)?;
         writer.execute_batch(visibility::INDEXES)?;
@@ -375,8 +378,8 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
     if write.expected_db_version == 0 {
         tx.prepare_cached(
             "INSERT INTO executions
-                 (run_id, namespace, workflow_id, status, db_version, state, wake_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (run_id, namespace, workflow_id, status, db_version, state, wake_at, shard)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             exec.run_id,
@@ -385,7 +388,8 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
             exec.status,
             exec.db_version,
             state,
-            wake_at
+            wake_at,
+            write.fence.map(|fence| fence.shard_id)
         ])?;
     } else {
         tx.prepare_cached(
@@ -453,6 +457,7 @@ fn prepare_schema(conn: &Connection) -> StoreResult<()> {
     conn.execute_batch(visibility::SCHEMA)?;
     conn.execute_batch(visibility::INDEXES)?;
     index_wakeups(conn)?;
+    sqlite_shards::add_shard_column(conn)?;
     backfill_visibility(conn)
 }
 
@@ -581,13 +586,19 @@ impl Store for SqliteStore {
         })
     }
 
-    fn open_executions(&self, after_run_id: &str, limit: usize) -> StoreFuture<'_, Vec<Execution>> {
+    fn open_executions<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
+        after_run_id: &str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<Execution>> {
         let after_run_id = after_run_id.to_owned();
+        let in_shards = sqlite_shards::shard_condition(shards);
         self.read(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT state FROM executions WHERE status = ?1 AND run_id > ?2
-                 ORDER BY run_id LIMIT ?3",
-            )?;
+            let mut query = conn.prepare_cached(&format!(
+                "SELECT state FROM executions WHERE status = ?1 AND run_id > ?2 AND {in_shards}
+                 ORDER BY run_id LIMIT ?3"
+            ))?;
             let rows = query
                 .query_map(params![STATUS_RUNNING, after_run_id, limit as i64], |row| {
                     row.get::<_, Vec<u8>>(0)
@@ -596,17 +607,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn wakeups(
-        &self,
+    fn wakeups<'a>(
+        &'a self,
+        shards: Option<&'a [i32]>,
         after_ms: i64,
         until_ms: i64,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<(i64, String)>> {
+    ) -> StoreFuture<'a, Vec<(i64, String)>> {
+        let in_shards = sqlite_shards::shard_condition(shards);
         self.read(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT wake_at, run_id FROM executions WHERE wake_at > ?1 AND wake_at <= ?2
-                 ORDER BY wake_at, run_id LIMIT ?3",
-            )?;
+            let mut query = conn.prepare_cached(&format!(
+                "SELECT wake_at, run_id FROM executions
+                 WHERE wake_at > ?1 AND wake_at <= ?2 AND {in_shards}
+                 ORDER BY wake_at, run_id LIMIT ?3"
+            ))?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = query.query_map(params![after_ms, until_ms, limit], |row| {
                 Ok((row.get(0)?, row.get(1)?))

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::shards::shard_of;
 use crate::{NodeRecord, ShardFence, ShardLease, StoreResult};
 
 pub(crate) const SCHEMA: &str = "
@@ -20,16 +21,65 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 ";
 
+/// Adds the shard column to a database written before it existed (see the PostgreSQL
+/// backend: runs written without a fence have none until [`shard_count`] fills it in).
+pub(crate) fn add_shard_column(conn: &Connection) -> StoreResult<()> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'shard'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN shard INTEGER")?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS executions_unsharded ON executions(run_id)
+         WHERE shard IS NULL",
+    )?;
+    Ok(())
+}
+
 pub(crate) fn shard_count(conn: &Connection, proposed: i32) -> StoreResult<i32> {
     conn.execute(
         "INSERT INTO settings (name, value) VALUES ('shard_count', ?1) ON CONFLICT DO NOTHING",
         params![proposed],
     )?;
-    Ok(conn.query_row(
+    let count = conn.query_row(
         "SELECT value FROM settings WHERE name = 'shard_count'",
         [],
         |row| row.get(0),
-    )?)
+    )?;
+    fill_shards(conn, count)?;
+    Ok(count)
+}
+
+/// Gives the runs written without a fence their shard.
+fn fill_shards(conn: &Connection, count: i32) -> StoreResult<()> {
+    let unsharded = conn
+        .prepare("SELECT run_id, namespace, workflow_id FROM executions WHERE shard IS NULL")?
+        .query_map([], |row| {
+            let (namespace, workflow_id): (String, String) = (row.get(1)?, row.get(2)?);
+            Ok((
+                row.get::<_, String>(0)?,
+                shard_of(&namespace, &workflow_id, count),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut update = conn.prepare("UPDATE executions SET shard = ?2 WHERE run_id = ?1")?;
+    for (run_id, shard) in unsharded {
+        update.execute(params![run_id, shard])?;
+    }
+    Ok(())
+}
+
+/// The SQL condition that a run is in one of `shards` (`TRUE` for every shard): the ids are
+/// integers, written into the statement.
+pub(crate) fn shard_condition(shards: Option<&[i32]>) -> String {
+    match shards {
+        None => "TRUE".into(),
+        Some(ids) => {
+            let ids: Vec<String> = ids.iter().map(i32::to_string).collect();
+            format!("shard IN ({})", ids.join(", "))
+        }
+    }
 }
 
 pub(crate) fn heartbeat_node(conn: &Connection, node: &NodeRecord) -> StoreResult<()> {

@@ -31,6 +31,7 @@ use std::time::Duration;
 /// skipping).
 use crate::clock::real_now_ms as now_ms;
 
+use temper_store::shards::shard_of;
 use temper_store::{ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
@@ -225,6 +226,12 @@ impl Shards {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The ids of the shards this node holds, in order: what it reads of the store's open
+    /// runs and wake-ups.
+    pub fn held_ids(&self) -> Vec<i32> {
+        self.fences().iter().map(|fence| fence.shard_id).collect()
+    }
+
     /// The fences this node holds.
     fn fences(&self) -> Vec<ShardFence> {
         self.held().iter().flatten().copied().collect()
@@ -242,54 +249,8 @@ impl Shards {
     }
 }
 
-/// The shard of (namespace, workflow id) among `count`: a 32-bit farmhash fingerprint of both,
-/// so every node computes the same.
-pub fn shard_of(namespace: &str, workflow_id: &str, count: i32) -> i32 {
-    // Every write computes this: the key is laid out on the stack (Temporal's limits, 255
-    // bytes of namespace and 1,000 of workflow id, fit), on the heap only beyond.
-    let length = namespace.len() + 1 + workflow_id.len();
-    let mut on_stack = [0u8; SHARD_KEY_ON_STACK];
-    let mut on_heap = Vec::new();
-    let key = if length <= on_stack.len() {
-        &mut on_stack[..length]
-    } else {
-        on_heap.resize(length, 0);
-        &mut on_heap[..]
-    };
-    key[..namespace.len()].copy_from_slice(namespace.as_bytes());
-    key[namespace.len() + 1..].copy_from_slice(workflow_id.as_bytes());
-    let hash = farmhash::fingerprint32(key);
-    (hash % count.max(1) as u32) as i32
-}
-
-/// The longest (namespace, workflow id) key [`shard_of`] hashes without allocating.
-const SHARD_KEY_ON_STACK: usize = 1_280;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runs_spread_over_every_shard_and_keep_theirs() {
-        let shards: std::collections::HashSet<i32> = (0..2_000)
-            .map(|i| shard_of("default", &format!("wf-{i}"), 16))
-            .collect();
-        assert_eq!(shards.len(), 16);
-        assert_eq!(shard_of("ns", "wf", 64), shard_of("ns", "wf", 64));
-        let long_id = "x".repeat(SHARD_KEY_ON_STACK);
-        assert_eq!(
-            shard_of("ns", &long_id, 1 << 20),
-            (farmhash::fingerprint32(format!("ns\u{0}{long_id}").as_bytes()) % (1 << 20)) as i32,
-            "a key too long for the stack hashes the same bytes"
-        );
-        assert_eq!(
-            shard_of("ns", "wf", 1 << 20),
-            (farmhash::fingerprint32(b"ns\0wf") % (1 << 20)) as i32
-        );
-        assert_ne!(
-            shard_of("a", "bc", 1 << 20),
-            shard_of("ab", "c", 1 << 20),
-            "namespace and id are kept apart"
-        );
-    }
+/// The shards whose runs a node reads from the store: those it holds, or every run's (`None`)
+/// when it has its database to itself.
+pub fn held_scope(shards: Option<&Shards>) -> Option<Vec<i32>> {
+    shards.map(Shards::held_ids)
 }

@@ -157,6 +157,11 @@ impl History {
         self
     }
 
+    /// The shards whose open runs this node reads from the store (`None`: every run's).
+    fn shard_scope(&self) -> Option<Vec<i32>> {
+        crate::cluster::held_scope(self.shards.as_deref())
+    }
+
     /// Runs that close from now on.
     pub fn subscribe_closed_runs(&self) -> broadcast::Receiver<ClosedRun> {
         self.closed_runs.subscribe()

@@ -27,14 +27,20 @@ const RECOVERY_PAGE: usize = 1000;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl History {
-    /// Recovers every open run in the store; returns how many there were.
+    /// Recovers every open run of this node's shards in the store; returns how many there
+    /// were.
     pub async fn recover(&self) -> usize {
+        let scope = self.shard_scope();
         let mut after = String::new();
         let mut recovered = 0;
         loop {
             // From before the page is read until it is published (see `recover_run`).
             let hold = self.runs.hold_evictions();
-            let page = match self.store.open_executions(&after, RECOVERY_PAGE).await {
+            let page = self
+                .store
+                .open_executions(scope.as_deref(), &after, RECOVERY_PAGE)
+                .await;
+            let page = match page {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(%error, "reading open runs failed; retrying");

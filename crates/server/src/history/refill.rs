@@ -64,7 +64,12 @@ impl History {
     /// Offers the queue its tasks from the next page of open runs; true when the queue has
     /// every task in memory again.
     async fn refill_page(&self, queue: &SpilledQueue, pass: &mut RefillPass) -> bool {
-        let page = match self.store.open_executions(&pass.after, REFILL_PAGE).await {
+        let scope = self.shard_scope();
+        let page = self
+            .store
+            .open_executions(scope.as_deref(), &pass.after, REFILL_PAGE)
+            .await;
+        let page = match page {
             Ok(page) => page,
             Err(error) => {
                 tracing::warn!(%error, "reading open runs to refill a task queue failed");

@@ -343,7 +343,7 @@ async fn open_executions_exclude_closed_runs() {
             store.write(vec![write]).await.unwrap();
         }
         let open: Vec<String> = store
-            .open_executions("", 10)
+            .open_executions(None, "", 10)
             .await
             .unwrap()
             .into_iter()
@@ -414,7 +414,7 @@ async fn file_database_survives_reopen() {
     }
     let store = SqliteStore::open_file(&path, &[]).unwrap();
     assert_eq!(store.read_history("r1", 1, 10).await.unwrap().len(), 1);
-    assert_eq!(store.open_executions("", 10).await.unwrap().len(), 1);
+    assert_eq!(store.open_executions(None, "", 10).await.unwrap().len(), 1);
 }
 
 /// A run for the visibility checks: `started_ms` apart, closed at `closed_ms` (0: open), with
@@ -653,7 +653,11 @@ async fn one_run_is_deleted_with_its_history_visibility_and_current_pointer() {
         // A running run can be deleted too (the server terminates it first).
         assert!(store.delete_run("default", "kept").await.unwrap(), "{name}");
         assert!(
-            store.open_executions("", 10).await.unwrap().is_empty(),
+            store
+                .open_executions(None, "", 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "{name}"
         );
         assert_eq!(
@@ -946,7 +950,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
         let mut seen = Vec::new();
         let mut after = String::new();
         loop {
-            let page = store.open_executions(&after, 2).await.unwrap();
+            let page = store.open_executions(None, &after, 2).await.unwrap();
             assert!(page.len() <= 2, "{name}");
             let Some(last) = page.last() else { break };
             after = last.run_id.clone();
@@ -1088,7 +1092,7 @@ async fn open_runs_wake_ups_are_listed_in_time_order() {
             ])
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let all = store.wakeups(i64::MIN, i64::MAX, 10).await.unwrap();
+        let all = store.wakeups(None, i64::MIN, i64::MAX, 10).await.unwrap();
         let expected = [
             (2_000, "early"),
             (3_000, "closing"),
@@ -1101,7 +1105,7 @@ async fn open_runs_wake_ups_are_listed_in_time_order() {
             .collect();
         assert_eq!(all, expected, "{name}");
         // A range is exclusive of its start, inclusive of its end, and limited.
-        let page = store.wakeups(2_000, 9_000, 2).await.unwrap();
+        let page = store.wakeups(None, 2_000, 9_000, 2).await.unwrap();
         assert_eq!(page, expected[1..3].to_vec(), "{name}");
         // Each write moves its run's wake-up; a closed run has none.
         store
@@ -1112,7 +1116,7 @@ async fn open_runs_wake_ups_are_listed_in_time_order() {
             .await
             .unwrap();
         let ids: Vec<String> = store
-            .wakeups(i64::MIN, i64::MAX, 10)
+            .wakeups(None, i64::MIN, i64::MAX, 10)
             .await
             .unwrap()
             .into_iter()
@@ -1154,7 +1158,7 @@ async fn wake_ups_of_a_database_older_than_their_index_are_filled_in() {
     }
     let store = SqliteStore::open_file(&path, &[]).unwrap();
     assert_eq!(
-        store.wakeups(i64::MIN, i64::MAX, 10).await.unwrap(),
+        store.wakeups(None, i64::MIN, i64::MAX, 10).await.unwrap(),
         vec![(4_000, "open".to_string())]
     );
 }

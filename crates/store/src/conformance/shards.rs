@@ -237,3 +237,75 @@ async fn on_postgresql_only_a_change_of_owner_waits_for_writes_in_flight() {
         .unwrap();
     assert_eq!(b.map(|l| l.range_id), Some(a.range_id + 1));
 }
+
+/// Three run ids whose workflow ids (`timer_write`'s "wf-{run id}") lie in three different
+/// shards of `count`, with their shards.
+fn runs_in_distinct_shards(count: i32) -> Vec<(String, i32)> {
+    let mut runs: Vec<(String, i32)> = Vec::new();
+    for i in 0.. {
+        let run_id = format!("r{i}");
+        let shard = crate::shards::shard_of("default", &format!("wf-{run_id}"), count);
+        if runs.iter().all(|(_, taken)| *taken != shard) {
+            runs.push((run_id, shard));
+        }
+        if runs.len() == 3 {
+            break;
+        }
+    }
+    runs
+}
+
+#[tokio::test]
+async fn open_runs_and_wake_ups_are_read_by_shard() {
+    for (name, store, _dir) in backends().await {
+        let runs = runs_in_distinct_shards(8);
+        let [(loose, loose_shard), (a, a_shard), (b, b_shard)] = &runs[..] else {
+            unreachable!("three runs");
+        };
+        // Written before the database had a cluster: no fence, so no shard until a node joins.
+        store
+            .write(vec![super::timer_write(loose, 1, 3_000, true)])
+            .await
+            .unwrap();
+        assert_eq!(store.shard_count(8).await.unwrap(), 8, "{name}");
+        for (run_id, shard) in [(a, a_shard), (b, b_shard)] {
+            let lease = store.acquire_shard(*shard, "n", 0, 10_000, None).await;
+            let mut write = super::timer_write(run_id, 1, 2_000, true);
+            write.fence = Some(lease.unwrap().unwrap().fence());
+            store.write(vec![write]).await.unwrap();
+        }
+        let open = |shards: Option<Vec<i32>>| {
+            let store = &store;
+            async move {
+                let page = store.open_executions(shards.as_deref(), "", 10).await;
+                let mut ids: Vec<String> = page.unwrap().into_iter().map(|e| e.run_id).collect();
+                ids.sort();
+                ids
+            }
+        };
+        let sorted = |ids: &[&String]| {
+            let mut ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(open(Some(vec![*a_shard])).await, sorted(&[a]), "{name}");
+        assert_eq!(
+            open(Some(vec![*loose_shard, *b_shard])).await,
+            sorted(&[loose, b]),
+            "{name}: a run written without a fence was given its shard"
+        );
+        assert!(open(Some(vec![])).await.is_empty(), "{name}");
+        assert_eq!(open(None).await, sorted(&[loose, a, b]), "{name}");
+        let wakeups = store
+            .wakeups(Some(&[*loose_shard, *a_shard]), i64::MIN, i64::MAX, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            wakeups,
+            vec![(2_000, a.clone()), (3_000, loose.clone())],
+            "{name}"
+        );
+        let none = store.wakeups(Some(&[]), i64::MIN, i64::MAX, 10).await;
+        assert!(none.unwrap().is_empty(), "{name}");
+    }
+}
