@@ -37,3 +37,27 @@ class ClusterWorkflow:
         await workflow.wait_condition(lambda: len(self.signals) > 0)
         child = await workflow.execute_child_workflow(ClusterChild.run, key, id=f"{key}-child")
         return [first, child, *self.signals]
+
+
+@workflow.defn
+class SpreadWorkflow:
+    """A run of a cluster whose shards are spread: an activity, a timer, a signal and a query
+    (no child: children across shards are not spread-aware yet)."""
+
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.signals.append(value)
+
+    @workflow.query
+    def seen(self) -> list[str]:
+        return self.signals
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        first = await workflow.execute_activity(note, key, start_to_close_timeout=timedelta(seconds=10))
+        await workflow.sleep(timedelta(seconds=1))
+        await workflow.wait_condition(lambda: len(self.signals) > 0)
+        return [first, *self.signals]

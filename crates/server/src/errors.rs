@@ -126,6 +126,26 @@ pub fn invalid(message: impl Into<String>) -> Status {
     Status::invalid_argument(message.into())
 }
 
+/// The metadata key that marks [`shard_elsewhere`].
+const SHARD_ELSEWHERE: &str = "temper-shard-elsewhere";
+
+/// A run whose shard another node of a spread cluster serves (it moved while the call was
+/// on its way): `UNAVAILABLE`, which clients retry, and which reaches the new owner.
+pub fn shard_elsewhere(shard: i32) -> Status {
+    let mut status = Status::unavailable(format!(
+        "the run's shard {shard} is served by another node now; retry"
+    ));
+    status
+        .metadata_mut()
+        .insert(SHARD_ELSEWHERE, tonic::metadata::MetadataValue::from(shard));
+    status
+}
+
+/// True for [`shard_elsewhere`]'s answer.
+pub fn is_shard_elsewhere(status: &Status) -> bool {
+    status.metadata().contains_key(SHARD_ELSEWHERE)
+}
+
 /// Storage failures are transient from the client's point of view (it may retry).
 pub fn storage(error: StoreError) -> Status {
     match error {

@@ -344,6 +344,7 @@ async fn choose_clock(
 async fn load(
     config: &ServerConfig,
     shards: Option<Arc<cluster::Shards>>,
+    spread: Option<&Arc<cluster::Forwarder>>,
 ) -> Result<Loaded, BoxError> {
     let store = &config.store;
     let (clock, virtual_clock) = choose_clock(config).await?;
@@ -367,7 +368,16 @@ async fn load(
     if let Some(shards) = shards {
         history = history.in_cluster(shards);
     }
+    if let Some(forwarder) = spread {
+        history = history.with_peers(cluster::Peers::new(forwarder.clone()));
+        // The other nodes register and change namespaces too.
+        tokio::spawn(namespaces.clone().keep_refreshed());
+    }
     let history = Arc::new(history);
+    // Before recovery reads which shards this node holds: a shard taken meanwhile is loaded.
+    if let Some(follow) = history.clone().follow_shard_moves() {
+        tokio::spawn(follow);
+    }
     let schedules = Schedules::load(
         store.clone(),
         history.clone(),
@@ -452,7 +462,8 @@ pub async fn serve(
         }
         None => (None, None),
     };
-    let loaded = load(&config, shards.clone()).await?;
+    let spread = spread_forwarder(&config, shards.as_ref())?;
+    let loaded = load(&config, shards.clone(), spread.as_ref()).await?;
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
     // was told to use. It listens last, so a client that reaches it finds every port up (a
@@ -478,9 +489,11 @@ pub async fn serve(
     };
     let routes = routes_of(loaded, &config, shards.clone());
     let guard = guard_of(&config);
+    let to_owner = cluster::ToOwnerLayer { forwarder: spread };
     // What the HTTP API and the Web UI call: the same services, behind the same guard.
-    let local =
-        temper_http::GrpcService::new(rpc_layer::layer().layer(guard.layer(routes.clone())));
+    let local = temper_http::GrpcService::new(
+        rpc_layer::layer().layer(guard.layer(to_owner.layer(routes.clone()))),
+    );
     let addresses = match opened {
         Some(opened) => {
             let _ = opened.local.set(local);
@@ -504,7 +517,8 @@ pub async fn serve(
     }
     let grpc_listener = grpc_port.listen()?;
     tracing::info!(address = %config.listen, tls = config.tls.is_some(), "serving");
-    let serving = serve_grpc(routes, guard, grpc_listener, config.tls.clone(), shutdown);
+    let layers = (guard, to_owner);
+    let serving = serve_grpc(routes, layers, grpc_listener, config.tls.clone(), shutdown);
     let Some(shards) = shards else {
         return Ok(serving.await?);
     };
@@ -532,8 +546,12 @@ fn routes_of(
         loaded.endpoints,
     );
     let health = health::HealthService::new(config.store.clone(), loaded.clock);
+    let spread = loaded.history.peers().is_some();
     let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
-    let cluster = cluster::DescribeCluster::new(config.store.clone(), shards);
+    let mut cluster = cluster::DescribeCluster::new(config.store.clone(), shards);
+    if spread {
+        cluster = cluster.with_tasks(Arc::new(frontend.clone()));
+    }
     grpc_routes(frontend, operator, health, cluster, loaded.test_service)
 }
 
@@ -556,7 +574,7 @@ type Serving<'a> =
 /// until `shutdown` resolves.
 fn serve_grpc<'a>(
     routes: Routes,
-    guard: guard::GuardLayer,
+    (guard, to_owner): (guard::GuardLayer, cluster::ToOwnerLayer),
     listener: tokio::net::TcpListener,
     tls: Option<Arc<tls::ReloadingTls>>,
     shutdown: impl Future<Output = ()> + Send + 'a,
@@ -565,6 +583,7 @@ fn serve_grpc<'a>(
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .layer(rpc_layer::layer())
         .layer(guard)
+        .layer(to_owner)
         .add_routes(routes);
     match tls {
         Some(tls) => {
@@ -643,6 +662,33 @@ async fn join_cluster(
     cluster::forward_until_active(&grpc, tls, forwarder, MAX_HEADER_LIST_BYTES).await;
     tracing::info!(node = shards.node_id(), "holding every shard");
     Ok((shards, Some(StandbyPorts { grpc, http })))
+}
+
+/// The forwarder of a node whose cluster spreads its shards (`None` otherwise): it passes
+/// the calls for other nodes' shards on and carries the task calls between nodes.
+fn spread_forwarder(
+    config: &ServerConfig,
+    shards: Option<&Arc<cluster::Shards>>,
+) -> Result<Option<Arc<cluster::Forwarder>>, BoxError> {
+    let (Some(shards), Some(cluster)) = (shards, &config.cluster) else {
+        return Ok(None);
+    };
+    if !cluster.spread {
+        return Ok(None);
+    }
+    if config.authorizer.is_some() {
+        return Err(
+            "--cluster-spread-shards does not work with authorization yet (the calls \
+                    between nodes carry no token)"
+                .into(),
+        );
+    }
+    if config.tls.is_some() && cluster.client_tls.is_none() {
+        return Err("--cluster-spread-shards over TLS needs --cluster-tls-ca-path".into());
+    }
+    let client_tls = cluster.client_tls.clone();
+    let forwarder = cluster::Forwarder::new(shards.clone(), config.store.clone(), client_tls);
+    Ok(Some(forwarder))
 }
 
 /// Whether a standby can pass calls on: always over plain TCP; over TLS when it has client

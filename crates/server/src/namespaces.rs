@@ -53,6 +53,9 @@ pub fn check_registration(request: &RegisterNamespaceRequest) -> Result<(), Stat
     Ok(())
 }
 
+/// How often a node of a spread cluster reads the namespaces again.
+pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Namespaces {
     store: Arc<dyn Store>,
     known: RwLock<BTreeMap<String, NamespaceRecord>>,
@@ -83,6 +86,32 @@ impl Namespaces {
             known: RwLock::new(known),
             changes: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Reads the registry again from the store: on a node of a spread cluster, which the
+    /// other nodes change too (every [`REFRESH_EVERY`]; Temporal's hosts refresh their
+    /// namespace caches every 10 s).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let _changes = self.changes.lock().await;
+        let fresh: BTreeMap<String, NamespaceRecord> = self
+            .store
+            .namespaces()
+            .await?
+            .into_iter()
+            .map(|n| (n.name.clone(), n))
+            .collect();
+        *self.known.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Runs until the process ends: [`Namespaces::refresh`] every [`REFRESH_EVERY`].
+    pub async fn keep_refreshed(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(REFRESH_EVERY).await;
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "reading the namespaces again failed");
+            }
+        }
     }
 
     /// Checks that a namespace exists (NOT_FOUND with `NamespaceNotFoundFailure` otherwise).

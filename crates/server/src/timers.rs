@@ -54,6 +54,9 @@ struct Wakeups {
     beyond: Option<i64>,
     /// No read of the store before this instant (the last one failed).
     retry_at: i64,
+    /// How many times the wake-ups were read again from the earliest ([`TimerQueue::reload`]):
+    /// a read that began before one must not mark its range loaded.
+    reloads: u64,
 }
 
 impl Default for TimerQueue {
@@ -72,6 +75,7 @@ impl TimerQueue {
                 loaded_until: if store.is_some() { i64::MIN } else { i64::MAX },
                 beyond: None,
                 retry_at: i64::MIN,
+                reloads: 0,
             }),
             changed: Notify::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -85,6 +89,19 @@ impl TimerQueue {
     pub fn in_cluster(mut self, shards: Option<Arc<Shards>>) -> Self {
         self.shards = shards;
         self
+    }
+
+    /// Reads runs' wake-ups from the store again from the earliest (this node took shards
+    /// whose wake-ups it does not hold); those already held are kept.
+    pub fn reload(&self) {
+        if self.store.is_none() {
+            return;
+        }
+        let mut state = self.lock();
+        state.loaded_until = i64::MIN;
+        state.reloads += 1;
+        drop(state);
+        self.changed.notify_one();
     }
 
     /// Registers a wake-up of a schedule or standalone activity (always held in memory).
@@ -180,20 +197,31 @@ impl TimerQueue {
         let until = now_ms.saturating_add(LOOKAHEAD_MS);
         // Raised before the read: a wake-up registered meanwhile at or before `until` is kept
         // in memory, and one registered before this was committed before the read.
-        let after = std::mem::replace(&mut self.lock().loaded_until, until);
+        let (after, reloads) = {
+            let mut state = self.lock();
+            (
+                std::mem::replace(&mut state.loaded_until, until),
+                state.reloads,
+            )
+        };
         let scope = held_scope(self.shards.as_deref());
         match read_wakeups(store.as_ref(), scope.as_deref(), after, until).await {
             Ok(read) => {
                 let mut state = self.lock();
-                state.loaded_until = read.loaded_until;
-                state.beyond = read.next;
                 state.entries.extend(read.wakeups);
+                // Read for shards held before a reload: the reload's read is still to come.
+                if state.reloads == reloads {
+                    state.loaded_until = read.loaded_until;
+                    state.beyond = read.next;
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "reading timers from the store failed; retrying");
                 // What was known past `after` still holds; try again a little later.
                 let mut state = self.lock();
-                state.loaded_until = after;
+                if state.reloads == reloads {
+                    state.loaded_until = after;
+                }
                 state.retry_at = now_ms + RETRY_MS;
             }
         }
@@ -224,7 +252,7 @@ impl TimerQueue {
                 Err(next) => {
                     let until = self.wait_target(next);
                     let wait = until.map_or(std::time::Duration::from_secs(3600), |at| {
-                        std::time::Duration::from_millis((at - now_ms()).max(1) as u64)
+                        std::time::Duration::from_millis(at.saturating_sub(now_ms()).max(1) as u64)
                     });
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -353,6 +381,29 @@ mod tests {
         // Schedules' and activities' keys are always held.
         timers.schedule(100 * far, "schedule");
         assert_eq!(timers.next_at(), Some(100 * far));
+    }
+
+    #[tokio::test]
+    async fn a_reload_reads_wake_ups_again_and_the_running_queue_fires_them() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("store"));
+        let now = crate::clock::real_now_ms();
+        let timers = Arc::new(TimerQueue::with_store(Some(store.clone())));
+        assert!(timers.take_overdue(now).await.is_empty());
+        // Written without being registered (a shard this node just took), then reloaded.
+        runs_with_timers(&*store, &[now + 50]).await;
+        timers.reload();
+        assert_eq!(
+            timers.wait_target(None),
+            Some(i64::MIN),
+            "the read is due at once"
+        );
+        let (fired, mut fires) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(timers.clone().run(crate::clock::real_now_ms, move |key| {
+            let _ = fired.send(key);
+            async {}
+        }));
+        let key = tokio::time::timeout(std::time::Duration::from_secs(5), fires.recv()).await;
+        assert_eq!(key.expect("fired"), Some("run-0".to_string()));
     }
 
     #[tokio::test]

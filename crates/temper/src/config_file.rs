@@ -82,6 +82,7 @@ const TABLES: &[(&str, &[(&str, &str)])] = &[
             ("advertise_address", "--advertise-address"),
             ("shards", "--shards"),
             ("shard_lease_seconds", "--shard-lease-seconds"),
+            ("spread_shards", "--cluster-spread-shards"),
             ("tls_ca_path", "--cluster-tls-ca-path"),
             ("tls_cert_path", "--cluster-tls-cert-path"),
             ("tls_key_path", "--cluster-tls-key-path"),

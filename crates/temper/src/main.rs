@@ -272,6 +272,12 @@ struct PostgresArgs {
     /// replaced within this long.
     #[arg(long, requires = "postgres", default_value_t = temper_server::cluster::DEFAULT_LEASE.as_secs_f64())]
     shard_lease_seconds: f64,
+    /// With `--postgres` (experimental): spread the shards over every live node, each
+    /// serving its share, instead of one node serving them all while the others stand by.
+    /// Children, signals and cancels across shards, Nexus, schedules and batches are not
+    /// spread-aware yet; see docs/architecture.md.
+    #[arg(long, requires = "postgres")]
+    cluster_spread_shards: bool,
     /// With `--postgres` and TLS: the CA (PEM) that signed the nodes' server certificates. A
     /// standby then passes the calls it receives on to the nodes holding the shards over TLS
     /// (without it, it keeps its ports closed until it serves).
@@ -322,6 +328,7 @@ impl PostgresArgs {
             shards: self.shards,
             lease,
             client_tls: self.client_tls()?,
+            spread: self.cluster_spread_shards,
         }))
     }
 }

@@ -1,29 +1,49 @@
-//! `DescribeCluster`, Temper's own `ClusterService` (`crates/api/proto/temper/cluster/v1`):
-//! the membership rows and shard leases as the answering node reads them from the store.
-//! Served on every node's gRPC port beside Temporal's services; `temper cluster status`
-//! prints it.
+//! Temper's own `ClusterService` (`crates/api/proto/temper/cluster/v1`): `DescribeCluster`,
+//! the membership rows and shard leases as the answering node reads them from the store
+//! (`temper cluster status` prints it), and the task calls between the nodes of a spread
+//! cluster (`tasks.rs`), which this node's [`TaskHost`] answers. Served on every node's gRPC
+//! port beside Temporal's services.
 
 use std::sync::Arc;
 
 use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
-    ClusterNode, DescribeClusterRequest, DescribeClusterResponse, ShardLease,
+    ClusterNode, DescribeClusterRequest, DescribeClusterResponse, OfferTaskRequest,
+    OfferTaskResponse, ShardLease, StartTaskRequest, StartTaskResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
 
-use super::{Shards, now_ms};
+use super::{Shards, TaskHost, now_ms};
 use crate::errors;
 
 pub struct DescribeCluster {
     store: Arc<dyn Store>,
     /// This node's shards; `None` for a server on SQLite (not a cluster).
     shards: Option<Arc<Shards>>,
+    /// What answers the task calls: a serving node of a spread cluster's services.
+    tasks: Option<Arc<dyn TaskHost>>,
 }
 
 impl DescribeCluster {
     pub fn new(store: Arc<dyn Store>, shards: Option<Arc<Shards>>) -> Self {
-        DescribeCluster { store, shards }
+        DescribeCluster {
+            store,
+            shards,
+            tasks: None,
+        }
+    }
+
+    /// The same service answering the task calls of a spread cluster with `tasks`.
+    pub fn with_tasks(mut self, tasks: Arc<dyn TaskHost>) -> Self {
+        self.tasks = Some(tasks);
+        self
+    }
+
+    fn tasks(&self) -> Result<&Arc<dyn TaskHost>, Status> {
+        self.tasks
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("this node does not serve a spread cluster's tasks"))
     }
 }
 
@@ -64,5 +84,27 @@ impl ClusterService for DescribeCluster {
                 .collect(),
             now_ms: now_ms(),
         }))
+    }
+
+    async fn offer_task(
+        &self,
+        request: Request<OfferTaskRequest>,
+    ) -> Result<Response<OfferTaskResponse>, Status> {
+        let task = request
+            .into_inner()
+            .task
+            .ok_or_else(|| errors::invalid("no task"))?;
+        let accepted = self.tasks()?.offer(task);
+        Ok(Response::new(OfferTaskResponse { accepted }))
+    }
+
+    async fn start_task(
+        &self,
+        request: Request<StartTaskRequest>,
+    ) -> Result<Response<StartTaskResponse>, Status> {
+        let request = request.into_inner();
+        let task = request.task.ok_or_else(|| errors::invalid("no task"))?;
+        let response = self.tasks()?.start(task, &request.identity).await?;
+        Ok(Response::new(StartTaskResponse { response }))
     }
 }

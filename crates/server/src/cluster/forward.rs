@@ -139,7 +139,7 @@ where
 
 /// Passes calls on to the nodes holding the shards, over one channel per address.
 pub struct Forwarder {
-    shards: Arc<Shards>,
+    pub(super) shards: Arc<Shards>,
     channels: Mutex<HashMap<String, Channel>>,
     /// How to dial the other nodes when they serve TLS.
     client_tls: Option<Arc<rustls::ClientConfig>>,
@@ -173,10 +173,37 @@ impl Forwarder {
                  shard ownership is changing, retry",
             );
         }
-        let (mut request, shard) = match self.shard_of_call(request).await {
+        let (request, shard) = match self.shard_of_call(request).await {
             Ok(routed) => routed,
             Err(answer) => return answer,
         };
+        self.forward_to_owner(request, shard).await
+    }
+
+    /// A serving node of a spread cluster: the call back when this node serves it (it names
+    /// a run of a shard held here, or names none and this node coordinates; or it was
+    /// forwarded here already, or is for `ClusterService`), else the owner's answer to it.
+    pub(super) async fn here_or_forwarded(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Request<Body>, http::Response<Body>> {
+        let path = request.uri().path();
+        if path.starts_with(CLUSTER_SERVICE) || request.headers().contains_key(FORWARDED) {
+            return Ok(request);
+        }
+        let (request, shard) = self.shard_of_call(request).await?;
+        if self.shards.holds(shard) {
+            return Ok(request);
+        }
+        Err(self.forward_to_owner(request, shard).await)
+    }
+
+    /// Passes the call on to the owner of `shard`.
+    async fn forward_to_owner(
+        &self,
+        mut request: http::Request<Body>,
+        shard: i32,
+    ) -> http::Response<Body> {
         let Some(address) = self.shards.owner_address(shard) else {
             return unavailable(&format!(
                 "no node serves shard {shard} at the moment (its ownership is changing); retry"
@@ -251,7 +278,7 @@ impl Forwarder {
 
     /// The (lazily connecting) channel to `address`, over TLS when the nodes serve it. A new
     /// channel's arrival drops those to nodes that no longer hold a shard (nodes gone).
-    fn channel(&self, address: &str) -> Result<Channel, String> {
+    pub(super) fn channel(&self, address: &str) -> Result<Channel, String> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());

@@ -61,32 +61,103 @@ async fn tend(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     store
         .forget_nodes(now - FORGOTTEN_AFTER_LEASES * lease_ms)
         .await?;
-    if shards.holds_all() {
+    if shards.holds_all() && !shards.spread {
         return Ok(());
     }
     let nodes = store.nodes().await?;
     let predecessors = predecessors(shards, &nodes);
     let leases = store.shard_leases().await?;
     shards.note_owners(owner_addresses(&leases, &nodes, shards, now, &predecessors));
+    if shards.spread {
+        let share = fair_share(shards, &nodes, now, lease_ms, &predecessors);
+        return balance(
+            shards,
+            store,
+            &leases,
+            &predecessors,
+            share,
+            (now, lease_until),
+        )
+        .await;
+    }
     if defers_to_another(&leases, shards, now, &predecessors) {
         give_up_held(shards, store).await
     } else {
-        take_free(shards, store, &leases, &predecessors, (now, lease_until)).await
+        let every = usize::MAX;
+        take_free(
+            shards,
+            store,
+            &leases,
+            &predecessors,
+            (now, lease_until),
+            every,
+        )
+        .await
     }
 }
 
-/// Takes every shard whose lease no other live node holds.
+/// Shards a node of a spread cluster gives up per pass when it holds more than its share, so
+/// that a join moves the shards over a few passes rather than all at once.
+const HANDED_OVER_PER_PASS: usize = 8;
+
+/// A node's share of the shards in a spread cluster: the shard count over the live nodes
+/// (those that heartbeat within a lease, this one among them), rounded up.
+fn fair_share(
+    shards: &Shards,
+    nodes: &[NodeRecord],
+    now: i64,
+    lease_ms: i64,
+    predecessors: &[String],
+) -> usize {
+    let others = nodes
+        .iter()
+        .filter(|n| n.node_id != shards.node_id && !predecessors.contains(&n.node_id))
+        .filter(|n| n.heartbeat_ms > now - lease_ms)
+        .count();
+    let count = usize::try_from(shards.count).unwrap_or(1);
+    count.div_ceil(others + 1)
+}
+
+/// A spread cluster's pass: gives up the shards held beyond `share` (the highest first, a
+/// few per pass, never shard 0, whose owner coordinates), or takes free ones up to it.
+async fn balance(
+    shards: &Shards,
+    store: &dyn Store,
+    leases: &[ShardLease],
+    predecessors: &[String],
+    share: usize,
+    times: (i64, i64),
+) -> StoreResult<()> {
+    let held = shards.fences();
+    if held.len() <= share {
+        let wanted = share - held.len();
+        return take_free(shards, store, leases, predecessors, times, wanted).await;
+    }
+    let surplus = held.len() - share;
+    let given_up = held.iter().rev().filter(|fence| fence.shard_id != 0);
+    for fence in given_up.take(surplus.min(HANDED_OVER_PER_PASS)) {
+        tracing::info!(shard = fence.shard_id, node = %shards.node_id, "handing a shard over");
+        shards.unhold(fence.shard_id);
+        store.release_shard(&shards.node_id, *fence).await?;
+    }
+    Ok(())
+}
+
+/// Takes up to `wanted` shards (the lowest first) whose lease no other live node holds.
 async fn take_free(
     shards: &Shards,
     store: &dyn Store,
     leases: &[ShardLease],
     predecessors: &[String],
     (now, lease_until): (i64, i64),
+    wanted: usize,
 ) -> StoreResult<()> {
+    let mut taken = 0;
     for shard_id in 0..shards.count {
-        if shards.held()[shard_id as usize].is_some()
-            || held_by_another(leases, shard_id, shards, now, predecessors)
-        {
+        if taken == wanted {
+            break;
+        }
+        if shards.holds(shard_id) || held_by_another(leases, shard_id, shards, now, predecessors) {
             continue;
         }
         let predecessor = leases
@@ -99,6 +170,7 @@ async fn take_free(
         {
             shards.hold(lease.fence());
             shards.note_renewed(lease_until);
+            taken += 1;
         }
     }
     Ok(())
@@ -193,8 +265,8 @@ async fn give_up_held(shards: &Shards, store: &dyn Store) -> StoreResult<()> {
     }
     tracing::info!(node = %shards.node_id, "another standby holds shards too; giving ours up");
     for fence in held {
+        shards.unhold(fence.shard_id);
         store.release_shard(&shards.node_id, fence).await?;
-        shards.held()[fence.shard_id as usize] = None;
     }
     Ok(())
 }
@@ -213,13 +285,45 @@ mod tests {
     }
 
     async fn node(store: &Arc<dyn Store>, address: &str) -> Arc<Shards> {
+        joined(store, address, false).await
+    }
+
+    async fn joined(store: &Arc<dyn Store>, address: &str, spread: bool) -> Arc<Shards> {
         let config = ClusterConfig {
             advertise_address: address.into(),
             shards: 4,
             lease: Duration::from_secs(10),
             client_tls: None,
+            spread,
         };
         Shards::join(store.as_ref(), &config).await.expect("joined")
+    }
+
+    #[tokio::test]
+    async fn a_spread_cluster_hands_a_joining_node_its_share_and_keeps_shard_0() {
+        let store = store();
+        let first = joined(&store, "a:1", true).await;
+        assert!(first.is_active(), "a spread node serves from the start");
+        tend(&first, store.as_ref()).await.unwrap();
+        assert_eq!(held(&first), [0, 1, 2, 3], "alone, it takes every shard");
+        let second = joined(&store, "b:1", true).await;
+        tend(&second, store.as_ref()).await.unwrap();
+        assert!(held(&second).is_empty(), "nothing is free yet");
+        let changes = first.held_changes();
+        tend(&first, store.as_ref()).await.unwrap();
+        assert_eq!(held(&first), [0, 1], "its share of two live nodes");
+        assert!(changes.has_changed().unwrap(), "History hears of it");
+        tend(&second, store.as_ref()).await.unwrap();
+        assert_eq!(held(&second), [2, 3]);
+        tend(&first, store.as_ref()).await.unwrap();
+        assert_eq!(held(&first), [0, 1], "balanced: nothing moves");
+        second.leave(store.as_ref()).await;
+        tend(&first, store.as_ref()).await.unwrap();
+        assert_eq!(
+            held(&first),
+            [0, 1, 2, 3],
+            "the shards a node gave up are taken at once"
+        );
     }
 
     fn held(shards: &Shards) -> Vec<i32> {

@@ -15,13 +15,20 @@
 //! lease) stops: [`Shards::lost`] resolves and the server exits, so nothing it cached of those
 //! runs is served again; so does a node whose leases ran out, by its own clock, before it
 //! could renew them (it cannot reach the database, and another node may take them any
-//! moment). Restarted, it is a standby. Spreading shards over the live nodes is the next step
-//! (see `docs/architecture.md`).
+//! moment). Restarted, it is a standby.
+//!
+//! With `--cluster-spread-shards` (experimental) every node serves instead: the lease loop
+//! gives each live node its share of the shards (`leases.rs`), each node serves the calls for
+//! its shards and forwards the others (`spread.rs`), History loads and unloads shards as they
+//! move (`history/shard_moves.rs`), and tasks flow through the coordinator's queues
+//! (`tasks.rs`). What is not spread-aware yet is listed in `docs/architecture.md`.
 
 mod describe;
 mod forward;
 mod leases;
 mod route;
+mod spread;
+pub mod tasks;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,12 +39,14 @@ use std::time::Duration;
 use crate::clock::real_now_ms as now_ms;
 
 use temper_store::shards::shard_of;
-use temper_store::{ShardFence, Store, StoreError};
+use temper_store::{NodeRecord, ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
 pub use describe::DescribeCluster;
 pub use forward::{Forwarder, forward_until_active, http_backend};
 pub use leases::{run_leases, take_leases};
+pub use spread::ToOwnerLayer;
+pub use tasks::{Peers, TaskHost};
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
 pub const DEFAULT_SHARDS: i32 = 64;
@@ -54,6 +63,9 @@ pub struct ClusterConfig {
     /// How this node dials the others when the nodes serve TLS (`None`: a standby that
     /// serves TLS keeps its ports closed until it serves, as it cannot pass calls on).
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Spread the shards over every live node (experimental, `--cluster-spread-shards`)
+    /// instead of one node serving them all.
+    pub spread: bool,
 }
 
 /// This node's view of shard ownership.
@@ -72,6 +84,12 @@ pub struct Shards {
     renewed_until: AtomicI64,
     /// The address of each shard's owner, while it is another live node (by shard id).
     owners: Mutex<Vec<Option<String>>>,
+    /// Whether the shards are spread over the live nodes (else one node holds them all).
+    spread: bool,
+    /// Bumped whenever this node takes or gives up a shard (History loads and unloads them).
+    held_changed: watch::Sender<u64>,
+    /// Bumped whenever the coordinator (the owner of shard 0) changes, as this node sees it.
+    coordinator_changed: watch::Sender<u64>,
 }
 
 impl Shards {
@@ -97,10 +115,14 @@ impl Shards {
             count,
             lease: config.lease,
             held: Mutex::new(vec![None; size]),
-            active: watch::channel(false).0,
+            // A node of a spread cluster serves from the start, whatever it holds.
+            active: watch::channel(config.spread).0,
             lost: watch::channel(None).0,
             renewed_until: AtomicI64::new(0),
             owners: Mutex::new(vec![None; size]),
+            spread: config.spread,
+            held_changed: watch::channel(0).0,
+            coordinator_changed: watch::channel(0).0,
         }))
     }
 
@@ -129,7 +151,31 @@ impl Shards {
             .ok_or(StoreError::ShardOwnershipLost(shard))
     }
 
-    /// True when this node holds every shard.
+    /// True when this node holds the shard of the workflow id's runs.
+    pub fn holds_run(&self, namespace: &str, workflow_id: &str) -> bool {
+        self.holds(self.shard_of(namespace, workflow_id))
+    }
+
+    /// True when this node holds `shard`.
+    pub fn holds(&self, shard: i32) -> bool {
+        usize::try_from(shard)
+            .ok()
+            .and_then(|i| self.held().get(i).copied().flatten())
+            .is_some()
+    }
+
+    /// True when the shards are spread over the live nodes.
+    pub fn is_spread(&self) -> bool {
+        self.spread
+    }
+
+    /// Changes whenever this node takes or gives up a shard.
+    pub fn held_changes(&self) -> watch::Receiver<u64> {
+        self.held_changed.subscribe()
+    }
+
+    /// True when this node serves (a node of a spread cluster always does; otherwise the
+    /// node holding every shard).
     pub fn is_active(&self) -> bool {
         *self.active.borrow()
     }
@@ -150,7 +196,24 @@ impl Shards {
 
     /// Records which node the lease loop last found holding each shard.
     fn note_owners(&self, addresses: Vec<Option<String>>) {
-        *self.owners.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let coordinator_moved = owners.first() != addresses.first();
+        *owners = addresses;
+        drop(owners);
+        if coordinator_moved {
+            self.coordinator_changed
+                .send_modify(|version| *version += 1);
+        }
+    }
+
+    /// Changes whenever the coordinator (the owner of shard 0) changes.
+    pub fn coordinator_changes(&self) -> watch::Receiver<u64> {
+        self.coordinator_changed.subscribe()
+    }
+
+    /// How many times the coordinator changed, as this node saw it.
+    pub fn coordinator_version(&self) -> u64 {
+        *self.coordinator_changed.borrow()
     }
 
     /// Waits until this node holds every shard.
@@ -174,8 +237,12 @@ impl Shards {
         }
     }
 
-    /// Notes that the store refused a write of a shard this node thought it held.
+    /// Notes that the store refused a write of a shard this node thought it held (a write
+    /// of a shard it gave up meanwhile may be refused too: that one is no news).
     pub fn note_lost(&self, shard: i32) {
+        if !self.holds(shard) {
+            return;
+        }
         tracing::error!(shard, node = %self.node_id, "another node took this node's shard; stopping");
         self.stop_serving(format!("shard {shard}'s lease was taken by another node"));
     }
@@ -209,11 +276,21 @@ impl Shards {
     }
 
     /// Gives every held lease up (a clean stop), so that a standby takes over at once.
+    /// Its membership row says it left (a heartbeat at the epoch), so that the others count
+    /// it out of their shares at once.
     pub async fn leave(&self, store: &dyn Store) {
         for fence in self.fences() {
             if let Err(error) = store.release_shard(&self.node_id, fence).await {
                 tracing::warn!(%error, shard = fence.shard_id, "could not give a shard lease up");
             }
+        }
+        let left = NodeRecord {
+            node_id: self.node_id.clone(),
+            address: self.address.clone(),
+            heartbeat_ms: 0,
+        };
+        if let Err(error) = store.heartbeat_node(left).await {
+            tracing::warn!(%error, "could not record that this node left");
         }
     }
 
@@ -232,6 +309,23 @@ impl Shards {
         self.fences().iter().map(|fence| fence.shard_id).collect()
     }
 
+    /// Stops holding a shard (before its lease is given up in the store): its runs' writes
+    /// are refused here from now on.
+    fn unhold(&self, shard: i32) {
+        if let Some(slot) = self.held().get_mut(shard as usize) {
+            *slot = None;
+        }
+        self.note_held_changed(shard);
+    }
+
+    fn note_held_changed(&self, shard: i32) {
+        self.held_changed.send_modify(|version| *version += 1);
+        if shard == 0 {
+            self.coordinator_changed
+                .send_modify(|version| *version += 1);
+        }
+    }
+
     /// The fences this node holds.
     fn fences(&self) -> Vec<ShardFence> {
         self.held().iter().flatten().copied().collect()
@@ -242,6 +336,7 @@ impl Shards {
         if let Some(slot) = self.held().get_mut(fence.shard_id as usize) {
             *slot = Some(fence);
         }
+        self.note_held_changed(fence.shard_id);
         if self.holds_all() {
             self.active
                 .send_if_modified(|active| !std::mem::replace(active, true));

@@ -31,6 +31,7 @@ mod nexus;
 mod polls;
 mod queries_and_updates;
 mod refusals;
+mod remote_tasks;
 mod responses;
 mod starts;
 mod task_queues;
@@ -63,6 +64,7 @@ const VERSION_SETS_DISABLED: &str =
 const VERSIONING_RULES_DISABLED: &str =
     "Worker versioning v0.2 (Rules-based, deprecated) is disabled on this namespace.";
 
+#[derive(Clone)]
 pub struct Frontend {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,

@@ -194,6 +194,9 @@ impl Frontend {
                     self.query_task_response(namespace, &run_id, query_id, query)
                         .await
                 }
+                Some(HandedWorkflowTask::Remote(task)) => Ok(self
+                    .start_remote_workflow_task(*task, poller.identity)
+                    .await),
             };
             match response {
                 Ok(Some(response)) => return Ok(response),
@@ -238,6 +241,14 @@ impl Frontend {
                         .await;
                     if let Some(run) = granted {
                         return Ok(standalone_task_response(&run));
+                    }
+                }
+                Some(HandedActivityTask::Remote(task)) => {
+                    let started = self
+                        .start_remote_activity_task(*task, poller.identity)
+                        .await;
+                    if let Some(response) = started {
+                        return Ok(response);
                     }
                 }
             }

@@ -261,8 +261,11 @@ impl Frontend {
             return Ok(None);
         };
         let events = self.history.read_history(run_id, 1, usize::MAX).await?;
+        // The workflow id routes the answer to the run's owner in a cluster, where the query
+        // waits.
         let token = TaskToken {
             namespace: namespace.to_string(),
+            workflow_id: exec.workflow_id.clone(),
             run_id: run_id.to_string(),
             kind: TokenKind::QueryTask as i32,
             query_id,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use temper_api::cluster::{RemoteTask, RemoteTaskKind};
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::history::v1::HistoryEvent;
 use temper_engine::execution::{ReadyTask, ResetRun, Transition};
@@ -37,8 +38,10 @@ mod polls;
 mod queries;
 mod recovery;
 mod refill;
+mod remote;
 mod reset;
 mod run_cache;
+mod shard_moves;
 mod signals;
 mod start;
 mod updates;
@@ -85,6 +88,8 @@ pub struct History {
     /// The shard leases this node holds, when it shares its database with other nodes: every
     /// write carries its shard's fence.
     shards: Option<Arc<crate::cluster::Shards>>,
+    /// The other nodes, when the cluster's shards are spread (`remote.rs`).
+    peers: Option<Arc<crate::cluster::Peers>>,
 }
 
 /// A run that just closed.
@@ -143,6 +148,7 @@ impl History {
             events: event_cache::EventCache::new(event_cache::HISTORY_CACHE_BYTES),
             recovering: std::sync::atomic::AtomicBool::new(true),
             shards: None,
+            peers: None,
         }
     }
 
@@ -258,11 +264,19 @@ impl History {
     }
 
     fn offer_workflow_task(&self, exec: &Execution, task_queue: &str, scheduled_event_id: i64) {
+        let queue = self.workflow_queue_for(exec, task_queue);
+        if let Some(peers) = self.remote_queues() {
+            let task = remote::remote_task(exec, RemoteTaskKind::Workflow, queue);
+            let task = RemoteTask {
+                scheduled_event_id,
+                ..task
+            };
+            return self.offer_remotely(peers, task);
+        }
         let task = QueuedTask::Workflow {
             run_id: exec.run_id.clone(),
             scheduled_event_id,
         };
-        let queue = self.workflow_queue_for(exec, task_queue);
         let offered = if queue == exec.task_queue {
             self.matching.offer_routed(
                 &exec.namespace,
@@ -290,6 +304,16 @@ impl History {
         scheduled_event_id: i64,
         attempt: i32,
     ) {
+        if let Some(peers) = self.remote_queues() {
+            let task = remote::remote_task(exec, RemoteTaskKind::Activity, task_queue);
+            let task = RemoteTask {
+                scheduled_event_id,
+                attempt,
+                sticky: false,
+                ..task
+            };
+            return self.offer_remotely(peers, task);
+        }
         // Activity queues are never closed.
         self.matching.offer_routed(
             &exec.namespace,
@@ -335,6 +359,10 @@ impl History {
                 "workflow execution not found for RunId: {run_id}"
             )));
         };
+        if let Err(elsewhere) = self.check_owned(&before) {
+            self.runs.put(&entry, &mut guard, None);
+            return Err(elsewhere);
+        }
         let mut exec = (*before).clone();
         let now = self.clock.now_ms();
         let mut transition = Transition::new(&mut exec, now)
@@ -544,7 +572,15 @@ impl History {
         let entry = self.entry(run_id);
         let mut guard = entry.state.lock().await;
         self.load_into(&entry, &mut guard, run_id).await?;
-        Ok(guard.as_deref().cloned())
+        let exec = guard.as_deref().cloned();
+        // Another node's run (a spread cluster) is read, never kept: it may change there.
+        if exec
+            .as_ref()
+            .is_some_and(|exec| self.check_owned(exec).is_err())
+        {
+            self.runs.put(&entry, &mut guard, None);
+        }
+        Ok(exec)
     }
 
     /// Loads a run into its locked, empty cache slot (left empty if the store has no such
@@ -657,8 +693,11 @@ impl History {
                 }
             }
             // The run was deleted (DeleteWorkflowExecution, retention) after this wake-up was
-            // registered: nothing is due any more.
-            Err(status) if status.code() == tonic::Code::NotFound => {}
+            // registered: nothing is due any more. Or its shard moved to another node, which
+            // read its wake-up when it took the shard.
+            Err(status)
+                if status.code() == tonic::Code::NotFound
+                    || errors::is_shard_elsewhere(&status) => {}
             Err(status) => {
                 tracing::warn!(run_id, error = %status.message(), "timer processing failed; retrying");
                 self.timers.schedule(self.clock.now_ms() + 1_000, run_id);

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use temper_api::cluster::RemoteTask;
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_engine::Execution;
 use temper_engine::execution::{ActivityTaskGrant, WorkflowTaskGrant};
@@ -28,6 +29,8 @@ pub enum HandedWorkflowTask {
         query_id: String,
         query: WorkflowQuery,
     },
+    /// A task of a run another node owns, for that node to start (`cluster/tasks.rs`).
+    Remote(Box<RemoteTask>),
 }
 
 /// What an activity-task poll takes from the queue.
@@ -43,6 +46,8 @@ pub enum HandedActivityTask {
         run_id: String,
         attempt: i32,
     },
+    /// A task of a run another node owns, for that node to start (`cluster/tasks.rs`).
+    Remote(Box<RemoteTask>),
 }
 
 impl History {
@@ -107,6 +112,7 @@ impl History {
                 query_id,
                 query,
             }),
+            QueuedTask::Remote(task) => Some(HandedWorkflowTask::Remote(task)),
             QueuedTask::Workflow { .. }
             | QueuedTask::Activity { .. }
             | QueuedTask::StandaloneActivity { .. }
@@ -115,7 +121,7 @@ impl History {
     }
 
     /// Starts a queued workflow task; `None` when the entry is stale.
-    async fn start_workflow_task(
+    pub(crate) async fn start_workflow_task(
         &self,
         run_id: &str,
         scheduled_event_id: i64,
@@ -187,29 +193,46 @@ impl History {
                             attempt,
                         });
                     }
+                    QueuedTask::Remote(task) => return Some(HandedActivityTask::Remote(task)),
                     _ => continue,
                 },
             };
-            let request_id = uuid::Uuid::new_v4().to_string();
-            let applied = self
-                .transact(&run_id, |t| {
-                    t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
-                })
+            let started = self
+                .start_activity_task(&run_id, scheduled_event_id, attempt, identity)
                 .await;
             // Started, or stale: either way the entry is spent.
             claimed.settle();
-            match applied {
-                Ok(applied) => {
-                    if let Ok(grant) = applied.value {
-                        return Some(HandedActivityTask::Workflow {
-                            exec: applied.execution,
-                            grant: Box::new(grant),
-                        });
-                    }
-                }
-                Err(status) => {
-                    tracing::warn!(run_id, error = %status.message(), "dropping activity task");
-                }
+            if started.is_some() {
+                return started;
+            }
+        }
+    }
+
+    /// Starts an attempt of a workflow's activity; `None` when the entry is stale.
+    pub(crate) async fn start_activity_task(
+        &self,
+        run_id: &str,
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: &str,
+    ) -> Option<HandedActivityTask> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let applied = self
+            .transact(run_id, |t| {
+                t.start_activity_task(scheduled_event_id, attempt, identity, &request_id)
+            })
+            .await;
+        match applied {
+            Ok(applied) => applied
+                .value
+                .ok()
+                .map(|grant| HandedActivityTask::Workflow {
+                    exec: applied.execution,
+                    grant: Box::new(grant),
+                }),
+            Err(status) => {
+                tracing::warn!(run_id, error = %status.message(), "dropping activity task");
+                None
             }
         }
     }

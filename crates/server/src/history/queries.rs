@@ -156,6 +156,10 @@ impl History {
     }
 
     pub fn offer_query(&self, exec: &Execution, query_id: &str, query: WorkflowQuery) {
+        if let Some(peers) = self.remote_queues() {
+            let task = super::remote::remote_query(exec, query_id, &query);
+            return self.offer_remotely(peers, task);
+        }
         self.matching.offer_routed(
             &exec.namespace,
             &exec.task_queue,

@@ -30,7 +30,18 @@ impl History {
     /// Recovers every open run of this node's shards in the store; returns how many there
     /// were.
     pub async fn recover(&self) -> usize {
-        let scope = self.shard_scope();
+        let recovered = self.recover_scope(self.shard_scope()).await;
+        self.recovering.store(false, Ordering::Release);
+        recovered
+    }
+
+    /// Recovers the open runs of `shards` (shards this node just took, in a spread cluster).
+    pub(super) async fn recover_shards(&self, shards: Vec<i32>) -> usize {
+        self.recover_scope(Some(shards)).await
+    }
+
+    /// Recovers the open runs of the shards in `scope` (every run's when `None`).
+    async fn recover_scope(&self, scope: Option<Vec<i32>>) -> usize {
         let mut after = String::new();
         let mut recovered = 0;
         loop {
@@ -58,7 +69,6 @@ impl History {
             }
             drop(hold);
         }
-        self.recovering.store(false, Ordering::Release);
         recovered
     }
 
@@ -70,7 +80,8 @@ impl History {
         let entry = self.entry(&scanned.run_id);
         let state = entry.state.lock().await;
         let exec = state.as_deref().unwrap_or(&scanned);
-        if exec.is_running() {
+        // A shard given up while its page was read is the new owner's to recover.
+        if exec.is_running() && self.check_owned(exec).is_ok() {
             self.publish(exec, exec.ready_tasks());
             for follow_up in recovery_follow_ups(exec) {
                 self.follow_up(follow_up);

@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use temper_api::cluster::RemoteTask;
 use temper_api::proto::query::v1::WorkflowQuery;
 use tokio::sync::{Notify, oneshot};
 
@@ -77,6 +78,10 @@ pub enum QueuedTask {
         query_id: String,
         query: WorkflowQuery,
     },
+    /// A task of a run another node owns, queued here because this node coordinates a
+    /// spread cluster (`cluster/tasks.rs`): started by that node. Always kept (its owner
+    /// cannot refill it), like queries.
+    Remote(Box<RemoteTask>),
 }
 
 type QueueKey = (String, String, QueueKind);

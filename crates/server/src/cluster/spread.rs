@@ -1,0 +1,77 @@
+//! A serving node's gRPC calls in a spread cluster: each goes to the node that serves it, as
+//! on a standby (`forward.rs`), except that the calls this node serves itself (those naming a
+//! run of a shard it holds, those naming none when it coordinates, forwarded calls and
+//! `ClusterService`) go to its own services. Without a spread cluster the layer passes every
+//! call through.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tonic::body::Body;
+use tower::ServiceExt;
+
+use super::Forwarder;
+
+/// Routes each call to the node that serves it (see the module doc).
+#[derive(Clone)]
+pub struct ToOwnerLayer {
+    /// `None`: not a spread cluster; every call is served here.
+    pub forwarder: Option<Arc<Forwarder>>,
+}
+
+impl<S> tower::Layer<S> for ToOwnerLayer {
+    type Service = ToOwner<S>;
+
+    fn layer(&self, inner: S) -> ToOwner<S> {
+        ToOwner {
+            inner,
+            forwarder: self.forwarder.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ToOwner<S> {
+    inner: S,
+    forwarder: Option<Arc<Forwarder>>,
+}
+
+type Answer = Result<http::Response<Body>, Infallible>;
+
+impl<S, B> tower::Service<http::Request<B>> for ToOwner<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Each call takes a clone of the inner service, made ready in `oneshot`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let request = request.map(Body::new);
+        let inner = self.inner.clone();
+        let Some(forwarder) = self.forwarder.clone() else {
+            return Box::pin(inner.oneshot(request));
+        };
+        Box::pin(async move {
+            match forwarder.here_or_forwarded(request).await {
+                Ok(request) => inner.oneshot(request).await,
+                Err(answer) => Ok(answer),
+            }
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! Tasks across the nodes of a spread cluster (experimental, `--cluster-spread-shards`).
+//!
+//! Every poll goes to the coordinator, the owner of shard 0, whose matching holds every task
+//! queue. The owner of a run offers the coordinator each ready task of the run
+//! ([`Peers::offer`], `OfferTask`): a reference, as every queued task is. When the
+//! coordinator matches one to a poller it asks the run's owner to start it
+//! ([`Peers::start`], `StartTask`), which answers with the poll's response, or with nothing
+//! when the task is no longer current (the coordinator drops it and polls on). So a run's
+//! state is only ever written by its owner, and a task's start is a write of its run like any
+//! other, fenced by the owner's lease. A node whose offer fails retries until it succeeds or
+//! the coordinator changes; then every node offers every ready task of its runs to the new
+//! coordinator again (History's `republish`), as the old one's queues are gone. (After
+//! Temporal's history → matching `AddTask` and matching → history `RecordTaskStarted`.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use temper_api::cluster::cluster_service_client::ClusterServiceClient;
+use temper_api::cluster::{OfferTaskRequest, RemoteTask, StartTaskRequest};
+use tonic::Status;
+
+use super::Forwarder;
+use super::Shards;
+
+/// A boxed future, for [`TaskHost`]'s methods.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What serves a node's side of the task calls: its queues (as coordinator) and its runs.
+pub trait TaskHost: Send + Sync {
+    /// Queues a task another node offers; false when the queue refused it.
+    fn offer(&self, task: RemoteTask) -> bool;
+    /// Starts a task of one of this node's runs for `identity`: the encoded poll response,
+    /// empty when the task is no longer current.
+    fn start<'a>(
+        &'a self,
+        task: RemoteTask,
+        identity: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, Status>>;
+}
+
+/// How long a node waits before offering a task again after an offer failed.
+const OFFER_RETRY: Duration = Duration::from_secs(1);
+
+/// This node's calls to the other nodes of a spread cluster.
+pub struct Peers {
+    forwarder: Arc<Forwarder>,
+}
+
+impl Peers {
+    pub fn new(forwarder: Arc<Forwarder>) -> Arc<Peers> {
+        Arc::new(Peers { forwarder })
+    }
+
+    pub fn shards(&self) -> &Arc<Shards> {
+        &self.forwarder.shards
+    }
+
+    /// Offers the coordinator a task until it takes it; false when its queue refused it. An
+    /// offer made while the coordinator changes is given up (true): every ready task is
+    /// offered to the new one anyway.
+    pub async fn offer(&self, task: RemoteTask) -> bool {
+        let coordinator = self.shards().coordinator_version();
+        loop {
+            match self.offer_once(&task).await {
+                Ok(accepted) => return accepted,
+                Err(status) => {
+                    tracing::debug!(error = %status.message(), "offering a task failed; retrying");
+                }
+            }
+            tokio::time::sleep(OFFER_RETRY).await;
+            if self.shards().coordinator_version() != coordinator {
+                return true;
+            }
+        }
+    }
+
+    async fn offer_once(&self, task: &RemoteTask) -> Result<bool, Status> {
+        let mut client = self.client_for(0)?;
+        let request = OfferTaskRequest {
+            task: Some(task.clone()),
+        };
+        Ok(client.offer_task(request).await?.into_inner().accepted)
+    }
+
+    /// Asks the owner of the task's run to start it for `identity`: the encoded poll
+    /// response, empty when the task is no longer current.
+    pub async fn start(&self, task: RemoteTask, identity: &str) -> Result<Vec<u8>, Status> {
+        let shard = self.shards().shard_of(&task.namespace, &task.workflow_id);
+        let mut client = self.client_for(shard)?;
+        let request = StartTaskRequest {
+            task: Some(task),
+            identity: identity.to_string(),
+        };
+        Ok(client.start_task(request).await?.into_inner().response)
+    }
+
+    /// A client of the node that owns `shard`.
+    fn client_for(
+        &self,
+        shard: i32,
+    ) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
+        let address = self.shards().owner_address(shard).ok_or_else(|| {
+            Status::unavailable(format!("no other node serves shard {shard} at the moment"))
+        })?;
+        let channel = self
+            .forwarder
+            .channel(&address)
+            .map_err(|error| Status::unavailable(format!("the node {address}: {error}")))?;
+        Ok(ClusterServiceClient::new(channel))
+    }
+}

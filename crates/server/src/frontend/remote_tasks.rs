@@ -1,0 +1,130 @@
+//! A spread cluster's tasks on the frontend side (`cluster/tasks.rs` has the protocol): the
+//! coordinator's polls start the tasks of other nodes' runs on those nodes, and a run's owner
+//! starts them and builds the poll's response, which passes back through the coordinator
+//! unchanged.
+
+use prost::Message;
+use temper_api::cluster::{RemoteTask, RemoteTaskKind};
+use temper_api::proto::query::v1::WorkflowQuery;
+use temper_api::proto::workflowservice::v1::{
+    PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse,
+};
+use tonic::Status;
+
+use crate::cluster::TaskHost;
+use crate::cluster::tasks::BoxFuture;
+use crate::errors;
+use crate::history::{HandedActivityTask, HandedWorkflowTask};
+
+use super::Frontend;
+use super::responses::activity_task_response;
+
+/// How long a task whose run's owner did not answer waits before it is queued again: about
+/// the lease loop's pass, which learns the shards' new owners.
+const REQUEUE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl TaskHost for Frontend {
+    fn offer(&self, task: RemoteTask) -> bool {
+        self.history.queue_remote(task)
+    }
+
+    fn start<'a>(
+        &'a self,
+        task: RemoteTask,
+        identity: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, Status>> {
+        Box::pin(self.start_for_coordinator(task, identity))
+    }
+}
+
+impl Frontend {
+    /// Starts a task of one of this node's runs that the coordinator matched: the encoded
+    /// poll response, empty when the task is no longer current.
+    async fn start_for_coordinator(
+        &self,
+        task: RemoteTask,
+        identity: &str,
+    ) -> Result<Vec<u8>, Status> {
+        let namespace = &task.namespace;
+        let (run_id, scheduled) = (&task.run_id, task.scheduled_event_id);
+        match task.kind() {
+            RemoteTaskKind::Workflow => {
+                let started = self
+                    .history
+                    .start_workflow_task(run_id, scheduled, identity)
+                    .await;
+                let Some(HandedWorkflowTask::Workflow { exec, grant }) = started else {
+                    return Ok(Vec::new());
+                };
+                let response = self
+                    .workflow_task_response(namespace, &exec, &grant, task.sticky)
+                    .await?;
+                Ok(response.encode_to_vec())
+            }
+            RemoteTaskKind::Activity => {
+                let started = self
+                    .history
+                    .start_activity_task(run_id, scheduled, task.attempt, identity)
+                    .await;
+                let Some(HandedActivityTask::Workflow { exec, grant }) = started else {
+                    return Ok(Vec::new());
+                };
+                let response = activity_task_response(namespace, &exec, &grant.activity);
+                Ok(response.encode_to_vec())
+            }
+            RemoteTaskKind::Query => {
+                let query = WorkflowQuery::decode(task.query.as_slice())
+                    .map_err(|_| errors::invalid("the query does not decode"))?;
+                let response = self
+                    .query_task_response(namespace, run_id, task.query_id.clone(), query)
+                    .await?;
+                Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
+            }
+            RemoteTaskKind::Unspecified => Err(errors::invalid("the task names no kind")),
+        }
+    }
+
+    /// Has the owner of a queued task's run start it for the poller (this node coordinates);
+    /// `None` when the task is no longer current or its owner cannot be reached (the task is
+    /// dropped: the owner offers it again when it recovers the run).
+    pub(super) async fn start_remote_workflow_task(
+        &self,
+        task: RemoteTask,
+        identity: &str,
+    ) -> Option<PollWorkflowTaskQueueResponse> {
+        let bytes = self.start_remotely(task, identity).await?;
+        PollWorkflowTaskQueueResponse::decode(bytes.as_slice()).ok()
+    }
+
+    /// [`Frontend::start_remote_workflow_task`] for an activity task.
+    pub(super) async fn start_remote_activity_task(
+        &self,
+        task: RemoteTask,
+        identity: &str,
+    ) -> Option<PollActivityTaskQueueResponse> {
+        let bytes = self.start_remotely(task, identity).await?;
+        PollActivityTaskQueueResponse::decode(bytes.as_slice()).ok()
+    }
+
+    /// The owner's answer to the start of `task`. A task whose owner did not answer (none
+    /// known yet, or unreachable: a shard changing hands) is queued again a moment later; one
+    /// the owner no longer has (stale, or its shard moved on: the next owner offers it when
+    /// it loads the shard) is dropped.
+    async fn start_remotely(&self, task: RemoteTask, identity: &str) -> Option<Vec<u8>> {
+        let peers = self.history.peers()?;
+        match peers.start(task.clone(), identity).await {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            Ok(_) => None,
+            Err(status) if errors::is_shard_elsewhere(&status) => None,
+            Err(status) => {
+                tracing::debug!(run_id = task.run_id, error = %status.message(), "queuing a task again: its run's owner did not answer");
+                let history = self.history.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(REQUEUE_AFTER).await;
+                    history.queue_remote(task);
+                });
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Shards moving between the nodes of a spread cluster, on the history side.
+//!
+//! A node works only on runs of the shards it holds: a run of another shard (one that moved
+//! away, or that a call reached this node for while it moved) is refused with
+//! `UNAVAILABLE` (`errors::shard_elsewhere`), which clients retry and which reaches the new
+//! owner, and is never kept in the run cache, so a shard that comes back is read afresh. When
+//! this node gives a shard up it drops the shard's cached runs; when it takes one it recovers
+//! the shard's open runs, as a restarted server recovers all of them (`recovery.rs`), and
+//! reads its wake-ups. When the coordinator changes, its queues are gone with it (or begin
+//! empty), so every node offers every ready task of its runs again.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use temper_engine::Execution;
+use tonic::Status;
+
+use super::History;
+use crate::errors;
+
+impl History {
+    /// Refuses work on `exec` when its shard is another node's (a spread cluster).
+    pub(super) fn check_owned(&self, exec: &Execution) -> Result<(), Status> {
+        let Some(peers) = &self.peers else {
+            return Ok(());
+        };
+        let shard = peers.shards().shard_of(&exec.namespace, &exec.workflow_id);
+        if peers.shards().holds(shard) {
+            Ok(())
+        } else {
+            Err(errors::shard_elsewhere(shard))
+        }
+    }
+
+    /// What runs until the process ends in a spread cluster (`None` otherwise): loads the
+    /// shards this node takes, unloads those it gives up, and offers every ready task again
+    /// when the coordinator changes. It notes the shards held now, before it is spawned:
+    /// recovery, which reads them later, misses none taken meanwhile.
+    pub fn follow_shard_moves(self: Arc<Self>) -> Option<impl Future<Output = ()> + use<>> {
+        let shards = self.peers.as_ref()?.shards().clone();
+        let mut held_changes = shards.held_changes();
+        let mut coordinator_changes = shards.coordinator_changes();
+        let mut loaded: BTreeSet<i32> = shards.held_ids().into_iter().collect();
+        Some(async move {
+            loop {
+                tokio::select! {
+                    changed = held_changes.changed() => if changed.is_err() { return },
+                    changed = coordinator_changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        tracing::info!("the coordinator changed; offering every ready task again");
+                        self.recover_shards(shards.held_ids()).await;
+                        continue;
+                    }
+                }
+                let held: BTreeSet<i32> = shards.held_ids().into_iter().collect();
+                self.move_shards(&loaded, &held).await;
+                loaded = held;
+            }
+        })
+    }
+
+    /// Unloads the shards of `loaded` not `held` any more, and loads those newly held.
+    async fn move_shards(&self, loaded: &BTreeSet<i32>, held: &BTreeSet<i32>) {
+        let gone: Vec<i32> = loaded.difference(held).copied().collect();
+        let taken: Vec<i32> = held.difference(loaded).copied().collect();
+        if !gone.is_empty() {
+            tracing::info!(?gone, "unloading shards handed over");
+            self.unload_shards(&gone).await;
+        }
+        if !taken.is_empty() {
+            tracing::info!(?taken, "loading shards taken");
+            self.recover_shards(taken).await;
+            self.timers.reload();
+        }
+    }
+
+    /// Drops the cached runs of `gone`, shards this node no longer holds.
+    async fn unload_shards(&self, gone: &[i32]) {
+        let Some(peers) = &self.peers else {
+            return;
+        };
+        let mut unloaded = Vec::new();
+        for (run_id, entry) in self.runs.entries() {
+            let state = entry.state.lock().await;
+            let shard = state
+                .as_ref()
+                .map(|exec| peers.shards().shard_of(&exec.namespace, &exec.workflow_id));
+            if shard.is_some_and(|shard| gone.contains(&shard)) {
+                unloaded.push(run_id);
+            }
+        }
+        self.forget_runs(&unloaded).await;
+    }
+}

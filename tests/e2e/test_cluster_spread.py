@@ -1,0 +1,129 @@
+"""A cluster whose shards are spread over its nodes (experimental `--cluster-spread-shards`):
+each node serves its share of the shards, calls for other shards are forwarded to their owner,
+the coordinator (the owner of shard 0) holds the task queues and starts each matched task on its
+run's owner; a joining node gets its share, and a killed node's shards are taken by the others.
+Python SDK clients and workers on every node."""
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from cluster_workflows import RUNS, SpreadWorkflow, note
+from test_cluster import LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema  # noqa: F401
+
+
+def spread_node(tmp_path, schema: str, name: str):
+    server = node(tmp_path, schema, name)
+    server.extra_args += ["--cluster-spread-shards"]
+    return server
+
+
+def held_shards(status: str, server) -> int:
+    line = next((l for l in status.splitlines() if l.startswith(f"{server.target}/")), None)
+    return int(line.split()[4]) if line else 0
+
+
+async def until_spread(asked, nodes, within: float) -> str:
+    """Waits until `nodes` hold every shard between them, none more than its share (the shard
+    count over the nodes, rounded up), as `asked` reports; the status."""
+    share = -(-64 // len(nodes))
+    deadline = time.monotonic() + within
+    while True:
+        status = cli("cluster", "status", "--address", asked.target)
+        held = [held_shards(status, n) for n in nodes]
+        if sum(held) == 64 and max(held) <= share:
+            return status
+        assert time.monotonic() < deadline, f"shards held {held}, not spread:\n{status}"
+        await asyncio.sleep(0.2)
+
+
+async def run_all(clients: list[Client], keys: list[str], task_queue: str) -> list[list[str]]:
+    """Starts, signals and queries a run per key through the clients in turn; their results."""
+    gate = asyncio.Semaphore(20)
+
+    async def one(i: int, key: str) -> list[str]:
+        client = clients[i % len(clients)]
+        async with gate:
+            handle = await client.start_workflow(SpreadWorkflow.run, key, id=key, task_queue=task_queue)
+            await handle.signal(SpreadWorkflow.add, f"signal {key}")
+        try:
+            return await asyncio.wait_for(handle.result(), 30)
+        except asyncio.TimeoutError:
+            history = await handle.fetch_history()
+            print("stuck:", key, [(e.event_id, e.event_type) for e in history.events])
+            raise
+
+    return await asyncio.gather(*(one(i, key) for i, key in enumerate(keys)))
+
+
+async def runs_in_a_new_namespace(registrar, other, task_queue: str) -> None:
+    """A namespace registered through one node serves runs through another (every node reads
+    the namespaces again each second; Temporal's hosts every ten)."""
+    namespace = f"spread-{uuid.uuid4().hex[:8]}"
+    registering = await Client.connect(registrar.target)
+    await registering.workflow_service.register_namespace(RegisterNamespaceRequest(
+        namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)))
+    await asyncio.sleep(1.5)
+    client = await Client.connect(other.target, namespace=namespace)
+    async with Worker(client, task_queue=task_queue, workflows=[SpreadWorkflow], activities=[note]):
+        keys = [f"spread-{uuid.uuid4().hex[:8]}-ns-{i}" for i in range(10)]
+        results = await run_all([client], keys, task_queue)
+    assert results == [[f"noted {key}", f"signal {key}"] for key in keys]
+
+
+@needs_postgres
+async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(tmp_path, schema, task_queue):
+    a, b, c = (spread_node(tmp_path, schema, name) for name in ("a", "b", "c"))
+    a.start()
+    await until_spread(a, [a], within=5)
+    b.start()
+    try:
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+        clients = [await Client.connect(n.target) for n in (a, b)]
+        workers = [Worker(client, task_queue=task_queue, workflows=[SpreadWorkflow], activities=[note])
+                   for client in clients]
+        async with workers[0], workers[1]:
+            keys = [f"spread-{uuid.uuid4().hex[:8]}-{i}" for i in range(40)]
+            results = await run_all(clients, keys, task_queue)
+            for key, result in zip(keys, results):
+                assert result == [f"noted {key}", f"signal {key}"], result
+            # A query reaches the run's owner, its task goes through the coordinator's queue.
+            for key in keys[:6]:
+                assert await clients[1].get_workflow_handle(key).query(SpreadWorkflow.seen) == [f"signal {key}"]
+            await runs_in_a_new_namespace(a, b, task_queue)
+            # A third node joins: the others hand it its share, a few shards per pass.
+            c.start()
+            await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)
+            clients.append(await Client.connect(c.target))
+            more = [f"spread-{uuid.uuid4().hex[:8]}-joined-{i}" for i in range(30)]
+            results = await run_all(clients, more, task_queue)
+            for key, result in zip(more, results):
+                assert result == [f"noted {key}", f"signal {key}"], result
+            # kill -9 of a node that does not coordinate, with runs waiting for their signal.
+            pending = [f"spread-{uuid.uuid4().hex[:8]}-killed-{i}" for i in range(30)]
+            handles = [await clients[i % 2].start_workflow(SpreadWorkflow.run, key, id=key, task_queue=task_queue)
+                       for i, key in enumerate(pending)]
+            await asyncio.sleep(1.5)
+            c.kill()
+            await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+            for handle in handles:
+                await handle.signal(SpreadWorkflow.add, "after the kill")
+            results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+            for key, result in zip(pending, results):
+                assert result == [f"noted {key}", "after the kill"], result
+        for key in keys + more + pending:
+            history = await clients[0].get_workflow_handle(key).fetch_history()
+            assert contiguous(history.events), key
+        reruns = {key: n for key, n in RUNS.items() if key.startswith("spread-") and n > 1}
+        assert len(reruns) <= 10, reruns
+    finally:
+        for server in (a, b, c):
+            server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()
