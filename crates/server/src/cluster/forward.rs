@@ -42,6 +42,10 @@ use super::{DescribeCluster, Shards};
 use crate::MAX_MESSAGE_SIZE;
 use crate::tls::{self, Protocol, ReloadingTls};
 
+/// A call for a shard with no known owner waits up to this part of a lease for one (about
+/// two passes of a settling lease loop).
+const OWNER_WAIT_PER_LEASE: u32 = 8;
+
 /// The header a forwarded call carries (the forwarding node's id).
 const FORWARDED: &str = "temper-forwarded";
 /// The path prefix of the calls a standby answers itself.
@@ -204,7 +208,9 @@ impl Forwarder {
         mut request: http::Request<Body>,
         shard: i32,
     ) -> http::Response<Body> {
-        let Some(address) = self.shards.owner_address(shard) else {
+        // A shard changing hands has no known owner until the lease loop's next pass.
+        let wait = self.shards.lease / OWNER_WAIT_PER_LEASE;
+        let Some(address) = self.shards.await_owner(shard, wait).await else {
             return unavailable(&format!(
                 "no node serves shard {shard} at the moment (its ownership is changing); retry"
             ));

@@ -13,6 +13,8 @@ use super::{Shards, now_ms};
 
 /// Renewals per lease period: a node misses a few before its lease runs out.
 const RENEWALS_PER_LEASE: u32 = 4;
+/// How much more often a node of a spread cluster passes while it does not hold its share.
+const SETTLING_SPEED_UP: u32 = 5;
 /// A node silent for this many lease periods is gone: its membership row is deleted (it
 /// stays listed a while, for `temper cluster status` to show what happened).
 const FORGOTTEN_AFTER_LEASES: i64 = 30;
@@ -32,7 +34,14 @@ pub async fn run_leases(shards: Arc<Shards>, store: Arc<dyn Store>) {
     let every = shards.lease / RENEWALS_PER_LEASE;
     let passes = async {
         loop {
-            tokio::time::sleep(every).await;
+            // While shards change hands, passes come faster: a shard given up is taken at
+            // the next pass of the node that wants it, and calls for it wait until then.
+            let pause = if shards.is_settling() {
+                every / SETTLING_SPEED_UP
+            } else {
+                every
+            };
+            tokio::time::sleep(pause).await;
             take_leases(&shards, store.as_ref()).await;
         }
     };
@@ -129,6 +138,7 @@ async fn balance(
     times: (i64, i64),
 ) -> StoreResult<()> {
     let held = shards.fences();
+    shards.note_settling(held.len() != share);
     if held.len() <= share {
         let wanted = share - held.len();
         return take_free(shards, store, leases, predecessors, times, wanted).await;

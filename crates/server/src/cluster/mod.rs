@@ -50,6 +50,9 @@ pub use tasks::{Peers, TaskHost};
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
 pub const DEFAULT_SHARDS: i32 = 64;
+/// How often a call for a shard that has no known owner looks again (`await_owner`).
+const OWNER_RECHECK: Duration = Duration::from_millis(50);
+
 /// How long a lease lasts unless configured otherwise: a dead node's shards are taken over
 /// within this long.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
@@ -90,6 +93,8 @@ pub struct Shards {
     held_changed: watch::Sender<u64>,
     /// Bumped whenever the coordinator (the owner of shard 0) changes, as this node sees it.
     coordinator_changed: watch::Sender<u64>,
+    /// True while this node of a spread cluster does not hold its share of the shards.
+    settling: std::sync::atomic::AtomicBool,
 }
 
 impl Shards {
@@ -123,6 +128,7 @@ impl Shards {
             spread: config.spread,
             held_changed: watch::channel(0).0,
             coordinator_changed: watch::channel(0).0,
+            settling: std::sync::atomic::AtomicBool::new(config.spread),
         }))
     }
 
@@ -203,6 +209,30 @@ impl Shards {
         if coordinator_moved {
             self.coordinator_changed
                 .send_modify(|version| *version += 1);
+        }
+    }
+
+    /// True while this node of a spread cluster does not hold its share of the shards.
+    pub fn is_settling(&self) -> bool {
+        self.settling.load(Ordering::Relaxed)
+    }
+
+    fn note_settling(&self, settling: bool) {
+        self.settling.store(settling, Ordering::Relaxed);
+    }
+
+    /// Waits up to `at_most` for the lease loop to find an owner of `shard` other than this
+    /// node (a shard changing hands); its address.
+    pub async fn await_owner(&self, shard: i32, at_most: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            if let Some(address) = self.owner_address(shard) {
+                return Some(address);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(OWNER_RECHECK).await;
         }
     }
 

@@ -47,6 +47,10 @@ impl Frontend {
     ) -> Result<Vec<u8>, Status> {
         let namespace = &task.namespace;
         let (run_id, scheduled) = (&task.run_id, task.scheduled_event_id);
+        // Not "no longer current": the coordinator keeps a task whose shard moved on, as it
+        // may be the new owner's offer, reaching this node by an outdated owner table.
+        self.history
+            .check_shard_held(namespace, &task.workflow_id)?;
         match task.kind() {
             RemoteTaskKind::Workflow => {
                 let started = self
@@ -106,16 +110,15 @@ impl Frontend {
         PollActivityTaskQueueResponse::decode(bytes.as_slice()).ok()
     }
 
-    /// The owner's answer to the start of `task`. A task whose owner did not answer (none
-    /// known yet, or unreachable: a shard changing hands) is queued again a moment later; one
-    /// the owner no longer has (stale, or its shard moved on: the next owner offers it when
-    /// it loads the shard) is dropped.
+    /// The owner's answer to the start of `task`. A task the owner no longer has (stale) is
+    /// dropped; one whose owner did not answer (none known yet, unreachable, or no longer the
+    /// owner: a shard changing hands) is queued again a moment later, when the lease loop
+    /// knows the new owner. (Dropping it would lose it when it is the new owner's offer.)
     async fn start_remotely(&self, task: RemoteTask, identity: &str) -> Option<Vec<u8>> {
         let peers = self.history.peers()?;
         match peers.start(task.clone(), identity).await {
             Ok(bytes) if !bytes.is_empty() => Some(bytes),
             Ok(_) => None,
-            Err(status) if errors::is_shard_elsewhere(&status) => None,
             Err(status) => {
                 tracing::debug!(run_id = task.run_id, error = %status.message(), "queuing a task again: its run's owner did not answer");
                 let history = self.history.clone();

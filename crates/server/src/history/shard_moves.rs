@@ -22,10 +22,16 @@ use crate::errors;
 impl History {
     /// Refuses work on `exec` when its shard is another node's (a spread cluster).
     pub(super) fn check_owned(&self, exec: &Execution) -> Result<(), Status> {
+        self.check_shard_held(&exec.namespace, &exec.workflow_id)
+    }
+
+    /// Refuses work on the workflow id's runs when their shard is another node's (a spread
+    /// cluster).
+    pub fn check_shard_held(&self, namespace: &str, workflow_id: &str) -> Result<(), Status> {
         let Some(peers) = &self.peers else {
             return Ok(());
         };
-        let shard = peers.shards().shard_of(&exec.namespace, &exec.workflow_id);
+        let shard = peers.shards().shard_of(namespace, workflow_id);
         if peers.shards().holds(shard) {
             Ok(())
         } else {
