@@ -61,3 +61,34 @@ class SpreadWorkflow:
         await workflow.sleep(timedelta(seconds=1))
         await workflow.wait_condition(lambda: len(self.signals) > 0)
         return [first, *self.signals]
+
+
+@workflow.defn
+class SpreadReceiver:
+    """Waits for a signal from another workflow (or is canceled by one)."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    @workflow.signal
+    def poke(self, value: str) -> None:
+        self.got.append(value)
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: len(self.got) > 0)
+        return self.got
+
+
+@workflow.defn
+class SpreadSender:
+    """Signals or cancels another workflow, most likely on another node's shard."""
+
+    @workflow.run
+    async def run(self, target: str, cancel: bool) -> str:
+        handle = workflow.get_external_workflow_handle(target)
+        if cancel:
+            await handle.cancel()
+        else:
+            await handle.signal(SpreadReceiver.poke, f"from {workflow.info().workflow_id}")
+        return "sent"

@@ -1,8 +1,9 @@
 """A cluster whose shards are spread over its nodes (experimental `--cluster-spread-shards`):
 each node serves its share of the shards, calls for other shards are forwarded to their owner,
 the coordinator (the owner of shard 0) holds the task queues and starts each matched task on its
-run's owner; a joining node gets its share, and a killed node's shards are taken by the others.
-Python SDK clients and workers on every node."""
+run's owner, a run's signals and cancels reach workflows on other nodes' shards, namespaces
+registered on one node serve on the others; a joining node gets its share, and a killed node's
+shards are taken by the others. Python SDK clients and workers on every node."""
 
 import asyncio
 import time
@@ -11,10 +12,10 @@ import uuid
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from cluster_workflows import RUNS, SpreadWorkflow, note
+from cluster_workflows import RUNS, SpreadReceiver, SpreadSender, SpreadWorkflow, note
 from test_cluster import LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema  # noqa: F401
 
 
@@ -77,6 +78,23 @@ async def runs_in_a_new_namespace(registrar, other, task_queue: str) -> None:
     assert results == [[f"noted {key}", f"signal {key}"] for key in keys]
 
 
+async def external_requests(clients: list[Client], task_queue: str) -> None:
+    """Workflows signal and cancel other workflows, ten pairs: most pairs live on different
+    nodes' shards, whose owner delivers the request."""
+    receivers = [f"spread-{uuid.uuid4().hex[:8]}-receiver-{i}" for i in range(10)]
+    for i, key in enumerate(receivers):
+        await clients[i % 2].start_workflow(SpreadReceiver.run, id=key, task_queue=task_queue)
+    senders = [await clients[(i + 1) % 2].start_workflow(
+        SpreadSender.run, args=[key, i == 0], id=f"{key}-sender", task_queue=task_queue)
+        for i, key in enumerate(receivers)]
+    assert await asyncio.wait_for(asyncio.gather(*(s.result() for s in senders)), 30) == ["sent"] * 10
+    with pytest.raises(WorkflowFailureError):
+        await clients[0].get_workflow_handle(receivers[0]).result()
+    for key in receivers[1:]:
+        result = await asyncio.wait_for(clients[1].get_workflow_handle(key).result(), 30)
+        assert result == [f"from {key}-sender"]
+
+
 @needs_postgres
 async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(tmp_path, schema, task_queue):
     a, b, c = (spread_node(tmp_path, schema, name) for name in ("a", "b", "c"))
@@ -86,8 +104,8 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
     try:
         await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
         clients = [await Client.connect(n.target) for n in (a, b)]
-        workers = [Worker(client, task_queue=task_queue, workflows=[SpreadWorkflow], activities=[note])
-                   for client in clients]
+        workers = [Worker(client, task_queue=task_queue, activities=[note],
+                          workflows=[SpreadWorkflow, SpreadReceiver, SpreadSender]) for client in clients]
         async with workers[0], workers[1]:
             keys = [f"spread-{uuid.uuid4().hex[:8]}-{i}" for i in range(40)]
             results = await run_all(clients, keys, task_queue)
@@ -97,6 +115,7 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
             for key in keys[:6]:
                 assert await clients[1].get_workflow_handle(key).query(SpreadWorkflow.seen) == [f"signal {key}"]
             await runs_in_a_new_namespace(a, b, task_queue)
+            await external_requests(clients, task_queue)
             # A third node joins: the others hand it its share, a few shards per pass.
             c.start()
             await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)

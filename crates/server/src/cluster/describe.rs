@@ -1,20 +1,21 @@
 //! Temper's own `ClusterService` (`crates/api/proto/temper/cluster/v1`): `DescribeCluster`,
 //! the membership rows and shard leases as the answering node reads them from the store
 //! (`temper cluster status` prints it), and the task calls between the nodes of a spread
-//! cluster (`tasks.rs`), which this node's [`TaskHost`] answers. Served on every node's gRPC
+//! cluster (`tasks.rs`), which this node's [`PeerHost`] answers. Served on every node's gRPC
 //! port beside Temporal's services.
 
 use std::sync::Arc;
 
 use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
-    ClusterNode, DescribeClusterRequest, DescribeClusterResponse, OfferTaskRequest,
-    OfferTaskResponse, ShardLease, StartTaskRequest, StartTaskResponse,
+    ClusterNode, DeliverExternalRequest, DeliverExternalResponse, DescribeClusterRequest,
+    DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
+    StartTaskResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
 
-use super::{Shards, TaskHost, now_ms};
+use super::{PeerHost, Shards, now_ms};
 use crate::errors;
 
 pub struct DescribeCluster {
@@ -22,7 +23,7 @@ pub struct DescribeCluster {
     /// This node's shards; `None` for a server on SQLite (not a cluster).
     shards: Option<Arc<Shards>>,
     /// What answers the task calls: a serving node of a spread cluster's services.
-    tasks: Option<Arc<dyn TaskHost>>,
+    tasks: Option<Arc<dyn PeerHost>>,
 }
 
 impl DescribeCluster {
@@ -35,12 +36,12 @@ impl DescribeCluster {
     }
 
     /// The same service answering the task calls of a spread cluster with `tasks`.
-    pub fn with_tasks(mut self, tasks: Arc<dyn TaskHost>) -> Self {
+    pub fn with_tasks(mut self, tasks: Arc<dyn PeerHost>) -> Self {
         self.tasks = Some(tasks);
         self
     }
 
-    fn tasks(&self) -> Result<&Arc<dyn TaskHost>, Status> {
+    fn tasks(&self) -> Result<&Arc<dyn PeerHost>, Status> {
         self.tasks
             .as_ref()
             .ok_or_else(|| Status::unavailable("this node does not serve a spread cluster's tasks"))
@@ -106,5 +107,13 @@ impl ClusterService for DescribeCluster {
         let task = request.task.ok_or_else(|| errors::invalid("no task"))?;
         let response = self.tasks()?.start(task, &request.identity).await?;
         Ok(Response::new(StartTaskResponse { response }))
+    }
+
+    async fn deliver_external(
+        &self,
+        request: Request<DeliverExternalRequest>,
+    ) -> Result<Response<DeliverExternalResponse>, Status> {
+        let delivered = self.tasks()?.deliver_external(request.into_inner()).await?;
+        Ok(Response::new(delivered))
     }
 }

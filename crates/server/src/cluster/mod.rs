@@ -46,7 +46,7 @@ pub use describe::DescribeCluster;
 pub use forward::{Forwarder, forward_until_active, http_backend};
 pub use leases::{run_leases, take_leases};
 pub use spread::ToOwnerLayer;
-pub use tasks::{Peers, TaskHost};
+pub use tasks::{PeerHost, Peers};
 
 /// Shards a new cluster is created with unless told otherwise; stored at the first start.
 pub const DEFAULT_SHARDS: i32 = 64;

@@ -11,22 +11,27 @@
 //! the coordinator changes; then every node offers every ready task of its runs to the new
 //! coordinator again (History's `republish`), as the old one's queues are gone. (After
 //! Temporal's history → matching `AddTask` and matching → history `RecordTaskStarted`.)
+//! A run's signals and cancel requests to a workflow of another node's shard are delivered
+//! by that node ([`Peers::deliver_external`]); the sending run records the outcome.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
-use temper_api::cluster::{OfferTaskRequest, RemoteTask, StartTaskRequest};
+use temper_api::cluster::{
+    DeliverExternalRequest, DeliverExternalResponse, OfferTaskRequest, RemoteTask, StartTaskRequest,
+};
 use tonic::Status;
 
 use super::Forwarder;
 use super::Shards;
 
-/// A boxed future, for [`TaskHost`]'s methods.
+/// A boxed future, for [`PeerHost`]'s methods.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// What serves a node's side of the task calls: its queues (as coordinator) and its runs.
-pub trait TaskHost: Send + Sync {
+/// What answers the calls other nodes make to this one: its queues (as coordinator) and its
+/// runs.
+pub trait PeerHost: Send + Sync {
     /// Queues a task another node offers; false when the queue refused it.
     fn offer(&self, task: RemoteTask) -> bool;
     /// Starts a task of one of this node's runs for `identity`: the encoded poll response,
@@ -36,6 +41,12 @@ pub trait TaskHost: Send + Sync {
         task: RemoteTask,
         identity: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, Status>>;
+    /// Delivers another node's run's signal or cancel request to one of this node's
+    /// workflows: the run it reached, if any.
+    fn deliver_external(
+        &self,
+        request: DeliverExternalRequest,
+    ) -> BoxFuture<'_, Result<DeliverExternalResponse, Status>>;
 }
 
 /// How long a node waits before offering a task again after an offer failed.
@@ -92,6 +103,18 @@ impl Peers {
             identity: identity.to_string(),
         };
         Ok(client.start_task(request).await?.into_inner().response)
+    }
+
+    /// Asks the owner of the workflow a run's request names to deliver it (`request` is the
+    /// encoded request, for `namespace` and `workflow_id`).
+    pub async fn deliver_external(
+        &self,
+        (namespace, workflow_id): (&str, &str),
+        request: DeliverExternalRequest,
+    ) -> Result<DeliverExternalResponse, Status> {
+        let shard = self.shards().shard_of(namespace, workflow_id);
+        let mut client = self.client_for(shard)?;
+        Ok(client.deliver_external(request).await?.into_inner())
     }
 
     /// A client of the node that owns `shard`.

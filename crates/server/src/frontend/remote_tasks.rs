@@ -1,17 +1,20 @@
 //! A spread cluster's tasks on the frontend side (`cluster/tasks.rs` has the protocol): the
 //! coordinator's polls start the tasks of other nodes' runs on those nodes, and a run's owner
 //! starts them and builds the poll's response, which passes back through the coordinator
-//! unchanged.
+//! unchanged. Other nodes' runs' signals and cancel requests to this node's workflows are
+//! delivered by History (`deliver_for_peer`).
 
 use prost::Message;
-use temper_api::cluster::{RemoteTask, RemoteTaskKind};
+use temper_api::cluster::{
+    DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
+};
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::{
     PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse,
 };
 use tonic::Status;
 
-use crate::cluster::TaskHost;
+use crate::cluster::PeerHost;
 use crate::cluster::tasks::BoxFuture;
 use crate::errors;
 use crate::history::{HandedActivityTask, HandedWorkflowTask};
@@ -23,7 +26,7 @@ use super::responses::activity_task_response;
 /// the lease loop's pass, which learns the shards' new owners.
 const REQUEUE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
-impl TaskHost for Frontend {
+impl PeerHost for Frontend {
     fn offer(&self, task: RemoteTask) -> bool {
         self.history.queue_remote(task)
     }
@@ -34,6 +37,13 @@ impl TaskHost for Frontend {
         identity: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, Status>> {
         Box::pin(self.start_for_coordinator(task, identity))
+    }
+
+    fn deliver_external(
+        &self,
+        request: DeliverExternalRequest,
+    ) -> BoxFuture<'_, Result<DeliverExternalResponse, Status>> {
+        Box::pin(self.history.deliver_for_peer(request))
     }
 }
 

@@ -49,6 +49,10 @@ pub(super) enum FollowUp {
     },
 }
 
+/// How long follow-up work that another node of a spread cluster did not answer waits before
+/// it is tried again.
+const FOLLOW_UP_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The run a close event chains to (continue-as-new, retry, cron), if any.
 pub(super) fn next_run_of(close: &HistoryEvent) -> Option<String> {
     use temper_api::proto::history::v1::history_event::Attributes;
@@ -140,10 +144,30 @@ impl History {
                             .await
                     }
                 };
-                if let Err(status) = result {
-                    tracing::warn!(?work, error = %status.message(), "follow-up failed");
+                match result {
+                    Ok(()) => {}
+                    // In a spread cluster, another node did not answer (a shard changing
+                    // hands): the work is tried again a moment later.
+                    Err(status)
+                        if history.peers.is_some() && status.code() == tonic::Code::Unavailable =>
+                    {
+                        history.follow_up_later(work);
+                    }
+                    Err(status) => {
+                        tracing::warn!(?work, error = %status.message(), "follow-up failed");
+                    }
                 }
             }
+        });
+    }
+
+    /// Queues follow-up work again after [`FOLLOW_UP_RETRY`].
+    fn follow_up_later(&self, work: FollowUp) {
+        let queue = self.follow_ups.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(FOLLOW_UP_RETRY).await;
+            // The receiver lives as long as the server.
+            let _ = queue.send(work);
         });
     }
 
@@ -235,6 +259,9 @@ impl History {
         source: &Execution,
         request: &ExternalRequest,
     ) -> Result<Option<WorkflowExecution>, Status> {
+        if let Some(peers) = self.peers_for(&request.namespace, &request.workflow_id) {
+            return self.deliver_remotely(peers, source, request).await;
+        }
         let run_id = if request.run_id.is_empty() {
             match self
                 .store

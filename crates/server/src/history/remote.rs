@@ -1,16 +1,24 @@
-//! A spread cluster's tasks on the history side (`cluster/tasks.rs` has the protocol): a node
-//! that does not coordinate offers its runs' ready tasks to the coordinator's queues instead
-//! of its own, and the coordinator queues the tasks other nodes offer it.
+//! A spread cluster's calls between nodes on the history side (`cluster/tasks.rs` has the
+//! protocol): a node that does not coordinate offers its runs' ready tasks to the
+//! coordinator's queues instead of its own, and the coordinator queues the tasks other nodes
+//! offer it; a run's signal or cancel request to a workflow of another node's shard is
+//! delivered by that node.
 
 use std::sync::Arc;
 
 use prost::Message;
-use temper_api::cluster::{RemoteTask, RemoteTaskKind};
+use temper_api::cluster::{
+    DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
+};
+use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_engine::Execution;
+use temper_engine::state::ExternalRequest;
+use tonic::Status;
 
 use super::{FollowUp, History, route_of};
 use crate::cluster::Peers;
+use crate::errors;
 use crate::matching::{QueueKind, QueuedTask, Route};
 
 impl History {
@@ -62,6 +70,58 @@ impl History {
         };
         self.matching
             .offer_routed(&namespace, &queue, kind, queued, route)
+    }
+}
+
+impl History {
+    /// The other nodes, when the workflow id's shard is one of theirs.
+    pub(super) fn peers_for(&self, namespace: &str, workflow_id: &str) -> Option<&Arc<Peers>> {
+        self.peers
+            .as_ref()
+            .filter(|peers| !peers.shards().holds_run(namespace, workflow_id))
+    }
+
+    /// Has the owner of the workflow `request` names deliver it: the run it reached, if any.
+    pub(super) async fn deliver_remotely(
+        &self,
+        peers: &Peers,
+        source: &Execution,
+        request: &ExternalRequest,
+    ) -> Result<Option<WorkflowExecution>, Status> {
+        let call = DeliverExternalRequest {
+            source_workflow_id: source.workflow_id.clone(),
+            source_run_id: source.run_id.clone(),
+            request: request.encode_to_vec(),
+        };
+        let target = (request.namespace.as_str(), request.workflow_id.as_str());
+        let delivered = peers.deliver_external(target, call).await?;
+        Ok((!delivered.run_id.is_empty()).then_some(WorkflowExecution {
+            workflow_id: delivered.workflow_id,
+            run_id: delivered.run_id,
+        }))
+    }
+
+    /// Delivers another node's run's signal or cancel request to one of this node's
+    /// workflows (`deliver_one`); refused when the workflow's shard moved on.
+    pub async fn deliver_for_peer(
+        &self,
+        call: DeliverExternalRequest,
+    ) -> Result<DeliverExternalResponse, Status> {
+        let request = ExternalRequest::decode(call.request.as_slice())
+            .map_err(|_| errors::invalid("the request does not decode"))?;
+        self.check_shard_held(&request.namespace, &request.workflow_id)?;
+        let source = Execution {
+            workflow_id: call.source_workflow_id,
+            run_id: call.source_run_id,
+            ..Default::default()
+        };
+        let delivered = self.deliver_one(&source, &request).await?;
+        Ok(
+            delivered.map_or_else(Default::default, |run| DeliverExternalResponse {
+                workflow_id: run.workflow_id,
+                run_id: run.run_id,
+            }),
+        )
     }
 }
 
