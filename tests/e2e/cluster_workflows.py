@@ -92,3 +92,12 @@ class SpreadSender:
         else:
             await handle.signal(SpreadReceiver.poke, f"from {workflow.info().workflow_id}")
         return "sent"
+
+
+@workflow.defn
+class SpreadParent:
+    """Waits for its child (a `SpreadReceiver`), whose shard may move to another node."""
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        return await workflow.execute_child_workflow(SpreadReceiver.run, id=f"{key}-child")

@@ -13,9 +13,10 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from cluster_workflows import RUNS, SpreadReceiver, SpreadSender, SpreadWorkflow, note
+from cluster_workflows import RUNS, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
 from test_cluster import LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema  # noqa: F401
 
 
@@ -78,6 +79,39 @@ async def runs_in_a_new_namespace(registrar, other, task_queue: str) -> None:
     assert results == [[f"noted {key}", f"signal {key}"] for key in keys]
 
 
+SPREAD_WORKFLOWS = [SpreadWorkflow, SpreadReceiver, SpreadSender, SpreadParent]
+
+
+async def families_on_one_node(node, task_queue: str) -> list[str]:
+    """Ten parents, each waiting for a child that waits for a signal, started while one node
+    holds every shard (a child is created in its parent's write); their ids."""
+    client = await Client.connect(node.target)
+    parents = [f"spread-{uuid.uuid4().hex[:8]}-parent-{i}" for i in range(10)]
+    async with Worker(client, task_queue=task_queue, workflows=SPREAD_WORKFLOWS, activities=[note]):
+        for key in parents:
+            await client.start_workflow(SpreadParent.run, key, id=key, task_queue=task_queue)
+        deadline = time.monotonic() + 20
+        for key in parents:
+            while True:
+                try:
+                    await client.get_workflow_handle(f"{key}-child").describe()
+                    break
+                except RPCError:
+                    assert time.monotonic() < deadline, f"{key}'s child did not start"
+                    await asyncio.sleep(0.1)
+    return parents
+
+
+async def families_split(clients: list[Client], parents: list[str]) -> None:
+    """The shards moved since the families started: about half the children now live on
+    another node than their parent, whose owner records the child's close."""
+    for key in parents:
+        await clients[1].get_workflow_handle(f"{key}-child").signal(SpreadReceiver.poke, f"to {key}")
+    results = await asyncio.wait_for(
+        asyncio.gather(*(clients[0].get_workflow_handle(key).result() for key in parents)), 30)
+    assert results == [[f"to {key}"] for key in parents]
+
+
 async def external_requests(clients: list[Client], task_queue: str) -> None:
     """Workflows signal and cancel other workflows, ten pairs: most pairs live on different
     nodes' shards, whose owner delivers the request."""
@@ -100,12 +134,13 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
     a, b, c = (spread_node(tmp_path, schema, name) for name in ("a", "b", "c"))
     a.start()
     await until_spread(a, [a], within=5)
+    families = await families_on_one_node(a, task_queue)
     b.start()
     try:
         await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
         clients = [await Client.connect(n.target) for n in (a, b)]
         workers = [Worker(client, task_queue=task_queue, activities=[note],
-                          workflows=[SpreadWorkflow, SpreadReceiver, SpreadSender]) for client in clients]
+                          workflows=SPREAD_WORKFLOWS) for client in clients]
         async with workers[0], workers[1]:
             keys = [f"spread-{uuid.uuid4().hex[:8]}-{i}" for i in range(40)]
             results = await run_all(clients, keys, task_queue)
@@ -116,6 +151,7 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
                 assert await clients[1].get_workflow_handle(key).query(SpreadWorkflow.seen) == [f"signal {key}"]
             await runs_in_a_new_namespace(a, b, task_queue)
             await external_requests(clients, task_queue)
+            await families_split(clients, families)
             # A third node joins: the others hand it its share, a few shards per pass.
             c.start()
             await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)

@@ -10,7 +10,7 @@ use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
     ClusterNode, DeliverExternalRequest, DeliverExternalResponse, DescribeClusterRequest,
     DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
-    StartTaskResponse,
+    StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
@@ -115,5 +115,13 @@ impl ClusterService for DescribeCluster {
     ) -> Result<Response<DeliverExternalResponse>, Status> {
         let delivered = self.tasks()?.deliver_external(request.into_inner()).await?;
         Ok(Response::new(delivered))
+    }
+
+    async fn sync_children(
+        &self,
+        request: Request<SyncChildrenRequest>,
+    ) -> Result<Response<SyncChildrenResponse>, Status> {
+        self.tasks()?.sync_children(request.into_inner()).await?;
+        Ok(Response::new(SyncChildrenResponse {}))
     }
 }

@@ -12,14 +12,16 @@
 //! coordinator again (History's `republish`), as the old one's queues are gone. (After
 //! Temporal's history → matching `AddTask` and matching → history `RecordTaskStarted`.)
 //! A run's signals and cancel requests to a workflow of another node's shard are delivered
-//! by that node ([`Peers::deliver_external`]); the sending run records the outcome.
+//! by that node ([`Peers::deliver_external`]); the sending run records the outcome. A child
+//! that closed on one node has its parent's owner record it ([`Peers::sync_children`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{
-    DeliverExternalRequest, DeliverExternalResponse, OfferTaskRequest, RemoteTask, StartTaskRequest,
+    DeliverExternalRequest, DeliverExternalResponse, OfferTaskRequest, RemoteTask,
+    StartTaskRequest, SyncChildrenRequest,
 };
 use tonic::Status;
 
@@ -47,6 +49,8 @@ pub trait PeerHost: Send + Sync {
         &self,
         request: DeliverExternalRequest,
     ) -> BoxFuture<'_, Result<DeliverExternalResponse, Status>>;
+    /// Records in one of this node's runs the results of its children that closed.
+    fn sync_children(&self, request: SyncChildrenRequest) -> BoxFuture<'_, Result<(), Status>>;
 }
 
 /// How long a node waits before offering a task again after an offer failed.
@@ -115,6 +119,16 @@ impl Peers {
         let shard = self.shards().shard_of(namespace, workflow_id);
         let mut client = self.client_for(shard)?;
         Ok(client.deliver_external(request).await?.into_inner())
+    }
+
+    /// Asks the owner of a parent run to record the results of its closed children.
+    pub async fn sync_children(&self, request: SyncChildrenRequest) -> Result<(), Status> {
+        let shard = self
+            .shards()
+            .shard_of(&request.parent_namespace, &request.parent_workflow_id);
+        let mut client = self.client_for(shard)?;
+        client.sync_children(request).await?;
+        Ok(())
     }
 
     /// A client of the node that owns `shard`.

@@ -7,6 +7,7 @@
 use prost::Message;
 use temper_api::cluster::{
     DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
+    SyncChildrenRequest,
 };
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::{
@@ -44,6 +45,10 @@ impl PeerHost for Frontend {
         request: DeliverExternalRequest,
     ) -> BoxFuture<'_, Result<DeliverExternalResponse, Status>> {
         Box::pin(self.history.deliver_for_peer(request))
+    }
+
+    fn sync_children(&self, request: SyncChildrenRequest) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(self.history.sync_children_for_peer(request))
     }
 }
 

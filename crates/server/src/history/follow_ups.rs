@@ -206,6 +206,9 @@ impl History {
         if !parent.is_running() {
             return Ok(());
         }
+        if let Some(peers) = self.peers_for(&parent.namespace, &parent.workflow_id) {
+            return self.sync_children_remotely(peers, &parent).await;
+        }
         for child in parent.children.values() {
             if let Some(close) = self.final_close_event(&child.run_id).await? {
                 let initiated = child.initiated_event_id;
@@ -226,8 +229,20 @@ impl History {
     /// Closes a sticky queue whose worker shut down; its waiting tasks go to normal queues.
     pub async fn close_sticky_queue(&self, namespace: &str, queue: &str) -> Result<(), Status> {
         for task in self.matching.close(namespace, queue, QueueKind::Workflow) {
-            if let QueuedTask::Workflow { run_id, .. } = task {
-                self.reset_sticky(&run_id).await?;
+            match task {
+                QueuedTask::Workflow { run_id, .. } => self.reset_sticky(&run_id).await?,
+                // Another node's run (a spread cluster): its task moves to the normal queue
+                // here; the run learns that its sticky queue is gone when its next task's
+                // offer is refused.
+                QueuedTask::Remote(task) => {
+                    let normal = temper_api::cluster::RemoteTask {
+                        task_queue: task.normal_task_queue.clone(),
+                        sticky: false,
+                        ..*task
+                    };
+                    self.queue_remote(normal);
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use prost::Message;
 use temper_api::cluster::{
     DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
+    SyncChildrenRequest,
 };
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::query::v1::WorkflowQuery;
@@ -125,6 +126,29 @@ impl History {
     }
 }
 
+impl History {
+    /// Has the owner of `parent` (another node) record the results of its closed children.
+    pub(super) async fn sync_children_remotely(
+        &self,
+        peers: &Peers,
+        parent: &Execution,
+    ) -> Result<(), Status> {
+        let request = SyncChildrenRequest {
+            parent_namespace: parent.namespace.clone(),
+            parent_workflow_id: parent.workflow_id.clone(),
+            parent_run_id: parent.run_id.clone(),
+        };
+        peers.sync_children(request).await
+    }
+
+    /// Records in one of this node's runs the results of its closed children (another node
+    /// saw a child close); refused when the run's shard moved on.
+    pub async fn sync_children_for_peer(&self, request: SyncChildrenRequest) -> Result<(), Status> {
+        self.check_shard_held(&request.parent_namespace, &request.parent_workflow_id)?;
+        self.sync_children(&request.parent_run_id).await
+    }
+}
+
 /// A task of `exec` on `queue`, as offered to the coordinator.
 pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -> RemoteTask {
     let pinned_build = match route_of(exec) {
@@ -138,6 +162,7 @@ pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -
         workflow_id: exec.workflow_id.clone(),
         run_id: exec.run_id.clone(),
         sticky: queue != exec.task_queue,
+        normal_task_queue: exec.task_queue.clone(),
         pinned_build,
         ..Default::default()
     }
