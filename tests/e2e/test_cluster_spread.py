@@ -12,7 +12,7 @@ import uuid
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -104,12 +104,21 @@ async def families_on_one_node(node, task_queue: str) -> list[str]:
 
 async def families_split(clients: list[Client], parents: list[str]) -> None:
     """The shards moved since the families started: about half the children now live on
-    another node than their parent, whose owner records the child's close."""
-    for key in parents:
+    another node than their parent. A child's close reaches its parent's owner; a parent's
+    close has its child's owner apply the parent-close policy (terminate)."""
+    ended, waiting = parents[:5], parents[5:]
+    for key in ended:
+        await clients[0].get_workflow_handle(key).terminate("the test ends it")
+    for key in waiting:
         await clients[1].get_workflow_handle(f"{key}-child").signal(SpreadReceiver.poke, f"to {key}")
     results = await asyncio.wait_for(
-        asyncio.gather(*(clients[0].get_workflow_handle(key).result() for key in parents)), 30)
-    assert results == [[f"to {key}"] for key in parents]
+        asyncio.gather(*(clients[0].get_workflow_handle(key).result() for key in waiting)), 30)
+    assert results == [[f"to {key}"] for key in waiting]
+    for key in ended:
+        child = clients[1].get_workflow_handle(f"{key}-child")
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(child.result(), 30)
+        assert (await child.describe()).status == WorkflowExecutionStatus.TERMINATED
 
 
 async def external_requests(clients: list[Client], task_queue: str) -> None:

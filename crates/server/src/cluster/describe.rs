@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
-    ClusterNode, DeliverExternalRequest, DeliverExternalResponse, DescribeClusterRequest,
+    ApplyParentClosePolicyRequest, ApplyParentClosePolicyResponse, ClusterNode,
+    DeliverExternalRequest, DeliverExternalResponse, DescribeClusterRequest,
     DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
     StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
 };
@@ -123,5 +124,16 @@ impl ClusterService for DescribeCluster {
     ) -> Result<Response<SyncChildrenResponse>, Status> {
         self.tasks()?.sync_children(request.into_inner()).await?;
         Ok(Response::new(SyncChildrenResponse {}))
+    }
+
+    async fn apply_parent_close_policy(
+        &self,
+        request: Request<ApplyParentClosePolicyRequest>,
+    ) -> Result<Response<ApplyParentClosePolicyResponse>, Status> {
+        let tasks = self.tasks()?;
+        tasks
+            .apply_parent_close_policy(request.into_inner())
+            .await?;
+        Ok(Response::new(ApplyParentClosePolicyResponse {}))
     }
 }

@@ -9,19 +9,21 @@
 //! state is only ever written by its owner, and a task's start is a write of its run like any
 //! other, fenced by the owner's lease. A node whose offer fails retries until it succeeds or
 //! the coordinator changes; then every node offers every ready task of its runs to the new
-//! coordinator again (History's `republish`), as the old one's queues are gone. (After
+//! coordinator again (`history/shard_moves.rs`), as the old one's queues are gone. (After
 //! Temporal's history → matching `AddTask` and matching → history `RecordTaskStarted`.)
 //! A run's signals and cancel requests to a workflow of another node's shard are delivered
 //! by that node ([`Peers::deliver_external`]); the sending run records the outcome. A child
-//! that closed on one node has its parent's owner record it ([`Peers::sync_children`]).
+//! that closed on one node has its parent's owner record it ([`Peers::sync_children`]), and
+//! a parent that closed has each child's owner apply its parent-close policy
+//! ([`Peers::apply_parent_close_policy`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{
-    DeliverExternalRequest, DeliverExternalResponse, OfferTaskRequest, RemoteTask,
-    StartTaskRequest, SyncChildrenRequest,
+    ApplyParentClosePolicyRequest, DeliverExternalRequest, DeliverExternalResponse,
+    OfferTaskRequest, RemoteTask, StartTaskRequest, SyncChildrenRequest,
 };
 use tonic::Status;
 
@@ -51,6 +53,11 @@ pub trait PeerHost: Send + Sync {
     ) -> BoxFuture<'_, Result<DeliverExternalResponse, Status>>;
     /// Records in one of this node's runs the results of its children that closed.
     fn sync_children(&self, request: SyncChildrenRequest) -> BoxFuture<'_, Result<(), Status>>;
+    /// Applies a closed parent's policy to one of this node's workflows, its child.
+    fn apply_parent_close_policy(
+        &self,
+        request: ApplyParentClosePolicyRequest,
+    ) -> BoxFuture<'_, Result<(), Status>>;
 }
 
 /// How long a node waits before offering a task again after an offer failed.
@@ -128,6 +135,19 @@ impl Peers {
             .shard_of(&request.parent_namespace, &request.parent_workflow_id);
         let mut client = self.client_for(shard)?;
         client.sync_children(request).await?;
+        Ok(())
+    }
+
+    /// Asks the owner of a closed parent's child to apply the parent-close policy to it.
+    pub async fn apply_parent_close_policy(
+        &self,
+        request: ApplyParentClosePolicyRequest,
+    ) -> Result<(), Status> {
+        let shard = self
+            .shards()
+            .shard_of(&request.child_namespace, &request.child_workflow_id);
+        let mut client = self.client_for(shard)?;
+        client.apply_parent_close_policy(request).await?;
         Ok(())
     }
 

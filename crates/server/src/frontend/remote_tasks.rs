@@ -6,8 +6,8 @@
 
 use prost::Message;
 use temper_api::cluster::{
-    DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
-    SyncChildrenRequest,
+    ApplyParentClosePolicyRequest, DeliverExternalRequest, DeliverExternalResponse, RemoteTask,
+    RemoteTaskKind, SyncChildrenRequest,
 };
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::{
@@ -49,6 +49,13 @@ impl PeerHost for Frontend {
 
     fn sync_children(&self, request: SyncChildrenRequest) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(self.history.sync_children_for_peer(request))
+    }
+
+    fn apply_parent_close_policy(
+        &self,
+        request: ApplyParentClosePolicyRequest,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(self.history.apply_policy_for_peer(request))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use temper_api::cluster::ApplyParentClosePolicyRequest;
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::enums::v1::ParentClosePolicy;
 use temper_api::proto::history::v1::HistoryEvent;
@@ -47,6 +48,49 @@ pub(super) enum FollowUp {
         operation_token: String,
         handler: temper_engine::execution::HandlerRun,
     },
+}
+
+impl History {
+    /// Terminates or cancels (per `request.policy`) the child's current run, if it is still
+    /// open and still the closed parent's child.
+    pub(super) async fn apply_policy_to_child(
+        &self,
+        request: &ApplyParentClosePolicyRequest,
+    ) -> Result<(), Status> {
+        let policy =
+            ParentClosePolicy::try_from(request.policy).unwrap_or(ParentClosePolicy::Terminate);
+        let Some(current) = self
+            .store
+            .current_run(&request.child_namespace, &request.child_workflow_id)
+            .await
+            .map_err(errors::storage)?
+        else {
+            return Ok(());
+        };
+        let reason = format!(
+            "by parent close policy: parent {} closed",
+            request.parent_workflow_id
+        );
+        self.transact(&current, |t| {
+            let exec = t.execution();
+            let is_our_child = exec.is_running()
+                && exec
+                    .started
+                    .as_ref()
+                    .and_then(|s| s.parent_workflow_execution.as_ref())
+                    .is_some_and(|p| p.run_id == request.parent_run_id);
+            if !is_our_child {
+                return;
+            }
+            if policy == ParentClosePolicy::RequestCancel {
+                t.request_cancel(&reason, "temper");
+            } else {
+                t.terminate(&reason, None, "temper");
+            }
+        })
+        .await?;
+        Ok(())
+    }
 }
 
 /// How long follow-up work that another node of a spread cluster did not answer waits before
@@ -358,36 +402,17 @@ impl History {
             if policy == ParentClosePolicy::Abandon {
                 continue;
             }
-            let Some(current) = self
-                .store
-                .current_run(&child.namespace, &child.workflow_id)
-                .await
-                .map_err(errors::storage)?
-            else {
-                continue;
+            let request = ApplyParentClosePolicyRequest {
+                child_namespace: child.namespace.clone(),
+                child_workflow_id: child.workflow_id.clone(),
+                parent_workflow_id: parent.workflow_id.clone(),
+                parent_run_id: parent.run_id.clone(),
+                policy: policy as i32,
             };
-            let reason = format!(
-                "by parent close policy: parent {} closed",
-                parent.workflow_id
-            );
-            self.transact(&current, |t| {
-                let exec = t.execution();
-                let is_our_child = exec.is_running()
-                    && exec
-                        .started
-                        .as_ref()
-                        .and_then(|s| s.parent_workflow_execution.as_ref())
-                        .is_some_and(|p| p.run_id == parent.run_id);
-                if !is_our_child {
-                    return;
-                }
-                if policy == ParentClosePolicy::RequestCancel {
-                    t.request_cancel(&reason, "temper");
-                } else {
-                    t.terminate(&reason, None, "temper");
-                }
-            })
-            .await?;
+            match self.peers_for(&child.namespace, &child.workflow_id) {
+                Some(peers) => peers.apply_parent_close_policy(request).await?,
+                None => self.apply_policy_to_child(&request).await?,
+            }
         }
         Ok(())
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use prost::Message;
 use temper_api::cluster::{
-    DeliverExternalRequest, DeliverExternalResponse, RemoteTask, RemoteTaskKind,
-    SyncChildrenRequest,
+    ApplyParentClosePolicyRequest, DeliverExternalRequest, DeliverExternalResponse, RemoteTask,
+    RemoteTaskKind, SyncChildrenRequest,
 };
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::query::v1::WorkflowQuery;
@@ -146,6 +146,16 @@ impl History {
     pub async fn sync_children_for_peer(&self, request: SyncChildrenRequest) -> Result<(), Status> {
         self.check_shard_held(&request.parent_namespace, &request.parent_workflow_id)?;
         self.sync_children(&request.parent_run_id).await
+    }
+
+    /// Applies a parent-close policy to one of this node's workflows, the child of a parent
+    /// that closed on another node; refused when the child's shard moved on.
+    pub async fn apply_policy_for_peer(
+        &self,
+        request: ApplyParentClosePolicyRequest,
+    ) -> Result<(), Status> {
+        self.check_shard_held(&request.child_namespace, &request.child_workflow_id)?;
+        self.apply_policy_to_child(&request).await
     }
 }
 
