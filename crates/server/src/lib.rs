@@ -254,7 +254,7 @@ fn grpc_routes(
     frontend: frontend::Frontend,
     operator: operator::Operator,
     health: health::HealthService,
-    cluster: cluster::DescribeCluster,
+    cluster: cluster::ClusterRpcs,
     test_service: Option<TestServiceServer<time_skipping::TestServiceHandler>>,
 ) -> Routes {
     let mut routes = Routes::new(
@@ -548,9 +548,9 @@ fn routes_of(
     let health = health::HealthService::new(config.store.clone(), loaded.clock);
     let spread = loaded.history.peers().is_some();
     let frontend = frontend::Frontend::new(loaded.history, loaded.namespaces, loaded.services);
-    let mut cluster = cluster::DescribeCluster::new(config.store.clone(), shards);
+    let mut cluster = cluster::ClusterRpcs::new(config.store.clone(), shards);
     if spread {
-        cluster = cluster.with_tasks(Arc::new(frontend.clone()));
+        cluster = cluster.with_peer_host(Arc::new(frontend.clone()));
     }
     grpc_routes(frontend, operator, health, cluster, loaded.test_service)
 }

@@ -38,7 +38,7 @@ use temper_http::GrpcService;
 use temper_store::Store;
 
 use super::route::{self, Destination};
-use super::{DescribeCluster, Shards};
+use super::{ClusterRpcs, Shards};
 use crate::MAX_MESSAGE_SIZE;
 use crate::tls::{self, Protocol, ReloadingTls};
 
@@ -148,7 +148,7 @@ pub struct Forwarder {
     /// How to dial the other nodes when they serve TLS.
     client_tls: Option<Arc<rustls::ClientConfig>>,
     /// What answers `ClusterService` calls here.
-    describe: ClusterServiceServer<DescribeCluster>,
+    describe: ClusterServiceServer<ClusterRpcs>,
 }
 
 impl Forwarder {
@@ -157,12 +157,12 @@ impl Forwarder {
         store: Arc<dyn Store>,
         client_tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Arc<Forwarder> {
-        let describe = DescribeCluster::new(store, Some(shards.clone()));
+        let rpcs = ClusterRpcs::new(store, Some(shards.clone()));
         Arc::new(Forwarder {
             shards,
             channels: Mutex::default(),
             client_tls,
-            describe: ClusterServiceServer::new(describe),
+            describe: ClusterServiceServer::new(rpcs),
         })
     }
 

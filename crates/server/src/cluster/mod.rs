@@ -23,10 +23,10 @@
 //! move (`history/shard_moves.rs`), and tasks flow through the coordinator's queues
 //! (`tasks.rs`). What is not spread-aware yet is listed in `docs/architecture.md`.
 
-mod describe;
 mod forward;
 mod leases;
 mod route;
+mod service;
 mod spread;
 pub mod tasks;
 
@@ -42,9 +42,9 @@ use temper_store::shards::shard_of;
 use temper_store::{NodeRecord, ShardFence, Store, StoreError};
 use tokio::sync::watch;
 
-pub use describe::DescribeCluster;
 pub use forward::{Forwarder, forward_until_active, http_backend};
 pub use leases::{run_leases, take_leases};
+pub use service::ClusterRpcs;
 pub use spread::ToOwnerLayer;
 pub use tasks::{PeerHost, Peers};
 

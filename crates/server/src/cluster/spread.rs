@@ -1,8 +1,7 @@
 //! A serving node's gRPC calls in a spread cluster: each goes to the node that serves it, as
 //! on a standby (`forward.rs`), except that the calls this node serves itself (those naming a
 //! run of a shard it holds, those naming none when it coordinates, forwarded calls and
-//! `ClusterService`) go to its own services. Without a spread cluster the layer passes every
-//! call through.
+//! `ClusterService`) go to its own services. Without a spread cluster the layer adds nothing.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,6 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tonic::body::Body;
 use tower::ServiceExt;
+use tower::util::Either;
 
 use super::Forwarder;
 
@@ -24,12 +24,16 @@ pub struct ToOwnerLayer {
 }
 
 impl<S> tower::Layer<S> for ToOwnerLayer {
-    type Service = ToOwner<S>;
+    /// Without a spread cluster the services themselves: nothing is added to each call.
+    type Service = Either<ToOwner<S>, S>;
 
-    fn layer(&self, inner: S) -> ToOwner<S> {
-        ToOwner {
-            inner,
-            forwarder: self.forwarder.clone(),
+    fn layer(&self, inner: S) -> Self::Service {
+        match &self.forwarder {
+            Some(forwarder) => Either::Left(ToOwner {
+                inner,
+                forwarder: forwarder.clone(),
+            }),
+            None => Either::Right(inner),
         }
     }
 }
@@ -37,7 +41,7 @@ impl<S> tower::Layer<S> for ToOwnerLayer {
 #[derive(Clone)]
 pub struct ToOwner<S> {
     inner: S,
-    forwarder: Option<Arc<Forwarder>>,
+    forwarder: Arc<Forwarder>,
 }
 
 type Answer = Result<http::Response<Body>, Infallible>;
@@ -63,10 +67,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let request = request.map(Body::new);
-        let inner = self.inner.clone();
-        let Some(forwarder) = self.forwarder.clone() else {
-            return Box::pin(inner.oneshot(request));
-        };
+        let (inner, forwarder) = (self.inner.clone(), self.forwarder.clone());
         Box::pin(async move {
             match forwarder.here_or_forwarded(request).await {
                 Ok(request) => inner.oneshot(request).await,

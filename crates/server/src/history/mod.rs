@@ -309,7 +309,6 @@ impl History {
             let task = RemoteTask {
                 scheduled_event_id,
                 attempt,
-                sticky: false,
                 ..task
             };
             return self.offer_remotely(peers, task);

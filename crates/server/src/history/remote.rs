@@ -171,7 +171,8 @@ pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -
         kind: kind as i32,
         workflow_id: exec.workflow_id.clone(),
         run_id: exec.run_id.clone(),
-        sticky: queue != exec.task_queue,
+        // Only workflow tasks go to sticky queues; an activity's queue is its own.
+        sticky: kind == RemoteTaskKind::Workflow && queue != exec.task_queue,
         normal_task_queue: exec.task_queue.clone(),
         pinned_build,
         ..Default::default()

@@ -1,7 +1,7 @@
 //! Temper's own `ClusterService` (`crates/api/proto/temper/cluster/v1`): `DescribeCluster`,
 //! the membership rows and shard leases as the answering node reads them from the store
-//! (`temper cluster status` prints it), and the task calls between the nodes of a spread
-//! cluster (`tasks.rs`), which this node's [`PeerHost`] answers. Served on every node's gRPC
+//! (`temper cluster status` prints it), and the calls between the nodes of a spread cluster
+//! (`tasks.rs`: tasks, signals and cancels, children), which this node's [`PeerHost`] answers. Served on every node's gRPC
 //! port beside Temporal's services.
 
 use std::sync::Arc;
@@ -19,38 +19,39 @@ use tonic::{Request, Response, Status};
 use super::{PeerHost, Shards, now_ms};
 use crate::errors;
 
-pub struct DescribeCluster {
+pub struct ClusterRpcs {
     store: Arc<dyn Store>,
     /// This node's shards; `None` for a server on SQLite (not a cluster).
     shards: Option<Arc<Shards>>,
-    /// What answers the task calls: a serving node of a spread cluster's services.
-    tasks: Option<Arc<dyn PeerHost>>,
+    /// What answers the calls between nodes: a serving node of a spread cluster's services.
+    peer_host: Option<Arc<dyn PeerHost>>,
 }
 
-impl DescribeCluster {
+impl ClusterRpcs {
     pub fn new(store: Arc<dyn Store>, shards: Option<Arc<Shards>>) -> Self {
-        DescribeCluster {
+        ClusterRpcs {
             store,
             shards,
-            tasks: None,
+            peer_host: None,
         }
     }
 
-    /// The same service answering the task calls of a spread cluster with `tasks`.
-    pub fn with_tasks(mut self, tasks: Arc<dyn PeerHost>) -> Self {
-        self.tasks = Some(tasks);
+    /// The same service answering the calls between the nodes of a spread cluster with
+    /// `peer_host`.
+    pub fn with_peer_host(mut self, peer_host: Arc<dyn PeerHost>) -> Self {
+        self.peer_host = Some(peer_host);
         self
     }
 
-    fn tasks(&self) -> Result<&Arc<dyn PeerHost>, Status> {
-        self.tasks
-            .as_ref()
-            .ok_or_else(|| Status::unavailable("this node does not serve a spread cluster's tasks"))
+    fn peer_host(&self) -> Result<&Arc<dyn PeerHost>, Status> {
+        self.peer_host.as_ref().ok_or_else(|| {
+            Status::unavailable("this node does not serve the calls of a spread cluster's nodes")
+        })
     }
 }
 
 #[tonic::async_trait]
-impl ClusterService for DescribeCluster {
+impl ClusterService for ClusterRpcs {
     async fn describe_cluster(
         &self,
         _request: Request<DescribeClusterRequest>,
@@ -96,7 +97,7 @@ impl ClusterService for DescribeCluster {
             .into_inner()
             .task
             .ok_or_else(|| errors::invalid("no task"))?;
-        let accepted = self.tasks()?.offer(task);
+        let accepted = self.peer_host()?.offer(task);
         Ok(Response::new(OfferTaskResponse { accepted }))
     }
 
@@ -106,7 +107,7 @@ impl ClusterService for DescribeCluster {
     ) -> Result<Response<StartTaskResponse>, Status> {
         let request = request.into_inner();
         let task = request.task.ok_or_else(|| errors::invalid("no task"))?;
-        let response = self.tasks()?.start(task, &request.identity).await?;
+        let response = self.peer_host()?.start(task, &request.identity).await?;
         Ok(Response::new(StartTaskResponse { response }))
     }
 
@@ -114,7 +115,10 @@ impl ClusterService for DescribeCluster {
         &self,
         request: Request<DeliverExternalRequest>,
     ) -> Result<Response<DeliverExternalResponse>, Status> {
-        let delivered = self.tasks()?.deliver_external(request.into_inner()).await?;
+        let delivered = self
+            .peer_host()?
+            .deliver_external(request.into_inner())
+            .await?;
         Ok(Response::new(delivered))
     }
 
@@ -122,7 +126,9 @@ impl ClusterService for DescribeCluster {
         &self,
         request: Request<SyncChildrenRequest>,
     ) -> Result<Response<SyncChildrenResponse>, Status> {
-        self.tasks()?.sync_children(request.into_inner()).await?;
+        self.peer_host()?
+            .sync_children(request.into_inner())
+            .await?;
         Ok(Response::new(SyncChildrenResponse {}))
     }
 
@@ -130,8 +136,8 @@ impl ClusterService for DescribeCluster {
         &self,
         request: Request<ApplyParentClosePolicyRequest>,
     ) -> Result<Response<ApplyParentClosePolicyResponse>, Status> {
-        let tasks = self.tasks()?;
-        tasks
+        let peer_host = self.peer_host()?;
+        peer_host
             .apply_parent_close_policy(request.into_inner())
             .await?;
         Ok(Response::new(ApplyParentClosePolicyResponse {}))
