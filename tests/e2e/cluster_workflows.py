@@ -41,8 +41,8 @@ class ClusterWorkflow:
 
 @workflow.defn
 class SpreadWorkflow:
-    """A run of a cluster whose shards are spread: an activity, a timer, a signal and a query
-    (no child: children across shards are not spread-aware yet)."""
+    """A run of a cluster whose shards are spread: an activity, a timer, a signal, a query and a
+    child (whose workflow id's shard is, as often as not, another node's)."""
 
     def __init__(self) -> None:
         self.signals: list[str] = []
@@ -60,7 +60,8 @@ class SpreadWorkflow:
         first = await workflow.execute_activity(note, key, start_to_close_timeout=timedelta(seconds=10))
         await workflow.sleep(timedelta(seconds=1))
         await workflow.wait_condition(lambda: len(self.signals) > 0)
-        return [first, *self.signals]
+        child = await workflow.execute_child_workflow(ClusterChild.run, key, id=f"{key}-child")
+        return [first, child, *self.signals]
 
 
 @workflow.defn

@@ -2,8 +2,8 @@
 each node serves its share of the shards, calls for other shards are forwarded to their owner,
 the coordinator (the owner of shard 0) holds the task queues and starts each matched task on its
 run's owner, a run's signals and cancels reach workflows on other nodes' shards, namespaces
-registered on one node serve on the others; a joining node gets its share, and a killed node's
-shards are taken by the others. Python SDK clients and workers on every node."""
+registered on one node serve on the others, children are created on other nodes' shards; a
+joining node gets its share, and a killed node's shards are taken by the others. Python SDK clients and workers on every node."""
 
 import asyncio
 import time
@@ -16,8 +16,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from cluster_workflows import RUNS, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
-from test_cluster import LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema  # noqa: F401
+from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
+from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema,  # noqa: F401
+                          signal_all, start_across_the_kill, start_all)
 
 
 def spread_node(tmp_path, schema: str, name: str):
@@ -57,8 +58,12 @@ async def run_all(clients: list[Client], keys: list[str], task_queue: str) -> li
         try:
             return await asyncio.wait_for(handle.result(), 30)
         except asyncio.TimeoutError:
-            history = await handle.fetch_history()
-            print("stuck:", key, [(e.event_id, e.event_type) for e in history.events])
+            for run in (key, f"{key}-child"):
+                try:
+                    history = await client.get_workflow_handle(run).fetch_history()
+                    print("stuck:", run, [(e.event_id, e.event_type) for e in history.events])
+                except RPCError as error:
+                    print("stuck:", run, error)
             raise
 
     return await asyncio.gather(*(one(i, key) for i, key in enumerate(keys)))
@@ -73,13 +78,13 @@ async def runs_in_a_new_namespace(registrar, other, task_queue: str) -> None:
         namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)))
     await asyncio.sleep(1.5)
     client = await Client.connect(other.target, namespace=namespace)
-    async with Worker(client, task_queue=task_queue, workflows=[SpreadWorkflow], activities=[note]):
+    async with Worker(client, task_queue=task_queue, workflows=[SpreadWorkflow, ClusterChild], activities=[note]):
         keys = [f"spread-{uuid.uuid4().hex[:8]}-ns-{i}" for i in range(10)]
         results = await run_all([client], keys, task_queue)
-    assert results == [[f"noted {key}", f"signal {key}"] for key in keys]
+    assert results == [[f"noted {key}", f"noted {key}-child", f"signal {key}"] for key in keys]
 
 
-SPREAD_WORKFLOWS = [SpreadWorkflow, SpreadReceiver, SpreadSender, SpreadParent]
+SPREAD_WORKFLOWS = [SpreadWorkflow, ClusterChild, SpreadReceiver, SpreadSender, SpreadParent]
 
 
 async def families_on_one_node(node, task_queue: str) -> list[str]:
@@ -154,7 +159,7 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
             keys = [f"spread-{uuid.uuid4().hex[:8]}-{i}" for i in range(40)]
             results = await run_all(clients, keys, task_queue)
             for key, result in zip(keys, results):
-                assert result == [f"noted {key}", f"signal {key}"], result
+                assert result == [f"noted {key}", f"noted {key}-child", f"signal {key}"], result
             # A query reaches the run's owner, its task goes through the coordinator's queue.
             for key in keys[:6]:
                 assert await clients[1].get_workflow_handle(key).query(SpreadWorkflow.seen) == [f"signal {key}"]
@@ -168,7 +173,7 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
             more = [f"spread-{uuid.uuid4().hex[:8]}-joined-{i}" for i in range(30)]
             results = await run_all(clients, more, task_queue)
             for key, result in zip(more, results):
-                assert result == [f"noted {key}", f"signal {key}"], result
+                assert result == [f"noted {key}", f"noted {key}-child", f"signal {key}"], result
             # kill -9 of a node that does not coordinate, with runs waiting for their signal.
             pending = [f"spread-{uuid.uuid4().hex[:8]}-killed-{i}" for i in range(30)]
             handles = [await clients[i % 2].start_workflow(SpreadWorkflow.run, key, id=key, task_queue=task_queue)
@@ -180,10 +185,11 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
                 await handle.signal(SpreadWorkflow.add, "after the kill")
             results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
             for key, result in zip(pending, results):
-                assert result == [f"noted {key}", "after the kill"], result
+                assert result == [f"noted {key}", f"noted {key}-child", "after the kill"], result
         for key in keys + more + pending:
-            history = await clients[0].get_workflow_handle(key).fetch_history()
-            assert contiguous(history.events), key
+            for run in (key, f"{key}-child"):
+                history = await clients[0].get_workflow_handle(run).fetch_history()
+                assert contiguous(history.events), run
         reruns = {key: n for key, n in RUNS.items() if key.startswith("spread-") and n > 1}
         assert len(reruns) <= 10, reruns
     finally:
@@ -191,3 +197,69 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
             server.stop()
     a.check_log_and_verify()
     b.check_log_and_verify()
+
+
+@needs_postgres
+async def test_three_spread_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path, schema, task_queue):
+    """Issue 16's acceptance on a spread cluster: three nodes, 300 workflows (activity, timer,
+    signal, child) through clients on every node; the coordinator (shard 0 and every task
+    queue) is killed with kill -9 mid-load while starts go on; a fourth node joins; every
+    workflow completes, every history is contiguous, re-run activities are counted and
+    bounded, and the survivors hold every shard within the lease period."""
+    a, b, c, d = (spread_node(tmp_path, schema, name) for name in ("a", "b", "c", "d"))
+    a.start()
+    await until_spread(a, [a], within=5)
+    b.start()
+    c.start()
+    try:
+        await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)
+        clients = [await Client.connect(server.target) for server in (a, b, c)]
+        workers = [Worker(await Client.connect(server.target), task_queue=task_queue,
+                          workflows=[ClusterWorkflow, ClusterChild], activities=[note]) for server in (b, c)]
+        keys = [f"wf-{uuid.uuid4().hex[:8]}-{i}" for i in range(300)]
+        async with workers[0], workers[1]:
+            await start_all(clients, keys, task_queue)
+            await signal_all(clients[1], keys[:100], "before")
+            await asyncio.sleep(0.5)
+            acknowledged: list[str] = []
+            starting = asyncio.create_task(start_across_the_kill(clients[1:], task_queue, acknowledged))
+            await asyncio.sleep(0.2)
+            a.kill()
+            killed = time.monotonic()
+            await until_spread(b, [b, c], within=LEASE_SECONDS * 3 + 3)
+            took = time.monotonic() - killed
+            print(f"the survivors held every shard {took:.2f}s after the kill")
+            assert took < LEASE_SECONDS * 1.25 + 2.5, took
+            await starting
+            print(f"starts acknowledged across the kill: {len(acknowledged)} of 40")
+            keys += acknowledged
+            d.start()
+            late = await Client.connect(d.target)
+            await signal_all(late, keys[100:], "after")
+            try:
+                results = await asyncio.wait_for(
+                    asyncio.gather(*(late.get_workflow_handle(key).result() for key in keys)), 120)
+            except asyncio.TimeoutError:
+                for key in keys:
+                    described = await late.get_workflow_handle(key).describe()
+                    if described.status == WorkflowExecutionStatus.RUNNING:
+                        history = await late.get_workflow_handle(key).fetch_history()
+                        print("stuck:", key, [(e.event_id, e.event_type) for e in history.events])
+                raise
+            await until_spread(d, [b, c, d], within=LEASE_SECONDS * 6)
+        for key, result in zip(keys, results):
+            assert result[:2] == [f"noted {key}", f"noted {key}-child"], result
+            assert result[2:] == (["before"] if key in keys[:100] else ["after"]), (key, result)
+        for key in keys:
+            for run in (key, f"{key}-child"):
+                history = await late.get_workflow_handle(run).fetch_history()
+                assert contiguous(history.events), run
+        ours = set(keys)
+        reruns = {key: n for key, n in RUNS.items() if key.removesuffix("-child") in ours and n > 1}
+        assert len(reruns) <= 30, reruns
+        print(f"activities run again after the kill: {len(reruns)}")
+    finally:
+        for server in (a, b, c, d):
+            server.stop()
+    for server in (b, c, d):
+        server.check_log_and_verify()

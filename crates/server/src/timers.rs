@@ -351,6 +351,7 @@ mod tests {
                     make_current: true,
                     signal_request_ids: Vec::new(),
                     fence: None,
+                    shard: None,
                 }
             })
             .collect();

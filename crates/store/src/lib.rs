@@ -164,6 +164,11 @@ pub struct ExecutionWrite {
     /// the lease is still the shard's, else it fails with [`StoreError::ShardOwnershipLost`].
     /// `None` for a node that owns every run (one node on its database).
     pub fence: Option<ShardFence>,
+    /// The run's shard, kept beside it (`shards::shard_of` its namespace and workflow id) so
+    /// that a node reads the runs of its own shards only; `None` outside a cluster. Usually
+    /// the fence's shard; a child run created in its parent's write may be of another shard
+    /// (its parent's fence guards the write, and the child's owner is told of it afterwards).
+    pub shard: Option<i32>,
 }
 
 /// A registered namespace, as stored.

@@ -249,7 +249,7 @@ impl<'a> GroupRows<'a> {
             versions.push(exec.db_version);
             states.push(state.as_slice());
             wake_ats.push(exec.next_wakeup());
-            shards.push(write.fence.map(|fence| fence.shard_id));
+            shards.push(write.shard);
         }
         if run_ids.is_empty() {
             return Ok(Vec::new());

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     address TEXT NOT NULL,
     heartbeat_ms BIGINT NOT NULL
 );
--- Each run's shard (`shards::shard_of`), from its first write's fence; NULL for a run written
+-- Each run's shard (`shards::shard_of`), as its first write named it; NULL for a run written
 -- without one (a database used by a single node before it became a cluster), filled in when
 -- a node joins ([`shard_count`]).
 ALTER TABLE executions ADD COLUMN IF NOT EXISTS shard INTEGER;

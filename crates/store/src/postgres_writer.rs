@@ -228,7 +228,7 @@ async fn apply_write(
                     &exec.db_version,
                     &state,
                     &wake_at,
-                    &write.fence.map(|fence| fence.shard_id),
+                    &write.shard,
                 ],
             )
             .await

@@ -13,7 +13,7 @@
 //! also heartbeat a membership row with the address other nodes reach them at.
 //!
 //! A run's shard is [`shard_of`] its (namespace, workflow id); the store keeps it beside the
-//! run (written from the fence of the run's first write), so that a node reads the open runs
+//! run (as the run's first write names it), so that a node reads the open runs
 //! and wake-ups of its own shards only.
 
 /// The lease a write must still hold to commit: the shard and the `range_id` its owner took

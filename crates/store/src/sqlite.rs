@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS executions (
     state BLOB NOT NULL,
     -- The open run's next wake-up (ms), NULL when none: the timer service's index.
     wake_at INTEGER,
-    -- The run's shard, from its first write's fence (`sqlite_shards::add_shard_column`).
+    -- The run's shard, as its first write named it (`sqlite_shards::add_shard_column`).
     shard INTEGER
 );
 -- Open runs in run-id order, page by page (start-up recovery); replaces an index on status.
@@ -389,7 +389,7 @@ fn apply_write(tx: &Connection, write: &ExecutionWrite) -> StoreResult<()> {
             exec.db_version,
             state,
             wake_at,
-            write.fence.map(|fence| fence.shard_id)
+            write.shard
         ])?;
     } else {
         tx.prepare_cached(

@@ -1,17 +1,17 @@
 //! Temper's own `ClusterService` (`crates/api/proto/temper/cluster/v1`): `DescribeCluster`,
 //! the membership rows and shard leases as the answering node reads them from the store
 //! (`temper cluster status` prints it), and the calls between the nodes of a spread cluster
-//! (`tasks.rs`: tasks, signals and cancels, children), which this node's [`PeerHost`] answers. Served on every node's gRPC
+//! (`tasks.rs`: tasks, signals and cancels, children, runs created across shards), which this node's [`PeerHost`] answers. Served on every node's gRPC
 //! port beside Temporal's services.
 
 use std::sync::Arc;
 
 use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
-    ApplyParentClosePolicyRequest, ApplyParentClosePolicyResponse, ClusterNode,
-    DeliverExternalRequest, DeliverExternalResponse, DescribeClusterRequest,
-    DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
-    StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
+    AdoptRunRequest, AdoptRunResponse, ApplyParentClosePolicyRequest,
+    ApplyParentClosePolicyResponse, ClusterNode, DeliverExternalRequest, DeliverExternalResponse,
+    DescribeClusterRequest, DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse,
+    ShardLease, StartTaskRequest, StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
@@ -141,5 +141,13 @@ impl ClusterService for ClusterRpcs {
             .apply_parent_close_policy(request.into_inner())
             .await?;
         Ok(Response::new(ApplyParentClosePolicyResponse {}))
+    }
+
+    async fn adopt_run(
+        &self,
+        request: Request<AdoptRunRequest>,
+    ) -> Result<Response<AdoptRunResponse>, Status> {
+        self.peer_host()?.adopt_run(request.into_inner()).await?;
+        Ok(Response::new(AdoptRunResponse {}))
     }
 }

@@ -15,15 +15,16 @@
 //! by that node ([`Peers::deliver_external`]); the sending run records the outcome. A child
 //! that closed on one node has its parent's owner record it ([`Peers::sync_children`]), and
 //! a parent that closed has each child's owner apply its parent-close policy
-//! ([`Peers::apply_parent_close_policy`]).
+//! ([`Peers::apply_parent_close_policy`]). A child created in its parent's write on another
+//! shard than the parent's is published by its own shard's owner ([`Peers::adopt_run`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{
-    ApplyParentClosePolicyRequest, DeliverExternalRequest, DeliverExternalResponse,
-    OfferTaskRequest, RemoteTask, StartTaskRequest, SyncChildrenRequest,
+    AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
+    DeliverExternalResponse, OfferTaskRequest, RemoteTask, StartTaskRequest, SyncChildrenRequest,
 };
 use tonic::Status;
 
@@ -58,6 +59,8 @@ pub trait PeerHost: Send + Sync {
         &self,
         request: ApplyParentClosePolicyRequest,
     ) -> BoxFuture<'_, Result<(), Status>>;
+    /// Publishes a run of this node's shards that another node's write created.
+    fn adopt_run(&self, request: AdoptRunRequest) -> BoxFuture<'_, Result<(), Status>>;
 }
 
 /// How long a node waits before offering a task again after an offer failed.
@@ -148,6 +151,17 @@ impl Peers {
             .shard_of(&request.child_namespace, &request.child_workflow_id);
         let mut client = self.client_for(shard)?;
         client.apply_parent_close_policy(request).await?;
+        Ok(())
+    }
+
+    /// Asks the owner of a run that this node's write created (a child on another shard) to
+    /// publish it.
+    pub async fn adopt_run(&self, request: AdoptRunRequest) -> Result<(), Status> {
+        let shard = self
+            .shards()
+            .shard_of(&request.namespace, &request.workflow_id);
+        let mut client = self.client_for(shard)?;
+        client.adopt_run(request).await?;
         Ok(())
     }
 

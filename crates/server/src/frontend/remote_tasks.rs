@@ -6,8 +6,8 @@
 
 use prost::Message;
 use temper_api::cluster::{
-    ApplyParentClosePolicyRequest, DeliverExternalRequest, DeliverExternalResponse, RemoteTask,
-    RemoteTaskKind, SyncChildrenRequest,
+    AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
+    DeliverExternalResponse, RemoteTask, RemoteTaskKind, SyncChildrenRequest,
 };
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::{
@@ -56,6 +56,10 @@ impl PeerHost for Frontend {
         request: ApplyParentClosePolicyRequest,
     ) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(self.history.apply_policy_for_peer(request))
+    }
+
+    fn adopt_run(&self, request: AdoptRunRequest) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(self.history.adopt_for_peer(request))
     }
 }
 

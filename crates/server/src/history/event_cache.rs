@@ -114,6 +114,12 @@ impl EventCache {
         self.lock().remove(run_id);
     }
 
+    /// Drops every run (shards moved away: their runs may grow on another node, and the
+    /// cache holds no shard of a run to drop only theirs).
+    pub(crate) fn forget_all(&self) {
+        *self.lock() = Cached::default();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -42,6 +42,16 @@ pub(super) enum FollowUp {
     /// A run with asynchronous Nexus operations backed by linked runs: finish those whose
     /// run has closed.
     SyncNexus { caller_run_id: String },
+    /// A run this node created on another node's shard (a child in a spread cluster): its
+    /// owner publishes it (`adopt.rs`).
+    AdoptRun {
+        namespace: String,
+        workflow_id: String,
+        run_id: String,
+    },
+    /// A recovered parent's children on other nodes' shards: their owners publish them, in
+    /// case a crash came between the parent's write and [`FollowUp::AdoptRun`].
+    AdoptChildren { parent_run_id: String },
     /// A Nexus handler's workflow closed with a completion callback to `caller`.
     NexusCallback {
         caller: crate::tokens::NexusCallbackToken,
@@ -174,6 +184,14 @@ impl History {
                     }
                     FollowUp::DeliverExternal { source_run_id } => {
                         history.deliver_external(source_run_id).await
+                    }
+                    FollowUp::AdoptRun {
+                        namespace,
+                        workflow_id,
+                        run_id,
+                    } => history.adopt(namespace, workflow_id, run_id).await,
+                    FollowUp::AdoptChildren { parent_run_id } => {
+                        history.adopt_children(parent_run_id).await
                     }
                     FollowUp::SyncNexus { caller_run_id } => {
                         history.sync_nexus_operations(caller_run_id).await

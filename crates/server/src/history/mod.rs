@@ -26,6 +26,7 @@ use crate::matching::{Matching, QueueKind, QueuedTask, Route};
 use crate::timers::TimerQueue;
 
 mod activities;
+mod adopt;
 mod busy_runs;
 mod delete;
 mod event_cache;
@@ -105,6 +106,8 @@ struct ChainedRun {
     /// Its ready tasks not started for a waiting poller.
     tasks: Vec<ReadyTask>,
     handovers: Vec<handover::Handover>,
+    /// A child of another node's shard (a spread cluster): that node publishes it.
+    elsewhere: bool,
 }
 
 /// Closes a lagging subscriber may miss before it is told it lagged.
@@ -393,6 +396,7 @@ impl History {
                 new_events: encoded(&output.events),
                 make_current: false,
                 fence: None,
+                shard: None,
             });
         }
         let created = created.map(|mut run| {
@@ -404,11 +408,12 @@ impl History {
                 new_events: encoded(&run.events),
                 make_current: true,
                 fence: None,
+                shard: None,
             });
             run
         });
         // Runs this one starts (continue-as-new, retry, children) are created in the same
-        // atomic write.
+        // atomic write, children of another node's shard too (`adopt.rs`).
         let started_runs = self.chained_runs(&exec, output.new_runs, now, &mut writes);
         let closed_now = before.is_running() && !exec.is_running();
         let new_external_requests = exec
@@ -453,15 +458,24 @@ impl History {
     /// Writes run updates to the store and, once they are durable, their events to the event
     /// cache (before the caller publishes the new states). A failed write's outcome is
     /// unknown, so its runs' cached events are dropped.
+    ///
+    /// In a cluster every write of the group carries the fence of the first one's shard: the
+    /// run the operation is on. The runs it creates have its workflow id, or are its children,
+    /// whose shard another node may hold (`adopt.rs`).
     async fn commit(&self, mut writes: Vec<ExecutionWrite>) -> Result<(), StoreError> {
-        if let Some(shards) = &self.shards {
+        if let (Some(shards), Some(first)) = (&self.shards, writes.first()) {
+            let lead = &first.execution;
+            let fence = shards.fence_for(&lead.namespace, &lead.workflow_id)?;
             for write in &mut writes {
                 let exec = &write.execution;
-                write.fence = Some(shards.fence_for(&exec.namespace, &exec.workflow_id)?);
+                write.fence = Some(fence);
+                write.shard = Some(shards.shard_of(&exec.namespace, &exec.workflow_id));
             }
         }
+        // A child created for another node's shard grows there: its events are not kept here.
         let appended: Vec<(String, Vec<EncodedEvent>)> = writes
             .iter()
+            .filter(|w| self.check_owned(&w.execution).is_ok())
             .map(|w| (w.execution.run_id.clone(), w.new_events.clone()))
             .collect();
         let result = self.store.write(writes).await;
@@ -486,6 +500,14 @@ impl History {
     /// a reset built).
     async fn publish_created_runs(&self, started_runs: Vec<ChainedRun>, created: Option<ResetRun>) {
         for run in started_runs {
+            if run.elsewhere {
+                self.follow_up(FollowUp::AdoptRun {
+                    namespace: run.execution.namespace.clone(),
+                    workflow_id: run.execution.workflow_id.clone(),
+                    run_id: run.execution.run_id.clone(),
+                });
+                continue;
+            }
             self.cache(run.execution.clone()).await;
             self.hand_over(&run.execution, run.handovers);
             self.publish(&run.execution, run.tasks);
@@ -522,8 +544,12 @@ impl History {
                 run.user_metadata.as_ref(),
                 now,
             );
-            let (tasks, handovers) =
-                self.start_new_run_for_waiting_pollers(&mut next, &mut events, tasks, now);
+            let elsewhere = self.peers_for(&next.namespace, &next.workflow_id).is_some();
+            let (tasks, handovers) = if elsewhere {
+                (tasks, Vec::new())
+            } else {
+                self.start_new_run_for_waiting_pollers(&mut next, &mut events, tasks, now)
+            };
             next.db_version = 1;
             let signal_request_ids = std::mem::take(&mut next.signal_request_ids);
             let execution = Arc::new(next);
@@ -534,11 +560,13 @@ impl History {
                 new_events: encoded(&events),
                 make_current: true,
                 fence: None,
+                shard: None,
             });
             started_runs.push(ChainedRun {
                 execution,
                 tasks,
                 handovers,
+                elsewhere,
             });
         }
         started_runs

@@ -95,10 +95,13 @@ impl History {
 
 /// Work on other runs that an open run may still owe (a crash may have come between its
 /// commit and that work).
-fn recovery_follow_ups(exec: &Execution) -> Vec<FollowUp> {
+pub(super) fn recovery_follow_ups(exec: &Execution) -> Vec<FollowUp> {
     let mut follow_ups = Vec::new();
     if !exec.children.is_empty() {
         follow_ups.push(FollowUp::SyncChildren {
+            parent_run_id: exec.run_id.clone(),
+        });
+        follow_ups.push(FollowUp::AdoptChildren {
             parent_run_id: exec.run_id.clone(),
         });
     }

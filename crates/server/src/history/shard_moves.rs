@@ -99,5 +99,7 @@ impl History {
             }
         }
         self.forget_runs(&unloaded).await;
+        // Runs evicted from the run cache may still have events cached.
+        self.events.forget_all();
     }
 }

@@ -212,6 +212,7 @@ impl History {
             new_events: super::encoded(&events),
             make_current: true,
             fence: None,
+            shard: None,
         };
         match self.commit(vec![write]).await {
             Ok(()) => {}

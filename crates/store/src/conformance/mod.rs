@@ -174,6 +174,7 @@ async fn writes_are_read_back_in_order() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store
             .write(vec![create])
@@ -186,6 +187,7 @@ async fn writes_are_read_back_in_order() {
             make_current: false,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store
             .write(vec![update])
@@ -231,6 +233,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![create.clone()]).await.unwrap();
         let again = store.write(vec![create]).await;
@@ -245,6 +248,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             make_current: false,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         assert!(
             matches!(
@@ -271,6 +275,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![old]).await.unwrap();
         // A new run plus a stale update of the old one: neither may be written.
@@ -281,6 +286,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         let stale = ExecutionWrite {
             execution: execution("old", 3, 3).into(),
@@ -289,6 +295,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             make_current: false,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         let result = store.write(vec![new_run.clone(), stale]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -311,6 +318,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             make_current: false,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![close_old, new_run]).await.unwrap();
         assert_eq!(
@@ -339,6 +347,7 @@ async fn open_executions_exclude_closed_runs() {
                 make_current: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -409,6 +418,7 @@ async fn file_database_survives_reopen() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![write]).await.unwrap();
     }
@@ -453,6 +463,7 @@ fn visible_run(
         make_current: true,
         signal_request_ids: Vec::new(),
         fence: None,
+        shard: None,
     }
 }
 
@@ -709,6 +720,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![running]).await.unwrap();
         let rival = ExecutionWrite {
@@ -718,6 +730,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         let result = store.write(vec![rival.clone()]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
@@ -735,6 +748,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             make_current: true,
             signal_request_ids: Vec::new(),
             fence: None,
+            shard: None,
         };
         store.write(vec![rewrite]).await.unwrap();
         // Once it has closed, a new run may take its place.
@@ -748,6 +762,7 @@ async fn a_running_run_is_never_displaced_as_current() {
                 make_current: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             }])
             .await
             .unwrap();
@@ -898,6 +913,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 make_current: true,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             };
             store.write(vec![create]).await.unwrap();
         }
@@ -913,6 +929,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 make_current: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             };
             store.write(vec![write])
         });
@@ -944,6 +961,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
                 make_current: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             };
             store.write(vec![write]).await.unwrap();
         }
@@ -973,6 +991,7 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
                 make_current: true,
                 signal_request_ids: Vec::new(),
                 fence: None,
+                shard: None,
             }])
         });
         let records = (0..200).map(|i| {
@@ -1003,6 +1022,7 @@ fn write_of(exec: Execution) -> ExecutionWrite {
         make_current: version == 1,
         signal_request_ids: Vec::new(),
         fence: None,
+        shard: None,
     }
 }
 

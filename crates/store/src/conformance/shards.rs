@@ -75,6 +75,7 @@ fn fenced_write(run_id: &str, version: i64, fence: ShardFence) -> ExecutionWrite
         make_current: false,
         signal_request_ids: Vec::new(),
         fence: Some(fence),
+        shard: Some(fence.shard_id),
     }
 }
 
@@ -272,6 +273,7 @@ async fn open_runs_and_wake_ups_are_read_by_shard() {
             let lease = store.acquire_shard(*shard, "n", 0, 10_000, None).await;
             let mut write = super::timer_write(run_id, 1, 2_000, true);
             write.fence = Some(lease.unwrap().unwrap().fence());
+            write.shard = Some(*shard);
             store.write(vec![write]).await.unwrap();
         }
         let open = |shards: Option<Vec<i32>>| {
@@ -307,5 +309,36 @@ async fn open_runs_and_wake_ups_are_read_by_shard() {
         );
         let none = store.wakeups(Some(&[]), i64::MIN, i64::MAX, 10).await;
         assert!(none.unwrap().is_empty(), "{name}");
+    }
+}
+
+/// A child created in its parent's write, of another shard than the parent's: the parent's
+/// fence guards the write, and the child is read with its own shard's runs.
+#[tokio::test]
+async fn a_run_written_under_another_shards_fence_is_read_by_its_own_shard() {
+    for (name, store, _dir) in backends().await {
+        let runs = runs_in_distinct_shards(8);
+        let [(parent, parent_shard), (child, child_shard)] = &runs[..2] else {
+            unreachable!("two runs");
+        };
+        assert_eq!(store.shard_count(8).await.unwrap(), 8, "{name}");
+        let lease = store
+            .acquire_shard(*parent_shard, "n", 0, 10_000, None)
+            .await;
+        let fence = lease.unwrap().unwrap().fence();
+        let writes = [(parent, parent_shard), (child, child_shard)].map(|(run_id, shard)| {
+            let mut write = super::timer_write(run_id, 1, 2_000, true);
+            write.fence = Some(fence);
+            write.shard = Some(*shard);
+            write
+        });
+        store.write(writes.to_vec()).await.unwrap();
+        let page = store.open_executions(Some(&[*child_shard]), "", 10).await;
+        let ids: Vec<String> = page.unwrap().into_iter().map(|e| e.run_id).collect();
+        assert_eq!(ids, vec![child.clone()], "{name}");
+        let wakeups = store
+            .wakeups(Some(&[*child_shard]), i64::MIN, i64::MAX, 10)
+            .await;
+        assert_eq!(wakeups.unwrap(), vec![(2_000, child.clone())], "{name}");
     }
 }
