@@ -25,6 +25,12 @@ CREATED_SCHEMAS: list[str] = []
 # More arguments for every default server, e.g. `--run-cache-mib 0` to run a suite with runs
 # read back from the store at every use.
 SERVER_ARGS = os.environ.get("TEMPER_E2E_SERVER_ARGS", "").split()
+# `TEMPER_E2E_SPREAD_PEER=1` (PostgreSQL pass only) gives each `temper` server a peer on its
+# schema, both with spread shards: every test then runs on a two-node spread cluster, its
+# clients on the first node, half the shards on the second (what is not spread-aware yet
+# shows up as failures: docs/architecture.md, "Spread shards").
+SPREAD_PEER = POSTGRES and os.environ.get("TEMPER_E2E_SPREAD_PEER") == "1"
+SPREAD_ARGS = ["--cluster-spread-shards", "--shard-lease-seconds", "2"]
 
 
 # Fixtures that give a test Temporal's dev server (the oracle), and those that start Temper.
@@ -146,13 +152,35 @@ def drop_postgres_schemas():
         )
 
 
+def start_spread_peer(server: TemperServer, log_path: Path) -> TemperServer:
+    """A second node on `server`'s schema; returns once each holds half the shards."""
+    peer = TemperServer(None, log_path, extra_args=SPREAD_ARGS)
+    peer.schema = server.schema
+    peer.start()
+    deadline = time.time() + 20
+    while True:
+        status = subprocess.run([str(TEMPER_BIN), "cluster", "status", "--address", server.target],
+                                capture_output=True, text=True).stdout
+        held = [int(line.split()[4]) for line in status.splitlines()
+                if line.startswith((f"{server.target}/", f"{peer.target}/"))]
+        if sorted(held) == [32, 32]:
+            return peer
+        if time.time() > deadline:
+            raise RuntimeError(f"the shards were not spread: {status}")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def temper(tmp_path, request):
     if not TEMPER_BIN.exists():
         pytest.fail(f"{TEMPER_BIN} is missing: build it with `cargo build -p temper`")
-    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log")
+    server = TemperServer(tmp_path / "temper.db", tmp_path / "temper.log",
+                          extra_args=SPREAD_ARGS if SPREAD_PEER else None)
     server.start()
+    peer = start_spread_peer(server, tmp_path / "peer.log") if SPREAD_PEER else None
     yield server
+    if peer:
+        peer.stop()
     server.stop()
     # A test that damages its database on purpose opts out of the verification.
     server.check_log_and_verify(verify=request.node.get_closest_marker("damages_database") is None)

@@ -17,6 +17,8 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
+from test_nexus import CASES as NEXUS_CASES
+from test_nexus import nexus_scenario
 from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema,  # noqa: F401
                           signal_all, start_across_the_kill, start_all)
 
@@ -263,3 +265,26 @@ async def test_three_spread_nodes_run_300_workflows_through_a_kill_and_a_join(tm
             server.stop()
     for server in (b, c, d):
         server.check_log_and_verify()
+
+
+@needs_postgres
+async def test_nexus_operations_cross_the_nodes_of_a_spread_cluster(tmp_path, schema):
+    """Nexus on two spread nodes: the endpoint is registered through one node (the
+    coordinator keeps it, every node reads it again each second); callers and handler
+    workflows live on either node's shards, their operations' tasks go through the
+    coordinator's queue to the caller's owner, and a handler workflow's close reaches its
+    caller's owner. Every outcome is what one node gives."""
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    a.start()
+    await until_spread(a, [a], within=5)
+    b.start()
+    try:
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+        for server in (a, b, a):
+            outcomes = await nexus_scenario(server.target)
+            assert [result for result, _ in outcomes] == [expected for _, _, expected in NEXUS_CASES]
+    finally:
+        for server in (a, b):
+            server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()

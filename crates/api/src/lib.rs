@@ -29,6 +29,18 @@ pub mod health {
 /// Temper's own service: the membership and shard leases of nodes sharing one database.
 pub mod cluster {
     tonic::include_proto!("temper.cluster.v1");
+
+    impl RemoteTask {
+        /// The namespace of the task's run (its queue's, unless a Nexus endpoint targets
+        /// another namespace's queue).
+        pub fn run_namespace(&self) -> &str {
+            if self.run_namespace.is_empty() {
+                &self.namespace
+            } else {
+                &self.run_namespace
+            }
+        }
+    }
 }
 
 /// The encoded descriptor set, for gRPC server reflection.

@@ -370,8 +370,10 @@ async fn load(
     }
     if let Some(forwarder) = spread {
         history = history.with_peers(cluster::Peers::new(forwarder.clone()));
-        // The other nodes register and change namespaces too.
+        // The other nodes register and change namespaces too; Nexus endpoints change on the
+        // coordinator and are read wherever a run schedules an operation.
         tokio::spawn(namespaces.clone().keep_refreshed());
+        tokio::spawn(endpoints.clone().keep_refreshed());
     }
     let history = Arc::new(history);
     // Before recovery reads which shards this node holds: a shard taken meanwhile is loaded.

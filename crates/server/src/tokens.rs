@@ -92,6 +92,10 @@ pub struct NexusCallbackToken {
     pub scheduled_event_id: i64,
     #[prost(string, tag = "4")]
     pub request_id: String,
+    /// The caller's workflow id: where a spread cluster delivers the callback (empty in
+    /// tokens from before it was added).
+    #[prost(string, tag = "5")]
+    pub workflow_id: String,
 }
 
 impl NexusCallbackToken {

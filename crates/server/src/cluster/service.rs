@@ -10,8 +10,9 @@ use temper_api::cluster::cluster_service_server::ClusterService;
 use temper_api::cluster::{
     AdoptRunRequest, AdoptRunResponse, ApplyParentClosePolicyRequest,
     ApplyParentClosePolicyResponse, ClusterNode, DeliverExternalRequest, DeliverExternalResponse,
-    DescribeClusterRequest, DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse,
-    ShardLease, StartTaskRequest, StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
+    DeliverNexusCallbackRequest, DeliverNexusCallbackResponse, DescribeClusterRequest,
+    DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
+    StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
@@ -149,5 +150,15 @@ impl ClusterService for ClusterRpcs {
     ) -> Result<Response<AdoptRunResponse>, Status> {
         self.peer_host()?.adopt_run(request.into_inner()).await?;
         Ok(Response::new(AdoptRunResponse {}))
+    }
+
+    async fn deliver_nexus_callback(
+        &self,
+        request: Request<DeliverNexusCallbackRequest>,
+    ) -> Result<Response<DeliverNexusCallbackResponse>, Status> {
+        self.peer_host()?
+            .deliver_nexus_callback(request.into_inner())
+            .await?;
+        Ok(Response::new(DeliverNexusCallbackResponse {}))
     }
 }

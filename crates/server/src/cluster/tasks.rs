@@ -17,6 +17,8 @@
 //! a parent that closed has each child's owner apply its parent-close policy
 //! ([`Peers::apply_parent_close_policy`]). A child created in its parent's write on another
 //! shard than the parent's is published by its own shard's owner ([`Peers::adopt_run`]).
+//! Nexus tasks go through the coordinator's queues like the others; a handler workflow's
+//! close reaches the caller's owner ([`Peers::deliver_nexus_callback`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +26,8 @@ use std::time::Duration;
 use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{
     AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
-    DeliverExternalResponse, OfferTaskRequest, RemoteTask, StartTaskRequest, SyncChildrenRequest,
+    DeliverExternalResponse, DeliverNexusCallbackRequest, OfferTaskRequest, RemoteTask,
+    StartTaskRequest, SyncChildrenRequest,
 };
 use tonic::Status;
 
@@ -61,6 +64,11 @@ pub trait PeerHost: Send + Sync {
     ) -> BoxFuture<'_, Result<(), Status>>;
     /// Publishes a run of this node's shards that another node's write created.
     fn adopt_run(&self, request: AdoptRunRequest) -> BoxFuture<'_, Result<(), Status>>;
+    /// Records in one of this node's runs the close of a Nexus operation's handler workflow.
+    fn deliver_nexus_callback(
+        &self,
+        request: DeliverNexusCallbackRequest,
+    ) -> BoxFuture<'_, Result<(), Status>>;
 }
 
 /// How long a node waits before offering a task again after an offer failed.
@@ -110,7 +118,9 @@ impl Peers {
     /// Asks the owner of the task's run to start it for `identity`: the encoded poll
     /// response, empty when the task is no longer current.
     pub async fn start(&self, task: RemoteTask, identity: &str) -> Result<Vec<u8>, Status> {
-        let shard = self.shards().shard_of(&task.namespace, &task.workflow_id);
+        let shard = self
+            .shards()
+            .shard_of(task.run_namespace(), &task.workflow_id);
         let mut client = self.client_for(shard)?;
         let request = StartTaskRequest {
             task: Some(task),
@@ -162,6 +172,19 @@ impl Peers {
             .shard_of(&request.namespace, &request.workflow_id);
         let mut client = self.client_for(shard)?;
         client.adopt_run(request).await?;
+        Ok(())
+    }
+
+    /// Asks the owner of a Nexus operation's caller run (`caller_namespace`,
+    /// `caller_workflow_id`) to record the close of the operation's handler workflow.
+    pub async fn deliver_nexus_callback(
+        &self,
+        (caller_namespace, caller_workflow_id): (&str, &str),
+        request: DeliverNexusCallbackRequest,
+    ) -> Result<(), Status> {
+        let shard = self.shards().shard_of(caller_namespace, caller_workflow_id);
+        let mut client = self.client_for(shard)?;
+        client.deliver_nexus_callback(request).await?;
         Ok(())
     }
 

@@ -26,7 +26,7 @@ use tonic::Status;
 use super::Frontend;
 use super::polls::polled_queue;
 use crate::errors;
-use crate::history::NexusGrant;
+use crate::history::{HandedNexusTask, NexusGrant, PolledNexusTask};
 use crate::tokens::{NexusCallbackToken, TaskToken, TokenKind};
 
 /// Handler error types a retry cannot fix (the Nexus specification's).
@@ -59,13 +59,32 @@ impl Frontend {
         identity: &str,
         wait: Duration,
     ) -> PollNexusTaskQueueResponse {
-        let handed = self
-            .history
-            .next_nexus_task(namespace, queue, identity, wait)
-            .await;
-        let Some(handed) = handed else {
-            return PollNexusTaskQueueResponse::default();
-        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let polled = self
+                .history
+                .next_nexus_task(namespace, queue, identity, remaining)
+                .await;
+            match polled {
+                None => return PollNexusTaskQueueResponse::default(),
+                Some(PolledNexusTask::Started(handed)) => {
+                    return self.nexus_task_response(*handed);
+                }
+                Some(PolledNexusTask::Remote(task)) => {
+                    if let Some(response) = self.start_remote_nexus_task(*task, identity).await {
+                        return response;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The poll response that hands `handed` to a handler.
+    pub(super) fn nexus_task_response(
+        &self,
+        handed: HandedNexusTask,
+    ) -> PollNexusTaskQueueResponse {
         let exec = &handed.caller;
         let token = TaskToken {
             namespace: exec.namespace.clone(),
@@ -223,6 +242,7 @@ fn cancel_request(grant: NexusCancelGrant, now_ms: i64) -> nexus::Request {
 fn callback_token(exec: &Execution, scheduled_event_id: i64, request_id: &str) -> String {
     NexusCallbackToken {
         namespace: exec.namespace.clone(),
+        workflow_id: exec.workflow_id.clone(),
         run_id: exec.run_id.clone(),
         scheduled_event_id,
         request_id: request_id.to_string(),

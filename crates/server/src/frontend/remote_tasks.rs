@@ -7,11 +7,12 @@
 use prost::Message;
 use temper_api::cluster::{
     AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
-    DeliverExternalResponse, RemoteTask, RemoteTaskKind, SyncChildrenRequest,
+    DeliverExternalResponse, DeliverNexusCallbackRequest, RemoteTask, RemoteTaskKind,
+    SyncChildrenRequest,
 };
 use temper_api::proto::query::v1::WorkflowQuery;
 use temper_api::proto::workflowservice::v1::{
-    PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse,
+    PollActivityTaskQueueResponse, PollNexusTaskQueueResponse, PollWorkflowTaskQueueResponse,
 };
 use tonic::Status;
 
@@ -61,6 +62,13 @@ impl PeerHost for Frontend {
     fn adopt_run(&self, request: AdoptRunRequest) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(self.history.adopt_for_peer(request))
     }
+
+    fn deliver_nexus_callback(
+        &self,
+        request: DeliverNexusCallbackRequest,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(self.history.nexus_callback_for_peer(request))
+    }
 }
 
 impl Frontend {
@@ -71,7 +79,7 @@ impl Frontend {
         task: RemoteTask,
         identity: &str,
     ) -> Result<Vec<u8>, Status> {
-        let namespace = &task.namespace;
+        let namespace = task.run_namespace();
         let (run_id, scheduled) = (&task.run_id, task.scheduled_event_id);
         // Not "no longer current": the coordinator keeps a task whose shard moved on, as it
         // may be the new owner's offer, reaching this node by an outdated owner table.
@@ -110,6 +118,14 @@ impl Frontend {
                     .await?;
                 Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
             }
+            RemoteTaskKind::Nexus => {
+                let started = self
+                    .history
+                    .start_nexus_attempt(run_id, scheduled, task.attempt, task.nexus_cancel)
+                    .await;
+                let response = started.map(|handed| self.nexus_task_response(handed));
+                Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
+            }
             RemoteTaskKind::Unspecified => Err(errors::invalid("the task names no kind")),
         }
     }
@@ -134,6 +150,16 @@ impl Frontend {
     ) -> Option<PollActivityTaskQueueResponse> {
         let bytes = self.start_remotely(task, identity).await?;
         PollActivityTaskQueueResponse::decode(bytes.as_slice()).ok()
+    }
+
+    /// [`Frontend::start_remote_workflow_task`] for a Nexus task.
+    pub(super) async fn start_remote_nexus_task(
+        &self,
+        task: RemoteTask,
+        identity: &str,
+    ) -> Option<PollNexusTaskQueueResponse> {
+        let bytes = self.start_remotely(task, identity).await?;
+        PollNexusTaskQueueResponse::decode(bytes.as_slice()).ok()
     }
 
     /// The owner's answer to the start of `task`. A task the owner no longer has (stale) is

@@ -34,7 +34,9 @@ mod follow_ups;
 mod handover;
 mod nexus;
 mod pinned;
-pub use nexus::{CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, SYSTEM_CALLBACK_URL};
+pub use nexus::{
+    CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, PolledNexusTask, SYSTEM_CALLBACK_URL,
+};
 mod polls;
 mod queries;
 mod recovery;

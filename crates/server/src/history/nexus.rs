@@ -10,6 +10,8 @@ use temper_engine::Execution;
 use temper_engine::execution::{HandlerRun, NexusCancelGrant, NexusOutcome, NexusTaskGrant};
 use tonic::Status;
 
+use temper_api::cluster::{DeliverNexusCallbackRequest, RemoteTask, RemoteTaskKind};
+
 use super::History;
 use super::follow_ups::FollowUp;
 use crate::errors;
@@ -35,6 +37,17 @@ impl History {
             );
             return;
         };
+        if let Some(peers) = self.remote_queues() {
+            let task = RemoteTask {
+                namespace,
+                run_namespace: exec.namespace.clone(),
+                scheduled_event_id,
+                attempt,
+                nexus_cancel: cancel,
+                ..super::remote::remote_task(exec, RemoteTaskKind::Nexus, &queue)
+            };
+            return self.offer_remotely(peers, task);
+        }
         let task = QueuedTask::Nexus {
             run_id: exec.run_id.clone(),
             scheduled_event_id,
@@ -53,7 +66,7 @@ impl History {
         queue: &str,
         identity: &str,
         wait: Duration,
-    ) -> Option<HandedNexusTask> {
+    ) -> Option<PolledNexusTask> {
         self.matching
             .record_poller(namespace, queue, QueueKind::Nexus, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -63,43 +76,58 @@ impl History {
                 .matching
                 .poll(namespace, queue, QueueKind::Nexus, remaining)
                 .await?;
-            let QueuedTask::Nexus {
-                run_id,
+            let task = claimed.task().clone();
+            // Started, stale or handed to its run's owner: either way the entry is spent.
+            claimed.settle();
+            let (run_id, scheduled_event_id, attempt, cancel) = match task {
+                QueuedTask::Nexus {
+                    run_id,
+                    scheduled_event_id,
+                    attempt,
+                    cancel,
+                } => (run_id, scheduled_event_id, attempt, cancel),
+                QueuedTask::Remote(task) => return Some(PolledNexusTask::Remote(task)),
+                _ => continue,
+            };
+            let started = self
+                .start_nexus_attempt(&run_id, scheduled_event_id, attempt, cancel)
+                .await;
+            if let Some(handed) = started {
+                return Some(PolledNexusTask::Started(Box::new(handed)));
+            }
+        }
+    }
+
+    /// Starts an attempt of a run's Nexus operation (to start it, or to `cancel` it) for a
+    /// handler; `None` when the attempt is no longer current.
+    pub async fn start_nexus_attempt(
+        &self,
+        run_id: &str,
+        scheduled_event_id: i64,
+        attempt: i32,
+        cancel: bool,
+    ) -> Option<HandedNexusTask> {
+        let applied = self
+            .transact(run_id, |t| {
+                if cancel {
+                    t.start_nexus_cancel_task(scheduled_event_id, attempt)
+                        .map(NexusGrant::Cancel)
+                } else {
+                    t.start_nexus_task(scheduled_event_id, attempt)
+                        .map(NexusGrant::Start)
+                }
+            })
+            .await;
+        match applied {
+            Ok(applied) => applied.value.ok().map(|grant| HandedNexusTask {
+                caller: std::sync::Arc::unwrap_or_clone(applied.execution),
                 scheduled_event_id,
                 attempt,
-                cancel,
-            } = claimed.task().clone()
-            else {
-                claimed.settle();
-                continue;
-            };
-            let applied = self
-                .transact(&run_id, |t| {
-                    if cancel {
-                        t.start_nexus_cancel_task(scheduled_event_id, attempt)
-                            .map(NexusGrant::Cancel)
-                    } else {
-                        t.start_nexus_task(scheduled_event_id, attempt)
-                            .map(NexusGrant::Start)
-                    }
-                })
-                .await;
-            // Started, or stale: either way the entry is spent.
-            claimed.settle();
-            match applied {
-                Ok(applied) => {
-                    if let Ok(grant) = applied.value {
-                        return Some(HandedNexusTask {
-                            caller: std::sync::Arc::unwrap_or_clone(applied.execution),
-                            scheduled_event_id,
-                            attempt,
-                            grant,
-                        });
-                    }
-                }
-                Err(status) => {
-                    tracing::warn!(run_id, error = %status.message(), "dropping Nexus task");
-                }
+                grant,
+            }),
+            Err(status) => {
+                tracing::warn!(run_id, error = %status.message(), "dropping Nexus task");
+                None
             }
         }
     }
@@ -128,6 +156,13 @@ impl History {
         }
         Ok(())
     }
+}
+
+/// What a handler's poll got: an attempt started here, or (on a spread cluster's coordinator)
+/// a task of another node's run, for that node to start.
+pub enum PolledNexusTask {
+    Started(Box<HandedNexusTask>),
+    Remote(Box<RemoteTask>),
 }
 
 /// A Nexus attempt handed to a handler: the caller run, the operation and what to send.
@@ -210,6 +245,18 @@ impl History {
         operation_token: &str,
         handler: &HandlerRun,
     ) -> Result<(), Status> {
+        let caller_owner = self.peers_for(&caller.namespace, &caller.workflow_id);
+        if let (Some(peers), false) = (caller_owner, caller.workflow_id.is_empty()) {
+            let request = DeliverNexusCallbackRequest {
+                caller_token: caller.to_header(),
+                operation_token: operation_token.to_string(),
+                handler_namespace: handler.namespace.clone(),
+                handler_workflow_id: handler.workflow_id.clone(),
+                handler_run_id: handler.run_id.clone(),
+            };
+            let caller_run = (caller.namespace.as_str(), caller.workflow_id.as_str());
+            return peers.deliver_nexus_callback(caller_run, request).await;
+        }
         let Some(close) = self.final_close_event(&handler.run_id).await? else {
             return Ok(()); // the chain goes on; its last run calls back
         };
@@ -231,6 +278,25 @@ impl History {
             );
         }
         Ok(())
+    }
+
+    /// Records the close of a Nexus handler's workflow in one of this node's runs, the
+    /// operation's caller (another node saw the handler close); refused when the caller's
+    /// shard moved on.
+    pub async fn nexus_callback_for_peer(
+        &self,
+        request: DeliverNexusCallbackRequest,
+    ) -> Result<(), Status> {
+        let caller = NexusCallbackToken::from_header(&request.caller_token)
+            .ok_or_else(|| errors::invalid("the callback token does not decode"))?;
+        self.check_shard_held(&caller.namespace, &caller.workflow_id)?;
+        let handler = HandlerRun {
+            namespace: request.handler_namespace,
+            workflow_id: request.handler_workflow_id,
+            run_id: request.handler_run_id,
+        };
+        self.deliver_nexus_callback(&caller, &request.operation_token, &handler)
+            .await
     }
 
     /// Finishes a caller's started operations whose linked runs have closed.

@@ -57,10 +57,15 @@ impl History {
     pub fn queue_remote(&self, task: RemoteTask) -> bool {
         let kind = match task.kind() {
             RemoteTaskKind::Activity => QueueKind::Activity,
+            RemoteTaskKind::Nexus => QueueKind::Nexus,
             _ => QueueKind::Workflow,
         };
         let (namespace, queue) = (task.namespace.clone(), task.task_queue.clone());
         let queued = QueuedTask::Remote(Box::new(task.clone()));
+        if kind == QueueKind::Nexus {
+            // Nexus queues are not routed by version.
+            return self.matching.offer(&namespace, &queue, kind, queued);
+        }
         if task.sticky {
             return self.matching.offer_sticky(&namespace, &queue, queued);
         }

@@ -74,6 +74,31 @@ impl NexusEndpoints {
         }))
     }
 
+    /// Reads the registry again from the store: on a node of a spread cluster, where the
+    /// coordinator changes it and every node schedules operations (every
+    /// [`crate::namespaces::REFRESH_EVERY`], as namespaces).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
+        let mut by_id = BTreeMap::new();
+        for row in self.store.records(RecordKind::NexusEndpoint).await? {
+            let endpoint: Endpoint = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| StoreError::Corrupt(format!("nexus endpoint: {e}")))?;
+            by_id.insert(endpoint.id.clone(), endpoint);
+        }
+        *self.write() = by_id;
+        Ok(())
+    }
+
+    /// Runs until the process ends: [`NexusEndpoints::refresh`] every second.
+    pub async fn keep_refreshed(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(crate::namespaces::REFRESH_EVERY).await;
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "reading the Nexus endpoints again failed");
+            }
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Endpoint>> {
         self.by_id.read().unwrap_or_else(|e| e.into_inner())
     }
