@@ -164,6 +164,8 @@ def start_spread_peer(server: TemperServer, log_path: Path) -> TemperServer:
         held = [int(line.split()[4]) for line in status.splitlines()
                 if line.startswith((f"{server.target}/", f"{peer.target}/"))]
         if sorted(held) == [32, 32]:
+            # Each node learns the other's shards at its next lease pass (a quarter lease).
+            time.sleep(1.0)
             return peer
         if time.time() > deadline:
             raise RuntimeError(f"the shards were not spread: {status}")

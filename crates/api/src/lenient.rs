@@ -35,6 +35,13 @@ pub fn decode<U: Message + Default + prost::Name>(bytes: &[u8]) -> Result<U, Str
     }
 }
 
+/// `bytes` of the message `full_name` (e.g. `temporal.api.workflowservice.v1.
+/// StartWorkflowExecutionRequest`) without the fields Go would skip for their wire type;
+/// `None` when they are no message at all.
+pub fn without_mistyped_fields(bytes: &[u8], full_name: &str) -> Option<Vec<u8>> {
+    clean(bytes, full_name)
+}
+
 /// grpc-go's words for a request it cannot unmarshal.
 fn go_wording(error: &prost::DecodeError) -> String {
     let reason = if error.to_string().contains("UTF-8") {

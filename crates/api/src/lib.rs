@@ -6,7 +6,7 @@
 //! Temper's own services (`proto/temper/`, compiled from source) come with clients too.
 
 pub mod codec;
-mod lenient;
+pub mod lenient;
 pub mod linear;
 pub mod request_gate;
 pub mod request_namespace;

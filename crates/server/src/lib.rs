@@ -396,6 +396,10 @@ async fn load(
     .await?;
     let deployments =
         deployments::Deployments::load(store.clone(), history.clone(), namespaces.clone()).await?;
+    if history.peers().is_some() {
+        // The coordinator changes them; a node that becomes coordinator must know them.
+        tokio::spawn(deployments.clone().keep_refreshed());
+    }
     let wakeable = Wakeable {
         history: history.clone(),
         schedules: schedules.clone(),

@@ -25,6 +25,7 @@
 
 mod forward;
 mod leases;
+mod refresh;
 mod route;
 mod service;
 mod spread;
@@ -192,6 +193,12 @@ impl Shards {
         usize::try_from(shard)
             .ok()
             .and_then(|i| owners.get(i)?.clone())
+    }
+
+    /// The addresses of the other live nodes that hold a shard.
+    pub fn other_owner_addresses(&self) -> std::collections::BTreeSet<String> {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.iter().flatten().cloned().collect()
     }
 
     /// True when another live node at `address` holds a shard.

@@ -116,7 +116,15 @@ pub fn destination_of(path: &str, body: &[u8], gzip: bool) -> Destination {
     let Some(message) = message_of(body, gzip, MAX_MESSAGE_SIZE) else {
         return Destination::Coordinator;
     };
-    run_named(key, &message).unwrap_or(Destination::Coordinator)
+    run_named(key, &message)
+        .or_else(|| {
+            // A field with the wrong wire type, which the frontend skips as Go does.
+            let method = path.strip_prefix(WORKFLOW_SERVICE)?;
+            let request = format!("temporal.api.workflowservice.v1.{method}Request");
+            let cleaned = temper_api::lenient::without_mistyped_fields(&message, &request)?;
+            run_named(key, &cleaned)
+        })
+        .unwrap_or(Destination::Coordinator)
 }
 
 /// The message of a gRPC frame (a compressed flag, a 4-byte big-endian length, the message),
@@ -311,6 +319,23 @@ mod tests {
             destination_of(&path, &framed(&poll_update), false),
             the_run()
         );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_wire_type_is_skipped_as_the_frontend_skips_it() {
+        let start = wf::StartWorkflowExecutionRequest {
+            namespace: "ns".into(),
+            workflow_id: "wf".into(),
+            ..Default::default()
+        };
+        // Field 1 (a string) written as a varint first: Go skips it, prost refuses.
+        let mut message = vec![0x08, 0x07];
+        message.extend(start.encode_to_vec());
+        let mut body = vec![0];
+        body.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
+        body.extend_from_slice(&message);
+        let path = path("StartWorkflowExecution");
+        assert_eq!(destination_of(&path, &body, false), the_run());
     }
 
     #[test]

@@ -11,8 +11,8 @@ use temper_api::cluster::{
     AdoptRunRequest, AdoptRunResponse, ApplyParentClosePolicyRequest,
     ApplyParentClosePolicyResponse, ClusterNode, DeliverExternalRequest, DeliverExternalResponse,
     DeliverNexusCallbackRequest, DeliverNexusCallbackResponse, DescribeClusterRequest,
-    DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, ShardLease, StartTaskRequest,
-    StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
+    DescribeClusterResponse, OfferTaskRequest, OfferTaskResponse, RefreshRequest, RefreshResponse,
+    ShardLease, StartTaskRequest, StartTaskResponse, SyncChildrenRequest, SyncChildrenResponse,
 };
 use temper_store::Store;
 use tonic::{Request, Response, Status};
@@ -160,5 +160,13 @@ impl ClusterService for ClusterRpcs {
             .deliver_nexus_callback(request.into_inner())
             .await?;
         Ok(Response::new(DeliverNexusCallbackResponse {}))
+    }
+
+    async fn refresh(
+        &self,
+        _request: Request<RefreshRequest>,
+    ) -> Result<Response<RefreshResponse>, Status> {
+        self.peer_host()?.refresh().await?;
+        Ok(Response::new(RefreshResponse {}))
     }
 }

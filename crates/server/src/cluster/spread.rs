@@ -1,7 +1,9 @@
 //! A serving node's gRPC calls in a spread cluster: each goes to the node that serves it, as
 //! on a standby (`forward.rs`), except that the calls this node serves itself (those naming a
 //! run of a shard it holds, those naming none when it coordinates, forwarded calls and
-//! `ClusterService`) go to its own services. Without a spread cluster the layer adds nothing.
+//! `ClusterService`) go to its own services. A call served here that changes a registry
+//! every node keeps (namespaces, Nexus endpoints) is answered once the other nodes have read
+//! it again (`refresh.rs`). Without a spread cluster the layer adds nothing.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -68,9 +70,16 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let request = request.map(Body::new);
         let (inner, forwarder) = (self.inner.clone(), self.forwarder.clone());
+        let changes_registries = super::refresh::changes_registries(request.uri().path());
         Box::pin(async move {
             match forwarder.here_or_forwarded(request).await {
-                Ok(request) => inner.oneshot(request).await,
+                Ok(request) => {
+                    let answer = inner.oneshot(request).await;
+                    if changes_registries {
+                        forwarder.refresh_other_nodes().await;
+                    }
+                    answer
+                }
                 Err(answer) => Ok(answer),
             }
         })

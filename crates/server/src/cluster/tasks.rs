@@ -64,6 +64,8 @@ pub trait PeerHost: Send + Sync {
     ) -> BoxFuture<'_, Result<(), Status>>;
     /// Publishes a run of this node's shards that another node's write created.
     fn adopt_run(&self, request: AdoptRunRequest) -> BoxFuture<'_, Result<(), Status>>;
+    /// Reads the namespaces and Nexus endpoints again (another node changed them).
+    fn refresh(&self) -> BoxFuture<'_, Result<(), Status>>;
     /// Records in one of this node's runs the close of a Nexus operation's handler workflow.
     fn deliver_nexus_callback(
         &self,

@@ -92,6 +92,45 @@ impl Deployments {
         Ok(deployments)
     }
 
+    /// Reads the deployments again from the store: on a node of a spread cluster, where the
+    /// coordinator (which receives the polls and the deployment RPCs) changes them and run
+    /// owners check pinned overrides and versions against them. A record is replaced only by
+    /// a newer one, so a change made here meanwhile is never undone.
+    pub async fn refresh(&self) -> Result<(), temper_store::StoreError> {
+        let rows = self.store.records(RecordKind::WorkerDeployment).await?;
+        let _registering = self.registering.lock().await;
+        for row in rows {
+            let record: DeploymentRecord = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| temper_store::StoreError::Corrupt(format!("deployment: {e}")))?;
+            let (namespace, name) = (record.namespace.clone(), record.name.clone());
+            let Some(entry) = self.entries.get(&namespace, &name) else {
+                self.push_routing(&record);
+                self.entries.insert(&namespace, &name, Some(record));
+                continue;
+            };
+            let mut slot = entry.lock().await;
+            if slot
+                .as_ref()
+                .is_none_or(|known| known.version < record.version)
+            {
+                self.push_routing(&record);
+                *slot = Some(record);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until the process ends: [`Deployments::refresh`] every second (a spread
+    /// cluster's nodes).
+    pub async fn keep_refreshed(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(crate::namespaces::REFRESH_EVERY).await;
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "reading the deployments again failed");
+            }
+        }
+    }
+
     fn matching(&self) -> &Matching {
         self.history.matching()
     }
@@ -174,17 +213,33 @@ impl Deployments {
         version: &temper_api::proto::deployment::v1::WorkerDeploymentVersion,
         task_queue: &str,
     ) -> Result<(), Status> {
-        let polled = match self.locked(namespace, &version.deployment_name).await {
-            Ok(record) => record.has_queue(&version.build_id, task_queue, TaskQueueType::Workflow),
-            Err(_) => false,
-        };
-        if polled {
+        if self.is_polled(namespace, version, task_queue).await {
             return Ok(());
+        }
+        // A spread cluster's coordinator records the polls: read what it wrote.
+        if self.history.peers().is_some() {
+            self.refresh().await.map_err(errors::storage)?;
+            if self.is_polled(namespace, version, task_queue).await {
+                return Ok(());
+            }
         }
         Err(Status::failed_precondition(format!(
             "Pinned version '{}:{}' is not present in task queue '{task_queue}' of type 'Workflow'",
             version.deployment_name, version.build_id
         )))
+    }
+
+    /// True when workers of `version` poll `task_queue` for workflow tasks.
+    async fn is_polled(
+        &self,
+        namespace: &str,
+        version: &temper_api::proto::deployment::v1::WorkerDeploymentVersion,
+        task_queue: &str,
+    ) -> bool {
+        match self.locked(namespace, &version.deployment_name).await {
+            Ok(record) => record.has_queue(&version.build_id, task_queue, TaskQueueType::Workflow),
+            Err(_) => false,
+        }
     }
 
     /// Forgets a deleted namespace's deployments (the store deletes their rows with it).

@@ -69,6 +69,17 @@ impl PeerHost for Frontend {
     ) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(self.history.nexus_callback_for_peer(request))
     }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            self.namespaces.refresh().await.map_err(errors::storage)?;
+            self.history
+                .nexus_endpoints()
+                .refresh()
+                .await
+                .map_err(errors::storage)
+        })
+    }
 }
 
 impl Frontend {

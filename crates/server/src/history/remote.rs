@@ -29,6 +29,11 @@ impl History {
         self
     }
 
+    /// The Nexus endpoint registry this history schedules operations with.
+    pub fn nexus_endpoints(&self) -> &Arc<crate::nexus::NexusEndpoints> {
+        &self.endpoints
+    }
+
     /// The other nodes of a spread cluster, if this node is in one.
     pub fn peers(&self) -> Option<&Arc<Peers>> {
         self.peers.as_ref()

@@ -1,0 +1,60 @@
+//! Registry changes seen at once on every node of a spread cluster. A call that changes the
+//! namespaces (and their search attributes) or the Nexus endpoints is answered only after
+//! the other serving nodes have read them again (`ClusterService/Refresh`), so a client can
+//! use what it just registered through any node, as on one node. Every node still reads them
+//! each second (`Namespaces::keep_refreshed`), for a node this call missed (unreachable at
+//! that moment, or joining).
+
+use std::time::Duration;
+
+use temper_api::cluster::RefreshRequest;
+use temper_api::cluster::cluster_service_client::ClusterServiceClient;
+use tokio::task::JoinSet;
+
+use super::Forwarder;
+
+/// The calls that change a registry every node keeps in memory.
+const REGISTRY_CHANGES: &[&str] = &[
+    "/temporal.api.workflowservice.v1.WorkflowService/RegisterNamespace",
+    "/temporal.api.workflowservice.v1.WorkflowService/UpdateNamespace",
+    "/temporal.api.workflowservice.v1.WorkflowService/DeprecateNamespace",
+    "/temporal.api.operatorservice.v1.OperatorService/DeleteNamespace",
+    "/temporal.api.operatorservice.v1.OperatorService/AddSearchAttributes",
+    "/temporal.api.operatorservice.v1.OperatorService/RemoveSearchAttributes",
+    "/temporal.api.operatorservice.v1.OperatorService/CreateNexusEndpoint",
+    "/temporal.api.operatorservice.v1.OperatorService/UpdateNexusEndpoint",
+    "/temporal.api.operatorservice.v1.OperatorService/DeleteNexusEndpoint",
+];
+
+/// How long a node waits for another to read its registries again before it answers anyway.
+const REFRESH_WAIT: Duration = Duration::from_secs(2);
+
+/// True when the call `path` may change a registry every node keeps in memory.
+pub fn changes_registries(path: &str) -> bool {
+    REGISTRY_CHANGES.contains(&path)
+}
+
+impl Forwarder {
+    /// Has every other serving node read its registries again; one that does not answer in
+    /// [`REFRESH_WAIT`] reads them at its next periodic refresh.
+    pub async fn refresh_other_nodes(&self) {
+        let mut calls = JoinSet::new();
+        for address in self.shards.other_owner_addresses() {
+            let Ok(channel) = self.channel(&address) else {
+                continue;
+            };
+            calls.spawn(async move {
+                let mut client = ClusterServiceClient::new(channel);
+                let call = client.refresh(RefreshRequest {});
+                match tokio::time::timeout(REFRESH_WAIT, call).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(status)) => {
+                        tracing::debug!(address, error = %status.message(), "a node did not refresh");
+                    }
+                    Err(_) => tracing::debug!(address, "a node did not refresh in time"),
+                }
+            });
+        }
+        while calls.join_next().await.is_some() {}
+    }
+}
