@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 
+import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
@@ -17,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
+from test_authorization import keys, token  # noqa: F401 (keys: a fixture)
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
 from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema,  # noqa: F401
@@ -285,5 +287,47 @@ async def test_nexus_operations_cross_the_nodes_of_a_spread_cluster(tmp_path, sc
     finally:
         for server in (a, b):
             server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()
+
+
+@needs_postgres
+async def test_a_spread_cluster_with_authorization(tmp_path, schema, task_queue, keys):  # noqa: F811
+    """With `--auth-jwks-path` on every node: clients and workers with tokens use either node,
+    their calls forwarded with their token and authorized again where they are served; the
+    calls between nodes carry the cluster's secret instead (created in the database by the
+    first node), and a call between nodes without it is UNAUTHENTICATED."""
+    secrets = keys
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    for server in (a, b):
+        server.extra_args += ["--auth-jwks-path", str(secrets["path"])]
+    a.start()
+    b.start()
+    try:
+        # `temper cluster status` needs a token here: wait out the hand-over instead.
+        await asyncio.sleep(LEASE_SECONDS * 3)
+        workers = [Worker(await Client.connect(n.target, api_key=token(secrets, ["default:worker"]), tls=False),
+                          task_queue=task_queue, workflows=SPREAD_WORKFLOWS, activities=[note]) for n in (a, b)]
+        clients = [await Client.connect(n.target, api_key=token(secrets, ["default:write"]), tls=False)
+                   for n in (a, b)]
+        async with workers[0], workers[1]:
+            keys_ = [f"spread-{uuid.uuid4().hex[:8]}-auth-{i}" for i in range(12)]
+            results = await run_all(clients, keys_, task_queue)
+            for key, result in zip(keys_, results):
+                assert result == [f"noted {key}", f"noted {key}-child", f"signal {key}"], result
+        for server in (a, b):
+            channel = grpc.aio.insecure_channel(server.target)
+            call = channel.unary_unary("/temper.cluster.v1.ClusterService/StartTask")
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(b"", timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(b"", timeout=5, metadata=[("temper-cluster-secret", "guessed")])
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            await channel.close()
+    finally:
+        for server in (a, b):
+            server.stop()
+    assert "loading shards taken" in b.log_path.read_text(), "the second node never served"
     a.check_log_and_verify()
     b.check_log_and_verify()

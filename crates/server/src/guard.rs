@@ -19,6 +19,9 @@ use crate::rate_limits::{LongPollLimits, NamespaceRateLimits, PollPermit};
 #[derive(Clone)]
 pub struct GuardLayer {
     pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// A spread cluster's secret: with an authorizer, the calls between nodes are admitted
+    /// by it instead of a token (`cluster/secret.rs`).
+    pub cluster_secret: Option<Arc<str>>,
     pub rate_limits: Option<Arc<NamespaceRateLimits>>,
     /// Concurrent long polls per namespace and API.
     pub long_polls: Arc<LongPollLimits>,
@@ -60,10 +63,28 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let GuardLayer {
             authorizer,
+            cluster_secret,
             rate_limits,
             long_polls,
             audit,
         } = self.guard.clone();
+        let node_call = crate::cluster::secret::is_node_call(request.uri().path());
+        if node_call && authorizer.is_some() {
+            let presented = request
+                .headers()
+                .get(crate::cluster::secret::SECRET_HEADER)
+                .and_then(|v| v.to_str().ok());
+            let admitted = cluster_secret
+                .as_deref()
+                .is_some_and(|secret| crate::cluster::secret::admits(presented, secret));
+            if !admitted {
+                let refusal = tonic::Status::unauthenticated(
+                    "calls between the nodes of a cluster need the cluster's secret",
+                );
+                return Box::pin(async move { Ok(refusal.into_http()) });
+            }
+            return Box::pin(self.inner.call(request));
+        }
         let method = request
             .uri()
             .path()

@@ -396,9 +396,16 @@ async fn load(
     .await?;
     let deployments =
         deployments::Deployments::load(store.clone(), history.clone(), namespaces.clone()).await?;
+    let task_queue_configs = task_queue_configs::TaskQueueConfigs::load(
+        store.clone(),
+        history.clone(),
+        namespaces.clone(),
+    )
+    .await?;
     if history.peers().is_some() {
         // The coordinator changes them; a node that becomes coordinator must know them.
         tokio::spawn(deployments.clone().keep_refreshed());
+        tokio::spawn(task_queue_configs.clone().keep_refreshed());
     }
     let wakeable = Wakeable {
         history: history.clone(),
@@ -436,12 +443,7 @@ async fn load(
         workers: Arc::new(workers::Workers::new(namespaces.clone(), clock.clone())),
         activity_executions,
         deployments,
-        task_queue_configs: task_queue_configs::TaskQueueConfigs::load(
-            store.clone(),
-            history.clone(),
-            namespaces.clone(),
-        )
-        .await?,
+        task_queue_configs,
     };
     Ok(Loaded {
         clock,
@@ -468,7 +470,7 @@ pub async fn serve(
         }
         None => (None, None),
     };
-    let spread = spread_forwarder(&config, shards.as_ref())?;
+    let spread = spread_forwarder(&config, shards.as_ref()).await?;
     let loaded = load(&config, shards.clone(), spread.as_ref()).await?;
     // The gRPC port is taken (bound, not yet listening) before the HTTP ports are bound: those
     // may ask the system for a free port, which could otherwise be the one the gRPC frontend
@@ -494,7 +496,7 @@ pub async fn serve(
         None => None,
     };
     let routes = routes_of(loaded, &config, shards.clone());
-    let guard = guard_of(&config);
+    let guard = guard_of(&config, spread.as_deref());
     let to_owner = cluster::ToOwnerLayer { forwarder: spread };
     // What the HTTP API and the Web UI call: the same services, behind the same guard.
     let local = temper_http::GrpcService::new(
@@ -562,9 +564,10 @@ fn routes_of(
 }
 
 /// Authorization, rate limits, long-poll limits and the audit log, as configured.
-fn guard_of(config: &ServerConfig) -> guard::GuardLayer {
+fn guard_of(config: &ServerConfig, spread: Option<&cluster::Forwarder>) -> guard::GuardLayer {
     guard::GuardLayer {
         authorizer: config.authorizer.clone(),
+        cluster_secret: spread.map(|forwarder| Arc::from(forwarder.secret())),
         rate_limits: config
             .namespace_rps
             .map(rate_limits::NamespaceRateLimits::new),
@@ -660,7 +663,8 @@ async fn join_cluster(
     }
     let grpc = reserve(config.listen)?;
     let client_tls = cluster.client_tls.clone();
-    let forwarder = cluster::Forwarder::new(shards.clone(), store.clone(), client_tls);
+    let secret = cluster::secret::load_or_create(store.as_ref()).await?;
+    let forwarder = cluster::Forwarder::new(shards.clone(), store.clone(), client_tls, secret)?;
     let http = open_standby_http(config, forwarder.clone()).await?;
     let grpc = grpc.listen(LISTEN_BACKLOG)?;
     tracing::info!(address = %config.listen, "forwarding to the nodes holding the shards");
@@ -672,7 +676,7 @@ async fn join_cluster(
 
 /// The forwarder of a node whose cluster spreads its shards (`None` otherwise): it passes
 /// the calls for other nodes' shards on and carries the task calls between nodes.
-fn spread_forwarder(
+async fn spread_forwarder(
     config: &ServerConfig,
     shards: Option<&Arc<cluster::Shards>>,
 ) -> Result<Option<Arc<cluster::Forwarder>>, BoxError> {
@@ -682,18 +686,13 @@ fn spread_forwarder(
     if !cluster.spread {
         return Ok(None);
     }
-    if config.authorizer.is_some() {
-        return Err(
-            "--cluster-spread-shards does not work with authorization yet (the calls \
-                    between nodes carry no token)"
-                .into(),
-        );
-    }
     if config.tls.is_some() && cluster.client_tls.is_none() {
         return Err("--cluster-spread-shards over TLS needs --cluster-tls-ca-path".into());
     }
     let client_tls = cluster.client_tls.clone();
-    let forwarder = cluster::Forwarder::new(shards.clone(), config.store.clone(), client_tls);
+    let secret = cluster::secret::load_or_create(config.store.as_ref()).await?;
+    let forwarder =
+        cluster::Forwarder::new(shards.clone(), config.store.clone(), client_tls, secret)?;
     Ok(Some(forwarder))
 }
 

@@ -108,6 +108,40 @@ impl TaskQueueConfigs {
         Ok(configs)
     }
 
+    /// Reads the configurations again from the store: on a node of a spread cluster, which
+    /// may become the coordinator (where they are changed and enforced) when the coordinator
+    /// dies. A record is replaced only by a newer one, so a change made here meanwhile is
+    /// never undone.
+    pub async fn refresh(&self) -> Result<(), temper_store::StoreError> {
+        for row in self.store.records(RecordKind::TaskQueueConfig).await? {
+            let record: QueueConfigRecord = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| temper_store::StoreError::Corrupt(format!("queue config: {e}")))?;
+            let id = record_id(&record.task_queue, record.task_queue_type);
+            let Some(entry) = self.entries.get(&record.namespace, &id) else {
+                self.apply_limit(&record);
+                self.entries.insert(&record.namespace.clone(), &id, record);
+                continue;
+            };
+            let mut known = entry.lock().await;
+            if known.version < record.version {
+                self.apply_limit(&record);
+                *known = record;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until the process ends: [`TaskQueueConfigs::refresh`] every second (a spread
+    /// cluster's nodes).
+    pub async fn keep_refreshed(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(crate::namespaces::REFRESH_EVERY).await;
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "reading the task-queue configurations again failed");
+            }
+        }
+    }
+
     fn apply_limit(&self, record: &QueueConfigRecord) {
         let Some(kind) = limited_kind(record.task_queue_type) else {
             return;

@@ -206,6 +206,8 @@ pub enum RecordKind {
     WorkerDeployment,
     /// One task queue type's configuration (id: type number, `/`, queue name).
     TaskQueueConfig,
+    /// The secret the nodes of a spread cluster authenticate each other's calls with.
+    ClusterSecret,
 }
 
 impl RecordKind {
@@ -217,6 +219,7 @@ impl RecordKind {
             RecordKind::ActivityExecution => "activity_execution",
             RecordKind::WorkerDeployment => "worker_deployment",
             RecordKind::TaskQueueConfig => "task_queue_config",
+            RecordKind::ClusterSecret => "cluster_secret",
         }
     }
 }

@@ -35,7 +35,7 @@ use tower::ServiceExt;
 
 use temper_api::cluster::cluster_service_server::ClusterServiceServer;
 use temper_http::GrpcService;
-use temper_store::Store;
+use temper_store::{Store, StoreError};
 
 use super::route::{self, Destination};
 use super::{ClusterRpcs, Shards};
@@ -149,6 +149,10 @@ pub struct Forwarder {
     client_tls: Option<Arc<rustls::ClientConfig>>,
     /// What answers `ClusterService` calls here.
     describe: ClusterServiceServer<ClusterRpcs>,
+    /// What the calls this node makes to the others carry (`secret.rs`).
+    stamp: super::secret::SecretStamp,
+    /// The cluster's secret, which the calls of the other nodes carry.
+    secret: String,
 }
 
 impl Forwarder {
@@ -156,14 +160,32 @@ impl Forwarder {
         shards: Arc<Shards>,
         store: Arc<dyn Store>,
         client_tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Arc<Forwarder> {
+        secret: String,
+    ) -> Result<Arc<Forwarder>, StoreError> {
         let rpcs = ClusterRpcs::new(store, Some(shards.clone()));
-        Arc::new(Forwarder {
+        let stamp = super::secret::SecretStamp::new(&secret)
+            .ok_or_else(|| StoreError::Corrupt("the cluster secret is no metadata text".into()))?;
+        Ok(Arc::new(Forwarder {
             shards,
             channels: Mutex::default(),
             client_tls,
             describe: ClusterServiceServer::new(rpcs),
-        })
+            stamp,
+            secret,
+        }))
+    }
+
+    /// The cluster's secret (`secret.rs`).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// A `ClusterService` client of the node behind `channel`.
+    pub fn node_client(&self, channel: Channel) -> super::secret::NodeClient {
+        temper_api::cluster::cluster_service_client::ClusterServiceClient::with_interceptor(
+            channel,
+            self.stamp.clone(),
+        )
     }
 
     async fn forward(&self, request: http::Request<Body>) -> http::Response<Body> {

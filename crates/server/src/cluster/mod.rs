@@ -27,6 +27,7 @@ mod forward;
 mod leases;
 mod refresh;
 mod route;
+pub mod secret;
 mod service;
 mod spread;
 pub mod tasks;

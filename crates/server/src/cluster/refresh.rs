@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use temper_api::cluster::RefreshRequest;
-use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use tokio::task::JoinSet;
 
 use super::Forwarder;
@@ -43,8 +42,8 @@ impl Forwarder {
             let Ok(channel) = self.channel(&address) else {
                 continue;
             };
+            let mut client = self.node_client(channel);
             calls.spawn(async move {
-                let mut client = ClusterServiceClient::new(channel);
                 let call = client.refresh(RefreshRequest {});
                 match tokio::time::timeout(REFRESH_WAIT, call).await {
                     Ok(Ok(_)) => {}

@@ -23,7 +23,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use temper_api::cluster::cluster_service_client::ClusterServiceClient;
 use temper_api::cluster::{
     AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
     DeliverExternalResponse, DeliverNexusCallbackRequest, OfferTaskRequest, RemoteTask,
@@ -191,10 +190,7 @@ impl Peers {
     }
 
     /// A client of the node that owns `shard`.
-    fn client_for(
-        &self,
-        shard: i32,
-    ) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
+    fn client_for(&self, shard: i32) -> Result<super::secret::NodeClient, Status> {
         let address = self.shards().owner_address(shard).ok_or_else(|| {
             Status::unavailable(format!("no other node serves shard {shard} at the moment"))
         })?;
@@ -202,6 +198,6 @@ impl Peers {
             .forwarder
             .channel(&address)
             .map_err(|error| Status::unavailable(format!("the node {address}: {error}")))?;
-        Ok(ClusterServiceClient::new(channel))
+        Ok(self.forwarder.node_client(channel))
     }
 }
