@@ -89,13 +89,16 @@ impl ActivityExecutions {
             });
         }
         crate::records::save(self.store.as_ref(), &mut run).await?;
-        self.after_commit(&run, effects);
         let response = StartActivityExecutionResponse {
             run_id: run.run_id.clone(),
             started: true,
             link: Some(link_to(&run)),
         };
-        self.insert(run);
+        // Known before its first attempt is offered: a poller waiting on the queue takes the
+        // attempt at once and grants it through the run's entry (offered first, the grant
+        // found no run and dropped the attempt, which then waited forever).
+        self.insert(run.clone());
+        self.after_commit(&run, effects);
         self.changes.send_modify(|n| *n += 1);
         Ok(response)
     }
