@@ -3,7 +3,10 @@ each node serves its share of the shards, calls for other shards are forwarded t
 the coordinator (the owner of shard 0) holds the task queues and starts each matched task on its
 run's owner, a run's signals and cancels reach workflows on other nodes' shards, namespaces
 registered on one node serve on the others, children are created on other nodes' shards; a
-joining node gets its share, and a killed node's shards are taken by the others. Python SDK clients and workers on every node."""
+joining node gets its share, and a killed node's shards are taken by the others. Also: issue
+16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
+tokens, and schedules and batch operations through a coordinator's kill. Python SDK clients
+and workers on every node."""
 
 import asyncio
 import time
@@ -12,17 +15,24 @@ import uuid
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.api.batch.v1 import BatchOperationTermination
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest, StartBatchOperationRequest
+from temporalio.client import Client, Schedule, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from cluster_workflows import RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender, SpreadWorkflow, note
+from cluster_workflows import (RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender,
+                               SpreadWorkflow, note)
+from conftest import wait_for
+from schedule_workflows import ScheduledWorkflow
 from test_authorization import keys, token  # noqa: F401 (keys: a fixture)
-from test_nexus import CASES as NEXUS_CASES
-from test_nexus import nexus_scenario
+from test_batches import finished
 from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema,  # noqa: F401
                           signal_all, start_across_the_kill, start_all)
+from test_nexus import CASES as NEXUS_CASES
+from test_nexus import nexus_scenario
+from test_schedules import _at_least, every, start_action, started_ids
 
 
 def spread_node(tmp_path, schema: str, name: str):
@@ -331,3 +341,56 @@ async def test_a_spread_cluster_with_authorization(tmp_path, schema, task_queue,
     assert "loading shards taken" in b.log_path.read_text(), "the second node never served"
     a.check_log_and_verify()
     b.check_log_and_verify()
+
+
+@needs_postgres
+async def test_schedules_and_batches_on_a_spread_cluster_through_a_coordinators_kill(tmp_path, schema, task_queue):
+    """The coordinator runs the schedules and batch operations; their workflows live on either
+    node's shards, started, stopped and acted on through each run's owner (as Temporal's
+    scheduler and batcher call its frontend). When the coordinator is killed with kill -9, the
+    node that takes shard 0 takes the schedules over and they go on."""
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    a.start()
+    await until_spread(a, [a], within=5)
+    b.start()
+    try:
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+        clients = [await Client.connect(n.target) for n in (a, b)]
+        worker = Worker(clients[1], task_queue=task_queue, workflows=[ScheduledWorkflow, SpreadReceiver])
+        async with worker:
+            schedule_id = f"spread-{uuid.uuid4().hex[:8]}"
+            tick = f"tick-{uuid.uuid4().hex[:8]}"
+            handle = await clients[1].create_schedule(
+                schedule_id, Schedule(action=start_action(task_queue, workflow_id=tick), spec=every(1)))
+            ids = await wait_for(lambda: _at_least(clients[1], schedule_id, 4), timeout=30)
+            results = [await clients[0].get_workflow_handle(i).result() for i in ids[:4]]
+            # Each run gets the one before's result, whichever node either ran on.
+            assert results == [1, 2, 3, 4], results
+            receivers = [f"spread-{uuid.uuid4().hex[:8]}-batch-{i}" for i in range(10)]
+            for i, key in enumerate(receivers):
+                await clients[i % 2].start_workflow(SpreadReceiver.run, id=key, task_queue=task_queue)
+            job_id = str(uuid.uuid4())
+            await clients[1].workflow_service.start_batch_operation(StartBatchOperationRequest(
+                namespace="default", job_id=job_id, reason="spread", executions=[
+                    WorkflowExecution(workflow_id=key) for key in receivers],
+                termination_operation=BatchOperationTermination(identity="operator")))
+            described = await finished(clients[1], job_id)
+            assert described.complete_operation_count == 10, described
+            for key in receivers:
+                status = (await clients[0].get_workflow_handle(key).describe()).status
+                assert status == WorkflowExecutionStatus.TERMINATED, key
+            a.kill()
+            await until_spread(b, [b], within=LEASE_SECONDS * 3 + 3)
+            before = len(await started_ids(clients[1], schedule_id))
+            taken = (await handle.describe()).info.num_actions
+            await wait_for(lambda: more_actions(handle, taken + 3), timeout=30)
+            print(f"the schedule went on after the kill ({before} recent actions before)")
+            await handle.delete()
+    finally:
+        for server in (a, b):
+            server.stop()
+    b.check_log_and_verify()
+
+
+async def more_actions(handle, at_least: int):
+    return (await handle.describe()).info.num_actions >= at_least

@@ -68,12 +68,14 @@ where
             long_polls,
             audit,
         } = self.guard.clone();
-        let node_call = crate::cluster::secret::is_node_call(request.uri().path());
-        if node_call && authorizer.is_some() {
-            let presented = request
-                .headers()
-                .get(crate::cluster::secret::SECRET_HEADER)
-                .and_then(|v| v.to_str().ok());
+        let presented = request
+            .headers()
+            .get(crate::cluster::secret::SECRET_HEADER)
+            .and_then(|v| v.to_str().ok());
+        // Calls between nodes, and calls a node makes for the cluster (schedules, batches).
+        let by_a_node =
+            presented.is_some() || crate::cluster::secret::is_node_call(request.uri().path());
+        if by_a_node && authorizer.is_some() {
             let admitted = cluster_secret
                 .as_deref()
                 .is_some_and(|secret| crate::cluster::secret::admits(presented, secret));

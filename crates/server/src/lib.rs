@@ -137,6 +137,35 @@ async fn on_wake(wakeable: &Wakeable, key: &str) {
 /// pass, in the order it started them, whatever the timing of this process. RPCs' follow-ups
 /// wait their turn, and no timer fires before recovery has registered every run's wake-up.
 /// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
+/// On a node of a spread cluster: from the moment it becomes the coordinator (the previous
+/// one died), it runs the schedules and batch operations, as the previous one left them.
+async fn take_over_when_coordinating(
+    shards: Arc<cluster::Shards>,
+    schedules: Arc<Schedules>,
+    batches: Arc<batches::Batches>,
+) {
+    let mut coordinator_changes = shards.coordinator_changes();
+    let mut held_changes = shards.held_changes();
+    let mut coordinating = shards.holds(0);
+    loop {
+        tokio::select! {
+            changed = coordinator_changes.changed() => if changed.is_err() { return },
+            changed = held_changes.changed() => if changed.is_err() { return },
+        }
+        let now_coordinating = shards.holds(0);
+        if now_coordinating && !coordinating {
+            tracing::info!("coordinating: taking over the schedules and batch operations");
+            if let Err(error) = schedules.take_over().await {
+                tracing::warn!(%error, "reading the schedules failed");
+            }
+            if let Err(error) = batches.take_over().await {
+                tracing::warn!(%error, "reading the batch operations failed");
+            }
+        }
+        coordinating = now_coordinating;
+    }
+}
+
 async fn recover_then_catch_up(wakeable: Wakeable, timers: Arc<TimerQueue>, clock: Arc<dyn Clock>) {
     let recovered = wakeable.history.recover().await;
     tracing::info!(open_executions = recovered, "recovered state");
@@ -396,6 +425,16 @@ async fn load(
     .await?;
     let deployments =
         deployments::Deployments::load(store.clone(), history.clone(), namespaces.clone()).await?;
+    let batches =
+        batches::Batches::load(store.clone(), history.clone(), namespaces.clone()).await?;
+    if let Some(peers) = history.peers() {
+        let shards = peers.shards().clone();
+        tokio::spawn(take_over_when_coordinating(
+            shards,
+            schedules.clone(),
+            batches.clone(),
+        ));
+    }
     let task_queue_configs = task_queue_configs::TaskQueueConfigs::load(
         store.clone(),
         history.clone(),
@@ -439,7 +478,7 @@ async fn load(
     ));
     let services = frontend::Services {
         schedules,
-        batches: batches::Batches::load(store.clone(), history.clone(), namespaces.clone()).await?,
+        batches: batches.clone(),
         workers: Arc::new(workers::Workers::new(namespaces.clone(), clock.clone())),
         activity_executions,
         deployments,

@@ -72,6 +72,11 @@ impl<T> RecordMap<T> {
             .collect()
     }
 
+    /// Forgets every record whose (namespace, id) is not in `kept` (deleted by another node).
+    pub fn keep_only(&self, kept: &std::collections::BTreeSet<(String, String)>) {
+        self.entries().retain(|key, _| kept.contains(key));
+    }
+
     /// Forgets a deleted namespace's records (the store deletes them with it).
     pub fn forget_namespace(&self, namespace: &str) {
         self.entries().retain(|(ns, _), _| ns != namespace);

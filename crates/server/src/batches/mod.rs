@@ -60,11 +60,31 @@ impl Batches {
                 .map_err(|e| StoreError::Corrupt(format!("batch operation: {e}")))?;
             let running = record.state == BatchOperationState::Running as i32;
             let entry = batches.insert(record);
-            if running {
+            // In a spread cluster the coordinator runs them (`Batches::take_over`).
+            if running && batches.history.coordinates() {
                 batches.spawn_runner(entry);
             }
         }
         Ok(batches)
+    }
+
+    /// This node became a spread cluster's coordinator: the batches as the previous one left
+    /// them are read again and the running ones resumed (each run is acted on once: the
+    /// record keeps the progress, and repeated actions carry the same request ids).
+    pub async fn take_over(self: &Arc<Self>) -> Result<(), StoreError> {
+        let rows = self.store.records(RecordKind::BatchOperation).await?;
+        let stored = rows.iter().map(|r| (r.namespace.clone(), r.id.clone()));
+        self.entries.keep_only(&stored.collect());
+        for row in rows {
+            let record: BatchRecord = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| StoreError::Corrupt(format!("batch operation: {e}")))?;
+            let running = record.state == BatchOperationState::Running as i32;
+            let entry = self.insert(record);
+            if running {
+                self.spawn_runner(entry);
+            }
+        }
+        Ok(())
     }
 
     fn insert(&self, record: BatchRecord) -> Entry {

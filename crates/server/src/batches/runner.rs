@@ -9,7 +9,9 @@ use temper_api::proto::common::v1::reset_options::Target;
 use temper_api::proto::enums::v1::{BatchOperationState, EventType};
 use temper_api::proto::workflowservice::v1::start_batch_operation_request::Operation;
 use temper_api::proto::workflowservice::v1::{
-    ResetWorkflowExecutionRequest, StartBatchOperationRequest,
+    DeleteWorkflowExecutionRequest, RequestCancelWorkflowExecutionRequest,
+    ResetWorkflowExecutionRequest, SignalWorkflowExecutionRequest, StartBatchOperationRequest,
+    TerminateWorkflowExecutionRequest,
 };
 use tonic::{Code, Status};
 
@@ -167,6 +169,10 @@ impl Batches {
         let namespace = &request.namespace;
         let record_identity = identity(request);
         let history = &self.history;
+        let owner = history.owner_elsewhere(namespace, &target.workflow_id);
+        if let (Some(peers), false) = (owner, is_reset(request)) {
+            return act_elsewhere(peers, request, target, record_identity).await;
+        }
         match &request.operation {
             Some(Operation::TerminationOperation(op)) => history
                 .transact_open_run(namespace, Some(target), |t| {
@@ -236,6 +242,12 @@ impl Batches {
             reset_reapply_exclude_types: options.reset_reapply_exclude_types.clone(),
             ..Default::default()
         };
+        let owner = self
+            .history
+            .owner_elsewhere(&request.namespace, &target.workflow_id);
+        if let Some(peers) = owner {
+            return peers.reset_workflow(reset).await;
+        }
         self.history
             .reset_workflow(&request.namespace, &reset)
             .await
@@ -277,6 +289,65 @@ impl Batches {
 }
 
 /// A request id that is the same every time the batch acts on the execution.
+fn is_reset(request: &StartBatchOperationRequest) -> bool {
+    matches!(request.operation, Some(Operation::ResetOperation(_)))
+}
+
+/// A batch's action on a run of another node's shard (a spread cluster): the request a
+/// client would send, served by the run's owner.
+async fn act_elsewhere(
+    peers: &crate::cluster::Peers,
+    request: &StartBatchOperationRequest,
+    target: &WorkflowExecution,
+    identity: String,
+) -> Result<(), Status> {
+    let namespace = request.namespace.clone();
+    let workflow_execution = Some(target.clone());
+    match &request.operation {
+        Some(Operation::TerminationOperation(op)) => {
+            let terminate = TerminateWorkflowExecutionRequest {
+                namespace,
+                workflow_execution,
+                reason: request.reason.clone(),
+                details: op.details.clone(),
+                identity,
+                ..Default::default()
+            };
+            peers.terminate_workflow(terminate).await
+        }
+        Some(Operation::CancellationOperation(_)) => {
+            let cancel = RequestCancelWorkflowExecutionRequest {
+                namespace,
+                workflow_execution,
+                identity,
+                ..Default::default()
+            };
+            peers.cancel_workflow(cancel).await
+        }
+        Some(Operation::SignalOperation(op)) => {
+            let signal = SignalWorkflowExecutionRequest {
+                namespace,
+                workflow_execution,
+                signal_name: op.signal.clone(),
+                input: op.input.clone(),
+                identity: op.identity.clone(),
+                header: op.header.clone(),
+                request_id: derived_request_id(&request.job_id, "signal", target),
+                ..Default::default()
+            };
+            peers.signal_workflow(signal).await
+        }
+        Some(Operation::DeletionOperation(_)) => {
+            let delete = DeleteWorkflowExecutionRequest {
+                namespace,
+                workflow_execution,
+            };
+            peers.delete_workflow(delete).await
+        }
+        _ => Err(Status::unimplemented("operation not supported")),
+    }
+}
+
 fn derived_request_id(job_id: &str, action: &str, target: &WorkflowExecution) -> String {
     let key = format!("{job_id}:{action}:{}:{}", target.workflow_id, target.run_id);
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string()

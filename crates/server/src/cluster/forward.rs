@@ -182,10 +182,17 @@ impl Forwarder {
 
     /// A `ClusterService` client of the node behind `channel`.
     pub fn node_client(&self, channel: Channel) -> super::secret::NodeClient {
-        temper_api::cluster::cluster_service_client::ClusterServiceClient::with_interceptor(
-            channel,
-            self.stamp.clone(),
+        temper_api::cluster::cluster_service_client::ClusterServiceClient::new(
+            self.stamped(channel),
         )
+    }
+
+    /// `channel`, each call on it carrying the cluster's secret.
+    pub fn stamped(
+        &self,
+        channel: Channel,
+    ) -> tonic::service::interceptor::InterceptedService<Channel, super::secret::SecretStamp> {
+        tonic::service::interceptor::InterceptedService::new(channel, self.stamp.clone())
     }
 
     async fn forward(&self, request: http::Request<Body>) -> http::Response<Body> {

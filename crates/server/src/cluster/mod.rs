@@ -25,6 +25,7 @@
 
 mod forward;
 mod leases;
+mod owner_calls;
 mod refresh;
 mod route;
 pub mod secret;

@@ -44,7 +44,7 @@ impl Forwarder {
             };
             let mut client = self.node_client(channel);
             calls.spawn(async move {
-                let call = client.refresh(RefreshRequest {});
+                let call = temper_api::request_gate::ungated(client.refresh(RefreshRequest {}));
                 match tokio::time::timeout(REFRESH_WAIT, call).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(status)) => {

@@ -1,10 +1,12 @@
 //! How the nodes of a spread cluster know each other's calls when clients need a token.
 //!
-//! The calls between nodes (`ClusterService`, other than `DescribeCluster`) act for the
-//! cluster, not for a client, so they carry no client's token. Instead the first node creates
+//! The calls between nodes (`ClusterService`, other than `DescribeCluster`), and the
+//! WorkflowService calls a node makes for schedules and batches (`owner_calls.rs`), act for
+//! the cluster, not for a client, so they carry no client's token. Instead the first node creates
 //! a random secret in the shared database (a record of kind `cluster_secret`), every node reads
 //! it when it joins, and each call between nodes carries it as `temper-cluster-secret`
-//! metadata. A node with authorization admits those calls only with it; the calls clients
+//! metadata. A node with authorization admits a call with it as the cluster's, and
+//! `ClusterService` calls only with it; the calls clients
 //! make are forwarded with the client's own token and authorized again by the node that
 //! serves them. Whoever can read the database can act as a node — as whoever can write it can
 //! act as the server.

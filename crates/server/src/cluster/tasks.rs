@@ -28,6 +28,7 @@ use temper_api::cluster::{
     DeliverExternalResponse, DeliverNexusCallbackRequest, OfferTaskRequest, RemoteTask,
     StartTaskRequest, SyncChildrenRequest,
 };
+use temper_api::request_gate::ungated;
 use tonic::Status;
 
 use super::Forwarder;
@@ -113,7 +114,10 @@ impl Peers {
         let request = OfferTaskRequest {
             task: Some(task.clone()),
         };
-        Ok(client.offer_task(request).await?.into_inner().accepted)
+        Ok(ungated(client.offer_task(request))
+            .await?
+            .into_inner()
+            .accepted)
     }
 
     /// Asks the owner of the task's run to start it for `identity`: the encoded poll
@@ -127,7 +131,10 @@ impl Peers {
             task: Some(task),
             identity: identity.to_string(),
         };
-        Ok(client.start_task(request).await?.into_inner().response)
+        Ok(ungated(client.start_task(request))
+            .await?
+            .into_inner()
+            .response)
     }
 
     /// Asks the owner of the workflow a run's request names to deliver it (`request` is the
@@ -139,7 +146,9 @@ impl Peers {
     ) -> Result<DeliverExternalResponse, Status> {
         let shard = self.shards().shard_of(namespace, workflow_id);
         let mut client = self.client_for(shard)?;
-        Ok(client.deliver_external(request).await?.into_inner())
+        Ok(ungated(client.deliver_external(request))
+            .await?
+            .into_inner())
     }
 
     /// Asks the owner of a parent run to record the results of its closed children.
@@ -148,7 +157,7 @@ impl Peers {
             .shards()
             .shard_of(&request.parent_namespace, &request.parent_workflow_id);
         let mut client = self.client_for(shard)?;
-        client.sync_children(request).await?;
+        ungated(client.sync_children(request)).await?;
         Ok(())
     }
 
@@ -161,7 +170,7 @@ impl Peers {
             .shards()
             .shard_of(&request.child_namespace, &request.child_workflow_id);
         let mut client = self.client_for(shard)?;
-        client.apply_parent_close_policy(request).await?;
+        ungated(client.apply_parent_close_policy(request)).await?;
         Ok(())
     }
 
@@ -172,7 +181,7 @@ impl Peers {
             .shards()
             .shard_of(&request.namespace, &request.workflow_id);
         let mut client = self.client_for(shard)?;
-        client.adopt_run(request).await?;
+        ungated(client.adopt_run(request)).await?;
         Ok(())
     }
 
@@ -185,12 +194,29 @@ impl Peers {
     ) -> Result<(), Status> {
         let shard = self.shards().shard_of(caller_namespace, caller_workflow_id);
         let mut client = self.client_for(shard)?;
-        client.deliver_nexus_callback(request).await?;
+        ungated(client.deliver_nexus_callback(request)).await?;
         Ok(())
     }
 
     /// A client of the node that owns `shard`.
     fn client_for(&self, shard: i32) -> Result<super::secret::NodeClient, Status> {
+        let channel = self.channel_for(shard)?;
+        Ok(self.forwarder.node_client(channel))
+    }
+
+    /// A channel that carries the cluster's secret on each call (`secret.rs`).
+    pub(super) fn stamped(
+        &self,
+        channel: tonic::transport::Channel,
+    ) -> tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        super::secret::SecretStamp,
+    > {
+        self.forwarder.stamped(channel)
+    }
+
+    /// A channel to the node that owns `shard`.
+    pub(super) fn channel_for(&self, shard: i32) -> Result<tonic::transport::Channel, Status> {
         let address = self.shards().owner_address(shard).ok_or_else(|| {
             Status::unavailable(format!("no other node serves shard {shard} at the moment"))
         })?;
@@ -198,6 +224,6 @@ impl Peers {
             .forwarder
             .channel(&address)
             .map_err(|error| Status::unavailable(format!("the node {address}: {error}")))?;
-        Ok(self.forwarder.node_client(channel))
+        Ok(channel)
     }
 }

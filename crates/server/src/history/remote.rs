@@ -34,6 +34,19 @@ impl History {
         &self.endpoints
     }
 
+    /// True unless this node is in a spread cluster and does not coordinate it (hold shard
+    /// 0): the node that runs schedules and batch operations.
+    pub fn coordinates(&self) -> bool {
+        self.peers
+            .as_ref()
+            .is_none_or(|peers| peers.shards().holds(0))
+    }
+
+    /// The other nodes, when the workflow id's shard is one of theirs (a spread cluster).
+    pub fn owner_elsewhere(&self, namespace: &str, workflow_id: &str) -> Option<&Arc<Peers>> {
+        self.peers_for(namespace, workflow_id)
+    }
+
     /// The other nodes of a spread cluster, if this node is in one.
     pub fn peers(&self) -> Option<&Arc<Peers>> {
         self.peers.as_ref()

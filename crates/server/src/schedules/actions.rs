@@ -11,7 +11,10 @@ use temper_api::proto::enums::v1::{
 use temper_api::proto::failure::v1::Failure;
 use temper_api::proto::history::v1::history_event::Attributes;
 use temper_api::proto::schedule::v1::ScheduleActionResult;
-use temper_api::proto::workflowservice::v1::StartWorkflowExecutionRequest;
+use temper_api::proto::workflowservice::v1::{
+    RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
+};
 use temper_engine::time::duration_ms;
 use temper_schedule::{CompiledSpec, decide};
 use tonic::Status;
@@ -147,6 +150,12 @@ impl Schedules {
             if self.any_closed(record).await {
                 wake = Some(now);
             }
+            // In a spread cluster a workflow may close on another node, whose closes are not
+            // announced here: look again each second.
+            if self.history.peers().is_some() {
+                let soon = now + CLOSE_RECHECK_NS;
+                wake = Some(wake.map_or(soon, |at| at.min(soon)));
+            }
         }
         if !record.backfills.is_empty() {
             let soon = now + BACKFILL_STEP_NS;
@@ -268,6 +277,16 @@ impl Schedules {
     async fn stop_running(&self, record: &mut ScheduleRecord, terminate: bool) {
         let identity = identity(record);
         for execution in record.info_mut().running_workflows.clone() {
+            let owner = self
+                .history
+                .owner_elsewhere(&record.namespace, &execution.workflow_id);
+            if let Some(peers) = owner {
+                let result = stop_elsewhere(peers, record, execution.clone(), terminate).await;
+                if let Err(status) = result {
+                    tracing::debug!(workflow_id = execution.workflow_id, %status, "overlap stop failed");
+                }
+                continue;
+            }
             let result = self
                 .history
                 .transact_open_run(&record.namespace, Some(&execution), |t| {
@@ -292,10 +311,18 @@ impl Schedules {
         start: &BufferedStart,
     ) -> Result<ScheduleActionResult, Status> {
         let request = self.start_request(record, start)?;
-        let (run_id, _) = self
+        let owner = self
             .history
-            .start_workflow(&record.namespace, &request, None)
-            .await?;
+            .owner_elsewhere(&record.namespace, &request.workflow_id);
+        let run_id = match owner {
+            Some(peers) => peers.start_workflow(request.clone()).await?,
+            None => {
+                self.history
+                    .start_workflow(&record.namespace, &request, None)
+                    .await?
+                    .0
+            }
+        };
         Ok(ScheduleActionResult {
             schedule_time: Some(timestamp(start.actual_ns)),
             actual_time: Some(timestamp(self.now_ns())),
@@ -553,6 +580,38 @@ fn reuse_policy(start: &BufferedStart) -> WorkflowIdReusePolicy {
     } else {
         WorkflowIdReusePolicy::RejectDuplicate
     }
+}
+
+/// How often a schedule waiting for its workflows to close looks again in a spread cluster.
+const CLOSE_RECHECK_NS: i64 = 1_000 * NANOS_PER_MS;
+
+/// The overlap policy's terminate or cancel of a workflow on another node's shard.
+async fn stop_elsewhere(
+    peers: &crate::cluster::Peers,
+    record: &ScheduleRecord,
+    execution: WorkflowExecution,
+    terminate: bool,
+) -> Result<(), Status> {
+    let namespace = record.namespace.clone();
+    let identity = identity(record);
+    if terminate {
+        let request = TerminateWorkflowExecutionRequest {
+            namespace,
+            workflow_execution: Some(execution),
+            reason: "terminated by schedule overlap policy".into(),
+            identity,
+            ..Default::default()
+        };
+        return peers.terminate_workflow(request).await;
+    }
+    let request = RequestCancelWorkflowExecutionRequest {
+        namespace,
+        workflow_execution: Some(execution),
+        reason: "cancelled by schedule overlap policy".into(),
+        identity,
+        ..Default::default()
+    };
+    peers.cancel_workflow(request).await
 }
 
 fn identity(record: &ScheduleRecord) -> String {

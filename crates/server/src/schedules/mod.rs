@@ -106,6 +106,29 @@ impl Schedules {
         Ok(schedules)
     }
 
+    /// This node became a spread cluster's coordinator: the schedules as the previous one
+    /// left them are read again and each is woken once (missed actions are taken or counted
+    /// as missed, as after a restart).
+    pub async fn take_over(&self) -> Result<(), temper_store::StoreError> {
+        let now_ms = self.history.now_ms();
+        let rows = self.store.records(RecordKind::Schedule).await?;
+        let stored = rows.iter().map(|r| (r.namespace.clone(), r.id.clone()));
+        self.entries.keep_only(&stored.collect());
+        for row in rows {
+            let record: ScheduleRecord = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| temper_store::StoreError::Corrupt(format!("schedule: {e}")))?;
+            let key = wake_key(&record.namespace, &record.schedule_id);
+            match self.entries.get(&record.namespace, &record.schedule_id) {
+                Some(entry) => *entry.lock().await = Some(record),
+                None => {
+                    self.insert(record);
+                }
+            }
+            self.timers.schedule(now_ms, &key);
+        }
+        Ok(())
+    }
+
     fn insert(&self, record: ScheduleRecord) -> Entry {
         let (namespace, id) = (record.namespace.clone(), record.schedule_id.clone());
         self.entries.insert(&namespace, &id, Some(record))
@@ -135,6 +158,10 @@ impl Schedules {
 
     /// Timer callback: takes whatever actions are due on the schedule.
     pub async fn on_timer(&self, namespace: &str, schedule_id: &str) {
+        // In a spread cluster the coordinator runs the schedules (`Schedules::take_over`).
+        if !self.history.coordinates() {
+            return;
+        }
         let Some(entry) = self.entries.get(namespace, schedule_id) else {
             return;
         };
