@@ -5,10 +5,12 @@ run's owner, a run's signals and cancels reach workflows on other nodes' shards,
 registered on one node serve on the others, children are created on other nodes' shards; a
 joining node gets its share, and a killed node's shards are taken by the others. Also: issue
 16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
-tokens, and schedules and batch operations through a coordinator's kill. Python SDK clients
+tokens, schedules and batch operations through a coordinator's kill, and a deployment version's
+drainage counted across nodes. Python SDK clients
 and workers on every node."""
 
 import asyncio
+import subprocess
 import time
 import uuid
 
@@ -24,7 +26,7 @@ from temporalio.worker import Worker
 
 from cluster_workflows import (RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender,
                                SpreadWorkflow, note)
-from conftest import wait_for
+from conftest import TEMPER_BIN, wait_for
 from schedule_workflows import ScheduledWorkflow
 from test_authorization import keys, token  # noqa: F401 (keys: a fixture)
 from test_batches import finished
@@ -33,6 +35,8 @@ from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, 
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
 from test_schedules import _at_least, every, start_action, started_ids
+from test_worker_deployments import set_current, statuses, until, version_registered, versioned_worker, versioning_of
+from versioning_workflows import PinnedWorkflow
 
 
 def spread_node(tmp_path, schema: str, name: str):
@@ -46,13 +50,14 @@ def held_shards(status: str, server) -> int:
     return int(line.split()[4]) if line else 0
 
 
-async def until_spread(asked, nodes, within: float) -> str:
+async def until_spread(asked, nodes, within: float, api_key: str | None = None) -> str:
     """Waits until `nodes` hold every shard between them, none more than its share (the shard
-    count over the nodes, rounded up), as `asked` reports; the status."""
+    count over the nodes, rounded up), as `asked` reports (asked with `api_key`); the status."""
     share = -(-64 // len(nodes))
     deadline = time.monotonic() + within
+    key = ["--api-key", api_key] if api_key else []
     while True:
-        status = cli("cluster", "status", "--address", asked.target)
+        status = cli("cluster", "status", "--address", asked.target, *key)
         held = [held_shards(status, n) for n in nodes]
         if sum(held) == 64 and max(held) <= share:
             return status
@@ -314,8 +319,11 @@ async def test_a_spread_cluster_with_authorization(tmp_path, schema, task_queue,
     a.start()
     b.start()
     try:
-        # `temper cluster status` needs a token here: wait out the hand-over instead.
-        await asyncio.sleep(LEASE_SECONDS * 3)
+        # `temper cluster status` needs a token with a server-wide role here.
+        refused = subprocess.run([str(TEMPER_BIN), "cluster", "status", "--address", a.target],
+                                 capture_output=True, text=True)
+        assert refused.returncode == 1 and "no bearer token" in refused.stderr, refused.stderr
+        await until_spread(a, [a, b], within=20, api_key=token(secrets, ["temporal-system:read"]))
         workers = [Worker(await Client.connect(n.target, api_key=token(secrets, ["default:worker"]), tls=False),
                           task_queue=task_queue, workflows=SPREAD_WORKFLOWS, activities=[note]) for n in (a, b)]
         clients = [await Client.connect(n.target, api_key=token(secrets, ["default:write"]), tls=False)
@@ -394,3 +402,47 @@ async def test_schedules_and_batches_on_a_spread_cluster_through_a_coordinators_
 
 async def more_actions(handle, at_least: int):
     return (await handle.describe()).info.num_actions >= at_least
+
+
+@needs_postgres
+async def test_a_versions_drainage_counts_the_pinned_runs_of_every_node(tmp_path, schema):
+    """Worker versioning on two spread nodes: a version that left the routing is DRAINING while
+    any run pinned to it is open, wherever the run's shard is, and DRAINED once all closed;
+    both nodes describe it the same (counted from visibility in the database)."""
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    a.start()
+    b.start()
+    try:
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+        clients = [await Client.connect(n.target) for n in (a, b)]
+        tag = uuid.uuid4().hex[:6]
+        deployment, queue = f"spread-dep-{tag}", f"spread-tq-{tag}"
+        async with versioned_worker(clients[0], queue, deployment, "v1"):
+            await until(lambda: version_registered(clients[0], deployment, "v1"))
+            await set_current(clients[0], deployment, "v1")
+            handles = [await clients[i % 2].start_workflow(PinnedWorkflow.run, 2, id=f"pinned-{tag}-{i}",
+                                                           task_queue=queue) for i in range(8)]
+            for handle in handles:
+                await until(lambda: pinned_to_v1(clients[0], handle.id))
+            async with versioned_worker(clients[1], queue, deployment, "v2"):
+                await until(lambda: version_registered(clients[1], deployment, "v2"))
+                await set_current(clients[1], deployment, "v2")
+                for client in clients:
+                    await until(lambda: version_standing(client, deployment, "v1=DRAINING"))
+                for handle in handles:
+                    await handle.terminate()
+                for client in clients:
+                    await until(lambda: version_standing(client, deployment, "v1=DRAINED"))
+    finally:
+        for server in (a, b):
+            server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()
+
+
+async def pinned_to_v1(client: Client, workflow_id: str) -> bool:
+    return await versioning_of(client, workflow_id) == "PINNED@v1"
+
+
+async def version_standing(client: Client, deployment: str, wanted: str) -> bool:
+    return f"current=v2 v2=CURRENT {wanted}" == await statuses(client, deployment)

@@ -1,11 +1,13 @@
 """Worker versioning with deployments: versioned workers register their deployment version by
 polling; nothing runs on them until a version is current; a PINNED workflow stays on the
 version it started on and an AUTO_UPGRADE one moves to the new current version; describe
-shows each run's versioning and each version's status; refusals for versions and deployments
+shows each run's versioning and each version's status, visibility lists and counts runs by
+their deployment, version and behaviour; refusals for versions and deployments
 that do not exist; the CLI's `temporal worker deployment` commands. The same scenario on
 Temporal's dev server gives the same answers."""
 
 import asyncio
+import json
 import re
 import uuid
 
@@ -85,6 +87,26 @@ async def versioning_of(client: Client, workflow_id: str) -> str:
     return f"{BehaviorProto.Name(info.behavior).removeprefix('VERSIONING_BEHAVIOR_')}@{info.deployment_version.build_id}"
 
 
+async def listed_versioning(client: Client, deployment: str, want: str, timeout: float = 15.0) -> str:
+    """The deployment's runs as visibility lists them (`TemporalWorkerDeployment = ...`), each
+    with its `TemporalWorkerDeploymentVersion` and `TemporalWorkflowVersioningBehavior`, and
+    the count of its pinned ones; waits up to `timeout` for `want` (visibility may lag)."""
+    names = ("TemporalWorkerDeploymentVersion", "TemporalWorkflowVersioningBehavior")
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = []
+        async for run in client.list_workflows(f"TemporalWorkerDeployment = '{deployment}'"):
+            fields = run.raw_info.search_attributes.indexed_fields
+            values = [json.loads(fields[name].data) for name in names if name in fields]
+            rows.append(" ".join([run.id.split("-")[0], *values]))
+        pinned = await client.count_workflows(
+            f"TemporalWorkerDeploymentVersion = '{deployment}:v1' AND TemporalWorkflowVersioningBehavior = 'Pinned'")
+        seen = f"{', '.join(sorted(rows))}; pinned to v1: {pinned.count}"
+        if seen == want or asyncio.get_running_loop().time() > deadline:
+            return seen
+        await asyncio.sleep(0.3)
+
+
 async def step_and_wait(client: Client, workflow_id: str, steps: int) -> None:
     handle = client.get_workflow_handle(workflow_id)
     await handle.signal("step")
@@ -110,6 +132,7 @@ async def scenario(target: str) -> list[str]:
         await step_and_wait(client, pinned_id, 1)
         await step_and_wait(client, auto_id, 1)
         seen.append(f"on v1: {await versioning_of(client, pinned_id)} {await versioning_of(client, auto_id)}")
+        seen.append("listed: " + await listed_versioning(client, deployment, LISTED_ON_V1.replace("<tag>", tag)))
 
         async with versioned_worker(client, queue, deployment, "v2"):
             await until(lambda: version_registered(client, deployment, "v2"))
@@ -125,6 +148,7 @@ async def scenario(target: str) -> list[str]:
             await step_and_wait(client, auto_id, 2)
             seen.append(f"pinned ran on {await pinned.result()}, auto-upgrade ran on {await auto.result()}")
             seen.append(f"finally: {await versioning_of(client, pinned_id)} {await versioning_of(client, auto_id)}")
+            seen.append("listed: " + await listed_versioning(client, deployment, LISTED_AFTER.replace("<tag>", tag)))
 
             async def drained():
                 now = await statuses(client, deployment)
@@ -146,15 +170,21 @@ async def scenario(target: str) -> list[str]:
     return [line.replace(tag, "<tag>") for line in seen]
 
 
+# Visibility's versioning attributes, as Temporal derives them from each run's versioning.
+LISTED_ON_V1 = "auto dep-<tag>:v1 AutoUpgrade, pinned dep-<tag>:v1 Pinned; pinned to v1: 1"
+LISTED_AFTER = "auto dep-<tag>:v2 AutoUpgrade, pinned dep-<tag>:v1 Pinned; pinned to v1: 1"
+
 EXPECTED = [
     "registered: current=- v1=INACTIVE",
     "previous: __unversioned__",
     "on v1: PINNED@v1 AUTO_UPGRADE@v1",
+    "listed: " + LISTED_ON_V1,
     "previous: dep-<tag>.v1",
     "after switch: current=v2 v2=CURRENT v1=DRAINING",
     "task queue: current=dep-<tag>.v2 v2 changed=True",
     "pinned ran on ['v1', 'v1'], auto-upgrade ran on ['v1', 'v2']",
     "finally: PINNED@v1 AUTO_UPGRADE@v2",
+    "listed: " + LISTED_AFTER,
     "drained: current=v2 v2=CURRENT v1=DRAINED",
     "unknown build: NOT_FOUND: build ID 'nope' not found in Worker Deployment 'dep-<tag>'",
     "unknown deployment: NOT_FOUND: no Worker Deployment found with name 'nodep-<tag>'; does your Worker "

@@ -34,7 +34,7 @@ pub fn compile(
 }
 
 /// A string literal of the list-filter language holding `value` exactly.
-fn quoted(value: &str) -> String {
+pub fn quoted(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 

@@ -28,13 +28,25 @@ pub struct ClientTls {
     tls_server_name: Option<String>,
 }
 
-/// Asks the node at `address` and prints what it answered.
-pub async fn print_status(address: &str, tls: &ClientTls) -> Result<(), String> {
+/// Asks the node at `address` (with `api_key` as a bearer token when given) and prints what
+/// it answered.
+pub async fn print_status(
+    address: &str,
+    tls: &ClientTls,
+    api_key: Option<&str>,
+) -> Result<(), String> {
     let channel = connect(address, tls)
         .await
         .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    let mut request = tonic::Request::new(DescribeClusterRequest {});
+    if let Some(key) = api_key {
+        let bearer = format!("Bearer {key}")
+            .parse()
+            .map_err(|_| "the API key is not a valid header value".to_string())?;
+        request.metadata_mut().insert("authorization", bearer);
+    }
     let response = ClusterServiceClient::new(channel)
-        .describe_cluster(DescribeClusterRequest {})
+        .describe_cluster(request)
         .await
         .map_err(|status| format!("{address}: {}{}", status.message(), causes(&status)))?;
     print!("{}", render(&response.into_inner()));

@@ -70,6 +70,10 @@ enum ClusterCommand {
         address: String,
         #[command(flatten)]
         tls: cluster_status::ClientTls,
+        /// A token for a node with authorization (sent as `authorization: Bearer …`, as the
+        /// `temporal` CLI sends its `--api-key`); it needs a server-wide reader role.
+        #[arg(long)]
+        api_key: Option<String>,
     },
 }
 
@@ -645,9 +649,11 @@ async fn run_command() {
             .await
         }
         Command::Verify(args) => verify_store(args).await,
-        Command::Cluster(ClusterCommand::Status { address, tls }) => {
-            cluster_status::print_status(&address, &tls).await
-        }
+        Command::Cluster(ClusterCommand::Status {
+            address,
+            tls,
+            api_key,
+        }) => cluster_status::print_status(&address, &tls, api_key.as_deref()).await,
     };
     if let Err(message) = result {
         eprintln!("temper: {message}");

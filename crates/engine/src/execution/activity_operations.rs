@@ -7,7 +7,6 @@
 use super::{ReadyTask, Transition};
 use crate::state::ActivityInfo;
 use temper_api::proto::activity::v1::ActivityOptions;
-use temper_api::proto::common::v1::{Payload, SearchAttributes};
 
 /// Which pending activities an operation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,47 +360,4 @@ fn check_options(activity: &ActivityInfo) -> Result<(), ActivityOperationError> 
         )));
     }
     Ok(())
-}
-
-/// Temporal's `TemporalPauseInfo` search attribute: one `property:activityType=<type>` entry
-/// per type with a paused activity. Derived from the pending activities (not event-sourced:
-/// pausing writes no event), so visibility and describe compute it from state.
-const PAUSE_INFO: &str = "TemporalPauseInfo";
-
-impl crate::state::Execution {
-    fn pause_info_entries(&self) -> Vec<String> {
-        let types: std::collections::BTreeSet<&str> = self
-            .activities
-            .values()
-            .filter(|a| a.paused)
-            .map(|a| a.activity_type.as_str())
-            .collect();
-        types
-            .into_iter()
-            .map(|t| format!("property:activityType={t}"))
-            .collect()
-    }
-
-    /// The run's search attributes as visibility and describe show them: what the workflow
-    /// set, plus `TemporalPauseInfo` while activities are paused.
-    pub fn visible_search_attributes(&self) -> Option<SearchAttributes> {
-        let entries = self.pause_info_entries();
-        if entries.is_empty() {
-            return self.search_attributes.clone();
-        }
-        let mut attributes = self.search_attributes.clone().unwrap_or_default();
-        let payload = Payload {
-            metadata: [
-                ("encoding".to_string(), b"json/plain".to_vec()),
-                ("type".to_string(), b"KeywordList".to_vec()),
-            ]
-            .into(),
-            data: serde_json::to_vec(&entries).unwrap_or_default(),
-            ..Default::default()
-        };
-        attributes
-            .indexed_fields
-            .insert(PAUSE_INFO.to_string(), payload);
-        Some(attributes)
-    }
 }

@@ -52,6 +52,7 @@ mod properties;
 mod reset;
 mod signals;
 mod start;
+mod system_attributes;
 mod timeouts;
 mod timers;
 mod updates;

@@ -246,7 +246,7 @@ impl Batches {
             .history
             .owner_elsewhere(&request.namespace, &target.workflow_id);
         if let Some(peers) = owner {
-            return peers.reset_workflow(reset).await;
+            return peers.call_owner(reset).await.map(drop);
         }
         self.history
             .reset_workflow(&request.namespace, &reset)
@@ -313,7 +313,7 @@ async fn act_elsewhere(
                 identity,
                 ..Default::default()
             };
-            peers.terminate_workflow(terminate).await
+            peers.call_owner(terminate).await.map(drop)
         }
         Some(Operation::CancellationOperation(_)) => {
             let cancel = RequestCancelWorkflowExecutionRequest {
@@ -322,7 +322,7 @@ async fn act_elsewhere(
                 identity,
                 ..Default::default()
             };
-            peers.cancel_workflow(cancel).await
+            peers.call_owner(cancel).await.map(drop)
         }
         Some(Operation::SignalOperation(op)) => {
             let signal = SignalWorkflowExecutionRequest {
@@ -335,14 +335,14 @@ async fn act_elsewhere(
                 request_id: derived_request_id(&request.job_id, "signal", target),
                 ..Default::default()
             };
-            peers.signal_workflow(signal).await
+            peers.call_owner(signal).await.map(drop)
         }
         Some(Operation::DeletionOperation(_)) => {
             let delete = DeleteWorkflowExecutionRequest {
                 namespace,
                 workflow_execution,
             };
-            peers.delete_workflow(delete).await
+            peers.call_owner(delete).await.map(drop)
         }
         _ => Err(Status::unimplemented("operation not supported")),
     }

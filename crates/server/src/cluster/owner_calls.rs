@@ -10,25 +10,72 @@ use tonic::Status;
 
 use super::Peers;
 
-/// The gRPC path of a WorkflowService method.
-macro_rules! workflow_service {
-    ($method:literal) => {
-        concat!("/temporal.api.workflowservice.v1.WorkflowService/", $method)
+/// A WorkflowService request a node sends to a run's owner: its method and the run it names.
+pub trait OwnerCall: prost::Message + Send + Sync + Sized + 'static {
+    type Response: prost::Message + Default + Send + Sync + 'static;
+    /// The method's gRPC path.
+    const PATH: &'static str;
+    /// The (namespace, workflow id) whose shard's owner serves the call.
+    fn run_key(&self) -> (&str, &str);
+}
+
+/// `OwnerCall` for requests naming their run in `workflow_execution`.
+macro_rules! owner_call {
+    ($request:ty, $response:ty, $method:literal) => {
+        impl OwnerCall for $request {
+            type Response = $response;
+            const PATH: &'static str =
+                concat!("/temporal.api.workflowservice.v1.WorkflowService/", $method);
+            fn run_key(&self) -> (&str, &str) {
+                let workflow_id = self.workflow_execution.as_ref();
+                (
+                    &self.namespace,
+                    workflow_id.map_or("", |e| e.workflow_id.as_str()),
+                )
+            }
+        }
     };
 }
 
+owner_call!(
+    TerminateWorkflowExecutionRequest,
+    TerminateWorkflowExecutionResponse,
+    "TerminateWorkflowExecution"
+);
+owner_call!(
+    RequestCancelWorkflowExecutionRequest,
+    RequestCancelWorkflowExecutionResponse,
+    "RequestCancelWorkflowExecution"
+);
+owner_call!(
+    SignalWorkflowExecutionRequest,
+    SignalWorkflowExecutionResponse,
+    "SignalWorkflowExecution"
+);
+owner_call!(
+    DeleteWorkflowExecutionRequest,
+    DeleteWorkflowExecutionResponse,
+    "DeleteWorkflowExecution"
+);
+owner_call!(
+    ResetWorkflowExecutionRequest,
+    ResetWorkflowExecutionResponse,
+    "ResetWorkflowExecution"
+);
+
+impl OwnerCall for StartWorkflowExecutionRequest {
+    type Response = StartWorkflowExecutionResponse;
+    const PATH: &'static str =
+        "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution";
+    fn run_key(&self) -> (&str, &str) {
+        (&self.namespace, &self.workflow_id)
+    }
+}
+
 impl Peers {
-    /// One unary WorkflowService call to the owner of (`namespace`, `workflow_id`).
-    async fn call_owner<Req, Resp>(
-        &self,
-        (namespace, workflow_id): (&str, &str),
-        method: &'static str,
-        request: Req,
-    ) -> Result<Resp, Status>
-    where
-        Req: prost::Message + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
-    {
+    /// Sends `request` to the owner of the run it names: the owner's answer.
+    pub async fn call_owner<R: OwnerCall>(&self, request: R) -> Result<R::Response, Status> {
+        let (namespace, workflow_id) = request.run_key();
         let shard = self.shards().shard_of(namespace, workflow_id);
         let channel = self.channel_for(shard)?;
         let mut grpc = tonic::client::Grpc::new(self.stamped(channel));
@@ -36,85 +83,9 @@ impl Peers {
             .await
             .map_err(|error| Status::unavailable(error.to_string()))?;
         let codec = tonic_prost::ProstCodec::default();
-        let path = PathAndQuery::from_static(method);
+        let path = PathAndQuery::from_static(R::PATH);
         let call = grpc.unary(tonic::Request::new(request), path, codec);
         let response = temper_api::request_gate::ungated(call).await?;
         Ok(response.into_inner())
     }
-
-    /// Starts a workflow on its owner: the run id.
-    pub async fn start_workflow(
-        &self,
-        request: StartWorkflowExecutionRequest,
-    ) -> Result<String, Status> {
-        let key = (request.namespace.clone(), request.workflow_id.clone());
-        let method = workflow_service!("StartWorkflowExecution");
-        let response: StartWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(response.run_id)
-    }
-
-    pub async fn terminate_workflow(
-        &self,
-        request: TerminateWorkflowExecutionRequest,
-    ) -> Result<(), Status> {
-        let key = run_key(&request.namespace, request.workflow_execution.as_ref());
-        let method = workflow_service!("TerminateWorkflowExecution");
-        let _: TerminateWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(())
-    }
-
-    pub async fn cancel_workflow(
-        &self,
-        request: RequestCancelWorkflowExecutionRequest,
-    ) -> Result<(), Status> {
-        let key = run_key(&request.namespace, request.workflow_execution.as_ref());
-        let method = workflow_service!("RequestCancelWorkflowExecution");
-        let _: RequestCancelWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(())
-    }
-
-    pub async fn signal_workflow(
-        &self,
-        request: SignalWorkflowExecutionRequest,
-    ) -> Result<(), Status> {
-        let key = run_key(&request.namespace, request.workflow_execution.as_ref());
-        let method = workflow_service!("SignalWorkflowExecution");
-        let _: SignalWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(())
-    }
-
-    pub async fn delete_workflow(
-        &self,
-        request: DeleteWorkflowExecutionRequest,
-    ) -> Result<(), Status> {
-        let key = run_key(&request.namespace, request.workflow_execution.as_ref());
-        let method = workflow_service!("DeleteWorkflowExecution");
-        let _: DeleteWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(())
-    }
-
-    pub async fn reset_workflow(
-        &self,
-        request: ResetWorkflowExecutionRequest,
-    ) -> Result<(), Status> {
-        let key = run_key(&request.namespace, request.workflow_execution.as_ref());
-        let method = workflow_service!("ResetWorkflowExecution");
-        let _: ResetWorkflowExecutionResponse =
-            self.call_owner((&key.0, &key.1), method, request).await?;
-        Ok(())
-    }
-}
-
-/// The (namespace, workflow id) a request's execution names.
-fn run_key(
-    namespace: &str,
-    execution: Option<&temper_api::proto::common::v1::WorkflowExecution>,
-) -> (String, String) {
-    let workflow_id = execution.map(|e| e.workflow_id.clone()).unwrap_or_default();
-    (namespace.to_string(), workflow_id)
 }

@@ -45,9 +45,18 @@ struct Standing {
     drainage: Option<VersionDrainageInfo>,
 }
 
+/// Open runs pinned to each draining version of a deployment, by build id.
+type PinnedCounts = std::collections::HashMap<String, i64>;
+
 impl Deployments {
-    /// Where a version stands: routed, or draining while open runs are pinned to it.
-    fn standing(&self, record: &DeploymentRecord, version: &VersionRecord) -> Standing {
+    /// Where a version stands: routed, or draining while open runs are pinned to it
+    /// (`pinned`: from `pinned_counts`).
+    fn standing(
+        &self,
+        record: &DeploymentRecord,
+        version: &VersionRecord,
+        pinned: &PinnedCounts,
+    ) -> Standing {
         let status = record.status_of(version);
         if status != WorkerDeploymentVersionStatus::Draining {
             return Standing {
@@ -55,10 +64,7 @@ impl Deployments {
                 drainage: None,
             };
         }
-        let pinned =
-            self.history
-                .open_pinned_runs(&record.namespace, &record.name, &version.build_id);
-        let (status, drainage) = match pinned {
+        let (status, drainage) = match pinned.get(&version.build_id).copied().unwrap_or(0) {
             0 => (
                 WorkerDeploymentVersionStatus::Drained,
                 VersionDrainageStatus::Drained,
@@ -78,9 +84,49 @@ impl Deployments {
         }
     }
 
+    /// How many open runs are pinned to each version of `record` that left its routing,
+    /// counted from visibility (as Temporal does): the rows are written in the runs' own
+    /// transactions and read from the database, so every node of a cluster counts the same.
+    async fn pinned_counts(&self, record: &DeploymentRecord) -> Result<PinnedCounts, Status> {
+        let mut counts = PinnedCounts::new();
+        let draining = record
+            .versions
+            .iter()
+            .filter(|v| record.status_of(v) == WorkerDeploymentVersionStatus::Draining);
+        for version in draining {
+            let count = self.open_pinned_runs(record, &version.build_id).await?;
+            counts.insert(version.build_id.clone(), count);
+        }
+        Ok(counts)
+    }
+
+    async fn open_pinned_runs(
+        &self,
+        record: &DeploymentRecord,
+        build: &str,
+    ) -> Result<i64, Status> {
+        use crate::visibility::{compile, quoted};
+        let version = quoted(&format!("{}:{build}", record.name));
+        let query = format!(
+            "TemporalWorkerDeploymentVersion = {version} AND \
+             TemporalWorkflowVersioningBehavior = 'Pinned' AND ExecutionStatus = 'Running'"
+        );
+        let custom = self.namespaces.search_attributes(&record.namespace)?;
+        let filter = compile(&query, &custom, self.store.dialect())?;
+        let count = self
+            .store
+            .count_executions(&record.namespace, &filter)
+            .await;
+        Ok(count.map_err(errors::storage)?.count)
+    }
+
     /// Whether a version that left the routing still has open runs pinned to it.
-    pub(super) fn is_draining(&self, record: &DeploymentRecord, version: &VersionRecord) -> bool {
-        self.standing(record, version).status == WorkerDeploymentVersionStatus::Draining
+    pub(super) async fn is_draining(
+        &self,
+        record: &DeploymentRecord,
+        version: &VersionRecord,
+    ) -> Result<bool, Status> {
+        Ok(self.open_pinned_runs(record, &version.build_id).await? > 0)
     }
 }
 
@@ -173,10 +219,11 @@ impl Deployments {
         let record = self
             .locked(&request.namespace, &request.deployment_name)
             .await?;
+        let pinned = self.pinned_counts(&record).await?;
         Ok(DescribeWorkerDeploymentResponse {
             conflict_token: conflict_token(record.changed_ms),
             worker_deployment_info: Some(deployment_info(&record, |v| {
-                summary(&record, v, self.standing(&record, v))
+                summary(&record, v, self.standing(&record, v, &pinned))
             })),
         })
     }
@@ -204,7 +251,8 @@ impl Deployments {
                 r#type: q.r#type,
             })
             .collect();
-        let standing = self.standing(&record, version);
+        let pinned = self.pinned_counts(&record).await?;
+        let standing = self.standing(&record, version, &pinned);
         let status = standing.status;
         let info = WorkerDeploymentVersionInfo {
             version: version_string(&record.name, &build_id),
@@ -289,9 +337,14 @@ impl Deployments {
             let Some(record) = guard.as_ref() else {
                 continue;
             };
+            let pinned = self.pinned_counts(record).await?;
             let summary_of = |build: &str| {
                 let version = record.find_version(build)?;
-                Some(summary(record, version, self.standing(record, version)))
+                Some(summary(
+                    record,
+                    version,
+                    self.standing(record, version, &pinned),
+                ))
             };
             worker_deployments.push(WorkerDeploymentSummary {
                 name: record.name.clone(),

@@ -131,7 +131,7 @@ impl Deployments {
                 )));
             }
             WorkerDeploymentVersionStatus::Draining
-                if !request.skip_drainage && self.is_draining(&guard, version) =>
+                if !request.skip_drainage && self.is_draining(&guard, version).await? =>
             {
                 return Err(Status::failed_precondition(format!(
                     "version '{name}' cannot be deleted since it is draining"

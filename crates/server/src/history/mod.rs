@@ -33,7 +33,6 @@ mod event_cache;
 mod follow_ups;
 mod handover;
 mod nexus;
-mod pinned;
 pub use nexus::{
     CALLBACK_TOKEN_HEADER, HandedNexusTask, NexusGrant, PolledNexusTask, SYSTEM_CALLBACK_URL,
 };
@@ -82,8 +81,6 @@ pub struct History {
     limits: HistoryLimits,
     /// The Nexus endpoint registry: where operations' tasks go.
     endpoints: Arc<crate::nexus::NexusEndpoints>,
-    /// Open runs pinned to each deployment version (their drainage).
-    pinned_runs: Mutex<pinned::PinnedRuns>,
     /// Recently written histories, so polls need not read them back from the store.
     events: event_cache::EventCache,
     /// True until [`History::recover`] has published every open run of the store.
@@ -149,7 +146,6 @@ impl History {
             closed_runs: broadcast::channel(CLOSED_RUNS_BUFFER).0,
             limits,
             endpoints,
-            pinned_runs: Mutex::new(pinned::PinnedRuns::default()),
             events: event_cache::EventCache::new(event_cache::HISTORY_CACHE_BYTES),
             recovering: std::sync::atomic::AtomicBool::new(true),
             shards: None,
@@ -221,10 +217,6 @@ impl History {
         for task in tasks {
             self.offer_ready_task(exec, task);
         }
-        self.pinned_runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .note(exec);
         self.busy_runs
             .note(&exec.run_id, exec.has_outstanding_tasks());
         if let Some(at) = exec.next_wakeup() {
@@ -698,14 +690,6 @@ impl History {
             .read_history(run_id, first_event_id, max_events)
             .await
             .map_err(errors::storage)
-    }
-
-    /// How many open runs are pinned to a deployment version.
-    pub fn open_pinned_runs(&self, namespace: &str, deployment: &str, build: &str) -> usize {
-        self.pinned_runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .count(namespace, deployment, build)
     }
 
     pub fn matching(&self) -> &Matching {

@@ -315,7 +315,7 @@ impl Schedules {
             .history
             .owner_elsewhere(&record.namespace, &request.workflow_id);
         let run_id = match owner {
-            Some(peers) => peers.start_workflow(request.clone()).await?,
+            Some(peers) => peers.call_owner(request.clone()).await?.run_id,
             None => {
                 self.history
                     .start_workflow(&record.namespace, &request, None)
@@ -602,7 +602,7 @@ async fn stop_elsewhere(
             identity,
             ..Default::default()
         };
-        return peers.terminate_workflow(request).await;
+        return peers.call_owner(request).await.map(drop);
     }
     let request = RequestCancelWorkflowExecutionRequest {
         namespace,
@@ -611,7 +611,7 @@ async fn stop_elsewhere(
         identity,
         ..Default::default()
     };
-    peers.cancel_workflow(request).await
+    peers.call_owner(request).await.map(drop)
 }
 
 fn identity(record: &ScheduleRecord) -> String {
