@@ -5,8 +5,8 @@ run's owner, a run's signals and cancels reach workflows on other nodes' shards,
 registered on one node serve on the others, children are created on other nodes' shards; a
 joining node gets its share, and a killed node's shards are taken by the others. Also: issue
 16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
-tokens, schedules and batch operations through a coordinator's kill, and a deployment version's
-drainage counted across nodes. Python SDK clients
+tokens, schedules and batch operations through a coordinator's kill, worker versioning (a
+version change, overrides, a version's drainage counted across nodes). Python SDK clients
 and workers on every node."""
 
 import asyncio
@@ -35,6 +35,9 @@ from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, 
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
 from test_schedules import _at_least, every, start_action, started_ids
+from test_worker_deployments import EXPECTED as VERSION_CHANGE
+from test_worker_deployments import OVERRIDES, override_scenario
+from test_worker_deployments import scenario as version_change_scenario
 from test_worker_deployments import set_current, statuses, until, version_registered, versioned_worker, versioning_of
 from versioning_workflows import PinnedWorkflow
 
@@ -433,6 +436,26 @@ async def test_a_versions_drainage_counts_the_pinned_runs_of_every_node(tmp_path
                     await handle.terminate()
                 for client in clients:
                     await until(lambda: version_standing(client, deployment, "v1=DRAINED"))
+    finally:
+        for server in (a, b):
+            server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()
+
+
+@needs_postgres
+async def test_worker_versioning_scenarios_on_a_spread_cluster(tmp_path, schema):
+    """`test_worker_deployments.py`'s version-change and override scenarios through the second
+    of two spread nodes (its runs on both nodes' shards, the deployments on the coordinator):
+    the same answers as on one node. A routing change is answered once every node routes by
+    it, so an AUTO_UPGRADE run's next task goes to the new version wherever the run is."""
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    a.start()
+    b.start()
+    try:
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+        assert await version_change_scenario(b.target) == VERSION_CHANGE
+        assert await override_scenario(b.target) == OVERRIDES
     finally:
         for server in (a, b):
             server.stop()

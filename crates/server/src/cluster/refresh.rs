@@ -1,9 +1,13 @@
 //! Registry changes seen at once on every node of a spread cluster. A call that changes the
-//! namespaces (and their search attributes) or the Nexus endpoints is answered only after
-//! the other serving nodes have read them again (`ClusterService/Refresh`), so a client can
-//! use what it just registered through any node, as on one node. Every node still reads them
-//! each second (`Namespaces::keep_refreshed`), for a node this call missed (unreachable at
-//! that moment, or joining).
+//! namespaces (and their search attributes), the Nexus endpoints, a worker deployment's
+//! routing or a task queue's configuration is answered only after the other serving nodes
+//! have read them again (`ClusterService/Refresh`), so a client can use what it just
+//! registered through any node, as on one node: after `SetWorkerDeploymentCurrentVersion`
+//! every run owner routes its runs' next tasks (and decides whether they leave the old
+//! version's sticky queue) by the new version, as Temporal answers it only once the task
+//! queues have the new routing. Every node still reads them each second
+//! (`Namespaces::keep_refreshed` and kin), for a node this call missed (unreachable at that
+//! moment, or joining).
 
 use std::time::Duration;
 
@@ -23,6 +27,15 @@ const REGISTRY_CHANGES: &[&str] = &[
     "/temporal.api.operatorservice.v1.OperatorService/CreateNexusEndpoint",
     "/temporal.api.operatorservice.v1.OperatorService/UpdateNexusEndpoint",
     "/temporal.api.operatorservice.v1.OperatorService/DeleteNexusEndpoint",
+    "/temporal.api.workflowservice.v1.WorkflowService/SetWorkerDeploymentCurrentVersion",
+    "/temporal.api.workflowservice.v1.WorkflowService/SetWorkerDeploymentRampingVersion",
+    "/temporal.api.workflowservice.v1.WorkflowService/SetWorkerDeploymentManager",
+    "/temporal.api.workflowservice.v1.WorkflowService/CreateWorkerDeployment",
+    "/temporal.api.workflowservice.v1.WorkflowService/CreateWorkerDeploymentVersion",
+    "/temporal.api.workflowservice.v1.WorkflowService/DeleteWorkerDeployment",
+    "/temporal.api.workflowservice.v1.WorkflowService/DeleteWorkerDeploymentVersion",
+    "/temporal.api.workflowservice.v1.WorkflowService/UpdateWorkerDeploymentVersionMetadata",
+    "/temporal.api.workflowservice.v1.WorkflowService/UpdateTaskQueueConfig",
 ];
 
 /// How long a node waits for another to read its registries again before it answers anyway.

@@ -75,7 +75,7 @@ where
             match forwarder.here_or_forwarded(request).await {
                 Ok(request) => {
                     let answer = inner.oneshot(request).await;
-                    if changes_registries {
+                    if changes_registries && !refused(&answer) {
                         forwarder.refresh_other_nodes().await;
                     }
                     answer
@@ -84,4 +84,13 @@ where
             }
         })
     }
+}
+
+/// True for a call answered with an error status (in the headers: gRPC's trailers-only
+/// answer), which changed nothing for the other nodes to read.
+fn refused(answer: &Answer) -> bool {
+    answer.as_ref().is_ok_and(|response| {
+        let status = response.headers().get("grpc-status");
+        status.is_some_and(|code| code != "0")
+    })
 }

@@ -190,8 +190,9 @@ impl Frontend {
                     run_id,
                     query_id,
                     query,
+                    view,
                 }) => {
-                    self.query_task_response(namespace, &run_id, query_id, query)
+                    self.query_task_response(namespace, &run_id, query_id, query, view)
                         .await
                 }
                 Some(HandedWorkflowTask::Remote(task)) => Ok(self

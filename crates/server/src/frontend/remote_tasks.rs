@@ -20,6 +20,7 @@ use crate::cluster::PeerHost;
 use crate::cluster::tasks::BoxFuture;
 use crate::errors;
 use crate::history::{HandedActivityTask, HandedWorkflowTask};
+use crate::matching::QueryView;
 
 use super::Frontend;
 use super::responses::activity_task_response;
@@ -73,11 +74,11 @@ impl PeerHost for Frontend {
     fn refresh(&self) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
             self.namespaces.refresh().await.map_err(errors::storage)?;
-            self.history
-                .nexus_endpoints()
-                .refresh()
-                .await
-                .map_err(errors::storage)
+            let endpoints = self.history.nexus_endpoints();
+            endpoints.refresh().await.map_err(errors::storage)?;
+            self.deployments.refresh().await.map_err(errors::storage)?;
+            let configs = self.task_queue_configs.refresh().await;
+            configs.map_err(errors::storage)
         })
     }
 }
@@ -124,8 +125,12 @@ impl Frontend {
             RemoteTaskKind::Query => {
                 let query = WorkflowQuery::decode(task.query.as_slice())
                     .map_err(|_| errors::invalid("the query does not decode"))?;
+                let view = QueryView {
+                    last_event_id: task.query_last_event_id,
+                    previous_started_event_id: task.query_previous_started_event_id,
+                };
                 let response = self
-                    .query_task_response(namespace, run_id, task.query_id.clone(), query)
+                    .query_task_response(namespace, run_id, task.query_id.clone(), query, view)
                     .await?;
                 Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
             }

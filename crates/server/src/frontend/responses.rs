@@ -20,6 +20,7 @@ use temper_engine::time::{duration_ms, ms_duration, ms_timestamp};
 use tonic::Status;
 
 use super::Frontend;
+use crate::matching::QueryView;
 use crate::tokens::{TaskToken, TokenKind};
 
 pub(super) fn execution_of(exec: &Execution) -> Option<WorkflowExecution> {
@@ -256,11 +257,18 @@ impl Frontend {
         run_id: &str,
         query_id: String,
         query: WorkflowQuery,
+        view: QueryView,
     ) -> Result<Option<PollWorkflowTaskQueueResponse>, Status> {
         let Some(exec) = self.history.snapshot(run_id).await? else {
             return Ok(None);
         };
-        let events = self.history.read_history(run_id, 1, usize::MAX).await?;
+        // A task from a node that did not say (0) shows the run as it is now.
+        let view = match view.last_event_id {
+            0 => crate::history::query_view(&exec),
+            _ => view,
+        };
+        let shown = usize::try_from(view.last_event_id).unwrap_or(usize::MAX);
+        let events = self.history.read_history(run_id, 1, shown).await?;
         // The workflow id routes the answer to the run's owner in a cluster, where the query
         // waits.
         let token = TaskToken {
@@ -277,7 +285,7 @@ impl Frontend {
             workflow_type: Some(WorkflowType {
                 name: exec.workflow_type.clone(),
             }),
-            previous_started_event_id: exec.last_completed_workflow_task_started_id,
+            previous_started_event_id: view.previous_started_event_id,
             attempt: 1,
             history: Some(HistoryPage { events }),
             query: Some(query),

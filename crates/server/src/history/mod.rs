@@ -51,7 +51,7 @@ mod workflow_tasks;
 
 use follow_ups::FollowUp;
 pub use polls::{HandedActivityTask, HandedWorkflowTask, Poller};
-pub use queries::{QueryAnswer, QueryRegistration};
+pub use queries::{QueryAnswer, QueryRegistration, query_view};
 use run_cache::{RunCache, RunEntry};
 use start::ID_LOCK_STRIPES;
 

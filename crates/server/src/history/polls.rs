@@ -28,6 +28,7 @@ pub enum HandedWorkflowTask {
         run_id: String,
         query_id: String,
         query: WorkflowQuery,
+        view: crate::matching::QueryView,
     },
     /// A task of a run another node owns, for that node to start (`cluster/tasks.rs`).
     Remote(Box<RemoteTask>),
@@ -107,10 +108,12 @@ impl History {
                 run_id,
                 query_id,
                 query,
+                view,
             } => Some(HandedWorkflowTask::Query {
                 run_id,
                 query_id,
                 query,
+                view,
             }),
             QueuedTask::Remote(task) => Some(HandedWorkflowTask::Remote(task)),
             QueuedTask::Workflow { .. }

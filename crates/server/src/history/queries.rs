@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::History;
 use crate::errors;
-use crate::matching::{QueueKind, QueuedTask};
+use crate::matching::{QueryView, QueueKind, QueuedTask};
 use std::time::Duration;
 use temper_api::proto::common::v1::WorkflowExecution;
 use temper_api::proto::enums::v1::QueryRejectCondition;
@@ -168,8 +168,17 @@ impl History {
                 run_id: exec.run_id.clone(),
                 query_id: query_id.to_string(),
                 query,
+                view: query_view(exec),
             },
             super::route_of(exec),
         );
+    }
+}
+
+/// What a query task of `exec` (queryable now) shows: its history so far.
+pub fn query_view(exec: &Execution) -> QueryView {
+    QueryView {
+        last_event_id: exec.next_event_id - 1,
+        previous_started_event_id: exec.last_completed_workflow_task_started_id,
     }
 }

@@ -204,9 +204,12 @@ pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -
 
 /// A query task of `exec`, as offered to the coordinator.
 pub(super) fn remote_query(exec: &Execution, query_id: &str, query: &WorkflowQuery) -> RemoteTask {
+    let view = super::queries::query_view(exec);
     RemoteTask {
         query_id: query_id.to_string(),
         query: query.encode_to_vec(),
+        query_last_event_id: view.last_event_id,
+        query_previous_started_event_id: view.previous_started_event_id,
         ..remote_task(exec, RemoteTaskKind::Query, &exec.task_queue)
     }
 }

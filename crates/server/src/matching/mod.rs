@@ -47,6 +47,18 @@ pub enum QueueKind {
     Nexus,
 }
 
+/// The run as a query found it queryable (no workflow task scheduled or running): its query
+/// task shows the history up to `last_event_id`, so events that arrive before a worker takes
+/// the task (an activity's completion and the workflow task it schedules) reach the worker
+/// in that workflow task, not in the query's history. (A worker that applied them while
+/// answering the query would see nothing new in the workflow task and answer it without
+/// the workflow's versioning behaviour.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryView {
+    pub last_event_id: i64,
+    pub previous_started_event_id: i64,
+}
+
 /// A reference to a task; the history side validates it when it is taken.
 #[derive(Debug, Clone)]
 pub enum QueuedTask {
@@ -77,6 +89,7 @@ pub enum QueuedTask {
         run_id: String,
         query_id: String,
         query: WorkflowQuery,
+        view: QueryView,
     },
     /// A task of a run another node owns, queued here because this node coordinates a
     /// spread cluster (`cluster/tasks.rs`): started by that node. Always kept (its owner
@@ -925,6 +938,7 @@ mod tests {
             run_id: "r".into(),
             query_id: "q1".into(),
             query: WorkflowQuery::default(),
+            view: QueryView::default(),
         };
         matching.offer("ns", "q", QueueKind::Activity, query);
         assert_eq!(
