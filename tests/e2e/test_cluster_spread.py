@@ -10,6 +10,7 @@ version change, overrides, a version's drainage counted across nodes). Python SD
 and workers on every node."""
 
 import asyncio
+import contextlib
 import subprocess
 import time
 import uuid
@@ -66,6 +67,27 @@ async def until_spread(asked, nodes, within: float, api_key: str | None = None) 
             return status
         assert time.monotonic() < deadline, f"shards held {held}, not spread:\n{status}"
         await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def two_spread_nodes(tmp_path, schema: str, extra_args: tuple[str, ...] = (), api_key: str | None = None):
+    """Nodes `a` (the coordinator: it starts first and holds every shard) and `b`, each with
+    half the shards once this yields (`temper cluster status` asked with `api_key`); both are
+    stopped after, and their logs and databases checked when the body succeeded."""
+    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
+    for server in (a, b):
+        server.extra_args += list(extra_args)
+    a.start()
+    try:
+        await until_spread(a, [a], within=5, api_key=api_key)
+        b.start()
+        await until_spread(a, [a, b], within=LEASE_SECONDS * 4, api_key=api_key)
+        yield a, b
+    finally:
+        for server in (a, b):
+            server.stop()
+    a.check_log_and_verify()
+    b.check_log_and_verify()
 
 
 async def run_all(clients: list[Client], keys: list[str], task_queue: str) -> list[list[str]]:
@@ -293,20 +315,10 @@ async def test_nexus_operations_cross_the_nodes_of_a_spread_cluster(tmp_path, sc
     workflows live on either node's shards, their operations' tasks go through the
     coordinator's queue to the caller's owner, and a handler workflow's close reaches its
     caller's owner. Every outcome is what one node gives."""
-    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
-    a.start()
-    await until_spread(a, [a], within=5)
-    b.start()
-    try:
-        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
-        for server in (a, b):
+    async with two_spread_nodes(tmp_path, schema) as nodes:
+        for server in nodes:
             outcomes = await nexus_scenario(server.target)
             assert [result for result, _ in outcomes] == [expected for _, _, expected in NEXUS_CASES]
-    finally:
-        for server in (a, b):
-            server.stop()
-    a.check_log_and_verify()
-    b.check_log_and_verify()
 
 
 @needs_postgres
@@ -316,17 +328,13 @@ async def test_a_spread_cluster_with_authorization(tmp_path, schema, task_queue,
     calls between nodes carry the cluster's secret instead (created in the database by the
     first node), and a call between nodes without it is UNAUTHENTICATED."""
     secrets = keys
-    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
-    for server in (a, b):
-        server.extra_args += ["--auth-jwks-path", str(secrets["path"])]
-    a.start()
-    b.start()
-    try:
+    system_reader = token(secrets, ["temporal-system:read"])
+    auth = ("--auth-jwks-path", str(secrets["path"]))
+    async with two_spread_nodes(tmp_path, schema, extra_args=auth, api_key=system_reader) as (a, b):
         # `temper cluster status` needs a token with a server-wide role here.
         refused = subprocess.run([str(TEMPER_BIN), "cluster", "status", "--address", a.target],
                                  capture_output=True, text=True)
         assert refused.returncode == 1 and "no bearer token" in refused.stderr, refused.stderr
-        await until_spread(a, [a, b], within=20, api_key=token(secrets, ["temporal-system:read"]))
         workers = [Worker(await Client.connect(n.target, api_key=token(secrets, ["default:worker"]), tls=False),
                           task_queue=task_queue, workflows=SPREAD_WORKFLOWS, activities=[note]) for n in (a, b)]
         clients = [await Client.connect(n.target, api_key=token(secrets, ["default:write"]), tls=False)
@@ -346,12 +354,7 @@ async def test_a_spread_cluster_with_authorization(tmp_path, schema, task_queue,
                 await call(b"", timeout=5, metadata=[("temper-cluster-secret", "guessed")])
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
             await channel.close()
-    finally:
-        for server in (a, b):
-            server.stop()
     assert "loading shards taken" in b.log_path.read_text(), "the second node never served"
-    a.check_log_and_verify()
-    b.check_log_and_verify()
 
 
 @needs_postgres
@@ -412,11 +415,7 @@ async def test_a_versions_drainage_counts_the_pinned_runs_of_every_node(tmp_path
     """Worker versioning on two spread nodes: a version that left the routing is DRAINING while
     any run pinned to it is open, wherever the run's shard is, and DRAINED once all closed;
     both nodes describe it the same (counted from visibility in the database)."""
-    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
-    a.start()
-    b.start()
-    try:
-        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
         clients = [await Client.connect(n.target) for n in (a, b)]
         tag = uuid.uuid4().hex[:6]
         deployment, queue = f"spread-dep-{tag}", f"spread-tq-{tag}"
@@ -436,11 +435,6 @@ async def test_a_versions_drainage_counts_the_pinned_runs_of_every_node(tmp_path
                     await handle.terminate()
                 for client in clients:
                     await until(lambda: version_standing(client, deployment, "v1=DRAINED"))
-    finally:
-        for server in (a, b):
-            server.stop()
-    a.check_log_and_verify()
-    b.check_log_and_verify()
 
 
 @needs_postgres
@@ -449,18 +443,9 @@ async def test_worker_versioning_scenarios_on_a_spread_cluster(tmp_path, schema)
     of two spread nodes (its runs on both nodes' shards, the deployments on the coordinator):
     the same answers as on one node. A routing change is answered once every node routes by
     it, so an AUTO_UPGRADE run's next task goes to the new version wherever the run is."""
-    a, b = (spread_node(tmp_path, schema, name) for name in ("a", "b"))
-    a.start()
-    b.start()
-    try:
-        await until_spread(a, [a, b], within=LEASE_SECONDS * 4)
+    async with two_spread_nodes(tmp_path, schema) as (_, b):
         assert await version_change_scenario(b.target) == VERSION_CHANGE
         assert await override_scenario(b.target) == OVERRIDES
-    finally:
-        for server in (a, b):
-            server.stop()
-    a.check_log_and_verify()
-    b.check_log_and_verify()
 
 
 async def pinned_to_v1(client: Client, workflow_id: str) -> bool:
