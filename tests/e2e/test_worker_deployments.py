@@ -89,15 +89,18 @@ async def versioning_of(client: Client, workflow_id: str) -> str:
 
 async def listed_versioning(client: Client, deployment: str, want: str, timeout: float = 15.0) -> str:
     """The deployment's runs as visibility lists them (`TemporalWorkerDeployment = ...`), each
-    with its `TemporalWorkerDeploymentVersion` and `TemporalWorkflowVersioningBehavior`, and
-    the count of its pinned ones; waits up to `timeout` for `want` (visibility may lag)."""
-    names = ("TemporalWorkerDeploymentVersion", "TemporalWorkflowVersioningBehavior")
+    with its `TemporalWorkerDeploymentVersion`, `TemporalWorkflowVersioningBehavior` and
+    `TemporalUsedWorkerDeploymentVersions`, and the count of its pinned ones; waits up to
+    `timeout` for `want` (visibility may lag)."""
+    names = ("TemporalWorkerDeploymentVersion", "TemporalWorkflowVersioningBehavior",
+             "TemporalUsedWorkerDeploymentVersions")
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         rows = []
         async for run in client.list_workflows(f"TemporalWorkerDeployment = '{deployment}'"):
             fields = run.raw_info.search_attributes.indexed_fields
             values = [json.loads(fields[name].data) for name in names if name in fields]
+            values = [",".join(v) if isinstance(v, list) else v for v in values]
             rows.append(" ".join([run.id.split("-")[0], *values]))
         pinned = await client.count_workflows(
             f"TemporalWorkerDeploymentVersion = '{deployment}:v1' AND TemporalWorkflowVersioningBehavior = 'Pinned'")
@@ -171,8 +174,10 @@ async def scenario(target: str) -> list[str]:
 
 
 # Visibility's versioning attributes, as Temporal derives them from each run's versioning.
-LISTED_ON_V1 = "auto dep-<tag>:v1 AutoUpgrade, pinned dep-<tag>:v1 Pinned; pinned to v1: 1"
-LISTED_AFTER = "auto dep-<tag>:v2 AutoUpgrade, pinned dep-<tag>:v1 Pinned; pinned to v1: 1"
+LISTED_ON_V1 = ("auto dep-<tag>:v1 AutoUpgrade dep-<tag>:v1, pinned dep-<tag>:v1 Pinned dep-<tag>:v1; "
+                "pinned to v1: 1")
+LISTED_AFTER = ("auto dep-<tag>:v2 AutoUpgrade dep-<tag>:v1,dep-<tag>:v2, pinned dep-<tag>:v1 Pinned dep-<tag>:v1; "
+                "pinned to v1: 1")
 
 EXPECTED = [
     "registered: current=- v1=INACTIVE",

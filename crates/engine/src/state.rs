@@ -126,6 +126,10 @@ pub struct Execution {
     pub deployment_name: String,
     #[prost(string, tag = "43")]
     pub deployment_build_id: String,
+    /// Every deployment version (`deployment:build id`) a workflow task of this run completed
+    /// on, in the order first used (Temporal's `TemporalUsedWorkerDeploymentVersions`).
+    #[prost(string, repeated, tag = "44")]
+    pub used_deployment_versions: Vec<String>,
 }
 
 /// A Nexus operation this run scheduled and that has not closed.

@@ -2,7 +2,8 @@
 //! workflow set: `TemporalPauseInfo` while activities are paused, and the worker-versioning
 //! attributes (`TemporalWorkerDeployment`, `TemporalWorkerDeploymentVersion`,
 //! `TemporalWorkflowVersioningBehavior`) once a versioned worker completed a task or an
-//! override applies. Visibility rows and describe both show them, as on Temporal; a version's
+//! override applies, with `TemporalUsedWorkerDeploymentVersions` (every version a task
+//! completed on). Visibility rows and describe both show them, as on Temporal; a version's
 //! drainage is counted from them (`deployments/describe.rs`), so it is the same on every node.
 
 use temper_api::proto::common::v1::{Payload, SearchAttributes};
@@ -19,6 +20,8 @@ const DEPLOYMENT: &str = "TemporalWorkerDeployment";
 const DEPLOYMENT_VERSION: &str = "TemporalWorkerDeploymentVersion";
 /// `Pinned` or `AutoUpgrade`.
 const VERSIONING_BEHAVIOR: &str = "TemporalWorkflowVersioningBehavior";
+/// Every version a workflow task of the run completed on.
+const USED_VERSIONS: &str = "TemporalUsedWorkerDeploymentVersions";
 
 /// A run's effective versioning: the version it is on and how it behaves, an override winning
 /// over what the last versioned worker reported.
@@ -54,6 +57,10 @@ impl Execution {
             if let Some(name) = behavior_name(versioning.behavior) {
                 derived.push((VERSIONING_BEHAVIOR.to_string(), keyword(name)));
             }
+        }
+        if !self.used_deployment_versions.is_empty() {
+            let used = keyword_list(&self.used_deployment_versions);
+            derived.push((USED_VERSIONS.to_string(), used));
         }
         derived
     }
@@ -168,9 +175,14 @@ mod tests {
             deployment_name: "orders".into(),
             deployment_build_id: "v1".into(),
             versioning_behavior: VersioningBehavior::AutoUpgrade as i32,
+            used_deployment_versions: vec!["orders:v0".into(), "orders:v1".into()],
             ..Default::default()
         };
         let expected = [
+            (
+                "TemporalUsedWorkerDeploymentVersions",
+                "[\"orders:v0\",\"orders:v1\"]",
+            ),
             ("TemporalWorkerDeployment", "\"orders\""),
             ("TemporalWorkerDeploymentVersion", "\"orders:v1\""),
             ("TemporalWorkflowVersioningBehavior", "\"AutoUpgrade\""),

@@ -46,6 +46,12 @@ impl Execution {
     /// A completed workflow task sets the run's versioning (cleared by an unversioned worker).
     pub(super) fn apply_versioning(&mut self, a: &WorkflowTaskCompletedEventAttributes) {
         let version = a.deployment_version.clone().unwrap_or_default();
+        if !version.build_id.is_empty() {
+            let used = format!("{}:{}", version.deployment_name, version.build_id);
+            if !self.used_deployment_versions.contains(&used) {
+                self.used_deployment_versions.push(used);
+            }
+        }
         self.versioning_behavior = a.versioning_behavior;
         self.deployment_name = version.deployment_name;
         self.deployment_build_id = version.build_id;
