@@ -406,6 +406,33 @@ async def test_schedules_and_batches_on_a_spread_cluster_through_a_coordinators_
     b.check_log_and_verify()
 
 
+@needs_postgres
+async def test_a_batch_goes_on_through_the_kill_of_a_node_that_owns_some_of_its_runs(tmp_path, schema):
+    """A batch terminating 200 runs of both nodes' shards, run by the coordinator, while the
+    other node is killed with kill -9: the actions on the dead node's runs fail until the
+    coordinator has taken its shards, and are tried again meanwhile (as Temporal's batcher
+    retries such errors), so every run is terminated and none counts as failed."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        clients = [await Client.connect(n.target) for n in (a, b)]
+        tag = uuid.uuid4().hex[:8]
+        targets = [f"spread-{tag}-doomed-{i}" for i in range(200)]
+        for i, key in enumerate(targets):
+            await clients[i % 2].start_workflow(SpreadReceiver.run, id=key, task_queue=f"idle-{tag}")
+        job_id = str(uuid.uuid4())
+        await clients[0].workflow_service.start_batch_operation(StartBatchOperationRequest(
+            namespace="default", job_id=job_id, reason="spread", max_operations_per_second=100,
+            executions=[WorkflowExecution(workflow_id=key) for key in targets],
+            termination_operation=BatchOperationTermination(identity="operator")))
+        await asyncio.sleep(0.5)
+        b.kill()
+        described = await finished(clients[0], job_id)
+        assert (described.total_operation_count, described.complete_operation_count,
+                described.failure_operation_count) == (200, 200, 0)
+        for key in targets:
+            status = (await clients[0].get_workflow_handle(key).describe()).status
+            assert status == WorkflowExecutionStatus.TERMINATED, key
+
+
 async def more_actions(handle, at_least: int):
     return (await handle.describe()).info.num_actions >= at_least
 

@@ -22,6 +22,12 @@ use super::{BatchRecord, Batches, Entry};
 const PAGE_SIZE: usize = 100;
 /// Operations per second when the request names none (Temporal's `worker.batcherRPS`).
 const DEFAULT_RPS: f32 = 50.0;
+/// An action that fails for a passing reason (a node of the cluster down, a shard changing
+/// hands, the store briefly unavailable) is tried again this many times, this far apart,
+/// before it counts as failed: longer than the default shard lease, so a node's death does
+/// not fail the runs it owned (Temporal's batcher retries such errors as well).
+const ATTEMPTS: u32 = 60;
+const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// The visibility query a batch works through: operations on open runs only look at open
 /// runs, as Temporal adds to the user's query.
@@ -148,16 +154,23 @@ impl Batches {
     }
 
     /// Acts on one execution. NOT_FOUND (closed or gone already) counts as done, as on
-    /// Temporal: it is also what a repeat after a crash answers.
+    /// Temporal: it is also what a repeat after a crash answers. A passing failure is tried
+    /// again (`ATTEMPTS`).
     async fn act(
         &self,
         request: &StartBatchOperationRequest,
         target: &WorkflowExecution,
     ) -> Result<(), Status> {
-        let result = self.act_once(request, target).await;
-        match result {
-            Err(status) if status.code() == Code::NotFound => Ok(()),
-            other => other,
+        let mut attempt = 1;
+        loop {
+            match self.act_once(request, target).await {
+                Err(status) if status.code() == Code::NotFound => return Ok(()),
+                Err(status) if is_passing(&status) && attempt < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -361,4 +374,12 @@ fn pace(request: &StartBatchOperationRequest) -> Duration {
         DEFAULT_RPS
     };
     Duration::from_secs_f32(1.0 / rps.clamp(0.01, 10_000.0))
+}
+
+/// A failure that says nothing about the run: trying again later may succeed.
+fn is_passing(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted
+    )
 }

@@ -215,13 +215,15 @@ impl Forwarder {
 
     /// A serving node of a spread cluster: the call back when this node serves it (it names
     /// a run of a shard held here, or names none and this node coordinates; or it was
-    /// forwarded here already, or is for `ClusterService`), else the owner's answer to it.
+    /// forwarded here already, is for `ClusterService` or is about the node itself), else
+    /// the owner's answer to it.
     pub(super) async fn here_or_forwarded(
         &self,
         request: http::Request<Body>,
     ) -> Result<http::Request<Body>, http::Response<Body>> {
         let path = request.uri().path();
-        if path.starts_with(CLUSTER_SERVICE) || request.headers().contains_key(FORWARDED) {
+        let local = path.starts_with(CLUSTER_SERVICE) || route::answered_by_every_node(path);
+        if local || request.headers().contains_key(FORWARDED) {
             return Ok(request);
         }
         let (request, shard) = self.shard_of_call(request).await?;

@@ -102,6 +102,23 @@ fn key_of(path: &str) -> Option<Key> {
         .map(|(_, key)| *key)
 }
 
+/// Calls about the node itself, which every node answers without asking another: the
+/// server's capabilities, its health and its service descriptions. (A client connecting
+/// while shard 0 changes hands must not be refused for want of a coordinator.)
+const ANSWERED_BY_EVERY_NODE: &[&str] = &[
+    "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// True when any node answers the call `path` itself.
+pub fn answered_by_every_node(path: &str) -> bool {
+    ANSWERED_BY_EVERY_NODE
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
 /// True when the call `path` may name a run, so its body is worth reading.
 pub fn names_a_run(path: &str) -> bool {
     key_of(path).is_some()
@@ -436,6 +453,20 @@ mod tests {
                 .all(|(name, _)| service.method.iter().any(|m| m.name() == *name)),
             "every listed call is a WorkflowService method"
         );
+    }
+
+    #[test]
+    fn calls_about_the_node_itself_stay_on_it() {
+        let here = [
+            "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ];
+        for path in here {
+            assert!(answered_by_every_node(path), "{path}");
+        }
+        let elsewhere = "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo";
+        assert!(!answered_by_every_node(elsewhere));
     }
 
     #[test]
