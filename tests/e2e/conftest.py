@@ -42,9 +42,15 @@ TEMPER_FIXTURES = {"temper", "temper_http", "temper_with_metrics", "server", "sm
 def pytest_collection_modifyitems(config, items):
     """The PostgreSQL pass runs the suite again for Temper's PostgreSQL store; a test that talks
     to Temporal's dev server alone (checking that the expected answers are Temporal's) does not
-    involve Temper at all, so it runs in the SQLite pass only."""
+    involve Temper at all, so it runs in the SQLite pass only. With a spread peer, the tests
+    marked `one_node` are skipped."""
     if not POSTGRES:
         return
+    if SPREAD_PEER:
+        alone = pytest.mark.skip(reason="needs its server to be the only node")
+        for item in items:
+            if item.get_closest_marker("one_node"):
+                item.add_marker(alone)
     skip = pytest.mark.skip(reason="talks to Temporal's dev server only: the SQLite pass runs it")
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))

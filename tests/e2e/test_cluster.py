@@ -335,6 +335,7 @@ async def test_a_node_rides_out_lost_database_sessions_and_stops_when_the_databa
     second.check_log_and_verify()
 
 
+@pytest.mark.one_node
 def test_cluster_status_of_one_server(temper):
     status = cli("cluster", "status", "--address", temper.target)
     if POSTGRES:

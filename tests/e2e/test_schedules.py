@@ -500,6 +500,7 @@ async def test_limited_actions_stop_after_the_last_one(client, task_queue):
     assert desc.info.next_action_times == []
 
 
+@pytest.mark.one_node
 async def test_actions_missed_outside_the_catchup_window_while_down(temper, task_queue):
     client = await Client.connect(temper.target)
     await client.create_schedule("catch-up", Schedule(
