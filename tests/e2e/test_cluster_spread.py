@@ -5,8 +5,8 @@ run's owner, a run's signals and cancels reach workflows on other nodes' shards,
 registered on one node serve on the others, children are created on other nodes' shards; a
 joining node gets its share, and a killed node's shards are taken by the others. Also: issue
 16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
-tokens, schedules and batch operations through a coordinator's kill, worker versioning (a
-version change, overrides, a version's drainage counted across nodes). Python SDK clients
+tokens, schedules and batch operations through a node's kill, worker versioning (a version
+change, overrides, a version's drainage counted across nodes), hostile input. Python SDK clients
 and workers on every node."""
 
 import asyncio
@@ -33,6 +33,8 @@ from test_authorization import keys, token  # noqa: F401 (keys: a fixture)
 from test_batches import finished
 from test_cluster import (LEASE_SECONDS, cli, contiguous, needs_postgres, node, schema,  # noqa: F401
                           signal_all, start_across_the_kill, start_all)
+from test_hostile_input import SCENARIOS as HOSTILE_SCENARIOS
+from test_hostile_input import wire_level_malformation
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
 from test_schedules import _at_least, every, start_action, started_ids
@@ -473,6 +475,21 @@ async def test_worker_versioning_scenarios_on_a_spread_cluster(tmp_path, schema)
     async with two_spread_nodes(tmp_path, schema) as (_, b):
         assert await version_change_scenario(b.target) == VERSION_CHANGE
         assert await override_scenario(b.target) == OVERRIDES
+
+
+@needs_postgres
+async def test_hostile_input_through_the_node_that_does_not_coordinate(tmp_path, schema):
+    """`test_hostile_input.py`'s scenarios through the second of two spread nodes, with the
+    same answers as one node gives: a call is routed by the run it names even when one of
+    its fields has the wrong wire type (read as the frontend reads it; before, such a call
+    went to the coordinator, which refused a run of the other node's shards). The start with
+    a mistyped field is sent six times, so that its random workflow id lands on the second
+    node's shards at least once but for one time in 64."""
+    async with two_spread_nodes(tmp_path, schema) as (_, b):
+        for scenario in HOSTILE_SCENARIOS:
+            await scenario(b.target)
+        for _ in range(5):
+            await wire_level_malformation(b.target)
 
 
 async def pinned_to_v1(client: Client, workflow_id: str) -> bool:
