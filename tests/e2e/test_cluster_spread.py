@@ -6,14 +6,17 @@ registered on one node serve on the others, children are created on other nodes'
 joining node gets its share, and a killed node's shards are taken by the others. Also: issue
 16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
 tokens, schedules and batch operations through a node's kill, worker versioning (a version
-change, overrides, a version's drainage counted across nodes), hostile input. Python SDK clients
+change, overrides, a version's drainage counted across nodes), hostile input, visibility
+read from the database by any node. Python SDK clients
 and workers on every node."""
 
 import asyncio
 import contextlib
+import signal
 import subprocess
 import time
 import uuid
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -490,6 +493,26 @@ async def test_hostile_input_through_the_node_that_does_not_coordinate(tmp_path,
             await scenario(b.target)
         for _ in range(5):
             await wire_level_malformation(b.target)
+
+
+@needs_postgres
+async def test_visibility_reads_go_straight_to_the_database_from_any_node(tmp_path, schema, task_queue):
+    """List and count are answered by the node asked, from the database, not by the
+    coordinator: they work through the second node while the coordinator is stopped
+    (SIGSTOP) and still holds its leases (forwarded, they would wait past their deadline)."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        client = await Client.connect(b.target)
+        keys = [f"spread-{uuid.uuid4().hex[:8]}-listed-{i}" for i in range(6)]
+        for key in keys:
+            await client.start_workflow(SpreadReceiver.run, id=key, task_queue=task_queue)
+        query = "WorkflowId IN (" + ", ".join(f"'{key}'" for key in keys) + ")"
+        a.process.send_signal(signal.SIGSTOP)
+        try:
+            counted = await client.count_workflows(query, rpc_timeout=timedelta(seconds=1))
+            listed = [run.id async for run in client.list_workflows(query, rpc_timeout=timedelta(seconds=1))]
+        finally:
+            a.process.send_signal(signal.SIGCONT)
+        assert counted.count == 6 and sorted(listed) == sorted(keys)
 
 
 async def pinned_to_v1(client: Client, workflow_id: str) -> bool:

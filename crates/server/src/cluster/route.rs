@@ -102,21 +102,29 @@ fn key_of(path: &str) -> Option<Key> {
         .map(|(_, key)| *key)
 }
 
-/// Calls about the node itself, which every node answers without asking another: the
-/// server's capabilities, its health and its service descriptions. (A client connecting
-/// while shard 0 changes hands must not be refused for want of a coordinator.)
+/// Calls every node answers itself, without asking another (an entry ending in `/`: every
+/// method of that service): those about the node (its capabilities, health and service
+/// descriptions: a client connecting while shard 0 changes hands must not be refused for
+/// want of a coordinator), and the visibility reads of workflow runs, which go straight to
+/// the database from any node (the search-attribute registry they compile queries with is
+/// every node's, read again after each change).
 const ANSWERED_BY_EVERY_NODE: &[&str] = &[
     "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
+    "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions",
+    "/temporal.api.workflowservice.v1.WorkflowService/ScanWorkflowExecutions",
+    "/temporal.api.workflowservice.v1.WorkflowService/CountWorkflowExecutions",
+    "/temporal.api.workflowservice.v1.WorkflowService/ListOpenWorkflowExecutions",
+    "/temporal.api.workflowservice.v1.WorkflowService/ListClosedWorkflowExecutions",
 ];
 
 /// True when any node answers the call `path` itself.
 pub fn answered_by_every_node(path: &str) -> bool {
     ANSWERED_BY_EVERY_NODE
         .iter()
-        .any(|prefix| path.starts_with(prefix))
+        .any(|entry| path == *entry || (entry.ends_with('/') && path.starts_with(entry)))
 }
 
 /// True when the call `path` may name a run, so its body is worth reading.
@@ -456,17 +464,24 @@ mod tests {
     }
 
     #[test]
-    fn calls_about_the_node_itself_stay_on_it() {
+    fn calls_about_the_node_and_visibility_reads_stay_on_it() {
         let here = [
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
             "/grpc.health.v1.Health/Check",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/temporal.api.workflowservice.v1.WorkflowService/CountWorkflowExecutions",
         ];
         for path in here {
             assert!(answered_by_every_node(path), "{path}");
         }
-        let elsewhere = "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo";
-        assert!(!answered_by_every_node(elsewhere));
+        let elsewhere = [
+            "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo",
+            "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfoMore",
+            "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutionsX",
+        ];
+        for path in elsewhere {
+            assert!(!answered_by_every_node(path), "{path}");
+        }
     }
 
     #[test]
