@@ -23,7 +23,8 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest, StartBatchOperationRequest
+from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, RegisterNamespaceRequest,
+                                               StartBatchOperationRequest)
 from temporalio.client import Client, Schedule, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -497,9 +498,10 @@ async def test_hostile_input_through_the_node_that_does_not_coordinate(tmp_path,
 
 @needs_postgres
 async def test_visibility_reads_go_straight_to_the_database_from_any_node(tmp_path, schema, task_queue):
-    """List and count are answered by the node asked, from the database, not by the
-    coordinator: they work through the second node while the coordinator is stopped
-    (SIGSTOP) and still holds its leases (forwarded, they would wait past their deadline)."""
+    """List and count are answered by the node asked, from the database, and namespace reads
+    from its registry, not by the coordinator: they work through the second node while the
+    coordinator is stopped (SIGSTOP) and still holds its leases (forwarded, they would wait
+    past their deadline). A worker starting then can still describe its namespace."""
     async with two_spread_nodes(tmp_path, schema) as (a, b):
         client = await Client.connect(b.target)
         keys = [f"spread-{uuid.uuid4().hex[:8]}-listed-{i}" for i in range(6)]
@@ -510,9 +512,12 @@ async def test_visibility_reads_go_straight_to_the_database_from_any_node(tmp_pa
         try:
             counted = await client.count_workflows(query, rpc_timeout=timedelta(seconds=1))
             listed = [run.id async for run in client.list_workflows(query, rpc_timeout=timedelta(seconds=1))]
+            described = await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace="default"), timeout=timedelta(seconds=1))
         finally:
             a.process.send_signal(signal.SIGCONT)
         assert counted.count == 6 and sorted(listed) == sorted(keys)
+        assert described.namespace_info.name == "default"
 
 
 async def pinned_to_v1(client: Client, workflow_id: str) -> bool:

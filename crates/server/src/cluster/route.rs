@@ -105,9 +105,9 @@ fn key_of(path: &str) -> Option<Key> {
 /// Calls every node answers itself, without asking another (an entry ending in `/`: every
 /// method of that service): those about the node (its capabilities, health and service
 /// descriptions: a client connecting while shard 0 changes hands must not be refused for
-/// want of a coordinator), and the visibility reads of workflow runs, which go straight to
-/// the database from any node (the search-attribute registry they compile queries with is
-/// every node's, read again after each change).
+/// want of a coordinator), the visibility reads of workflow runs, which go straight to the
+/// database from any node, and the reads of the namespace and search-attribute registries
+/// (every node keeps them, read again after each change: `refresh.rs`).
 const ANSWERED_BY_EVERY_NODE: &[&str] = &[
     "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
     "/grpc.health.v1.Health/",
@@ -118,6 +118,10 @@ const ANSWERED_BY_EVERY_NODE: &[&str] = &[
     "/temporal.api.workflowservice.v1.WorkflowService/CountWorkflowExecutions",
     "/temporal.api.workflowservice.v1.WorkflowService/ListOpenWorkflowExecutions",
     "/temporal.api.workflowservice.v1.WorkflowService/ListClosedWorkflowExecutions",
+    "/temporal.api.workflowservice.v1.WorkflowService/DescribeNamespace",
+    "/temporal.api.workflowservice.v1.WorkflowService/ListNamespaces",
+    "/temporal.api.workflowservice.v1.WorkflowService/GetSearchAttributes",
+    "/temporal.api.operatorservice.v1.OperatorService/ListSearchAttributes",
 ];
 
 /// True when any node answers the call `path` itself.
