@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import grpc
 import pytest
@@ -25,7 +25,8 @@ from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, RegisterNamespaceRequest,
                                                StartBatchOperationRequest)
-from temporalio.client import Client, Schedule, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
+                               WorkflowExecutionStatus, WorkflowFailureError)
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -41,7 +42,7 @@ from test_hostile_input import SCENARIOS as HOSTILE_SCENARIOS
 from test_hostile_input import wire_level_malformation
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
-from test_schedules import _at_least, every, start_action, started_ids
+from test_schedules import _at_least, every, scheduled_runs, start_action, started_ids
 from test_worker_deployments import EXPECTED as VERSION_CHANGE
 from test_worker_deployments import OVERRIDES, override_scenario
 from test_worker_deployments import scenario as version_change_scenario
@@ -437,6 +438,42 @@ async def test_a_batch_goes_on_through_the_kill_of_a_node_that_owns_some_of_its_
         for key in targets:
             status = (await clients[0].get_workflow_handle(key).describe()).status
             assert status == WorkflowExecutionStatus.TERMINATED, key
+
+
+@needs_postgres
+async def test_a_schedule_loses_no_action_while_shards_change_hands(tmp_path, schema, task_queue):
+    """A schedule starting a workflow every second on the coordinator, the workflow ids falling
+    on every node's shards, while a third node joins (shards handed over a few per pass) and
+    then the second is killed with kill -9: a start on a shard changing hands fails until it
+    has its new owner, and is tried again meanwhile (before, each was dropped), so every
+    second from the first to the last has exactly one run."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        c = spread_node(tmp_path, schema, "c")
+        client = await Client.connect(a.target)
+        schedule_id = f"spread-{uuid.uuid4().hex[:8]}"
+        action = ScheduleActionStartWorkflow(ScheduledWorkflow.run, 0, id=f"{schedule_id}-tick",
+                                             task_queue=task_queue)
+        try:
+            async with Worker(client, task_queue=task_queue, workflows=[ScheduledWorkflow]):
+                handle = await client.create_schedule(schedule_id, Schedule(
+                    action=action, spec=every(1), policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL)))
+                await wait_for(lambda: _at_least(client, schedule_id, 3), timeout=20)
+                c.start()
+                await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)
+                b.kill()
+                await until_spread(a, [a, c], within=LEASE_SECONDS * 4)
+                taken = (await handle.describe()).info.num_actions
+                await wait_for(lambda: more_actions(handle, taken + 3), timeout=30)
+                await handle.pause()
+                ids = await scheduled_runs(client, schedule_id)
+        finally:
+            c.stop()
+        assert len(ids) == len(set(ids))
+        seconds = sorted(datetime.strptime(i.removeprefix(f"{schedule_id}-tick-"), "%Y-%m-%dT%H:%M:%SZ")
+                         for i in ids)
+        assert seconds == [seconds[0] + timedelta(seconds=n) for n in range(len(seconds))], seconds
+        assert (await handle.describe()).info.num_actions == len(ids)
+    c.check_log_and_verify()
 
 
 async def more_actions(handle, at_least: int):

@@ -20,6 +20,18 @@ pub(crate) fn with_detail<M: Message + Name>(code: Code, message: String, detail
     Status::with_details(code, message, status.encode_to_vec().into())
 }
 
+/// A failure that says nothing about the request: trying again later may succeed (a node of
+/// the cluster down, a shard changing hands, the store briefly unavailable).
+pub fn is_passing(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Aborted
+            | tonic::Code::ResourceExhausted
+    )
+}
+
 pub fn namespace_not_found(namespace: &str) -> Status {
     with_detail(
         Code::NotFound,

@@ -165,7 +165,7 @@ impl Batches {
         loop {
             match self.act_once(request, target).await {
                 Err(status) if status.code() == Code::NotFound => return Ok(()),
-                Err(status) if is_passing(&status) && attempt < ATTEMPTS => {
+                Err(status) if crate::errors::is_passing(&status) && attempt < ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
@@ -374,12 +374,4 @@ fn pace(request: &StartBatchOperationRequest) -> Duration {
         DEFAULT_RPS
     };
     Duration::from_secs_f32(1.0 / rps.clamp(0.01, 10_000.0))
-}
-
-/// A failure that says nothing about the run: trying again later may succeed.
-fn is_passing(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted
-    )
 }

@@ -111,6 +111,9 @@ pub fn can_take_action(record: &mut ScheduleRecord, manual: bool, decrement: boo
     true
 }
 
+/// How long a start that failed for a passing reason waits before it is tried again.
+const START_RETRY_MS: i64 = 500;
+
 impl Schedules {
     /// One wake-up: everything due up to now, then save and set the next wake-up.
     pub(super) async fn run(&self, record: &mut ScheduleRecord) -> Result<(), Status> {
@@ -132,9 +135,14 @@ impl Schedules {
             next_wake = next;
             take_backfills(record, spec);
         }
-        self.start_buffered(record).await;
+        let retry = self.start_buffered(record).await;
         self.save(record).await?;
         self.set_wake(record, next_wake, now).await;
+        if retry {
+            let key = wake_key(&record.namespace, &record.schedule_id);
+            self.timers
+                .schedule(self.history.now_ms() + START_RETRY_MS, &key);
+        }
         Ok(())
     }
 
@@ -237,8 +245,10 @@ impl Schedules {
         Some((status, last))
     }
 
-    /// Starts what the overlap policy lets start, and cancels or terminates as it says.
-    async fn start_buffered(&self, record: &mut ScheduleRecord) {
+    /// Starts what the overlap policy lets start, and cancels or terminates as it says. A
+    /// start that fails for a passing reason (its run's owner died and the shard has no owner
+    /// yet) is buffered again, to be tried at a wake-up `START_RETRY_MS` later: true then.
+    async fn start_buffered(&self, record: &mut ScheduleRecord) -> bool {
         let has_action = record
             .schedule()
             .action
@@ -246,7 +256,7 @@ impl Schedules {
             .is_some_and(|a| a.action.is_some());
         if !has_action || record.buffered.is_empty() {
             record.buffered.clear();
-            return;
+            return false;
         }
         let running = !record.info_mut().running_workflows.is_empty();
         let buffered = std::mem::take(&mut record.buffered);
@@ -256,12 +266,14 @@ impl Schedules {
         record.buffered = decision.buffer;
         record.info_mut().overlap_skipped += decision.skipped;
         let starts = decision.overlapping.into_iter().map(|s| (s, false));
+        let mut again = Vec::new();
         for (start, tracked) in starts.chain(decision.next.map(|s| (s, true))) {
             if !can_take_action(record, start.manual, true) {
                 continue;
             }
             match self.start_workflow(record, &start).await {
                 Ok(result) => record_action(record, result, tracked),
+                Err(status) if crate::errors::is_passing(&status) => again.push(start),
                 Err(status) => tracing::warn!(
                     schedule_id = record.schedule_id,
                     %status,
@@ -272,6 +284,10 @@ impl Schedules {
         if decision.terminate_running || decision.cancel_running {
             self.stop_running(record, decision.terminate_running).await;
         }
+        let retry = !again.is_empty();
+        again.append(&mut record.buffered);
+        record.buffered = again;
+        retry
     }
 
     async fn stop_running(&self, record: &mut ScheduleRecord, terminate: bool) {
