@@ -23,8 +23,8 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, RegisterNamespaceRequest,
-                                               StartBatchOperationRequest)
+from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, GetClusterInfoRequest,
+                                               RegisterNamespaceRequest, StartBatchOperationRequest)
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
                                WorkflowExecutionStatus, WorkflowFailureError)
 from temporalio.service import RPCError
@@ -551,10 +551,12 @@ async def test_visibility_reads_go_straight_to_the_database_from_any_node(tmp_pa
             listed = [run.id async for run in client.list_workflows(query, rpc_timeout=timedelta(seconds=1))]
             described = await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace="default"), timeout=timedelta(seconds=1))
+            cluster = await client.workflow_service.get_cluster_info(
+                GetClusterInfoRequest(), timeout=timedelta(seconds=1))
         finally:
             a.process.send_signal(signal.SIGCONT)
         assert counted.count == 6 and sorted(listed) == sorted(keys)
-        assert described.namespace_info.name == "default"
+        assert described.namespace_info.name == "default" and cluster.history_shard_count == 64
 
 
 async def pinned_to_v1(client: Client, workflow_id: str) -> bool:

@@ -103,13 +103,14 @@ fn key_of(path: &str) -> Option<Key> {
 }
 
 /// Calls every node answers itself, without asking another (an entry ending in `/`: every
-/// method of that service): those about the node (its capabilities, health and service
-/// descriptions: a client connecting while shard 0 changes hands must not be refused for
-/// want of a coordinator), the visibility reads of workflow runs, which go straight to the
+/// method of that service): those about the node (its capabilities, cluster facts, health
+/// and service descriptions: a client connecting while shard 0 changes hands must not be
+/// refused for want of a coordinator), the visibility reads of workflow runs, which go straight to the
 /// database from any node, and the reads of the namespace and search-attribute registries
 /// (every node keeps them, read again after each change: `refresh.rs`).
 const ANSWERED_BY_EVERY_NODE: &[&str] = &[
     "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+    "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo",
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
@@ -479,7 +480,7 @@ mod tests {
             assert!(answered_by_every_node(path), "{path}");
         }
         let elsewhere = [
-            "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo",
+            "/temporal.api.workflowservice.v1.WorkflowService/DescribeTaskQueue",
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfoMore",
             "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutionsX",
         ];
