@@ -111,6 +111,15 @@ pub fn can_take_action(record: &mut ScheduleRecord, manual: bool, decrement: boo
     true
 }
 
+/// Undoes `can_take_action`'s decrement for a start that will be tried again, so a schedule
+/// with limited actions does not spend one per attempt.
+fn give_back_action(record: &mut ScheduleRecord, manual: bool) {
+    let state = record.schedule.as_mut().and_then(|s| s.state.as_mut());
+    if let Some(state) = state.filter(|s| s.limited_actions && !manual) {
+        state.remaining_actions += 1;
+    }
+}
+
 /// How long a start that failed for a passing reason waits before it is tried again.
 const START_RETRY_MS: i64 = 500;
 
@@ -273,7 +282,10 @@ impl Schedules {
             }
             match self.start_workflow(record, &start).await {
                 Ok(result) => record_action(record, result, tracked),
-                Err(status) if crate::errors::is_passing(&status) => again.push(start),
+                Err(status) if crate::errors::is_passing(&status) => {
+                    give_back_action(record, start.manual);
+                    again.push(start);
+                }
                 Err(status) => tracing::warn!(
                     schedule_id = record.schedule_id,
                     %status,
@@ -650,4 +662,48 @@ pub fn rfc3339(unix_second: i64) -> String {
     chrono::DateTime::from_timestamp(unix_second, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use temper_api::proto::schedule::v1::{Schedule, ScheduleState};
+
+    use super::*;
+
+    fn limited(remaining: i64) -> ScheduleRecord {
+        ScheduleRecord {
+            schedule: Some(Schedule {
+                state: Some(ScheduleState {
+                    limited_actions: true,
+                    remaining_actions: remaining,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn remaining(record: &ScheduleRecord) -> i64 {
+        let state = record.schedule.as_ref().and_then(|s| s.state.as_ref());
+        state.map_or(0, |s| s.remaining_actions)
+    }
+
+    #[test]
+    fn a_start_tried_again_spends_one_action_in_all() {
+        let mut record = limited(2);
+        for _attempt in 0..3 {
+            assert!(can_take_action(&mut record, false, true));
+            give_back_action(&mut record, false);
+        }
+        assert!(can_take_action(&mut record, false, true));
+        assert_eq!(remaining(&record), 1);
+    }
+
+    #[test]
+    fn a_manual_start_gives_back_nothing() {
+        let mut record = limited(2);
+        give_back_action(&mut record, true);
+        assert_eq!(remaining(&record), 2);
+    }
 }
