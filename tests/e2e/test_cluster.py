@@ -68,10 +68,14 @@ def shards_held(status: str, server: TemperServer) -> int:
 
 async def until_serving(asked: TemperServer, candidates: list[TemperServer], within: float) -> TemperServer:
     """Asks `asked` (any live node answers from the store) until one of `candidates` holds
-    every shard; that node."""
+    every shard; that node. A status call that fails (the database just recovering from an
+    outage) counts as "not yet"."""
     started = time.monotonic()
+    status = ""
     while time.monotonic() - started < within:
-        status = cli("cluster", "status", "--address", asked.target)
+        answer = subprocess.run([str(TEMPER_BIN), "cluster", "status", "--address", asked.target],
+                                capture_output=True, text=True)
+        status = answer.stdout if answer.returncode == 0 else answer.stderr
         for candidate in candidates:
             if shards_held(status, candidate) == 64:
                 print(f"{candidate.target} served {time.monotonic() - started:.2f}s later")
