@@ -102,3 +102,27 @@ class SpreadParent:
     @workflow.run
     async def run(self, key: str) -> list[str]:
         return await workflow.execute_child_workflow(SpreadReceiver.run, id=f"{key}-child")
+
+
+@workflow.defn
+class QueueWorkflow:
+    """An activity, a timer, a signal and a query, on one run (no child: its shard is the
+    test's choice)."""
+
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.signals.append(value)
+
+    @workflow.query
+    def seen(self) -> list[str]:
+        return self.signals
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        first = await workflow.execute_activity(note, key, start_to_close_timeout=timedelta(seconds=10))
+        await workflow.sleep(timedelta(milliseconds=300))
+        await workflow.wait_condition(lambda: len(self.signals) > 0)
+        return [first, *self.signals]

@@ -1,7 +1,7 @@
 """A cluster whose shards are spread over its nodes (experimental `--cluster-spread-shards`):
 each node serves its share of the shards, calls for other shards are forwarded to their owner,
-the coordinator (the owner of shard 0) holds the task queues and starts each matched task on its
-run's owner, a run's signals and cancels reach workflows on other nodes' shards, namespaces
+task queues live with the owner of their shard too (polls reach it from any node; each matched
+task is started on its run's owner), a run's signals and cancels reach workflows on other nodes' shards, namespaces
 registered on one node serve on the others, children are created on other nodes' shards; a
 joining node gets its share, and a killed node's shards are taken by the others. Also: issue
 16's 300-workflow kill-and-join scenario on spread nodes, Nexus operations, authorization with
@@ -23,15 +23,18 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, GetClusterInfoRequest,
-                                               RegisterNamespaceRequest, StartBatchOperationRequest)
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, DescribeTaskQueueRequest,
+                                               GetClusterInfoRequest, RegisterNamespaceRequest,
+                                               StartBatchOperationRequest)
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
                                WorkflowExecutionStatus, WorkflowFailureError)
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from cluster_workflows import (RUNS, ClusterChild, ClusterWorkflow, SpreadParent, SpreadReceiver, SpreadSender,
-                               SpreadWorkflow, note)
+from cluster_workflows import (RUNS, ClusterChild, ClusterWorkflow, QueueWorkflow, SpreadParent, SpreadReceiver,
+                               SpreadSender, SpreadWorkflow, note)
 from conftest import TEMPER_BIN, wait_for
 from schedule_workflows import ScheduledWorkflow
 from test_authorization import keys, token  # noqa: F401 (keys: a fixture)
@@ -43,6 +46,8 @@ from test_hostile_input import wire_level_malformation
 from test_nexus import CASES as NEXUS_CASES
 from test_nexus import nexus_scenario
 from test_schedules import _at_least, every, scheduled_runs, start_action, started_ids
+from test_standalone_activities import ACTIVITIES as STANDALONE_ACTIVITIES
+from test_standalone_activities import FAST_RETRY, flaky
 from test_worker_deployments import EXPECTED as VERSION_CHANGE
 from test_worker_deployments import OVERRIDES, override_scenario
 from test_worker_deployments import scenario as version_change_scenario
@@ -95,6 +100,23 @@ async def two_spread_nodes(tmp_path, schema: str, extra_args: tuple[str, ...] = 
             server.stop()
     a.check_log_and_verify()
     b.check_log_and_verify()
+
+
+def holder(asked, *, workflow_id: str | None = None, task_queue: str | None = None) -> str:
+    """The address of the node holding the shard of a workflow id or a task queue of the
+    default namespace, as `temper cluster locate` asked of `asked` says."""
+    key = ["--workflow-id", workflow_id] if workflow_id else ["--task-queue", task_queue]
+    return cli("cluster", "locate", "--address", asked.target, *key).split()[-1]
+
+
+def names_held_by(asked, node, prefix: str, count: int, kind: str) -> list[str]:
+    """`count` fresh names (workflow ids or task queues, `kind`) whose shard `node` holds."""
+    names: list[str] = []
+    while len(names) < count:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        if holder(asked, **{kind: name}) == node.target:
+            names.append(name)
+    return names
 
 
 async def run_all(clients: list[Client], keys: list[str], task_queue: str) -> list[list[str]]:
@@ -252,8 +274,8 @@ async def test_spread_shards_serve_runs_on_every_node_through_a_join_and_a_kill(
 @needs_postgres
 async def test_three_spread_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path, schema, task_queue):
     """Issue 16's acceptance on a spread cluster: three nodes, 300 workflows (activity, timer,
-    signal, child) through clients on every node; the coordinator (shard 0 and every task
-    queue) is killed with kill -9 mid-load while starts go on; a fourth node joins; every
+    signal, child) through clients on every node; the coordinator (shard 0) is killed with
+    kill -9 mid-load while starts go on; a fourth node joins; every
     workflow completes, every history is contiguous, re-run activities are counted and
     bounded, and the survivors hold every shard within the lease period."""
     a, b, c, d = (spread_node(tmp_path, schema, name) for name in ("a", "b", "c", "d"))
@@ -565,3 +587,63 @@ async def pinned_to_v1(client: Client, workflow_id: str) -> bool:
 
 async def version_standing(client: Client, deployment: str, wanted: str) -> bool:
     return f"current=v2 v2=CURRENT {wanted}" == await statuses(client, deployment)
+
+
+async def test_task_queues_live_with_the_owner_of_their_shard(tmp_path, schema):
+    """A task queue lives with the owner of its shard, as runs do: polls reach it through any
+    node, and each run's owner offers its tasks there. So with the coordinator stopped (SIGSTOP:
+    it still holds its leases) a worker polling through the second node runs workflows whose
+    runs and queue are that node's, to the end: activity, timer, signal, query (before, every
+    queue lived with the coordinator and nothing was handed out while it was stopped). After it
+    resumes, `DescribeTaskQueue` through the coordinator reaches the queue's owner (the worker
+    is among its pollers), and a worker connected to the coordinator runs the next workflows on
+    that queue."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        [queue] = names_held_by(a, b, "spread-queue", 1, "task_queue")
+        keys = names_held_by(a, b, "spread-queued", 8, "workflow_id")
+        client = await Client.connect(b.target)
+        # No sticky queue: its (random) name's shard may be the stopped node's.
+        async with Worker(client, task_queue=queue, workflows=[QueueWorkflow], activities=[note],
+                          max_cached_workflows=0, identity="worker-on-b"):
+            a.process.send_signal(signal.SIGSTOP)
+            try:
+                handles = [await client.start_workflow(QueueWorkflow.run, key, id=key, task_queue=queue)
+                           for key in keys]
+                for handle in handles:
+                    await handle.signal(QueueWorkflow.add, "signalled")
+                seen = await handles[0].query(QueueWorkflow.seen)
+                results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 30)
+            finally:
+                a.process.send_signal(signal.SIGCONT)
+            assert seen == ["signalled"]
+            assert results == [[f"noted {key}", "signalled"] for key in keys]
+            described = await (await Client.connect(a.target)).workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=queue),
+                                         task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+            assert "worker-on-b" in [poller.identity for poller in described.pollers]
+        on_a = await Client.connect(a.target)
+        later = [f"spread-{uuid.uuid4().hex[:8]}-via-a-{i}" for i in range(6)]
+        async with Worker(on_a, task_queue=queue, workflows=[QueueWorkflow], activities=[note]):
+            handles = [await on_a.start_workflow(QueueWorkflow.run, key, id=key, task_queue=queue) for key in later]
+            for handle in handles:
+                await handle.signal(QueueWorkflow.add, "later")
+            results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 30)
+        assert results == [[f"noted {key}", "later"] for key in later]
+
+
+@needs_postgres
+async def test_standalone_activities_move_to_the_next_coordinator(tmp_path, schema):
+    """Standalone activities live with the coordinator, their attempts in their task queue's
+    owner's queue: one started through the second node is taken over, after the coordinator's
+    kill -9, by the next coordinator (the second node), which offers its attempt again and
+    times its retry; a worker on it runs the activity to its second attempt."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        client = await Client.connect(b.target)
+        queue, activity_id = f"spread-sa-{uuid.uuid4().hex[:8]}", f"spread-sa-{uuid.uuid4().hex[:6]}"
+        await client.start_activity(flaky, 1, id=activity_id, task_queue=queue,
+                                    start_to_close_timeout=timedelta(seconds=10), retry_policy=FAST_RETRY)
+        a.kill()
+        await until_spread(b, [b], within=LEASE_SECONDS * 3 + 3)
+        async with Worker(client, task_queue=queue, activities=STANDALONE_ACTIVITIES):
+            result = await asyncio.wait_for(client.get_activity_handle(activity_id).result(), 30)
+        assert result == "ok@2"

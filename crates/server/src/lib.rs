@@ -138,11 +138,13 @@ async fn on_wake(wakeable: &Wakeable, key: &str) {
 /// wait their turn, and no timer fires before recovery has registered every run's wake-up.
 /// The overdue wake-ups are taken before the timer service starts, so it cannot race them.
 /// On a node of a spread cluster: from the moment it becomes the coordinator (the previous
-/// one died), it runs the schedules and batch operations, as the previous one left them.
+/// one died), it runs the schedules, batch operations and standalone activities, as the
+/// previous one left them.
 async fn take_over_when_coordinating(
     shards: Arc<cluster::Shards>,
     schedules: Arc<Schedules>,
     batches: Arc<batches::Batches>,
+    activities: Arc<ActivityExecutions>,
 ) {
     let mut coordinator_changes = shards.coordinator_changes();
     let mut held_changes = shards.held_changes();
@@ -154,12 +156,17 @@ async fn take_over_when_coordinating(
         }
         let now_coordinating = shards.holds(0);
         if now_coordinating && !coordinating {
-            tracing::info!("coordinating: taking over the schedules and batch operations");
+            tracing::info!(
+                "coordinating: taking over the schedules, batch operations and standalone activities"
+            );
             if let Err(error) = schedules.take_over().await {
                 tracing::warn!(%error, "reading the schedules failed");
             }
             if let Err(error) = batches.take_over().await {
                 tracing::warn!(%error, "reading the batch operations failed");
+            }
+            if let Err(error) = activities.take_over().await {
+                tracing::warn!(%error, "reading the standalone activities failed");
             }
         }
         coordinating = now_coordinating;
@@ -423,6 +430,14 @@ async fn load(
         timers.clone(),
     )
     .await?;
+    if let Some(peers) = history.peers() {
+        let shards = peers.shards().clone();
+        tokio::spawn(
+            activity_executions
+                .clone()
+                .offer_attempts_when_queues_move(shards),
+        );
+    }
     let deployments =
         deployments::Deployments::load(store.clone(), history.clone(), namespaces.clone()).await?;
     let batches =
@@ -433,6 +448,7 @@ async fn load(
             shards,
             schedules.clone(),
             batches.clone(),
+            activity_executions.clone(),
         ));
     }
     let task_queue_configs = task_queue_configs::TaskQueueConfigs::load(
@@ -442,7 +458,8 @@ async fn load(
     )
     .await?;
     if history.peers().is_some() {
-        // The coordinator changes them; a node that becomes coordinator must know them.
+        // The coordinator and the owners of queues change them; every node routes and
+        // enforces them on the queues it holds.
         tokio::spawn(deployments.clone().keep_refreshed());
         tokio::spawn(task_queue_configs.clone().keep_refreshed());
     }

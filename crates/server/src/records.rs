@@ -63,6 +63,11 @@ impl<T> RecordMap<T> {
             .remove(&(namespace.to_string(), id.to_string()));
     }
 
+    /// Every record, in (namespace, id) order.
+    pub fn all(&self) -> Vec<Locked<T>> {
+        self.entries().values().cloned().collect()
+    }
+
     /// A namespace's records, in id order.
     pub fn of_namespace(&self, namespace: &str) -> Vec<Locked<T>> {
         self.entries()

@@ -1,6 +1,7 @@
 //! `temper cluster status --address HOST:PORT`: asks a node for the cluster it belongs to
 //! (Temper's `DescribeCluster`) and prints the nodes, the shards each owns and the age of
-//! their heartbeats and leases.
+//! their heartbeats and leases. `temper cluster locate` prints which shard (and node) a
+//! workflow id's runs or a task queue live in.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -35,6 +36,48 @@ pub async fn print_status(
     tls: &ClientTls,
     api_key: Option<&str>,
 ) -> Result<(), String> {
+    print!("{}", render(&describe(address, tls, api_key).await?));
+    Ok(())
+}
+
+/// Prints the shard of `key` in `namespace` (a workflow id, or a task queue's name: both are
+/// hashed alike) and the node holding it, as the node at `address` sees them.
+pub async fn print_location(
+    address: &str,
+    tls: &ClientTls,
+    api_key: Option<&str>,
+    (namespace, key): (&str, &str),
+) -> Result<(), String> {
+    let cluster = describe(address, tls, api_key).await?;
+    if !cluster.clustered {
+        return Err("this server is not in a cluster (it keeps its state in SQLite)".into());
+    }
+    let shard = temper_store::shards::shard_of(namespace, key, cluster.shard_count);
+    let lease = cluster
+        .shards
+        .iter()
+        .find(|lease| lease.shard_id == shard && lease.lease_until_ms > 0);
+    let address_of = |owner: &str| {
+        let node = cluster.nodes.iter().find(|node| node.node_id == owner);
+        node.map_or_else(String::new, |node| node.address.clone())
+    };
+    match lease {
+        Some(lease) => println!(
+            "shard {shard} held by {} {}",
+            lease.owner,
+            address_of(&lease.owner)
+        ),
+        None => println!("shard {shard} held by no node at the moment"),
+    }
+    Ok(())
+}
+
+/// The cluster as the node at `address` describes it.
+async fn describe(
+    address: &str,
+    tls: &ClientTls,
+    api_key: Option<&str>,
+) -> Result<DescribeClusterResponse, String> {
     let channel = connect(address, tls)
         .await
         .map_err(|e| format!("cannot reach {address}: {e}"))?;
@@ -49,8 +92,7 @@ pub async fn print_status(
         .describe_cluster(request)
         .await
         .map_err(|status| format!("{address}: {}{}", status.message(), causes(&status)))?;
-    print!("{}", render(&response.into_inner()));
-    Ok(())
+    Ok(response.into_inner())
 }
 
 /// A channel to `address`, over TLS when `tls` names a CA.

@@ -75,6 +75,30 @@ enum ClusterCommand {
         #[arg(long)]
         api_key: Option<String>,
     },
+    /// Print the shard a workflow id's runs or a task queue live in, and the node that holds
+    /// it, as the node at `--address` sees them.
+    Locate {
+        /// A node's gRPC address, `host:port`.
+        #[arg(long, default_value = "127.0.0.1:7233")]
+        address: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// A workflow id.
+        #[arg(
+            long,
+            required_unless_present = "task_queue",
+            conflicts_with = "task_queue"
+        )]
+        workflow_id: Option<String>,
+        /// A task queue's name (a sticky queue's own name for a sticky queue).
+        #[arg(long)]
+        task_queue: Option<String>,
+        #[command(flatten)]
+        tls: cluster_status::ClientTls,
+        /// As for `cluster status`.
+        #[arg(long)]
+        api_key: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -654,6 +678,23 @@ async fn run_command() {
             tls,
             api_key,
         }) => cluster_status::print_status(&address, &tls, api_key.as_deref()).await,
+        Command::Cluster(ClusterCommand::Locate {
+            address,
+            namespace,
+            workflow_id,
+            task_queue,
+            tls,
+            api_key,
+        }) => {
+            // A workflow id and a task queue are hashed alike (clap asks for one of them).
+            match workflow_id.or(task_queue) {
+                Some(key) => {
+                    let key = (namespace.as_str(), key.as_str());
+                    cluster_status::print_location(&address, &tls, api_key.as_deref(), key).await
+                }
+                None => Err("give --workflow-id or --task-queue".into()),
+            }
+        }
     };
     if let Err(message) = result {
         eprintln!("temper: {message}");

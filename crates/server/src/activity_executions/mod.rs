@@ -24,11 +24,13 @@ mod start;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use temper_api::cluster::{RemoteTask, RemoteTaskKind};
 use temper_engine::standalone_activity::{ActivityRun, Effects};
 use temper_store::{RecordKind, Store};
 use tokio::sync::watch;
 use tonic::Status;
 
+use crate::cluster::Shards;
 use crate::errors;
 use crate::history::History;
 use crate::matching::{QueueKind, QueuedTask};
@@ -95,9 +97,51 @@ fn not_found(activity_id: &str) -> Status {
     errors::not_found(format!("activity not found for ID: {activity_id}"))
 }
 
+/// How long after shards changed hands the waiting attempts are offered again.
+const QUEUES_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
 type Guard = tokio::sync::OwnedMappedMutexGuard<Option<ActivityRun>, ActivityRun>;
 
 impl ActivityExecutions {
+    /// Reads every stored run (replacing what is in memory: the store is never behind it),
+    /// re-offers waiting attempts and arms the runs' wake-ups.
+    async fn read_all(&self) -> Result<(), temper_store::StoreError> {
+        let rows = self.store.records(RecordKind::ActivityExecution).await?;
+        let mut runs: Vec<ActivityRun> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let run: ActivityRun = prost::Message::decode(row.state.as_slice())
+                .map_err(|e| temper_store::StoreError::Corrupt(format!("activity: {e}")))?;
+            runs.push(run);
+        }
+        let kept = runs
+            .iter()
+            .map(|run| {
+                (
+                    run.namespace.clone(),
+                    record_id(&run.activity_id, &run.run_id),
+                )
+            })
+            .collect();
+        self.runs.keep_only(&kept);
+        // Oldest first, so the latest run of each activity id is the last one noted.
+        runs.sort_by_key(|run| run.activity().scheduled_time_ms);
+        for run in runs {
+            let effects = Effects {
+                dispatch: run.dispatchable_attempt(),
+            };
+            self.after_commit(&run, effects);
+            self.insert(run);
+        }
+        Ok(())
+    }
+
+    /// A spread cluster's node that became the coordinator (the previous one died, or gave
+    /// shard 0 up) takes the standalone activities over as the previous one left them: reads
+    /// them again, offers their waiting attempts and arms their wake-ups.
+    pub async fn take_over(&self) -> Result<(), temper_store::StoreError> {
+        self.read_all().await
+    }
+
     /// Loads every stored run, re-offers waiting attempts and arms the runs' wake-ups.
     pub async fn load(
         store: Arc<dyn Store>,
@@ -105,7 +149,6 @@ impl ActivityExecutions {
         namespaces: Arc<Namespaces>,
         timers: Arc<TimerQueue>,
     ) -> Result<Arc<ActivityExecutions>, temper_store::StoreError> {
-        let rows = store.records(RecordKind::ActivityExecution).await?;
         let executions = Arc::new(ActivityExecutions {
             store,
             history,
@@ -116,21 +159,7 @@ impl ActivityExecutions {
             changes: watch::channel(0).0,
             starting: tokio::sync::Mutex::new(()),
         });
-        let mut runs: Vec<ActivityRun> = Vec::with_capacity(rows.len());
-        for row in rows {
-            let run: ActivityRun = prost::Message::decode(row.state.as_slice())
-                .map_err(|e| temper_store::StoreError::Corrupt(format!("activity: {e}")))?;
-            runs.push(run);
-        }
-        // Oldest first, so the latest run of each activity id is the last one noted.
-        runs.sort_by_key(|run| run.activity().scheduled_time_ms);
-        for run in runs {
-            let effects = Effects {
-                dispatch: run.dispatchable_attempt(),
-            };
-            executions.after_commit(&run, effects);
-            executions.insert(run);
-        }
+        executions.read_all().await?;
         Ok(executions)
     }
 
@@ -209,15 +238,7 @@ impl ActivityExecutions {
     /// Offers the attempt the change made ready and arms the run's next wake-up.
     fn after_commit(&self, run: &ActivityRun, effects: Effects) {
         if let Some(attempt) = effects.dispatch {
-            let task = QueuedTask::StandaloneActivity {
-                activity_id: run.activity_id.clone(),
-                run_id: run.run_id.clone(),
-                attempt,
-            };
-            let queue = &run.activity().task_queue;
-            self.history
-                .matching()
-                .offer(&run.namespace, queue, QueueKind::Activity, task);
+            self.offer_attempt(run, attempt);
         }
         if let Some(at) = run.next_wakeup() {
             let key = wake_key(&run.namespace, &run.activity_id, &run.run_id);
@@ -225,8 +246,65 @@ impl ActivityExecutions {
         }
     }
 
+    /// Offers an attempt to its task queue: here, or at the queue's owner (a spread cluster).
+    fn offer_attempt(&self, run: &ActivityRun, attempt: i32) {
+        let queue = &run.activity().task_queue;
+        if let Some(peers) = self.history.queue_elsewhere(&run.namespace, queue) {
+            let task = RemoteTask {
+                namespace: run.namespace.clone(),
+                task_queue: queue.clone(),
+                kind: RemoteTaskKind::StandaloneActivity as i32,
+                activity_id: run.activity_id.clone(),
+                run_id: run.run_id.clone(),
+                attempt,
+                ..Default::default()
+            };
+            return self.history.offer_remotely(peers, task);
+        }
+        let task = QueuedTask::StandaloneActivity {
+            activity_id: run.activity_id.clone(),
+            run_id: run.run_id.clone(),
+            attempt,
+        };
+        self.history
+            .matching()
+            .offer(&run.namespace, queue, QueueKind::Activity, task);
+    }
+
+    /// Runs until the process ends on a node of a spread cluster: whenever shards change
+    /// hands (and task queues with them), offers every waiting attempt again.
+    pub async fn offer_attempts_when_queues_move(self: Arc<Self>, shards: Arc<Shards>) {
+        let mut ownership = shards.ownership_changes();
+        while ownership.changed().await.is_ok() {
+            // After the queues' new owners have taken them (`history/shard_moves.rs`).
+            tokio::time::sleep(QUEUES_SETTLE).await;
+            ownership.borrow_and_update();
+            self.offer_waiting_attempts().await;
+        }
+    }
+
+    /// Offers every waiting attempt again, when this node keeps the standalone activities
+    /// (coordinates).
+    async fn offer_waiting_attempts(&self) {
+        if !self.history.coordinates() {
+            return;
+        }
+        for entry in self.runs.all() {
+            let slot = entry.lock().await;
+            let Some(run) = slot.as_ref() else { continue };
+            if let Some(attempt) = run.dispatchable_attempt() {
+                self.offer_attempt(run, attempt);
+            }
+        }
+    }
+
     /// Timer callback: does whatever is due on the run.
     pub async fn on_timer(&self, namespace: &str, activity_id: &str, run_id: &str) {
+        // In a spread cluster only the coordinator changes standalone activities (a node
+        // that becomes it arms their wake-ups again: `take_over`).
+        if !self.history.coordinates() {
+            return;
+        }
         let Ok(mut guard) = self.locked(namespace, activity_id, run_id).await else {
             return;
         };

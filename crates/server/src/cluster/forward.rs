@@ -274,8 +274,8 @@ impl Forwarder {
         }
     }
 
-    /// The call, and the shard whose owner runs it (`route.rs`): the shard of the run it
-    /// names, or shard 0 (the coordinator's). The body of a call that may name a run is read
+    /// The call, and the shard whose owner runs it (`route.rs`): the shard of the run or
+    /// task queue it names, or shard 0 (the coordinator's). The body of a call that may name a run is read
     /// whole to find out (such calls are unary).
     async fn shard_of_call(
         &self,
@@ -305,6 +305,9 @@ impl Forwarder {
                 namespace,
                 workflow_id,
             } => self.shards.shard_of(&namespace, &workflow_id),
+            Destination::Queue { namespace, queue } => {
+                self.shards.shard_of_queue(&namespace, &queue)
+            }
             Destination::Coordinator => 0,
         };
         Ok((

@@ -96,6 +96,9 @@ pub struct Shards {
     held_changed: watch::Sender<u64>,
     /// Bumped whenever the coordinator (the owner of shard 0) changes, as this node sees it.
     coordinator_changed: watch::Sender<u64>,
+    /// Bumped whenever any shard changes hands, as this node sees it (it took or gave one
+    /// up, or the lease loop found another owner): task queues move with their shards.
+    ownership_changed: watch::Sender<u64>,
     /// True while this node of a spread cluster does not hold its share of the shards.
     settling: std::sync::atomic::AtomicBool,
 }
@@ -131,6 +134,7 @@ impl Shards {
             spread: config.spread,
             held_changed: watch::channel(0).0,
             coordinator_changed: watch::channel(0).0,
+            ownership_changed: watch::channel(0).0,
             settling: std::sync::atomic::AtomicBool::new(config.spread),
         }))
     }
@@ -158,6 +162,17 @@ impl Shards {
             .copied()
             .flatten()
             .ok_or(StoreError::ShardOwnershipLost(shard))
+    }
+
+    /// The shard a task queue lives in (a spread cluster's queues are spread as its runs
+    /// are; a sticky queue by its own name).
+    pub fn shard_of_queue(&self, namespace: &str, queue: &str) -> i32 {
+        shard_of(namespace, queue, self.count)
+    }
+
+    /// True when this node holds the shard of the task queue.
+    pub fn holds_queue(&self, namespace: &str, queue: &str) -> bool {
+        self.holds(self.shard_of_queue(namespace, queue))
     }
 
     /// True when this node holds the shard of the workflow id's runs.
@@ -213,11 +228,15 @@ impl Shards {
     fn note_owners(&self, addresses: Vec<Option<String>>) {
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         let coordinator_moved = owners.first() != addresses.first();
+        let moved = *owners != addresses;
         *owners = addresses;
         drop(owners);
         if coordinator_moved {
             self.coordinator_changed
                 .send_modify(|version| *version += 1);
+        }
+        if moved {
+            self.ownership_changed.send_modify(|version| *version += 1);
         }
     }
 
@@ -250,9 +269,14 @@ impl Shards {
         self.coordinator_changed.subscribe()
     }
 
-    /// How many times the coordinator changed, as this node saw it.
-    pub fn coordinator_version(&self) -> u64 {
-        *self.coordinator_changed.borrow()
+    /// Changes whenever any shard changes hands (see `ownership_changed`).
+    pub fn ownership_changes(&self) -> watch::Receiver<u64> {
+        self.ownership_changed.subscribe()
+    }
+
+    /// How many times shards changed hands, as this node saw it.
+    pub fn ownership_version(&self) -> u64 {
+        *self.ownership_changed.borrow()
     }
 
     /// Waits until this node holds every shard.
@@ -359,6 +383,7 @@ impl Shards {
 
     fn note_held_changed(&self, shard: i32) {
         self.held_changed.send_modify(|version| *version += 1);
+        self.ownership_changed.send_modify(|version| *version += 1);
         if shard == 0 {
             self.coordinator_changed
                 .send_modify(|version| *version += 1);

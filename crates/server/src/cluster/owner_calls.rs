@@ -2,7 +2,9 @@
 //! does for no client: a schedule starting or stopping its workflows, a batch operation
 //! acting on each of its runs. As Temporal's scheduler and batcher call its frontend, they
 //! call the owner's `WorkflowService` with the request a client would send, carrying the
-//! cluster's secret (`secret.rs`) instead of a token; the owner serves it as any call.
+//! cluster's secret (`secret.rs`) instead of a token; the owner serves it as any call. The
+//! same way a node that took a worker's `ShutdownWorker` (for the worker's sticky queue, which
+//! it holds) passes the worker's last heartbeat on to the coordinator, which keeps them.
 
 use http::uri::PathAndQuery;
 use temper_api::proto::workflowservice::v1::*;
@@ -15,8 +17,9 @@ pub trait OwnerCall: prost::Message + Send + Sync + Sized + 'static {
     type Response: prost::Message + Default + Send + Sync + 'static;
     /// The method's gRPC path.
     const PATH: &'static str;
-    /// The (namespace, workflow id) whose shard's owner serves the call.
-    fn run_key(&self) -> (&str, &str);
+    /// The (namespace, workflow id) whose shard's owner serves the call; `None`: the
+    /// coordinator serves it.
+    fn run_key(&self) -> Option<(&str, &str)>;
 }
 
 /// `OwnerCall` for requests naming their run in `workflow_execution`.
@@ -26,12 +29,12 @@ macro_rules! owner_call {
             type Response = $response;
             const PATH: &'static str =
                 concat!("/temporal.api.workflowservice.v1.WorkflowService/", $method);
-            fn run_key(&self) -> (&str, &str) {
+            fn run_key(&self) -> Option<(&str, &str)> {
                 let workflow_id = self.workflow_execution.as_ref();
-                (
+                Some((
                     &self.namespace,
                     workflow_id.map_or("", |e| e.workflow_id.as_str()),
-                )
+                ))
             }
         }
     };
@@ -67,16 +70,26 @@ impl OwnerCall for StartWorkflowExecutionRequest {
     type Response = StartWorkflowExecutionResponse;
     const PATH: &'static str =
         "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution";
-    fn run_key(&self) -> (&str, &str) {
-        (&self.namespace, &self.workflow_id)
+    fn run_key(&self) -> Option<(&str, &str)> {
+        Some((&self.namespace, &self.workflow_id))
+    }
+}
+
+impl OwnerCall for RecordWorkerHeartbeatRequest {
+    type Response = RecordWorkerHeartbeatResponse;
+    const PATH: &'static str =
+        "/temporal.api.workflowservice.v1.WorkflowService/RecordWorkerHeartbeat";
+    fn run_key(&self) -> Option<(&str, &str)> {
+        None
     }
 }
 
 impl Peers {
     /// Sends `request` to the owner of the run it names: the owner's answer.
     pub async fn call_owner<R: OwnerCall>(&self, request: R) -> Result<R::Response, Status> {
-        let (namespace, workflow_id) = request.run_key();
-        let shard = self.shards().shard_of(namespace, workflow_id);
+        let shard = request.run_key().map_or(0, |(namespace, workflow_id)| {
+            self.shards().shard_of(namespace, workflow_id)
+        });
         let channel = self.channel_for(shard)?;
         let mut grpc = tonic::client::Grpc::new(self.stamped(channel));
         grpc.ready()

@@ -1,17 +1,19 @@
 //! Where a call belongs in the cluster: with the node that holds the shard of the run it
-//! names, or, for a call that names no run, with the coordinator (the owner of shard 0,
-//! which serves the cluster's namespaces, task queues, schedules, batches, deployments,
-//! standalone activities and Nexus operations). The key is read off the request itself:
-//! (namespace, workflow id) from the message, or from the task token a worker sends back
-//! (`tokens.rs`). Only unary calls name a run, so only their bodies are read; a body that
-//! cannot be read belongs to the coordinator, whose frontend answers it with the error it
-//! deserves.
+//! names, or of the task queue it polls or describes, or, for a call that names neither,
+//! with the coordinator (the owner of shard 0, which serves the cluster's schedules,
+//! batches, deployments, standalone activities, Nexus endpoints and worker heartbeats). The
+//! key is read off the request itself: (namespace, workflow id) from the message, or from
+//! the task token a worker sends back (`tokens.rs`), or (namespace, task queue name). Polls
+//! are streaming-free unary calls too, so every call named here has its body read; a body
+//! that cannot be read belongs to the coordinator, whose frontend answers it with the error
+//! it deserves.
 
 use std::borrow::Cow;
 use std::io::Read;
 
 use prost::Message;
 use temper_api::proto::common::v1::WorkflowExecution;
+use temper_api::proto::taskqueue::v1::TaskQueue;
 use temper_api::proto::update::v1::UpdateRef;
 use temper_api::proto::workflowservice::v1::ExecuteMultiOperationRequest;
 use temper_api::proto::workflowservice::v1::execute_multi_operation_request::operation::Operation;
@@ -30,6 +32,8 @@ pub enum Destination {
         namespace: String,
         workflow_id: String,
     },
+    /// With the owner of the shard of this (namespace, task queue name).
+    Queue { namespace: String, queue: String },
     /// With the coordinator.
     Coordinator,
 }
@@ -47,6 +51,10 @@ enum Key {
     Token(u32),
     /// Every operation names the same workflow id.
     MultiOperation,
+    /// `namespace` = 1, a `TaskQueue` at this field number.
+    TaskQueue(u32),
+    /// `namespace` = 1, `sticky_task_queue` = 2 (empty: the worker had none).
+    StickyQueue,
 }
 
 /// The calls that name a run, and where.
@@ -92,6 +100,11 @@ const KEYS: &[(&str, Key)] = &[
     ("RespondNexusTaskCompleted", Key::Token(3)),
     ("RespondNexusTaskFailed", Key::Token(3)),
     ("ExecuteMultiOperation", Key::MultiOperation),
+    ("PollWorkflowTaskQueue", Key::TaskQueue(2)),
+    ("PollActivityTaskQueue", Key::TaskQueue(2)),
+    ("PollNexusTaskQueue", Key::TaskQueue(3)),
+    ("DescribeTaskQueue", Key::TaskQueue(2)),
+    ("ShutdownWorker", Key::StickyQueue),
 ];
 
 /// How the call `path` (its gRPC path) names its run; `None` for calls that name none.
@@ -132,7 +145,7 @@ pub fn answered_by_every_node(path: &str) -> bool {
         .any(|entry| path == *entry || (entry.ends_with('/') && path.starts_with(entry)))
 }
 
-/// True when the call `path` may name a run, so its body is worth reading.
+/// True when the call `path` may name a run or a task queue, so its body is worth reading.
 pub fn names_a_run(path: &str) -> bool {
     key_of(path).is_some()
 }
@@ -182,9 +195,17 @@ fn message_of(body: &[u8], gzip: bool, limit: usize) -> Option<Cow<'_, [u8]>> {
     }
 }
 
-/// The run `message` names, as `key` says where.
+/// The run (or task queue) `message` names, as `key` says where.
 fn run_named(key: Key, message: &[u8]) -> Option<Destination> {
     let (namespace, workflow_id) = match key {
+        Key::TaskQueue(field) => return queue_named(field, message),
+        Key::StickyQueue => {
+            let named = NamedStickyQueue::decode(message).ok()?;
+            return (!named.sticky_task_queue.is_empty()).then_some(Destination::Queue {
+                namespace: named.namespace,
+                queue: named.sticky_task_queue,
+            });
+        }
         Key::Execution => {
             let named = NamedExecution::decode(message).ok()?;
             (named.namespace, named.execution?.workflow_id)
@@ -209,6 +230,27 @@ fn run_named(key: Key, message: &[u8]) -> Option<Destination> {
         }
     };
     run(namespace, workflow_id)
+}
+
+/// The task queue a poll or a `DescribeTaskQueue` names (`field`: where its `TaskQueue` is).
+fn queue_named(field: u32, message: &[u8]) -> Option<Destination> {
+    let (namespace, task_queue) = match field {
+        2 => {
+            let named = NamedQueueAt2::decode(message).ok()?;
+            (named.namespace, named.task_queue?)
+        }
+        _ => {
+            let named = NamedQueueAt3::decode(message).ok()?;
+            (named.namespace, named.task_queue?)
+        }
+    };
+    if task_queue.name.is_empty() {
+        return None;
+    }
+    Some(Destination::Queue {
+        namespace,
+        queue: task_queue.name,
+    })
 }
 
 /// The run a task token names; standalone activities' tokens name none.
@@ -241,6 +283,30 @@ struct NamedExecution {
     namespace: String,
     #[prost(message, optional, tag = "2")]
     execution: Option<WorkflowExecution>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedStickyQueue {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(string, tag = "2")]
+    sticky_task_queue: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedQueueAt2 {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(message, optional, tag = "2")]
+    task_queue: Option<TaskQueue>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NamedQueueAt3 {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(message, optional, tag = "3")]
+    task_queue: Option<TaskQueue>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -352,6 +418,44 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_goes_to_its_task_queues_shard() {
+        let queue = || {
+            Some(temper_api::proto::taskqueue::v1::TaskQueue {
+                name: "q".into(),
+                ..Default::default()
+            })
+        };
+        let the_queue = Destination::Queue {
+            namespace: "ns".into(),
+            queue: "q".into(),
+        };
+        let poll = wf::PollWorkflowTaskQueueRequest {
+            namespace: "ns".into(),
+            task_queue: queue(),
+            ..Default::default()
+        };
+        let path = super::tests::path("PollWorkflowTaskQueue");
+        assert_eq!(destination_of(&path, &gzipped(&poll), true), the_queue);
+        let nexus = wf::PollNexusTaskQueueRequest {
+            namespace: "ns".into(),
+            identity: "worker".into(),
+            task_queue: queue(),
+            ..Default::default()
+        };
+        let path = super::tests::path("PollNexusTaskQueue");
+        assert_eq!(destination_of(&path, &framed(&nexus), false), the_queue);
+        let nameless = wf::PollActivityTaskQueueRequest {
+            namespace: "ns".into(),
+            ..Default::default()
+        };
+        let path = super::tests::path("PollActivityTaskQueue");
+        assert_eq!(
+            destination_of(&path, &framed(&nameless), false),
+            Destination::Coordinator
+        );
+    }
+
+    #[test]
     fn a_field_of_the_wrong_wire_type_is_skipped_as_the_frontend_skips_it() {
         let start = wf::StartWorkflowExecutionRequest {
             namespace: "ns".into(),
@@ -424,6 +528,13 @@ mod tests {
         ));
     }
 
+    /// The calls reaching a task queue's owner whose `TaskQueue` is field 2.
+    const POLLED_AT_2: [&str; 3] = [
+        "PollWorkflowTaskQueue",
+        "PollActivityTaskQueue",
+        "DescribeTaskQueue",
+    ];
+
     /// Every call listed names its run where its request type has that field, and every
     /// call whose request has such a field is listed (the protos' own descriptors).
     #[test]
@@ -445,7 +556,20 @@ mod tests {
                 let field = request.field.iter().find(|f| f.number() == number)?;
                 Some((field.name(), field.r#type(), field.type_name()))
             };
+            let queue_at = |number: i32| {
+                let named = named_by(number);
+                assert_eq!(
+                    named.map(|(_, _, type_name)| type_name),
+                    Some(".temporal.api.taskqueue.v1.TaskQueue"),
+                    "{}",
+                    method.name()
+                );
+                Some(Key::TaskQueue(number as u32))
+            };
             let expected = match (named_by(2), named_by(1), named_by(3)) {
+                _ if POLLED_AT_2.contains(&method.name()) => queue_at(2),
+                _ if method.name() == "PollNexusTaskQueue" => queue_at(3),
+                (Some(("sticky_task_queue", Type::String, _)), ..) => Some(Key::StickyQueue),
                 (Some((_, Type::Message, ".temporal.api.common.v1.WorkflowExecution")), ..) => {
                     Some(Key::Execution)
                 }

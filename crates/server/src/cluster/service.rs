@@ -98,7 +98,7 @@ impl ClusterService for ClusterRpcs {
             .into_inner()
             .task
             .ok_or_else(|| errors::invalid("no task"))?;
-        let accepted = self.peer_host()?.offer(task);
+        let accepted = self.peer_host()?.offer(task)?;
         Ok(Response::new(OfferTaskResponse { accepted }))
     }
 

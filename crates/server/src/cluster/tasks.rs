@@ -1,24 +1,28 @@
 //! Tasks across the nodes of a spread cluster (experimental, `--cluster-spread-shards`).
 //!
-//! Every poll goes to the coordinator, the owner of shard 0, whose matching holds every task
-//! queue. The owner of a run offers the coordinator each ready task of the run
-//! ([`Peers::offer`], `OfferTask`): a reference, as every queued task is. When the
-//! coordinator matches one to a poller it asks the run's owner to start it
-//! ([`Peers::start`], `StartTask`), which answers with the poll's response, or with nothing
-//! when the task is no longer current (the coordinator drops it and polls on). So a run's
-//! state is only ever written by its owner, and a task's start is a write of its run like any
-//! other, fenced by the owner's lease. A node whose offer fails retries until it succeeds or
-//! the coordinator changes; then every node offers every ready task of its runs to the new
-//! coordinator again (`history/shard_moves.rs`), as the old one's queues are gone. (After
-//! Temporal's history → matching `AddTask` and matching → history `RecordTaskStarted`.)
+//! Task queues are spread as runs are: a queue lives with the owner of the shard its
+//! (namespace, name) hashes to (a sticky queue by its own name), and polls are routed there
+//! (`route.rs`). The owner of a run offers each ready task of the run to its queue's owner
+//! ([`Peers::offer`], `OfferTask`): a reference, as every queued task is; a node queues only
+//! tasks for queues it holds, and refuses the others (`UNAVAILABLE`, so the offer is tried
+//! again). When the queue's owner matches one to a poller it asks the run's owner to start
+//! it ([`Peers::start`], `StartTask`), which answers with the poll's response, or with
+//! nothing when the task is no longer current (the queue's owner drops it and polls on). So
+//! a run's state is only ever written by its owner, and a task's start is a write of its run
+//! like any other, fenced by the owner's lease. Standalone activities live with the
+//! coordinator (the owner of shard 0), which offers their attempts the same way and starts
+//! them. A node whose offer fails retries until it succeeds or a shard changes hands; then
+//! every node offers every ready task of its runs again (`history/shard_moves.rs`), as the
+//! queues of the shards that moved are gone. (After Temporal's history → matching `AddTask`
+//! and matching → history `RecordTaskStarted`.)
 //! A run's signals and cancel requests to a workflow of another node's shard are delivered
 //! by that node ([`Peers::deliver_external`]); the sending run records the outcome. A child
 //! that closed on one node has its parent's owner record it ([`Peers::sync_children`]), and
 //! a parent that closed has each child's owner apply its parent-close policy
 //! ([`Peers::apply_parent_close_policy`]). A child created in its parent's write on another
 //! shard than the parent's is published by its own shard's owner ([`Peers::adopt_run`]).
-//! Nexus tasks go through the coordinator's queues like the others; a handler workflow's
-//! close reaches the caller's owner ([`Peers::deliver_nexus_callback`]).
+//! A handler workflow's close reaches the Nexus operation's caller's owner
+//! ([`Peers::deliver_nexus_callback`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +30,7 @@ use std::time::Duration;
 use temper_api::cluster::{
     AdoptRunRequest, ApplyParentClosePolicyRequest, DeliverExternalRequest,
     DeliverExternalResponse, DeliverNexusCallbackRequest, OfferTaskRequest, RemoteTask,
-    StartTaskRequest, SyncChildrenRequest,
+    RemoteTaskKind, StartTaskRequest, SyncChildrenRequest,
 };
 use temper_api::request_gate::ungated;
 use tonic::Status;
@@ -37,11 +41,11 @@ use super::Shards;
 /// A boxed future, for [`PeerHost`]'s methods.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// What answers the calls other nodes make to this one: its queues (as coordinator) and its
-/// runs.
+/// What answers the calls other nodes make to this one: its queues and its runs.
 pub trait PeerHost: Send + Sync {
-    /// Queues a task another node offers; false when the queue refused it.
-    fn offer(&self, task: RemoteTask) -> bool;
+    /// Queues a task another node offers; false when the queue refused it (a sticky queue
+    /// whose worker is gone), `UNAVAILABLE` when the queue's shard is not this node's.
+    fn offer(&self, task: RemoteTask) -> Result<bool, Status>;
     /// Starts a task of one of this node's runs for `identity`: the encoded poll response,
     /// empty when the task is no longer current.
     fn start<'a>(
@@ -90,11 +94,11 @@ impl Peers {
         &self.forwarder.shards
     }
 
-    /// Offers the coordinator a task until it takes it; false when its queue refused it. An
-    /// offer made while the coordinator changes is given up (true): every ready task is
-    /// offered to the new one anyway.
+    /// Offers a task to its queue's owner until it takes it; false when the queue refused it.
+    /// An offer made while shards change hands is given up (true): every ready task is
+    /// offered again to its queue's owner anyway.
     pub async fn offer(&self, task: RemoteTask) -> bool {
-        let coordinator = self.shards().coordinator_version();
+        let ownership = self.shards().ownership_version();
         loop {
             match self.offer_once(&task).await {
                 Ok(accepted) => return accepted,
@@ -103,14 +107,17 @@ impl Peers {
                 }
             }
             tokio::time::sleep(OFFER_RETRY).await;
-            if self.shards().coordinator_version() != coordinator {
+            if self.shards().ownership_version() != ownership {
                 return true;
             }
         }
     }
 
     async fn offer_once(&self, task: &RemoteTask) -> Result<bool, Status> {
-        let mut client = self.client_for(0)?;
+        let shard = self
+            .shards()
+            .shard_of_queue(&task.namespace, &task.task_queue);
+        let mut client = self.client_for(shard)?;
         let request = OfferTaskRequest {
             task: Some(task.clone()),
         };
@@ -120,12 +127,11 @@ impl Peers {
             .accepted)
     }
 
-    /// Asks the owner of the task's run to start it for `identity`: the encoded poll
-    /// response, empty when the task is no longer current.
+    /// Asks the owner of the task's run (the coordinator for a standalone activity) to start
+    /// it for `identity`: the encoded poll response, empty when the task is no longer
+    /// current.
     pub async fn start(&self, task: RemoteTask, identity: &str) -> Result<Vec<u8>, Status> {
-        let shard = self
-            .shards()
-            .shard_of(task.run_namespace(), &task.workflow_id);
+        let shard = self.starter_shard(&task);
         let mut client = self.client_for(shard)?;
         let request = StartTaskRequest {
             task: Some(task),
@@ -135,6 +141,23 @@ impl Peers {
             .await?
             .into_inner()
             .response)
+    }
+
+    /// The shard whose owner starts `task`: its run's, or the coordinator's for a standalone
+    /// activity.
+    pub fn starter_shard(&self, task: &RemoteTask) -> i32 {
+        if task.kind() == RemoteTaskKind::StandaloneActivity {
+            return 0;
+        }
+        self.shards()
+            .shard_of(task.run_namespace(), &task.workflow_id)
+    }
+
+    /// Has every other serving node read its registries again (`refresh.rs`): after this
+    /// node changed one outside a registry-changing call (a worker deployment that a poll
+    /// registered).
+    pub async fn refresh_other_nodes(&self) {
+        self.forwarder.refresh_other_nodes().await;
     }
 
     /// Asks the owner of the workflow a run's request names to deliver it (`request` is the

@@ -93,8 +93,9 @@ impl Deployments {
     }
 
     /// Reads the deployments again from the store: on a node of a spread cluster, where the
-    /// coordinator (which receives the polls and the deployment RPCs) changes them and run
-    /// owners check pinned overrides and versions against them. A record is replaced only by
+    /// coordinator (which receives the deployment RPCs) and the owners of the deployments'
+    /// task queues (which receive the polls) change them, and run owners check pinned
+    /// overrides and versions against them. A record is replaced only by
     /// a newer one, so a change made here meanwhile is never undone.
     pub async fn refresh(&self) -> Result<(), temper_store::StoreError> {
         let rows = self.store.records(RecordKind::WorkerDeployment).await?;
@@ -173,7 +174,10 @@ impl Deployments {
     }
 
     /// A versioned worker polled `queue`: its deployment, version and queue exist from now
-    /// on. Writes only when something is new, so steady polling costs no write.
+    /// on. Writes only when something is new, so steady polling costs no write. In a spread
+    /// cluster the nodes holding the deployment's queues may register at once: a write that
+    /// lost to another node's reads the deployments again and is made again, and a write
+    /// that won is read by every node before the poll goes on (as a deployment RPC's is).
     pub async fn register_poller(
         &self,
         namespace: &str,
@@ -181,11 +185,40 @@ impl Deployments {
         queue: &str,
         queue_type: TaskQueueType,
     ) -> Result<(), Status> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .register_once(namespace, options, queue, queue_type)
+                .await
+            {
+                Ok(wrote) => {
+                    if let Some(peers) = self.history.peers().filter(|_| wrote) {
+                        peers.refresh_other_nodes().await;
+                    }
+                    return Ok(());
+                }
+                Err(status) if lost_to_another_writer(&status) && attempts < REGISTER_ATTEMPTS => {
+                    self.refresh().await.map_err(errors::storage)?;
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+
+    /// [`Deployments::register_poller`]'s one attempt: true when it wrote.
+    async fn register_once(
+        &self,
+        namespace: &str,
+        options: &WorkerDeploymentOptions,
+        queue: &str,
+        queue_type: TaskQueueType,
+    ) -> Result<bool, Status> {
         if let Some(entry) = self.entries.get(namespace, &options.deployment_name)
             && let Some(record) = entry.lock().await.as_ref()
             && record.has_queue(&options.build_id, queue, queue_type)
         {
-            return Ok(());
+            return Ok(false);
         }
         let _registering = self.registering.lock().await;
         let now = self.now_ms();
@@ -199,11 +232,14 @@ impl Deployments {
         let mut record = slot
             .clone()
             .unwrap_or_else(|| DeploymentRecord::new(namespace, &options.deployment_name, now));
+        if record.has_queue(&options.build_id, queue, queue_type) {
+            return Ok(false);
+        }
         record.add_queue(&options.build_id, queue, queue_type, now);
         records::save(self.store.as_ref(), &mut record).await?;
         self.push_routing(&record);
         *slot = Some(record);
-        Ok(())
+        Ok(true)
     }
 
     /// Refuses a pinned override whose version's workers do not poll `task_queue`.
@@ -216,7 +252,7 @@ impl Deployments {
         if self.is_polled(namespace, version, task_queue).await {
             return Ok(());
         }
-        // A spread cluster's coordinator records the polls: read what it wrote.
+        // In a spread cluster the queue's owner records the polls: read what it wrote.
         if self.history.peers().is_some() {
             self.refresh().await.map_err(errors::storage)?;
             if self.is_polled(namespace, version, task_queue).await {
@@ -246,6 +282,18 @@ impl Deployments {
     pub fn forget_namespace(&self, namespace: &str) {
         self.entries.forget_namespace(namespace);
     }
+}
+
+/// How many times a poll's registration is made again after losing to another node's write.
+const REGISTER_ATTEMPTS: u32 = 5;
+
+/// True when a record's write lost to another writer's (its version moved on, or another
+/// node created it first).
+fn lost_to_another_writer(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Aborted | tonic::Code::AlreadyExists
+    )
 }
 
 /// Go's `time.MarshalBinary` of an instant in UTC: Temporal's conflict token.

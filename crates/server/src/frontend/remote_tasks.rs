@@ -1,7 +1,7 @@
-//! A spread cluster's tasks on the frontend side (`cluster/tasks.rs` has the protocol): the
-//! coordinator's polls start the tasks of other nodes' runs on those nodes, and a run's owner
-//! starts them and builds the poll's response, which passes back through the coordinator
-//! unchanged. Other nodes' runs' signals and cancel requests to this node's workflows are
+//! A spread cluster's tasks on the frontend side (`cluster/tasks.rs` has the protocol): a
+//! queue owner's polls start the tasks of other nodes' runs on those nodes, and a run's owner
+//! starts them and builds the poll's response, which passes back through the queue's owner
+//! unchanged (standalone activities: the coordinator). Other nodes' runs' signals and cancel requests to this node's workflows are
 //! delivered by History (`deliver_for_peer`).
 
 use prost::Message;
@@ -23,14 +23,14 @@ use crate::history::{HandedActivityTask, HandedWorkflowTask};
 use crate::matching::QueryView;
 
 use super::Frontend;
-use super::responses::activity_task_response;
+use super::responses::{activity_task_response, standalone_task_response};
 
 /// How long a task whose run's owner did not answer waits before it is queued again: about
 /// the lease loop's pass, which learns the shards' new owners.
 const REQUEUE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl PeerHost for Frontend {
-    fn offer(&self, task: RemoteTask) -> bool {
+    fn offer(&self, task: RemoteTask) -> Result<bool, Status> {
         self.history.queue_remote(task)
     }
 
@@ -39,7 +39,7 @@ impl PeerHost for Frontend {
         task: RemoteTask,
         identity: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, Status>> {
-        Box::pin(self.start_for_coordinator(task, identity))
+        Box::pin(self.start_for_queue_owner(task, identity))
     }
 
     fn deliver_external(
@@ -84,17 +84,21 @@ impl PeerHost for Frontend {
 }
 
 impl Frontend {
-    /// Starts a task of one of this node's runs that the coordinator matched: the encoded
-    /// poll response, empty when the task is no longer current.
-    async fn start_for_coordinator(
+    /// Starts a task of one of this node's runs (or, on the coordinator, of a standalone
+    /// activity) that a queue's owner matched: the encoded poll response, empty when the task
+    /// is no longer current.
+    async fn start_for_queue_owner(
         &self,
         task: RemoteTask,
         identity: &str,
     ) -> Result<Vec<u8>, Status> {
+        if task.kind() == RemoteTaskKind::StandaloneActivity {
+            return self.start_standalone_for_queue_owner(&task, identity).await;
+        }
         let namespace = task.run_namespace();
         let (run_id, scheduled) = (&task.run_id, task.scheduled_event_id);
-        // Not "no longer current": the coordinator keeps a task whose shard moved on, as it
-        // may be the new owner's offer, reaching this node by an outdated owner table.
+        // Not "no longer current": the queue's owner keeps a task whose shard moved on, as
+        // it may be the new owner's offer, reaching this node by an outdated owner table.
         self.history
             .check_shard_held(namespace, &task.workflow_id)?;
         match task.kind() {
@@ -142,13 +146,39 @@ impl Frontend {
                 let response = started.map(|handed| self.nexus_task_response(handed));
                 Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
             }
-            RemoteTaskKind::Unspecified => Err(errors::invalid("the task names no kind")),
+            RemoteTaskKind::Unspecified | RemoteTaskKind::StandaloneActivity => {
+                Err(errors::invalid("the task names no run's task"))
+            }
         }
     }
 
-    /// Has the owner of a queued task's run start it for the poller (this node coordinates);
-    /// `None` when the task is no longer current or its owner cannot be reached (the task is
-    /// dropped: the owner offers it again when it recovers the run).
+    /// Grants an attempt of a standalone activity (this node coordinates) that a queue's
+    /// owner matched.
+    async fn start_standalone_for_queue_owner(
+        &self,
+        task: &RemoteTask,
+        identity: &str,
+    ) -> Result<Vec<u8>, Status> {
+        if !self.history.coordinates() {
+            return Err(errors::shard_elsewhere(0));
+        }
+        let granted = self
+            .activity_executions
+            .grant(
+                &task.namespace,
+                &task.activity_id,
+                &task.run_id,
+                task.attempt,
+                identity,
+            )
+            .await;
+        let response = granted.map(|run| standalone_task_response(&run));
+        Ok(response.map(|r| r.encode_to_vec()).unwrap_or_default())
+    }
+
+    /// Has the owner of a queued task's run start it for the poller (this node holds the
+    /// task's queue); `None` when the task is no longer current or its owner cannot be
+    /// reached (see [`Frontend::start_remotely`]).
     pub(super) async fn start_remote_workflow_task(
         &self,
         task: RemoteTask,
@@ -184,7 +214,13 @@ impl Frontend {
     /// knows the new owner. (Dropping it would lose it when it is the new owner's offer.)
     async fn start_remotely(&self, task: RemoteTask, identity: &str) -> Option<Vec<u8>> {
         let peers = self.history.peers()?;
-        match peers.start(task.clone(), identity).await {
+        // The run's shard may have come here since the task was offered.
+        let started = if peers.shards().holds(peers.starter_shard(&task)) {
+            self.start_for_queue_owner(task.clone(), identity).await
+        } else {
+            peers.start(task.clone(), identity).await
+        };
+        match started {
             Ok(bytes) if !bytes.is_empty() => Some(bytes),
             Ok(_) => None,
             Err(status) => {
@@ -192,7 +228,7 @@ impl Frontend {
                 let history = self.history.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(REQUEUE_AFTER).await;
-                    history.queue_remote(task);
+                    history.place_remote(task);
                 });
                 None
             }

@@ -84,10 +84,21 @@ impl Frontend {
                 .await?;
         }
         // The worker's last heartbeat (status SHUTTING_DOWN), recorded as Temporal does.
-        self.workers.record(
-            &request.namespace,
-            request.worker_heartbeat.into_iter().collect(),
-        );
+        let heartbeats: Vec<_> = request.worker_heartbeat.into_iter().collect();
+        match self.history.peers() {
+            // The call reached the owner of the worker's sticky queue; the coordinator keeps
+            // the workers' heartbeats (a spread cluster).
+            Some(peers) if !self.history.coordinates() && !heartbeats.is_empty() => {
+                let passed_on = RecordWorkerHeartbeatRequest {
+                    namespace: request.namespace,
+                    identity: request.identity,
+                    worker_heartbeat: heartbeats,
+                    ..Default::default()
+                };
+                peers.call_owner(passed_on).await?;
+            }
+            _ => self.workers.record(&request.namespace, heartbeats),
+        }
         Ok(())
     }
 }

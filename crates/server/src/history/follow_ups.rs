@@ -293,16 +293,16 @@ impl History {
         for task in self.matching.close(namespace, queue, QueueKind::Workflow) {
             match task {
                 QueuedTask::Workflow { run_id, .. } => self.reset_sticky(&run_id).await?,
-                // Another node's run (a spread cluster): its task moves to the normal queue
-                // here; the run learns that its sticky queue is gone when its next task's
-                // offer is refused.
+                // Another node's run (a spread cluster): its task moves to the normal queue,
+                // wherever that lives; the run learns that its sticky queue is gone when its
+                // next task's offer is refused.
                 QueuedTask::Remote(task) => {
                     let normal = temper_api::cluster::RemoteTask {
                         task_queue: task.normal_task_queue.clone(),
                         sticky: false,
                         ..*task
                     };
-                    self.queue_remote(normal);
+                    self.place_remote(normal);
                 }
                 _ => {}
             }

@@ -262,7 +262,7 @@ impl History {
 
     fn offer_workflow_task(&self, exec: &Execution, task_queue: &str, scheduled_event_id: i64) {
         let queue = self.workflow_queue_for(exec, task_queue);
-        if let Some(peers) = self.remote_queues() {
+        if let Some(peers) = self.queue_elsewhere(&exec.namespace, queue) {
             let task = remote::remote_task(exec, RemoteTaskKind::Workflow, queue);
             let task = RemoteTask {
                 scheduled_event_id,
@@ -301,7 +301,7 @@ impl History {
         scheduled_event_id: i64,
         attempt: i32,
     ) {
-        if let Some(peers) = self.remote_queues() {
+        if let Some(peers) = self.queue_elsewhere(&exec.namespace, task_queue) {
             let task = remote::remote_task(exec, RemoteTaskKind::Activity, task_queue);
             let task = RemoteTask {
                 scheduled_event_id,

@@ -37,7 +37,7 @@ impl History {
             );
             return;
         };
-        if let Some(peers) = self.remote_queues() {
+        if let Some(peers) = self.queue_elsewhere(&namespace, &queue) {
             let task = RemoteTask {
                 namespace,
                 run_namespace: exec.namespace.clone(),
@@ -67,6 +67,9 @@ impl History {
         identity: &str,
         wait: Duration,
     ) -> Option<PolledNexusTask> {
+        if self.stray_poll(namespace, queue, wait).await {
+            return None;
+        }
         self.matching
             .record_poller(namespace, queue, QueueKind::Nexus, identity);
         let deadline = tokio::time::Instant::now() + wait;
@@ -158,7 +161,7 @@ impl History {
     }
 }
 
-/// What a handler's poll got: an attempt started here, or (on a spread cluster's coordinator)
+/// What a handler's poll got: an attempt started here, or (on a spread cluster's queue owner)
 /// a task of another node's run, for that node to start.
 pub enum PolledNexusTask {
     Started(Box<HandedNexusTask>),

@@ -60,6 +60,9 @@ impl History {
         poller: &Poller<'_>,
         wait: Duration,
     ) -> Option<HandedWorkflowTask> {
+        if self.stray_poll(namespace, queue, wait).await {
+            return None;
+        }
         let identity = poller.identity;
         self.matching()
             .record_poller(namespace, queue, QueueKind::Workflow, identity);
@@ -160,6 +163,9 @@ impl History {
         poller: &Poller<'_>,
         wait: Duration,
     ) -> Option<HandedActivityTask> {
+        if self.stray_poll(namespace, queue, wait).await {
+            return None;
+        }
         let identity = poller.identity;
         self.matching()
             .record_poller(namespace, queue, QueueKind::Activity, identity);

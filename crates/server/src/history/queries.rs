@@ -156,7 +156,7 @@ impl History {
     }
 
     pub fn offer_query(&self, exec: &Execution, query_id: &str, query: WorkflowQuery) {
-        if let Some(peers) = self.remote_queues() {
+        if let Some(peers) = self.queue_elsewhere(&exec.namespace, &exec.task_queue) {
             let task = super::remote::remote_query(exec, query_id, &query);
             return self.offer_remotely(peers, task);
         }

@@ -1,10 +1,10 @@
 //! A spread cluster's calls between nodes on the history side (`cluster/tasks.rs` has the
-//! protocol): a node that does not coordinate offers its runs' ready tasks to the
-//! coordinator's queues instead of its own, and the coordinator queues the tasks other nodes
-//! offer it; a run's signal or cancel request to a workflow of another node's shard is
-//! delivered by that node.
+//! protocol): a node offers its runs' ready tasks for a queue of another node's shard to
+//! that node, and queues the tasks other nodes offer it for its own queues; a run's signal
+//! or cancel request to a workflow of another node's shard is delivered by that node.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prost::Message;
 use temper_api::cluster::{
@@ -21,6 +21,10 @@ use super::{FollowUp, History, route_of};
 use crate::cluster::Peers;
 use crate::errors;
 use crate::matching::{QueueKind, QueuedTask, Route};
+
+/// How long a poll of a queue this node does not hold waits before it ends empty (so that a
+/// worker whose polls reach the wrong node does not poll in a tight loop).
+const STRAY_POLL_WAIT: Duration = Duration::from_millis(200);
 
 impl History {
     /// This history in a spread cluster: it reaches the other nodes through `peers`.
@@ -52,15 +56,16 @@ impl History {
         self.peers.as_ref()
     }
 
-    /// The coordinator's queues, when they are another node's (this node does not hold
-    /// shard 0 of a spread cluster).
-    pub(super) fn remote_queues(&self) -> Option<&Arc<Peers>> {
-        self.peers.as_ref().filter(|peers| !peers.shards().holds(0))
+    /// The other nodes, when the task queue's shard is one of theirs (a spread cluster).
+    pub(crate) fn queue_elsewhere(&self, namespace: &str, queue: &str) -> Option<&Arc<Peers>> {
+        self.peers
+            .as_ref()
+            .filter(|peers| !peers.shards().holds_queue(namespace, queue))
     }
 
-    /// Offers the coordinator a task of one of this node's runs, in the background; a sticky
-    /// task its queue refused goes back to the run's normal queue.
-    pub(super) fn offer_remotely(&self, peers: &Arc<Peers>, task: RemoteTask) {
+    /// Offers a task to its queue's owner, another node, in the background; a sticky task
+    /// its queue refused goes back to the run's normal queue.
+    pub(crate) fn offer_remotely(&self, peers: &Arc<Peers>, task: RemoteTask) {
         let (peers, follow_ups) = (peers.clone(), self.follow_ups.clone());
         tokio::spawn(async move {
             let (run_id, sticky) = (task.run_id.clone(), task.sticky);
@@ -70,30 +75,60 @@ impl History {
         });
     }
 
-    /// Queues a task another node offered this one (the coordinator); false when its queue
-    /// refused it (a sticky queue whose worker is gone).
-    pub fn queue_remote(&self, task: RemoteTask) -> bool {
+    /// True, after a moment, for a poll of a queue this node does not hold (a spread
+    /// cluster's poll forwarded by an outdated owner table, or waiting while the queue's
+    /// shard moved): it ends empty, and the worker's next poll reaches the queue's owner.
+    pub(super) async fn stray_poll(&self, namespace: &str, queue: &str, wait: Duration) -> bool {
+        if self.queue_elsewhere(namespace, queue).is_none() {
+            return false;
+        }
+        tokio::time::sleep(wait.min(STRAY_POLL_WAIT)).await;
+        true
+    }
+
+    /// Queues `task` where its queue lives: here, or offered to the node holding the queue.
+    /// (A task a poll could not start, or moved off a closed sticky queue.)
+    pub fn place_remote(&self, task: RemoteTask) {
+        match self.queue_elsewhere(&task.namespace, &task.task_queue) {
+            Some(peers) => self.offer_remotely(peers, task),
+            None => {
+                let _ = self.queue_remote(task);
+            }
+        }
+    }
+
+    /// Queues a task another node offered this one; false when its queue refused it (a
+    /// sticky queue whose worker is gone), `UNAVAILABLE` when the queue is not this node's
+    /// (its shard moved: the offering node learns the new owner and offers it there).
+    pub fn queue_remote(&self, task: RemoteTask) -> Result<bool, Status> {
+        if let Some(peers) = self.queue_elsewhere(&task.namespace, &task.task_queue) {
+            let shard = peers
+                .shards()
+                .shard_of_queue(&task.namespace, &task.task_queue);
+            return Err(errors::shard_elsewhere(shard));
+        }
         let kind = match task.kind() {
-            RemoteTaskKind::Activity => QueueKind::Activity,
+            RemoteTaskKind::Activity | RemoteTaskKind::StandaloneActivity => QueueKind::Activity,
             RemoteTaskKind::Nexus => QueueKind::Nexus,
             _ => QueueKind::Workflow,
         };
         let (namespace, queue) = (task.namespace.clone(), task.task_queue.clone());
         let queued = QueuedTask::Remote(Box::new(task.clone()));
-        if kind == QueueKind::Nexus {
-            // Nexus queues are not routed by version.
-            return self.matching.offer(&namespace, &queue, kind, queued);
+        if kind == QueueKind::Nexus || task.kind() == RemoteTaskKind::StandaloneActivity {
+            // Nexus queues and standalone activities are not routed by version.
+            return Ok(self.matching.offer(&namespace, &queue, kind, queued));
         }
         if task.sticky {
-            return self.matching.offer_sticky(&namespace, &queue, queued);
+            return Ok(self.matching.offer_sticky(&namespace, &queue, queued));
         }
         let route = if task.pinned_build.is_empty() {
             Route::following(&task.workflow_id)
         } else {
             Route::Pinned(task.pinned_build.clone())
         };
-        self.matching
-            .offer_routed(&namespace, &queue, kind, queued, route)
+        Ok(self
+            .matching
+            .offer_routed(&namespace, &queue, kind, queued, route))
     }
 }
 
@@ -182,7 +217,7 @@ impl History {
     }
 }
 
-/// A task of `exec` on `queue`, as offered to the coordinator.
+/// A task of `exec` on `queue`, as offered to the queue's owner.
 pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -> RemoteTask {
     let pinned_build = match route_of(exec) {
         Route::Pinned(build) => build,
@@ -202,7 +237,7 @@ pub(super) fn remote_task(exec: &Execution, kind: RemoteTaskKind, queue: &str) -
     }
 }
 
-/// A query task of `exec`, as offered to the coordinator.
+/// A query task of `exec`, as offered to its queue's owner.
 pub(super) fn remote_query(exec: &Execution, query_id: &str, query: &WorkflowQuery) -> RemoteTask {
     let view = super::queries::query_view(exec);
     RemoteTask {

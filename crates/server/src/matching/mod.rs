@@ -632,6 +632,25 @@ impl Matching {
             && self.offer_routed(namespace, queue, QueueKind::Workflow, task, Route::Any)
     }
 
+    /// Empties the queues for which `held` is false (their shards moved to another node of a
+    /// spread cluster): their tasks are dropped (each run's owner offers its ready tasks to
+    /// the queue's new owner) and their waiting polls end empty, so that the workers poll
+    /// again and reach the new owner. A queue keeps its rate limit, should it come back.
+    pub fn release_queues(&self, held: impl Fn(&str, &str) -> bool) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for ((namespace, name, _), queue) in queues.iter_mut() {
+            if held(namespace, name) {
+                continue;
+            }
+            queue.tasks.clear();
+            // A dropped sender ends its poll with nothing.
+            queue.pollers.clear();
+            queue.spilled = None;
+            queue.held = None;
+            queue.arrived.notify_waiters();
+        }
+    }
+
     /// Closes a queue (a sticky queue whose worker shut down) and returns what was waiting.
     pub fn close(&self, namespace: &str, queue: &str, kind: QueueKind) -> Vec<QueuedTask> {
         let key = (namespace.to_string(), queue.to_string(), kind);
@@ -788,6 +807,35 @@ impl Matching {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_released_queue_drops_its_tasks_and_ends_its_polls() {
+        let matching = Matching::default();
+        matching.offer("ns", "kept", QueueKind::Activity, activity(1));
+        matching.offer("ns", "moved", QueueKind::Activity, activity(2));
+        let anyone = Poller {
+            identity: "w",
+            build: "",
+        };
+        let waiting = matching.poll_as(
+            "ns",
+            "empty-moved",
+            QueueKind::Activity,
+            &anyone,
+            Duration::from_secs(30),
+        );
+        let release = async {
+            tokio::task::yield_now().await;
+            matching.release_queues(|_, queue| queue == "kept");
+        };
+        let (polled, ()) = tokio::join!(
+            tokio::time::timeout(Duration::from_secs(5), waiting),
+            release
+        );
+        assert!(matches!(polled, Ok(None)), "the poll ends empty at once");
+        assert_eq!(matching.backlog("ns", "moved", QueueKind::Activity), 0);
+        assert_eq!(matching.backlog("ns", "kept", QueueKind::Activity), 1);
+    }
 
     fn activity(id: i64) -> QueuedTask {
         QueuedTask::Activity {
