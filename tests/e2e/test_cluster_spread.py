@@ -26,8 +26,8 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, DescribeTaskQueueRequest,
-                                               GetClusterInfoRequest, RegisterNamespaceRequest,
-                                               StartBatchOperationRequest)
+                                               GetClusterInfoRequest, PollActivityTaskQueueRequest,
+                                               RegisterNamespaceRequest, StartBatchOperationRequest)
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
                                WorkflowExecutionStatus, WorkflowFailureError)
 from temporalio.service import RPCError
@@ -107,6 +107,11 @@ def holder(asked, *, workflow_id: str | None = None, task_queue: str | None = No
     default namespace, as `temper cluster locate` asked of `asked` says."""
     key = ["--workflow-id", workflow_id] if workflow_id else ["--task-queue", task_queue]
     return cli("cluster", "locate", "--address", asked.target, *key).split()[-1]
+
+
+def shard_of_queue(asked, task_queue: str) -> int:
+    """The shard of a task queue of the default namespace (`temper cluster locate`)."""
+    return int(cli("cluster", "locate", "--address", asked.target, "--task-queue", task_queue).split()[1])
 
 
 def names_held_by(asked, node, prefix: str, count: int, kind: str) -> list[str]:
@@ -647,3 +652,39 @@ async def test_standalone_activities_move_to_the_next_coordinator(tmp_path, sche
         async with Worker(client, task_queue=queue, activities=STANDALONE_ACTIVITIES):
             result = await asyncio.wait_for(client.get_activity_handle(activity_id).result(), 30)
         assert result == "ok@2"
+
+
+@needs_postgres
+async def test_a_long_poll_ends_when_its_queue_moves_to_a_joining_node(tmp_path, schema):
+    """A long poll waiting on a queue whose shard the node gives up (a third node joins and
+    takes it) ends at once with an empty answer instead of waiting out its deadline on a queue
+    no task reaches any more; the worker's next polls reach the queue's new owner, which hands
+    out the tasks. (Two nodes hold shards 0-31 and 32-63; a joining third is handed the highest
+    of each, 22-31 of the first.)"""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        c = spread_node(tmp_path, schema, "c")
+        try:
+            queue = next(name for name in (f"spread-moving-{uuid.uuid4().hex[:8]}" for _ in range(1000))
+                         if 22 <= shard_of_queue(a, name) <= 31)
+            assert holder(a, task_queue=queue) == a.target
+            client = await Client.connect(a.target)
+            poll = asyncio.create_task(client.workflow_service.poll_activity_task_queue(
+                PollActivityTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=queue),
+                                             identity="waiting"), timeout=timedelta(seconds=50)))
+            await asyncio.sleep(1)
+            assert not poll.done()
+            polled_at = time.monotonic()
+            c.start()
+            await until_spread(a, [a, b, c], within=LEASE_SECONDS * 6)
+            answer = await asyncio.wait_for(poll, 15)
+            print(f"the poll ended {time.monotonic() - polled_at:.1f}s after the third node started")
+            assert answer.task_token == b""
+            assert holder(a, task_queue=queue) == c.target
+            key = f"spread-{uuid.uuid4().hex[:8]}-moved"
+            async with Worker(client, task_queue=queue, workflows=[QueueWorkflow], activities=[note]):
+                handle = await client.start_workflow(QueueWorkflow.run, key, id=key, task_queue=queue)
+                await handle.signal(QueueWorkflow.add, "moved")
+                assert await asyncio.wait_for(handle.result(), 30) == [f"noted {key}", "moved"]
+        finally:
+            c.stop()
+        c.check_log_and_verify()
