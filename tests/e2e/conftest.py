@@ -26,11 +26,10 @@ CREATED_SCHEMAS: list[str] = []
 # read back from the store at every use.
 SERVER_ARGS = os.environ.get("TEMPER_E2E_SERVER_ARGS", "").split()
 # `TEMPER_E2E_SPREAD_PEER=1` (PostgreSQL pass only) gives each `temper` server a peer on its
-# schema, both with spread shards: every test then runs on a two-node spread cluster, its
-# clients on the first node, half the shards on the second (what is not spread-aware yet
-# shows up as failures: docs/architecture.md, "Spread shards").
+# schema: every test then runs on a two-node cluster (shards spread, the default), its clients
+# on the first node, half the shards on the second.
 SPREAD_PEER = POSTGRES and os.environ.get("TEMPER_E2E_SPREAD_PEER") == "1"
-SPREAD_ARGS = ["--cluster-spread-shards", "--shard-lease-seconds", "2"]
+SPREAD_ARGS = ["--shard-lease-seconds", "2"]
 
 
 # Fixtures that give a test Temporal's dev server (the oracle), and those that start Temper.

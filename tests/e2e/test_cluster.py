@@ -1,5 +1,6 @@
-"""Several nodes on one PostgreSQL schema: standbys forward every call to the serving node, a
-standby takes over every run within the lease period when the serving node is killed with
+"""Several nodes on one PostgreSQL schema in active/standby mode (`--cluster-active-standby`;
+spread shards, the default, are `test_cluster_spread.py`'s): standbys forward every call to
+the serving node, a standby takes over every run within the lease period when the serving node is killed with
 `kill -9`, a node joining later serves clients too, and a node that stalled past its lease can
 never write again (fencing). Python SDK clients and workers on each node."""
 
@@ -26,12 +27,36 @@ needs_postgres = pytest.mark.skipif(not POSTGRES, reason="a cluster needs Postgr
 LEASE_SECONDS = 2.0
 
 
-def node(tmp_path, schema: str, name: str) -> TemperServer:
-    """A `start-dev` node on the shared schema, with short leases."""
+def node(tmp_path, schema: str, name: str, spread: bool = False) -> TemperServer:
+    """A `start-dev` node on the shared schema, with short leases, in active/standby mode (one
+    node serves every shard) unless `spread` (the default mode, `test_cluster_spread.py`)."""
     server = TemperServer(None, tmp_path / f"{name}.log")
     server.schema = schema
     server.extra_args = ["--shard-lease-seconds", str(LEASE_SECONDS)]
+    if not spread:
+        server.extra_args.append("--cluster-active-standby")
     return server
+
+
+def key_held_by(asked: TemperServer, server: TemperServer) -> str:
+    """A fresh workflow id of the default namespace whose shard `server` holds, as `temper
+    cluster locate` asked of `asked` says."""
+    while True:
+        key = f"wf-{uuid.uuid4().hex[:8]}"
+        located = cli("cluster", "locate", "--address", asked.target, "--workflow-id", key)
+        if located.split()[-1] == server.target:
+            return key
+
+
+async def until_halved(first: TemperServer, second: TemperServer, within: float) -> None:
+    """Waits until two nodes of a spread cluster hold half the shards each."""
+    deadline = time.monotonic() + within
+    while True:
+        status = cli("cluster", "status", "--address", first.target)
+        if shards_held(status, first) == shards_held(status, second) == 32:
+            return
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.2)
 
 
 def listed_over_http(port: int) -> set[str]:
@@ -246,14 +271,21 @@ async def test_three_nodes_run_300_workflows_through_a_kill_and_a_join(tmp_path,
 
 
 @needs_postgres
-async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, schema, task_queue):
-    first, second = node(tmp_path, schema, "first"), node(tmp_path, schema, "second")
+@pytest.mark.parametrize("spread", [False, True], ids=["active-standby", "spread"])
+async def test_a_node_that_stalled_past_its_lease_never_writes_again(tmp_path, schema, task_queue, spread):
+    """A node stopped (SIGSTOP) past its lease, its shards taken by the other node meanwhile,
+    never writes again once it resumes: the writes it attempts are refused by the store and it
+    exits; the run it served (in spread mode, one of the half of the shards it held) goes on
+    on the other node with every acknowledged signal and a contiguous history."""
+    first, second = node(tmp_path, schema, "first", spread), node(tmp_path, schema, "second", spread)
     first.start()
     second.start()
     try:
+        if spread:
+            await until_halved(first, second, within=LEASE_SECONDS * 4)
         # Few retries: calls to the stalled node must fail rather than wait for it.
         stalled_client = await Client.connect(first.target, retry_config=RetryConfig(max_retries=2))
-        key = f"wf-{uuid.uuid4().hex[:8]}"
+        key = key_held_by(first, first) if spread else f"wf-{uuid.uuid4().hex[:8]}"
         handle = await stalled_client.start_workflow(ClusterWorkflow.run, key, id=key, task_queue=task_queue)
         await handle.signal(ClusterWorkflow.add, "acknowledged")
 

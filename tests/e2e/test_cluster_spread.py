@@ -1,4 +1,4 @@
-"""A cluster whose shards are spread over its nodes (experimental `--cluster-spread-shards`):
+"""A cluster whose shards are spread over its nodes (the default mode on PostgreSQL):
 each node serves its share of the shards, calls for other shards are forwarded to their owner,
 task queues live with the owner of their shard too (polls reach it from any node; each matched
 task is started on its run's owner), a run's signals and cancels reach workflows on other nodes' shards, namespaces
@@ -56,9 +56,7 @@ from versioning_workflows import PinnedWorkflow
 
 
 def spread_node(tmp_path, schema: str, name: str):
-    server = node(tmp_path, schema, name)
-    server.extra_args += ["--cluster-spread-shards"]
-    return server
+    return node(tmp_path, schema, name, spread=True)
 
 
 def held_shards(status: str, server) -> int:

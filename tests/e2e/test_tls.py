@@ -208,7 +208,8 @@ async def test_a_standby_forwards_over_mutual_tls_and_takes_over(tmp_path, certi
             "--tls-client-ca-path", str(certificates / "client-ca.pem"),
             "--cluster-tls-ca-path", str(certificates / "server-ca.pem"),
             "--cluster-tls-cert-path", str(certificates / "node.pem"),
-            "--cluster-tls-key-path", str(certificates / "node.key"), "--shard-lease-seconds", "2"]
+            "--cluster-tls-key-path", str(certificates / "node.key"), "--shard-lease-seconds", "2",
+            "--cluster-active-standby"]
     http_port = free_port()
     first = TemperServer(None, tmp_path / "first.log", extra_args=args)
     second = TemperServer(None, tmp_path / "second.log", extra_args=[*args, "--http-port", str(http_port)])

@@ -519,6 +519,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     config.store = metered_store::MeteredStore::wrap(config.store);
+    if let Some(mut cluster) = config.cluster.take() {
+        cluster.spread = cluster.spread && spreads(&config, &cluster);
+        config.cluster = Some(cluster);
+    }
     let (shards, standby) = match &config.cluster {
         Some(cluster) => {
             let (shards, standby) = join_cluster(&config, cluster).await?;
@@ -742,14 +746,27 @@ async fn spread_forwarder(
     if !cluster.spread {
         return Ok(None);
     }
-    if config.tls.is_some() && cluster.client_tls.is_none() {
-        return Err("--cluster-spread-shards over TLS needs --cluster-tls-ca-path".into());
-    }
     let client_tls = cluster.client_tls.clone();
     let secret = cluster::secret::load_or_create(config.store.as_ref()).await?;
     let forwarder =
         cluster::Forwarder::new(shards.clone(), config.store.clone(), client_tls, secret)?;
     Ok(Some(forwarder))
+}
+
+/// Whether the shards may be spread over the nodes: only when they can pass calls on to
+/// each other ([`forwards`]); otherwise the cluster runs active/standby, where one node
+/// serves every call.
+fn spreads(config: &ServerConfig, cluster: &cluster::ClusterConfig) -> bool {
+    let can = forwards(config, cluster);
+    if !can {
+        tracing::warn!(
+            "the shards are not spread over the nodes (one node serves, the others stand \
+             by): over TLS the nodes need --cluster-tls-ca-path to call each other, and \
+             with roles by client certificate a forwarded call would be judged by the \
+             forwarding node's certificate"
+        );
+    }
+    can
 }
 
 /// Whether a standby can pass calls on: always over plain TCP; over TLS when it has client

@@ -83,6 +83,7 @@ const TABLES: &[(&str, &[(&str, &str)])] = &[
             ("shards", "--shards"),
             ("shard_lease_seconds", "--shard-lease-seconds"),
             ("spread_shards", "--cluster-spread-shards"),
+            ("active_standby", "--cluster-active-standby"),
             ("tls_ca_path", "--cluster-tls-ca-path"),
             ("tls_cert_path", "--cluster-tls-cert-path"),
             ("tls_key_path", "--cluster-tls-key-path"),

@@ -300,12 +300,16 @@ struct PostgresArgs {
     /// replaced within this long.
     #[arg(long, requires = "postgres", default_value_t = temper_server::cluster::DEFAULT_LEASE.as_secs_f64())]
     shard_lease_seconds: f64,
-    /// With `--postgres` (experimental): spread the shards over every live node, each
-    /// serving its share, instead of one node serving them all while the others stand by.
-    /// Children, signals and cancels across shards, Nexus, schedules and batches are not
-    /// spread-aware yet; see docs/architecture.md.
-    #[arg(long, requires = "postgres")]
+    /// With `--postgres`: spread the shards (runs and task queues) over every live node,
+    /// each serving its share. The default; kept so that existing command lines and
+    /// configuration files still start.
+    #[arg(long, requires = "postgres", conflicts_with = "cluster_active_standby")]
     cluster_spread_shards: bool,
+    /// With `--postgres`: one node holds every shard and serves, the others stand by and
+    /// forward every call to it, taking over when it dies (the mode before shards were
+    /// spread); see docs/architecture.md.
+    #[arg(long, requires = "postgres")]
+    cluster_active_standby: bool,
     /// With `--postgres` and TLS: the CA (PEM) that signed the nodes' server certificates. A
     /// standby then passes the calls it receives on to the nodes holding the shards over TLS
     /// (without it, it keeps its ports closed until it serves).
@@ -356,7 +360,7 @@ impl PostgresArgs {
             shards: self.shards,
             lease,
             client_tls: self.client_tls()?,
-            spread: self.cluster_spread_shards,
+            spread: !self.cluster_active_standby,
         }))
     }
 }

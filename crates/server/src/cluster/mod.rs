@@ -7,8 +7,9 @@
 //! (History stamps the fences, [`Shards::fence_for`]). Each node heartbeats a membership row
 //! with the address it advertises.
 //!
-//! For now one node serves every shard: the first node takes all of them and the others are
-//! standbys until the leases run out, which is how a node that died is replaced. A standby
+//! In active/standby mode (`--cluster-active-standby`) one node serves every shard: the
+//! first node takes all of them and the others are standbys until the leases run out, which
+//! is how a node that died is replaced. A standby
 //! passes every gRPC call it receives on to the owner of the shard the call names
 //! ([`forward_until_active`], routed by `route.rs`), so clients and workers may connect to
 //! any node. A node that finds a lease it held taken by another node (it stalled past the
@@ -17,11 +18,11 @@
 //! could renew them (it cannot reach the database, and another node may take them any
 //! moment). Restarted, it is a standby.
 //!
-//! With `--cluster-spread-shards` (experimental) every node serves instead: the lease loop
+//! By default (spread shards) every node serves instead: the lease loop
 //! gives each live node its share of the shards (`leases.rs`), each node serves the calls for
 //! its shards and forwards the others (`spread.rs`), History loads and unloads shards as they
-//! move (`history/shard_moves.rs`), and tasks flow through the coordinator's queues
-//! (`tasks.rs`). What is not spread-aware yet is listed in `docs/architecture.md`.
+//! move (`history/shard_moves.rs`), and task queues live with their shard's owner too, run
+//! owners offering them their tasks (`tasks.rs`).
 
 mod forward;
 mod leases;
@@ -69,8 +70,8 @@ pub struct ClusterConfig {
     /// How this node dials the others when the nodes serve TLS (`None`: a standby that
     /// serves TLS keeps its ports closed until it serves, as it cannot pass calls on).
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
-    /// Spread the shards over every live node (experimental, `--cluster-spread-shards`)
-    /// instead of one node serving them all.
+    /// Spread the shards over every live node (the default) instead of one node serving
+    /// them all (`--cluster-active-standby`).
     pub spread: bool,
 }
 
@@ -358,7 +359,7 @@ impl Shards {
     }
 
     /// True when this node holds every shard.
-    fn holds_all(&self) -> bool {
+    pub(super) fn holds_all(&self) -> bool {
         self.held().iter().all(Option::is_some)
     }
 

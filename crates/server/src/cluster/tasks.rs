@@ -1,4 +1,4 @@
-//! Tasks across the nodes of a spread cluster (experimental, `--cluster-spread-shards`).
+//! Tasks across the nodes of a spread cluster (the default on PostgreSQL).
 //!
 //! Task queues are spread as runs are: a queue lives with the owner of the shard its
 //! (namespace, name) hashes to (a sticky queue by its own name), and polls are routed there

@@ -84,15 +84,18 @@ impl Deployments {
         }
     }
 
-    /// How many open runs are pinned to each version of `record` that left its routing,
-    /// counted from visibility (as Temporal does): the rows are written in the runs' own
+    /// How many open runs are pinned to each of `shown`, the versions of `record` an answer
+    /// shows, that left its routing (one count each: only those an answer shows are
+    /// counted), from visibility (as Temporal does): the rows are written in the runs' own
     /// transactions and read from the database, so every node of a cluster counts the same.
-    async fn pinned_counts(&self, record: &DeploymentRecord) -> Result<PinnedCounts, Status> {
+    async fn pinned_counts<'a>(
+        &self,
+        record: &DeploymentRecord,
+        shown: impl Iterator<Item = &'a VersionRecord>,
+    ) -> Result<PinnedCounts, Status> {
         let mut counts = PinnedCounts::new();
-        let draining = record
-            .versions
-            .iter()
-            .filter(|v| record.status_of(v) == WorkerDeploymentVersionStatus::Draining);
+        let draining =
+            shown.filter(|v| record.status_of(v) == WorkerDeploymentVersionStatus::Draining);
         for version in draining {
             let count = self.open_pinned_runs(record, &version.build_id).await?;
             counts.insert(version.build_id.clone(), count);
@@ -219,7 +222,7 @@ impl Deployments {
         let record = self
             .locked(&request.namespace, &request.deployment_name)
             .await?;
-        let pinned = self.pinned_counts(&record).await?;
+        let pinned = self.pinned_counts(&record, record.versions.iter()).await?;
         Ok(DescribeWorkerDeploymentResponse {
             conflict_token: conflict_token(record.changed_ms),
             worker_deployment_info: Some(deployment_info(&record, |v| {
@@ -251,7 +254,9 @@ impl Deployments {
                 r#type: q.r#type,
             })
             .collect();
-        let pinned = self.pinned_counts(&record).await?;
+        let pinned = self
+            .pinned_counts(&record, std::iter::once(version))
+            .await?;
         let standing = self.standing(&record, version, &pinned);
         let status = standing.status;
         let info = WorkerDeploymentVersionInfo {
@@ -337,7 +342,12 @@ impl Deployments {
             let Some(record) = guard.as_ref() else {
                 continue;
             };
-            let pinned = self.pinned_counts(record).await?;
+            let latest = record.versions.last();
+            let shown = [&record.current_build, &record.ramping_build]
+                .into_iter()
+                .filter_map(|build| record.find_version(build))
+                .chain(latest);
+            let pinned = self.pinned_counts(record, shown).await?;
             let summary_of = |build: &str| {
                 let version = record.find_version(build)?;
                 Some(summary(
@@ -350,10 +360,7 @@ impl Deployments {
                 name: record.name.clone(),
                 create_time: ms_timestamp(record.create_time_ms),
                 routing_config: Some(routing_config(record)),
-                latest_version_summary: record
-                    .versions
-                    .last()
-                    .and_then(|v| summary_of(&v.build_id)),
+                latest_version_summary: latest.and_then(|v| summary_of(&v.build_id)),
                 current_version_summary: summary_of(&record.current_build),
                 ramping_version_summary: summary_of(&record.ramping_build)
                     .filter(|_| record.ramping_set),
