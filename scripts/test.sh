@@ -44,11 +44,13 @@ scripts/test-typescript.sh
 echo "== end-to-end tests (Python SDK against target/debug/temper): SQLite and PostgreSQL passes at once"
 cd tests/e2e
 runs=$(mktemp -d)
-TEMPER_E2E_STORE=postgres ../../.venv/bin/python -m pytest -q -p no:cacheprovider \
-    --basetemp="$runs/postgres" "$@" >"$runs/postgres.log" 2>&1 &
+# Each pass takes its servers' ports from a range of its own (conftest.py, `free_port`).
+TEMPER_E2E_STORE=postgres TEMPER_E2E_PORTS=21000-31999 ../../.venv/bin/python -m pytest -q \
+    -p no:cacheprovider --basetemp="$runs/postgres" "$@" >"$runs/postgres.log" 2>&1 &
 postgres_pass=$!
 sqlite_status=0
-../../.venv/bin/python -m pytest -q -p no:cacheprovider --basetemp="$runs/sqlite" "$@" || sqlite_status=$?
+TEMPER_E2E_PORTS=10000-20999 ../../.venv/bin/python -m pytest -q -p no:cacheprovider \
+    --basetemp="$runs/sqlite" "$@" || sqlite_status=$?
 postgres_status=0
 wait "$postgres_pass" || postgres_status=$?
 echo "== end-to-end tests again with the servers on PostgreSQL ($TEMPER_TEST_POSTGRES)"

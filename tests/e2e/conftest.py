@@ -2,6 +2,7 @@
 the official Temporal Python SDK connected to it."""
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -57,7 +58,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# With `TEMPER_E2E_PORTS=FIRST-LAST` (scripts/test.sh gives each of its two passes, which run
+# at once, a range of its own below the kernel's ephemeral ports, where outgoing connections
+# take theirs) ports are handed out in turn from that range, ten apart (Temporal's dev server
+# may take a few after its own), so that the passes never pick the same port and a port is
+# not reused soon; otherwise the system picks any free one. Once, a test of one pass reached
+# a server of the other on a port both had been given.
+PORTS = [int(bound) for bound in os.environ.get("TEMPER_E2E_PORTS", "").split("-") if bound]
+PORT_STEP = 10
+_port_turn = itertools.count()
+
+
 def free_port() -> int:
+    if len(PORTS) == 2:
+        first, last = PORTS
+        for _ in range((last - first) // PORT_STEP):
+            port = first + (next(_port_turn) * PORT_STEP) % (last - first)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+        raise AssertionError(f"no free port in {first}-{last}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

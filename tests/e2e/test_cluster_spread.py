@@ -458,6 +458,7 @@ async def test_a_batch_goes_on_through_the_kill_of_a_node_that_owns_some_of_its_
         await asyncio.sleep(0.5)
         b.kill()
         described = await finished(clients[0], job_id)
+        print("".join(line for line in open(a.log_path, errors="replace") if "batch action failed" in line))
         assert (described.total_operation_count, described.complete_operation_count,
                 described.failure_operation_count) == (200, 200, 0)
         for key in targets:
@@ -592,6 +593,7 @@ async def version_standing(client: Client, deployment: str, wanted: str) -> bool
     return f"current=v2 v2=CURRENT {wanted}" == await statuses(client, deployment)
 
 
+@needs_postgres
 async def test_task_queues_live_with_the_owner_of_their_shard(tmp_path, schema):
     """A task queue lives with the owner of its shard, as runs do: polls reach it through any
     node, and each run's owner offers its tasks there. So with the coordinator stopped (SIGSTOP:

@@ -77,7 +77,10 @@ impl Batches {
                 record.page_index += 1;
                 match outcome {
                     Ok(()) => record.complete += 1,
-                    Err(_) => record.failure += 1,
+                    Err(status) => {
+                        tracing::info!(job_id = record.job_id(), workflow_id = target.workflow_id, %status, "a batch action failed");
+                        record.failure += 1;
+                    }
                 }
                 if let Err(status) = self.save(&mut record).await {
                     tracing::warn!(job_id = record.job_id(), %status, "batch progress not saved");

@@ -98,7 +98,21 @@ impl Peers {
         let codec = tonic_prost::ProstCodec::default();
         let path = PathAndQuery::from_static(R::PATH);
         let call = grpc.unary(tonic::Request::new(request), path, codec);
-        let response = temper_api::request_gate::ungated(call).await?;
+        let response = temper_api::request_gate::ungated(call)
+            .await
+            .map_err(owner_unreachable)?;
         Ok(response.into_inner())
+    }
+}
+
+/// A call that failed in the connection (the owner died mid-call: a reset, a stream ended)
+/// rather than by the owner's answer is `UNAVAILABLE`, a passing failure its caller tries
+/// again (`errors::is_passing`); the owner's own answers carry no source.
+fn owner_unreachable(status: Status) -> Status {
+    match std::error::Error::source(&status) {
+        Some(cause) => {
+            Status::unavailable(format!("the run's owner could not be reached: {cause}"))
+        }
+        None => status,
     }
 }
