@@ -197,10 +197,12 @@ def test_cluster_status_over_mutual_tls(tmp_path, certificates):
 
 
 @pytest.mark.skipif(not POSTGRES, reason="a cluster needs PostgreSQL: the suite's PostgreSQL pass runs it")
-async def test_a_standby_forwards_over_mutual_tls_and_takes_over(tmp_path, certificates, task_queue):
-    """Two nodes serving mutual TLS on one schema: the standby passes calls on over TLS with
-    its own client certificate (`--cluster-tls-*`), its HTTP API answers over HTTPS, and once
-    the serving node is killed it serves on the same ports."""
+@pytest.mark.parametrize("spread", [False, True], ids=["active-standby", "spread"])
+async def test_a_standby_forwards_over_mutual_tls_and_takes_over(tmp_path, certificates, task_queue, spread):
+    """Two nodes serving mutual TLS on one schema: the second (a standby, or with spread
+    shards a node serving half of them) passes calls on over TLS with its own client
+    certificate (`--cluster-tls-*`), its HTTP API answers over HTTPS, and once the first node
+    is killed it serves every shard on the same ports."""
     make_leaf(certificates, "client-ca", "node", server=False)
     schema = f"e2e_cluster_{uuid.uuid4().hex}"
     CREATED_SCHEMAS.append(schema)
@@ -208,8 +210,9 @@ async def test_a_standby_forwards_over_mutual_tls_and_takes_over(tmp_path, certi
             "--tls-client-ca-path", str(certificates / "client-ca.pem"),
             "--cluster-tls-ca-path", str(certificates / "server-ca.pem"),
             "--cluster-tls-cert-path", str(certificates / "node.pem"),
-            "--cluster-tls-key-path", str(certificates / "node.key"), "--shard-lease-seconds", "2",
-            "--cluster-active-standby"]
+            "--cluster-tls-key-path", str(certificates / "node.key"), "--shard-lease-seconds", "2"]
+    if not spread:
+        args.append("--cluster-active-standby")
     http_port = free_port()
     first = TemperServer(None, tmp_path / "first.log", extra_args=args)
     second = TemperServer(None, tmp_path / "second.log", extra_args=[*args, "--http-port", str(http_port)])
