@@ -23,11 +23,13 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.enums.v1 import TaskQueueType, WorkerStatus
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, DescribeTaskQueueRequest,
-                                               GetClusterInfoRequest, PollActivityTaskQueueRequest,
-                                               RegisterNamespaceRequest, StartBatchOperationRequest)
+                                               DescribeWorkerRequest, GetClusterInfoRequest,
+                                               PollActivityTaskQueueRequest, RegisterNamespaceRequest,
+                                               ShutdownWorkerRequest, StartBatchOperationRequest)
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
                                WorkflowExecutionStatus, WorkflowFailureError)
 from temporalio.service import RPCError
@@ -688,3 +690,21 @@ async def test_a_long_poll_ends_when_its_queue_moves_to_a_joining_node(tmp_path,
         finally:
             c.stop()
         c.check_log_and_verify()
+
+
+@needs_postgres
+async def test_a_shutting_down_workers_heartbeat_reaches_the_coordinator(tmp_path, schema):
+    """`ShutdownWorker` goes to the owner of the worker's sticky queue (which it closes); the
+    worker's last heartbeat it carries is passed on to the coordinator, which keeps the
+    workers' heartbeats, so `DescribeWorker` through the coordinator lists the worker as
+    shutting down."""
+    async with two_spread_nodes(tmp_path, schema) as (a, b):
+        [sticky] = names_held_by(a, b, "spread-sticky", 1, "task_queue")
+        key = str(uuid.uuid4())
+        client = await Client.connect(b.target)
+        await client.workflow_service.shutdown_worker(ShutdownWorkerRequest(
+            namespace="default", sticky_task_queue=sticky, identity="leaving", worker_heartbeat=WorkerHeartbeat(
+                worker_instance_key=key, task_queue="spread-work", status=WorkerStatus.WORKER_STATUS_SHUTTING_DOWN)))
+        described = await (await Client.connect(a.target)).workflow_service.describe_worker(
+            DescribeWorkerRequest(namespace="default", worker_instance_key=key))
+        assert described.worker_info.worker_heartbeat.status == WorkerStatus.WORKER_STATUS_SHUTTING_DOWN

@@ -157,7 +157,7 @@ async fn take_over_when_coordinating(
         let now_coordinating = shards.holds(0);
         if now_coordinating && !coordinating {
             tracing::info!(
-                "coordinating: taking over the schedules, batch operations and standalone activities"
+                "coordinating: taking over schedules, batches and standalone activities"
             );
             if let Err(error) = schedules.take_over().await {
                 tracing::warn!(%error, "reading the schedules failed");
@@ -519,9 +519,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     config.store = metered_store::MeteredStore::wrap(config.store);
-    if let Some(mut cluster) = config.cluster.take() {
-        cluster.spread = cluster.spread && spreads(&config, &cluster);
-        config.cluster = Some(cluster);
+    let spread = (config.cluster.as_ref()).is_some_and(|c| c.spread && spreads(&config, c));
+    if let Some(cluster) = config.cluster.as_mut() {
+        cluster.spread = spread;
     }
     let (shards, standby) = match &config.cluster {
         Some(cluster) => {

@@ -110,8 +110,8 @@ impl TaskQueueConfigs {
 
     /// Reads the configurations again from the store: on a node of a spread cluster, where
     /// the coordinator changes them and each node enforces them on the task queues it holds
-    /// (now or after shards move). A record is replaced only by a newer one, so a change made here meanwhile is
-    /// never undone.
+    /// (now or after shards move). A record is replaced only by a newer one, so a change made
+    /// here meanwhile is never undone.
     pub async fn refresh(&self) -> Result<(), temper_store::StoreError> {
         for row in self.store.records(RecordKind::TaskQueueConfig).await? {
             let record: QueueConfigRecord = prost::Message::decode(row.state.as_slice())

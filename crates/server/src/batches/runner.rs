@@ -78,7 +78,8 @@ impl Batches {
                 match outcome {
                     Ok(()) => record.complete += 1,
                     Err(status) => {
-                        tracing::info!(job_id = record.job_id(), workflow_id = target.workflow_id, %status, "a batch action failed");
+                        let (job_id, workflow_id) = (record.job_id(), target.workflow_id.as_str());
+                        tracing::info!(job_id, workflow_id, %status, "a batch action failed");
                         record.failure += 1;
                     }
                 }

@@ -276,8 +276,8 @@ impl Forwarder {
     }
 
     /// The call, and the shard whose owner runs it (`route.rs`): the shard of the run or
-    /// task queue it names, or shard 0 (the coordinator's). The body of a call that may name a run is read
-    /// whole to find out (such calls are unary).
+    /// task queue it names, or shard 0 (the coordinator's). The body of a call that may name
+    /// one is read whole to find out (such calls are unary).
     async fn shard_of_call(
         &self,
         request: http::Request<Body>,

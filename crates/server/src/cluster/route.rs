@@ -118,9 +118,10 @@ fn key_of(path: &str) -> Option<Key> {
 /// Calls every node answers itself, without asking another (an entry ending in `/`: every
 /// method of that service): those about the node (its capabilities, cluster facts, health
 /// and service descriptions: a client connecting while shard 0 changes hands must not be
-/// refused for want of a coordinator), the visibility reads of workflow runs, which go straight to the
-/// database from any node, and the reads of the namespace and search-attribute registries
-/// (every node keeps them, read again after each change: `refresh.rs`).
+/// refused for want of a coordinator), the visibility reads of workflow runs, which go
+/// straight to the database from any node, and the reads of the namespace and
+/// search-attribute registries (every node keeps them, read again after each change:
+/// `refresh.rs`).
 const ANSWERED_BY_EVERY_NODE: &[&str] = &[
     "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
     "/temporal.api.workflowservice.v1.WorkflowService/GetClusterInfo",
@@ -201,10 +202,7 @@ fn run_named(key: Key, message: &[u8]) -> Option<Destination> {
         Key::TaskQueue(field) => return queue_named(field, message),
         Key::StickyQueue => {
             let named = NamedStickyQueue::decode(message).ok()?;
-            return (!named.sticky_task_queue.is_empty()).then_some(Destination::Queue {
-                namespace: named.namespace,
-                queue: named.sticky_task_queue,
-            });
+            return queue(named.namespace, named.sticky_task_queue);
         }
         Key::Execution => {
             let named = NamedExecution::decode(message).ok()?;
@@ -244,13 +242,11 @@ fn queue_named(field: u32, message: &[u8]) -> Option<Destination> {
             (named.namespace, named.task_queue?)
         }
     };
-    if task_queue.name.is_empty() {
-        return None;
-    }
-    Some(Destination::Queue {
-        namespace,
-        queue: task_queue.name,
-    })
+    queue(namespace, task_queue.name)
+}
+
+fn queue(namespace: String, queue: String) -> Option<Destination> {
+    (!queue.is_empty()).then_some(Destination::Queue { namespace, queue })
 }
 
 /// The run a task token names; standalone activities' tokens name none.

@@ -95,8 +95,8 @@ impl Deployments {
     /// Reads the deployments again from the store: on a node of a spread cluster, where the
     /// coordinator (which receives the deployment RPCs) and the owners of the deployments'
     /// task queues (which receive the polls) change them, and run owners check pinned
-    /// overrides and versions against them. A record is replaced only by
-    /// a newer one, so a change made here meanwhile is never undone.
+    /// overrides and versions against them. A record is replaced only by a newer one, so a
+    /// change made here meanwhile is never undone.
     pub async fn refresh(&self) -> Result<(), temper_store::StoreError> {
         let rows = self.store.records(RecordKind::WorkerDeployment).await?;
         let _registering = self.registering.lock().await;

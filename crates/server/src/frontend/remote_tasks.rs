@@ -1,8 +1,8 @@
 //! A spread cluster's tasks on the frontend side (`cluster/tasks.rs` has the protocol): a
 //! queue owner's polls start the tasks of other nodes' runs on those nodes, and a run's owner
 //! starts them and builds the poll's response, which passes back through the queue's owner
-//! unchanged (standalone activities: the coordinator). Other nodes' runs' signals and cancel requests to this node's workflows are
-//! delivered by History (`deliver_for_peer`).
+//! unchanged (standalone activities: the coordinator). Other nodes' runs' signals and cancel
+//! requests to this node's workflows are delivered by History (`deliver_for_peer`).
 
 use prost::Message;
 use temper_api::cluster::{
