@@ -349,6 +349,7 @@ mod tests {
                     expected_db_version: 0,
                     new_events: vec![EncodedEvent::of(&started)],
                     make_current: true,
+                    brand_new: false,
                     signal_request_ids: Vec::new(),
                     fence: None,
                     shard: None,

@@ -156,6 +156,11 @@ pub struct ExecutionWrite {
     pub new_events: Vec<EncodedEvent>,
     /// Make this run the current run of its workflow id.
     pub make_current: bool,
+    /// With `make_current`: the workflow id must have no current run at all, running or
+    /// closed, else the write fails with [`StoreError::Conflict`]. A start writes so without
+    /// reading the id's current run first (Temporal's "brand new" create); on the conflict it
+    /// reads the current run, applies the id policies and writes again without the flag.
+    pub brand_new: bool,
     /// Request ids of the signals this write delivers. The store keeps every run's ids in
     /// rows of their own (not in the state, which would grow with every signal) and refuses
     /// the whole write with [`StoreError::DuplicateSignal`] if one was delivered before.

@@ -99,14 +99,16 @@ impl GroupStatements {
                     visibility::UPSERT_SQL_TAIL
                 ))
                 .await?,
-            // Never displace a running run (see the SQLite backend).
+            // Never displace a running run (see the SQLite backend), nor any run for the
+            // brand-new writes ($5, their run ids).
             current: client
                 .prepare(
                     "INSERT INTO current_executions AS c (namespace, workflow_id, run_id)
                      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
                      ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
-                     WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
-                         SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)
+                     WHERE (c.run_id = EXCLUDED.run_id OR NOT EXISTS (
+                         SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4))
+                         AND NOT EXCLUDED.run_id = ANY($5::text[])
                      RETURNING run_id",
                 )
                 .await?,
@@ -393,16 +395,26 @@ impl<'a> GroupRows<'a> {
         statements: &GroupStatements,
     ) -> StoreResult<Vec<String>> {
         let (mut namespaces, mut workflow_ids, mut run_ids) = (vec![], vec![], vec![]);
+        let mut brand_new = vec![];
         for write in self.writes.iter().filter(|w| w.make_current) {
             let exec = &write.execution;
             namespaces.push(exec.namespace.as_str());
             workflow_ids.push(exec.workflow_id.as_str());
             run_ids.push(exec.run_id.as_str());
+            if write.brand_new {
+                brand_new.push(exec.run_id.as_str());
+            }
         }
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let params: Params = vec![&namespaces, &workflow_ids, &run_ids, &STATUS_RUNNING];
+        let params: Params = vec![
+            &namespaces,
+            &workflow_ids,
+            &run_ids,
+            &STATUS_RUNNING,
+            &brand_new,
+        ];
         returned_ids(tx, &statements.current, &params).await
     }
 

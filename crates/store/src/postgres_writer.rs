@@ -32,6 +32,7 @@ pub(crate) struct Statements {
     insert_events: Statement,
     upsert_visibility: Statement,
     make_current: Statement,
+    make_brand_new_current: Statement,
     record_signals: Statement,
     fence_check: Statement,
     /// The statements of a group committed at once.
@@ -84,6 +85,13 @@ impl Statements {
                      ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
                      WHERE c.run_id = EXCLUDED.run_id OR NOT EXISTS (
                          SELECT 1 FROM executions e WHERE e.run_id = c.run_id AND e.status = $4)",
+                )
+                .await?,
+            // A start that read nothing first: the id must have no current run at all.
+            make_brand_new_current: client
+                .prepare(
+                    "INSERT INTO current_executions (namespace, workflow_id, run_id)
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
                 .await?,
             // Returns the ids it recorded: one missing means the run had it already.
@@ -283,6 +291,13 @@ async fn apply_write(
         if !write.make_current {
             return Ok(1);
         }
+        if write.brand_new {
+            let params: [&(dyn ToSql + Sync); 3] =
+                [&exec.namespace, &exec.workflow_id, &exec.run_id];
+            return tx
+                .execute(&statements.make_brand_new_current, &params)
+                .await;
+        }
         tx.execute(
             &statements.make_current,
             &[
@@ -327,7 +342,7 @@ async fn apply_write(
     }
     if current_changed == 0 {
         return Ok(Err(StoreError::Conflict(
-            format!("workflow id {} (it has a running run)", exec.workflow_id),
+            format!("workflow id {} (it has a current run)", exec.workflow_id),
             write.expected_db_version,
         )));
     }

@@ -389,6 +389,7 @@ impl History {
                 expected_db_version: before.db_version,
                 new_events: encoded(&output.events),
                 make_current: false,
+                brand_new: false,
                 fence: None,
                 shard: None,
             });
@@ -401,6 +402,7 @@ impl History {
                 expected_db_version: 0,
                 new_events: encoded(&run.events),
                 make_current: true,
+                brand_new: false,
                 fence: None,
                 shard: None,
             });
@@ -553,6 +555,7 @@ impl History {
                 expected_db_version: 0,
                 new_events: encoded(&events),
                 make_current: true,
+                brand_new: false,
                 fence: None,
                 shard: None,
             });

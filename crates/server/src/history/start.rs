@@ -35,9 +35,20 @@ pub(super) enum FirstTask {
     Queue,
 }
 
+/// How one start attempt learns about the workflow id's current run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IdCheck {
+    /// It reads nothing and writes the new run on condition that the id has no current run
+    /// at all (Temporal's "brand new" create): a new id, the common case, costs no read.
+    BrandNew,
+    /// It reads the current run and applies the request id and the id policies to it.
+    ReadCurrent,
+}
+
 /// Why one start attempt did not start.
 pub(super) enum StartError {
-    /// Another run became the id's running run between the check and the write.
+    /// Another run became the id's running run between the check and the write, or (for a
+    /// [`IdCheck::BrandNew`] attempt) the id has a current run.
     LostRace,
     Status(Status),
 }
@@ -127,16 +138,18 @@ impl History {
     ) -> Result<(String, bool), Status> {
         let stripe = stripe_of(namespace, &request.workflow_id);
         let _id_guard = self.id_locks[stripe].lock().await;
-        // A run chained by continue-as-new or started as a child can take the id between the
-        // policy check and the write; the store refuses the write then, and the check reruns.
+        // The first attempt assumes a new id. A run chained by continue-as-new or started as a
+        // child can take the id between the policy check and the write; the store refuses the
+        // write then, and the check reruns.
+        let mut id_check = IdCheck::BrandNew;
         let mut attempts = 0;
         loop {
-            attempts += 1;
-            match self
-                .try_start_workflow(namespace, request, signal, first_task)
-                .await
-            {
-                Err(StartError::LostRace) if attempts < START_ATTEMPTS => continue,
+            let attempt = self.try_start_workflow(namespace, request, signal, first_task, id_check);
+            match attempt.await {
+                Err(StartError::LostRace) if id_check == IdCheck::BrandNew => {
+                    id_check = IdCheck::ReadCurrent;
+                }
+                Err(StartError::LostRace) if attempts + 1 < START_ATTEMPTS => attempts += 1,
                 Err(StartError::LostRace) => {
                     return Err(Status::aborted(
                         "the workflow id kept changing during the start; try again",
@@ -154,12 +167,16 @@ impl History {
         request: &StartWorkflowExecutionRequest,
         signal: Option<&InitialSignal>,
         first_task: FirstTask,
+        id_check: IdCheck,
     ) -> Result<(String, bool), StartError> {
-        let current_run = self
-            .store
-            .current_run(namespace, &request.workflow_id)
-            .await
-            .map_err(errors::storage)?;
+        let current_run = match id_check {
+            IdCheck::BrandNew => None,
+            IdCheck::ReadCurrent => self
+                .store
+                .current_run(namespace, &request.workflow_id)
+                .await
+                .map_err(errors::storage)?,
+        };
         if let Some(current_run) = current_run
             && let Some(current) = self.snapshot(&current_run).await?
         {
@@ -211,6 +228,7 @@ impl History {
             expected_db_version: 0,
             new_events: super::encoded(&events),
             make_current: true,
+            brand_new: id_check == IdCheck::BrandNew,
             fence: None,
             shard: None,
         };

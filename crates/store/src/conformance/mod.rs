@@ -172,6 +172,7 @@ async fn writes_are_read_back_in_order() {
             expected_db_version: 0,
             new_events: events(1..3),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -185,6 +186,7 @@ async fn writes_are_read_back_in_order() {
             expected_db_version: 1,
             new_events: events(3..5),
             make_current: false,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -231,6 +233,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -246,6 +249,7 @@ async fn stale_versions_conflict_and_write_nothing() {
             expected_db_version: 4,
             new_events: events(2..3),
             make_current: false,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -273,6 +277,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -284,6 +289,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -293,6 +299,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 2,
             new_events: events(2..3),
             make_current: false,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -316,6 +323,7 @@ async fn a_failed_write_leaves_nothing_of_its_batch() {
             expected_db_version: 1,
             new_events: events(2..3),
             make_current: false,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -345,6 +353,7 @@ async fn open_executions_exclude_closed_runs() {
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -416,6 +425,7 @@ async fn file_database_survives_reopen() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -461,6 +471,7 @@ fn visible_run(
         expected_db_version: 0,
         new_events: events(1..3),
         make_current: true,
+        brand_new: false,
         signal_request_ids: Vec::new(),
         fence: None,
         shard: None,
@@ -718,6 +729,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -728,6 +740,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 0,
             new_events: events(1..2),
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -746,6 +759,7 @@ async fn a_running_run_is_never_displaced_as_current() {
             expected_db_version: 1,
             new_events: vec![],
             make_current: true,
+            brand_new: false,
             signal_request_ids: Vec::new(),
             fence: None,
             shard: None,
@@ -760,6 +774,7 @@ async fn a_running_run_is_never_displaced_as_current() {
                 expected_db_version: 2,
                 new_events: vec![],
                 make_current: false,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -773,6 +788,78 @@ async fn a_running_run_is_never_displaced_as_current() {
             "{name}"
         );
     }
+}
+
+/// A write making a run current, `brand_new` or not, on workflow id `wf`.
+fn current_run_write(run_id: &str, brand_new: bool) -> ExecutionWrite {
+    ExecutionWrite {
+        execution: execution(run_id, 1, 2).into(),
+        expected_db_version: 0,
+        new_events: events(1..2),
+        make_current: true,
+        brand_new,
+        signal_request_ids: Vec::new(),
+        fence: None,
+        shard: None,
+    }
+}
+
+#[tokio::test]
+async fn a_brand_new_write_needs_an_id_without_any_current_run() {
+    for (name, store, _dir) in backends().await {
+        store
+            .write(vec![current_run_write("first", true)])
+            .await
+            .unwrap();
+        let mut closed = execution("first", 2, 2);
+        closed.status = 2;
+        let close = ExecutionWrite {
+            execution: closed.into(),
+            expected_db_version: 1,
+            new_events: vec![],
+            make_current: false,
+            brand_new: false,
+            signal_request_ids: Vec::new(),
+            fence: None,
+            shard: None,
+        };
+        store.write(vec![close]).await.unwrap();
+        // A closed current run is a current run all the same: the writer must read it first.
+        let result = store.write(vec![current_run_write("second", true)]).await;
+        assert!(
+            matches!(result, Err(StoreError::Conflict(..))),
+            "{name}: {result:?}"
+        );
+        assert!(
+            store.load_execution("second").await.unwrap().is_none(),
+            "{name}"
+        );
+        store
+            .write(vec![current_run_write("second", false)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.current_run("default", "wf").await.unwrap().as_deref(),
+            Some("second"),
+            "{name}"
+        );
+        // Two brand-new runs of one new id at once: one wins, the other writes nothing.
+        let (a, b) = tokio::join!(
+            store.write(vec![with_workflow_id(current_run_write("a", true), "new")]),
+            store.write(vec![with_workflow_id(current_run_write("b", true), "new")]),
+        );
+        assert!(a.is_ok() != b.is_ok(), "{name}: {a:?} {b:?}");
+        let loser = if a.is_ok() { "b" } else { "a" };
+        assert!(
+            store.load_execution(loser).await.unwrap().is_none(),
+            "{name}"
+        );
+    }
+}
+
+fn with_workflow_id(mut write: ExecutionWrite, workflow_id: &str) -> ExecutionWrite {
+    std::sync::Arc::make_mut(&mut write.execution).workflow_id = workflow_id.into();
+    write
 }
 
 #[tokio::test]
@@ -911,6 +998,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -927,6 +1015,7 @@ async fn a_stale_request_among_concurrent_ones_fails_alone() {
                 expected_db_version: if i % 2 == 0 { 1 } else { 5 },
                 new_events: events(2..3),
                 make_current: false,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -959,6 +1048,7 @@ async fn open_runs_are_listed_page_by_page_in_run_id_order() {
                 expected_db_version: 0,
                 new_events: vec![],
                 make_current: false,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -989,6 +1079,7 @@ async fn record_writes_beside_execution_writes_never_find_the_database_locked() 
                 expected_db_version: 0,
                 new_events: events(1..2),
                 make_current: true,
+                brand_new: false,
                 signal_request_ids: Vec::new(),
                 fence: None,
                 shard: None,
@@ -1020,6 +1111,7 @@ fn write_of(exec: Execution) -> ExecutionWrite {
         expected_db_version: version - 1,
         new_events: events(version..version + 1),
         make_current: version == 1,
+        brand_new: false,
         signal_request_ids: Vec::new(),
         fence: None,
         shard: None,

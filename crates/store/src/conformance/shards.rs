@@ -73,6 +73,7 @@ fn fenced_write(run_id: &str, version: i64, fence: ShardFence) -> ExecutionWrite
         expected_db_version: version - 1,
         new_events: events(version..version + 1),
         make_current: false,
+        brand_new: false,
         signal_request_ids: Vec::new(),
         fence: Some(fence),
         shard: Some(fence.shard_id),
