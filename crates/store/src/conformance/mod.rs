@@ -724,27 +724,9 @@ async fn namespaces_update_and_delete_with_their_runs() {
 #[tokio::test]
 async fn a_running_run_is_never_displaced_as_current() {
     for (name, store, _dir) in backends().await {
-        let running = ExecutionWrite {
-            execution: execution("running", 1, 2).into(),
-            expected_db_version: 0,
-            new_events: events(1..2),
-            make_current: true,
-            brand_new: false,
-            signal_request_ids: Vec::new(),
-            fence: None,
-            shard: None,
-        };
+        let running = current_run_write("running", false);
         store.write(vec![running]).await.unwrap();
-        let rival = ExecutionWrite {
-            execution: execution("rival", 1, 2).into(),
-            expected_db_version: 0,
-            new_events: events(1..2),
-            make_current: true,
-            brand_new: false,
-            signal_request_ids: Vec::new(),
-            fence: None,
-            shard: None,
-        };
+        let rival = current_run_write("rival", false);
         let result = store.write(vec![rival.clone()]).await;
         assert!(matches!(result, Err(StoreError::Conflict(..))), "{name}");
         assert!(
@@ -811,19 +793,9 @@ async fn a_brand_new_write_needs_an_id_without_any_current_run() {
             .write(vec![current_run_write("first", true)])
             .await
             .unwrap();
-        let mut closed = execution("first", 2, 2);
+        let mut closed = execution("first", 2, 3);
         closed.status = 2;
-        let close = ExecutionWrite {
-            execution: closed.into(),
-            expected_db_version: 1,
-            new_events: vec![],
-            make_current: false,
-            brand_new: false,
-            signal_request_ids: Vec::new(),
-            fence: None,
-            shard: None,
-        };
-        store.write(vec![close]).await.unwrap();
+        store.write(vec![write_of(closed)]).await.unwrap();
         // A closed current run is a current run all the same: the writer must read it first.
         let result = store.write(vec![current_run_write("second", true)]).await;
         assert!(
