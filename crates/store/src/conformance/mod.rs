@@ -1191,11 +1191,14 @@ async fn open_runs_wake_ups_are_listed_in_time_order() {
         // A range is exclusive of its start, inclusive of its end, and limited.
         let page = store.wakeups(None, 2_000, 9_000, 2).await.unwrap();
         assert_eq!(page, expected[1..3].to_vec(), "{name}");
-        // Each write moves its run's wake-up; a closed run has none.
+        // Each write moves its run's wake-up (or keeps it, or gives it one); a closed run has
+        // none, and is no longer open.
         store
             .write(vec![
                 timer_write("late", 2, 1_000, true),
                 timer_write("closing", 2, 3_000, false),
+                timer_write("early", 2, 2_000, true),
+                timer_write("none", 2, 4_000, true),
             ])
             .await
             .unwrap();
@@ -1206,7 +1209,15 @@ async fn open_runs_wake_ups_are_listed_in_time_order() {
             .into_iter()
             .map(|(_, id)| id)
             .collect();
-        assert_eq!(ids, vec!["late", "early", "middle"], "{name}");
+        assert_eq!(ids, vec!["late", "early", "none", "middle"], "{name}");
+        let open: Vec<String> = store
+            .open_executions(None, "", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|exec| exec.run_id)
+            .collect();
+        assert_eq!(open, vec!["early", "late", "middle", "none"], "{name}");
     }
 }
 
